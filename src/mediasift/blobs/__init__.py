@@ -1,0 +1,34 @@
+"""Content-addressed blob storage (sha256) behind one small protocol."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Protocol
+
+from mediasift.config import Settings
+
+
+class BlobStore(Protocol):
+    """Stores immutable bytes under their sha256. Writing the same bytes twice is a no-op."""
+
+    def put_file(self, path: Path) -> tuple[str, int]:
+        """Copy a file in; return its sha256 and size."""
+        ...
+
+    def put_bytes(self, data: bytes) -> str:
+        """Store bytes; return their sha256."""
+        ...
+
+    def exists(self, sha256: str) -> bool: ...
+
+    def local_path(self, sha256: str) -> Path:
+        """A local file holding the blob (for stores that are not local, a cached copy)."""
+        ...
+
+    def read_bytes(self, sha256: str) -> bytes: ...
+
+
+def blob_store(settings: Settings) -> BlobStore:
+    from mediasift.blobs.local import LocalBlobStore
+
+    return LocalBlobStore(settings.blob_dir)

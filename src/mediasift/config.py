@@ -1,0 +1,64 @@
+"""Every setting in one place, read from the environment (prefix ``MEDIASIFT_``)."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+
+import platformdirs
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _default_home() -> Path:
+    return Path(platformdirs.user_data_dir("mediasift", appauthor=False))
+
+
+class Settings(BaseSettings):
+    """Runtime configuration.
+
+    ``home`` is the data directory: the embedded database, blobs and caches all live under it.
+    ``database_url`` points at an external PostgreSQL with pgvector; when empty the embedded
+    server in ``home/pg`` is started on demand.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="MEDIASIFT_", extra="ignore")
+
+    home: Path = Field(default_factory=_default_home)
+    database_url: str = ""
+
+    # Ingest limits: what is refused before it is decoded.
+    max_image_pixels: int = 120_000_000
+    max_video_pixels: int = 8192 * 8192
+    max_file_bytes: int = 20 * 1024**3
+    max_text_bytes: int = 50 * 1024**2
+
+    # Pipeline parameters.
+    keyframe_interval_s: float = 5.0
+    max_keyframes: int = 240
+    text_chunk_chars: int = 800
+    text_chunk_overlap_chars: int = 150
+    label_min_confidence: float = 0.15
+    object_min_confidence: float = 0.5
+    ocr_min_confidence: float = 0.5
+    thumbnail_px: int = 320
+    model_threads: int = 2
+
+    @cached_property
+    def blob_dir(self) -> Path:
+        return self.home / "blobs"
+
+    @cached_property
+    def pg_dir(self) -> Path:
+        return self.home / "pg"
+
+    @cached_property
+    def cache_dir(self) -> Path:
+        return self.home / "cache"
+
+    def ensure_home(self) -> None:
+        self.home.mkdir(parents=True, exist_ok=True)
+
+
+def load_settings() -> Settings:
+    return Settings()

