@@ -1,0 +1,191 @@
+"""Repository for what operators produce: runs (lineage), segments, artifacts and embeddings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from psycopg import Connection
+from psycopg.types.json import Jsonb
+
+from mediasift.db.search import ensure_vector_index
+from mediasift.pipeline.operator import OperatorResult, StoredSegment
+
+Conn = Connection[dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """The lineage of one operator run on one asset."""
+
+    asset_id: UUID
+    operator: str
+    operator_version: str
+    params: dict[str, Any]
+    params_hash: str
+    model: str | None
+    model_version: str | None
+    started_at: datetime
+    finished_at: datetime
+    duration_ms: float
+    status: str = "done"
+    error: str | None = None
+    cost: float = 0.0
+
+
+def _delete_previous(conn: Conn, asset_id: UUID, operator: str) -> None:
+    conn.execute("DELETE FROM artifacts WHERE asset_id = %s AND operator = %s", (asset_id, operator))
+    conn.execute("DELETE FROM segments WHERE asset_id = %s AND operator = %s", (asset_id, operator))
+
+
+def _upsert_run(conn: Conn, run: RunRecord) -> None:
+    conn.execute(
+        """
+        INSERT INTO operator_runs (asset_id, operator, operator_version, params_hash, params, model,
+                                   model_version, status, error, started_at, finished_at, duration_ms, cost)
+        VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+        ON CONFLICT (asset_id, operator) DO UPDATE SET
+            operator_version = EXCLUDED.operator_version, params_hash = EXCLUDED.params_hash,
+            params = EXCLUDED.params, model = EXCLUDED.model, model_version = EXCLUDED.model_version,
+            status = EXCLUDED.status, error = EXCLUDED.error, started_at = EXCLUDED.started_at,
+            finished_at = EXCLUDED.finished_at, duration_ms = EXCLUDED.duration_ms, cost = EXCLUDED.cost
+        """,
+        (
+            run.asset_id, run.operator, run.operator_version, run.params_hash, Jsonb(run.params),
+            run.model, run.model_version, run.status, run.error, run.started_at, run.finished_at,
+            run.duration_ms, run.cost,
+        ),
+    )  # fmt: skip
+
+
+def record_failure(conn: Conn, run: RunRecord) -> None:
+    """A failed run keeps no results: stale output of an earlier version must not pass for current."""
+    _delete_previous(conn, run.asset_id, run.operator)
+    _upsert_run(conn, run)
+
+
+def replace_results(
+    conn: Conn, run: RunRecord, result: OperatorResult, blobs: list[tuple[str, int, str]]
+) -> None:
+    """Replace everything ``run.operator`` produced for the asset with ``result``.
+
+    Called inside one transaction, this makes a re-run leave exactly one set of results.
+    Embeddings of other operators' segments (``result.embeddings``) are owned by this operator
+    for their models: all of this asset's vectors of those models are replaced.
+    """
+    for sha256, size, mime in blobs:
+        conn.execute(
+            "INSERT INTO blobs (sha256, size_bytes, mime) VALUES (%s, %s, %s) ON CONFLICT DO NOTHING",
+            (sha256, size, mime),
+        )
+    _delete_previous(conn, run.asset_id, run.operator)
+    _upsert_run(conn, run)
+    vector_models = {(m.id, len(v)) for seg in result.segments for m, v in seg.vectors.items()}
+    vector_models |= {(emb.model.id, len(emb.vector)) for emb in result.embeddings}
+    for model_id, dim in sorted(vector_models):
+        ensure_vector_index(conn, model_id, dim)
+
+    segment_ids: dict[str, int] = {}
+    for seg in result.segments:
+        row = conn.execute(
+            """
+            INSERT INTO segments (asset_id, operator, kind, key, start_s, end_s, region, text, confidence, data)
+            VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id
+            """,
+            (
+                run.asset_id, run.operator, seg.kind, seg.key, seg.start, seg.end,
+                Jsonb(seg.region) if seg.region is not None else None, seg.text, seg.confidence,
+                Jsonb(seg.data),
+            ),
+        ).fetchone()  # fmt: skip
+        assert row is not None
+        segment_ids[seg.key] = row["id"]
+        for model, vector in seg.vectors.items():
+            _insert_embedding(conn, row["id"], run.asset_id, model.id, model.version, vector)
+
+    for art in result.artifacts:
+        conn.execute(
+            """
+            INSERT INTO artifacts (asset_id, operator, kind, key, segment_id, data, blob_sha256, confidence,
+                                   operator_version, model, model_version, params_hash, duration_ms)
+            VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+            """,
+            (
+                run.asset_id, run.operator, art.kind, art.key,
+                segment_ids[art.segment_key] if art.segment_key is not None else None,
+                Jsonb(art.data), art.blob_sha256, art.confidence, run.operator_version, run.model,
+                run.model_version, run.params_hash, run.duration_ms,
+            ),
+        )  # fmt: skip
+
+    for model_id in {emb.model.id for emb in result.embeddings}:
+        conn.execute("DELETE FROM embeddings WHERE asset_id = %s AND model = %s", (run.asset_id, model_id))
+    for emb in result.embeddings:
+        _insert_embedding(conn, emb.segment_id, run.asset_id, emb.model.id, emb.model.version, emb.vector)
+
+
+def _insert_embedding(
+    conn: Conn, segment_id: int, asset_id: UUID, model: str, model_version: str, vector: Any
+) -> None:
+    conn.execute(
+        """
+        INSERT INTO embeddings (segment_id, model, model_version, asset_id, dim, embedding)
+        VALUES (%s, %s, %s, %s, %s, %s)
+        ON CONFLICT (segment_id, model) DO UPDATE SET
+            model_version = EXCLUDED.model_version, dim = EXCLUDED.dim, embedding = EXCLUDED.embedding,
+            created_at = now()
+        """,
+        (segment_id, model, model_version, asset_id, len(vector), vector),
+    )
+
+
+def read_segments(
+    conn: Conn, asset_id: UUID, *, operator: str | None = None, kind: str | None = None
+) -> list[StoredSegment]:
+    rows = conn.execute(
+        """
+        SELECT id, operator, kind, key, start_s, end_s, region, text, confidence, data FROM segments
+        WHERE asset_id = %(asset)s
+          AND (%(operator)s::text IS NULL OR operator = %(operator)s)
+          AND (%(kind)s::text IS NULL OR kind = %(kind)s)
+        ORDER BY start_s NULLS FIRST, operator, key
+        """,
+        {"asset": asset_id, "operator": operator, "kind": kind},
+    ).fetchall()
+    return [
+        StoredSegment(
+            id=r["id"], operator=r["operator"], kind=r["kind"], key=r["key"], start=r["start_s"],
+            end=r["end_s"], region=r["region"], text=r["text"], confidence=r["confidence"], data=r["data"],
+        )
+        for r in rows
+    ]  # fmt: skip
+
+
+def read_runs(conn: Conn, asset_id: UUID) -> dict[str, dict[str, Any]]:
+    rows = conn.execute(
+        "SELECT operator, operator_version, params_hash, model, model_version, status, error, started_at, "
+        "finished_at, duration_ms, cost FROM operator_runs WHERE asset_id = %s ORDER BY started_at",
+        (asset_id,),
+    ).fetchall()
+    return {row["operator"]: row for row in rows}
+
+
+def read_artifacts(conn: Conn, asset_id: UUID) -> list[dict[str, Any]]:
+    return conn.execute(
+        """
+        SELECT a.operator, a.kind, a.key, a.data, a.blob_sha256, a.confidence, a.operator_version,
+               a.model, a.model_version, a.params_hash, a.duration_ms, a.created_at,
+               s.start_s AS start, s.end_s AS end, s.text
+        FROM artifacts a LEFT JOIN segments s ON s.id = a.segment_id
+        WHERE a.asset_id = %s ORDER BY a.operator, s.start_s NULLS FIRST, a.key
+        """,
+        (asset_id,),
+    ).fetchall()
+
+
+def count_embeddings(conn: Conn) -> list[dict[str, Any]]:
+    return conn.execute(
+        "SELECT model, dim, count(*) AS n FROM embeddings GROUP BY model, dim ORDER BY model"
+    ).fetchall()

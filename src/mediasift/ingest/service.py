@@ -1,0 +1,74 @@
+"""Registering files as assets: probe first, then store bytes and record, so a refusal leaves nothing."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from uuid import UUID
+
+from mediasift.blobs import BlobStore
+from mediasift.config import Settings
+from mediasift.db import assets as asset_repo
+from mediasift.db.connection import Database
+from mediasift.ingest.probe import Rejected, probe_file
+
+
+@dataclass(frozen=True)
+class Accepted:
+    path: str
+    asset_id: UUID
+    media_type: str
+    duplicate: bool
+
+
+@dataclass(frozen=True)
+class Refused:
+    path: str
+    reason: str
+
+
+def expand_paths(paths: Iterable[Path]) -> Iterator[Path]:
+    """Files named, and every file under directories named (recursively, in a stable order)."""
+    for path in paths:
+        if path.is_dir():
+            for root, dirs, files in os.walk(path):
+                dirs.sort()
+                for name in sorted(files):
+                    yield Path(root) / name
+        else:
+            yield path
+
+
+class Ingestor:
+    def __init__(self, db: Database, settings: Settings, blobs: BlobStore, actor: str = "ingest") -> None:
+        self.db = db
+        self.settings = settings
+        self.blobs = blobs
+        self.actor = actor
+
+    def ingest_file(self, path: Path) -> Accepted | Refused:
+        source = str(path.absolute())
+        if not path.is_file():
+            reason = "no such file" if not path.exists() else "not a regular file"
+            return Refused(source, reason)
+        try:
+            probe = probe_file(path, self.settings)
+        except Rejected as exc:
+            return Refused(source, str(exc))
+        except OSError as exc:
+            return Refused(source, f"cannot read file: {exc.strerror or exc}")
+        sha256, size = self.blobs.put_file(path)
+        with self.db.transaction() as conn:
+            asset_repo.set_actor(conn, self.actor)
+            asset_id, created = asset_repo.register_asset(
+                conn,
+                sha256=sha256,
+                media_type=probe.media_type.value,
+                mime=probe.mime,
+                size_bytes=size,
+                metadata=probe.metadata,
+            )
+            asset_repo.add_source(conn, asset_id, source)
+        return Accepted(source, asset_id, probe.media_type.value, duplicate=not created)

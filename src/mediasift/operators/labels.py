@@ -1,0 +1,58 @@
+"""ImageNet labels and a visual feature vector, from one EfficientNet-Lite3 pass per picture.
+
+The labels above a confidence floor become a searchable text segment; the feature vector is stored
+on the same segment for image-to-image similarity.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mediasift.config import Settings
+from mediasift.mediatype import MediaType
+from mediasift.models import ModelRef
+from mediasift.models.image_classifier import ImageClassifier, get_image_classifier
+from mediasift.operators.images import image_requires, iter_images
+from mediasift.pipeline.operator import ArtifactOut, Operator, OperatorContext, OperatorResult, SegmentOut
+
+FEATURES_MODEL = ModelRef(ImageClassifier.ref.id + "-features", ImageClassifier.ref.version)
+
+
+class Labels(Operator):
+    name = "labels"
+    version = "1"
+    media_types = frozenset({MediaType.IMAGE, MediaType.VIDEO})
+    model = ImageClassifier.ref
+
+    def requires(self, media_type: MediaType) -> tuple[str, ...]:
+        return image_requires(media_type)
+
+    def params(self, settings: Settings) -> dict[str, Any]:
+        return {"min_confidence": settings.label_min_confidence, "top_k": 5}
+
+    def run(self, ctx: OperatorContext) -> OperatorResult:
+        classifier = get_image_classifier()
+        result = OperatorResult()
+        for item in iter_images(ctx):
+            labels, features = classifier.classify_and_features(item.pixels)
+            labels = labels[: ctx.params["top_k"]]
+            kept = [(label, score) for label, score in labels if score >= ctx.params["min_confidence"]]
+            top = labels[0][1] if labels else None
+            scored = [{"label": label, "confidence": round(score, 4)} for label, score in labels]
+            result.segments.append(
+                SegmentOut(
+                    kind="labels",
+                    key=item.key,
+                    start=item.start,
+                    end=item.end,
+                    text=", ".join(label for label, _ in kept) or None,
+                    confidence=top,
+                    data={"labels": scored},
+                    vectors={FEATURES_MODEL: features},
+                )
+            )
+            result.artifacts.append(
+                ArtifactOut(kind="labels", key=item.key, data={"labels": scored}, confidence=top,
+                            segment_key=item.key)
+            )  # fmt: skip
+        return result

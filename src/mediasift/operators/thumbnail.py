@@ -1,0 +1,34 @@
+"""A small JPEG that stands for the asset: the image itself, or a video's middle keyframe.
+
+The middle rather than the first frame: first frames are often black or a title card.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mediasift.config import Settings
+from mediasift.mediatype import MediaType
+from mediasift.operators.images import encode_jpeg, image_requires, iter_images
+from mediasift.pipeline.operator import ArtifactOut, Operator, OperatorContext, OperatorResult
+
+
+class Thumbnail(Operator):
+    name = "thumbnail"
+    version = "1"
+    media_types = frozenset({MediaType.IMAGE, MediaType.VIDEO})
+
+    def requires(self, media_type: MediaType) -> tuple[str, ...]:
+        return image_requires(media_type)
+
+    def params(self, settings: Settings) -> dict[str, Any]:
+        return {"max_side": settings.thumbnail_px}
+
+    def run(self, ctx: OperatorContext) -> OperatorResult:
+        items = list(iter_images(ctx))
+        if not items:
+            return OperatorResult()
+        chosen = items[len(items) // 2]
+        sha = ctx.put_blob(encode_jpeg(chosen.pixels, ctx.params["max_side"], quality=80), "image/jpeg")
+        data = {"source": chosen.key, "time": chosen.start}
+        return OperatorResult(artifacts=[ArtifactOut(kind="thumbnail", data=data, blob_sha256=sha)])

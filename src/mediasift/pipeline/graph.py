@@ -1,0 +1,55 @@
+"""The pipeline of each media type: operators ordered so each runs after what it reads.
+
+Built once and checked at start-up: an operator that requires one that does not exist, or does not
+handle that media type, or a cycle, is a wiring error that must never reach a job.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from mediasift.mediatype import MediaType
+from mediasift.pipeline.operator import Operator
+
+
+class PipelineError(Exception):
+    pass
+
+
+class Pipeline:
+    def __init__(self, operators: Sequence[Operator]) -> None:
+        self.operators = {op.name: op for op in operators}
+        if len(self.operators) != len(operators):
+            raise PipelineError("two operators share a name")
+        self.order = {media_type: self._ordered(media_type) for media_type in MediaType}
+
+    def _ordered(self, media_type: MediaType) -> list[Operator]:
+        members = {name: op for name, op in self.operators.items() if media_type in op.media_types}
+        ordered: list[Operator] = []
+        state: dict[str, str] = {}
+
+        def visit(name: str, path: tuple[str, ...]) -> None:
+            if state.get(name) == "done":
+                return
+            if state.get(name) == "visiting":
+                raise PipelineError(f"cycle in the {media_type} pipeline: {' -> '.join((*path, name))}")
+            if name not in members:
+                raise PipelineError(f"{path[-1]} requires {name!r}, which handles no {media_type}")
+            state[name] = "visiting"
+            for dep in members[name].requires(media_type):
+                visit(dep, (*path, name))
+            state[name] = "done"
+            ordered.append(members[name])
+
+        for name in members:
+            visit(name, ())
+        return ordered
+
+    def for_media(self, media_type: MediaType) -> list[Operator]:
+        return self.order[media_type]
+
+
+def default_pipeline() -> Pipeline:
+    from mediasift.operators import default_operators
+
+    return Pipeline(default_operators())

@@ -1,0 +1,1 @@
+"""Retrieval over segments: semantic search, moments inside assets."""

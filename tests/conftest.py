@@ -1,0 +1,64 @@
+"""Shared fixtures: a real embedded PostgreSQL per test session, a fresh database per test."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from mediasift.config import Settings  # noqa: E402
+from mediasift.db.server import embedded_url, stop_embedded  # noqa: E402
+
+
+def with_database(url: str, name: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path="/" + name))
+
+
+@pytest.fixture(scope="session")
+def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The embedded server, started once in a throwaway data directory and stopped at the end."""
+    pg_dir = tmp_path_factory.mktemp("pg-home") / "pg"
+    url = embedded_url(pg_dir)
+    yield url
+    stop_embedded(pg_dir)
+
+
+def create_database(server_url: str) -> str:
+    name = "t_" + uuid.uuid4().hex[:12]
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return with_database(server_url, name)
+
+
+@pytest.fixture
+def settings(pg_server: str, tmp_path: Path) -> Settings:
+    """Settings with their own empty database and data directory."""
+    home = tmp_path / "home"
+    home.mkdir()
+    return Settings(home=home, database_url=create_database(pg_server))
+
+
+@pytest.fixture
+def media_dir(tmp_path: Path) -> Path:
+    path = tmp_path / "media"
+    path.mkdir()
+    return path
+
+
+@pytest.fixture(scope="session")
+def tcp_pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A second, separate PostgreSQL reached over TCP by URL."""
+    from pg_tcp import TcpPostgres
+
+    server = TcpPostgres(tmp_path_factory.mktemp("pg-tcp") / "data")
+    url = server.start()
+    yield url
+    server.stop()
