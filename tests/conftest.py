@@ -13,8 +13,8 @@ import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from mediasift.config import Settings  # noqa: E402
-from mediasift.db.server import embedded_url, stop_embedded  # noqa: E402
+from mediasift.config import Settings
+from mediasift.db.server import embedded_url, stop_embedded
 
 
 def with_database(url: str, name: str) -> str:

@@ -44,7 +44,9 @@ class TcpPostgres:
             shutil.chown(self.data_dir, entry.pw_uid, entry.pw_gid)
         self._run("initdb", "--auth=trust", "-U", "postgres", "--encoding=utf8", "-D", str(self.data_dir))
         options = f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.data_dir}"
-        self._run("pg_ctl", "-w", "-D", str(self.data_dir), "-l", str(self.data_dir / "log"), "-o", options, "start")
+        self._run(
+            "pg_ctl", "-w", "-D", str(self.data_dir), "-l", str(self.data_dir / "log"), "-o", options, "start"
+        )
         return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
 
     def stop(self) -> None:

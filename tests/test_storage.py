@@ -11,8 +11,8 @@ from typing import Any
 import numpy as np
 import psycopg
 import pytest
-
 from conftest import create_database
+
 from mediasift.blobs.local import LocalBlobStore
 from mediasift.config import Settings
 from mediasift.db import assets as asset_repo
@@ -53,7 +53,9 @@ def _run(asset_id: Any, version: str = "1") -> result_repo.RunRecord:
 
 def test_schema_is_migrated_to_head_with_pgvector(db: Database) -> None:
     with db.connect() as conn:
-        tables = {r["tablename"] for r in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname='public'")}
+        tables = {
+            r["tablename"] for r in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname='public'")
+        }
         ext = conn.execute("SELECT extversion FROM pg_extension WHERE extname = 'vector'").fetchone()
         version = conn.execute("SELECT version_num FROM alembic_version").fetchone()
     assert {"assets", "blobs", "asset_sources", "segments", "artifacts", "embeddings", "audit_log"} <= tables
@@ -150,13 +152,18 @@ def test_vector_search_uses_a_per_model_index_and_ranks_by_cosine(db: Database) 
     rng = np.random.default_rng(0)
     vectors = rng.normal(size=(20, 8)).astype(np.float32)
     result = OperatorResult(
-        segments=[SegmentOut(kind="k", key=f"s{i}", text=f"t{i}", vectors={MODEL: v}) for i, v in enumerate(vectors)]
+        segments=[
+            SegmentOut(kind="k", key=f"s{i}", text=f"t{i}", vectors={MODEL: v}) for i, v in enumerate(vectors)
+        ]
     )
     with db.transaction() as conn:
         result_repo.replace_results(conn, _run(asset_id), result, [])
     with db.transaction() as conn:
         hits = nearest_segments(conn, MODEL.id, vectors[7] * 3, limit=3, media_type=None)
-        indexes = [r["indexname"] for r in conn.execute("SELECT indexname FROM pg_indexes WHERE tablename='embeddings'")]
+        indexes = [
+            r["indexname"]
+            for r in conn.execute("SELECT indexname FROM pg_indexes WHERE tablename='embeddings'")
+        ]
     assert hits[0]["text"] == "t7" and hits[0]["score"] == pytest.approx(1.0, abs=1e-5)
     assert any(name.startswith("embeddings_hnsw_test_model") for name in indexes)
 

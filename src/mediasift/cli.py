@@ -19,9 +19,13 @@ from mediasift.config import Settings
 from mediasift.ingest.service import Accepted
 from mediasift.mediatype import MediaType
 
-app = typer.Typer(help="mediasift: ingest, analyse and search video, audio, images and text.", no_args_is_help=True)
+app = typer.Typer(
+    help="mediasift: ingest, analyse and search video, audio, images and text.", no_args_is_help=True
+)
 assets_app = typer.Typer(help="List and inspect assets.", no_args_is_help=True)
-db_app = typer.Typer(help="The database: where it is, and stopping the embedded server.", no_args_is_help=True)
+db_app = typer.Typer(
+    help="The database: where it is, and stopping the embedded server.", no_args_is_help=True
+)
 app.add_typer(assets_app, name="assets")
 app.add_typer(db_app, name="db")
 
@@ -68,7 +72,9 @@ def _progress(enabled: bool) -> Progress:
 @app.command()
 def ingest(
     paths: Annotated[list[Path], typer.Argument(help="Files and directories (walked recursively).")],
-    wait: Annotated[bool, typer.Option("--wait", help="Analyse the assets now and return when done.")] = False,
+    wait: Annotated[
+        bool, typer.Option("--wait", help="Analyse the assets now and return when done.")
+    ] = False,
     as_json: JsonFlag = False,
 ) -> None:
     """Register media; with --wait, analyse it too. Exit 1 if any file was refused, 3 if analysis failed."""
@@ -200,7 +206,9 @@ def assets_list(
     for column in ("id", "type", "mime", "size", "status", "source"):
         table.add_column(column, overflow="fold")
     for r in rows:
-        table.add_row(str(r.id), r.media_type, r.mime, f"{r.size_bytes:,}", r.status, r.sources[0] if r.sources else "")
+        table.add_row(
+            str(r.id), r.media_type, r.mime, f"{r.size_bytes:,}", r.status, r.sources[0] if r.sources else ""
+        )
     console.print(table)
 
 
@@ -252,7 +260,9 @@ def status(as_json: JsonFlag = False) -> None:
         return
     console.print(f"data directory: {info['home']} (database: {info['database']})")
     a = info["assets"]
-    console.print(f"assets: {a['total']} ({a['bytes']:,} bytes), pending {a['pending']}, failed {a['failed']}")
+    console.print(
+        f"assets: {a['total']} ({a['bytes']:,} bytes), pending {a['pending']}, failed {a['failed']}"
+    )
     for media_type, counts in sorted(a["by_media_type"].items()):
         console.print(f"  {media_type}: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
     for model, emb in info["embeddings"].items():

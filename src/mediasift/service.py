@@ -37,13 +37,17 @@ class IngestReport:
         accepted = []
         for a in self.accepted:
             item: dict[str, Any] = {
-                "path": a.path, "asset_id": str(a.asset_id), "media_type": a.media_type, "duplicate": a.duplicate,
+                "path": a.path, "asset_id": str(a.asset_id), "media_type": a.media_type,
+                "duplicate": a.duplicate,
             }  # fmt: skip
             if a.asset_id in status:
                 item["status"] = status[a.asset_id].status
                 item["failed"] = status[a.asset_id].failed
             accepted.append(item)
-        return {"accepted": accepted, "rejected": [{"path": r.path, "reason": r.reason} for r in self.refused]}
+        return {
+            "accepted": accepted,
+            "rejected": [{"path": r.path, "reason": r.reason} for r in self.refused],
+        }
 
 
 class Mediasift:
@@ -98,7 +102,9 @@ class Mediasift:
             )
         return matches[0]
 
-    def list_assets(self, *, media_type: str | None = None, status: str | None = None) -> list[asset_repo.AssetRow]:
+    def list_assets(
+        self, *, media_type: str | None = None, status: str | None = None
+    ) -> list[asset_repo.AssetRow]:
         with self.db.connect() as conn:
             return asset_repo.list_assets(conn, media_type=media_type, status=status)
 

@@ -91,7 +91,8 @@ def replace_results(
     for seg in result.segments:
         row = conn.execute(
             """
-            INSERT INTO segments (asset_id, operator, kind, key, start_s, end_s, region, text, confidence, data)
+            INSERT INTO segments
+                (asset_id, operator, kind, key, start_s, end_s, region, text, confidence, data)
             VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id
             """,
             (

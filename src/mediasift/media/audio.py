@@ -14,7 +14,9 @@ class NoAudioStream(Exception):
     """The file has no audio stream to decode."""
 
 
-def decode_audio(path: Path, sample_rate: int = 16000, max_seconds: float | None = None) -> npt.NDArray[np.float32]:
+def decode_audio(
+    path: Path, sample_rate: int = 16000, max_seconds: float | None = None
+) -> npt.NDArray[np.float32]:
     """The first audio stream of ``path``, downmixed to mono float32 in [-1, 1] at ``sample_rate``.
 
     ``max_seconds`` stops decoding once that much audio is in hand. Packets that fail to decode are

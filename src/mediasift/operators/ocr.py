@@ -27,10 +27,14 @@ class Ocr(Operator):
         reader = get_text_reader()
         result = OperatorResult()
         for item in iter_images(ctx):
-            lines = [line for line in reader.read(item.pixels) if line.confidence >= ctx.params["min_confidence"]]
+            lines = [
+                line for line in reader.read(item.pixels) if line.confidence >= ctx.params["min_confidence"]
+            ]
             if not lines:
                 continue
-            found = [{"text": ln.text, "confidence": round(ln.confidence, 4), "box": list(ln.box)} for ln in lines]
+            found = [
+                {"text": ln.text, "confidence": round(ln.confidence, 4), "box": list(ln.box)} for ln in lines
+            ]
             mean = sum(ln.confidence for ln in lines) / len(lines)
             result.segments.append(
                 SegmentOut(kind="ocr", key=item.key, start=item.start, end=item.end,

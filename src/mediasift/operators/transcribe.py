@@ -51,13 +51,18 @@ class Transcribe(Operator):
                     end=seg.end,
                     text=text,
                     confidence=math.exp(seg.avg_logprob),
-                    data={"words": words, "avg_logprob": seg.avg_logprob, "no_speech_prob": seg.no_speech_prob},
+                    data={
+                        "words": words,
+                        "avg_logprob": seg.avg_logprob,
+                        "no_speech_prob": seg.no_speech_prob,
+                    },
                 )
             )
         result.artifacts.append(
             ArtifactOut(
                 kind="transcript",
-                data={"language": transcript.language, "text": " ".join(texts), "duration": transcript.duration,
+                data={"language": transcript.language, "text": " ".join(texts),
+                      "duration": transcript.duration,
                       "segments": len(result.segments)},
             )
         )  # fmt: skip

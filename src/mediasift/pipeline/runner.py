@@ -55,7 +55,9 @@ class PipelineRunner:
     ) -> AssetOutcome:
         with self.db.connect() as lock_conn:
             lock_conn.autocommit = True
-            row = lock_conn.execute("SELECT pg_try_advisory_lock(%s) AS ok", (_lock_key(asset_id),)).fetchone()
+            row = lock_conn.execute(
+                "SELECT pg_try_advisory_lock(%s) AS ok", (_lock_key(asset_id),)
+            ).fetchone()
             if not row or not row["ok"]:
                 return AssetOutcome(asset_id, "processing")
             try:
@@ -101,6 +103,7 @@ class PipelineRunner:
                 continue
             if on_step:
                 on_step(op.name)
+            error: str | None
             if broken:
                 error = f"not run: {', '.join(broken)} failed"
                 self._record_failure(asset, op, params, error, time.time(), actor)
