@@ -14,12 +14,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import mediagen
 import numpy as np
 import pytest
+from conftest import create_database
 from typer.testing import CliRunner
 
-import mediagen
-from conftest import create_database
 from mediasift.cli import app
 
 pytestmark = pytest.mark.slow
@@ -79,16 +79,16 @@ def world(pg_server: str, tmp_path_factory: pytest.TempPathFactory) -> dict[str,
     (folder / "nested").mkdir(parents=True)
     second_start = _two_utterances(folder / "interview.wav")
     padded, speech_s = _speech_after_silence(tmp)
+    scenes = [mediagen.photo("coffee"), mediagen.photo("rocket"), mediagen.photo("chelsea")]
     mediagen.make_video(
-        folder / "clip.mp4", seconds=9.0, size=(480, 270), audio_wav=padded,
-        scenes=[mediagen.photo("coffee"), mediagen.photo("rocket"), mediagen.photo("chelsea")], scene_seconds=3.0,
-    )  # fmt: skip
+        folder / "clip.mp4", seconds=9.0, size=(480, 270), audio_wav=padded, scenes=scenes, scene_seconds=3.0
+    )
     mediagen.make_text_image(
         folder / "sign.png", "LIGHTHOUSE", size=(640, 360), background=mediagen.photo("astronaut")
     )
     mediagen.make_jpeg_with_exif(
-        folder / "nested" / "holiday.jpg", make="Canon", model="EOS 5D", taken_at=datetime(2021, 7, 4, 15, 30, 12),
-        gps=(48.858370, 2.294481), orientation=6, base=mediagen.photo("chelsea"),
+        folder / "nested" / "holiday.jpg", make="Canon", model="EOS 5D", orientation=6,
+        taken_at=datetime(2021, 7, 4, 15, 30, 12), gps=(48.858370, 2.294481), base=mediagen.photo("chelsea"),
     )  # fmt: skip
     mediagen.make_text_file(folder / "news.txt", LIBRARY_TEXT, encoding="utf-8")
     mediagen.make_text_file(folder / "nested" / "durchsage.txt", GERMAN_TEXT, encoding="utf-16-le", bom=True)
