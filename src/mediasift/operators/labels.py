@@ -45,7 +45,7 @@ class Labels(Operator):
                     key=item.key,
                     start=item.start,
                     end=item.end,
-                    text=", ".join(label for label, _ in kept) or None,
+                    text="; ".join(label for label, _ in kept) or None,
                     confidence=top,
                     data={"labels": scored},
                     vectors={FEATURES_MODEL: features},
