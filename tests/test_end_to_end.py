@@ -14,13 +14,14 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import mediagen
 import numpy as np
 import pytest
-from conftest import create_database
 from typer.testing import CliRunner
 
 from mediasift.cli import app
+
+import mediagen
+from conftest import create_database
 
 pytestmark = pytest.mark.slow
 

@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 from PIL import Image
 
-import mediagen
 from mediasift.config import Settings
 from mediasift.mediatype import MediaType
 from mediasift.operators import default_operators
@@ -17,6 +16,8 @@ from mediasift.operators.labels import Labels
 from mediasift.pipeline.graph import Pipeline
 from mediasift.pipeline.operator import Operator, OperatorContext, OperatorResult
 from mediasift.service import Mediasift
+
+import mediagen
 
 pytestmark = pytest.mark.slow
 

@@ -11,7 +11,6 @@ from typing import Any
 import numpy as np
 import psycopg
 import pytest
-from conftest import create_database
 
 from mediasift.blobs.local import LocalBlobStore
 from mediasift.config import Settings
@@ -21,6 +20,8 @@ from mediasift.db.connection import Database
 from mediasift.db.search import nearest_segments
 from mediasift.models import ModelRef
 from mediasift.pipeline.operator import ArtifactOut, OperatorResult, SegmentOut, params_hash
+
+from conftest import create_database
 
 MODEL = ModelRef("test-model", "1")
 
