@@ -1,7 +1,7 @@
 """Write the bundled sample set into ``samples/`` (about 1 MB), then probe each file as a check.
 
 Run from anywhere: ``.venv/bin/python scripts/make_samples.py``. Needs espeak-ng and scikit-image
-(its bundled photos). The sentences and words below are listed in ``samples/README.md`` so a demo
+(its bundled photos). The sentences and words below are listed in ``docs/samples.md`` so a demo
 can search for them; change both together.
 """
 

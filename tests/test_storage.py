@@ -64,6 +64,14 @@ def test_schema_is_migrated_to_head_with_pgvector(db: Database) -> None:
     assert version == {"version_num": "0001"}
 
 
+def test_head_revision_constant_matches_the_migration_scripts() -> None:
+    from alembic.script import ScriptDirectory
+
+    from mediasift.db.migrate import HEAD_REVISION, alembic_config
+
+    assert ScriptDirectory.from_config(alembic_config("postgresql://x/y")).get_current_head() == HEAD_REVISION
+
+
 def test_same_bytes_are_one_asset_with_every_source(db: Database) -> None:
     first, created_first = _register(db, b"hello", "/a.txt")
     second, created_second = _register(db, b"hello", "/b.txt")

@@ -33,9 +33,9 @@ class Database:
         self.url = database_url(settings)
         with _lock:
             if self.url not in _migrated:
-                from mediasift.db.migrate import upgrade
+                from mediasift.db.migrate import ensure_schema
 
-                upgrade(self.url)
+                ensure_schema(self.url)
                 _migrated.add(self.url)
 
     def connect(self) -> psycopg.Connection[dict[str, object]]:

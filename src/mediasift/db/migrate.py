@@ -4,10 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import psycopg
 from alembic import command
 from alembic.config import Config
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+
+# The newest revision in migrations/versions; a test keeps it in step with Alembic's own view.
+# Knowing it lets every command skip Alembic's start-up (~0.3 s) when the schema is current.
+HEAD_REVISION = "0001"
 
 
 def sqlalchemy_url(libpq_url: str) -> str:
@@ -27,3 +32,18 @@ def alembic_config(libpq_url: str) -> Config:
 
 def upgrade(libpq_url: str, revision: str = "head") -> None:
     command.upgrade(alembic_config(libpq_url), revision)
+
+
+def current_revision(libpq_url: str) -> str | None:
+    with psycopg.connect(libpq_url) as conn:
+        try:
+            row = conn.execute("SELECT version_num FROM alembic_version").fetchone()
+        except psycopg.errors.UndefinedTable:
+            return None
+    return str(row[0]) if row else None
+
+
+def ensure_schema(libpq_url: str) -> None:
+    """Migrate to the newest revision unless the database is already there."""
+    if current_revision(libpq_url) != HEAD_REVISION:
+        upgrade(libpq_url)
