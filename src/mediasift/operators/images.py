@@ -10,7 +10,7 @@ import numpy as np
 from PIL import Image, ImageOps
 
 from mediasift.mediatype import MediaType
-from mediasift.pipeline.operator import OperatorContext
+from mediasift.pipeline.operator import Operator, OperatorContext
 
 KEYFRAMES = "keyframes"
 MAX_ANALYSIS_SIDE = 2560
@@ -35,9 +35,13 @@ def to_rgb_array(image: Image.Image) -> np.ndarray:
     return np.asarray(image)
 
 
-def image_requires(media_type: MediaType) -> tuple[str, ...]:
-    """Image operators read a video's keyframes, and nothing else."""
-    return (KEYFRAMES,) if media_type is MediaType.VIDEO else ()
+class ImageOperator(Operator):
+    """An operator over still pictures: an image asset itself, or a video's keyframes."""
+
+    media_types = frozenset({MediaType.IMAGE, MediaType.VIDEO})
+
+    def requires(self, media_type: MediaType) -> tuple[str, ...]:
+        return (KEYFRAMES,) if media_type is MediaType.VIDEO else ()
 
 
 def iter_images(ctx: OperatorContext) -> Iterator[ImageItem]:

@@ -9,23 +9,18 @@ from __future__ import annotations
 from typing import Any
 
 from mediasift.config import Settings
-from mediasift.mediatype import MediaType
 from mediasift.models import ModelRef
 from mediasift.models.image_classifier import ImageClassifier, get_image_classifier
-from mediasift.operators.images import image_requires, iter_images
-from mediasift.pipeline.operator import ArtifactOut, Operator, OperatorContext, OperatorResult, SegmentOut
+from mediasift.operators.images import ImageOperator, iter_images
+from mediasift.pipeline.operator import ArtifactOut, OperatorContext, OperatorResult, SegmentOut
 
 FEATURES_MODEL = ModelRef(ImageClassifier.ref.id + "-features", ImageClassifier.ref.version)
 
 
-class Labels(Operator):
+class Labels(ImageOperator):
     name = "labels"
     version = "1"
-    media_types = frozenset({MediaType.IMAGE, MediaType.VIDEO})
     model = ImageClassifier.ref
-
-    def requires(self, media_type: MediaType) -> tuple[str, ...]:
-        return image_requires(media_type)
 
     def params(self, settings: Settings) -> dict[str, Any]:
         return {"min_confidence": settings.label_min_confidence, "top_k": 5}

@@ -6,10 +6,9 @@ from collections import Counter
 from typing import Any
 
 from mediasift.config import Settings
-from mediasift.mediatype import MediaType
 from mediasift.models.object_detector import ObjectDetector, get_object_detector
-from mediasift.operators.images import image_requires, iter_images
-from mediasift.pipeline.operator import ArtifactOut, Operator, OperatorContext, OperatorResult, SegmentOut
+from mediasift.operators.images import ImageOperator, iter_images
+from mediasift.pipeline.operator import ArtifactOut, OperatorContext, OperatorResult, SegmentOut
 
 
 def describe(counts: Counter[str]) -> str:
@@ -17,14 +16,10 @@ def describe(counts: Counter[str]) -> str:
     return ", ".join(f"{n} {label}" if n > 1 else label for label, n in counts.most_common())
 
 
-class Objects(Operator):
+class Objects(ImageOperator):
     name = "objects"
     version = "1"
-    media_types = frozenset({MediaType.IMAGE, MediaType.VIDEO})
     model = ObjectDetector.ref
-
-    def requires(self, media_type: MediaType) -> tuple[str, ...]:
-        return image_requires(media_type)
 
     def params(self, settings: Settings) -> dict[str, Any]:
         return {"min_confidence": settings.object_min_confidence}

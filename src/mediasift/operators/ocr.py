@@ -5,20 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 from mediasift.config import Settings
-from mediasift.mediatype import MediaType
 from mediasift.models.ocr import TextReader, get_text_reader
-from mediasift.operators.images import image_requires, iter_images
-from mediasift.pipeline.operator import ArtifactOut, Operator, OperatorContext, OperatorResult, SegmentOut
+from mediasift.operators.images import ImageOperator, iter_images
+from mediasift.pipeline.operator import ArtifactOut, OperatorContext, OperatorResult, SegmentOut
 
 
-class Ocr(Operator):
+class Ocr(ImageOperator):
     name = "ocr"
     version = "1"
-    media_types = frozenset({MediaType.IMAGE, MediaType.VIDEO})
     model = TextReader.ref
-
-    def requires(self, media_type: MediaType) -> tuple[str, ...]:
-        return image_requires(media_type)
 
     def params(self, settings: Settings) -> dict[str, Any]:
         return {"min_confidence": settings.ocr_min_confidence}

@@ -5,18 +5,13 @@ from __future__ import annotations
 import imagehash
 from PIL import Image
 
-from mediasift.mediatype import MediaType
-from mediasift.operators.images import image_requires, iter_images
-from mediasift.pipeline.operator import ArtifactOut, Operator, OperatorContext, OperatorResult
+from mediasift.operators.images import ImageOperator, iter_images
+from mediasift.pipeline.operator import ArtifactOut, OperatorContext, OperatorResult
 
 
-class PerceptualHash(Operator):
+class PerceptualHash(ImageOperator):
     name = "phash"
     version = "1"
-    media_types = frozenset({MediaType.IMAGE, MediaType.VIDEO})
-
-    def requires(self, media_type: MediaType) -> tuple[str, ...]:
-        return image_requires(media_type)
 
     def run(self, ctx: OperatorContext) -> OperatorResult:
         result = OperatorResult()

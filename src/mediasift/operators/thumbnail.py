@@ -8,18 +8,13 @@ from __future__ import annotations
 from typing import Any
 
 from mediasift.config import Settings
-from mediasift.mediatype import MediaType
-from mediasift.operators.images import encode_jpeg, image_requires, iter_images
-from mediasift.pipeline.operator import ArtifactOut, Operator, OperatorContext, OperatorResult
+from mediasift.operators.images import ImageOperator, encode_jpeg, iter_images
+from mediasift.pipeline.operator import ArtifactOut, OperatorContext, OperatorResult
 
 
-class Thumbnail(Operator):
+class Thumbnail(ImageOperator):
     name = "thumbnail"
     version = "1"
-    media_types = frozenset({MediaType.IMAGE, MediaType.VIDEO})
-
-    def requires(self, media_type: MediaType) -> tuple[str, ...]:
-        return image_requires(media_type)
 
     def params(self, settings: Settings) -> dict[str, Any]:
         return {"max_side": settings.thumbnail_px}
