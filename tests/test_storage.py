@@ -17,6 +17,7 @@ from mediasift.config import Settings
 from mediasift.db import assets as asset_repo
 from mediasift.db import results as result_repo
 from mediasift.db.connection import Database
+from mediasift.db.migrate import HEAD_REVISION
 from mediasift.db.search import nearest_segments
 from mediasift.models import ModelRef
 from mediasift.pipeline.operator import ArtifactOut, OperatorResult, SegmentOut, params_hash
@@ -61,13 +62,13 @@ def test_schema_is_migrated_to_head_with_pgvector(db: Database) -> None:
         version = conn.execute("SELECT version_num FROM alembic_version").fetchone()
     assert {"assets", "blobs", "asset_sources", "segments", "artifacts", "embeddings", "audit_log"} <= tables
     assert ext is not None
-    assert version == {"version_num": "0001"}
+    assert version == {"version_num": HEAD_REVISION}
 
 
 def test_head_revision_constant_matches_the_migration_scripts() -> None:
     from alembic.script import ScriptDirectory
 
-    from mediasift.db.migrate import HEAD_REVISION, alembic_config
+    from mediasift.db.migrate import alembic_config
 
     assert ScriptDirectory.from_config(alembic_config("postgresql://x/y")).get_current_head() == HEAD_REVISION
 

@@ -1,0 +1,1 @@
+"""Durable jobs: the broker protocol, its backends, and the worker runtime."""
