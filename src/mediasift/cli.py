@@ -5,7 +5,11 @@ from __future__ import annotations
 import json
 import logging
 import os
+import signal
 import sys
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 from uuid import UUID
@@ -16,18 +20,17 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from mediasift.config import Settings
-from mediasift.ingest.service import Accepted
+from mediasift.ingest.service import Accepted, expand_paths
+from mediasift.jobs.model import Lane
 from mediasift.mediatype import MediaType
 
-app = typer.Typer(
-    help="mediasift: ingest, analyse and search video, audio, images and text.", no_args_is_help=True
-)
+app = typer.Typer(help="mediasift: ingest, analyse and search video, audio, images and text.", no_args_is_help=True)
 assets_app = typer.Typer(help="List and inspect assets.", no_args_is_help=True)
-db_app = typer.Typer(
-    help="The database: where it is, and stopping the embedded server.", no_args_is_help=True
-)
+db_app = typer.Typer(help="The database: where it is, and stopping the embedded server.", no_args_is_help=True)
+jobs_app = typer.Typer(help="Jobs: the dead-letter queue, one job, re-driving.", no_args_is_help=True)
 app.add_typer(assets_app, name="assets")
 app.add_typer(db_app, name="db")
+app.add_typer(jobs_app, name="jobs")
 
 console = Console()
 errors = Console(stderr=True)
@@ -69,87 +72,196 @@ def _progress(enabled: bool) -> Progress:
     )
 
 
+LaneOption = Annotated[
+    Lane | None, typer.Option("--lane", help="Queue lane; default interactive for a few files, batch for many.")
+]
+
+
 @app.command()
 def ingest(
     paths: Annotated[list[Path], typer.Argument(help="Files and directories (walked recursively).")],
     wait: Annotated[
-        bool, typer.Option("--wait", help="Analyse the assets now and return when done.")
+        bool, typer.Option("--wait", help="Return when the analysis is done (does it if no worker runs).")
     ] = False,
+    lane: LaneOption = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """Register media; with --wait, analyse it too. Exit 1 if any file was refused, 3 if analysis failed."""
+    """Register media and queue its analysis. Exit 1 if any file was refused, 3 if analysis failed."""
     system = _system()
-    from mediasift.ingest.service import expand_paths
-
     total = sum(1 for _ in expand_paths(paths))
     show = not as_json and errors.is_terminal
     with _progress(show) as progress:
         files = progress.add_task("ingest", total=total, detail="")
-        analysed = progress.add_task("analyse", total=None, detail="", visible=False)
 
         def on_file(path: Path, outcome: Any) -> None:
             progress.update(files, advance=1, detail=path.name)
             if not isinstance(outcome, Accepted) and not as_json:
                 errors.print(f"[red]refused[/red] {path}: {outcome.reason}")
 
-        def on_step(asset_id: UUID, operator: str) -> None:
-            progress.update(analysed, visible=True, detail=f"{str(asset_id)[:8]} {operator}")
+        def on_wait(message: str) -> None:
+            if not as_json:
+                errors.print(f"[yellow]{message}[/yellow]")
 
-        report = system.ingest(paths, wait=False, on_file=on_file)
+        report = system.ingest(paths, wait=False, lane=lane, on_file=on_file, on_wait=on_wait)
         if wait:
-            unique = list(dict.fromkeys(a.asset_id for a in report.accepted))
-            progress.update(analysed, total=len(unique), visible=True)
-            for asset_id in unique:
-                report.outcomes.append(system.process(asset_id, on_step=on_step))
-                progress.update(analysed, advance=1)
-
+            asset_ids = [a.asset_id for a in report.accepted]
+            analysed = progress.add_task("analyse", total=len(set(asset_ids)), detail="")
+            with _track_unfinished(system, asset_ids, lambda n: progress.update(analysed, completed=n)):
+                system.wait_for(asset_ids, on_wait=on_wait)
+            report.status = system.asset_states(asset_ids)
+    system.close()
     if as_json:
         _print_json(report.to_json())
     else:
         _print_ingest_summary(report, wait)
     if report.refused:
         raise typer.Exit(EXIT_REJECTED)
-    if any(o.status == "failed" for o in report.outcomes):
+    if report.failed:
         raise typer.Exit(EXIT_FAILED)
+
+
+@contextmanager
+def _track_unfinished(system: Any, asset_ids: list[UUID], report: Callable[[int], None]) -> Iterator[None]:
+    """Report how many of the assets are finished, twice a second, while the caller waits."""
+    from mediasift.db import job_states
+
+    unique = list(dict.fromkeys(asset_ids))
+    stop = threading.Event()
+
+    def poll() -> None:
+        while not stop.wait(0.5):
+            with system.db.connect() as conn:
+                report(len(unique) - job_states.unfinished(conn, unique))
+
+    thread = threading.Thread(target=poll, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+        report(len(unique))
 
 
 def _print_ingest_summary(report: Any, wait: bool) -> None:
     new = [a for a in report.accepted if not a.duplicate]
     dupes = len(report.accepted) - len(new)
-    console.print(
-        f"[green]{len(new)} new[/green], {dupes} duplicate, [red]{len(report.refused)} refused[/red]"
-    )
-    for outcome in report.outcomes:
-        if outcome.failed:
-            for op, error in outcome.failed.items():
-                console.print(f"[yellow]asset {str(outcome.asset_id)[:8]}: {op} failed: {error}[/yellow]")
+    console.print(f"[green]{len(new)} new[/green], {dupes} duplicate, [red]{len(report.refused)} refused[/red]")
+    for asset_id, state in report.status.items():
+        for op, error in state.get("failed", {}).items():
+            console.print(f"[yellow]asset {str(asset_id)[:8]}: {op} failed: {error}[/yellow]")
     if not wait and report.accepted:
-        console.print("Analysis pending: run [bold]mediasift process[/bold], or ingest with --wait.")
+        console.print("Analysis queued: a running [bold]mediasift worker[/bold] picks it up (or use --wait).")
 
 
 @app.command()
-def process(as_json: JsonFlag = False) -> None:
-    """Analyse every asset that is pending (in this process)."""
+def process() -> None:
+    """Analyse, in this process, everything queued (and anything registered but never queued)."""
     system = _system()
-    pending = system.pending()
-    outcomes = []
-    with _progress(not as_json and errors.is_terminal) as progress:
-        task = progress.add_task("analyse", total=len(pending), detail="")
-        for asset_id in pending:
-            outcomes.append(
-                system.process(
-                    asset_id, on_step=lambda a, op: progress.update(task, detail=f"{str(a)[:8]} {op}")
-                )
-            )
-            progress.update(task, advance=1)
+    with console.status("analysing queued work"):
+        system.process_pending()
+    console.print(f"queue drained: {system.status()['assets']['failed']} assets have failed operators")
+    system.close()
+
+
+@app.command()
+def worker(
+    concurrency: Annotated[int | None, typer.Option("--concurrency", "-c", min=1, help="Jobs at once.")] = None,
+    lanes: Annotated[str, typer.Option("--lanes", help="Comma-separated: interactive,batch.")] = "interactive,batch",
+    operators: Annotated[
+        str | None, typer.Option("--operators", help="Only these operators (comma-separated).")
+    ] = None,
+) -> None:
+    """Run a worker until SIGTERM/SIGINT (then finish or release what it holds, and exit)."""
+    system = _system()
+    chosen = [Lane(name.strip()) for name in lanes.split(",") if name.strip()]
+    only = {name.strip() for name in operators.split(",")} if operators else None
+    try:
+        runner = system.worker(concurrency=concurrency, lanes=chosen, operators=only)
+    except ValueError as exc:
+        errors.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+    _stop_on_signals(runner.stop)
+    errors.print(
+        f"worker {runner.id} on {system.broker.name}: lanes {', '.join(chosen)}, concurrency {runner.concurrency}"
+    )
+    code = runner.run()
+    system.worker_stopped(runner)
+    system.close()
+    errors.print(f"worker {runner.id} stopped: {runner.stats}")
+    raise typer.Exit(code)
+
+
+@app.command()
+def up(
+    concurrency: Annotated[int | None, typer.Option("--concurrency", "-c", min=1)] = None,
+) -> None:
+    """Run the embedded default in one command: the database and one worker."""
+    from mediasift.db.connection import database_url
+
+    errors.print(f"database: {database_url(Settings())}")
+    worker(concurrency=concurrency, lanes="interactive,batch", operators=None)
+
+
+def _stop_on_signals(stop: Callable[[], None]) -> None:
+    def handler(signum: int, frame: Any) -> None:
+        errors.print(f"{signal.Signals(signum).name}: finishing what is in flight, then stopping")
+        stop()
+
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, handler)
+
+
+@jobs_app.command("dlq")
+def jobs_dlq(
+    operator: Annotated[str | None, typer.Option("--operator", help="Only this operator's jobs.")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """The dead-letter queue: jobs that failed for good, with why."""
+    letters = _system().dead_letters(operator)
     if as_json:
-        _print_json({"processed": [{"asset_id": str(o.asset_id), "status": o.status, "failed": o.failed}
-                                   for o in outcomes]})  # fmt: skip
-    else:
-        failed = [o for o in outcomes if o.status == "failed"]
-        console.print(f"{len(outcomes)} analysed, {len(failed)} with failures")
-    if any(o.status == "failed" for o in outcomes):
-        raise typer.Exit(EXIT_FAILED)
+        _print_json({"dead_letters": [d.to_json() for d in letters]})
+        return
+    table = Table()
+    for column in ("job", "attempts", "class", "error", "failed at"):
+        table.add_column(column, overflow="fold")
+    for d in letters:
+        table.add_row(
+            d.job.id, str(d.attempts), d.error_class, d.message[:200], d.failed_at.isoformat(timespec="seconds")
+        )
+    console.print(table if letters else "The dead-letter queue is empty.")
+
+
+@jobs_app.command("show")
+def jobs_show(
+    job_id: Annotated[str, typer.Argument(help="A job id: ASSET_ID:OPERATOR.")], as_json: JsonFlag = False
+) -> None:
+    """One job: where it stands, and its dead letter (error, traceback) if it has one."""
+    from mediasift.service import AssetNotFound
+
+    try:
+        detail = _system().job(job_id)
+    except (AssetNotFound, ValueError):
+        errors.print(f"[red]no job {job_id!r}[/red]")
+        raise typer.Exit(2) from None
+    if as_json:
+        _print_json(detail)
+        return
+    console.print_json(data=detail, default=str)
+
+
+@jobs_app.command("redrive")
+def jobs_redrive(
+    job_id: Annotated[str | None, typer.Argument(help="The dead job to queue again.")] = None,
+    all_jobs: Annotated[bool, typer.Option("--all", help="Every dead job (of --operator).")] = False,
+    operator: Annotated[str | None, typer.Option("--operator")] = None,
+) -> None:
+    """Queue dead jobs again, from attempt 1; they continue from where their asset stopped."""
+    if job_id is None and not all_jobs:
+        errors.print("[red]name a job id, or pass --all[/red]")
+        raise typer.Exit(2)
+    count = _system().redrive([job_id] if job_id else None, operator=operator)
+    console.print(f"{count} job{'s' if count != 1 else ''} queued again")
 
 
 def _fmt_time(value: float | None) -> str:
@@ -206,9 +318,7 @@ def assets_list(
     for column in ("id", "type", "mime", "size", "status", "source"):
         table.add_column(column, overflow="fold")
     for r in rows:
-        table.add_row(
-            str(r.id), r.media_type, r.mime, f"{r.size_bytes:,}", r.status, r.sources[0] if r.sources else ""
-        )
+        table.add_row(str(r.id), r.media_type, r.mime, f"{r.size_bytes:,}", r.status, r.sources[0] if r.sources else "")
     console.print(table)
 
 
@@ -253,18 +363,33 @@ def assets_show(
 
 @app.command()
 def status(as_json: JsonFlag = False) -> None:
-    """What is stored and what is still pending."""
-    info = _system().status()
+    """What is stored, what is queued where, and which workers are alive."""
+    system = _system()
+    info = system.status()
+    system.close()
     if as_json:
         _print_json(info)
         return
     console.print(f"data directory: {info['home']} (database: {info['database']})")
     a = info["assets"]
-    console.print(
-        f"assets: {a['total']} ({a['bytes']:,} bytes), pending {a['pending']}, failed {a['failed']}"
-    )
+    console.print(f"assets: {a['total']} ({a['bytes']:,} bytes), pending {a['pending']}, failed {a['failed']}")
     for media_type, counts in sorted(a["by_media_type"].items()):
         console.print(f"  {media_type}: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
+    q = info["queue"]
+    ready = ", ".join(f"{lane} {n}" for lane, n in q["ready"].items())
+    console.print(
+        f"queue ({q['broker']}): ready {ready}; delayed {q['delayed']}; in flight {q['in_flight']}; "
+        f"dead {q['dead']} (high-water mark {q['high_water']})"
+    )
+    for lane, operators in sorted(q["jobs"].items()):
+        for operator, states in sorted(operators.items()):
+            console.print(f"  {lane:11} {operator:12} " + ", ".join(f"{k} {v}" for k, v in sorted(states.items())))
+    console.print(f"workers alive: {len(info['workers'])}")
+    for w in info["workers"]:
+        console.print(
+            f"  {w['id']} on {w['host']} ({w['broker']}): {w['in_flight']} in flight, {w['processed']} done, "
+            f"{w['failed']} failed, last heartbeat {w['heartbeat_at']}"
+        )
     for model, emb in info["embeddings"].items():
         console.print(f"embeddings {model}: {emb['count']} x {emb['dim']}-d")
 

@@ -27,6 +27,21 @@ class Settings(BaseSettings):
     home: Path = Field(default_factory=_default_home)
     database_url: str = ""
 
+    # Jobs: the broker (empty = the database itself; redis://… or nats://…) and its semantics.
+    broker_url: str = ""
+    queue_namespace: str = "mediasift"
+    lease_s: float = 30.0
+    max_attempts: int = 5
+    job_timeout_s: float = 900.0
+    retry_base_s: float = 2.0
+    retry_cap_s: float = 300.0
+    breaker_threshold: int = 5
+    breaker_cooldown_s: float = 30.0
+    queue_high_water: int = 10_000
+    queue_low_water: int = 5_000
+    worker_concurrency: int = 2
+    interactive_max_files: int = 10
+
     # Ingest limits: what is refused before it is decoded.
     max_image_pixels: int = 120_000_000
     max_video_pixels: int = 8192 * 8192

@@ -13,6 +13,7 @@ import av
 import numpy as np
 
 from mediasift.config import Settings
+from mediasift.errors import PermanentError
 from mediasift.mediatype import MediaType
 from mediasift.operators.images import encode_jpeg
 from mediasift.pipeline.operator import (
@@ -20,7 +21,6 @@ from mediasift.pipeline.operator import (
     Operator,
     OperatorContext,
     OperatorResult,
-    PermanentError,
     SegmentOut,
 )
 

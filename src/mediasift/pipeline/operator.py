@@ -114,10 +114,6 @@ class OperatorContext:
         return self.read_segments(operator=operator, kind=kind)
 
 
-class PermanentError(Exception):
-    """The input itself is the problem (corrupt, unsupported): retrying cannot help."""
-
-
 class Operator(ABC):
     """One concern, one version. Bump ``version`` whenever the output would change."""
 

@@ -1,0 +1,79 @@
+"""Repository for where each operator of each asset stands (``asset_jobs``), whatever the broker."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+from uuid import UUID
+
+from psycopg import Connection
+
+Conn = Connection[Any]
+
+ACTIVE = ("queued", "running", "retrying")
+
+
+def set_state(
+    conn: Conn,
+    asset_id: UUID,
+    operators: Sequence[str],
+    state: str,
+    *,
+    lane: str,
+    attempts: int | None = None,
+    error_class: str | None = None,
+    error: str | None = None,
+) -> None:
+    conn.execute(
+        """
+        INSERT INTO asset_jobs (asset_id, operator, lane, state, attempts, error_class, error)
+        SELECT %(asset)s, op, %(lane)s, %(state)s, coalesce(%(attempts)s, 0), %(error_class)s, %(error)s
+        FROM unnest(%(ops)s::text[]) AS op
+        ON CONFLICT (asset_id, operator) DO UPDATE SET
+            state = EXCLUDED.state, lane = EXCLUDED.lane,
+            attempts = coalesce(%(attempts)s, asset_jobs.attempts),
+            error_class = EXCLUDED.error_class, error = EXCLUDED.error, updated_at = now()
+        """,
+        {"asset": asset_id, "ops": list(operators), "state": state, "lane": lane, "attempts": attempts,
+         "error_class": error_class, "error": error},
+    )  # fmt: skip
+
+
+def states(conn: Conn, asset_id: UUID) -> dict[str, dict[str, Any]]:
+    rows = conn.execute(
+        "SELECT operator, lane, state, attempts, error_class, error, updated_at FROM asset_jobs "
+        "WHERE asset_id = %s ORDER BY operator",
+        (asset_id,),
+    ).fetchall()
+    return {row["operator"]: row for row in rows}
+
+
+def lock_asset(conn: Conn, asset_id: UUID) -> None:
+    """Serialise the transactions that finish jobs of one asset, so that when two operators finish
+    at once the second sees the first and the operator needing both is queued exactly then."""
+    conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s::text, 0))", (asset_id,))
+
+
+def counts(conn: Conn) -> list[dict[str, Any]]:
+    return conn.execute(
+        "SELECT lane, operator, state, count(*) AS n FROM asset_jobs GROUP BY 1, 2, 3 ORDER BY 1, 2, 3"
+    ).fetchall()
+
+
+def unfinished(conn: Conn, asset_ids: Sequence[UUID]) -> int:
+    """How many of these assets are not yet done or failed."""
+    row = conn.execute(
+        "SELECT count(*) AS n FROM assets WHERE id = ANY(%s) AND status NOT IN ('done', 'failed')",
+        (list(asset_ids),),
+    ).fetchone()
+    return int(row["n"]) if row else 0
+
+
+def assets_without_jobs(conn: Conn, limit: int = 100_000) -> list[UUID]:
+    """Assets registered but never queued (e.g. ingest stopped between recording and queueing)."""
+    rows = conn.execute(
+        "SELECT a.id FROM assets a WHERE a.status = 'pending' "
+        "AND NOT EXISTS (SELECT 1 FROM asset_jobs j WHERE j.asset_id = a.id) ORDER BY a.created_at LIMIT %s",
+        (limit,),
+    ).fetchall()
+    return [row["id"] for row in rows]

@@ -1,0 +1,309 @@
+"""The worker runtime: fetch under a bounded budget, run, settle; heartbeat leases; retry with
+capped exponential backoff and jitter; bury what cannot succeed; pause what a circuit breaker guards;
+time out what hangs; stop gracefully.
+
+Handlers run in threads (model runtimes release the GIL). A job past its time limit is given up:
+its lease is released for a retry and its thread is told to stop (``JobContext.cancelled``). A
+thread cannot be killed, so a worker left with as many stuck threads as its concurrency stops and
+exits with ``EXIT_STUCK`` for its supervisor to restart it.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+import traceback
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from mediasift.errors import classify
+from mediasift.jobs.breaker import CircuitBreakers
+from mediasift.jobs.broker import Broker
+from mediasift.jobs.model import Delivery, ErrorClass, Failure, Job, Lane
+
+log = logging.getLogger(__name__)
+
+EXIT_STUCK = 75
+
+
+@dataclass
+class JobContext:
+    """What a handler gets besides its job: the delivery, a cancel flag, and the means to complete
+    the job inside its own database transaction where the broker allows it."""
+
+    delivery: Delivery
+    broker: Broker
+    cancelled: threading.Event = field(default_factory=threading.Event)
+    settled: bool = False
+    follow_ups: list[Job] = field(default_factory=list)
+
+    def complete_within(self, conn: Any) -> None:
+        """Ack in the caller's transaction (PostgreSQL broker), so results and completion commit
+        together; other brokers are acked by the runtime after the handler returns."""
+        ack_within = getattr(self.broker, "ack_within", None)
+        if ack_within is not None:
+            ack_within(conn, [self.delivery])
+            self.settled = True
+
+    def publish_within(self, conn: Any, jobs: Sequence[Job]) -> None:
+        """Queue follow-up jobs in the caller's transaction where the broker allows it; otherwise they
+        are published after the handler returns and before its job is acked (at-least-once)."""
+        publish_within = getattr(self.broker, "publish_within", None)
+        if publish_within is not None:
+            publish_within(conn, jobs)
+        else:
+            self.follow_ups.extend(jobs)
+
+
+class Handler(Protocol):
+    def __call__(self, job: Job, ctx: JobContext) -> None: ...
+
+
+class Hooks(Protocol):
+    """What the owner of the jobs (the pipeline) wants to know about their fate."""
+
+    def on_retry(self, job: Job, attempt: int, failure: Failure, delay_s: float) -> None: ...
+
+    def on_dead(self, job: Job, attempt: int, failure: Failure) -> None: ...
+
+
+@dataclass
+class RetryPolicy:
+    base_s: float = 2.0
+    cap_s: float = 300.0
+
+    def delay(self, attempt: int) -> float:
+        """Capped exponential backoff with jitter ("equal jitter": half fixed, half random)."""
+        ceiling = min(self.cap_s, self.base_s * 2 ** max(0, attempt - 1))
+        return ceiling / 2 + random.uniform(0, ceiling / 2)
+
+
+@dataclass
+class WorkerStats:
+    processed: int = 0
+    failed: int = 0
+    retried: int = 0
+    dead: int = 0
+    paused: int = 0
+    timed_out: int = 0
+
+
+@dataclass
+class _Running:
+    delivery: Delivery
+    context: JobContext
+    started: float
+    future: Future[None]
+
+
+class Worker:
+    def __init__(
+        self,
+        broker: Broker,
+        handlers: Mapping[str, Handler],
+        *,
+        worker_id: str,
+        concurrency: int = 2,
+        lanes: Sequence[Lane] = (Lane.INTERACTIVE, Lane.BATCH),
+        interactive_share: float = 0.75,
+        groups: set[str] | None = None,
+        dependency_of: Callable[[Job], str | None] = lambda job: None,
+        hooks: Hooks | None = None,
+        retry: RetryPolicy | None = None,
+        breakers: CircuitBreakers | None = None,
+        heartbeat_s: float | None = None,
+        on_heartbeat: Callable[[Worker], None] | None = None,
+        fetch_wait_s: float = 0.5,
+        grace_s: float = 30.0,
+    ) -> None:
+        self.broker = broker
+        self.handlers = dict(handlers)
+        self.id = worker_id
+        self.concurrency = concurrency
+        self.lanes = list(lanes)
+        self.interactive_share = interactive_share
+        self.groups = groups
+        self.dependency_of = dependency_of
+        self.hooks = hooks
+        self.retry = retry or RetryPolicy()
+        self.breakers = breakers or CircuitBreakers()
+        self.heartbeat_s = heartbeat_s if heartbeat_s is not None else broker.lease_s / 3
+        self.on_heartbeat = on_heartbeat
+        self.fetch_wait_s = fetch_wait_s
+        self.grace_s = grace_s
+        self.stats = WorkerStats()
+        self.exit_code = 0
+        self._stop = threading.Event()
+        self._beat_stop = threading.Event()
+        self._running: dict[Future[None], _Running] = {}
+        self._abandoned = 0
+        self._lock = threading.Lock()
+        self._pool = ThreadPoolExecutor(max_workers=concurrency * 2, thread_name_prefix="job")
+
+    # -- lifecycle --------------------------------------------------------------------------------
+
+    def stop(self) -> None:
+        """Stop taking work; what is in flight finishes (within the grace period) or is released."""
+        self._stop.set()
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._running)
+
+    def run(self, until: Callable[[], bool] | None = None) -> int:
+        """Work until stopped (or until ``until()`` is true); return the exit code."""
+        beat = threading.Thread(target=self._heartbeat_loop, name="heartbeat", daemon=True)
+        beat.start()
+        try:
+            while not self._stop.is_set():
+                self._settle_finished(block=False)
+                self._enforce_timeouts()
+                free = self.concurrency - len(self._running)
+                if free > 0:
+                    wait_s = self.fetch_wait_s if not self._running else 0.0
+                    for delivery in self.broker.fetch(self.id, self._quotas(free), wait_s):
+                        self._dispatch(delivery)
+                else:
+                    self._settle_finished(block=True)
+                if until is not None and not self._running and until():
+                    break
+            self._drain()
+        finally:
+            self._stop.set()
+            self._beat_stop.set()
+            beat.join(timeout=self.heartbeat_s + 1)
+            self._pool.shutdown(wait=False, cancel_futures=True)
+        return self.exit_code
+
+    def _quotas(self, free: int) -> dict[Lane, int]:
+        """Share free slots between lanes, favouring interactive, never starving batch."""
+        if self.lanes == [Lane.INTERACTIVE] or self.lanes == [Lane.BATCH]:
+            return {self.lanes[0]: free}
+        interactive = max(1, round(free * self.interactive_share))
+        return {Lane.INTERACTIVE: interactive, Lane.BATCH: max(1, free - interactive) if free > 1 else 1}
+
+    def _drain(self) -> None:
+        deadline = time.monotonic() + self.grace_s
+        while self._running and time.monotonic() < deadline:
+            self._settle_finished(block=True)
+            self._enforce_timeouts()
+        for running in list(self._running.values()):
+            running.context.cancelled.set()
+            self.broker.release(running.delivery, delay_s=0.0, count_attempt=False)
+        self._running.clear()
+
+    def _heartbeat_loop(self) -> None:
+        """Renew the leases of what runs, until the run loop (drain included) is over."""
+        while not self._beat_stop.wait(self.heartbeat_s):
+            with self._lock:
+                held = [r.delivery for r in self._running.values()]
+            try:
+                self.broker.extend(held)
+                if self.on_heartbeat is not None:
+                    self.on_heartbeat(self)
+            except Exception:
+                log.warning("heartbeat failed", exc_info=True)
+
+    # -- running ----------------------------------------------------------------------------------
+
+    def _dispatch(self, delivery: Delivery) -> None:
+        job = delivery.job
+        if job.kind not in self.handlers:
+            self._bury(delivery, Failure(ErrorClass.PERMANENT, f"no handler for job kind {job.kind!r}"))
+            return
+        if self.groups is not None and job.group not in self.groups:
+            self.broker.release(delivery, delay_s=1.0, count_attempt=False)
+            return
+        if delivery.attempt > job.max_attempts:
+            self._bury(delivery, Failure(ErrorClass.EXHAUSTED, f"gave up after {delivery.attempt - 1} attempts "
+                                         "(the worker holding it crashed or timed out each time)"))  # fmt: skip
+            return
+        dependency = self.dependency_of(job)
+        if dependency is not None and (pause := self.breakers.allow(dependency)) > 0:
+            self.stats.paused += 1
+            self.broker.release(delivery, delay_s=pause + random.uniform(0, 1), count_attempt=False)
+            return
+        context = JobContext(delivery=delivery, broker=self.broker)
+        handler = self.handlers[job.kind]
+        future = self._pool.submit(handler, job, context)
+        with self._lock:
+            self._running[future] = _Running(delivery, context, time.monotonic(), future)
+
+    def _settle_finished(self, *, block: bool) -> None:
+        if not self._running:
+            if block:
+                time.sleep(0.05)
+            return
+        if block:
+            wait(list(self._running), timeout=0.2, return_when=FIRST_COMPLETED)
+        with self._lock:
+            done = [self._running.pop(f) for f in list(self._running) if f.done()]
+        succeeded: list[Delivery] = []
+        follow_ups: list[Job] = []
+        for running in done:
+            error = running.future.exception()
+            dependency = self.dependency_of(running.delivery.job)
+            if error is None:
+                if dependency is not None:
+                    self.breakers.succeeded(dependency)
+                follow_ups.extend(running.context.follow_ups)
+                if not running.context.settled:
+                    succeeded.append(running.delivery)
+                self.stats.processed += 1
+            else:
+                self._failed(running.delivery, error, dependency)
+        if follow_ups:
+            self.broker.publish(follow_ups)
+        if succeeded:
+            self.broker.ack(succeeded)
+
+    def _failed(self, delivery: Delivery, error: BaseException, dependency: str | None) -> None:
+        error_class = classify(error)
+        message = f"{type(error).__name__}: {error}"
+        trace = "".join(traceback.format_exception(error))
+        self.stats.failed += 1
+        if error_class is ErrorClass.PERMANENT:
+            self._bury(delivery, Failure(error_class, message, trace))
+            return
+        if dependency is not None:
+            self.breakers.failed(dependency)
+        self._retry_or_bury(delivery, Failure(error_class, message, trace))
+
+    def _retry_or_bury(self, delivery: Delivery, failure: Failure) -> None:
+        if delivery.attempt >= delivery.job.max_attempts:
+            exhausted = Failure(ErrorClass.EXHAUSTED, f"{failure.message} (after {delivery.attempt} attempts)",
+                                failure.traceback)  # fmt: skip
+            self._bury(delivery, exhausted)
+            return
+        delay = self.retry.delay(delivery.attempt)
+        self.stats.retried += 1
+        self.broker.release(delivery, delay_s=delay)
+        if self.hooks is not None:
+            self.hooks.on_retry(delivery.job, delivery.attempt, failure, delay)
+
+    def _bury(self, delivery: Delivery, failure: Failure) -> None:
+        self.stats.dead += 1
+        self.broker.bury(delivery, failure)
+        if self.hooks is not None:
+            self.hooks.on_dead(delivery.job, delivery.attempt, failure)
+
+    def _enforce_timeouts(self) -> None:
+        now = time.monotonic()
+        with self._lock:
+            late = [r for r in self._running.values() if now - r.started > r.delivery.job.timeout_s]
+            for running in late:
+                self._running.pop(running.future)
+        for running in late:
+            running.context.cancelled.set()
+            self.stats.timed_out += 1
+            self._abandoned += 1
+            limit = running.delivery.job.timeout_s
+            self._retry_or_bury(running.delivery, Failure(ErrorClass.TIMEOUT, f"ran past its {limit:g} s limit"))
+        if self._abandoned >= self.concurrency:
+            log.error("%d jobs are stuck in threads that cannot be stopped; exiting for a restart", self._abandoned)
+            self.exit_code = EXIT_STUCK
+            self._stop.set()

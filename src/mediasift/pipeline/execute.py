@@ -1,0 +1,114 @@
+"""Running one operator on one asset: its context, its timing, and the lineage record of the run."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+from mediasift.blobs import BlobStore
+from mediasift.config import Settings
+from mediasift.db import assets as asset_repo
+from mediasift.db import results as result_repo
+from mediasift.db.connection import Database
+from mediasift.mediatype import MediaType
+from mediasift.pipeline.operator import AssetView, Operator, OperatorContext, OperatorResult, params_hash
+
+
+@dataclass
+class Execution:
+    run: result_repo.RunRecord
+    result: OperatorResult
+    blobs: list[tuple[str, int, str]]
+
+
+def load_asset(conn: Any, asset_id: UUID) -> AssetView:
+    stored = asset_repo.get_asset(conn, asset_id)
+    if stored is None:
+        raise KeyError(f"no asset {asset_id}")
+    return AssetView(
+        id=stored.id,
+        media_type=MediaType(stored.media_type),
+        mime=stored.mime,
+        sha256=stored.sha256,
+        metadata=stored.metadata,
+    )
+
+
+def run_record(
+    asset: AssetView,
+    op: Operator,
+    params: dict[str, Any],
+    started: float,
+    *,
+    status: str = "done",
+    error: str | None = None,
+    cost: float = 0.0,
+) -> result_repo.RunRecord:
+    finished = time.time()
+    return result_repo.RunRecord(
+        asset_id=asset.id,
+        operator=op.name,
+        operator_version=op.version,
+        params=params,
+        params_hash=params_hash(params),
+        model=op.model.id if op.model else None,
+        model_version=op.model.version if op.model else None,
+        started_at=datetime.fromtimestamp(started, UTC),
+        finished_at=datetime.fromtimestamp(finished, UTC),
+        duration_ms=(finished - started) * 1000,
+        status=status,
+        error=error,
+        cost=cost,
+    )
+
+
+def is_fresh(op: Operator, params: dict[str, Any], runs: dict[str, dict[str, Any]], deps: tuple[str, ...]) -> bool:
+    """Done with this version and these parameters, and after everything it read was produced."""
+    previous = runs.get(op.name)
+    if previous is None or previous["status"] != "done":
+        return False
+    if previous["operator_version"] != op.version or previous["params_hash"] != params_hash(params):
+        return False
+    return inputs_unchanged_since(runs, deps, previous["started_at"])
+
+
+def inputs_unchanged_since(runs: dict[str, dict[str, Any]], deps: tuple[str, ...], since: datetime) -> bool:
+    """Nothing this operator reads was produced again after ``since``."""
+    return all(dep not in runs or runs[dep]["finished_at"] <= since for dep in deps)
+
+
+class OperatorExecutor:
+    def __init__(self, db: Database, settings: Settings, blobs: BlobStore) -> None:
+        self.db = db
+        self.settings = settings
+        self.blobs = blobs
+
+    def execute(self, asset: AssetView, op: Operator) -> Execution:
+        """Run ``op``; raises whatever the operator raises. Nothing is written to the database."""
+        new_blobs: list[tuple[str, int, str]] = []
+
+        def put_blob(data: bytes, mime: str) -> str:
+            sha = self.blobs.put_bytes(data)
+            new_blobs.append((sha, len(data), mime))
+            return sha
+
+        def read_segments(*, operator: str | None = None, kind: str | None = None) -> list[Any]:
+            with self.db.connect() as conn:
+                return result_repo.read_segments(conn, asset.id, operator=operator, kind=kind)
+
+        params = op.params(self.settings)
+        ctx = OperatorContext(
+            asset=asset,
+            settings=self.settings,
+            params=params,
+            media_path=self.blobs.local_path(asset.sha256),
+            read_segments=read_segments,
+            read_blob=self.blobs.read_bytes,
+            put_blob=put_blob,
+        )
+        started = time.time()
+        result = op.run(ctx)
+        return Execution(run_record(asset, op, params, started, cost=result.cost), result, new_blobs)

@@ -1,0 +1,192 @@
+"""The pipeline as jobs: one job per (asset, operator); finishing one queues the operators that were
+waiting for it. Results, the job's completion and the follow-up jobs commit in one transaction
+where the broker is PostgreSQL; elsewhere results commit first and the job is acked after its
+follow-ups are published, so a crash in between repeats work (idempotently) but loses none.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from typing import Any
+from uuid import UUID
+
+from mediasift.blobs import BlobStore
+from mediasift.config import Settings
+from mediasift.db import assets as asset_repo
+from mediasift.db import job_states
+from mediasift.db import results as result_repo
+from mediasift.db.connection import Database
+from mediasift.errors import TransientError
+from mediasift.jobs.broker import Broker
+from mediasift.jobs.model import Failure, Job, Lane
+from mediasift.jobs.runtime import JobContext
+from mediasift.pipeline.execute import OperatorExecutor, inputs_unchanged_since, is_fresh, load_asset, run_record
+from mediasift.pipeline.graph import Pipeline
+from mediasift.pipeline.operator import AssetView, Operator
+
+JOB_KIND = "operator"
+MAX_INPUT_CHANGES = 3
+
+
+class PipelineJobs:
+    """Handler and hooks for the worker runtime, and the queueing of an asset's first operators."""
+
+    def __init__(self, db: Database, settings: Settings, blobs: BlobStore, pipeline: Pipeline, broker: Broker) -> None:
+        self.db = db
+        self.settings = settings
+        self.pipeline = pipeline
+        self.broker = broker
+        self.executor = OperatorExecutor(db, settings, blobs)
+
+    # -- queueing ---------------------------------------------------------------------------------
+
+    def job_for(self, asset_id: UUID, op: Operator, lane: Lane) -> Job:
+        return Job(
+            id=f"{asset_id}:{op.name}",
+            kind=JOB_KIND,
+            lane=lane,
+            group=op.name,
+            payload={"asset_id": str(asset_id), "operator": op.name, "version": op.version},
+            max_attempts=self.settings.max_attempts,
+            timeout_s=self.settings.job_timeout_s,
+        )
+
+    def _applicable(self, asset: AssetView) -> list[Operator]:
+        return [op for op in self.pipeline.for_media(asset.media_type) if op.applies(asset)]
+
+    def roots(self, asset: AssetView) -> list[Operator]:
+        """The operators that wait for nothing this asset needs."""
+        names = {op.name for op in self._applicable(asset)}
+        return [op for op in self._applicable(asset) if not names & set(op.requires(asset.media_type))]
+
+    def enqueue(self, asset_ids: Iterable[UUID], lane: Lane) -> int:
+        """Queue the first operators of each asset; return how many jobs were queued."""
+        queued = 0
+        for asset_id in asset_ids:
+            with self.db.transaction() as conn:
+                asset_repo.set_actor(conn, "ingest")
+                asset = load_asset(conn, asset_id)
+                roots = self.roots(asset)
+                job_states.set_state(conn, asset_id, [op.name for op in roots], "queued", lane=lane.value)
+                jobs = [self.job_for(asset_id, op, lane) for op in roots]
+                self._publish(conn, jobs)
+            queued += len(jobs)
+        return queued
+
+    def _publish(self, conn: Any, jobs: list[Job]) -> None:
+        publish_within = getattr(self.broker, "publish_within", None)
+        if publish_within is not None:
+            publish_within(conn, jobs)
+        else:
+            conn.commit()
+            self.broker.publish(jobs)
+
+    # -- the handler --------------------------------------------------------------------------------
+
+    def dependency_of(self, job: Job) -> str | None:
+        """The model a job needs, which is what its circuit breaker guards."""
+        op = self.pipeline.operators.get(job.group)
+        return op.model.id if op is not None and op.model is not None else None
+
+    def handle(self, job: Job, ctx: JobContext) -> None:
+        asset_id = UUID(job.payload["asset_id"])
+        op = self.pipeline.operators[job.payload["operator"]]
+        lane = job.lane.value
+        with self.db.transaction() as conn:
+            asset_repo.set_actor(conn, f"worker:{job.id}")
+            asset = load_asset(conn, asset_id)
+            job_states.set_state(conn, asset_id, [op.name], "running", lane=lane, attempts=ctx.delivery.attempt)
+            asset_repo.set_status(conn, asset_id, "processing")
+        deps = op.requires(asset.media_type)
+        for _ in range(MAX_INPUT_CHANGES):
+            with self.db.connect() as conn:
+                runs = result_repo.read_runs(conn, asset_id)
+            execution = None
+            if not is_fresh(op, op.params(self.settings), runs, deps):
+                execution = self.executor.execute(asset, op)
+            basis = execution.run.started_at if execution else runs[op.name]["started_at"]
+            if ctx.cancelled.is_set():
+                return
+            with self.db.transaction() as conn:
+                asset_repo.set_actor(conn, f"worker:{job.id}")
+                job_states.lock_asset(conn, asset_id)
+                if not inputs_unchanged_since(result_repo.read_runs(conn, asset_id), deps, basis):
+                    continue  # an input was re-made while this ran: its result is already stale
+                if execution is not None:
+                    result_repo.replace_results(conn, execution.run, execution.result, execution.blobs)
+                job_states.set_state(conn, asset_id, [op.name], "done", lane=lane, attempts=ctx.delivery.attempt)
+                ctx.complete_within(conn)
+                ready = self._ready_dependents(conn, asset, op)
+                job_states.set_state(conn, asset_id, [d.name for d in ready], "queued", lane=lane)
+                ctx.publish_within(conn, [self.job_for(asset_id, d, job.lane) for d in ready])
+                self._refresh_status(conn, asset)
+                return
+        raise TransientError(f"the inputs of {op.name} kept changing while it ran")
+
+    def _ready_dependents(self, conn: Any, asset: AssetView, finished: Operator) -> list[Operator]:
+        applicable = {op.name: op for op in self._applicable(asset)}
+        states = job_states.states(conn, asset.id)
+        ready = []
+        for op in applicable.values():
+            deps = [d for d in op.requires(asset.media_type) if d in applicable]
+            if finished.name not in deps:
+                continue
+            if states.get(op.name, {}).get("state") in job_states.ACTIVE:
+                continue
+            if all(states.get(d, {}).get("state") == "done" for d in deps):
+                ready.append(op)
+        return ready
+
+    def _refresh_status(self, conn: Any, asset: AssetView) -> None:
+        states = {name: row["state"] for name, row in job_states.states(conn, asset.id).items()}
+        names = [op.name for op in self._applicable(asset)]
+        if any(states.get(n) in job_states.ACTIVE for n in names):
+            status = "processing"
+        elif all(states.get(n) == "done" for n in names):
+            status = "done"
+        else:
+            status = "failed"
+        asset_repo.set_status(conn, asset.id, status)
+
+    # -- hooks --------------------------------------------------------------------------------------
+
+    def on_retry(self, job: Job, attempt: int, failure: Failure, delay_s: float) -> None:
+        with self.db.transaction() as conn:
+            asset_repo.set_actor(conn, f"worker:{job.id}")
+            job_states.set_state(
+                conn, UUID(job.payload["asset_id"]), [job.group], "retrying", lane=job.lane.value, attempts=attempt,
+                error_class=failure.error_class.value, error=failure.message,
+            )  # fmt: skip
+
+    def on_dead(self, job: Job, attempt: int, failure: Failure) -> None:
+        """A dead job leaves a failed run (no stale results) and the asset marked failed."""
+        asset_id = UUID(job.payload["asset_id"])
+        op = self.pipeline.operators.get(job.group)
+        with self.db.transaction() as conn:
+            asset_repo.set_actor(conn, f"worker:{job.id}")
+            job_states.lock_asset(conn, asset_id)
+            job_states.set_state(
+                conn, asset_id, [job.group], "dead", lane=job.lane.value, attempts=attempt,
+                error_class=failure.error_class.value, error=failure.message,
+            )  # fmt: skip
+            try:
+                asset = load_asset(conn, asset_id)
+            except KeyError:
+                return
+            if op is not None:
+                params = op.params(self.settings)
+                record = run_record(asset, op, params, time.time(), status="failed", error=failure.message)
+                result_repo.record_failure(conn, record)
+            self._refresh_status(conn, asset)
+
+    def on_redrive(self, jobs: Iterable[Job]) -> None:
+        """Re-driven jobs are queued again in their assets' job states."""
+        with self.db.transaction() as conn:
+            asset_repo.set_actor(conn, "redrive")
+            for job in jobs:
+                if job.kind != JOB_KIND:
+                    continue
+                asset_id = UUID(job.payload["asset_id"])
+                job_states.set_state(conn, asset_id, [job.group], "queued", lane=job.lane.value)
+                asset_repo.set_status(conn, asset_id, "processing")
