@@ -6,6 +6,7 @@ import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
@@ -79,4 +80,39 @@ def nats_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
     server = NatsServer(tmp_path_factory.mktemp("nats"))
     yield server.start()
+    server.stop()
+
+
+LEASE_S = 1.0
+BACKENDS = ["postgres", "redis", "nats"]
+
+
+def broker_url(request: pytest.FixtureRequest, backend: str) -> str:
+    """The URL of a running server for ``backend`` ('' means the database itself)."""
+    if backend == "postgres":
+        return ""
+    return str(request.getfixturevalue(f"{backend}_server"))
+
+
+@pytest.fixture(params=BACKENDS)
+def broker(request: pytest.FixtureRequest, pg_server: str) -> Iterator[Any]:
+    """A broker of each backend, in a namespace of its own, on a fresh database."""
+    from mediasift.jobs.broker import open_broker
+
+    namespace = "t" + uuid.uuid4().hex[:10]
+    url = broker_url(request, request.param)
+    opened = open_broker(url, database_url=create_database(pg_server), lease_s=LEASE_S, namespace=namespace)
+    yield opened
+    opened.purge()
+    opened.close()
+
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """A started ``servers.SeaweedS3``: S3 at ``.endpoint`` for ``.access_key`` / ``.secret_key``."""
+    from servers import SeaweedS3
+
+    server = SeaweedS3(tmp_path_factory.mktemp("seaweedfs"))
+    server.start()
+    yield server
     server.stop()

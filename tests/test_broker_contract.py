@@ -4,33 +4,11 @@ from __future__ import annotations
 
 import threading
 import time
-import uuid
-from collections.abc import Iterator
 
-import pytest
-
-from mediasift.jobs.broker import Broker, open_broker
+from mediasift.jobs.broker import Broker
 from mediasift.jobs.model import ErrorClass, Failure, Job, Lane
 
-from conftest import create_database
-
-LEASE_S = 1.0
-BACKENDS = ["postgres", "redis", "nats"]
-
-
-@pytest.fixture(params=BACKENDS)
-def broker(request: pytest.FixtureRequest, pg_server: str) -> Iterator[Broker]:
-    namespace = "t" + uuid.uuid4().hex[:10]
-    database_url = create_database(pg_server)
-    url = {
-        "postgres": "",
-        "redis": request.getfixturevalue("redis_server") if request.param == "redis" else "",
-        "nats": request.getfixturevalue("nats_server") if request.param == "nats" else "",
-    }[request.param]
-    opened = open_broker(url, database_url=database_url, lease_s=LEASE_S, namespace=namespace)
-    yield opened
-    opened.purge()
-    opened.close()
+from conftest import LEASE_S
 
 
 def job(n: int | str, lane: Lane = Lane.BATCH, **extra: object) -> Job:
