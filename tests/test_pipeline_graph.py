@@ -55,3 +55,31 @@ def test_cycle_is_refused() -> None:
 def test_duplicate_names_are_refused() -> None:
     with pytest.raises(PipelineError, match="share a name"):
         Pipeline([_op("a", {MediaType.TEXT}), _op("a", {MediaType.AUDIO})])
+
+
+def test_plugins_add_operators_and_replace_shipped_ones_by_name() -> None:
+    pipeline = default_pipeline("test_pipeline_graph:PluginOcr, test_pipeline_graph:PluginExtra")
+    assert isinstance(pipeline.operators["ocr"], PluginOcr)
+    assert "plugin_extra" in [op.name for op in pipeline.for_media(MediaType.TEXT)]
+    with pytest.raises(PipelineError, match="cannot load"):
+        default_pipeline("no_such_module:Thing")
+    with pytest.raises(PipelineError, match="package.module:ClassName"):
+        default_pipeline("just_a_name")
+
+
+class PluginOcr(Operator):
+    name = "ocr"
+    version = "9"
+    media_types = frozenset({MediaType.IMAGE, MediaType.VIDEO})
+
+    def run(self, ctx: OperatorContext) -> OperatorResult:
+        return OperatorResult()
+
+
+class PluginExtra(Operator):
+    name = "plugin_extra"
+    version = "1"
+    media_types = frozenset({MediaType.TEXT})
+
+    def run(self, ctx: OperatorContext) -> OperatorResult:
+        return OperatorResult()

@@ -27,6 +27,15 @@ class Settings(BaseSettings):
     home: Path = Field(default_factory=_default_home)
     database_url: str = ""
 
+    # Blob storage: empty keeps blobs as files under ``home/blobs``; ``s3://bucket/optional/prefix``
+    # puts them in an S3 bucket (created on first write). An empty endpoint means AWS itself, and
+    # empty credentials mean boto3's own chain (environment, ~/.aws, instance role).
+    blob_url: str = ""
+    s3_endpoint_url: str = ""
+    s3_access_key_id: str = ""
+    s3_secret_access_key: str = ""
+    s3_region: str = "us-east-1"
+
     # Jobs: the broker (empty = the database itself; redis://… or nats://…) and its semantics.
     broker_url: str = ""
     queue_namespace: str = "mediasift"
@@ -40,6 +49,8 @@ class Settings(BaseSettings):
     queue_high_water: int = 10_000
     queue_low_water: int = 5_000
     worker_concurrency: int = 2
+    # Extra operators, "package.module:ClassName" comma-separated; one named like a shipped operator replaces it.
+    operator_plugins: str = ""
     interactive_max_files: int = 10
 
     # Ingest limits: what is refused before it is decoded.

@@ -63,7 +63,7 @@ class Mediasift:
         self.settings = settings or Settings()
         self.db = Database(self.settings)
         self.blobs = blob_store(self.settings)
-        self.pipeline = default_pipeline()
+        self.pipeline = default_pipeline(self.settings.operator_plugins)
 
     @cached_property
     def broker(self) -> Broker:

@@ -6,6 +6,7 @@ handle that media type, or a cycle, is a wiring error that must never reach a jo
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Sequence
 
 from mediasift.mediatype import MediaType
@@ -49,7 +50,26 @@ class Pipeline:
         return self.order[media_type]
 
 
-def default_pipeline() -> Pipeline:
+def load_operator(spec: str) -> Operator:
+    """An operator from ``package.module:ClassName`` (a plugin), instantiated without arguments."""
+    module_name, _, attr = spec.strip().partition(":")
+    if not module_name or not attr:
+        raise PipelineError(f"an operator plugin is named 'package.module:ClassName', not {spec!r}")
+    try:
+        factory = getattr(importlib.import_module(module_name), attr)
+    except (ImportError, AttributeError) as exc:
+        raise PipelineError(f"cannot load operator plugin {spec!r}: {exc}") from exc
+    operator = factory()
+    if not isinstance(operator, Operator):
+        raise PipelineError(f"{spec!r} is not an Operator")
+    return operator
+
+
+def default_pipeline(plugins: str = "") -> Pipeline:
+    """The shipped operators plus plugins (comma-separated specs); a plugin replaces the shipped
+    operator of the same name."""
     from mediasift.operators import default_operators
 
-    return Pipeline(default_operators())
+    extra = [load_operator(spec) for spec in plugins.split(",") if spec.strip()]
+    replaced = {op.name for op in extra}
+    return Pipeline([op for op in default_operators() if op.name not in replaced] + extra)
