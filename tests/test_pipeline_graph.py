@@ -63,7 +63,7 @@ def test_plugins_add_operators_and_replace_shipped_ones_by_name() -> None:
     assert "plugin_extra" in [op.name for op in pipeline.for_media(MediaType.TEXT)]
     with pytest.raises(PipelineError, match="cannot load"):
         default_pipeline("no_such_module:Thing")
-    with pytest.raises(PipelineError, match="package.module:ClassName"):
+    with pytest.raises(PipelineError, match=r"package\.module:ClassName"):
         default_pipeline("just_a_name")
 
 

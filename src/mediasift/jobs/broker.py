@@ -51,9 +51,7 @@ class Broker(Protocol):
     def close(self) -> None: ...
 
 
-def open_broker(
-    url: str, *, database_url: str, lease_s: float = 30.0, namespace: str = "mediasift"
-) -> Broker:
+def open_broker(url: str, *, database_url: str, lease_s: float = 30.0, namespace: str = "mediasift") -> Broker:
     """The backend a URL names: empty or ``postgresql://`` (the default: the database itself),
     ``redis://`` (Redis Streams) or ``nats://`` (NATS JetStream). ``namespace`` keeps the queues
     of separate installations (or tests) sharing one server apart."""
