@@ -29,6 +29,14 @@ class BlobStore(Protocol):
 
 
 def blob_store(settings: Settings) -> BlobStore:
-    from mediasift.blobs.local import LocalBlobStore
+    """The store ``settings.blob_url`` names: empty for files under ``home``, ``s3://…`` for a bucket."""
+    # Imported here so that local use never pays for importing boto3.
+    if not settings.blob_url:
+        from mediasift.blobs.local import LocalBlobStore
 
-    return LocalBlobStore(settings.blob_dir)
+        return LocalBlobStore(settings.blob_dir)
+    if settings.blob_url.startswith("s3://"):
+        from mediasift.blobs.s3 import S3BlobStore
+
+        return S3BlobStore.from_settings(settings)
+    raise ValueError(f"unsupported blob_url {settings.blob_url!r}: leave it empty or use s3://bucket/prefix")

@@ -46,5 +46,7 @@ def stop_embedded(pg_dir: Path) -> bool:
     command = [str(server.bin_path / "pg_ctl"), "-w", "-D", str(pg_dir), "stop", "-m", "fast"]
     if server.system_user is not None:
         command = ["su", server.system_user, "-s", "/bin/sh", "-c", " ".join(command)]
-    subprocess.run(command, check=True, capture_output=True)
+    done = subprocess.run(command, capture_output=True, text=True)
+    if done.returncode != 0 and (info := utils.PostmasterInfo.read_from_pgdata(pg_dir)) and info.is_running():
+        raise RuntimeError(f"could not stop the embedded PostgreSQL in {pg_dir}: {done.stderr.strip()}")
     return True
