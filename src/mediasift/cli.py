@@ -362,11 +362,19 @@ def assets_show(
 
 
 @app.command()
-def status(as_json: JsonFlag = False) -> None:
+def status(
+    as_json: JsonFlag = False,
+    metrics: Annotated[bool, typer.Option("--metrics", help="Print Prometheus exposition text.")] = False,
+) -> None:
     """What is stored, what is queued where, and which workers are alive."""
     system = _system()
     info = system.status()
     system.close()
+    if metrics:
+        from mediasift.obs.metrics import exposition
+
+        sys.stdout.write(exposition(lambda: info))
+        return
     if as_json:
         _print_json(info)
         return

@@ -1,0 +1,1 @@
+"""Observability: what the system says about itself."""

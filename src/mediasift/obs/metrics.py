@@ -1,0 +1,66 @@
+"""Prometheus metrics read from the system of record at scrape time, so any process (a worker, the
+CLI, later the API) reports the same numbers as ``mediasift status``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+
+class StatusCollector(Collector):
+    """Turns a ``Mediasift.status()`` snapshot into gauges."""
+
+    def __init__(self, status: Callable[[], dict[str, Any]]) -> None:
+        self.status = status
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        info = self.status()
+        queue = info["queue"]
+        ready = GaugeMetricFamily("mediasift_queue_ready", "Jobs ready to run, per lane", labels=["broker", "lane"])
+        for lane, n in queue["ready"].items():
+            ready.add_metric([queue["broker"], lane], n)
+        yield ready
+        for name, help_text in (
+            ("delayed", "Jobs waiting for a retry time"),
+            ("in_flight", "Jobs held by workers"),
+            ("dead", "Jobs in the dead-letter queue"),
+        ):
+            gauge = GaugeMetricFamily(f"mediasift_queue_{name}", help_text, labels=["broker"])
+            gauge.add_metric([queue["broker"]], queue[name])
+            yield gauge
+        jobs = GaugeMetricFamily(
+            "mediasift_jobs", "Asset operator jobs by lane, operator and state", labels=["lane", "operator", "state"]
+        )
+        for lane, operators in queue["jobs"].items():
+            for operator, states in operators.items():
+                for state, n in states.items():
+                    jobs.add_metric([lane, operator, state], n)
+        yield jobs
+        workers = GaugeMetricFamily("mediasift_workers_alive", "Workers with a recent heartbeat")
+        workers.add_metric([], len(info["workers"]))
+        yield workers
+        in_flight = GaugeMetricFamily("mediasift_worker_in_flight", "Jobs each worker holds", labels=["worker"])
+        for worker in info["workers"]:
+            in_flight.add_metric([worker["id"]], worker["in_flight"])
+        yield in_flight
+        assets = GaugeMetricFamily(
+            "mediasift_assets", "Assets by media type and status", labels=["media_type", "status"]
+        )
+        for media_type, statuses in info["assets"]["by_media_type"].items():
+            for status, n in statuses.items():
+                assets.add_metric([media_type, status], n)
+        yield assets
+
+
+def registry_for(status: Callable[[], dict[str, Any]]) -> CollectorRegistry:
+    registry = CollectorRegistry()
+    registry.register(StatusCollector(status))
+    return registry
+
+
+def exposition(status: Callable[[], dict[str, Any]]) -> str:
+    return generate_latest(registry_for(status)).decode()
