@@ -17,7 +17,7 @@ from mediasift.db import assets as asset_repo
 from mediasift.db import job_states
 from mediasift.db import results as result_repo
 from mediasift.db.connection import Database
-from mediasift.errors import TransientError
+from mediasift.errors import PermanentError, TransientError
 from mediasift.jobs.broker import Broker
 from mediasift.jobs.model import Failure, Job, Lane
 from mediasift.jobs.runtime import JobContext
@@ -91,7 +91,9 @@ class PipelineJobs:
 
     def handle(self, job: Job, ctx: JobContext) -> None:
         asset_id = UUID(job.payload["asset_id"])
-        op = self.pipeline.operators[job.payload["operator"]]
+        op = self.pipeline.operators.get(job.payload["operator"])
+        if op is None:
+            raise PermanentError(f"this worker's pipeline has no operator {job.payload['operator']!r}")
         lane = job.lane.value
         with self.db.transaction() as conn:
             asset_repo.set_actor(conn, f"worker:{job.id}")

@@ -1,0 +1,84 @@
+"""The job commands a person uses: up, status, jobs dlq / show / redrive."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mediasift.config import Settings
+
+import mediagen
+from chaos_plugins import POISON
+
+pytestmark = pytest.mark.slow
+
+CLI = [sys.executable, "-m", "mediasift.cli"]
+
+
+def _env(settings: Settings, **extra: str) -> dict[str, str]:
+    tests = str(Path(__file__).parent)
+    return {
+        **os.environ, "MEDIASIFT_HOME": str(settings.home), "MEDIASIFT_DATABASE_URL": settings.database_url,
+        "PYTHONPATH": os.pathsep.join([tests, os.environ.get("PYTHONPATH", "")]), **extra,
+    }  # fmt: skip
+
+
+def _run(env: dict[str, str], *args: str) -> tuple[int, Any]:
+    out = subprocess.run([*CLI, *args], env=env, capture_output=True, text=True, timeout=300)
+    return out.returncode, json.loads(out.stdout) if "--json" in args and out.stdout else out.stdout
+
+
+def test_dead_letters_can_be_listed_inspected_and_redriven(settings: Settings, media_dir: Path) -> None:
+    env = _env(settings, MEDIASIFT_OPERATOR_PLUGINS="chaos_plugins:PoisonCheck")
+    mediagen.make_text_file(media_dir / "bad.txt", f"perfectly ordinary words {POISON}")
+    code, report = _run(env, "ingest", str(media_dir), "--wait", "--json")
+    assert code == 3, "analysis failed"
+    asset_id = report["accepted"][0]["asset_id"]
+    assert report["accepted"][0]["status"] == "failed"
+    assert "poisoned" in report["accepted"][0]["failed"]["poison_check"]
+
+    code, dlq = _run(env, "jobs", "dlq", "--json")
+    (letter,) = dlq["dead_letters"]
+    assert letter["job_id"] == f"{asset_id}:poison_check" and letter["error_class"] == "permanent"
+    code, shown = _run(env, "jobs", "show", letter["job_id"], "--json")
+    assert code == 0 and "PermanentError" in shown["dead_letter"]["traceback"]
+    assert shown["state"]["state"] == "dead"
+    code, _ = _run(env, "jobs", "show", f"{asset_id}:nothing", "--json")
+    assert code == 2
+
+    code, _ = _run(env, "status", "--json")
+    code, out = _run(env, "jobs", "redrive", "--all", "--operator", "poison_check")
+    assert code == 0 and "1 job queued again" in out
+    code, status = _run(env, "status", "--json")
+    assert status["queue"]["dead"] == 0 and status["queue"]["jobs"]["interactive"]["poison_check"] == {"queued": 1}
+
+
+def test_up_runs_a_worker_that_ingest_leaves_the_work_to(settings: Settings, media_dir: Path) -> None:
+    env = _env(settings, MEDIASIFT_LEASE_S="3")  # workers heartbeat every second
+    up = subprocess.Popen([*CLI, "up"], env=env, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        workers: list[Any] = []
+        while not workers and time.monotonic() < deadline:
+            time.sleep(0.3)
+            workers = _run(env, "status", "--json")[1]["workers"]
+        assert len(workers) == 1
+        mediagen.make_text_file(media_dir / "note.txt", "The lighthouse keeper logged a storm at midnight.")
+        code, report = _run(env, "ingest", str(media_dir), "--wait", "--json")
+        assert code == 0 and report["accepted"][0]["status"] == "done"
+        time.sleep(1.5)
+        status = _run(env, "status", "--json")[1]
+        assert status["workers"][0]["processed"] >= 2, "the worker did the work, not the ingest command"
+    finally:
+        up.send_signal(signal.SIGTERM)
+        _, err = up.communicate(timeout=60)
+    assert up.returncode == 0, err
+    assert "SIGTERM" in err and "stopped" in err
