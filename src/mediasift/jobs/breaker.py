@@ -2,7 +2,8 @@
 
 After ``threshold`` transient failures in a row the breaker opens: jobs that need the dependency
 are paused (released for later without spending an attempt) instead of being burned through their
-attempts into the dead-letter queue. After ``cooldown_s`` one probe job is let through (half-open);
+attempts into the dead-letter queue. The failure that opens it, and a failed probe, are charged to
+the dependency too: that job is paused, not counted. After ``cooldown_s`` one probe job is let through (half-open);
 its success closes the breaker, its failure opens it again.
 """
 
@@ -45,13 +46,16 @@ class CircuitBreakers:
         with self._lock:
             self._states.pop(dependency, None)
 
-    def failed(self, dependency: str) -> None:
+    def failed(self, dependency: str) -> bool:
+        """Count a transient failure; return whether the breaker is open now (the failure is then
+        the dependency's, not the job's)."""
         with self._lock:
             state = self._states.setdefault(dependency, _State())
             state.failures += 1
             if state.probing or state.failures >= self.threshold:
                 state.opened_at = time.monotonic()
                 state.probing = False
+            return state.opened_at is not None
 
     def open_ones(self) -> dict[str, float]:
         """Open breakers and the seconds until each lets a probe through."""

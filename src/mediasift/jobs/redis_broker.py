@@ -160,6 +160,7 @@ class RedisBroker:
     name = "redis"
 
     def __init__(self, url: str, *, lease_s: float = 30.0, namespace: str = "mediasift") -> None:
+        self.url = url
         self.lease_s = lease_s
         self.namespace = namespace
         self._group = f"{namespace}:workers"

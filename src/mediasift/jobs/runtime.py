@@ -223,9 +223,8 @@ class Worker:
                                          "(the worker holding it crashed or timed out each time)"))  # fmt: skip
             return
         dependency = self.dependency_of(job)
-        if dependency is not None and (pause := self.breakers.allow(dependency)) > 0:
-            self.stats.paused += 1
-            self.broker.release(delivery, delay_s=pause + random.uniform(0, 1), count_attempt=False)
+        if dependency is not None and self.breakers.allow(dependency) > 0:
+            self._pause(delivery, dependency)
             return
         context = JobContext(delivery=delivery, broker=self.broker)
         handler = self.handlers[job.kind]
@@ -269,9 +268,16 @@ class Worker:
         if error_class is ErrorClass.PERMANENT:
             self._bury(delivery, Failure(error_class, message, trace))
             return
-        if dependency is not None:
-            self.breakers.failed(dependency)
+        if dependency is not None and self.breakers.failed(dependency):
+            self._pause(delivery, dependency)
+            return
         self._retry_or_bury(delivery, Failure(error_class, message, trace))
+
+    def _pause(self, delivery: Delivery, dependency: str) -> None:
+        """Release a job whose dependency's breaker is open, without spending one of its attempts."""
+        self.stats.paused += 1
+        wait_s = self.breakers.open_ones().get(dependency, self.breakers.cooldown_s)
+        self.broker.release(delivery, delay_s=wait_s + random.uniform(0, 1), count_attempt=False)
 
     def _retry_or_bury(self, delivery: Delivery, failure: Failure) -> None:
         if delivery.attempt >= delivery.job.max_attempts:
