@@ -148,3 +148,37 @@ def test_a_rotated_video_gets_upright_keyframes(settings: Settings, media_dir: P
     right, left = pixels[:, -20:].reshape(-1, 3).mean(axis=0), pixels[:, :20].reshape(-1, 3).mean(axis=0)
     assert right[0] > 200 > right[2], "the stored top (red) is on the right"
     assert left[2] > 200 > left[0]
+
+
+def test_reprocess_after_a_version_bump_runs_exactly_that_operator_and_its_dependents(
+    settings: Settings, media_dir: Path
+) -> None:
+    system = Mediasift(settings)
+    image = system.ingest([_image(media_dir)], wait=True).accepted[0].asset_id
+    text = system.ingest([mediagen.make_text_file(media_dir / "t.txt", "Plain words.")], wait=True).accepted[0].asset_id
+    assert system.reprocess()["queued"] == {}, "nothing is stale"
+    before = {a: _runs(system, a) for a in (image, text)}
+
+    bumped = Mediasift(settings.model_copy(update={"operator_plugins": "test_pipeline_jobs:LabelsV2"}))
+    plan = bumped.reprocess()
+    assert plan["queued"] == {"labels": 1} and plan["assets"] == [image]
+    bumped.wait_for(plan["assets"])
+    after = {a: _runs(bumped, a) for a in (image, text)}
+    changed = {name for name in before[image] if before[image][name] != after[image][name]}
+    assert changed == {"labels", "embed_text"}
+    assert after[text] == before[text]
+    assert bumped.reprocess()["queued"] == {}
+
+
+def test_reprocess_errors_only_retries_what_failed(fast_retries: Settings, media_dir: Path) -> None:
+    broken = Mediasift(fast_retries.model_copy(update={"operator_plugins": "test_pipeline_jobs:FlakyOcr"}))
+    asset_id = broken.ingest([_image(media_dir)], wait=True).accepted[0].asset_id
+    assert broken.describe(asset_id)["status"] == "failed"
+    healed = Mediasift(fast_retries)
+    assert healed.reprocess(errors_only=True, operator="labels")["queued"] == {}
+    plan = healed.reprocess(errors_only=True)
+    assert plan["queued"] == {"ocr": 1}
+    healed.wait_for([asset_id])
+    detail = healed.describe(asset_id)
+    assert detail["status"] == "done" and detail["jobs"]["embed_text"]["state"] == "done"
+    assert healed.dead_letters() == []

@@ -165,6 +165,42 @@ def process() -> None:
 
 
 @app.command()
+def reprocess(
+    operator: Annotated[
+        str | None, typer.Option("--operator", help="Only this operator (its dependents follow).")
+    ] = None,
+    media_type: Annotated[MediaType | None, typer.Option("--media-type")] = None,
+    errors_only: Annotated[bool, typer.Option("--errors-only", help="Only operators whose last run failed.")] = False,
+    wait: Annotated[
+        bool, typer.Option("--wait", help="Return when the work is done (does it if no worker runs).")
+    ] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Queue what is missing or stale against stored lineage (a new operator version, new parameters,
+    a failure), and nothing else."""
+    system = _system()
+    try:
+        plan = system.reprocess(
+            operator=operator, media_type=media_type.value if media_type else None, errors_only=errors_only
+        )
+    except ValueError as exc:
+        errors.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+    if wait and plan["assets"]:
+        system.wait_for(plan["assets"])
+    states = system.asset_states(plan["assets"]) if wait else {}
+    system.close()
+    if as_json:
+        _print_json({"queued": plan["queued"], "assets": [str(a) for a in plan["assets"]],
+                     "failed": [str(a) for a, s in states.items() if s["status"] == "failed"]})  # fmt: skip
+        return
+    if not plan["queued"]:
+        console.print("Everything is up to date.")
+        return
+    console.print(f"{len(plan['assets'])} assets: " + ", ".join(f"{op} {n}" for op, n in plan["queued"].items()))
+
+
+@app.command()
 def worker(
     concurrency: Annotated[int | None, typer.Option("--concurrency", "-c", min=1, help="Jobs at once.")] = None,
     lanes: Annotated[str, typer.Option("--lanes", help="Comma-separated: interactive,batch.")] = "interactive,batch",

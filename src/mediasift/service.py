@@ -26,6 +26,7 @@ from mediasift.jobs.breaker import CircuitBreakers
 from mediasift.jobs.broker import Broker, open_broker
 from mediasift.jobs.model import DeadLetter, Lane
 from mediasift.jobs.runtime import RetryPolicy, Worker
+from mediasift.pipeline.execute import load_asset
 from mediasift.pipeline.graph import default_pipeline
 from mediasift.pipeline.jobs import JOB_KIND, PipelineJobs
 from mediasift.search.semantic import Hit, search
@@ -214,6 +215,33 @@ class Mediasift:
         self.run_inline(until=lambda: (s := self.broker.stats()).depth == 0 and s.in_flight == 0)
         return orphans
 
+    def reprocess(
+        self,
+        *,
+        operator: str | None = None,
+        media_type: str | None = None,
+        errors_only: bool = False,
+        lane: Lane = Lane.BATCH,
+    ) -> dict[str, Any]:
+        """Queue what is missing or stale against stored lineage, and only that; return what was queued
+        per operator and the assets concerned."""
+        if operator is not None and operator not in self.pipeline.operators:
+            raise ValueError(f"unknown operator {operator!r}")
+        queued: dict[str, int] = {}
+        touched: list[UUID] = []
+        for stored in self.list_assets(media_type=media_type):
+            with self.db.connect() as conn:
+                asset = load_asset(conn, stored.id)
+                runs = result_repo.read_runs(conn, stored.id)
+            plan = self.jobs.plan(asset, runs, only=operator, errors_only=errors_only)
+            if not plan:
+                continue
+            self.jobs.requeue(stored.id, plan, lane)
+            touched.append(stored.id)
+            for op in plan:
+                queued[op.name] = queued.get(op.name, 0) + 1
+        return {"queued": queued, "assets": touched}
+
     def asset_states(self, asset_ids: Sequence[UUID]) -> dict[UUID, dict[str, Any]]:
         out: dict[UUID, dict[str, Any]] = {}
         with self.db.connect() as conn:
@@ -268,7 +296,7 @@ class Mediasift:
 
     def list_assets(self, *, media_type: str | None = None, status: str | None = None) -> list[asset_repo.AssetRow]:
         with self.db.connect() as conn:
-            return asset_repo.list_assets(conn, media_type=media_type, status=status)
+            return asset_repo.list_assets(conn, media_type=media_type, status=status, limit=10_000_000)
 
     def describe(self, asset_id: UUID) -> dict[str, Any]:
         """The asset with its metadata, every artifact with lineage, each operator's run and job state."""
@@ -327,8 +355,6 @@ class Mediasift:
                 "high_water": self.settings.queue_high_water,
                 "jobs": by_operator,
             },
-            "workers": [
-                {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in w.items()} for w in workers
-            ],
+            "workers": [{k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in w.items()} for w in workers],
             "embeddings": {row["model"]: {"dim": row["dim"], "count": row["n"]} for row in embeddings},
         }

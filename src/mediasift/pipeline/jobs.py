@@ -74,6 +74,41 @@ class PipelineJobs:
             queued += len(jobs)
         return queued
 
+    def plan(
+        self, asset: AssetView, runs: dict[str, dict[str, Any]], *, only: str | None = None, errors_only: bool = False
+    ) -> list[Operator]:
+        """The operators to queue so that the asset's results match the pipeline as declared: those
+        missing or stale against stored lineage (version, parameters, inputs made after them, a
+        failure), less those waiting on another stale one (they follow when it finishes)."""
+        stale: set[str] = set()
+        frontier: list[Operator] = []
+        applicable = {op.name for op in self._applicable(asset)}
+        for op in self._applicable(asset):
+            deps = tuple(d for d in op.requires(asset.media_type) if d in applicable)
+            run = runs.get(op.name)
+            failed = run is not None and run["status"] == "failed"
+            needed = failed if errors_only else not is_fresh(op, op.params(self.settings), runs, deps)
+            if only is not None and op.name != only:
+                needed = False
+            if any(d in stale for d in deps):
+                stale.add(op.name)
+                continue
+            if needed:
+                stale.add(op.name)
+                frontier.append(op)
+        return frontier
+
+    def requeue(self, asset_id: UUID, operators: list[Operator], lane: Lane) -> list[Job]:
+        """Queue these operators of one asset again (dead ones leave the dead-letter queue)."""
+        jobs = [self.job_for(asset_id, op, lane) for op in operators]
+        self.broker.redrive([job.id for job in jobs])
+        with self.db.transaction() as conn:
+            asset_repo.set_actor(conn, "reprocess")
+            job_states.set_state(conn, asset_id, [op.name for op in operators], "queued", lane=lane.value)
+            asset_repo.set_status(conn, asset_id, "processing")
+            self._publish(conn, jobs)
+        return jobs
+
     def _publish(self, conn: Any, jobs: list[Job]) -> None:
         publish_within = getattr(self.broker, "publish_within", None)
         if publish_within is not None:
