@@ -182,3 +182,20 @@ def test_reprocess_errors_only_retries_what_failed(fast_retries: Settings, media
     detail = healed.describe(asset_id)
     assert detail["status"] == "done" and detail["jobs"]["embed_text"]["state"] == "done"
     assert healed.dead_letters() == []
+
+
+def test_each_text_chunk_carries_its_own_language(settings: Settings, media_dir: Path) -> None:
+    english = "The harbour master counted the fishing boats every evening before the storm arrived. " * 3
+    german = "Der Hafenmeister zählte jeden Abend die Fischerboote, bevor der Sturm über die Küste zog. " * 3
+    path = mediagen.make_text_file(media_dir / "mixed.txt", english + "\n\n" + german)
+    system = Mediasift(settings.model_copy(update={"text_chunk_chars": 300, "text_chunk_overlap_chars": 0}))
+    asset_id = system.ingest([path], wait=True).accepted[0].asset_id
+    with system.db.connect() as conn:
+        rows = conn.execute(
+            "SELECT text, data->>'language' AS language FROM segments WHERE asset_id = %s AND kind = 'text_chunk' "
+            "ORDER BY key",
+            (asset_id,),
+        ).fetchall()
+    languages = [row["language"] for row in rows]
+    assert languages[0] == "en" and languages[-1] == "de"
+    assert all(row["language"] == ("de" if "Hafenmeister" in row["text"] else "en") for row in rows)

@@ -7,6 +7,7 @@ from typing import Any
 
 from mediasift.config import Settings
 from mediasift.mediatype import MediaType
+from mediasift.models.language import LanguageDetector, get_language_detector
 from mediasift.pipeline.operator import ArtifactOut, Operator, OperatorContext, OperatorResult, SegmentOut
 
 _SENTENCE_END = re.compile(r"(?<=[.!?。！？])\s+|\n\s*\n")
@@ -59,9 +60,12 @@ def read_text(data: bytes, encoding: str) -> str:
 
 
 class TextChunks(Operator):
+    """Chunks with the language of each (lingua, low-accuracy mode): a document may mix languages."""
+
     name = "text_chunks"
-    version = "1"
+    version = "2"
     media_types = frozenset({MediaType.TEXT})
+    model = LanguageDetector.ref
 
     def params(self, settings: Settings) -> dict[str, Any]:
         return {"size": settings.text_chunk_chars, "overlap": settings.text_chunk_overlap_chars}
@@ -69,12 +73,21 @@ class TextChunks(Operator):
     def run(self, ctx: OperatorContext) -> OperatorResult:
         text = read_text(ctx.media_path.read_bytes(), str(ctx.asset.metadata.get("encoding") or "utf-8"))
         result = OperatorResult()
+        detector = get_language_detector()
+        languages: dict[str, int] = {}
         for index, (start, end) in enumerate(chunk_spans(text, ctx.params["size"], ctx.params["overlap"])):
             chunk = text[start:end].strip()
+            found = detector.detect(chunk)
+            data: dict[str, object] = {"char_start": start, "char_end": end, "language": found[0] if found else None}
+            if found:
+                languages[found[0]] = languages.get(found[0], 0) + 1
             result.segments.append(
-                SegmentOut(kind="text_chunk", key=f"c{index:05d}", text=chunk,
-                           data={"char_start": start, "char_end": end})
+                SegmentOut(kind="text_chunk", key=f"c{index:05d}", text=chunk, confidence=found[1] if found else None,
+                           data=data)
             )  # fmt: skip
-        result.artifacts.append(ArtifactOut(kind="chunks", data={"chunks": len(result.segments),
-                                                                 "chars": len(text)}))  # fmt: skip
+        result.artifacts.append(
+            ArtifactOut(
+                kind="chunks", data={"chunks": len(result.segments), "chars": len(text), "languages": languages}
+            )
+        )
         return result
