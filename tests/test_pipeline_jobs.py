@@ -26,7 +26,7 @@ import mediagen
 
 pytestmark = pytest.mark.slow
 
-IMAGE_OPERATORS = {"thumbnail", "phash", "labels", "objects", "ocr", "embed_text"}
+IMAGE_OPERATORS = {"thumbnail", "phash", "labels", "objects", "ocr", "faces", "embed_text"}
 
 
 class LabelsV2(Labels):

@@ -7,6 +7,7 @@ from mediasift.pipeline.operator import Operator
 
 def default_operators() -> list[Operator]:
     from mediasift.operators.embed_text import EmbedText
+    from mediasift.operators.faces import Faces
     from mediasift.operators.keyframes import Keyframes
     from mediasift.operators.labels import Labels
     from mediasift.operators.objects import Objects
@@ -23,6 +24,7 @@ def default_operators() -> list[Operator]:
         Labels(),
         Objects(),
         Ocr(),
+        Faces(),
         Transcribe(),
         TextChunks(),
         EmbedText(),

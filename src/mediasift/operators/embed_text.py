@@ -7,8 +7,8 @@ from mediasift.models.text_embedder import TextEmbedder, get_text_embedder
 from mediasift.pipeline.operator import EmbeddingOut, Operator, OperatorContext, OperatorResult
 
 TEXT_PRODUCERS: dict[MediaType, tuple[str, ...]] = {
-    MediaType.IMAGE: ("labels", "objects", "ocr"),
-    MediaType.VIDEO: ("labels", "objects", "ocr", "transcribe"),
+    MediaType.IMAGE: ("labels", "objects", "ocr", "faces"),
+    MediaType.VIDEO: ("labels", "objects", "ocr", "faces", "transcribe"),
     MediaType.AUDIO: ("transcribe",),
     MediaType.TEXT: ("text_chunks",),
 }
@@ -16,7 +16,7 @@ TEXT_PRODUCERS: dict[MediaType, tuple[str, ...]] = {
 
 class EmbedText(Operator):
     name = "embed_text"
-    version = "1"
+    version = "2"
     media_types = frozenset(MediaType)
     model = TextEmbedder.ref
 

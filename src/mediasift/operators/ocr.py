@@ -1,18 +1,96 @@
-"""Text drawn in images and keyframes (rapidocr), with boxes and confidence."""
+"""Text drawn in images and keyframes (rapidocr), with boxes and confidence.
+
+An image gives one segment holding all its lines. In a video, a caption or lower third stays on screen
+across several keyframes; rather than repeat it per keyframe, a line read again in the next keyframe
+extends the same text run, and each run becomes one segment from its first keyframe's start to its
+last keyframe's end. Every line is stored with its confidence; lines under ``min_confidence`` are not
+searchable.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import dataclass
+from difflib import SequenceMatcher
 from typing import Any
 
 from mediasift.config import Settings
-from mediasift.models.ocr import TextReader, get_text_reader
-from mediasift.operators.images import ImageOperator, iter_images
+from mediasift.mediatype import MediaType
+from mediasift.models.ocr import OcrLine, TextReader, get_text_reader
+from mediasift.operators.images import ImageItem, ImageOperator, iter_images
 from mediasift.pipeline.operator import ArtifactOut, OperatorContext, OperatorResult, SegmentOut
+
+# Two reads of one caption in different frames differ by a character or two (a letter misread over a
+# changing background, a dropped space); distinct captions rarely share 80 % of their characters.
+SAME_TEXT_RATIO = 0.8
+
+
+def normalise(text: str) -> str:
+    """Case- and whitespace-insensitive form: OCR drops or adds spaces between frames."""
+    return "".join(text.casefold().split())
+
+
+def similarity(a: str, b: str) -> float:
+    return 1.0 if a == b else SequenceMatcher(None, a, b, autojunk=False).ratio()
+
+
+def line_data(line: OcrLine) -> dict[str, Any]:
+    return {"text": line.text, "confidence": round(line.confidence, 4), "box": list(line.box)}
+
+
+@dataclass(eq=False)  # runs are told apart by identity: two runs may hold equal values
+class TextRun:
+    """One line of text seen in consecutive keyframes; ``best`` is its most confident read."""
+
+    start: float | None
+    end: float | None
+    best: OcrLine
+    best_key: str
+    keys: list[str]  # every keyframe the run spans
+
+    @property
+    def normalised(self) -> str:
+        return normalise(self.best.text)
+
+    def extend(self, item: ImageItem, line: OcrLine) -> None:
+        self.end = item.end
+        self.keys.append(item.key)
+        if line.confidence > self.best.confidence:
+            self.best, self.best_key = line, item.key
+
+
+def merge_runs(frames: Iterable[tuple[ImageItem, list[OcrLine]]]) -> list[TextRun]:
+    """Text runs over keyframes given in time order, ordered by start, then top to bottom.
+
+    Each line of a keyframe extends the run of the previous keyframe whose normalised text is most
+    similar to it, if that similarity is ``SAME_TEXT_RATIO`` or more; a run takes at most one line per
+    keyframe, and a run not extended by a keyframe is closed, so text that leaves the screen and comes
+    back later is two runs.
+    """
+    closed: list[TextRun] = []
+    open_runs: list[TextRun] = []
+    for item, lines in frames:
+        extended: list[TextRun] = []
+        for line in lines:
+            text = normalise(line.text)
+            scored = [(similarity(run.normalised, text), run) for run in open_runs]
+            ratio, match = max(scored, key=lambda pair: pair[0], default=(0.0, None))
+            if match is not None and ratio >= SAME_TEXT_RATIO:
+                open_runs.remove(match)
+                match.extend(item, line)
+                run = match
+            else:
+                run = TextRun(item.start, item.end, line, item.key, [item.key])
+            extended.append(run)
+        closed.extend(open_runs)
+        open_runs = extended
+    closed.extend(open_runs)
+    return sorted(closed, key=lambda run: (run.start or 0.0, run.best.box[1], run.best.box[0]))
 
 
 class Ocr(ImageOperator):
     name = "ocr"
-    version = "1"
+    version = "2"
     model = TextReader.ref
 
     def params(self, settings: Settings) -> dict[str, Any]:
@@ -20,23 +98,51 @@ class Ocr(ImageOperator):
 
     def run(self, ctx: OperatorContext) -> OperatorResult:
         reader = get_text_reader()
+        frames = ((item, reader.read(item.pixels)) for item in iter_images(ctx))
+        if ctx.asset.media_type is MediaType.VIDEO:
+            return self._video(merge_runs(frames), ctx.params["min_confidence"])
+        return self._image(frames, ctx.params["min_confidence"])
+
+    @staticmethod
+    def _image(frames: Iterable[tuple[ImageItem, list[OcrLine]]], floor: float) -> OperatorResult:
         result = OperatorResult()
-        for item in iter_images(ctx):
-            lines = [
-                line for line in reader.read(item.pixels) if line.confidence >= ctx.params["min_confidence"]
-            ]
+        for item, lines in frames:
             if not lines:
                 continue
-            found = [
-                {"text": ln.text, "confidence": round(ln.confidence, 4), "box": list(ln.box)} for ln in lines
-            ]
-            mean = sum(ln.confidence for ln in lines) / len(lines)
+            kept = [line for line in lines if line.confidence >= floor]
+            # The searchable lines' mean; with none searchable, the best line's, which is under the floor.
+            confidence = (
+                sum(line.confidence for line in kept) / len(kept) if kept else max(line.confidence for line in lines)
+            )
+            data = {"lines": [line_data(line) for line in lines]}
             result.segments.append(
                 SegmentOut(kind="ocr", key=item.key, start=item.start, end=item.end,
-                           text="\n".join(ln.text for ln in lines), confidence=mean, data={"lines": found})
+                           text="\n".join(line.text for line in kept) or None, confidence=confidence, data=data)
             )  # fmt: skip
             result.artifacts.append(
-                ArtifactOut(kind="ocr", key=item.key, data={"lines": found}, confidence=mean,
-                            segment_key=item.key)
+                ArtifactOut(kind="ocr", key=item.key, data=data, confidence=confidence, segment_key=item.key)
+            )
+        return result
+
+    @staticmethod
+    def _video(runs: list[TextRun], floor: float) -> OperatorResult:
+        result = OperatorResult()
+        for index, run in enumerate(runs):
+            key = f"text{index:05d}"
+            best = run.best
+            data = {
+                "lines": [line_data(best)],
+                "start": run.start,
+                "end": run.end,
+                "keyframe": run.best_key,  # the keyframe the box is in
+                "keyframes": run.keys,
+            }
+            result.segments.append(
+                SegmentOut(kind="ocr", key=key, start=run.start, end=run.end,
+                           text=best.text if best.confidence >= floor else None, confidence=best.confidence,
+                           data=data)
             )  # fmt: skip
+            result.artifacts.append(
+                ArtifactOut(kind="ocr", key=key, data=data, confidence=best.confidence, segment_key=key)
+            )
         return result
