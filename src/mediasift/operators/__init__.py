@@ -13,6 +13,7 @@ def default_operators() -> list[Operator]:
     from mediasift.operators.objects import Objects
     from mediasift.operators.ocr import Ocr
     from mediasift.operators.phash import PerceptualHash
+    from mediasift.operators.shot_words import ShotWords
     from mediasift.operators.text_chunks import TextChunks
     from mediasift.operators.thumbnail import Thumbnail
     from mediasift.operators.transcribe import Transcribe
@@ -26,6 +27,7 @@ def default_operators() -> list[Operator]:
         Ocr(),
         Faces(),
         Transcribe(),
+        ShotWords(),
         TextChunks(),
         EmbedText(),
     ]
