@@ -7,7 +7,6 @@ from one thread; any number of caller threads may submit work at once.
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import threading
 from collections.abc import Coroutine
 from typing import Any, TypeVar
@@ -30,7 +29,9 @@ class LoopThread:
         future = asyncio.run_coroutine_threadsafe(coro, self.loop)
         try:
             return future.result(timeout)
-        except concurrent.futures.TimeoutError:
+        except TimeoutError:
+            if future.done():  # the coroutine's own TimeoutError, not the wait's
+                raise
             future.cancel()
             raise TimeoutError(f"gave up after {timeout:.1f}s") from None
 

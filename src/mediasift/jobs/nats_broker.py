@@ -191,7 +191,7 @@ class NatsBroker:
         try:
             await asyncio.wait_for(self._nc.drain(), _API_TIMEOUT_S)
         except Exception as error:  # unreachable server, say: nothing left to flush anyway
-            _log.warning("nats: draining the connection: %s", error)
+            _log.warning("NATS: draining the connection: %s", error)
             await self._nc.close()
 
     async def _ensure_set_up(self) -> None:
@@ -245,14 +245,15 @@ class NatsBroker:
         await self._nc.publish(f"{self.namespace}.bell")
 
     async def _on_error(self, error: Exception) -> None:
-        _log.warning("nats: %s", error or type(error).__name__)
+        # Every failed reconnect attempt lands here; the disconnect itself was worth the warning.
+        _log.log(logging.DEBUG if isinstance(error, OSError) else logging.WARNING, "NATS: %r", error)
 
     async def _on_disconnected(self) -> None:
         if not self._closing:
-            _log.warning("nats: disconnected, reconnecting")
+            _log.warning("NATS: disconnected, reconnecting")
 
     async def _on_reconnected(self) -> None:
-        _log.warning("nats: reconnected")
+        _log.warning("NATS: reconnected")
 
     # Publishing.
 
@@ -304,7 +305,7 @@ class NatsBroker:
             todo = [index for index in todo if index not in replies]
             if not todo:
                 return [replies[index] for index in range(len(messages))]
-            _log.warning("nats: %d requests unanswered, sending them again", len(todo))
+            _log.warning("NATS: %d requests unanswered, sending them again", len(todo))
         raise TimeoutError(f"NATS left {len(todo)} requests unanswered")
 
     async def _store(self, messages: Sequence[Message]) -> None:
@@ -355,7 +356,7 @@ class NatsBroker:
             try:
                 job = Job.from_json(msg.data)
             except (ValueError, TypeError, KeyError) as error:
-                _log.error("nats: dropping unreadable message on %s: %s", msg.subject, error)
+                _log.error("NATS: dropping unreadable message on %s: %s", msg.subject, error)
                 await msg.term()
                 continue
             deliveries.append(Delivery(job=job, attempt=job.attempts_before + msg.metadata.num_delivered, handle=msg))
@@ -378,9 +379,10 @@ class NatsBroker:
         finally:
             await sub.unsubscribe()
         if not replies.done.done():
-            _log.warning("nats: no answer to a pull from %s", consumer)
-        elif (status := _status(replies.msgs[-1])) not in (None, "404", "408"):  # 404/408: no more now
-            _log.warning("nats: pull from %s: %s %s", consumer, status, replies.msgs[-1].headers)
+            _log.warning("NATS: no answer to a pull from %s", consumer)
+        elif (status := _status(last := replies.msgs[-1])) not in (None, "404", "408", "503"):
+            # 404/408: no more for now; 503: JetStream is not there (restarting), worth no more
+            _log.warning("NATS: pull from %s: %s %s", consumer, status, (last.headers or {}).get("Description"))
         return [msg for msg in replies.msgs if _status(msg) is None]
 
     async def _extend(self, deliveries: Sequence[Delivery]) -> None:

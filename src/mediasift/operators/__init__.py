@@ -6,6 +6,7 @@ from mediasift.pipeline.operator import Operator
 
 
 def default_operators() -> list[Operator]:
+    from mediasift.operators.audio_events import AudioEvents
     from mediasift.operators.embed_text import EmbedText
     from mediasift.operators.faces import Faces
     from mediasift.operators.keyframes import Keyframes
@@ -27,6 +28,7 @@ def default_operators() -> list[Operator]:
         Ocr(),
         Faces(),
         Transcribe(),
+        AudioEvents(),
         ShotWords(),
         TextChunks(),
         EmbedText(),

@@ -8,8 +8,8 @@ from mediasift.pipeline.operator import EmbeddingOut, Operator, OperatorContext,
 
 TEXT_PRODUCERS: dict[MediaType, tuple[str, ...]] = {
     MediaType.IMAGE: ("labels", "objects", "ocr", "faces"),
-    MediaType.VIDEO: ("labels", "objects", "ocr", "faces", "transcribe"),
-    MediaType.AUDIO: ("transcribe",),
+    MediaType.VIDEO: ("labels", "objects", "ocr", "faces", "transcribe", "audio_events"),
+    MediaType.AUDIO: ("transcribe", "audio_events"),
     MediaType.TEXT: ("text_chunks",),
 }
 

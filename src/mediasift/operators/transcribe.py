@@ -1,12 +1,29 @@
-"""Speech to text with word timings (faster-whisper tiny.en), one segment per utterance."""
+"""Speech to text with word timings, one segment per utterance.
+
+Silero VAD picks the speech first, so silence and music never reach Whisper (faster, and no
+"Thank you." hallucinated over a soundtrack); a file without speech costs one VAD pass. The language
+is identified on the first window of speech and routes the file to tiny.en (English) or the
+multilingual base model. The file is read twice as a stream, for VAD and then window by window for
+Whisper, so memory stays flat however long it is.
+"""
 
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
-from mediasift.media.audio import decode_audio
+from mediasift.media.audio import iter_audio
 from mediasift.mediatype import MediaType
-from mediasift.models.transcriber import Transcriber, get_transcriber
+from mediasift.models.transcriber import (
+    MAX_WINDOW_S,
+    SAMPLE_RATE,
+    SpeechRecognizer,
+    Transcript,
+    gather_windows,
+    get_speech_recognizer,
+    plan_windows,
+)
+from mediasift.models.vad import get_vad, spans_from_probabilities
 from mediasift.pipeline.operator import (
     ArtifactOut,
     AssetView,
@@ -16,12 +33,45 @@ from mediasift.pipeline.operator import (
     SegmentOut,
 )
 
+# Seconds of decoded audio per chunk while streaming the file.
+CHUNK_S = 60.0
+
+
+def transcribe_file(
+    path: Path,
+    *,
+    use_vad: bool = True,
+    recognizer: SpeechRecognizer | None = None,
+    max_window_s: float = MAX_WINDOW_S,
+) -> Transcript:
+    """Transcribe the first audio stream of ``path``: only its speech when ``use_vad`` (the operator's
+    way), all of it otherwise (the baseline that ``bench/vad.py`` compares with), in windows of at
+    most ``max_window_s`` seconds.
+
+    An empty transcript (language "") means no speech was found.
+    """
+    chunks = iter_audio(path, SAMPLE_RATE, CHUNK_S)
+    if use_vad:
+        probs, duration = get_vad().probabilities(chunks)
+        # Spans are cut at pauses so none exceeds a window: no word is split between two windows.
+        spans = spans_from_probabilities(probs, duration, max_speech_s=max_window_s)
+    else:
+        duration = sum(chunk.size for chunk in chunks) / SAMPLE_RATE
+        spans = [(0.0, duration)]
+    if not spans:
+        return Transcript(language="", segments=[], duration=duration)
+    return (recognizer or get_speech_recognizer()).transcribe_windows(
+        gather_windows(iter_audio(path, SAMPLE_RATE, CHUNK_S), plan_windows(spans, max_window_s)), duration
+    )
+
 
 class Transcribe(Operator):
     name = "transcribe"
-    version = "1"
+    version = "2"
     media_types = frozenset({MediaType.AUDIO, MediaType.VIDEO})
-    model = Transcriber.ref
+    # Routing picks one of two models per file: lineage names the router (both models and versions);
+    # the model actually used is in each segment's and the artifact's data.
+    model = SpeechRecognizer.ref
 
     def applies(self, asset: AssetView) -> bool:
         if asset.media_type is MediaType.VIDEO:
@@ -29,41 +79,50 @@ class Transcribe(Operator):
         return asset.media_type is MediaType.AUDIO
 
     def run(self, ctx: OperatorContext) -> OperatorResult:
-        audio = decode_audio(ctx.media_path)
-        transcript = get_transcriber().transcribe(audio)
+        transcript = transcribe_file(ctx.media_path)
         result = OperatorResult()
-        texts = []
+        all_words: list[dict[str, object]] = []
         for index, seg in enumerate(transcript.segments):
-            text = seg.text.strip()
-            if not text:
+            if not seg.text:
                 continue
-            texts.append(text)
             words = [
                 {"word": w.text, "start": round(w.start, 3), "end": round(w.end, 3),
                  "confidence": round(w.probability, 4)}
                 for w in seg.words
             ]  # fmt: skip
+            all_words.extend(words)
             result.segments.append(
                 SegmentOut(
                     kind="transcript",
                     key=f"t{index:05d}",
                     start=seg.start,
                     end=seg.end,
-                    text=text,
+                    text=seg.text,
                     confidence=math.exp(seg.avg_logprob),
                     data={
                         "words": words,
+                        "language": transcript.language,
+                        "model": transcript.model,
                         "avg_logprob": seg.avg_logprob,
                         "no_speech_prob": seg.no_speech_prob,
                     },
                 )
             )
+        speech = bool(transcript.language)
         result.artifacts.append(
             ArtifactOut(
                 kind="transcript",
-                data={"language": transcript.language, "text": " ".join(texts),
-                      "duration": transcript.duration,
-                      "segments": len(result.segments)},
+                data={
+                    "speech": speech,
+                    "language": transcript.language or None,
+                    "language_probability": round(transcript.language_probability, 4) if speech else None,
+                    "model": transcript.model or None,
+                    "text": " ".join(seg.text for seg in result.segments if seg.text),
+                    "words_count": len(all_words),
+                    "words": all_words,
+                    "speech_seconds": round(transcript.speech_seconds, 3),
+                    "duration": round(transcript.duration, 3),
+                },
             )
-        )  # fmt: skip
+        )
         return result

@@ -1,0 +1,174 @@
+"""What VAD saves the transcribe operator on a file that is half speech, half something else.
+
+The file is Debian's five real LibriVox utterances (24.7 s) and as much of something else: silence,
+music (a synthetic chord melody) or noise, in two layouts: one long gap after all the speech, or
+short gaps, each utterance followed by a gap as long as itself. Each is transcribed through the
+operator's path (:func:`mediasift.operators.transcribe.transcribe_file`) with VAD, which sends only
+the speech to Whisper, and without, which sends every 30 s window; both in this run, after a
+warm-up, median of 3. The ratio with/without is the figure (target <= 0.60): wall time, and CPU
+time of the process, steadier on a shared machine. WER of both is printed too, to show that what is
+skipped is not speech (and what Whisper makes of the rest).
+
+The last line says where the time goes: tiny.en on 24.7 s of each content alone, and the language
+identification that both paths pay once per file. Whisper spends little on a window of silence or
+steady noise (one encoder pass, a token or two) and most on speech, which both paths transcribe; it
+spends the most on music (temperature fallbacks after failed decodes), so that is where VAD pays.
+
+    HF_HUB_OFFLINE=1 .venv/bin/python bench/vad.py [--repeats 3]
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+# Run as a script, this folder comes first on sys.path, where bench/queue.py would shadow the
+# standard library's queue module for everything imported below.
+if sys.path and Path(sys.path[0]).resolve() == Path(__file__).resolve().parent:
+    sys.path.pop(0)
+
+import argparse
+import statistics
+import tempfile
+import time
+import wave
+from collections.abc import Callable
+
+import jiwer
+import numpy as np
+import numpy.typing as npt
+
+from mediasift.media.audio import decode_audio
+from mediasift.models.transcriber import get_multilingual_transcriber, get_transcriber
+from mediasift.models.vad import get_vad
+from mediasift.operators.transcribe import transcribe_file
+
+LIBRIVOX = Path("/usr/share/pocketsphinx/test/data/librivox")
+SR = 16000
+
+
+def melody(samples: int, seed: int) -> npt.NDArray[np.float32]:
+    """Major triads with five harmonics, a new chord every 0.4 s, plucked envelope."""
+    rng = np.random.default_rng(seed)
+    note = round(0.4 * SR)
+    t = np.arange(note) / SR
+    envelope = np.exp(-3 * t) * (1 - np.exp(-200 * t))
+    out = np.zeros(samples + note, dtype=np.float64)
+    for start in range(0, samples, note):
+        root = 60 + int(rng.choice([0, 2, 4, 5, 7, 9, 11, 12]))
+        chord = sum(
+            np.sin(2 * np.pi * 440 * 2 ** ((root + semitone - 69) / 12) * h * t) / h**1.5
+            for semitone in (0, 4, 7)
+            for h in range(1, 6)
+        )
+        out[start : start + note] += chord * envelope
+    return (0.2 * out[:samples] / np.abs(out).max()).astype(np.float32)
+
+
+def noise(samples: int, seed: int) -> npt.NDArray[np.float32]:
+    return (0.05 * np.random.default_rng(seed).standard_normal(samples)).astype(np.float32)
+
+
+def silence(samples: int, seed: int) -> npt.NDArray[np.float32]:
+    return np.zeros(samples, dtype=np.float32)
+
+
+def build(
+    path: Path, utterances: list[npt.NDArray[np.float32]], filler: Callable[[int, int], np.ndarray], short_gaps: bool
+) -> Path:
+    if short_gaps:
+        parts = [part for i, speech in enumerate(utterances) for part in (speech, filler(speech.size, i))]
+    else:
+        speech = np.concatenate(utterances)
+        parts = [speech, filler(speech.size, 0)]
+    audio = np.concatenate(parts)
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(SR)
+        out.writeframes((np.clip(audio, -1, 1) * 32767).astype(np.int16).tobytes())
+    return path
+
+
+def timed(path: Path, use_vad: bool, repeats: int) -> tuple[float, float, str, float]:
+    """Median wall and CPU seconds over ``repeats`` runs, the text, and the seconds sent to Whisper."""
+    wall, cpu = [], []
+    for _ in range(repeats):
+        start, start_cpu = time.perf_counter(), time.process_time()
+        transcript = transcribe_file(path, use_vad=use_vad)
+        wall.append(time.perf_counter() - start)
+        cpu.append(time.process_time() - start_cpu)
+    return statistics.median(wall), statistics.median(cpu), transcript.text, transcript.speech_seconds
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    if not LIBRIVOX.is_dir():
+        sys.exit(f"{LIBRIVOX} is missing: apt-get install pocketsphinx-testdata")
+    wavs = sorted(LIBRIVOX.glob("*.wav"))
+    utterances = [decode_audio(p) for p in wavs]
+    references = {}
+    for line in (LIBRIVOX / "transcription").read_text().splitlines():
+        text, _, name = line.partition("</s>")
+        references[name.strip(" ()")] = text.replace("<s>", "").strip()
+    reference = " ".join(references[p.stem] for p in wavs)
+
+    def wer(text: str) -> float:
+        clean = "".join(c if c.isalnum() or c == " " else " " for c in text.lower().replace("mr.", "mister"))
+        return float(jiwer.wer(reference, " ".join(clean.split())))
+
+    fillers = (("silence", silence), ("music", melody), ("noise", noise))
+    with tempfile.TemporaryDirectory() as tmp:
+        files = {
+            (layout, name): build(Path(tmp) / f"{layout}-{name}.wav", utterances, filler, layout == "short gaps")
+            for layout in ("one gap", "short gaps")
+            for name, filler in fillers
+        }
+        first = files["one gap", "silence"]
+        transcribe_file(first, use_vad=True)  # load and warm up every model
+        transcribe_file(first, use_vad=False)
+        vad_start = time.perf_counter()
+        get_vad().speech_spans(decode_audio(first))
+        vad_only = time.perf_counter() - vad_start
+        duration = decode_audio(first).size / SR
+        speech = sum(u.size for u in utterances) / SR
+        print(f"files: {speech:.1f} s of LibriVox speech + {duration - speech:.1f} s of gap; median of {args.repeats};")
+        print(f"VAD alone takes {1000 * vad_only:.0f} ms on {duration:.1f} s")
+        print(
+            f"{'layout':10} {'gap':8} {'no VAD s':>9} {'VAD s':>6} {'ratio':>6} {'CPU ratio':>9} {'to ASR s':>10}"
+            f" {'WER no VAD':>10} {'WER VAD':>8}"
+        )
+        for (layout, name), path in files.items():
+            base_s, base_cpu, base_text, base_speech = timed(path, False, args.repeats)
+            vad_s, vad_cpu, vad_text, vad_speech = timed(path, True, args.repeats)
+            print(
+                f"{layout:10} {name:8} {base_s:9.2f} {vad_s:6.2f} {vad_s / base_s:6.2f} {vad_cpu / base_cpu:9.2f}"
+                f" {vad_speech:4.1f}/{base_speech:<5.1f} {wer(base_text):10.3f} {wer(vad_text):8.3f}"
+            )
+        # Where the time goes: one window of each content alone, and the language identification.
+        tiny, base = get_transcriber(), get_multilingual_transcriber()
+        joined = np.concatenate(utterances)
+        contents = {"speech": joined, **{name: filler(joined.size, 0) for name, filler in fillers}}
+        costs = {name: _median_seconds(tiny.transcribe, audio) for name, audio in contents.items()}
+        lid = _median_seconds(base.detect_language, joined)
+    print("ratio = time with VAD / time without (target <= 0.60)")
+    print(
+        f"tiny.en on {joined.size / SR:.1f} s of "
+        + ", ".join(f"{name} {seconds:.2f} s" for name, seconds in costs.items())
+        + f"; language identification (base) {lid:.2f} s per file"
+    )
+
+
+def _median_seconds(work: Callable[[npt.NDArray[np.float32]], object], audio: npt.NDArray[np.float32]) -> float:
+    seconds = []
+    for _ in range(3):
+        start = time.perf_counter()
+        work(audio)
+        seconds.append(time.perf_counter() - start)
+    return statistics.median(seconds)
+
+
+if __name__ == "__main__":
+    main()

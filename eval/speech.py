@@ -1,0 +1,355 @@
+"""Speech recognition quality through mediasift's own path (VAD, language routing, windows).
+
+    HF_HUB_OFFLINE=1 .venv/bin/python eval/speech.py
+
+Prints:
+
+- WER on Debian pocketsphinx-testdata's five real LibriVox recordings (per file and pooled: all
+  errors over all reference words), which the router should send to tiny.en;
+- WER on ten espeak-ng English sentences, and the word timing error on them;
+- WER on three espeak-ng German sentences, which must be routed to the multilingual base model;
+- what identifying the language costs next to transcribing.
+
+Normalisation, applied to reference and hypothesis alike: lowercase; "mr"/"mrs"/"dr" read as
+"mister"/"missus"/"doctor"; integers written as English words ("21" -> "twenty one"); hyphens split
+words; every other character that is not a letter, digit or space removed (so "don't" -> "dont").
+
+Word timing ground truth comes from espeak-ng itself: the sentences are synthesised through
+libespeak-ng (ctypes) with phoneme events on, and each event carries the sample it starts at. A word
+starts at its first phoneme and ends where the next word's first phoneme or a pause begins. The
+hypothesis is aligned to the reference (jiwer); only words recognised exactly are timed.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import re
+import statistics
+import sys
+import tempfile
+import time
+import wave
+from dataclasses import dataclass
+from pathlib import Path
+
+import jiwer
+import numpy as np
+import numpy.typing as npt
+
+from mediasift.models.transcriber import (
+    MultilingualTranscriber,
+    SpeechRecognizer,
+    Transcript,
+    get_transcriber,
+)
+from mediasift.operators.transcribe import transcribe_file
+
+LIBRIVOX = Path("/usr/share/pocketsphinx/test/data/librivox")
+
+ENGLISH = [
+    "The quick brown fox jumps over the lazy dog.",
+    "She sells sea shells by the sea shore every summer morning.",
+    "Please remember to bring your umbrella because it might rain later today.",
+    "The library opens at nine and closes late on weekends.",
+    "A small boat drifted slowly across the quiet lake at sunset.",
+    "Scientists discovered a new species of frog in the rainforest.",
+    "He poured a cup of coffee and read the newspaper in the kitchen.",
+    "The train to London was delayed by almost an hour this morning.",
+    "Children were playing football in the park after school.",
+    "Our neighbors are building a wooden fence around their garden.",
+]
+GERMAN = [
+    "Heute ist das Wetter in Berlin sehr schön.",
+    "Ich trinke jeden Morgen eine Tasse Kaffee mit Milch.",
+    "Der Zug nach München fährt um acht Uhr ab.",
+]
+
+# ------------------------------------------------------------------------------- normalisation
+
+_ONES = [
+    *("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven"),
+    *("twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen"),
+]
+_TENS = ["", "", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"]
+_ABBREVIATIONS = {"mr": "mister", "mrs": "missus", "dr": "doctor"}
+NORMALISATION = (
+    "WER normalisation (reference and hypothesis): lowercase; mr/mrs/dr -> mister/missus/doctor; integers as"
+    " English words; hyphens split words; other non-letter/digit characters removed (German: lowercase and"
+    " punctuation only)."
+)
+
+
+def number_words(n: int) -> str:
+    """English words for 0 <= n < 10**9."""
+    if n < 20:
+        return _ONES[n]
+    if n < 100:
+        return _TENS[n // 10] + ("" if n % 10 == 0 else " " + _ONES[n % 10])
+    for size, name in ((10**6, "million"), (1000, "thousand"), (100, "hundred")):
+        if n >= size:
+            head, rest = divmod(n, size)
+            return f"{number_words(head)} {name}" + ("" if rest == 0 else " " + number_words(rest))
+    raise ValueError(n)
+
+
+def normalise(text: str, english: bool = True) -> list[str]:
+    tokens: list[str] = []
+    for raw in text.lower().replace("-", " ").split():
+        token = re.sub(r"[^\w ]", "", raw).replace("_", "")
+        if not token:
+            continue
+        if english and token.isdigit() and len(token) < 10:
+            tokens.extend(number_words(int(token)).split())
+        else:
+            tokens.extend(_ABBREVIATIONS.get(token, token).split() if english else [token])
+    return tokens
+
+
+def wer(pairs: list[tuple[str, str]], english: bool = True) -> float:
+    """Pooled WER: edits summed over all pairs / reference words summed."""
+    refs = [" ".join(normalise(r, english)) for r, _ in pairs]
+    hyps = [" ".join(normalise(h, english)) for _, h in pairs]
+    return float(jiwer.wer(refs, hyps))
+
+
+# ------------------------------------------------------------------------------- espeak-ng with word timings
+
+
+class _EventId(ctypes.Union):
+    _fields_ = [("number", ctypes.c_int), ("name", ctypes.c_char_p), ("string", ctypes.c_char * 8)]
+
+
+class _Event(ctypes.Structure):
+    _fields_ = [
+        ("type", ctypes.c_int),
+        ("unique_identifier", ctypes.c_uint),
+        ("text_position", ctypes.c_int),
+        ("length", ctypes.c_int),
+        ("audio_position", ctypes.c_int),
+        ("sample", ctypes.c_int),
+        ("user_data", ctypes.c_void_p),
+        ("id", _EventId),
+    ]
+
+
+_CALLBACK = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int, ctypes.POINTER(_Event))
+_WORD, _END, _PHONEME = 1, 5, 7
+_RETRIEVAL, _PHONEME_EVENTS, _POS_CHARACTER, _CHARS_UTF8 = 1, 1, 1, 1
+
+
+@dataclass(frozen=True)
+class TimedWord:
+    text: str
+    start: float
+    end: float
+
+
+class Espeak:
+    """libespeak-ng in retrieval mode: the samples and the phoneme events of one synthesis."""
+
+    def __init__(self) -> None:
+        self._lib = ctypes.CDLL("libespeak-ng.so.1")
+        self.rate = int(self._lib.espeak_Initialize(_RETRIEVAL, 0, None, _PHONEME_EVENTS))
+        self._samples: list[npt.NDArray[np.int16]] = []
+        self._events: list[tuple[int, int, int, int, str]] = []
+        self._callback = _CALLBACK(self._collect)  # kept referenced: the library calls it later
+        self._lib.espeak_SetSynthCallback(self._callback)
+
+    def _collect(self, wav: ctypes._Pointer[ctypes.c_short], count: int, events: ctypes._Pointer[_Event]) -> int:
+        if count > 0:
+            self._samples.append(np.ctypeslib.as_array(wav, (count,)).copy())
+        index = 0
+        while events[index].type != 0:
+            ev = events[index]
+            name = ev.id.string.decode("ascii", "replace") if ev.type == _PHONEME else ""
+            self._events.append((ev.type, ev.text_position, ev.length, ev.sample, name))
+            index += 1
+        return 0
+
+    def say(self, text: str, voice: str, wpm: int = 160) -> tuple[npt.NDArray[np.int16], list[TimedWord]]:
+        self._samples, self._events = [], []
+        self._lib.espeak_SetVoiceByName(voice.encode())
+        self._lib.espeak_SetParameter(1, wpm, 0)  # espeakRATE
+        data = text.encode()
+        self._lib.espeak_Synth(data, len(data) + 1, 0, _POS_CHARACTER, 0, _CHARS_UTF8, None, None)
+        self._lib.espeak_Synchronize()
+        audio = np.concatenate(self._samples)
+        return audio, self._word_times(text, audio.size)
+
+    def _word_times(self, text: str, total: int) -> list[TimedWord]:
+        words: list[_Open] = []
+
+        def close(sample: int, upto: int) -> None:
+            for word in words[:upto]:
+                if word.start is not None and word.end is None:
+                    word.end = sample
+
+        for kind, position, length, sample, name in self._events:
+            if kind == _WORD:
+                words.append(_Open(text[position - 1 : position - 1 + length]))
+            elif kind == _PHONEME and words:
+                if name.startswith("_"):  # a pause ends whatever word is sounding
+                    close(sample, len(words))
+                else:  # the first phoneme of a word ends the one before
+                    close(sample, len(words) - 1)
+                    if words[-1].start is None:
+                        words[-1].start = sample
+            elif kind == _END:
+                close(sample, len(words))
+        close(total, len(words))
+        return [
+            TimedWord(w.text, w.start / self.rate, w.end / self.rate)
+            for w in words
+            if w.start is not None and w.end is not None
+        ]
+
+
+@dataclass
+class _Open:
+    """A word being timed: start and end in samples once its phonemes are seen."""
+
+    text: str
+    start: int | None = None
+    end: int | None = None
+
+
+def write_wav(path: Path, samples: npt.NDArray[np.int16], rate: int) -> Path:
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(rate)
+        out.writeframes(samples.astype(np.int16).tobytes())
+    return path
+
+
+# ------------------------------------------------------------------------------- timing
+
+
+def timing_errors(truth: list[TimedWord], transcript: Transcript) -> tuple[list[float], list[float]]:
+    """Absolute start and end errors (s) of the hypothesis words that match reference words."""
+    ref = [(tok, w) for w in truth for tok in normalise(w.text)]
+    hyp = [(tok, w) for w in transcript.words for tok in normalise(w.text)]
+    if not ref or not hyp:
+        return [], []
+    out = jiwer.process_words(" ".join(t for t, _ in ref), " ".join(t for t, _ in hyp))
+    starts: list[float] = []
+    ends: list[float] = []
+    for chunk in out.alignments[0]:
+        if chunk.type != "equal":
+            continue
+        for offset in range(chunk.ref_end_idx - chunk.ref_start_idx):
+            r = ref[chunk.ref_start_idx + offset][1]
+            h = hyp[chunk.hyp_start_idx + offset][1]
+            starts.append(abs(h.start - r.start))
+            ends.append(abs(h.end - r.end))
+    return starts, ends
+
+
+# ------------------------------------------------------------------------------- run
+
+
+class TimedMultilingual(MultilingualTranscriber):
+    """The base model, timing its language identification."""
+
+    lid_seconds: list[float]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lid_seconds = []
+
+    def detect_language(self, audio: npt.NDArray[np.float32]) -> tuple[str, float]:
+        start = time.perf_counter()
+        try:
+            return super().detect_language(audio)
+        finally:
+            self.lid_seconds.append(time.perf_counter() - start)
+
+
+def main() -> None:
+    if not LIBRIVOX.is_dir():
+        sys.exit(f"{LIBRIVOX} is missing: apt-get install pocketsphinx-testdata")
+    multilingual = TimedMultilingual()
+    recognizer = SpeechRecognizer(get_transcriber(), multilingual)
+    # Load both models and warm them up before anything is timed.
+    recognizer.transcribe(np.zeros(16000, dtype=np.float32))
+    get_transcriber().transcribe(np.zeros(16000, dtype=np.float32))
+    asr_seconds = 0.0
+    audio_seconds = 0.0
+
+    def run(path: Path) -> Transcript:
+        nonlocal asr_seconds, audio_seconds
+        start = time.perf_counter()
+        transcript = transcribe_file(path, recognizer=recognizer)
+        asr_seconds += time.perf_counter() - start
+        audio_seconds += transcript.duration
+        return transcript
+
+    multilingual.lid_seconds.clear()
+    print(NORMALISATION)
+    print()
+
+    # LibriVox
+    references = {}
+    for line in (LIBRIVOX / "transcription").read_text().splitlines():
+        match = re.match(r"<s>(.*)</s>\s*\((.+)\)", line.strip())
+        if match:
+            references[match.group(2)] = match.group(1).strip()
+    pairs = []
+    print("LibriVox (pocketsphinx-testdata, real recordings)")
+    for wav_path in sorted(LIBRIVOX.glob("*.wav")):
+        transcript = run(wav_path)
+        pair = (references[wav_path.stem], transcript.text)
+        pairs.append(pair)
+        routing = f"{transcript.language} {transcript.model}"
+        print(f"  {wav_path.stem[-4:]}  WER {wer([pair]):.3f}  {routing}  {transcript.text!r}")
+    per_file = statistics.mean(wer([p]) for p in pairs)
+    print(f"  LibriVox WER pooled {wer(pairs):.3f}  mean per file {per_file:.3f}  (target <= 0.06)")
+    print()
+
+    espeak = Espeak()
+    with tempfile.TemporaryDirectory() as tmp:
+        pairs, starts, ends = [], [], []
+        routed = set()
+        for index, sentence in enumerate(ENGLISH):
+            samples, truth = espeak.say(sentence, "en")
+            transcript = run(write_wav(Path(tmp) / f"en{index}.wav", samples, espeak.rate))
+            routed.add((transcript.language, transcript.model))
+            pairs.append((sentence, transcript.text))
+            s, e = timing_errors(truth, transcript)
+            starts += s
+            ends += e
+        print("espeak-ng English, 10 sentences (voice en, 160 wpm)")
+        for ref, hyp in pairs:
+            print(f"  WER {wer([(ref, hyp)]):.3f}  {hyp!r}")
+        print(f"  espeak English WER pooled {wer(pairs):.3f}; routed to {sorted(routed)}")
+        print(
+            f"  word timing error over {len(starts)} matched words: start mean {1000 * statistics.mean(starts):.0f} ms"
+            f" (median {1000 * statistics.median(starts):.0f}), end mean {1000 * statistics.mean(ends):.0f} ms"
+            f" (median {1000 * statistics.median(ends):.0f})"
+        )
+        print()
+
+        pairs = []
+        print("espeak-ng German, 3 sentences (voice de)")
+        for index, sentence in enumerate(GERMAN):
+            samples, _ = espeak.say(sentence, "de")
+            transcript = run(write_wav(Path(tmp) / f"de{index}.wav", samples, espeak.rate))
+            pairs.append((sentence, transcript.text))
+            print(
+                f"  WER {wer([(sentence, transcript.text)], english=False):.3f}  language {transcript.language}"
+                f" (p={transcript.language_probability:.2f})  model {transcript.model}  {transcript.text!r}"
+            )
+        print(f"  espeak German WER pooled {wer(pairs, english=False):.3f}")
+        print()
+
+    lid = multilingual.lid_seconds
+    share = 100 * sum(lid) / asr_seconds
+    print(
+        f"routing cost: language identification {1000 * statistics.mean(lid):.0f} ms per file"
+        f" (median {1000 * statistics.median(lid):.0f}, {len(lid)} files) = {share:.0f}% of the {asr_seconds:.1f} s"
+        f" spent on {audio_seconds:.1f} s of audio (RTF {asr_seconds / audio_seconds:.2f} all included)"
+    )
+
+
+if __name__ == "__main__":
+    main()
