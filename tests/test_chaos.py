@@ -13,7 +13,7 @@ from conftest import create_database
 pytestmark = pytest.mark.slow
 
 
-@pytest.mark.parametrize("broker", ["redis"])
+@pytest.mark.parametrize("broker", ["redis", "nats"])
 def test_chaos_run_loses_and_doubles_nothing(broker: str, pg_server: str, tmp_path: Path) -> None:
     report = run_chaos(tmp_path, create_database(pg_server), assets=36, broker=broker, timeout_s=600)
     print(report.line())
