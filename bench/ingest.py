@@ -10,6 +10,8 @@ analysis costs on top of it.
 
 from __future__ import annotations
 
+import benchpath  # noqa: F401  (first: keeps bench/queue.py from hiding the standard library's queue)
+
 import json
 import os
 import shutil

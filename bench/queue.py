@@ -11,6 +11,8 @@ Servers are started here, on 127.0.0.1.
 
 from __future__ import annotations
 
+import benchpath  # noqa: F401  (first: this file is named like the standard library's queue)
+
 import sys
 import tempfile
 import time
@@ -18,19 +20,12 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
-# This file is named like the standard library's ``queue``, which the runtime's thread pool imports:
-# take this script's folder off the import path before anything else is imported.
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+from mediasift.db.server import embedded_url, stop_embedded
+from mediasift.jobs.broker import open_broker
+from mediasift.jobs.model import Job, Lane
+from mediasift.jobs.runtime import Worker
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))
-
-from mediasift.db.server import embedded_url, stop_embedded  # noqa: E402
-from mediasift.jobs.broker import open_broker  # noqa: E402
-from mediasift.jobs.model import Job, Lane  # noqa: E402
-from mediasift.jobs.runtime import Worker  # noqa: E402
-
-from servers import NatsServer, RedisServer  # noqa: E402
+from servers import NatsServer, RedisServer
 
 BATCH = 100
 

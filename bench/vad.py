@@ -19,20 +19,16 @@ spends the most on music (temperature fallbacks after failed decodes), so that i
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
-# Run as a script, this folder comes first on sys.path, where bench/queue.py would shadow the
-# standard library's queue module for everything imported below.
-if sys.path and Path(sys.path[0]).resolve() == Path(__file__).resolve().parent:
-    sys.path.pop(0)
+import benchpath  # noqa: F401  (first: keeps bench/queue.py from hiding the standard library's queue)
 
 import argparse
 import statistics
+import sys
 import tempfile
 import time
 import wave
 from collections.abc import Callable
+from pathlib import Path
 
 import jiwer
 import numpy as np
