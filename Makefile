@@ -30,11 +30,11 @@ system-deps:
 	bash scripts/install-system-deps
 
 test: install system-deps
-	HF_HUB_OFFLINE=1 $(BIN)/ruff check src tests bench scripts
+	HF_HUB_OFFLINE=1 $(BIN)/ruff check src tests bench eval scripts
 	HF_HUB_OFFLINE=1 $(BIN)/mypy
 	HF_HUB_OFFLINE=1 $(BIN)/pytest -q
 
 lint: install
-	$(BIN)/ruff check src tests bench scripts
-	$(BIN)/ruff format --check src tests bench scripts
+	$(BIN)/ruff check src tests bench eval scripts
+	$(BIN)/ruff format --check src tests bench eval scripts
 	$(BIN)/mypy

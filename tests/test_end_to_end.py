@@ -199,12 +199,23 @@ def test_metadata_describes_each_file(world: dict[str, Any]) -> None:
     assert english["encoding"] in ("utf-8", "ascii") and english["language"] == "en"
 
 
+def test_a_video_is_shots_with_keyframes_and_the_words_said_in_each(world: dict[str, Any]) -> None:
+    detail = _show(world, "clip.mp4")
+    shots = sorted((a for a in detail["artifacts"] if a["kind"] == "shot"), key=lambda a: a["start"])
+    assert [(round(s["start"]), round(s["end"])) for s in shots] == [(0, 3), (3, 6), (6, 9)], "three photos, 3 s each"
+    keyframes = [a for a in detail["artifacts"] if a["kind"] == "keyframe"]
+    assert len(keyframes) == 3 and all(a["blob_sha256"] for a in keyframes)
+    said = {a["key"]: a["data"]["text"].lower() for a in detail["artifacts"] if a["kind"] == "shot_words"}
+    speech_start, _ = world["video_speech"]
+    spoken_shots = [s["key"] for s in shots if s["end"] > speech_start]
+    assert "submarine" in " ".join(said[key] for key in spoken_shots)
+    assert said[shots[0]["key"]] == "", "nothing is said in the first 3 s"
+
+
 def test_artifacts_carry_lineage(world: dict[str, Any]) -> None:
     detail = _show(world, "clip.mp4")
     kinds = {a["kind"] for a in detail["artifacts"]}
-    assert {"keyframe", "thumbnail", "phash", "labels", "transcript"} <= kinds
-    keyframes = [a for a in detail["artifacts"] if a["kind"] == "keyframe"]
-    assert len(keyframes) == 2 and all(a["blob_sha256"] for a in keyframes)
+    assert {"keyframe", "shot", "thumbnail", "phash", "labels", "transcript", "audio_events"} <= kinds
     for art in detail["artifacts"]:
         assert art["operator_version"] and art["params_hash"] and art["duration_ms"] >= 0
     labels = next(a for a in detail["artifacts"] if a["kind"] == "labels")

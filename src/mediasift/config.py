@@ -60,7 +60,6 @@ class Settings(BaseSettings):
     max_text_bytes: int = 50 * 1024**2
 
     # Pipeline parameters.
-    keyframe_interval_s: float = 5.0
     max_keyframes: int = 240
     text_chunk_chars: int = 800
     text_chunk_overlap_chars: int = 150

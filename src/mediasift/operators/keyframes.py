@@ -1,104 +1,148 @@
-"""Keyframes of a video at a fixed interval, each the frame in the middle of its interval.
+"""Shots of a video, a keyframe for each, and a strip of them.
 
-Seeking to each target and decoding forward from the preceding key frame costs a fraction of a
-full decode when the interval is longer than the group of pictures.
+Shot boundaries (hard cuts, fades, dissolves) come from :mod:`mediasift.media.shots`. Per shot
+this emits a "shot" segment (the time range later stages attach their results to) and a
+"keyframe" segment holding the JPEG of the shot's keyframe (what the image operators read), plus a
+"shot" artifact so ``assets show`` lists each shot with its start, end and keyframe. A shot longer
+than ``long_shot_s`` (60 s) gets one more keyframe per 60 s, so a long static take is still
+searchable along its length. When a video has more keyframes than ``max_keyframes``, only the
+longest shots keep theirs (every shot keeps its segment). One "thumbnail_strip" artifact shows
+up to ``strip_shots`` shot keyframes side by side.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import io
+from dataclasses import asdict
+from itertools import count
 from typing import Any
 
-import av
 import numpy as np
+from PIL import Image
 
 from mediasift.config import Settings
-from mediasift.errors import PermanentError
+from mediasift.media.shots import Shot, ShotConfig, ShotList, detect_shots, read_frames
 from mediasift.mediatype import MediaType
 from mediasift.operators.images import encode_jpeg
-from mediasift.pipeline.operator import (
-    ArtifactOut,
-    Operator,
-    OperatorContext,
-    OperatorResult,
-    SegmentOut,
-)
+from mediasift.pipeline.operator import ArtifactOut, Operator, OperatorContext, OperatorResult, SegmentOut
 
 KEYFRAME_MAX_SIDE = 1280
-
-
-def keyframe_times(duration: float, interval: float, max_frames: int) -> list[tuple[float, float, float]]:
-    """(start, end, frame time) per interval; the interval grows so no more than max_frames result."""
-    if duration <= 0:
-        return [(0.0, 0.0, 0.0)]
-    interval = max(interval, duration / max_frames)
-    spans = []
-    start = 0.0
-    while start < duration - 1e-6:
-        end = min(start + interval, duration)
-        spans.append((start, end, (start + end) / 2))
-        start = end
-    return spans
-
-
-def _rotate(pixels: np.ndarray, rotation: int) -> np.ndarray:
-    """Turn a decoded frame upright; ``rotation`` is clockwise degrees as players apply them."""
-    turns = (rotation // 90) % 4
-    return np.ascontiguousarray(np.rot90(pixels, k=-turns)) if turns else pixels
-
-
-def decode_frames_at(path: str, times: list[float]) -> Iterator[tuple[float, np.ndarray]]:
-    """The first frame at or after each time, as RGB arrays, in time order."""
-    with av.open(path) as container:
-        stream = container.streams.video[0]
-        stream.thread_type = "AUTO"
-        base = float(stream.time_base) if stream.time_base else 1e-6
-        start_offset = float(stream.start_time * base) if stream.start_time is not None else 0.0
-        last = None
-        for target in times:
-            container.seek(int((target + start_offset) / base), stream=stream, backward=True)
-            frame = None
-            for candidate in container.decode(stream):
-                frame = candidate
-                if candidate.time is not None and candidate.time - start_offset >= target - 1e-3:
-                    break
-            if frame is None:
-                frame = last
-            if frame is None:
-                continue
-            last = frame
-            yield target, frame.to_ndarray(format="rgb24")
+STRIP_HEIGHT = 90
+STRIP_SHOTS = 20
 
 
 class Keyframes(Operator):
     name = "keyframes"
-    version = "1"
+    version = "2"
     media_types = frozenset({MediaType.VIDEO})
 
     def params(self, settings: Settings) -> dict[str, Any]:
         return {
-            "interval_s": settings.keyframe_interval_s,
-            "max_frames": settings.max_keyframes,
+            "shots": asdict(ShotConfig()),
+            "max_keyframes": settings.max_keyframes,
             "max_side": KEYFRAME_MAX_SIDE,
+            "strip_height": STRIP_HEIGHT,
+            "strip_shots": STRIP_SHOTS,
         }
 
     def run(self, ctx: OperatorContext) -> OperatorResult:
-        duration = float(ctx.asset.metadata.get("duration") or 0.0)
-        rotation = int(ctx.asset.metadata.get("rotation") or 0)
-        spans = keyframe_times(duration, ctx.params["interval_s"], ctx.params["max_frames"])
-        frames = dict(decode_frames_at(str(ctx.media_path), [t for _, _, t in spans]))
-        if not frames:
-            raise PermanentError("no frame of the video could be decoded")
+        shots = ctx.params["shots"]
+        config = ShotConfig(**{**shots, "dissolve_scales_s": tuple(shots["dissolve_scales_s"])})
+        found = detect_shots(ctx.media_path, config=config)  # NoVideoFrames is a PermanentError
+        wanted = _keyframe_times(found.shots, ctx.params["max_keyframes"])
+        images = dict(
+            read_frames(
+                ctx.media_path,
+                sorted({time for times in wanted.values() for time in times}),
+                exact=False,
+                sync_times=found.sync_times,
+                max_side=ctx.params["max_side"],
+                rotation=int(ctx.asset.metadata.get("rotation") or 0),
+            )
+        )
         result = OperatorResult()
-        for index, (start, end, time) in enumerate(spans):
-            pixels = frames.get(time)
-            if pixels is None:
-                continue
-            pixels = _rotate(pixels, rotation)
-            sha = ctx.put_blob(encode_jpeg(pixels, ctx.params["max_side"]), "image/jpeg")
-            key = f"kf{index:05d}"
-            data = {"blob": sha, "time": round(time, 3), "width": pixels.shape[1], "height": pixels.shape[0]}
-            result.segments.append(SegmentOut(kind="keyframe", key=key, start=start, end=end, data=data))
-            result.artifacts.append(ArtifactOut(kind="keyframe", key=key, data=data, blob_sha256=sha,
-                                                segment_key=key))  # fmt: skip
+        keys = (f"kf{number:05d}" for number in count(1))
+        strip = []
+        for index, shot in enumerate(found.shots):
+            shot_key = f"shot{index + 1:05d}"
+            stored = {
+                time: _keyframe(ctx, result, shot, shot_key, next(keys), time, images[time])
+                for time in wanted.get(index, [])
+                if time in images
+            }
+            own = stored.get(shot.keyframe_time)
+            if own is not None:
+                strip.append(images[shot.keyframe_time])
+            _shot(result, shot, shot_key, own, found)
+        if strip:
+            result.artifacts.append(_strip(ctx, strip, found))
         return result
+
+
+def _keyframe_times(shots: list[Shot], limit: int) -> dict[int, list[float]]:
+    """Keyframe times per shot index: the shot's own and a long shot's extra ones; where there are
+    more than ``limit`` in all, those of the longest shots."""
+    entries = [
+        (shot.end - shot.start, index, time)
+        for index, shot in enumerate(shots)
+        for time in (shot.keyframe_time, *shot.extra_keyframe_times)
+    ]
+    kept: dict[int, list[float]] = {}
+    for _, index, time in sorted(entries, key=lambda entry: -entry[0])[: max(1, limit)]:
+        kept.setdefault(index, []).append(time)
+    return {index: sorted(times) for index, times in kept.items()}
+
+
+def _keyframe(
+    ctx: OperatorContext,
+    result: OperatorResult,
+    shot: Shot,
+    shot_key: str,
+    key: str,
+    time: float,
+    pixels: np.ndarray,
+) -> dict[str, Any]:
+    sha = ctx.put_blob(encode_jpeg(pixels, ctx.params["max_side"]), "image/jpeg")
+    height, width = pixels.shape[:2]
+    data = {"blob": sha, "time": round(time, 3), "width": width, "height": height, "shot": shot_key}
+    result.segments.append(SegmentOut(kind="keyframe", key=key, start=shot.start, end=shot.end, data=data))
+    result.artifacts.append(ArtifactOut(kind="keyframe", key=key, data=data, blob_sha256=sha, segment_key=key))
+    return data
+
+
+def _shot(result: OperatorResult, shot: Shot, key: str, keyframe: dict[str, Any] | None, found: ShotList) -> None:
+    data = {
+        "transition_in": shot.transition_in,
+        "keyframe_time": round(shot.keyframe_time, 3),
+        "start_frame": shot.start_frame,
+        "end_frame": shot.end_frame,
+    }
+    result.segments.append(SegmentOut(kind="shot", key=key, start=shot.start, end=shot.end, data=data))
+    sha = keyframe["blob"] if keyframe else None
+    artifact = {**data, "start": round(shot.start, 3), "end": round(shot.end, 3), "fps": round(found.fps, 3)}
+    if keyframe:
+        artifact |= {"keyframe_blob": sha, "keyframe_width": keyframe["width"], "keyframe_height": keyframe["height"]}
+    result.artifacts.append(ArtifactOut(kind="shot", key=key, data=artifact, blob_sha256=sha, segment_key=key))
+
+
+def _strip(ctx: OperatorContext, keyframes: list[np.ndarray], found: ShotList) -> ArtifactOut:
+    """Up to ``strip_shots`` shot keyframes (evenly chosen), each ``strip_height`` pixels high, side by side."""
+    limit, height = ctx.params["strip_shots"], ctx.params["strip_height"]
+    if len(keyframes) > limit:
+        keyframes = [keyframes[i] for i in np.linspace(0, len(keyframes) - 1, limit).round().astype(int)]
+    tiles = [
+        Image.fromarray(pixels).resize(
+            (max(1, round(pixels.shape[1] * height / pixels.shape[0])), height), Image.Resampling.LANCZOS
+        )
+        for pixels in keyframes
+    ]
+    strip = Image.new("RGB", (sum(tile.width for tile in tiles), height))
+    left = 0
+    for tile in tiles:
+        strip.paste(tile, (left, 0))
+        left += tile.width
+    out = io.BytesIO()
+    strip.save(out, format="JPEG", quality=80, optimize=True)
+    sha = ctx.put_blob(out.getvalue(), "image/jpeg")
+    data = {"width": strip.width, "height": height, "tiles": len(tiles), "shots": len(found.shots)}
+    return ArtifactOut(kind="thumbnail_strip", data=data, blob_sha256=sha)

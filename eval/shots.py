@@ -1,0 +1,184 @@
+"""Shot boundary detection: mediasift against PySceneDetect, on the same videos, in one run.
+
+    .venv/bin/python eval/shots.py [--seed N]
+
+The videos (see ``eval/shotset.py``; rendered once into /tmp, a minute or two) have known
+boundaries: hard cuts; fades through black and dissolves; and traps that are no boundary (camera
+flashes, whip pans, a still camera with a moving object). Every detector runs on every video:
+mediasift's ``detect_shots`` and PySceneDetect 0.7.2's ContentDetector, AdaptiveDetector and
+HistogramDetector with their default settings (``scenedetect.detect(path, detector)``).
+
+Scoring. A detector reports the first frame of each new shot. A cut at frame k is found by a
+boundary within 2 frames of k; a gradual transition by a boundary inside its span widened by 2
+frames. Each transition takes the nearest unused boundary. A boundary left over inside a
+transition that was found is a duplicate, neither a hit nor a false positive: that is how a fade
+that PySceneDetect reports as two boundaries (where it leaves the old shot and where it reaches the
+new one) is scored. Every other boundary left over is a false positive; those inside a trap are
+also counted per trap. Precision, recall and F1 are given per group of videos, so the cut figures
+come from the videos with only cuts and the gradual ones from those with only fades and dissolves.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "eval"))
+
+import shotset  # noqa: E402
+
+TOLERANCE = 2
+
+
+@dataclass
+class Score:
+    found: int = 0
+    truth: int = 0
+    false: int = 0
+    trap_false: dict[str, int] = field(default_factory=dict)
+    by_kind: dict[str, list[int]] = field(default_factory=dict)  # transition kind: [found, truth]
+
+    def add(self, other: Score) -> None:
+        self.found += other.found
+        self.truth += other.truth
+        self.false += other.false
+        for kind, count in other.trap_false.items():
+            self.trap_false[kind] = self.trap_false.get(kind, 0) + count
+        for kind, (found, truth) in other.by_kind.items():
+            mine = self.by_kind.setdefault(kind, [0, 0])
+            mine[0] += found
+            mine[1] += truth
+
+    def kind_recall(self, kind: str) -> float:
+        found, truth = self.by_kind.get(kind, [0, 0])
+        return found / truth if truth else 1.0
+
+    @property
+    def precision(self) -> float:
+        return self.found / (self.found + self.false) if self.found + self.false else 1.0
+
+    @property
+    def recall(self) -> float:
+        return self.found / self.truth if self.truth else 1.0
+
+    @property
+    def f1(self) -> float:
+        p, r = self.precision, self.recall
+        return 2 * p * r / (p + r) if p + r else 0.0
+
+
+def score(video: shotset.Video, boundaries: list[int]) -> Score:
+    result = Score(truth=len(video.truth.transitions))
+    used: set[int] = set()
+    found_spans = []
+    for span in video.truth.transitions:
+        lo, hi = span.start - TOLERANCE, span.end + TOLERANCE
+        middle = (span.start + span.end) / 2
+        candidates = [b for b in boundaries if lo <= b <= hi and b not in used]
+        tally = result.by_kind.setdefault(span.kind, [0, 0])
+        tally[1] += 1
+        if candidates:
+            used.add(min(candidates, key=lambda b: abs(b - middle)))
+            result.found += 1
+            tally[0] += 1
+            if span.kind != "cut":
+                found_spans.append((lo, hi))
+    for boundary in boundaries:
+        if boundary in used or any(lo <= boundary <= hi for lo, hi in found_spans):
+            continue
+        result.false += 1
+        for trap in video.truth.traps:
+            if trap.start - TOLERANCE <= boundary <= trap.end + TOLERANCE:
+                result.trap_false[trap.kind] = result.trap_false.get(trap.kind, 0) + 1
+    return result
+
+
+def mediasift_boundaries(path: Path) -> list[int]:
+    from mediasift.media.shots import detect_shots
+
+    return [shot.start_frame for shot in detect_shots(path).shots[1:]]
+
+
+def scenedetect_boundaries(name: str) -> Callable[[Path], list[int]]:
+    def run(path: Path) -> list[int]:
+        import scenedetect
+
+        detector = getattr(scenedetect, name)()
+        return [start.frame_num for start, _ in scenedetect.detect(str(path), detector)[1:]]
+
+    return run
+
+
+DETECTORS: dict[str, Callable[[Path], list[int]]] = {
+    "mediasift": mediasift_boundaries,
+    "ContentDetector": scenedetect_boundaries("ContentDetector"),
+    "AdaptiveDetector": scenedetect_boundaries("AdaptiveDetector"),
+    "HistogramDetector": scenedetect_boundaries("HistogramDetector"),
+}
+
+
+def evaluate(videos: list[shotset.Video]) -> dict[str, tuple[dict[str, Score], float]]:
+    """Per detector: the summed score of each group, and the seconds it spent on all videos."""
+    results = {}
+    for name, detect in DETECTORS.items():
+        groups: dict[str, Score] = {}
+        spent = 0.0
+        for video in videos:
+            started = time.perf_counter()
+            boundaries = detect(video.path)
+            spent += time.perf_counter() - started
+            groups.setdefault(video.group, Score()).add(score(video, boundaries))
+        results[name] = (groups, spent)
+    return results
+
+
+def report(videos: list[shotset.Video], results: dict[str, tuple[dict[str, Score], float]]) -> None:
+    def count(group: str, kinds: set[str]) -> int:
+        return sum(1 for v in videos if v.group == group for s in v.truth.transitions if s.kind in kinds)
+
+    traps = sorted({trap.kind for video in videos for trap in video.truth.traps})
+    trap_counts = {kind: sum(1 for v in videos for t in v.truth.traps if t.kind == kind) for kind in traps}
+    seconds = sum(video.truth.duration for video in videos)
+    print(
+        f"{len(videos)} videos, {seconds:.0f} s: {count('cuts', {'cut'})} hard cuts; "
+        f"{count('gradual', {'fade'})} fades and {count('gradual', {'dissolve'})} dissolves; "
+        + ", ".join(f"{n} {kind}" for kind, n in trap_counts.items())
+        + f" traps (between {count('traps', {'cut'})} cuts)\n"
+    )
+    header = (
+        f"{'detector':18} | {'cuts P':>6} {'R':>5} {'F1':>5} | {'gradual P':>9} {'R':>5} {'F1':>5} "
+        f"{'fade R':>6} {'dissolve R':>10} | "
+        + " ".join(f"{kind + ' FP':>9}" for kind in traps)
+        + f" {'trap-cut F1':>11} | {'x realtime':>10}"
+    )
+    print(header)
+    print("-" * len(header))
+    for name, (groups, spent) in results.items():
+        cuts, gradual, trap = (groups.get(g, Score()) for g in ("cuts", "gradual", "traps"))
+        print(
+            f"{name:18} | {cuts.precision:6.3f} {cuts.recall:5.3f} {cuts.f1:5.3f} | "
+            f"{gradual.precision:9.3f} {gradual.recall:5.3f} {gradual.f1:5.3f} "
+            f"{gradual.kind_recall('fade'):6.3f} {gradual.kind_recall('dissolve'):10.3f} | "
+            + " ".join(f"{trap.trap_false.get(kind, 0):9d}" for kind in traps)
+            + f" {trap.f1:11.3f} | {seconds / spent:10.0f}"
+        )
+    print(
+        "\nFP: boundaries reported inside a trap (no boundary there). trap-cut F1: the cuts around the "
+        "traps. x realtime: video seconds per second of detection, over all videos (mixed sizes)."
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--seed", type=int, default=0, help="draw other videos of the same kinds (0: the usual set)")
+    videos = shotset.load(parser.parse_args().seed)
+    report(videos, evaluate(videos))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,108 @@
+"""The shot-detection evaluation set: edited videos with known boundaries, written once and cached.
+
+Three groups, so precision and recall can be told apart per kind of boundary:
+
+* ``cuts``: shots joined by hard cuts only; one cut in four joins two views of the same source.
+* ``gradual``: shots joined by fades through black (with 0-5 black frames) and dissolves of
+  0.5-1.5 s, while both shots keep moving.
+* ``traps``: events inside one shot that are no boundary (a camera flash of 1-3 frames, a whip pan,
+  a still camera with a disk moving across), between shots joined by hard cuts.
+
+Sources are real photos bundled with scikit-image and synthetic patterns; resolutions from
+480x270 to 1280x720; 24, 25 and 30 fps; x264 with its defaults and with scene-cut I-frames off, no
+B-frames or a short GOP, since how a file was encoded changes what a fast decoder can skip.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+
+import shotgen
+
+CACHE = Path("/tmp/mediasift-eval-shots")
+GENERATOR_VERSION = "3"
+
+SIZES = ((1280, 720), (854, 480), (640, 360), (480, 270))
+ENCODINGS: tuple[dict[str, str], ...] = (
+    {},
+    {"x264-params": "scenecut=0"},
+    {"x264-params": "bframes=0"},
+    {"x264-params": "keyint=30:bframes=5"},
+)
+
+
+@dataclass(frozen=True)
+class Video:
+    group: str
+    name: str
+    path: Path
+    truth: shotgen.Truth
+
+
+def _plans(seed: int) -> list[tuple[str, str, shotgen.Edit, tuple[int, int], int, dict[str, str]]]:
+    """(group, name, edit, size, fps, encoder options) for every video of the set."""
+    plans = []
+    for index in range(6):
+        rng = np.random.default_rng(seed + 100 + index)
+        edit = shotgen.random_edit(rng, 12, ["cut"], shot_frames=(25, 70))
+        plans.append(("cuts", f"cuts{index}", edit, SIZES[index % 4], (25, 30, 24)[index % 3], ENCODINGS[index % 4]))
+    for index in range(6):
+        rng = np.random.default_rng(seed + 200 + index)
+        edit = shotgen.random_edit(
+            rng, 8, ["fade", "dissolve", "dissolve"], shot_frames=(30, 60), gradual_frames=(12, 38)
+        )
+        plans.append(
+            ("gradual", f"gradual{index}", edit, SIZES[(index + 1) % 4], (25, 30, 24)[index % 3], ENCODINGS[index % 4])
+        )
+    for index, middle in enumerate(_trap_shots()):
+        rng = np.random.default_rng(seed + 300 + index)
+        others = rng.choice([name for name in shotgen.COLOUR_PHOTOS if name != middle.source], 2, replace=False)
+        before, after = (shotgen.Shot(str(source), 40, "drift") for source in others)
+        edit = shotgen.Edit([before, middle, after], [shotgen.Join("cut"), shotgen.Join("cut")])
+        plans.append(("traps", f"trap{index}-{middle.motion}", edit, SIZES[index % 4], 25, ENCODINGS[index % 4]))
+    return plans
+
+
+def _trap_shots() -> list[shotgen.Shot]:
+    flashes = [
+        shotgen.Shot(source, 60, "drift", flash_at=25, flash_frames=frames)
+        for source, frames in (("coffee", 1), ("astronaut", 2), ("rocket", 3), ("camera", 2))
+    ]
+    pans = [shotgen.Shot(source, 50, "fast_pan") for source in ("chelsea", "hubble_deep_field", "coffee")]
+    objects = [shotgen.Shot(source, 50, "object") for source in ("retina", "brick")]
+    return flashes + pans + objects
+
+
+def load(seed: int = 0) -> list[Video]:
+    """The whole set, rendering only what the cache lacks (the first run takes a minute or two).
+    Another ``seed`` draws other videos of the same kinds: a check that nothing was tuned to one draw."""
+    videos = []
+    for group, name, edit, size, fps, options in _plans(seed):
+        key = hashlib.sha256(json.dumps([GENERATOR_VERSION, repr(edit), size, fps, options]).encode()).hexdigest()[:12]
+        path = CACHE / f"{name}-{seed}-{key}.mp4"
+        truth_path = path.with_suffix(".json")
+        if not truth_path.exists():
+            CACHE.mkdir(parents=True, exist_ok=True)
+            truth = shotgen.write(path, edit, size, fps, options=options)
+            truth_path.write_text(json.dumps(asdict(truth)))
+        videos.append(Video(group, name, path, _truth(json.loads(truth_path.read_text()))))
+    return videos
+
+
+def _truth(raw: dict[str, Any]) -> shotgen.Truth:
+    return shotgen.Truth(
+        frames=raw["frames"],
+        fps=raw["fps"],
+        size=(raw["size"][0], raw["size"][1]),
+        transitions=[shotgen.Span(**span) for span in raw["transitions"]],
+        traps=[shotgen.Span(**span) for span in raw["traps"]],
+    )
