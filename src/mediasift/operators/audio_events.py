@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 from mediasift.media.audio import iter_audio
-from mediasift.mediatype import MediaType
 from mediasift.models.audio_events import LABELS, SAMPLE_RATE, AudioEventDetector, get_audio_event_detector
+from mediasift.operators.sound import AudioOperator
 from mediasift.pipeline.operator import (
     ArtifactOut,
-    AssetView,
-    Operator,
     OperatorContext,
     OperatorResult,
     SegmentOut,
@@ -18,16 +16,10 @@ from mediasift.pipeline.operator import (
 CHUNK_S = 300.0
 
 
-class AudioEvents(Operator):
+class AudioEvents(AudioOperator):
     name = "audio_events"
     version = "1"
-    media_types = frozenset({MediaType.AUDIO, MediaType.VIDEO})
     model = AudioEventDetector.ref
-
-    def applies(self, asset: AssetView) -> bool:
-        if asset.media_type is MediaType.VIDEO:
-            return bool(asset.metadata.get("has_audio"))
-        return asset.media_type is MediaType.AUDIO
 
     def run(self, ctx: OperatorContext) -> OperatorResult:
         found, duration = get_audio_event_detector().events_in_chunks(iter_audio(ctx.media_path, SAMPLE_RATE, CHUNK_S))

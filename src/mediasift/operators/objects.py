@@ -29,9 +29,7 @@ class Objects(ImageOperator):
         result = OperatorResult()
         for item in iter_images(ctx):
             found = detector.detect(item.pixels, min_confidence=ctx.params["min_confidence"])
-            objects = [
-                {"label": d.label, "confidence": round(d.confidence, 4), "box": list(d.box)} for d in found
-            ]
+            objects = [{"label": d.label, "confidence": round(d.confidence, 4), "box": list(d.box)} for d in found]
             top = max((d.confidence for d in found), default=None)
             if found:
                 result.segments.append(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from mediasift.mediatype import MediaType
+from mediasift.operators.sound import has_sound
 from mediasift.pipeline.operator import ArtifactOut, AssetView, Operator, OperatorContext, OperatorResult
 
 
@@ -29,7 +30,7 @@ class ShotWords(Operator):
         return ("keyframes", "transcribe")
 
     def applies(self, asset: AssetView) -> bool:
-        return asset.media_type is MediaType.VIDEO and bool(asset.metadata.get("has_audio"))
+        return asset.media_type is MediaType.VIDEO and has_sound(asset)
 
     def run(self, ctx: OperatorContext) -> OperatorResult:
         shots = [(s.key, s.start or 0.0, s.end or 0.0) for s in ctx.segments(operator="keyframes", kind="shot")]

@@ -13,7 +13,6 @@ import math
 from pathlib import Path
 
 from mediasift.media.audio import iter_audio
-from mediasift.mediatype import MediaType
 from mediasift.models.transcriber import (
     MAX_WINDOW_S,
     SAMPLE_RATE,
@@ -24,10 +23,9 @@ from mediasift.models.transcriber import (
     plan_windows,
 )
 from mediasift.models.vad import get_vad, spans_from_probabilities
+from mediasift.operators.sound import AudioOperator
 from mediasift.pipeline.operator import (
     ArtifactOut,
-    AssetView,
-    Operator,
     OperatorContext,
     OperatorResult,
     SegmentOut,
@@ -65,18 +63,12 @@ def transcribe_file(
     )
 
 
-class Transcribe(Operator):
+class Transcribe(AudioOperator):
     name = "transcribe"
     version = "2"
-    media_types = frozenset({MediaType.AUDIO, MediaType.VIDEO})
     # Routing picks one of two models per file: lineage names the router (both models and versions);
     # the model actually used is in each segment's and the artifact's data.
     model = SpeechRecognizer.ref
-
-    def applies(self, asset: AssetView) -> bool:
-        if asset.media_type is MediaType.VIDEO:
-            return bool(asset.metadata.get("has_audio"))
-        return asset.media_type is MediaType.AUDIO
 
     def run(self, ctx: OperatorContext) -> OperatorResult:
         transcript = transcribe_file(ctx.media_path)
