@@ -11,7 +11,6 @@ from __future__ import annotations
 import re
 import threading
 import time
-import uuid
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -270,7 +269,3 @@ def _job(row: Sequence[Any]) -> Job:
 def _as_datetime(value: Any) -> datetime:
     assert isinstance(value, datetime)
     return value
-
-
-def new_consumer_id(prefix: str = "worker") -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:8]}"
