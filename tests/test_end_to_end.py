@@ -220,6 +220,9 @@ def test_artifacts_carry_lineage(world: dict[str, Any]) -> None:
         assert art["operator_version"] and art["params_hash"] and art["duration_ms"] >= 0
     labels = next(a for a in detail["artifacts"] if a["kind"] == "labels")
     assert labels["model"] and labels["model_version"]
+    trail = [(e["entity"], e["action"], e["actor"]) for e in detail["audit"]]
+    assert trail[0] == ("assets", "insert", "ingest")
+    assert ("operator_runs", "insert", f"worker:{detail['id']}:labels") in trail
 
 
 def _search(world: dict[str, Any], query: str, *extra: str) -> list[dict[str, Any]]:

@@ -299,7 +299,8 @@ class Mediasift:
             return asset_repo.list_assets(conn, media_type=media_type, status=status, limit=10_000_000)
 
     def describe(self, asset_id: UUID) -> dict[str, Any]:
-        """The asset with its metadata, every artifact with lineage, each operator's run and job state."""
+        """The asset with its metadata, every artifact with lineage, each operator's run and job state,
+        and its audit trail (who or what changed it, when, how)."""
         with self.db.connect() as conn:
             asset = asset_repo.get_asset(conn, asset_id)
             if asset is None:
@@ -307,6 +308,7 @@ class Mediasift:
             artifacts = result_repo.read_artifacts(conn, asset_id)
             runs = result_repo.read_runs(conn, asset_id)
             states = job_states.states(conn, asset_id)
+            audit = asset_repo.audit_trail(conn, str(asset_id))
         return {
             "id": str(asset.id),
             "media_type": asset.media_type,
@@ -320,6 +322,7 @@ class Mediasift:
             "artifacts": artifacts,
             "operators": runs,
             "jobs": states,
+            "audit": audit,
         }
 
     def status(self) -> dict[str, Any]:

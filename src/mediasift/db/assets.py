@@ -123,7 +123,7 @@ def count_by(conn: Conn) -> list[dict[str, Any]]:
     ).fetchall()
 
 
-def audit_trail(conn: Conn, entity_id_prefix: str, limit: int = 200) -> list[dict[str, Any]]:
+def audit_trail(conn: Conn, entity_id_prefix: str, limit: int = 1000) -> list[dict[str, Any]]:
     return conn.execute(
         "SELECT at, actor, action, entity, entity_id FROM audit_log WHERE entity_id LIKE %s "
         "ORDER BY id LIMIT %s",
