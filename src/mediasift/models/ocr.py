@@ -77,7 +77,8 @@ class TextReader:
             "EngineConfig.onnxruntime.inter_op_num_threads": 1,
         }
         engine = RapidOCR(params=params)
-        logging.getLogger("RapidOCR").setLevel(logging.WARNING)
+        # It warns on every picture without text ("the text detection result is empty"): not news.
+        logging.getLogger("RapidOCR").setLevel(logging.ERROR)
         return engine
 
     def read(self, image: npt.NDArray[np.uint8]) -> list[OcrLine]:
