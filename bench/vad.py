@@ -26,7 +26,6 @@ import statistics
 import sys
 import tempfile
 import time
-import wave
 from collections.abc import Callable
 from pathlib import Path
 
@@ -38,6 +37,8 @@ from mediasift.media.audio import decode_audio
 from mediasift.models.transcriber import get_multilingual_transcriber, get_transcriber
 from mediasift.models.vad import get_vad
 from mediasift.operators.transcribe import transcribe_file
+
+from mediagen import write_wav
 
 LIBRIVOX = Path("/usr/share/pocketsphinx/test/data/librivox")
 SR = 16000
@@ -77,13 +78,7 @@ def build(
     else:
         speech = np.concatenate(utterances)
         parts = [speech, filler(speech.size, 0)]
-    audio = np.concatenate(parts)
-    with wave.open(str(path), "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(SR)
-        out.writeframes((np.clip(audio, -1, 1) * 32767).astype(np.int16).tobytes())
-    return path
+    return write_wav(path, np.concatenate(parts), SR)
 
 
 def timed(path: Path, use_vad: bool, repeats: int) -> tuple[float, float, str, float]:

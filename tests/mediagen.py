@@ -14,6 +14,7 @@ import colorsys
 import shutil
 import struct
 import subprocess
+import wave
 import zlib
 from collections.abc import Iterator, Sequence
 from datetime import datetime
@@ -56,6 +57,16 @@ def make_speech_wav(path: Path, text: str, voice: str = "en", words_per_minute: 
     return path
 
 
+def write_wav(path: Path, samples: np.ndarray, rate: int) -> Path:
+    """Mono 16-bit PCM WAV of float samples in [-1, 1] (clipped)."""
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(rate)
+        out.writeframes((np.clip(samples, -1, 1) * 32767).astype("<i2").tobytes())
+    return path
+
+
 def make_tone_audio(
     path: Path,
     seconds: float,
@@ -77,9 +88,7 @@ def make_tone_audio(
     t = np.arange(round(seconds * rate)) / rate
     wave = np.stack([0.3 * np.sin(2 * np.pi * freq * (1 + 0.5 * ch) * t) for ch in range(channels)])
     with av.open(str(path), "w", format=container or muxer, options=options or {}) as out:
-        stream = cast(
-            AudioStream, out.add_stream(codec, rate=rate, layout="mono" if channels == 1 else "stereo")
-        )
+        stream = cast(AudioStream, out.add_stream(codec, rate=rate, layout="mono" if channels == 1 else "stereo"))
         _encode_audio(out, stream, wave.astype(np.float32), rate)
     return path
 

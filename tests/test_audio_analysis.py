@@ -7,7 +7,6 @@ import re
 import shutil
 import threading
 import tracemalloc
-import wave
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -35,22 +34,13 @@ from mediasift.operators.audio_events import AudioEvents
 from mediasift.operators.transcribe import Transcribe, transcribe_file
 from mediasift.pipeline.operator import AssetView, OperatorContext
 
-from mediagen import make_speech_wav, make_tone_audio
+from mediagen import make_speech_wav, make_tone_audio, write_wav
 
 SR = 16000
 needs_espeak = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng is not installed")
 
 ENGLISH = "the library opens at nine and closes late on weekends"
 GERMAN = "Heute ist das Wetter in Berlin sehr schön. Ich trinke jeden Morgen eine Tasse Kaffee mit Milch."
-
-
-def write_wav(path: Path, audio: np.ndarray) -> Path:
-    with wave.open(str(path), "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(SR)
-        out.writeframes((np.clip(audio, -1, 1) * 32767).astype(np.int16).tobytes())
-    return path
 
 
 def speech(tmp_path: Path, text: str = ENGLISH, voice: str = "en") -> np.ndarray:
@@ -148,7 +138,7 @@ def test_no_speech_in_a_tone_or_noise_gives_an_empty_transcript(
 
     monkeypatch.setattr(transcribe_module, "get_speech_recognizer", no_recognizer)
     noise = (0.1 * np.random.default_rng(0).standard_normal(6 * SR)).astype(np.float32)
-    for path in (make_tone_audio(tmp_path / "tone.wav", 6.0), write_wav(tmp_path / "noise.wav", noise)):
+    for path in (make_tone_audio(tmp_path / "tone.wav", 6.0), write_wav(tmp_path / "noise.wav", noise, SR)):
         result = Transcribe().run(context(path))
         assert result.segments == []
         (artifact,) = result.artifacts
@@ -165,7 +155,7 @@ def test_audio_events_tell_music_from_speech(tmp_path: Path) -> None:
     voice = speech(tmp_path)
     gap = np.zeros(SR, np.float32)
     audio = np.concatenate([melody(8.0), gap, voice, gap])
-    result = AudioEvents().run(context(write_wav(tmp_path / "mix.wav", audio)))
+    result = AudioEvents().run(context(write_wav(tmp_path / "mix.wav", audio, SR)))
     music = [s for s in result.segments if s.text == "music"]
     talk = [s for s in result.segments if s.text == "speech"]
     assert music and talk and all(s.kind == "audio_event" for s in result.segments)
@@ -184,7 +174,7 @@ def test_audio_events_tell_music_from_speech(tmp_path: Path) -> None:
 
 @needs_espeak
 def test_english_goes_to_tiny_en_with_timed_confident_words(tmp_path: Path, recognizer: SpeechRecognizer) -> None:
-    path = write_wav(tmp_path / "en.wav", np.concatenate([np.zeros(SR, np.float32), speech(tmp_path)]))
+    path = write_wav(tmp_path / "en.wav", np.concatenate([np.zeros(SR, np.float32), speech(tmp_path)]), SR)
     transcript = transcribe_file(path, recognizer=recognizer)
     assert transcript.language == "en" and transcript.model == Transcriber.ref.id
     assert sum(w in words_of(transcript.text) for w in words_of(ENGLISH)) >= 7
@@ -198,7 +188,7 @@ def test_english_goes_to_tiny_en_with_timed_confident_words(tmp_path: Path, reco
 
 @needs_espeak
 def test_german_is_identified_and_goes_to_the_multilingual_model(tmp_path: Path, recognizer: SpeechRecognizer) -> None:
-    path = write_wav(tmp_path / "de.wav", speech(tmp_path, GERMAN, voice="de"))
+    path = write_wav(tmp_path / "de.wav", speech(tmp_path, GERMAN, voice="de"), SR)
     transcript = transcribe_file(path, recognizer=recognizer)
     assert transcript.language == "de"
     assert transcript.model == MultilingualTranscriber.ref.id
@@ -221,7 +211,7 @@ def test_long_audio_is_transcribed_window_by_window_on_the_file_timeline(
     asr = Spy(monkeypatch, recognizer.english, "transcribe")
     lid = Spy(monkeypatch, recognizer.multilingual, "detect_language")
 
-    transcript = transcribe_file(write_wav(tmp_path / "long.wav", audio), recognizer=recognizer, max_window_s=5.0)
+    transcript = transcribe_file(write_wav(tmp_path / "long.wav", audio, SR), recognizer=recognizer, max_window_s=5.0)
 
     assert len(lid.seconds) == 1, "the language is identified once per file"
     assert len(asr.seconds) == 2 and all(s <= 5.0 for s in asr.seconds), "one call per window"

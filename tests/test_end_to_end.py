@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import wave
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -27,9 +26,7 @@ pytestmark = pytest.mark.slow
 
 LIBRIVOX = Path("/usr/share/pocketsphinx/test/data/librivox")
 FIRST_UTTERANCE = LIBRIVOX / "sense_and_sensibility_01_austen_64kb-0870.wav"
-SECOND_UTTERANCE = (
-    LIBRIVOX / "sense_and_sensibility_01_austen_64kb-0880.wav"
-)  # "he was not an ill disposed young man"
+SECOND_UTTERANCE = LIBRIVOX / "sense_and_sensibility_01_austen_64kb-0880.wav"  # "he was not an ill disposed young man"
 GAP_S = 2.0
 VIDEO_SPEECH_START_S = 3.0
 SPOKEN_IN_VIDEO = "the orange submarine surfaced near the northern glacier"
@@ -43,14 +40,6 @@ LIBRARY_TEXT = (
 GERMAN_TEXT = "Der Zug nach München fährt heute später ab. Bitte beachten Sie die Durchsagen am Bahnsteig."
 
 
-def _write_wav(path: Path, samples: np.ndarray, rate: int) -> None:
-    with wave.open(str(path), "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(rate)
-        out.writeframes((np.clip(samples, -1, 1) * 32767).astype("<i2").tobytes())
-
-
 def _mono(path: Path) -> tuple[np.ndarray, int]:
     samples, rate = mediagen.read_audio(path)
     return samples.mean(axis=0), rate
@@ -61,7 +50,7 @@ def _two_utterances(path: Path) -> float:
     first, rate = _mono(FIRST_UTTERANCE)
     second, rate2 = _mono(SECOND_UTTERANCE)
     assert rate == rate2
-    _write_wav(path, np.concatenate([first, np.zeros(int(GAP_S * rate)), second]), rate)
+    mediagen.write_wav(path, np.concatenate([first, np.zeros(int(GAP_S * rate)), second]), rate)
     return len(first) / rate + GAP_S
 
 
@@ -69,7 +58,7 @@ def _speech_after_silence(tmp: Path) -> tuple[Path, float]:
     spoken = mediagen.make_speech_wav(tmp / "spoken.wav", SPOKEN_IN_VIDEO)
     speech, rate = _mono(spoken)
     padded = tmp / "padded.wav"
-    _write_wav(padded, np.concatenate([np.zeros(int(VIDEO_SPEECH_START_S * rate)), speech]), rate)
+    mediagen.write_wav(padded, np.concatenate([np.zeros(int(VIDEO_SPEECH_START_S * rate)), speech]), rate)
     return padded, len(speech) / rate
 
 
@@ -84,9 +73,7 @@ def world(pg_server: str, tmp_path_factory: pytest.TempPathFactory) -> dict[str,
     mediagen.make_video(
         folder / "clip.mp4", seconds=9.0, size=(480, 270), audio_wav=padded, scenes=scenes, scene_seconds=3.0
     )
-    mediagen.make_text_image(
-        folder / "sign.png", "LIGHTHOUSE", size=(640, 360), background=mediagen.photo("astronaut")
-    )
+    mediagen.make_text_image(folder / "sign.png", "LIGHTHOUSE", size=(640, 360), background=mediagen.photo("astronaut"))
     mediagen.make_jpeg_with_exif(
         folder / "nested" / "holiday.jpg", make="Canon", model="EOS 5D", orientation=6,
         taken_at=datetime(2021, 7, 4, 15, 30, 12), gps=(48.858370, 2.294481), base=mediagen.photo("chelsea"),
