@@ -1,4 +1,4 @@
-"""The command line: ``mediasift ingest | process | search | assets | status | db``."""
+"""The command line: ``mediasift ingest | process | search | assets | jobs | models | status | db``."""
 
 from __future__ import annotations
 
@@ -20,6 +20,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from mediasift.config import Settings
+from mediasift.inference import devices
+from mediasift.inference.registry import IdleUnloader, registry
 from mediasift.ingest.service import Accepted, expand_paths
 from mediasift.jobs.model import Lane
 from mediasift.mediatype import MediaType
@@ -31,6 +33,8 @@ jobs_app = typer.Typer(help="Jobs: the dead-letter queue, one job, re-driving.",
 app.add_typer(assets_app, name="assets")
 app.add_typer(db_app, name="db")
 app.add_typer(jobs_app, name="jobs")
+models_app = typer.Typer(help="The models: declared, loaded, used.", no_args_is_help=True)
+app.add_typer(models_app, name="models")
 
 console = Console()
 errors = Console(stderr=True)
@@ -221,7 +225,11 @@ def worker(
     errors.print(
         f"worker {runner.id} on {system.broker.name}: lanes {', '.join(chosen)}, concurrency {runner.concurrency}"
     )
+    for model_id, problem in system.model_problems().items():
+        errors.print(f"[yellow]model {model_id} is unavailable: {problem}[/yellow]")
+    unloader = IdleUnloader(registry, system.settings.model_idle_unload_s).start()
     code = runner.run()
+    unloader.stop()
     system.worker_stopped(runner)
     system.close()
     errors.print(f"worker {runner.id} stopped: {runner.stats}")
@@ -436,6 +444,34 @@ def status(
         )
     for model, emb in info["embeddings"].items():
         console.print(f"embeddings {model}: {emb['count']} x {emb['dim']}-d")
+
+
+@models_app.command("list")
+def models_list(as_json: JsonFlag = False) -> None:
+    """Every model: what it does, what runs it, its state, and what it has done (all processes)."""
+    system = _system()
+    listing = system.models()
+    system.close()
+    if as_json:
+        _print_json({"device": devices.describe(), "models": listing})
+        return
+    console.print(devices.describe())
+    for m in listing:
+        c = m["counters"]
+        loaded = f" in {m['load_seconds']:.2f} s" if m["load_seconds"] else ""
+        batch = f", batches of {m['batch_size']}" if m["batches"] else ""
+        lookups = c.get("cache_hits", 0) + c.get("cache_misses", 0)
+        console.print(f"[bold]{m['id']}[/bold] [dim]{m['version']}[/dim]", soft_wrap=True)
+        console.print(
+            f"  {m['task']}, {m['runtime']} on {m['device']}{batch}; {m['state']}{loaded}; "
+            f"calls {c.get('calls', 0):.0f}, items {c.get('items', 0):.0f}, "
+            f"cache hits {c.get('cache_hits', 0):.0f}/{lookups:.0f}, errors {c.get('errors', 0):.0f}, "
+            f"cost ${c.get('cost_usd', 0):.6f}",
+            soft_wrap=True,
+        )
+    for m in listing:
+        if m["problem"]:
+            errors.print(f"[yellow]{m['id']}: {m['problem']}[/yellow]")
 
 
 @db_app.command("url")

@@ -69,6 +69,33 @@ class Settings(BaseSettings):
     thumbnail_px: int = 320
     model_threads: int = 2
 
+    # Inference layer (see docs/inference.md for the trade-offs behind each default).
+    model_idle_unload_s: float = 600.0  # 0 keeps loaded models for the life of the process
+    compute_usd_per_hour: float = 0.08  # what local model compute costs, for cost per item
+    inference_cache: bool = True  # reuse results for identical inputs (model, version, input hash)
+    batch_max_size: int = 32  # cross-job micro-batches: most inputs per model call
+    batch_wait_ms: float = 20.0  # how long batch-lane requests wait for company
+    interactive_batch_wait_ms: float = 2.0  # the same for interactive requests
+    text_embedding_tier: str = "minilm"  # "minilm" (int8 MiniLM) or "wordllama" (static, ~50x cheaper)
+    whisper_compute_type: str = "int8"  # CTranslate2 compute type: "int8" or "float32"
+    speech_escalate_logprob: float = -0.8  # tiny.en result below this average log-probability goes to base
+    language_fast_min_confidence: float = 0.6  # lingua fast mode below this asks the accurate mode (eval/language.py)
+    ocr_timeout_s: float = 60.0  # per picture, before the OCR fallback takes over
+    # A remote OpenAI-compatible endpoint (vLLM, Ollama, a hosted API); empty = not used.
+    remote_base_url: str = ""
+    remote_api_key: str = ""
+    remote_chat_model: str = ""  # vision-language model for captions; empty = no captions
+    remote_embedding_model: str = ""
+    remote_timeout_s: float = 60.0
+    remote_max_retries: int = 4
+    remote_requests_per_minute: int = 60
+    remote_tokens_per_minute: int = 100_000
+    remote_usd_per_1k_input_tokens: float = 0.0
+    remote_usd_per_1k_output_tokens: float = 0.0
+    # A CLIP-style image-text model exported to ONNX (see docs/inference.md); empty = not used.
+    clip_dir: Path | None = None
+    clip_tags: str = ""  # zero-shot tags, comma-separated; empty = the folder's tags.txt, if any
+
     @cached_property
     def blob_dir(self) -> Path:
         return self.home / "blobs"

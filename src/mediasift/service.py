@@ -21,6 +21,7 @@ from mediasift.db import job_states
 from mediasift.db import results as result_repo
 from mediasift.db import workers as worker_repo
 from mediasift.db.connection import Database
+from mediasift.inference import stats
 from mediasift.ingest.service import Accepted, Ingestor, Refused, expand_paths
 from mediasift.jobs.breaker import CircuitBreakers
 from mediasift.jobs.broker import Broker, open_broker
@@ -65,6 +66,7 @@ class Mediasift:
         self.db = Database(self.settings)
         self.blobs = blob_store(self.settings)
         self.pipeline = default_pipeline(self.settings.operator_plugins)
+        stats.set_compute_price(self.settings.compute_usd_per_hour)
 
     @cached_property
     def broker(self) -> Broker:
@@ -126,6 +128,20 @@ class Mediasift:
     def worker_stopped(self, worker: Worker) -> None:
         with self.db.transaction() as conn:
             worker_repo.stopped(conn, worker.id)
+
+    def models(self) -> list[dict[str, Any]]:
+        """Every model: its declaration, its state here, and its counters summed over all processes."""
+        from mediasift.inference import catalog, usage
+
+        with self.db.connect() as conn:
+            counters = usage.read(conn)
+        return catalog.listing(self.settings, counters)
+
+    def model_problems(self) -> dict[str, str]:
+        """Models whose files are missing (declared ones: shipped and configured), with the fix."""
+        from mediasift.inference import catalog
+
+        return catalog.declared(self.settings).check()
 
     def workers_alive(self) -> list[dict[str, Any]]:
         with self.db.connect() as conn:

@@ -34,9 +34,10 @@ def ensure_vector_index(conn: Conn, model: str, dim: int) -> None:
 
 
 def nearest_segments(
-    conn: Conn, model: str, query: np.ndarray, *, limit: int, media_type: str | None
+    conn: Conn, model: str, query: np.ndarray, *, limit: int, media_type: str | None, model_version: str | None = None
 ) -> list[dict[str, Any]]:
     """Segments nearest to ``query``, best first, with their asset and its latest source path.
+    With ``model_version``, only vectors that version made (another version's may not share its space).
 
     Iterative index scans keep a media-type filter from starving the result (pgvector >= 0.8).
     """
@@ -49,6 +50,7 @@ def nearest_segments(
             SELECT e.segment_id, e.embedding::vector({dim}) <=> %(q)s AS distance
             FROM embeddings e JOIN assets a ON a.id = e.asset_id
             WHERE e.model = %(model)s AND (%(media_type)s::text IS NULL OR a.media_type = %(media_type)s)
+              AND (%(version)s::text IS NULL OR e.model_version = %(version)s)
             ORDER BY e.embedding::vector({dim}) <=> %(q)s
             LIMIT %(limit)s
         )
@@ -61,5 +63,5 @@ def nearest_segments(
         """
     ).format(dim=sql.Literal(dim))
     return conn.execute(
-        query_sql, {"q": query, "model": model, "media_type": media_type, "limit": limit}
+        query_sql, {"q": query, "model": model, "media_type": media_type, "limit": limit, "version": model_version}
     ).fetchall()

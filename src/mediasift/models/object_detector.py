@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import threading
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import cv2
@@ -12,6 +13,7 @@ import numpy as np
 import numpy.typing as npt
 
 from mediasift.config import load_settings
+from mediasift.inference.registry import ModelSpec, Runtime, registry
 from mediasift.models import ModelRef
 from mediasift.models.weights import Lazy, as_rgb_uint8, package_file
 
@@ -61,6 +63,11 @@ class ObjectDetector:
         self._net = Lazy(self._load)
         self._forward_lock = threading.Lock()
 
+    def load(self) -> ObjectDetector:
+        """Load the weights now rather than on first use."""
+        self._net.get()
+        return self
+
     def _load(self) -> Any:
         graph = package_file(_PACKAGE, "models", "frozen_inference_graph.pb")
         config = package_file(_PACKAGE, "models", "ssd_mobilenet_v2_coco_2018_03_29.pbtxt")
@@ -97,9 +104,28 @@ class ObjectDetector:
         return found
 
 
-_default = Lazy(lambda: ObjectDetector(threads=load_settings().model_threads))
+def weight_files() -> list[Path]:
+    names = ("frozen_inference_graph.pb", "ssd_mobilenet_v2_coco_2018_03_29.pbtxt")
+    return [package_file(_PACKAGE, "models", name) for name in names]
+
+
+HANDLE = registry.declare(
+    ModelSpec(
+        id=ObjectDetector.ref.id,
+        version=ObjectDetector.ref.version,
+        task="object-detection",
+        input_kind="image",
+        runtime=Runtime.OPENCV_DNN,
+        output="boxes of 90 COCO classes",
+        files=weight_files,
+        load=lambda: ObjectDetector(threads=load_settings().model_threads).load(),
+        memory_mb=80,
+        cost_per_item_usd=1.3e-6,  # ~60 ms per picture
+    )
+)
 
 
 def get_object_detector() -> ObjectDetector:
-    """The process-wide detector (the network loads on first ``detect``)."""
-    return _default.get()
+    """The process-wide model, loaded (see the registry for its state)."""
+    model: ObjectDetector = HANDLE.get()
+    return model

@@ -1,11 +1,17 @@
-"""Text in pictures, as lines with boxes: RapidOCR 3.10 (PP-OCRv6 small det + rec) on ONNX Runtime."""
+"""Text in pictures, as lines with boxes: RapidOCR 3.10 (PP-OCRv6 small det + rec) on ONNX Runtime,
+and the fallback chain that hands a picture to tesseract (:mod:`mediasift.models.tesseract_ocr`) when
+RapidOCR fails or is too slow."""
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import cv2
@@ -13,8 +19,14 @@ import numpy as np
 import numpy.typing as npt
 
 from mediasift.config import load_settings
+from mediasift.inference import stats
+from mediasift.inference.fallback import FallbackChain
+from mediasift.inference.registry import ModelSpec, Runtime, registry
+from mediasift.jobs.breaker import CircuitBreakers
 from mediasift.models import ModelRef
-from mediasift.models.weights import Lazy, as_rgb_uint8, package_file
+from mediasift.models.weights import Lazy, ModelWeightsMissing, as_rgb_uint8, package_file
+
+MODEL_FILES = ("PP-OCRv6_det_small.onnx", "PP-OCRv6_rec_small.onnx", "ch_ppocr_mobile_v2.0_cls_mobile.onnx")
 
 
 @dataclass(frozen=True)
@@ -51,21 +63,29 @@ class TextReader:
     no dictionary file is fetched either. The text-line orientation classifier (upside-down text)
     is off: rare in media, and it costs a pass per line. RapidOCR wants BGR pixels: RGB input is
     converted. Calls are serialised, since RapidOCR keeps per-call settings on the instance.
+
+    ``model_dir`` holds the three ONNX files (``MODEL_FILES``) when they should not come from the
+    wheel; a failed load is tried again on the next ``read``. Errors are not counted here: the
+    fallback chain that calls this reader counts them, timeouts included.
     """
 
     ref = ModelRef("rapidocr-ppocrv6-small-det-rec", "rapidocr==3.10.0")
 
-    def __init__(self, threads: int = 2) -> None:
+    def __init__(self, threads: int = 2, model_dir: Path | None = None) -> None:
         self.threads = threads
+        self.model_dir = model_dir
         self._engine = Lazy(self._load)
         self._call_lock = threading.Lock()
+
+    def load(self) -> TextReader:
+        """Load the models now rather than on first use."""
+        self._engine.get()
+        return self
 
     def _load(self) -> Any:
         from rapidocr import RapidOCR
 
-        det = package_file("rapidocr", "models", "PP-OCRv6_det_small.onnx")
-        rec = package_file("rapidocr", "models", "PP-OCRv6_rec_small.onnx")
-        cls = package_file("rapidocr", "models", "ch_ppocr_mobile_v2.0_cls_mobile.onnx")
+        det, rec, cls = weight_files(self.model_dir)
         params: dict[str, Any] = {
             "Global.log_level": "warning",
             "Global.use_cls": False,
@@ -88,7 +108,9 @@ class TextReader:
         height, width = rgb.shape[:2]
         bgr = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
         with self._call_lock:
+            started = time.perf_counter()
             result = engine(bgr)
+            stats.record_call(self.ref, 1, time.perf_counter() - started)
         boxes, texts, scores = result.boxes, result.txts, result.scores
         if boxes is None or texts is None or scores is None:
             return []
@@ -106,9 +128,91 @@ class TextReader:
         return reading_order(lines)
 
 
-_default = Lazy(lambda: TextReader(threads=load_settings().model_threads))
+def weight_files(model_dir: Path | None = None) -> list[Path]:
+    """The detection, recognition and orientation models: from ``model_dir``, else from the wheel."""
+    if model_dir is None:
+        return [package_file("rapidocr", "models", name) for name in MODEL_FILES]
+    paths = [model_dir / name for name in MODEL_FILES]
+    missing = [str(path) for path in paths if not path.is_file()]
+    if missing:
+        raise ModelWeightsMissing(f"rapidocr model files missing: {', '.join(missing)}")
+    return paths
+
+
+HANDLE = registry.declare(
+    ModelSpec(
+        id=TextReader.ref.id,
+        version=TextReader.ref.version,
+        task="ocr",
+        input_kind="image",
+        runtime=Runtime.ONNXRUNTIME,
+        output="text lines with boxes and confidence",
+        files=weight_files,
+        load=lambda: TextReader(threads=load_settings().model_threads).load(),
+        memory_mb=150,
+        cost_per_item_usd=1e-5,  # ~0.3-1 s per picture
+    )
+)
 
 
 def get_text_reader() -> TextReader:
-    """The process-wide reader (the models load on first ``read``)."""
-    return _default.get()
+    """The process-wide reader, loaded (see the registry for its state)."""
+    reader: TextReader = HANDLE.get()
+    return reader
+
+
+# ------------------------------------------------------------------------------ the fallback chain
+
+OCR_CHAIN = ModelRef("ocr-rapidocr-then-tesseract", f"{TextReader.ref.version};then=tesseract")
+
+Reader = Callable[[npt.NDArray[np.uint8]], list[OcrLine]]
+
+
+def ocr_chain(
+    timeout_s: float,
+    breakers: CircuitBreakers,
+    primary: Reader | None = None,
+    fallback: Reader | None = None,
+) -> FallbackChain[list[OcrLine]]:
+    """rapidocr, then tesseract, each given ``timeout_s`` per picture. The readers default to the
+    registry's models, taken per call (so an unloaded one loads again, inside the timed call)."""
+    # Imported here: the tesseract module builds on this one's OcrLine.
+    from mediasift.models.tesseract_ocr import TesseractReader, get_tesseract_reader
+
+    return FallbackChain(
+        OCR_CHAIN,
+        [
+            (TextReader.ref, primary or (lambda image: get_text_reader().read(image))),
+            (TesseractReader.ref, fallback or (lambda image: get_tesseract_reader().read(image))),
+        ],
+        timeout_s=timeout_s,
+        breakers=breakers,
+    )
+
+
+@functools.cache
+def shared_chain(timeout_s: float, threshold: int, cooldown_s: float) -> FallbackChain[list[OcrLine]]:
+    """One chain per process and configuration, so its breakers see every job's pictures."""
+    return ocr_chain(timeout_s, CircuitBreakers(threshold, cooldown_s))
+
+
+def _settings_chain() -> FallbackChain[list[OcrLine]]:
+    settings = load_settings()
+    return shared_chain(settings.ocr_timeout_s, settings.breaker_threshold, settings.breaker_cooldown_s)
+
+
+# Declared so that listings show it and its counters (fallbacks, answers per engine). It needs only
+# rapidocr's files: tesseract is optional.
+CHAIN_HANDLE = registry.declare(
+    ModelSpec(
+        id=OCR_CHAIN.id,
+        version=OCR_CHAIN.version,
+        task="ocr, rapidocr first, tesseract when it fails or times out",
+        input_kind="image",
+        runtime=Runtime.ROUTER,
+        output="text lines with boxes and confidence, and the engine that read them",
+        files=weight_files,
+        load=_settings_chain,
+        cost_per_item_usd=1e-5,  # the tier it tries first
+    )
+)

@@ -15,11 +15,13 @@ because silero's own helpers import torch.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
+from mediasift.inference.registry import ModelSpec, Runtime, registry
 from mediasift.models import ModelRef
 from mediasift.models.weights import Lazy, package_file
 
@@ -159,6 +161,11 @@ class SileroVad:
     def __init__(self) -> None:
         self._session = Lazy(self._load)
 
+    def load(self) -> SileroVad:
+        """Load the weights now rather than on first use."""
+        self._session.get()
+        return self
+
     @staticmethod
     def _load() -> Any:
         import onnxruntime as ort
@@ -195,12 +202,30 @@ class SileroVad:
         return spans_from_probabilities(probs, duration, threshold, min_speech_s, min_silence_s, pad_s, max_speech_s)
 
 
-_default = Lazy(SileroVad)
+def weight_files() -> list[Path]:
+    return [package_file("silero_vad", "data", "silero_vad_16k_sequence.onnx")]
+
+
+HANDLE = registry.declare(
+    ModelSpec(
+        id=SileroVad.ref.id,
+        version=SileroVad.ref.version,
+        task="voice-activity",
+        input_kind="audio",
+        runtime=Runtime.ONNXRUNTIME,
+        output="speech probability per 32 ms",
+        files=weight_files,
+        load=lambda: SileroVad().load(),
+        memory_mb=20,
+        cost_per_item_usd=1.1e-7,  # ~5 ms per second of audio
+    )
+)
 
 
 def get_vad() -> SileroVad:
-    """The process-wide VAD (the ONNX session loads on first use)."""
-    return _default.get()
+    """The process-wide model, loaded (see the registry for its state)."""
+    model: SileroVad = HANDLE.get()
+    return model
 
 
 def speech_spans(

@@ -7,6 +7,8 @@ from mediasift.pipeline.operator import Operator
 
 def default_operators() -> list[Operator]:
     from mediasift.operators.audio_events import AudioEvents
+    from mediasift.operators.caption import Caption
+    from mediasift.operators.clip import Clip
     from mediasift.operators.embed_text import EmbedText
     from mediasift.operators.faces import Faces
     from mediasift.operators.keyframes import Keyframes
@@ -27,6 +29,8 @@ def default_operators() -> list[Operator]:
         Objects(),
         Ocr(),
         Faces(),
+        Caption(),
+        Clip(),
         Transcribe(),
         AudioEvents(),
         ShotWords(),

@@ -7,9 +7,13 @@ Only faces at ``min_confidence`` or more make the picture searchable as "face" /
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
+import numpy as np
+
 from mediasift.config import Settings
+from mediasift.inference.cache import cached_call, input_hash
 from mediasift.models.face_detector import LANDMARK_NAMES, Face, FaceDetector, get_face_detector
 from mediasift.operators.images import ImageOperator, iter_images
 from mediasift.pipeline.operator import ArtifactOut, OperatorContext, OperatorResult, SegmentOut
@@ -34,6 +38,17 @@ def face_data(face: Face) -> dict[str, Any]:
     }
 
 
+def detect(pixels: np.ndarray, min_confidence: float) -> list[Face]:
+    """The faces in a picture; the same picture seen before costs no inference."""
+    detector = get_face_detector()
+    found = cached_call(
+        FaceDetector.ref,
+        input_hash(pixels, str(min_confidence)),
+        lambda: [dataclasses.asdict(f) for f in detector.detect(pixels, min_confidence=min_confidence)],
+    )
+    return [Face(**f) for f in found]
+
+
 class Faces(ImageOperator):
     name = "faces"
     version = "1"
@@ -43,10 +58,9 @@ class Faces(ImageOperator):
         return {"min_confidence": MIN_CONFIDENCE, "store_min_confidence": STORE_MIN_CONFIDENCE}
 
     def run(self, ctx: OperatorContext) -> OperatorResult:
-        detector = get_face_detector()
         result = OperatorResult()
         for item in iter_images(ctx):
-            found = detector.detect(item.pixels, min_confidence=ctx.params["store_min_confidence"])
+            found = detect(item.pixels, ctx.params["store_min_confidence"])
             confident = [face for face in found if face.confidence >= ctx.params["min_confidence"]]
             top = max((face.confidence for face in found), default=None)
             if confident:

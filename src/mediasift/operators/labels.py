@@ -8,13 +8,25 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from mediasift.config import Settings
+from mediasift.inference.cache import cached_call, input_hash
 from mediasift.models import ModelRef
 from mediasift.models.image_classifier import ImageClassifier, get_image_classifier
 from mediasift.operators.images import ImageOperator, iter_images
 from mediasift.pipeline.operator import ArtifactOut, OperatorContext, OperatorResult, SegmentOut
 
 FEATURES_MODEL = ModelRef(ImageClassifier.ref.id + "-features", ImageClassifier.ref.version)
+
+
+def classify(pixels: np.ndarray) -> tuple[list[tuple[str, float]], np.ndarray]:
+    """Labels and features of a picture; the same picture seen before costs no inference."""
+    classifier = get_image_classifier()
+    labels, features = cached_call(
+        ImageClassifier.ref, input_hash(pixels), lambda: classifier.classify_and_features(pixels)
+    )
+    return [(str(label), float(score)) for label, score in labels], features
 
 
 class Labels(ImageOperator):
@@ -26,10 +38,9 @@ class Labels(ImageOperator):
         return {"min_confidence": settings.label_min_confidence, "top_k": 5}
 
     def run(self, ctx: OperatorContext) -> OperatorResult:
-        classifier = get_image_classifier()
         result = OperatorResult()
         for item in iter_images(ctx):
-            labels, features = classifier.classify_and_features(item.pixels)
+            labels, features = classify(item.pixels)
             labels = labels[: ctx.params["top_k"]]
             kept = [(label, score) for label, score in labels if score >= ctx.params["min_confidence"]]
             top = labels[0][1] if labels else None

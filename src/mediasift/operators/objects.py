@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
 from typing import Any
 
+import numpy as np
+
 from mediasift.config import Settings
-from mediasift.models.object_detector import ObjectDetector, get_object_detector
+from mediasift.inference.cache import cached_call, input_hash
+from mediasift.models.object_detector import Detection, ObjectDetector, get_object_detector
 from mediasift.operators.images import ImageOperator, iter_images
 from mediasift.pipeline.operator import ArtifactOut, OperatorContext, OperatorResult, SegmentOut
 
@@ -14,6 +18,17 @@ from mediasift.pipeline.operator import ArtifactOut, OperatorContext, OperatorRe
 def describe(counts: Counter[str]) -> str:
     """'2 person, dog' reads better for retrieval than a repeated list."""
     return ", ".join(f"{n} {label}" if n > 1 else label for label, n in counts.most_common())
+
+
+def detect(pixels: np.ndarray, min_confidence: float) -> list[Detection]:
+    """The objects in a picture; the same picture seen before costs no inference."""
+    detector = get_object_detector()
+    found = cached_call(
+        ObjectDetector.ref,
+        input_hash(pixels, str(min_confidence)),
+        lambda: [dataclasses.asdict(d) for d in detector.detect(pixels, min_confidence=min_confidence)],
+    )
+    return [Detection(**d) for d in found]
 
 
 class Objects(ImageOperator):
@@ -25,10 +40,9 @@ class Objects(ImageOperator):
         return {"min_confidence": settings.object_min_confidence}
 
     def run(self, ctx: OperatorContext) -> OperatorResult:
-        detector = get_object_detector()
         result = OperatorResult()
         for item in iter_images(ctx):
-            found = detector.detect(item.pixels, min_confidence=ctx.params["min_confidence"])
+            found = detect(item.pixels, ctx.params["min_confidence"])
             objects = [{"label": d.label, "confidence": round(d.confidence, 4), "box": list(d.box)} for d in found]
             top = max((d.confidence for d in found), default=None)
             if found:

@@ -1,4 +1,6 @@
-"""Text drawn in images and keyframes (rapidocr), with boxes and confidence.
+"""Text drawn in images and keyframes, with boxes and confidence: rapidocr, or tesseract when rapidocr
+fails or is too slow (the fallback chain of :mod:`mediasift.models.ocr`). Which engine read a picture
+is kept in its data (``engine``).
 
 An image gives one segment holding all its lines. In a video, a caption or lower third stays on screen
 across several keyframes; rather than repeat it per keyframe, a line read again in the next keyframe
@@ -9,14 +11,20 @@ searchable.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import dataclasses
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from difflib import SequenceMatcher
 from typing import Any
 
+import numpy as np
+
 from mediasift.config import Settings
+from mediasift.inference import stats
+from mediasift.inference.cache import cache, cache_enabled, input_hash
+from mediasift.inference.fallback import FallbackChain
 from mediasift.mediatype import MediaType
-from mediasift.models.ocr import OcrLine, TextReader, get_text_reader
+from mediasift.models.ocr import OCR_CHAIN, OcrLine, TextReader, shared_chain
 from mediasift.operators.images import ImageItem, ImageOperator, iter_images
 from mediasift.pipeline.operator import ArtifactOut, OperatorContext, OperatorResult, SegmentOut
 
@@ -88,23 +96,56 @@ def merge_runs(frames: Iterable[tuple[ImageItem, list[OcrLine]]]) -> list[TextRu
     return sorted(closed, key=lambda run: (run.start or 0.0, run.best.box[1], run.best.box[0]))
 
 
+def read(chain: FallbackChain[list[OcrLine]], pixels: np.ndarray, cached: bool) -> tuple[str, list[OcrLine]]:
+    """The engine that read a picture and its lines. What the primary engine read is cached (a picture
+    seen before costs no inference); a fallback's reading is not, so the primary reads it again once
+    it is back. Only the shared chain's readings are cached: another chain is another model."""
+    key = input_hash(pixels)
+    if cached and cache_enabled():
+        known = cache.get_many(TextReader.ref, [key])
+        stats.record_cache(TextReader.ref, hits=len(known), misses=1 - len(known))
+        if known:
+            return TextReader.ref.id, [OcrLine(**line) for line in known[key]]
+    answer = chain(pixels)
+    if cached and cache_enabled() and answer.used == TextReader.ref:
+        cache.put_many(TextReader.ref, {key: [dataclasses.asdict(line) for line in answer.value]})
+    return answer.used.id, answer.value
+
+
 class Ocr(ImageOperator):
+    """``chain`` replaces the process-wide one built from the settings (a test points its primary at
+    broken model files, for one)."""
+
     name = "ocr"
-    version = "2"
-    model = TextReader.ref
+    version = "3"
+    model = OCR_CHAIN
+
+    def __init__(self, chain: FallbackChain[list[OcrLine]] | None = None) -> None:
+        self.chain = chain
 
     def params(self, settings: Settings) -> dict[str, Any]:
         return {"min_confidence": settings.ocr_min_confidence}
 
     def run(self, ctx: OperatorContext) -> OperatorResult:
-        reader = get_text_reader()
-        frames = ((item, reader.read(item.pixels)) for item in iter_images(ctx))
+        settings = ctx.settings
+        chain = self.chain
+        if chain is None:
+            chain = shared_chain(settings.ocr_timeout_s, settings.breaker_threshold, settings.breaker_cooldown_s)
+        engines: dict[str, str] = {}  # keyframe or picture key -> the engine that read it
+
+        def frames() -> Iterator[tuple[ImageItem, list[OcrLine]]]:
+            for item in iter_images(ctx):
+                engines[item.key], lines = read(chain, item.pixels, cached=self.chain is None)
+                yield item, lines
+
         if ctx.asset.media_type is MediaType.VIDEO:
-            return self._video(merge_runs(frames), ctx.params["min_confidence"])
-        return self._image(frames, ctx.params["min_confidence"])
+            return self._video(merge_runs(frames()), engines, ctx.params["min_confidence"])
+        return self._image(frames(), engines, ctx.params["min_confidence"])
 
     @staticmethod
-    def _image(frames: Iterable[tuple[ImageItem, list[OcrLine]]], floor: float) -> OperatorResult:
+    def _image(
+        frames: Iterable[tuple[ImageItem, list[OcrLine]]], engines: dict[str, str], floor: float
+    ) -> OperatorResult:
         result = OperatorResult()
         for item, lines in frames:
             if not lines:
@@ -114,7 +155,7 @@ class Ocr(ImageOperator):
             confidence = (
                 sum(line.confidence for line in kept) / len(kept) if kept else max(line.confidence for line in lines)
             )
-            data = {"lines": [line_data(line) for line in lines]}
+            data = {"lines": [line_data(line) for line in lines], "engine": engines[item.key]}
             result.segments.append(
                 SegmentOut(kind="ocr", key=item.key, start=item.start, end=item.end,
                            text="\n".join(line.text for line in kept) or None, confidence=confidence, data=data)
@@ -125,7 +166,7 @@ class Ocr(ImageOperator):
         return result
 
     @staticmethod
-    def _video(runs: list[TextRun], floor: float) -> OperatorResult:
+    def _video(runs: list[TextRun], engines: dict[str, str], floor: float) -> OperatorResult:
         result = OperatorResult()
         for index, run in enumerate(runs):
             key = f"text{index:05d}"
@@ -136,6 +177,7 @@ class Ocr(ImageOperator):
                 "end": run.end,
                 "keyframe": run.best_key,  # the keyframe the box is in
                 "keyframes": run.keys,
+                "engine": engines[run.best_key],  # the engine that read that keyframe
             }
             result.segments.append(
                 SegmentOut(kind="ocr", key=key, start=run.start, end=run.end,

@@ -13,6 +13,9 @@ from mediasift.config import Settings
 from mediasift.db import assets as asset_repo
 from mediasift.db import results as result_repo
 from mediasift.db.connection import Database
+from mediasift.inference import stats
+from mediasift.inference.batcher import interactive_lane
+from mediasift.inference.cache import using_database
 from mediasift.mediatype import MediaType
 from mediasift.pipeline.operator import AssetView, Operator, OperatorContext, OperatorResult, params_hash
 
@@ -86,8 +89,13 @@ class OperatorExecutor:
         self.settings = settings
         self.blobs = blobs
 
-    def execute(self, asset: AssetView, op: Operator) -> Execution:
-        """Run ``op``; raises whatever the operator raises. Nothing is written to the database."""
+    def execute(self, asset: AssetView, op: Operator, *, interactive: bool = False) -> Execution:
+        """Run ``op``; raises whatever the operator raises. Nothing is written to the database.
+
+        Model results are cached in this database (unless the cache is turned off), model requests
+        wait the interactive or batch time for company, and the cost of the model calls made is the
+        run's cost.
+        """
         new_blobs: list[tuple[str, int, str]] = []
 
         def put_blob(data: bytes, mime: str) -> str:
@@ -110,5 +118,11 @@ class OperatorExecutor:
             put_blob=put_blob,
         )
         started = time.time()
-        result = op.run(ctx)
-        return Execution(run_record(asset, op, params, started, cost=result.cost), result, new_blobs)
+        with (
+            using_database(self.db.url, enabled=self.settings.inference_cache),
+            interactive_lane(interactive),
+            stats.job_cost() as models_cost,
+        ):
+            result = op.run(ctx)
+        cost = result.cost + models_cost.usd
+        return Execution(run_record(asset, op, params, started, cost=cost), result, new_blobs)

@@ -18,6 +18,7 @@ from mediasift.db import job_states
 from mediasift.db import results as result_repo
 from mediasift.db.connection import Database
 from mediasift.errors import PermanentError, TransientError
+from mediasift.inference import usage
 from mediasift.jobs.broker import Broker
 from mediasift.jobs.model import Failure, Job, Lane
 from mediasift.jobs.runtime import JobContext
@@ -53,7 +54,8 @@ class PipelineJobs:
         )
 
     def _applicable(self, asset: AssetView) -> list[Operator]:
-        return [op for op in self.pipeline.for_media(asset.media_type) if op.applies(asset)]
+        operators = self.pipeline.for_media(asset.media_type)
+        return [op for op in operators if op.applies(asset) and op.enabled(self.settings)]
 
     def roots(self, asset: AssetView) -> list[Operator]:
         """The operators that wait for nothing this asset needs."""
@@ -141,7 +143,7 @@ class PipelineJobs:
                 runs = result_repo.read_runs(conn, asset_id)
             execution = None
             if not is_fresh(op, op.params(self.settings), runs, deps):
-                execution = self.executor.execute(asset, op)
+                execution = self.executor.execute(asset, op, interactive=job.lane is Lane.INTERACTIVE)
             basis = execution.run.started_at if execution else runs[op.name]["started_at"]
             if ctx.cancelled.is_set():
                 return
@@ -154,6 +156,7 @@ class PipelineJobs:
                     result_repo.replace_results(conn, execution.run, execution.result, execution.blobs)
                 job_states.set_state(conn, asset_id, [op.name], "done", lane=lane, attempts=ctx.delivery.attempt)
                 ctx.complete_within(conn)
+                usage.flush(conn)
                 ready = self._ready_dependents(conn, asset, op)
                 job_states.set_state(conn, asset_id, [d.name for d in ready], "queued", lane=lane)
                 ctx.publish_within(conn, [self.job_for(asset_id, d, job.lane) for d in ready])
@@ -195,6 +198,7 @@ class PipelineJobs:
                 conn, UUID(job.payload["asset_id"]), [job.group], "retrying", lane=job.lane.value, attempts=attempt,
                 error_class=failure.error_class.value, error=failure.message,
             )  # fmt: skip
+            usage.flush(conn)
 
     def on_dead(self, job: Job, attempt: int, failure: Failure) -> None:
         """A dead job leaves a failed run (no stale results) and the asset marked failed."""
@@ -207,6 +211,7 @@ class PipelineJobs:
                 conn, asset_id, [job.group], "dead", lane=job.lane.value, attempts=attempt,
                 error_class=failure.error_class.value, error=failure.message,
             )  # fmt: skip
+            usage.flush(conn)
             try:
                 asset = load_asset(conn, asset_id)
             except KeyError:

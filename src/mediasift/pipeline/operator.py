@@ -134,6 +134,11 @@ class Operator(ABC):
         """Whether this operator has anything to do for this asset (a silent video has no speech)."""
         return asset.media_type in self.media_types
 
+    def enabled(self, settings: Settings) -> bool:
+        """Whether the settings switch this operator on (one that needs a configured service is off
+        without it); a disabled operator is left out of every asset's jobs."""
+        return True
+
     @abstractmethod
     def run(self, ctx: OperatorContext) -> OperatorResult: ...
 

@@ -1,0 +1,65 @@
+"""WordLlama static text embeddings (256-d): a token-embedding average, no transformer.
+
+About fifty times cheaper than MiniLM per sentence and close to it on easy matches (paraphrases
+that share words), weaker on meaning carried by word order or by words it has never seen together.
+That makes it the cheap tier: near-duplicate text and pre-filtering, or all text embedding where
+``MEDIASIFT_TEXT_EMBEDDING_TIER=wordllama`` asks for it (see docs/inference.md for the numbers).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from mediasift.inference.registry import ModelSpec, Runtime, registry
+from mediasift.models import ModelRef
+from mediasift.models.weights import package_dir, package_file
+
+DIM = 256
+
+
+class StaticEmbedder:
+    ref = ModelRef("dleemiller/wordllama-l2-supercat-256", "wordllama==0.4.0.post1")
+    dim = DIM
+
+    def __init__(self) -> None:
+        from wordllama import WordLlama
+
+        weight_files()
+        # The package looks for its tokenizer in the wrong folder unless told its own (MODELS.md).
+        self._model: Any = WordLlama.load(cache_dir=package_dir("wordllama"), disable_download=True, dim=DIM)
+
+    def embed(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
+        """(n, 256) float32 unit vectors, rows in input order."""
+        if isinstance(texts, str):
+            raise TypeError("embed() takes a sequence of texts, not a single str")
+        if not texts:
+            return np.zeros((0, DIM), dtype=np.float32)
+        vectors = np.asarray(self._model.embed(list(texts), norm=True), dtype=np.float32)
+        return vectors
+
+
+def weight_files() -> list[Path]:
+    return [package_file("wordllama", "weights", "l2_supercat_256.safetensors")]
+
+
+HANDLE = registry.declare(
+    ModelSpec(
+        id=StaticEmbedder.ref.id,
+        version=StaticEmbedder.ref.version,
+        task="text-embedding",
+        input_kind="text",
+        runtime=Runtime.STATIC,
+        output=f"{DIM}-d unit vector",
+        files=weight_files,
+        load=StaticEmbedder,
+        batches=True,
+        batch_size=256,
+        memory_mb=60,
+        cost_per_item_usd=2e-9,
+    )
+)

@@ -1,0 +1,98 @@
+"""CLIP image vectors and zero-shot tags for each picture, when a CLIP folder is configured.
+
+Each picture (an image, or a video's keyframe) gets a segment of kind "clip" that carries its
+CLIP image vector, which text-to-image search matches queries against, and, as its text, the
+zero-shot tags above a probability floor, which the text-embedding step makes searchable like labels.
+
+Off unless ``MEDIASIFT_CLIP_DIR`` is set: ``Operator.applies`` sees only the asset, so the switch is
+``Operator.enabled``, which the job planner asks with its settings. While it is off the operator is
+in the pipeline graph (``embed_text`` names it as an input) but never gets a job, run or result.
+
+The model is whatever folder is configured, which a class attribute cannot name: the operator's
+``model`` is the generic ``clip`` (the circuit breaker's key), and the real id and version, with the
+hash of the weights, are in each run's parameters (so new weights make results stale) and on
+every stored vector.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from mediasift.config import Settings
+from mediasift.errors import PermanentError
+from mediasift.models import ModelRef
+from mediasift.models.clip import BATCH_SIZE, ClipModel, configured_tags, declare_clip
+from mediasift.operators.images import ImageItem, ImageOperator, iter_images
+from mediasift.pipeline.operator import ArtifactOut, OperatorContext, OperatorResult, SegmentOut
+
+MIN_TAG_PROBABILITY = 0.2
+TOP_K = 5
+
+
+class Clip(ImageOperator):
+    name = "clip"
+    version = "1"
+    model = ModelRef("clip", "configured")
+
+    def enabled(self, settings: Settings) -> bool:
+        return settings.clip_dir is not None
+
+    def params(self, settings: Settings) -> dict[str, Any]:
+        """The model's version (its weights' hash) is a parameter, so new weights make every
+        picture's result stale; so are the tags."""
+        handle = declare_clip(settings)
+        if handle is None:
+            return {}
+        ref = handle.spec.ref
+        return {
+            "model": ref.id,
+            "model_version": ref.version,
+            "tags": configured_tags(settings),
+            "min_probability": MIN_TAG_PROBABILITY,
+            "top_k": TOP_K,
+        }
+
+    def run(self, ctx: OperatorContext) -> OperatorResult:
+        handle = declare_clip(ctx.settings)
+        if handle is None:
+            raise PermanentError("no CLIP folder is configured (MEDIASIFT_CLIP_DIR) for the clip operator")
+        model: ClipModel = handle.get()
+        result = OperatorResult()
+        batch: list[ImageItem] = []
+        for item in iter_images(ctx):
+            batch.append(item)
+            if len(batch) == BATCH_SIZE:
+                self._add(result, model, batch, ctx.params)
+                batch = []
+        if batch:
+            self._add(result, model, batch, ctx.params)
+        return result
+
+    @staticmethod
+    def _add(result: OperatorResult, model: ClipModel, items: list[ImageItem], params: Mapping[str, Any]) -> None:
+        vectors = model.embed_images([item.pixels for item in items])
+        scored_per_item = model.tag_probabilities(vectors, params["tags"])
+        for item, vector, scored in zip(items, vectors, scored_per_item, strict=True):
+            top = scored[: params["top_k"]]
+            kept = [tag for tag, probability in top if probability >= params["min_probability"]]
+            tags = [{"tag": tag, "probability": round(probability, 4)} for tag, probability in top]
+            result.segments.append(
+                SegmentOut(
+                    kind="clip",
+                    key=item.key,
+                    start=item.start,
+                    end=item.end,
+                    text="; ".join(kept) or None,
+                    confidence=top[0][1] if top else None,
+                    data={"tags": tags},
+                    vectors={model.ref: np.asarray(vector)},
+                )
+            )
+            if tags:
+                result.artifacts.append(
+                    ArtifactOut(kind="clip_tags", key=item.key, data={"tags": tags}, confidence=top[0][1],
+                                segment_key=item.key)
+                )  # fmt: skip
