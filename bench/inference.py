@@ -1,10 +1,8 @@
 """Text-embedding throughput: the raw model at its best batch size (the limit), next to mediasift's
 end-to-end throughput through jobs and the cross-job micro-batcher, on the same texts in one run.
 
-The texts are sentences of English prose (the licence texts Debian ships, deduplicated, single
-and joined in twos and threes so lengths vary from a few words to a paragraph, like transcript
-segments and text chunks). Every text is distinct and the result cache is off, so every text is
-embedded.
+The texts are English prose of varied length (``tests/textgen.py``). Every text is distinct and
+the result cache is off, so every text is embedded.
 
 1. Raw: the int8 MiniLM (``TextEmbedder.embed``) on batches of 1, 8, 16, 32 and 64 texts, either
    taken in length order (bucketed: a batch holds texts of similar length) or in random order
@@ -26,8 +24,6 @@ from __future__ import annotations
 import benchpath  # noqa: F401  (first: keeps bench/queue.py from hiding the standard library's queue)
 
 import argparse
-import random
-import re
 import tempfile
 import time
 import uuid
@@ -43,29 +39,7 @@ from mediasift.jobs.model import Job, Lane
 from mediasift.jobs.runtime import JobContext, Worker
 from mediasift.models.text_embedder import TextEmbedder, get_text_embedder
 
-LICENCES = Path("/usr/share/common-licenses")
-
-
-def corpus(count: int, seed: int = 7) -> list[str]:
-    sentences: list[str] = []
-    seen: set[str] = set()
-    for path in sorted(LICENCES.glob("*")):
-        if not path.is_file():
-            continue
-        prose = " ".join(path.read_text(errors="ignore").split())
-        for sentence in re.split(r"(?<=[.;:])\s+", prose):
-            words = sentence.split()
-            if 4 <= len(words) <= 120 and sentence not in seen and re.search(r"[a-z]{3}", sentence):
-                seen.add(sentence)
-                sentences.append(sentence)
-    rng = random.Random(seed)
-    texts = list(sentences)
-    while len(texts) < 2 * count:  # joined runs of 2-3 sentences: longer texts, all distinct
-        start = rng.randrange(len(sentences) - 3)
-        texts.append(" ".join(sentences[start : start + rng.choice((2, 3))]))
-    texts = list(dict.fromkeys(texts))
-    rng.shuffle(texts)
-    return texts[:count]
+from textgen import prose
 
 
 def raw_seconds(embedder: TextEmbedder, texts: list[str], batch: int, bucketed: bool) -> float:
@@ -113,7 +87,7 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--repeats", type=int, default=2)
     args = parser.parse_args()
-    texts = corpus(args.texts)
+    texts = prose(args.texts)
     n = len(texts)
     tokens = sorted(len(t.split()) for t in texts)
     print(devices.describe())

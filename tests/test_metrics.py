@@ -31,3 +31,26 @@ def test_metrics_report_queue_depth_dead_letters_jobs_and_assets(settings: Setti
     assert samples[("mediasift_jobs", (("lane", "batch"), ("operator", "text_chunks"), ("state", "queued")))] == 1
     assert samples[("mediasift_assets", (("media_type", "text"), ("status", "pending")))] == 1
     assert samples[("mediasift_workers_alive", ())] == 0
+
+
+def test_metrics_report_what_the_models_did(settings: Settings, media_dir: Path) -> None:
+    system = Mediasift(settings)
+    text = "The ferry to the island leaves at noon. " * 3
+    result = system.ingest([mediagen.make_text_file(media_dir / "a.txt", text)], lane=Lane.BATCH, wait=True)
+    assert not result.failed
+    samples = {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(exposition(system.status))
+        for s in family.samples
+    }
+    minilm = (("model", "sentence-transformers/all-MiniLM-L6-v2-onnx-int8"),)
+    assert samples[("mediasift_model_items_total", minilm)] >= 1
+    assert samples[("mediasift_model_cost_usd_total", minilm)] > 0
+    lookups = samples.get(("mediasift_model_cache_hits_total", minilm), 0) + samples.get(
+        ("mediasift_model_cache_misses_total", minilm), 0
+    )
+    assert lookups >= 1
+    router = (("model", "lingua-fast-then-accurate"),)
+    assert samples[("mediasift_model_decisions_total", router)] >= 1
+    fast = (("decision", "route:lingua-all-languages-low-accuracy"), ("model", "lingua-fast-then-accurate"))
+    assert samples[("mediasift_model_routes_total", fast)] >= 1

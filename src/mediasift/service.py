@@ -5,6 +5,7 @@ The CLI (and later the REST API) are thin doors onto this; none of them holds lo
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -21,7 +22,7 @@ from mediasift.db import job_states
 from mediasift.db import results as result_repo
 from mediasift.db import workers as worker_repo
 from mediasift.db.connection import Database
-from mediasift.inference import stats
+from mediasift.inference import devices, stats, usage
 from mediasift.ingest.service import Accepted, Ingestor, Refused, expand_paths
 from mediasift.jobs.breaker import CircuitBreakers
 from mediasift.jobs.broker import Broker, open_broker
@@ -131,7 +132,7 @@ class Mediasift:
 
     def models(self) -> list[dict[str, Any]]:
         """Every model: its declaration, its state here, and its counters summed over all processes."""
-        from mediasift.inference import catalog, usage
+        from mediasift.inference import catalog
 
         with self.db.connect() as conn:
             counters = usage.read(conn)
@@ -347,6 +348,7 @@ class Mediasift:
             embeddings = result_repo.count_embeddings(conn)
             job_counts = job_states.counts(conn)
             workers = worker_repo.alive(conn)
+            models = usage.read(conn)
         queue = self.broker.stats()
         by_type: dict[str, dict[str, int]] = {}
         for row in counts:
@@ -376,4 +378,6 @@ class Mediasift:
             },
             "workers": [{k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in w.items()} for w in workers],
             "embeddings": {row["model"]: {"dim": row["dim"], "count": row["n"]} for row in embeddings},
+            "models": models,
+            "gpus": [dataclasses.asdict(gpu) for gpu in devices.gpu_stats()],
         }

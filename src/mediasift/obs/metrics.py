@@ -54,6 +54,53 @@ class StatusCollector(Collector):
             for status, n in statuses.items():
                 assets.add_metric([media_type, status], n)
         yield assets
+        yield from _model_metrics(info["models"])
+        yield from _gpu_metrics(info["gpus"])
+
+
+# Model counters exported as their own metric families; the rest (route:…, fallback:…) as one labelled family.
+_MODEL_COUNTERS = {
+    "calls": "Model calls",
+    "items": "Inputs the model processed",
+    "seconds": "Seconds spent in model calls",
+    "cost_usd": "Cost of model calls in USD",
+    "cache_hits": "Inputs answered from the result cache",
+    "cache_misses": "Inputs the result cache did not have",
+    "errors": "Failed model calls",
+    "decisions": "Router decisions",
+    "escalated": "Router decisions that picked a costlier tier",
+    "fallbacks": "Fallback chain calls answered by a later tier",
+}
+
+
+def _model_metrics(models: dict[str, dict[str, float]]) -> Iterator[GaugeMetricFamily]:
+    families = {
+        name: GaugeMetricFamily(f"mediasift_model_{name}_total", help_text, labels=["model"])
+        for name, help_text in _MODEL_COUNTERS.items()
+    }
+    decisions = GaugeMetricFamily(
+        "mediasift_model_routes_total", "Routing and fallback decisions by outcome", labels=["model", "decision"]
+    )
+    for model, counters in models.items():
+        for counter, value in counters.items():
+            if counter in families:
+                families[counter].add_metric([model], value)
+            elif counter.startswith(("route:", "fallback:")):
+                decisions.add_metric([model, counter], value)
+    yield from families.values()
+    yield decisions
+
+
+def _gpu_metrics(gpus: list[dict[str, Any]]) -> Iterator[GaugeMetricFamily]:
+    used = GaugeMetricFamily("mediasift_gpu_memory_used_bytes", "GPU memory in use (NVML)", labels=["gpu", "name"])
+    total = GaugeMetricFamily("mediasift_gpu_memory_total_bytes", "GPU memory (NVML)", labels=["gpu", "name"])
+    busy = GaugeMetricFamily("mediasift_gpu_utilization_percent", "GPU utilisation (NVML)", labels=["gpu", "name"])
+    for gpu in gpus:
+        labels = [str(gpu["index"]), gpu["name"]]
+        used.add_metric(labels, gpu["memory_used_bytes"])
+        total.add_metric(labels, gpu["memory_total_bytes"])
+        busy.add_metric(labels, gpu["utilization_percent"])
+    yield from (used, total, busy)
 
 
 def registry_for(status: Callable[[], dict[str, Any]]) -> CollectorRegistry:
