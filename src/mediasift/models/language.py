@@ -52,7 +52,9 @@ class LinguaModel:
     """One lingua detector over all languages, in low- or high-accuracy mode. Thread-safe.
 
     Language models load per language on first sight, so the first texts in a script cost more (the
-    fast mode about half a second, the accurate mode seconds).
+    fast mode about half a second, the accurate mode seconds). The Latin-script ones, which most
+    text needs, are loaded with the model, so that cost is counted as its load time rather than
+    charged to the first job that happens to need it.
     """
 
     def __init__(self, ref: ModelRef, low_accuracy: bool) -> None:
@@ -63,6 +65,7 @@ class LinguaModel:
         self._detector = (builder.with_low_accuracy_mode() if low_accuracy else builder).build()
         # Not at exit: the process is about to free everything anyway.
         weakref.finalize(self, _release, self._detector).atexit = False
+        self._detector.compute_language_confidence_values("Latin script warm-up: the models load now.")
 
     def best(self, text: str) -> tuple[str, float] | None:
         """The ISO 639-1 code (lowercase) and confidence of the most likely language, or None when
