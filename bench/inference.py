@@ -33,7 +33,6 @@ from pathlib import Path
 from mediasift.config import Settings
 from mediasift.db.server import embedded_url, stop_embedded
 from mediasift.inference import devices, text
-from mediasift.inference.cache import using_database
 from mediasift.jobs.broker import open_broker
 from mediasift.jobs.model import Job, Lane
 from mediasift.jobs.runtime import JobContext, Worker
@@ -61,8 +60,7 @@ def through_jobs(texts: list[str], per_job: int, concurrency: int, max_batch: in
     broker.publish(jobs)
 
     def embed(job: Job, ctx: JobContext) -> None:
-        with using_database(None, enabled=False):
-            vectors = text.embed_texts(job.payload["texts"], settings)
+        vectors = text.embed_texts(job.payload["texts"], settings)  # no cache outside the pipeline
         assert vectors.shape == (len(job.payload["texts"]), TextEmbedder.dim)
 
     worker = Worker(broker, {"embed": embed}, worker_id="bench", concurrency=concurrency, lanes=[Lane.BATCH],

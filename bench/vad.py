@@ -1,18 +1,22 @@
 """What VAD saves the transcribe operator on a file that is half speech, half something else.
 
-The file is Debian's five real LibriVox utterances (24.7 s) and as much of something else: silence,
-music (a synthetic chord melody) or noise, in two layouts: one long gap after all the speech, or
-short gaps, each utterance followed by a gap as long as itself. Each is transcribed through the
+The file is Debian's five real LibriVox utterances (24.7 s) and as much of something else: digital
+silence (zeros), room tone (what a quiet room records between words: pink noise at -55 dBFS RMS with
+a 50 Hz mains hum and its harmonics at -65 dBFS), music (a synthetic chord melody) or noise (white,
+-26 dBFS), in two layouts: one long gap after all the speech, or short gaps, each utterance followed
+by a gap as long as itself. Each is transcribed through the
 operator's path (:func:`mediasift.operators.transcribe.transcribe_file`) with VAD, which sends only
 the speech to Whisper, and without, which sends every 30 s window; both in this run, after a
 warm-up, median of 3. The ratio with/without is the figure (target <= 0.60): wall time, and CPU
 time of the process, steadier on a shared machine. WER of both is printed too, to show that what is
-skipped is not speech (and what Whisper makes of the rest).
+skipped is not speech (and what Whisper makes of the rest). "route" is the model the router
+chose without VAD / with VAD: the first window decides, and without VAD it holds the gap too.
 
-The last line says where the time goes: tiny.en on 24.7 s of each content alone, and the language
-identification that both paths pay once per file. Whisper spends little on a window of silence or
-steady noise (one encoder pass, a token or two) and most on speech, which both paths transcribe; it
-spends the most on music (temperature fallbacks after failed decodes), so that is where VAD pays.
+The last lines say where the time goes: tiny.en on 24.7 s of each content alone, and what base's
+language identification costs when the router needs it (English that tiny.en is sure of skips it).
+Whisper spends little on a window of digital silence or steady noise (one encoder pass, a token or
+two) and most on speech, which both paths transcribe; it spends the most on music and room tone
+(hallucinated words, temperature fallbacks after failed decodes), so that is where VAD pays.
 
     HF_HUB_OFFLINE=1 .venv/bin/python bench/vad.py [--repeats 3]
 """
@@ -34,7 +38,7 @@ import numpy as np
 import numpy.typing as npt
 
 from mediasift.media.audio import decode_audio
-from mediasift.models.transcriber import get_multilingual_transcriber, get_transcriber
+from mediasift.models.transcriber import Transcript, get_multilingual_transcriber, get_transcriber
 from mediasift.models.vad import get_vad
 from mediasift.operators.transcribe import transcribe_file
 
@@ -70,6 +74,21 @@ def silence(samples: int, seed: int) -> npt.NDArray[np.float32]:
     return np.zeros(samples, dtype=np.float32)
 
 
+def room_tone(samples: int, seed: int) -> npt.NDArray[np.float32]:
+    """Pink noise (power falling 3 dB an octave) at -55 dBFS RMS, plus a 50 Hz hum with two harmonics
+    at -65 dBFS: a quiet room through a consumer microphone, not digital zero."""
+    spectrum = np.fft.rfft(np.random.default_rng(seed).standard_normal(samples))
+    spectrum /= np.sqrt(np.maximum(np.fft.rfftfreq(samples, 1 / SR), 20.0))  # flat below 20 Hz
+    pink = np.fft.irfft(spectrum, samples)
+    t = np.arange(samples) / SR
+    hum = sum(np.sin(2 * np.pi * 50 * k * t) / k for k in (1, 2, 3))
+    return (_at_dbfs(pink, -55) + _at_dbfs(hum, -65)).astype(np.float32)
+
+
+def _at_dbfs(signal: npt.NDArray[np.float64], dbfs: float) -> npt.NDArray[np.float64]:
+    return signal * 10 ** (dbfs / 20) / np.sqrt(np.mean(signal**2))
+
+
 def build(
     path: Path, utterances: list[npt.NDArray[np.float32]], filler: Callable[[int, int], np.ndarray], short_gaps: bool
 ) -> Path:
@@ -81,15 +100,19 @@ def build(
     return write_wav(path, np.concatenate(parts), SR)
 
 
-def timed(path: Path, use_vad: bool, repeats: int) -> tuple[float, float, str, float]:
-    """Median wall and CPU seconds over ``repeats`` runs, the text, and the seconds sent to Whisper."""
+def timed(path: Path, use_vad: bool, repeats: int) -> tuple[float, float, Transcript]:
+    """Median wall and CPU seconds over ``repeats`` runs, and the transcript."""
     wall, cpu = [], []
     for _ in range(repeats):
         start, start_cpu = time.perf_counter(), time.process_time()
         transcript = transcribe_file(path, use_vad=use_vad)
         wall.append(time.perf_counter() - start)
         cpu.append(time.process_time() - start_cpu)
-    return statistics.median(wall), statistics.median(cpu), transcript.text, transcript.speech_seconds
+    return statistics.median(wall), statistics.median(cpu), transcript
+
+
+def routed(transcript: Transcript) -> str:
+    return "none" if transcript.route is None else "base" if transcript.route.escalated else "tiny"
 
 
 def main() -> None:
@@ -110,7 +133,7 @@ def main() -> None:
         clean = "".join(c if c.isalnum() or c == " " else " " for c in text.lower().replace("mr.", "mister"))
         return float(jiwer.wer(reference, " ".join(clean.split())))
 
-    fillers = (("silence", silence), ("music", melody), ("noise", noise))
+    fillers = (("silence", silence), ("room", room_tone), ("music", melody), ("noise", noise))
     with tempfile.TemporaryDirectory() as tmp:
         files = {
             (layout, name): build(Path(tmp) / f"{layout}-{name}.wav", utterances, filler, layout == "short gaps")
@@ -129,14 +152,16 @@ def main() -> None:
         print(f"VAD alone takes {1000 * vad_only:.0f} ms on {duration:.1f} s")
         print(
             f"{'layout':10} {'gap':8} {'no VAD s':>9} {'VAD s':>6} {'ratio':>6} {'CPU ratio':>9} {'to ASR s':>10}"
-            f" {'WER no VAD':>10} {'WER VAD':>8}"
+            f" {'route':>9} {'WER no VAD':>10} {'WER VAD':>8}"
         )
         for (layout, name), path in files.items():
-            base_s, base_cpu, base_text, base_speech = timed(path, False, args.repeats)
-            vad_s, vad_cpu, vad_text, vad_speech = timed(path, True, args.repeats)
+            base_s, base_cpu, whole = timed(path, False, args.repeats)
+            vad_s, vad_cpu, spoken = timed(path, True, args.repeats)
             print(
                 f"{layout:10} {name:8} {base_s:9.2f} {vad_s:6.2f} {vad_s / base_s:6.2f} {vad_cpu / base_cpu:9.2f}"
-                f" {vad_speech:4.1f}/{base_speech:<5.1f} {wer(base_text):10.3f} {wer(vad_text):8.3f}"
+                f" {spoken.speech_seconds:4.1f}/{whole.speech_seconds:<5.1f} {routed(whole):>4}/{routed(spoken):4}"
+                f" {wer(whole.text):10.3f} {wer(spoken.text):8.3f}",
+                flush=True,
             )
         # Where the time goes: one window of each content alone, and the language identification.
         tiny, base = get_transcriber(), get_multilingual_transcriber()
@@ -148,7 +173,7 @@ def main() -> None:
     print(
         f"tiny.en on {joined.size / SR:.1f} s of "
         + ", ".join(f"{name} {seconds:.2f} s" for name, seconds in costs.items())
-        + f"; language identification (base) {lid:.2f} s per file"
+        + f"; language identification (base), only when tiny.en is unsure, {lid:.2f} s per file"
     )
 
 

@@ -67,6 +67,16 @@ def write_wav(path: Path, samples: np.ndarray, rate: int) -> Path:
     return path
 
 
+def write_audio(path: Path, planar: np.ndarray, rate: int) -> Path:
+    """Float planar samples (channels x n) in the codec and container of the suffix."""
+    muxer, codec = _AUDIO_FORMATS.get(path.suffix.lower(), ("wav", "pcm_s16le"))
+    layout = "mono" if planar.shape[0] == 1 else "stereo"
+    with av.open(str(path), "w", format=muxer) as out:
+        stream = cast(AudioStream, out.add_stream(codec, rate=rate, layout=layout))
+        _encode_audio(out, stream, planar.astype(np.float32), rate)
+    return path
+
+
 def make_tone_audio(
     path: Path,
     seconds: float,

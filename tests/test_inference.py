@@ -32,6 +32,7 @@ IMAGE_MODELS = (
     "yunet-libfacedetection",
     "rapidocr-ppocrv6-small-det-rec",
 )
+WHISPER_TINY = "openai/whisper-tiny.en-ct2"
 
 
 def _spec(model_id: str, load: Any, files: Any = lambda: []) -> ModelSpec:
@@ -241,3 +242,25 @@ def test_models_list_shows_every_model_its_state_and_cost(cli: Any, tmp_path: Pa
     assert {m["state"] for m in models.values() if not m["optional"]} <= {"available", "loaded"}
     code, text = cli("models", "list")
     assert code == 0 and "all-MiniLM-L6-v2" in text
+
+
+@pytest.mark.slow
+def test_a_recording_re_encoded_costs_no_transcription(cli: Any, tmp_path: Path) -> None:
+    wav = mediagen.make_speech_wav(tmp_path / "notice.wav", "the library opens at nine on saturday mornings")
+    samples, rate = mediagen.read_audio(wav)
+    flac = mediagen.write_audio(tmp_path / "notice.flac", samples, rate)  # lossless: the same samples
+    code, report = cli("ingest", str(wav), "--wait", "--json")
+    assert code == 0, report
+    before = _model_counters(cli)
+    assert before[WHISPER_TINY].get("calls", 0) >= 1
+    code, report = cli("ingest", str(flac), "--wait", "--json")
+    assert code == 0 and not report["accepted"][0]["duplicate"]
+    after = _model_counters(cli)
+    assert after[WHISPER_TINY].get("calls") == before[WHISPER_TINY].get("calls")
+    assert after[WHISPER_TINY].get("cache_hits", 0) >= before[WHISPER_TINY].get("cache_hits", 0) + 1
+    code, listing = cli("assets", "list", "--json")
+    texts = set()
+    for asset in listing["assets"]:
+        _, detail = cli("assets", "show", asset["asset_id"], "--json")
+        texts |= {a["data"]["text"] for a in detail["artifacts"] if a["kind"] == "transcript"}
+    assert len(texts) == 1 and "library" in texts.pop()

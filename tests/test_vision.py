@@ -25,7 +25,6 @@ from av.video.stream import VideoStream
 from PIL import Image, ImageDraw
 
 from mediasift.config import Settings
-from mediasift.inference.cache import using_database
 from mediasift.mediatype import MediaType
 from mediasift.models.face_detector import Face, FaceDetector, get_face_detector
 from mediasift.models.ocr import OcrLine
@@ -150,7 +149,7 @@ def test_faces_below_the_search_floor_are_stored_but_not_searchable(tmp_path: Pa
 
     path = tmp_path / "picture.png"
     Image.fromarray(mediagen.photo("coffee")).save(path)
-    with pytest.MonkeyPatch.context() as patch, using_database(None, enabled=False):  # not the real model's results
+    with pytest.MonkeyPatch.context() as patch:
         patch.setattr("mediasift.operators.faces.get_face_detector", WeakDetector)
         result = Faces().run(_context(MediaType.IMAGE, path, []))
     assert result.segments == []

