@@ -26,6 +26,16 @@ def sentences() -> list[str]:
     return list(out)
 
 
+def short_sentences(count: int, seed: int = 7, max_words: int = 30) -> list[str]:
+    """``count`` distinct sentences of at most ``max_words`` words (the length of a transcript
+    utterance, a caption, an OCR line), shuffled."""
+    short = [s for s in sentences() if len(s.split()) <= max_words]
+    if count > len(short):
+        raise ValueError(f"asked for {count} sentences; the licence texts give {len(short)}")
+    random.Random(seed).shuffle(short)
+    return short[:count]
+
+
 def prose(count: int, seed: int = 7) -> list[str]:
     """``count`` distinct texts in a shuffled order: sentences, and runs of two and three of them."""
     single = sentences()

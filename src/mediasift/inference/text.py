@@ -48,7 +48,7 @@ def batcher_for(handle: ModelHandle, settings: Settings) -> MicroBatcher[str, An
         if batcher is None:
             batcher = _batchers[handle.spec.id] = MicroBatcher(
                 handle.spec.ref,
-                lambda texts: list(handle.get().embed(texts)),
+                lambda texts: list(handle.get().embed(texts, batch_size=settings.batch_max_size)),
                 max_batch=settings.batch_max_size,
                 wait_s=settings.batch_wait_ms / 1000,
                 interactive_wait_s=settings.interactive_batch_wait_ms / 1000,

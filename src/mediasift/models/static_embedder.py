@@ -33,8 +33,9 @@ class StaticEmbedder:
         # The package looks for its tokenizer in the wrong folder unless told its own (MODELS.md).
         self._model: Any = WordLlama.load(cache_dir=package_dir("wordllama"), disable_download=True, dim=DIM)
 
-    def embed(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
-        """(n, 256) float32 unit vectors, rows in input order."""
+    def embed(self, texts: Sequence[str], batch_size: int | None = None) -> npt.NDArray[np.float32]:
+        """(n, 256) float32 unit vectors, rows in input order. ``batch_size`` is accepted for the
+        embedders' common signature; an average of token vectors needs no batching."""
         if isinstance(texts, str):
             raise TypeError("embed() takes a sequence of texts, not a single str")
         if not texts:
