@@ -27,7 +27,6 @@ import benchpath  # noqa: F401  (first: keeps bench/queue.py from hiding the sta
 
 import argparse
 import statistics
-import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -42,9 +41,9 @@ from mediasift.models.transcriber import Transcript, get_multilingual_transcribe
 from mediasift.models.vad import get_vad
 from mediasift.operators.transcribe import transcribe_file
 
+from librivox import recordings
 from mediagen import write_wav
 
-LIBRIVOX = Path("/usr/share/pocketsphinx/test/data/librivox")
 SR = 16000
 
 
@@ -119,15 +118,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
-    if not LIBRIVOX.is_dir():
-        sys.exit(f"{LIBRIVOX} is missing: apt-get install pocketsphinx-testdata")
-    wavs = sorted(LIBRIVOX.glob("*.wav"))
-    utterances = [decode_audio(p) for p in wavs]
-    references = {}
-    for line in (LIBRIVOX / "transcription").read_text().splitlines():
-        text, _, name = line.partition("</s>")
-        references[name.strip(" ()")] = text.replace("<s>", "").strip()
-    reference = " ".join(references[p.stem] for p in wavs)
+    recorded = recordings()
+    utterances = [decode_audio(path) for path, _ in recorded]
+    reference = " ".join(text for _, text in recorded)
 
     def wer(text: str) -> float:
         clean = "".join(c if c.isalnum() or c == " " else " " for c in text.lower().replace("mr.", "mister"))

@@ -21,10 +21,8 @@ import benchpath  # noqa: F401  (first: keeps bench/queue.py from hiding the sta
 import argparse
 import re
 import statistics
-import sys
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import jiwer
 import numpy as np
@@ -34,7 +32,8 @@ from mediasift.config import load_settings
 from mediasift.media.audio import decode_audio
 from mediasift.models.transcriber import MultilingualTranscriber, Transcriber
 
-LIBRIVOX = Path("/usr/share/pocketsphinx/test/data/librivox")
+from librivox import recordings
+
 SR = 16000
 
 
@@ -86,14 +85,9 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--models", default="tiny.en,base", help="comma-separated: tiny.en, base")
     args = parser.parse_args()
-    if not LIBRIVOX.is_dir():
-        sys.exit(f"{LIBRIVOX} is missing: apt-get install pocketsphinx-testdata")
-    references = {}
-    for line in (LIBRIVOX / "transcription").read_text().splitlines():
-        match = re.match(r"<s>(.*)</s>\s*\((.+)\)", line.strip())
-        if match:
-            references[match.group(2)] = normalise(match.group(1))
-    wavs = sorted(LIBRIVOX.glob("*.wav"))
+    recorded = recordings()
+    references = {path.stem: normalise(text) for path, text in recorded}
+    wavs = [path for path, _ in recorded]
     audios = [decode_audio(p) for p in wavs]
     audio_s = sum(a.size for a in audios) / SR
     threads = load_settings().model_threads

@@ -35,9 +35,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import math
-import re
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -65,7 +63,8 @@ from mediasift.models.transcriber import (
 )
 from mediasift.models.vad import get_vad
 
-LIBRIVOX = Path("/usr/share/pocketsphinx/test/data/librivox")
+from librivox import recordings  # eval/speech.py puts tests/ on the path
+
 VOICES = {"en": "en", "de": "de", "fr": "fr-fr", "es": "es"}
 
 MIXED = {
@@ -156,14 +155,7 @@ class AlwaysBase(SpeechRecognizer):
 
 
 def librivox() -> list[tuple[str, str, npt.NDArray[np.float32]]]:
-    if not LIBRIVOX.is_dir():
-        sys.exit(f"{LIBRIVOX} is missing: apt-get install pocketsphinx-testdata")
-    references = {}
-    for line in (LIBRIVOX / "transcription").read_text().splitlines():
-        match = re.match(r"<s>(.*)</s>\s*\((.+)\)", line.strip())
-        if match:
-            references[match.group(2)] = match.group(1).strip()
-    return [(p.stem[-4:], references[p.stem], decode_audio(p)) for p in sorted(LIBRIVOX.glob("*.wav"))]
+    return [(path.stem[-4:], reference, decode_audio(path)) for path, reference in recordings()]
 
 
 def with_noise(audio: npt.NDArray[np.float32], snr_db: float, seed: int) -> npt.NDArray[np.float32]:
@@ -179,9 +171,9 @@ def espeak(folder: Path, name: str, text: str, voice: str, words_per_minute: int
 
 
 def build_items(which: str, folder: Path) -> list[Item]:
-    recordings = librivox()
-    items = [Item(f"librivox {n}", "English, LibriVox", "en", ref, audio) for n, ref, audio in recordings]
-    noisy = [(0.0, recordings[:3])] if which == "mixed" else [(5.0, recordings), (-3.0, recordings)]
+    read_aloud = librivox()
+    items = [Item(f"librivox {n}", "English, LibriVox", "en", ref, audio) for n, ref, audio in read_aloud]
+    noisy = [(0.0, read_aloud[:3])] if which == "mixed" else [(5.0, read_aloud), (-3.0, read_aloud)]
     for snr, chosen in noisy:
         group = f"English, LibriVox + noise {snr:g} dB"
         items += [

@@ -44,7 +44,8 @@ from mediasift.models.transcriber import (
 )
 from mediasift.operators.transcribe import transcribe_file
 
-LIBRIVOX = Path("/usr/share/pocketsphinx/test/data/librivox")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from librivox import recordings
 
 ENGLISH = [
     "The quick brown fox jumps over the lazy dog.",
@@ -266,8 +267,7 @@ class TimedMultilingual(MultilingualTranscriber):
 
 
 def main() -> None:
-    if not LIBRIVOX.is_dir():
-        sys.exit(f"{LIBRIVOX} is missing: apt-get install pocketsphinx-testdata")
+    recorded = recordings()
     multilingual = TimedMultilingual()
     recognizer = SpeechRecognizer(get_transcriber(), multilingual)
     # Load both models and warm them up before anything is timed.
@@ -289,16 +289,11 @@ def main() -> None:
     print()
 
     # LibriVox
-    references = {}
-    for line in (LIBRIVOX / "transcription").read_text().splitlines():
-        match = re.match(r"<s>(.*)</s>\s*\((.+)\)", line.strip())
-        if match:
-            references[match.group(2)] = match.group(1).strip()
     pairs = []
     print("LibriVox (pocketsphinx-testdata, real recordings)")
-    for wav_path in sorted(LIBRIVOX.glob("*.wav")):
+    for wav_path, reference in recorded:
         transcript = run(wav_path)
-        pair = (references[wav_path.stem], transcript.text)
+        pair = (reference, transcript.text)
         pairs.append(pair)
         routing = f"{transcript.language} {transcript.model}"
         print(f"  {wav_path.stem[-4:]}  WER {wer([pair]):.3f}  {routing}  {transcript.text!r}")

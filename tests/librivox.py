@@ -1,0 +1,23 @@
+"""Debian's pocketsphinx-testdata LibriVox recordings: real read speech with reference transcripts,
+for the speech evaluations and benchmarks."""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+
+LIBRIVOX = Path("/usr/share/pocketsphinx/test/data/librivox")
+
+
+def recordings() -> list[tuple[Path, str]]:
+    """Every recording with its transcript as written (no normalisation), in file order. Exits with
+    the install command when the package is missing."""
+    if not LIBRIVOX.is_dir():
+        sys.exit(f"{LIBRIVOX} is missing: apt-get install pocketsphinx-testdata")
+    references = {}
+    for line in (LIBRIVOX / "transcription").read_text().splitlines():
+        match = re.match(r"<s>(.*)</s>\s*\((.+)\)", line.strip())
+        if match:
+            references[match.group(2)] = match.group(1).strip()
+    return [(path, references[path.stem]) for path in sorted(LIBRIVOX.glob("*.wav"))]
