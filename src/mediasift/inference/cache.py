@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import dataclasses
 import hashlib
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 import psycopg
@@ -24,8 +25,12 @@ import psycopg
 from mediasift.inference import codec, stats
 from mediasift.models import ModelRef
 
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
 T = TypeVar("T")
 R = TypeVar("R")
+D = TypeVar("D", bound="DataclassInstance")
 
 MEMORY_ITEMS = 4096
 
@@ -168,6 +173,13 @@ def cached_map(
         cache.put_many(model, computed)
         known.update(computed)
     return [known[k] for k in keys]
+
+
+def cached_records(model: ModelRef, key: bytes, compute: Callable[[], Sequence[D]], record: type[D]) -> list[D]:
+    """:func:`cached_call` for a model that answers with a list of dataclass records (stored as
+    their fields)."""
+    found = cached_call(model, key, lambda: [dataclasses.asdict(r) for r in compute()])
+    return [record(**fields) for fields in found]
 
 
 def cached_call(model: ModelRef, key: bytes, compute: Callable[[], R]) -> R:

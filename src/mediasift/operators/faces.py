@@ -7,13 +7,12 @@ Only faces at ``min_confidence`` or more make the picture searchable as "face" /
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 import numpy as np
 
 from mediasift.config import Settings
-from mediasift.inference.cache import cached_call, input_hash
+from mediasift.inference.cache import cached_records, input_hash
 from mediasift.models.face_detector import LANDMARK_NAMES, Face, FaceDetector, get_face_detector
 from mediasift.operators.images import ImageOperator, iter_images
 from mediasift.pipeline.operator import ArtifactOut, OperatorContext, OperatorResult, SegmentOut
@@ -41,12 +40,8 @@ def face_data(face: Face) -> dict[str, Any]:
 def detect(pixels: np.ndarray, min_confidence: float) -> list[Face]:
     """The faces in a picture; the same picture seen before costs no inference."""
     detector = get_face_detector()
-    found = cached_call(
-        FaceDetector.ref,
-        input_hash(pixels, str(min_confidence)),
-        lambda: [dataclasses.asdict(f) for f in detector.detect(pixels, min_confidence=min_confidence)],
-    )
-    return [Face(**f) for f in found]
+    key = input_hash(pixels, str(min_confidence))
+    return cached_records(FaceDetector.ref, key, lambda: detector.detect(pixels, min_confidence), Face)
 
 
 class Faces(ImageOperator):

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections import Counter
 from typing import Any
 
 import numpy as np
 
 from mediasift.config import Settings
-from mediasift.inference.cache import cached_call, input_hash
+from mediasift.inference.cache import cached_records, input_hash
 from mediasift.models.object_detector import Detection, ObjectDetector, get_object_detector
 from mediasift.operators.images import ImageOperator, iter_images
 from mediasift.pipeline.operator import ArtifactOut, OperatorContext, OperatorResult, SegmentOut
@@ -23,12 +22,8 @@ def describe(counts: Counter[str]) -> str:
 def detect(pixels: np.ndarray, min_confidence: float) -> list[Detection]:
     """The objects in a picture; the same picture seen before costs no inference."""
     detector = get_object_detector()
-    found = cached_call(
-        ObjectDetector.ref,
-        input_hash(pixels, str(min_confidence)),
-        lambda: [dataclasses.asdict(d) for d in detector.detect(pixels, min_confidence=min_confidence)],
-    )
-    return [Detection(**d) for d in found]
+    key = input_hash(pixels, str(min_confidence))
+    return cached_records(ObjectDetector.ref, key, lambda: detector.detect(pixels, min_confidence), Detection)
 
 
 class Objects(ImageOperator):
