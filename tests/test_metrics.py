@@ -50,6 +50,8 @@ def test_metrics_report_what_the_models_did(settings: Settings, media_dir: Path)
         ("mediasift_model_cache_misses_total", minilm), 0
     )
     assert lookups >= 1
+    text_cost = samples[("mediasift_cost_per_asset_usd", (("media_type", "text"),))]
+    assert text_cost >= samples[("mediasift_model_cost_usd_total", minilm)] > 0
     router = (("model", "lingua-fast-then-accurate"),)
     assert samples[("mediasift_model_decisions_total", router)] >= 1
     routes = [v for (name, labels), v in samples.items() if name == "mediasift_model_routes_total" and

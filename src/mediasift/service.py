@@ -349,6 +349,7 @@ class Mediasift:
             job_counts = job_states.counts(conn)
             workers = worker_repo.alive(conn)
             models = usage.read(conn)
+            costs = result_repo.cost_by_media_type(conn)
         queue = self.broker.stats()
         by_type: dict[str, dict[str, int]] = {}
         for row in counts:
@@ -379,5 +380,14 @@ class Mediasift:
             "workers": [{k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in w.items()} for w in workers],
             "embeddings": {row["model"]: {"dim": row["dim"], "count": row["n"]} for row in embeddings},
             "models": models,
+            "cost": {
+                row["media_type"]: {
+                    "assets": row["assets"],
+                    "total_usd": float(row["cost_usd"] or 0.0),
+                    "per_asset_usd": float(row["cost_usd"] or 0.0) / row["assets"],
+                    "processing_s_per_asset": float(row["duration_ms"] or 0.0) / 1000 / row["assets"],
+                }
+                for row in costs
+            },
             "gpus": [dataclasses.asdict(gpu) for gpu in devices.gpu_stats()],
         }

@@ -186,6 +186,16 @@ def read_artifacts(conn: Conn, asset_id: UUID) -> list[dict[str, Any]]:
     ).fetchall()
 
 
+def cost_by_media_type(conn: Conn) -> list[dict[str, Any]]:
+    """Per media type: the assets with at least one run, what their model calls cost in all, and
+    their runs' summed duration (the current runs: a re-run replaces its predecessor)."""
+    return conn.execute(
+        "SELECT a.media_type, count(DISTINCT r.asset_id) AS assets, sum(r.cost) AS cost_usd,"
+        " sum(r.duration_ms) AS duration_ms FROM operator_runs r JOIN assets a ON a.id = r.asset_id"
+        " GROUP BY a.media_type ORDER BY a.media_type"
+    ).fetchall()
+
+
 def count_embeddings(conn: Conn) -> list[dict[str, Any]]:
     return conn.execute(
         "SELECT model, dim, count(*) AS n FROM embeddings GROUP BY model, dim ORDER BY model"

@@ -54,6 +54,17 @@ class StatusCollector(Collector):
             for status, n in statuses.items():
                 assets.add_metric([media_type, status], n)
         yield assets
+        per_asset = GaugeMetricFamily(
+            "mediasift_cost_per_asset_usd", "Model cost per processed asset, by media type", labels=["media_type"]
+        )
+        seconds = GaugeMetricFamily(
+            "mediasift_processing_seconds_per_asset", "Operator time per processed asset", labels=["media_type"]
+        )
+        for media_type, cost in info["cost"].items():
+            per_asset.add_metric([media_type], cost["per_asset_usd"])
+            seconds.add_metric([media_type], cost["processing_s_per_asset"])
+        yield per_asset
+        yield seconds
         yield from _model_metrics(info["models"])
         yield from _gpu_metrics(info["gpus"])
 
