@@ -1,18 +1,23 @@
 """Text in pictures, as lines with boxes: RapidOCR 3.10 (PP-OCRv6 small det + rec) on ONNX Runtime,
 and the fallback chain that hands a picture to tesseract (:mod:`mediasift.models.tesseract_ocr`) when
-RapidOCR fails or is too slow."""
+RapidOCR fails or is too slow.
+
+RapidOCR's own ``__call__`` runs detection and recognition of one picture together. Here its steps
+are called one by one (as ``RapidOCR.run_ocr_steps`` does), so that detection runs in the job's
+thread and the line images of pictures from concurrent jobs are recognised together, by one
+micro-batcher (:mod:`mediasift.inference.batcher`) per reader.
+"""
 
 from __future__ import annotations
 
 import functools
 import logging
 import math
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import cv2
 import numpy as np
@@ -20,6 +25,7 @@ import numpy.typing as npt
 
 from mediasift.config import load_settings
 from mediasift.inference import stats
+from mediasift.inference.batcher import MicroBatcher
 from mediasift.inference.fallback import FallbackChain
 from mediasift.inference.registry import ModelSpec, Runtime, registry
 from mediasift.jobs.breaker import CircuitBreakers
@@ -27,6 +33,9 @@ from mediasift.models import ModelRef
 from mediasift.models.weights import Lazy, ModelWeightsMissing, as_rgb_uint8, package_file
 
 MODEL_FILES = ("PP-OCRv6_det_small.onnx", "PP-OCRv6_rec_small.onnx", "ch_ppocr_mobile_v2.0_cls_mobile.onnx")
+
+LineImage = npt.NDArray[np.float32]  # one text line, resized and normalised for the recogniser: (3, 48, width)
+Reading = tuple[str, float]  # the recogniser's text and confidence for one line image
 
 
 @dataclass(frozen=True)
@@ -62,7 +71,16 @@ class TextReader:
     model key to a download URL; the recognizer's character set is read from the ONNX metadata, so
     no dictionary file is fetched either. The text-line orientation classifier (upside-down text)
     is off: rare in media, and it costs a pass per line. RapidOCR wants BGR pixels: RGB input is
-    converted. Calls are serialised, since RapidOCR keeps per-call settings on the instance.
+    converted.
+
+    ``read`` detects and crops the lines in the caller's thread, then hands the line images to the
+    reader's micro-batcher, which recognises those of concurrent callers in one model call
+    (counted on ``rec_ref``; the picture, with its detection time, is counted on ``ref``). The
+    results are RapidOCR's own for that picture: each line image is resized and padded in the
+    caller's thread exactly as RapidOCR's recogniser would for that picture alone (it pads every
+    line of a run of ``rec_batch_num`` lines, sorted by width, to the widest of them, and the
+    padding changes what the model reads), and the batcher only puts line images of the same
+    padded width into one model call.
 
     ``model_dir`` holds the three ONNX files (``MODEL_FILES``) when they should not come from the
     wheel; a failed load is tried again on the next ``read``. Errors are not counted here: the
@@ -70,17 +88,34 @@ class TextReader:
     """
 
     ref = ModelRef("rapidocr-ppocrv6-small-det-rec", "rapidocr==3.10.0")
+    rec_ref = ModelRef("rapidocr-ppocrv6-small-rec-batched", "rapidocr==3.10.0")
 
-    def __init__(self, threads: int = 2, model_dir: Path | None = None) -> None:
+    def __init__(
+        self,
+        threads: int = 2,
+        model_dir: Path | None = None,
+        *,
+        max_batch: int = 32,
+        wait_s: float = 0.02,
+        interactive_wait_s: float = 0.002,
+    ) -> None:
         self.threads = threads
         self.model_dir = model_dir
+        self.max_batch = max_batch
         self._engine = Lazy(self._load)
-        self._call_lock = threading.Lock()
+        self.batcher: MicroBatcher[LineImage, Reading] = MicroBatcher(
+            self.rec_ref, self._recognise, max_batch=max_batch, wait_s=wait_s, interactive_wait_s=interactive_wait_s
+        )
 
     def load(self) -> TextReader:
         """Load the models now rather than on first use."""
         self._engine.get()
         return self
+
+    @property
+    def engine(self) -> Any:
+        """The loaded ``RapidOCR`` engine."""
+        return self._engine.get()
 
     def _load(self) -> Any:
         from rapidocr import RapidOCR
@@ -99,33 +134,93 @@ class TextReader:
         engine = RapidOCR(params=params)
         # It warns on every picture without text ("the text detection result is empty"): not news.
         logging.getLogger("RapidOCR").setLevel(logging.ERROR)
+        # RapidOCR loads each model on its first use; ``read`` takes the recogniser from the engine.
+        engine._load_det_model()
+        engine._load_rec_model()
         return engine
 
     def read(self, image: npt.NDArray[np.uint8]) -> list[OcrLine]:
         """The text lines of an RGB uint8 picture, in reading order."""
-        engine = self._engine.get()
+        from rapidocr.ch_ppocr_cls import TextClsOutput
+        from rapidocr.ch_ppocr_rec import TextRecOutput
+        from rapidocr.main import RapidOCRError
+
+        engine = self.engine
         rgb = as_rgb_uint8(image)
         height, width = rgb.shape[:2]
-        bgr = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
-        with self._call_lock:
-            started = time.perf_counter()
-            result = engine(bgr)
-            stats.record_call(self.ref, 1, time.perf_counter() - started)
-        boxes, texts, scores = result.boxes, result.txts, result.scores
-        if boxes is None or texts is None or scores is None:
+        started = time.perf_counter()
+        original = engine.load_img(cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+        resized, op_record = engine.preprocess_img(original)
+        try:
+            crops, detected = engine.detect_and_crop(resized, op_record)
+        except RapidOCRError:  # nothing detected
+            crops, detected = [], None
+        line_images = padded_line_images(engine.text_rec, crops)
+        stats.record_call(self.ref, 1, time.perf_counter() - started)
+        if detected is None:
             return []
-        lines: list[OcrLine] = []
-        for polygon, text, score in zip(boxes, texts, scores, strict=True):
-            text = str(text).strip()
-            if not text:
-                continue
-            points = np.asarray(polygon, dtype=np.float64).reshape(-1, 2)
-            left = min(max(math.floor(points[:, 0].min()), 0), width)
-            top = min(max(math.floor(points[:, 1].min()), 0), height)
-            right = min(max(math.ceil(points[:, 0].max()), 0), width)
-            bottom = min(max(math.ceil(points[:, 1].max()), 0), height)
-            lines.append(OcrLine(text, float(score), (left, top, right - left, bottom - top)))
-        return reading_order(lines)
+        readings = self.batcher.run(line_images)
+        # What RapidOCR's recogniser returns for these crops (its annotations say one-element tuples).
+        recognised = TextRecOutput(
+            imgs=crops,
+            txts=cast(Any, tuple(text for text, _ in readings)),
+            scores=[score for _, score in readings],
+            word_results=cast(Any, tuple(None for _ in readings)),
+        )
+        result = engine.build_final_output(original, detected, TextClsOutput(), recognised, crops, op_record)
+        return lines_of(result, width, height)
+
+    def _recognise(self, line_images: list[LineImage]) -> list[Reading]:
+        """The batcher's model call: line images of one padded width go through the model together,
+        ``max_batch`` at a time."""
+        recogniser = self.engine.text_rec
+        by_width: dict[int, list[int]] = {}
+        for index, line_image in enumerate(line_images):
+            by_width.setdefault(line_image.shape[-1], []).append(index)
+        readings: list[Reading] = [("", 0.0)] * len(line_images)
+        for indices in by_width.values():
+            for start in range(0, len(indices), self.max_batch):
+                chunk = indices[start : start + self.max_batch]
+                predictions = recogniser.session(np.stack([line_images[index] for index in chunk]))
+                decoded, _ = recogniser.postprocess_op(predictions)
+                for index, (text, score) in zip(chunk, decoded, strict=True):
+                    readings[index] = (text, score)
+        return readings
+
+
+def lines_of(result: Any, width: int, height: int) -> list[OcrLine]:
+    """The lines of a RapidOCR result for a ``width`` x ``height`` picture, in reading order."""
+    boxes, texts, scores = result.boxes, result.txts, result.scores
+    if boxes is None or texts is None or scores is None:
+        return []
+    lines: list[OcrLine] = []
+    for polygon, text, score in zip(boxes, texts, scores, strict=True):
+        text = str(text).strip()
+        if not text:
+            continue
+        points = np.asarray(polygon, dtype=np.float64).reshape(-1, 2)
+        left = min(max(math.floor(points[:, 0].min()), 0), width)
+        top = min(max(math.floor(points[:, 1].min()), 0), height)
+        right = min(max(math.ceil(points[:, 0].max()), 0), width)
+        bottom = min(max(math.ceil(points[:, 1].max()), 0), height)
+        lines.append(OcrLine(text, float(score), (left, top, right - left, bottom - top)))
+    return reading_order(lines)
+
+
+def padded_line_images(recogniser: Any, crops: list[npt.NDArray[np.uint8]]) -> list[LineImage]:
+    """The crops of one picture resized and padded as RapidOCR's ``TextRecognizer.__call__`` does
+    when it reads them: sorted by aspect ratio, in runs of ``rec_batch_num``, each run padded to the
+    widest of its lines (and at least to the model's nominal width)."""
+    ratios = [crop.shape[1] / float(crop.shape[0]) for crop in crops]
+    order = np.argsort(np.array(ratios))  # the same sort as RapidOCR's, so the same runs
+    _, nominal_height, nominal_width = recogniser.rec_image_shape[:3]
+    padded: list[LineImage] = [np.empty(0, dtype=np.float32)] * len(crops)
+    for start in range(0, len(crops), recogniser.rec_batch_num):
+        run = order[start : start + recogniser.rec_batch_num]
+        widest = max([nominal_width / nominal_height] + [ratios[index] for index in run])
+        for index in run:
+            padded[index] = recogniser.resize_norm_img(crops[index], widest)
+    return padded
 
 
 def weight_files(model_dir: Path | None = None) -> list[Path]:
@@ -139,6 +234,16 @@ def weight_files(model_dir: Path | None = None) -> list[Path]:
     return paths
 
 
+def _reader_from_settings() -> TextReader:
+    settings = load_settings()
+    return TextReader(
+        threads=settings.model_threads,
+        max_batch=settings.batch_max_size,
+        wait_s=settings.batch_wait_ms / 1000,
+        interactive_wait_s=settings.interactive_batch_wait_ms / 1000,
+    )
+
+
 HANDLE = registry.declare(
     ModelSpec(
         id=TextReader.ref.id,
@@ -148,9 +253,30 @@ HANDLE = registry.declare(
         runtime=Runtime.ONNXRUNTIME,
         output="text lines with boxes and confidence",
         files=weight_files,
-        load=lambda: TextReader(threads=load_settings().model_threads).load(),
+        load=lambda: _reader_from_settings().load(),
+        batches=True,
+        batch_size=32,  # the default of MEDIASIFT_BATCH_MAX_SIZE, which sets it
         memory_mb=150,
         cost_per_item_usd=1e-5,  # ~0.3-1 s per picture
+    )
+)
+
+
+# The recognition stage, batched across pictures and jobs, has its own counters (batches, lines, time);
+# it is the reader above, seen from its micro-batcher.
+REC_HANDLE = registry.declare(
+    ModelSpec(
+        id=TextReader.rec_ref.id,
+        version=TextReader.rec_ref.version,
+        task="ocr line recognition (rapidocr's second stage, batched across pictures)",
+        input_kind="image",
+        runtime=Runtime.ONNXRUNTIME,
+        output="text and confidence per line image",
+        files=weight_files,
+        load=lambda: HANDLE.get(),
+        batches=True,
+        batch_size=32,
+        cost_per_item_usd=1e-6,
     )
 )
 
