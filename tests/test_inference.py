@@ -102,6 +102,32 @@ def test_the_batcher_runs_concurrent_requests_as_one_call_in_order() -> None:
     assert sum(len(c) for c in calls) == 30
 
 
+def test_a_batched_call_is_counted_once_and_its_cost_shared_by_the_jobs() -> None:
+    model = ModelRef("slow-square", f"v{time.time_ns()}")
+
+    def slow_square(items: list[int]) -> list[int]:
+        time.sleep(0.05 * len(items))
+        return [i * i for i in items]
+
+    batcher: MicroBatcher[int, int] = MicroBatcher(model, slow_square, max_batch=64, wait_s=0.3)
+    charged: dict[int, float] = {}
+
+    def job(n: int) -> None:
+        with stats.job_cost() as cost:
+            batcher.run(list(range(n)))
+        charged[n] = cost.usd
+
+    threads = [threading.Thread(target=job, args=(n,)) for n in (1, 3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert stats.count(model, "calls") == 1 and stats.count(model, "items") == 4
+    total = stats.count(model, "cost_usd")
+    assert total > 0 and sum(charged.values()) == pytest.approx(total)
+    assert charged[3] == pytest.approx(3 * charged[1])  # shared by number of inputs
+
+
 def test_interactive_requests_wait_less_for_company() -> None:
     batcher: MicroBatcher[int, int] = MicroBatcher(
         ModelRef("echo", "1"), lambda items: items, max_batch=64, wait_s=0.5, interactive_wait_s=0.01
