@@ -3,10 +3,12 @@ the fast mode is unsure.
 
 lingua's low-accuracy mode uses trigram models only: about 100 MB of RAM and well under a
 millisecond per sentence, and right on almost every sentence of a dozen words or more. Its
-high-accuracy mode adds 1- to 5-gram models: about 1.3 GB of RAM once loaded for every language
-(seconds to load), and it is what gets very short texts right. So the high-accuracy model is loaded
-only when a text first needs it, and a text goes to it only when the fast mode's best language has a
-confidence under ``language_fast_min_confidence`` (eval/language.py measures the trade-off).
+high-accuracy mode adds 1- to 5-gram models: about 1.3 GB of RAM for every language (12-20 s to
+load them all), and it is what gets very short texts right. A text goes to it only when the fast
+mode's best language has a confidence under ``language_fast_min_confidence``, and then it decides
+only among the fast mode's ten likeliest languages, whose models load on first need (a fraction of
+a second each): the full load would make every new worker pay seconds and a gigabyte for one
+ambiguous line (eval/language.py measures the trade-off).
 
 lingua keeps its n-gram models in process-wide tables that every detector shares, so dropping a
 detector frees nothing. The model objects here therefore unload lingua's tables and hand the freed
@@ -19,8 +21,11 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import threading
 import time
 import weakref
+from collections import OrderedDict
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -48,35 +53,81 @@ def _release(detector: Any) -> None:
     _trim_heap()
 
 
-class LinguaModel:
-    """One lingua detector over all languages, in low- or high-accuracy mode. Thread-safe.
+def _release_all(detectors: OrderedDict[frozenset[Any], Any]) -> None:
+    for detector in detectors.values():
+        detector.unload_language_models()
+    _trim_heap()
 
-    Language models load per language on first sight, so the first texts in a script cost more (the
-    fast mode about half a second, the accurate mode seconds). The Latin-script ones, which most
-    text needs, are loaded with the model, so that cost is counted as its load time rather than
-    charged to the first job that happens to need it.
+
+Scored = list[tuple[Any, float]]  # (lingua Language, confidence), best first
+
+
+def _code(language: Any) -> str:
+    return str(language.iso_code_639_1.name.lower())
+
+
+class FastModel:
+    """lingua's low-accuracy mode over all languages. Thread-safe.
+
+    Language models load per language on first sight; the Latin-script ones, which most text needs,
+    are loaded with the model, so that second is counted as its load time rather than charged to the
+    first job that happens to need it.
     """
 
-    def __init__(self, ref: ModelRef, low_accuracy: bool) -> None:
+    ref = FAST
+
+    def __init__(self) -> None:
         from lingua import LanguageDetectorBuilder
 
-        builder = LanguageDetectorBuilder.from_all_languages()
-        self.ref = ref
-        self._detector = (builder.with_low_accuracy_mode() if low_accuracy else builder).build()
+        self._detector = LanguageDetectorBuilder.from_all_languages().with_low_accuracy_mode().build()
         # Not at exit: the process is about to free everything anyway.
         weakref.finalize(self, _release, self._detector).atexit = False
         self._detector.compute_language_confidence_values("Latin script warm-up: the models load now.")
 
-    def best(self, text: str) -> tuple[str, float] | None:
-        """The ISO 639-1 code (lowercase) and confidence of the most likely language, or None when
-        no language scores above zero. Counted as one call of this model."""
+    def scores(self, text: str) -> Scored:
+        """Every language with a confidence above zero, best first. Counted as one call."""
         started = time.perf_counter()
         values = self._detector.compute_language_confidence_values(text)
+        stats.record_call(self.ref, 1, time.perf_counter() - started)
+        ranked = sorted(((v.language, float(v.value)) for v in values if v.value > 0.0), key=lambda x: -x[1])
+        return ranked
+
+
+class AccurateModel:
+    """lingua's high-accuracy mode, asked to choose among a few candidate languages. A detector per
+    candidate set is kept (the 64 most recent); the n-gram models behind them are shared per
+    language, loaded on first need and unloaded with this object. Thread-safe."""
+
+    ref = ACCURATE
+    CANDIDATE_SETS = 64
+
+    def __init__(self) -> None:
+        self._detectors: OrderedDict[frozenset[Any], Any] = OrderedDict()
+        self._lock = threading.Lock()
+        weakref.finalize(self, _release_all, self._detectors).atexit = False
+
+    def best(self, text: str, candidates: Sequence[Any]) -> tuple[str, float] | None:
+        """The likeliest of ``candidates`` (lingua Languages, at least two) and its confidence."""
+        detector = self._detector(frozenset(candidates))
+        started = time.perf_counter()
+        values = detector.compute_language_confidence_values(text)
         stats.record_call(self.ref, 1, time.perf_counter() - started)
         top = max(values, key=lambda v: float(v.value), default=None)
         if top is None or top.value <= 0.0:
             return None
-        return top.language.iso_code_639_1.name.lower(), float(top.value)
+        return _code(top.language), float(top.value)
+
+    def _detector(self, languages: frozenset[Any]) -> Any:
+        from lingua import LanguageDetectorBuilder
+
+        with self._lock:
+            detector = self._detectors.get(languages)
+            if detector is None:
+                detector = self._detectors[languages] = LanguageDetectorBuilder.from_languages(*languages).build()
+                while len(self._detectors) > self.CANDIDATE_SETS:
+                    self._detectors.popitem(last=False)
+            self._detectors.move_to_end(languages)
+            return detector
 
 
 def weight_files() -> list[Path]:
@@ -97,7 +148,7 @@ FAST_HANDLE = registry.declare(
         runtime=Runtime.NATIVE,
         output="ISO 639-1 code + confidence (75 languages)",
         files=weight_files,
-        load=lambda: LinguaModel(FAST, low_accuracy=True),
+        load=FastModel,
         memory_mb=100,
         cost_per_item_usd=1e-8,  # ~0.3 ms per sentence
     )
@@ -110,22 +161,26 @@ ACCURATE_HANDLE = registry.declare(
         task="language-identification",
         input_kind="text",
         runtime=Runtime.NATIVE,
-        output="ISO 639-1 code + confidence (75 languages)",
+        output="ISO 639-1 code + confidence, among the fast mode's likeliest",
         files=weight_files,
-        load=lambda: LinguaModel(ACCURATE, low_accuracy=False),
-        memory_mb=1300,
+        load=AccurateModel,
+        memory_mb=150,
         cost_per_item_usd=5e-8,
     )
 )
 
 
+CANDIDATES = 10  # the fast mode's likeliest languages the accurate mode chooses among
+
+
 def router_version(min_confidence: float) -> str:
-    return f"escalate_below={min_confidence:g};first={FAST.id};then={ACCURATE.id};{VERSION}"
+    return f"escalate_below={min_confidence:g};first={FAST.id};then={ACCURATE.id}@top{CANDIDATES};{VERSION}"
 
 
 class LanguageDetector:
-    """The fast mode, escalating to the accurate mode when the fast mode's confidence is under
-    ``min_confidence`` (default: the ``language_fast_min_confidence`` setting) or it found nothing.
+    """The fast mode, escalating to the accurate mode (among the fast mode's ten likeliest languages)
+    when the fast mode's confidence is under ``min_confidence`` (default: the
+    ``language_fast_min_confidence`` setting).
     Every decision is counted (``stats.record_route``) under ``self.ref``, whose version carries the
     threshold. Thread-safe.
 
@@ -151,13 +206,15 @@ class LanguageDetector:
         the text has nothing to go on (empty, digits, punctuation) or no language scores above zero."""
         if not any(ch.isalpha() for ch in text):
             return None
-        found = self.fast.get().best(text)
-        if found is not None and found[1] >= self.min_confidence:
+        ranked: Scored = self.fast.get().scores(text)
+        if not ranked:
+            return None
+        if ranked[0][1] >= self.min_confidence or len(ranked) == 1:
             stats.record_route(self.ref, self.fast.spec.ref, escalated=False)
-            return found
+            return _code(ranked[0][0]), ranked[0][1]
         stats.record_route(self.ref, self.accurate.spec.ref, escalated=True)
-        found_accurately: tuple[str, float] | None = self.accurate.get().best(text)
-        return found_accurately
+        found: tuple[str, float] | None = self.accurate.get().best(text, [lang for lang, _ in ranked[:CANDIDATES]])
+        return found
 
 
 # Declared so that listings show it and its routing counters (decisions, escalated).
