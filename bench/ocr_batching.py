@@ -29,6 +29,7 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image
 
+from mediasift.inference import devices
 from mediasift.models.ocr import TextReader
 
 import mediagen
@@ -70,6 +71,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=8)
     args = parser.parse_args()
+    print(devices.describe())
     with tempfile.TemporaryDirectory() as folder:
         images = pictures(Path(folder))
     reader = TextReader(threads=2, max_batch=32, wait_s=0.02).load()

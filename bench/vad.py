@@ -36,6 +36,7 @@ import jiwer
 import numpy as np
 import numpy.typing as npt
 
+from mediasift.inference import devices
 from mediasift.media.audio import decode_audio
 from mediasift.models.transcriber import Transcript, get_multilingual_transcriber, get_transcriber
 from mediasift.models.vad import get_vad
@@ -118,6 +119,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
+    print(devices.describe())
     recorded = recordings()
     utterances = [decode_audio(path) for path, _ in recorded]
     reference = " ".join(text for _, text in recorded)

@@ -29,6 +29,7 @@ import numpy as np
 import numpy.typing as npt
 
 from mediasift.config import load_settings
+from mediasift.inference import devices
 from mediasift.media.audio import decode_audio
 from mediasift.models.transcriber import MultilingualTranscriber, Transcriber
 
@@ -85,6 +86,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--models", default="tiny.en,base", help="comma-separated: tiny.en, base")
     args = parser.parse_args()
+    print(devices.describe())
     recorded = recordings()
     references = {path.stem: normalise(text) for path, text in recorded}
     wavs = [path for path, _ in recorded]
