@@ -447,7 +447,7 @@ def status(
     for media_type, cost in sorted(info["cost"].items()):
         console.print(
             f"cost {media_type}: ${cost['per_asset_usd']:.6f} and {cost['processing_s_per_asset']:.1f} s of "
-            f"processing per asset ({cost['assets']} assets, ${cost['total_usd']:.4f} in all)"
+            f"processing per asset ({cost['assets']} assets, ${cost['total_usd']:.6f} in all)"
         )
 
 
