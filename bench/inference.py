@@ -52,7 +52,6 @@ def raw_seconds(embedder: TextEmbedder, texts: list[str], batch: int) -> float:
 
 def through_jobs(texts: list[str], per_job: int, concurrency: int, max_batch: int, database_url: str) -> float:
     settings = Settings(batch_max_size=max_batch, batch_wait_ms=20.0)
-    text._batchers.clear()  # a fresh batcher with these settings
     broker = open_broker("", database_url=database_url, lease_s=60, namespace="inf" + uuid.uuid4().hex[:8])
     jobs = [
         Job(id=f"embed-{i}", kind="embed", lane=Lane.BATCH, payload={"texts": texts[i : i + per_job]})

@@ -81,10 +81,6 @@ class InferenceCache:
         self._lock = threading.Lock()
         self._local = threading.local()
 
-    def clear_memory(self) -> None:
-        with self._lock:
-            self._memory.clear()
-
     def get_many(self, model: ModelRef, keys: Sequence[bytes]) -> dict[bytes, Any]:
         found: dict[bytes, bytes] = {}
         with self._lock:

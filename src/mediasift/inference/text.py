@@ -19,7 +19,8 @@ from mediasift.models import ModelRef
 
 TIERS = ("minilm", "wordllama")
 
-_batchers: dict[str, MicroBatcher[str, Any]] = {}
+# One batcher per model and batching settings: a process that meets other settings gets its own.
+_batchers: dict[tuple[str, int, float, float], MicroBatcher[str, Any]] = {}
 _lock = threading.Lock()
 
 
@@ -42,11 +43,12 @@ def text_model_ref(settings: Settings) -> ModelRef:
 
 
 def batcher_for(handle: ModelHandle, settings: Settings) -> MicroBatcher[str, Any]:
-    """The process's micro-batcher for ``handle``'s model, made on first use with ``settings``."""
+    """The process's micro-batcher for ``handle``'s model with these batching settings."""
+    key = (handle.spec.id, settings.batch_max_size, settings.batch_wait_ms, settings.interactive_batch_wait_ms)
     with _lock:
-        batcher = _batchers.get(handle.spec.id)
+        batcher = _batchers.get(key)
         if batcher is None:
-            batcher = _batchers[handle.spec.id] = MicroBatcher(
+            batcher = _batchers[key] = MicroBatcher(
                 handle.spec.ref,
                 lambda texts: list(handle.get().embed(texts, batch_size=settings.batch_max_size)),
                 max_batch=settings.batch_max_size,

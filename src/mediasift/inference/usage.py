@@ -28,11 +28,11 @@ def flush(conn: Any) -> None:
 
 
 def read(conn: Any) -> dict[str, dict[str, float]]:
-    """Every model's counters summed over its versions: {model id: {counter: value}}."""
+    """Every model's counters summed over its versions: {model id: {counter: value}}. ``conn``
+    returns rows as dicts (:meth:`Database.connect`)."""
     out: dict[str, dict[str, float]] = {}
     with conn.cursor() as cur:
         cur.execute("SELECT model_id, counter, sum(value) AS value FROM inference_counters GROUP BY 1, 2")
         for row in cur.fetchall():
-            model_id, counter, value = (row["model_id"], row["counter"], row["value"]) if isinstance(row, dict) else row
-            out.setdefault(model_id, {})[counter] = float(value)
+            out.setdefault(row["model_id"], {})[row["counter"]] = float(row["value"])
     return out
