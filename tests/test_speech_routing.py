@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import shutil
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 from uuid import uuid4
@@ -24,6 +25,7 @@ from mediasift.models.transcriber import (
     LOW_LOGPROB,
     NO_WORDS,
     NOT_ENGLISH,
+    SAMPLE_RATE,
     SURE,
     Compute,
     MultilingualTranscriber,
@@ -31,9 +33,11 @@ from mediasift.models.transcriber import (
     Transcriber,
     Transcript,
     TranscriptSegment,
+    gather_windows,
     get_speech_recognizer,
     get_transcriber,
     mean_logprob,
+    plan_windows,
     probe_verdict,
     select_compute,
 )
@@ -155,6 +159,7 @@ def test_english_stays_on_tiny_en_without_identifying_the_language(
     assert after == {k: v + 1 for k, v in before[1].items()}
     assert stats.count(router, "escalated") == escalated
     assert data["language"] == "en" and data["model"] == tiny.id and data["language_probability"] is None
+    assert set(data["languages"]) == {"en"}
     route = data["route"]
     assert route["model"] == tiny.id and route["reason"] == CONFIDENT and route["probe"] == SURE
     assert route["escalated"] is False and route["language_identified"] is False
@@ -177,6 +182,7 @@ def test_german_escalates_to_base_and_is_transcribed_in_german(
     assert stats.count(base, LANGUAGE_IDENTIFICATIONS) == identified + 1, "identified once, on the first window"
     assert stats.count(router, "escalated") == escalated + 1 and stats.count(router, f"route:{base.id}") == chosen + 1
     assert data["language"] == "de" and data["model"] == base.id and 0 < data["language_probability"] <= 1
+    assert set(data["languages"]) == {"de"} and data["languages"]["de"] > 3
     route = data["route"]
     assert route["model"] == base.id and route["reason"] == NOT_ENGLISH and route["probe"] != SURE
     assert route["escalated"] is True and route["language_identified"] is True
@@ -197,6 +203,39 @@ def test_english_that_tiny_en_is_unsure_of_goes_to_base_in_english(
     assert transcript.language == "en" and transcript.model == recognizer.multilingual.ref.id
     assert stats.count(strict.ref, "escalated") == 1 and stats.count(strict.ref, "decisions") == 1
     assert "lights" in transcript.text.lower()
+
+
+@pytest.mark.slow
+@needs_espeak
+def test_a_file_that_changes_language_is_transcribed_in_each_language(
+    tmp_path: Path, recognizer: SpeechRecognizer
+) -> None:
+    english = decode_audio(make_speech_wav(tmp_path / "en.wav", ENGLISH))
+    german = decode_audio(make_speech_wav(tmp_path / "de.wav", GERMAN, voice="de"))
+    pause = np.zeros(SAMPLE_RATE, np.float32)
+    audio = np.concatenate([english, pause, german, pause, english])
+    e, g, p = english.size / SAMPLE_RATE, german.size / SAMPLE_RATE, 1.0
+    spans = [(0.0, e), (e + p, e + p + g), (e + 2 * p + g, 2 * e + 2 * p + g)]
+    windows = plan_windows(spans, max(e, g) + 0.1)  # a window per sentence
+    assert len(windows) == 3
+    base, tiny = recognizer.multilingual.ref, recognizer.english.ref
+    identified = stats.count(base, LANGUAGE_IDENTIFICATIONS)
+
+    transcript = recognizer.transcribe_windows(gather_windows([audio], windows), audio.size / SAMPLE_RATE)
+
+    spoken = [seg for seg in transcript.segments if seg.text]
+    assert spoken and all(a.start <= b.start for a, b in pairwise(spoken)), "segments in file order"
+    for (start, end), (language, model) in zip(spans, [("en", tiny.id), ("de", base.id), ("en", tiny.id)], strict=True):
+        inside = [seg for seg in spoken if start - 0.2 <= seg.start and seg.end <= end + 0.2]
+        assert inside and {(seg.language, seg.model) for seg in inside} == {(language, model)}
+        heard = set(re.findall(r"\w+", " ".join(seg.text for seg in inside).lower()))
+        assert len(heard & (GERMAN_WORDS if language == "de" else {"turn", "off", "lights", "leave", "room"})) >= 3
+    # Window 2: tiny.en's probe fails, base identifies German. Window 3: base identifies English first,
+    # then tiny.en is sure of it.
+    assert stats.count(base, LANGUAGE_IDENTIFICATIONS) == identified + 2
+    assert transcript.route is not None and transcript.route.model == tiny.id, "the file's route is its first window's"
+    assert set(transcript.seconds_by_language()) == {"en", "de"}
+    assert transcript.language == max(transcript.seconds_by_language().items(), key=lambda item: item[1])[0]
 
 
 def test_process_wide_accessors_share_their_objects() -> None:

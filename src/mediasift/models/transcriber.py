@@ -36,7 +36,7 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -82,6 +82,9 @@ class TranscriptSegment:
     no_speech_prob: float
     words: list[Word] = field(default_factory=list)
     compression_ratio: float = 1.0
+    # Set by the router for each window: the language it was decoded in and by which model.
+    language: str = ""
+    model: str = ""
 
 
 @dataclass(frozen=True)
@@ -134,6 +137,19 @@ class Transcript:
     @property
     def words(self) -> list[Word]:
         return [w for s in self.segments for w in s.words]
+
+    def seconds_by_language(self) -> dict[str, float]:
+        """Seconds of speech (segments with text) in each language, rounded to milliseconds."""
+        totals = _seconds_by(self.segments, lambda seg: seg.language or self.language)
+        return {language: round(seconds, 3) for language, seconds in totals.items()}
+
+
+def _seconds_by(segments: Sequence[TranscriptSegment], key: Callable[[TranscriptSegment], str]) -> dict[str, float]:
+    totals: dict[str, float] = {}
+    for seg in segments:
+        if seg.text:
+            totals[key(seg)] = totals.get(key(seg), 0.0) + seg.end - seg.start
+    return totals
 
 
 def _mono(audio: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
@@ -537,6 +553,7 @@ ENGLISH_HARD = "English, tiny.en unsure"  # base says English: base, in English
 NOT_ENGLISH = "not English"  # base says another language: base, in that language
 # The verdicts on tiny.en's probe (Route.probe).
 SURE, LOW_LOGPROB, LOOP, NO_WORDS = "sure", "low log-probability", "repetition loop", "no words"
+NOT_TRIED = "not tried"  # after a window of base's, this one was identified as not English: no probe
 
 
 def mean_logprob(segments: Sequence[TranscriptSegment]) -> float | None:
@@ -560,18 +577,25 @@ def probe_verdict(probe: Transcript, threshold: float) -> str:
 
 def router_version(english: ModelRef, multilingual: ModelRef, threshold: float) -> str:
     return (
-        f"route=2;escalate_below={threshold:g};loop_ratio={LOOP_COMPRESSION_RATIO:g};"
+        f"route=3;escalate_below={threshold:g};loop_ratio={LOOP_COMPRESSION_RATIO:g};"
         f"first={english.id}@{english.version};then={multilingual.id}@{multilingual.version}"
     )
 
 
 class SpeechRecognizer:
-    """Cheap first: tiny.en transcribes the first window of speech; when it is sure (average
-    log-probability >= ``escalate_logprob``, no repetition loop), every window goes to tiny.en and the
-    language is never identified. Otherwise base identifies the language on that window and
-    transcribes every window in it, the first one again (tiny.en's probe is thrown away).
+    """Cheap first, window by window. tiny.en tries each window of speech (PROBE: one decode at
+    temperature 0); when it is sure (average log-probability >= ``escalate_logprob``, no repetition
+    loop) its decode is kept and the language is never identified. Otherwise base identifies the
+    window's language and transcribes it in that language (tiny.en's probe is thrown away).
 
-    Each decision is counted (``stats.record_route``) and returned in the transcript's ``route``.
+    After a window base took, the next one has its language identified by base first (one encoder
+    pass): the same language stays on base without a probe, English goes back to tiny.en's test, and
+    another language is transcribed in that language. So a file that changes language mid-way (an
+    English interview with a German answer) is transcribed in each language, while an all-German
+    file pays one identification per extra window and never a wasted tiny.en probe after the first.
+
+    Each decision is counted (``stats.record_route``). The transcript's ``route`` is the first
+    window's; each segment carries its own language and model.
     """
 
     ref = ModelRef(
@@ -591,25 +615,47 @@ class SpeechRecognizer:
     def transcribe_windows(
         self, items: Iterable[tuple[Window, npt.NDArray[np.float32]]], duration: float
     ) -> Transcript:
-        """Transcribe windows of a file that lasts ``duration`` seconds, in file order."""
+        """Transcribe windows of a file that lasts ``duration`` seconds, in file order. The file's
+        ``language`` and ``model`` are those of most of its speech."""
         segments: list[TranscriptSegment] = []
-        first: Transcript | None = None
+        parts: list[Transcript] = []
         speech = 0.0
         for window, audio in items:
-            if first is None:
-                part = first = self.route(audio)
-            elif first.route is not None and first.route.escalated:
-                part = self.multilingual.transcribe(audio, first.language)
-            else:
-                part = self.english.transcribe(audio)
+            part = self.route(audio, parts[-1] if parts else None)
+            parts.append(part)
             speech += audio.size / SAMPLE_RATE
-            segments.extend(_to_file_time(seg, window) for seg in part.segments)
-        if first is None:
+            segments.extend(
+                dataclasses.replace(_to_file_time(seg, window), language=part.language, model=part.model)
+                for seg in part.segments
+            )
+        if not parts:
             return Transcript(language="", segments=[], duration=duration)
-        return dataclasses.replace(first, segments=segments, duration=duration, speech_seconds=speech)
+        language, model = _main_language_and_model(segments, parts[0])
+        # The probability that language was identified with, in the first window in it (None: never identified).
+        probability = next((p.language_probability for p in parts if p.language == language), None)
+        return dataclasses.replace(
+            parts[0],
+            language=language,
+            model=model,
+            language_probability=probability,
+            segments=segments,
+            duration=duration,
+            speech_seconds=speech,
+        )
 
-    def route(self, audio: npt.NDArray[np.float32]) -> Transcript:
-        """The first window's transcript, by the model the whole file goes to, with the route."""
+    def route(self, audio: npt.NDArray[np.float32], previous: Transcript | None = None) -> Transcript:
+        """One window's transcript, by the model it goes to, with the route. ``previous`` is the
+        window before it in the file: when base took that one, this one's language is identified
+        before tiny.en is given a try."""
+        identified: tuple[str, float] | None = None
+        if previous is not None and previous.route is not None and previous.route.escalated:
+            identified = self.multilingual.detect_language(audio)
+            if identified[0] == previous.language:
+                stats.record_route(self.ref, self.multilingual.ref, escalated=True)
+                part = self.multilingual.transcribe(audio, previous.language)
+                return dataclasses.replace(part, language_probability=identified[1], route=previous.route)
+            if identified[0] != "en":
+                return self._escalate(audio, identified, None)
         threshold = self.escalate_logprob
         probe = self.english.transcribe(audio, PROBE)
         verdict, logprob = probe_verdict(probe, threshold), mean_logprob(probe.segments)
@@ -617,10 +663,20 @@ class SpeechRecognizer:
             stats.record_route(self.ref, self.english.ref, escalated=False)
             route = Route(self.english.ref.id, CONFIDENT, verdict, logprob, threshold, False, language_identified=False)
             return dataclasses.replace(probe, route=route)
-        language, probability = self.multilingual.detect_language(audio)
+        return self._escalate(audio, identified or self.multilingual.detect_language(audio), (verdict, logprob))
+
+    def _escalate(
+        self, audio: npt.NDArray[np.float32], identified: tuple[str, float], probe: tuple[str, float | None] | None
+    ) -> Transcript:
+        """Base transcribes the window in the ``identified`` language. ``probe`` is tiny.en's verdict
+        and log-probability when it was tried (None: the language was known not to be English)."""
+        language, probability = identified
         reason = ENGLISH_HARD if language == "en" else NOT_ENGLISH
+        verdict, logprob = probe if probe is not None else (NOT_TRIED, None)
         stats.record_route(self.ref, self.multilingual.ref, escalated=True)
-        route = Route(self.multilingual.ref.id, reason, verdict, logprob, threshold, True, language_identified=True)
+        route = Route(
+            self.multilingual.ref.id, reason, verdict, logprob, self.escalate_logprob, True, language_identified=True
+        )
         part = self.multilingual.transcribe(audio, language)
         return dataclasses.replace(part, language_probability=probability, route=route)
 
@@ -630,6 +686,15 @@ class SpeechRecognizer:
         duration = samples.size / SAMPLE_RATE
         windows = plan_windows([(0.0, duration)] if spans is None else spans)
         return self.transcribe_windows(gather_windows([samples], windows), duration)
+
+
+def _main_language_and_model(segments: Sequence[TranscriptSegment], first: Transcript) -> tuple[str, str]:
+    """The language and the model of most of the speech: the first window's when nothing was said."""
+    by_language = _seconds_by(segments, lambda seg: seg.language)
+    by_model = _seconds_by(segments, lambda seg: seg.model)
+    if not by_language:
+        return first.language, first.model
+    return max(by_language, key=by_language.__getitem__), max(by_model, key=by_model.__getitem__)
 
 
 def _to_file_time(seg: TranscriptSegment, window: Window) -> TranscriptSegment:

@@ -94,8 +94,8 @@ class Transcribe(AudioOperator):
                     confidence=math.exp(seg.avg_logprob),
                     data={
                         "words": words,
-                        "language": transcript.language,
-                        "model": transcript.model,
+                        "language": seg.language or transcript.language,
+                        "model": seg.model or transcript.model,
                         "avg_logprob": seg.avg_logprob,
                         "no_speech_prob": seg.no_speech_prob,
                     },
@@ -110,6 +110,7 @@ class Transcribe(AudioOperator):
                     "speech": speech,
                     "language": transcript.language or None,
                     "language_probability": round(probability, 4) if speech and probability is not None else None,
+                    "languages": transcript.seconds_by_language(),
                     "model": transcript.model or None,
                     "route": transcript.route.as_data() if transcript.route else None,
                     "text": " ".join(seg.text for seg in result.segments if seg.text),
