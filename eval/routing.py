@@ -144,7 +144,7 @@ class Run:
 class AlwaysBase(SpeechRecognizer):
     """The big model on everything: base identifies the language, then transcribes every window."""
 
-    def route(self, audio: npt.NDArray[np.float32]) -> Transcript:
+    def route(self, audio: npt.NDArray[np.float32], previous: Transcript | None = None) -> Transcript:
         language, probability = self.multilingual.detect_language(audio)
         route = Route(self.multilingual.ref.id, "always base", "none", None, math.inf, True, language_identified=True)
         part = self.multilingual.transcribe(audio, language)

@@ -21,7 +21,7 @@ from mediasift.inference.registry import ModelHandle, ModelRegistry, Runtime
 from mediasift.mediatype import MediaType
 from mediasift.models.clip import UNUSABLE, ClipFolderError, ClipModel, configured_tags, declare_clip
 from mediasift.pipeline.operator import AssetView
-from mediasift.search.semantic import Hit, fuse
+from mediasift.search.hits import Hit, fuse
 from mediasift.service import Mediasift
 
 from clipgen import DIM, RGB, export_tiny_clip, solid

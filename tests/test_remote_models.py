@@ -164,10 +164,12 @@ def test_requests_per_minute_spread_the_calls(standin: StandIn, tmp_path: Path) 
     for i in range(6):
         client.chat("visual_question", {"question": f"question {i}"})
     times = arrivals(standin, "/v1/chat/completions")
-    # 2 a second, at most one second's worth at once: two go at once, then one every 0.5 s
+    # 2 a second, at most one second's worth at once: two go at once, then one every 0.5 s. These are
+    # arrival times at the server: on a busy machine a request can arrive a little late, and the
+    # one after it on time, so a gap may look up to 0.1 s short while the rate holds.
     assert times[1] - times[0] < 0.2
-    assert times[-1] - times[0] >= 2.0 - 0.02
-    assert all(b - a >= 0.5 - 0.02 for a, b in itertools.pairwise(times[1:]))
+    assert times[-1] - times[0] >= 2.0 - 0.1
+    assert all(b - a >= 0.5 - 0.1 for a, b in itertools.pairwise(times[1:]))
     assert times[-1] - times[0] < 3.0
 
 

@@ -25,6 +25,7 @@ from mediasift.inference.registry import IdleUnloader, registry
 from mediasift.ingest.service import Accepted, expand_paths
 from mediasift.jobs.model import Lane
 from mediasift.mediatype import MediaType
+from mediasift.search.hybrid import SearchMode
 
 app = typer.Typer(help="mediasift: ingest, analyse and search video, audio, images and text.", no_args_is_help=True)
 assets_app = typer.Typer(help="List and inspect assets.", no_args_is_help=True)
@@ -320,11 +321,17 @@ def search_command(
     query: Annotated[str, typer.Argument(help="What to look for, in plain words.")],
     limit: Annotated[int, typer.Option("--limit", "-n", min=1, max=1000)] = 10,
     media_type: Annotated[MediaType | None, typer.Option("--type", help="Only this media type.")] = None,
+    mode: Annotated[
+        SearchMode,
+        typer.Option("--mode", help="hybrid: words and meaning fused; semantic: meaning only; keyword: words only."),
+    ] = SearchMode.HYBRID,
     as_json: JsonFlag = False,
 ) -> None:
-    """Semantic search over everything said, written and shown."""
+    """Search everything said, written and shown, by its words and its meaning.
+
+    Keyword matching takes web-search syntax: all the words, "a quoted phrase", or, -excluded."""
     system = _system()
-    hits = system.search(query, limit=limit, media_type=media_type.value if media_type else None)
+    hits = system.search(query, limit=limit, media_type=media_type.value if media_type else None, mode=mode)
     if as_json:
         _print_json({"results": [hit.to_json() for hit in hits]})
         return

@@ -31,7 +31,8 @@ from mediasift.jobs.runtime import RetryPolicy, Worker
 from mediasift.pipeline.execute import load_asset
 from mediasift.pipeline.graph import default_pipeline
 from mediasift.pipeline.jobs import JOB_KIND, PipelineJobs
-from mediasift.search.semantic import Hit, search
+from mediasift.search.hits import Hit
+from mediasift.search.hybrid import SearchMode, search
 
 BACKPRESSURE_CHECK_EVERY = 25
 
@@ -298,8 +299,10 @@ class Mediasift:
 
     # -- reading --------------------------------------------------------------------------------------
 
-    def search(self, query: str, *, limit: int = 10, media_type: str | None = None) -> list[Hit]:
-        return search(self.db, query, limit=limit, media_type=media_type)
+    def search(
+        self, query: str, *, limit: int = 10, media_type: str | None = None, mode: SearchMode = SearchMode.HYBRID
+    ) -> list[Hit]:
+        return search(self.db, query, limit=limit, media_type=media_type, mode=mode)
 
     def resolve(self, asset_ref: str) -> UUID:
         """An asset id from a full id or an unambiguous prefix of one."""

@@ -1,4 +1,5 @@
-"""Vector search SQL: nearest segments by cosine distance over one model's embeddings."""
+"""Search SQL: nearest segments by cosine distance over one model's embeddings, and segments whose
+text matches a keyword query."""
 
 from __future__ import annotations
 
@@ -64,4 +65,34 @@ def nearest_segments(
     ).format(dim=sql.Literal(dim))
     return conn.execute(
         query_sql, {"q": query, "model": model, "media_type": media_type, "limit": limit, "version": model_version}
+    ).fetchall()
+
+
+# The part of a long segment shown for a keyword match: the best fragment around the matched words.
+HEADLINE_OPTIONS = "MaxFragments=1, MaxWords=35, MinWords=15, ShortWord=0, StartSel=\"\", StopSel=\"\""
+
+
+def matching_segments(conn: Conn, query: str, *, limit: int, media_type: str | None) -> list[dict[str, Any]]:
+    """Segments whose text matches ``query`` in web-search syntax (all the words; "a phrase";
+    ``or``; ``-excluded``), best ``ts_rank_cd`` first, shorter texts first among equals. Words are
+    matched as written, lowercased (the ``simple`` configuration: no stemming, no stop words, any
+    language), through the GIN index on ``segments.tsv``. ``text`` is the fragment that matched."""
+    return conn.execute(
+        """
+        WITH q AS (SELECT websearch_to_tsquery('simple', %(query)s) AS q),
+        matched AS (
+            SELECT s.id, ts_rank_cd(s.tsv, q.q) AS score
+            FROM segments s JOIN assets a ON a.id = s.asset_id, q
+            WHERE s.tsv @@ q.q AND (%(media_type)s::text IS NULL OR a.media_type = %(media_type)s)
+            ORDER BY score DESC, length(s.text), s.id
+            LIMIT %(limit)s
+        )
+        SELECT s.id AS segment_id, s.asset_id, a.media_type, s.kind, s.operator, s.start_s, s.end_s,
+               ts_headline('simple', s.text, q.q, %(headline)s) AS text, m.score,
+               (SELECT src.source FROM asset_sources src WHERE src.asset_id = s.asset_id
+                ORDER BY src.last_seen DESC LIMIT 1) AS source_path
+        FROM matched m JOIN segments s ON s.id = m.id JOIN assets a ON a.id = s.asset_id, q
+        ORDER BY m.score DESC, length(s.text), s.id
+        """,
+        {"query": query, "media_type": media_type, "limit": limit, "headline": HEADLINE_OPTIONS},
     ).fetchall()

@@ -1,1 +1,1 @@
-"""Retrieval over segments: semantic search, moments inside assets."""
+"""Retrieval over segments: keyword, semantic and hybrid search, moments inside assets."""

@@ -1,0 +1,89 @@
+"""What a search returns: moments (a segment of an asset, or the whole of it), and the fusion of
+several rankings of them into one."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, replace
+from typing import Any
+from uuid import UUID
+
+SNIPPET_CHARS = 240
+RRF_K = 60  # the usual reciprocal-rank-fusion constant: damps the weight of the very top ranks
+
+MomentKey = tuple[UUID, float | None, float | None]
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One moment found. ``score`` is the cosine similarity of its best segment when one vector
+    ranking decided, its keyword rank (``ts_rank_cd``) in keyword mode, and the reciprocal-rank-fusion
+    score (at most 3 / 61) when several rankings were fused. ``matched`` names the rankings that
+    found it: ``keyword``, ``text`` (the text embedding), ``clip``."""
+
+    asset_id: UUID
+    media_type: str
+    source_path: str | None
+    start: float | None
+    end: float | None
+    score: float
+    snippet: str
+    kind: str
+    matched: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["asset_id"] = str(self.asset_id)
+        out["matched"] = list(self.matched)
+        return out
+
+
+def snippet(text: str | None) -> str:
+    text = " ".join((text or "").split())
+    return text if len(text) <= SNIPPET_CHARS else text[: SNIPPET_CHARS - 1].rsplit(" ", 1)[0] + "…"
+
+
+def moments(rows: list[dict[str, Any]], matched: str) -> list[Hit]:
+    """Rows nearest first, as hits: the first (best) row of each asset and time window."""
+    hits: list[Hit] = []
+    seen: set[MomentKey] = set()
+    for row in rows:
+        key = (row["asset_id"], row["start_s"], row["end_s"])
+        if key in seen:
+            continue
+        seen.add(key)
+        hits.append(
+            Hit(
+                asset_id=row["asset_id"],
+                media_type=row["media_type"],
+                source_path=row["source_path"],
+                start=row["start_s"],
+                end=row["end_s"],
+                score=round(float(row["score"]), 4),
+                snippet=snippet(row["text"]),
+                kind=row["kind"],
+                matched=(matched,),
+            )
+        )
+    return hits
+
+
+def fuse(rankings: Sequence[list[Hit]]) -> list[Hit]:
+    """Reciprocal rank fusion (Cormack et al., 2009): a moment scores the sum of 1 / (60 + rank) over
+    the rankings it appears in, so agreement between rankings wins and no similarity scale has to be
+    compared with another (CLIP cosines sit near 0.3, text ones anywhere up to 1). A moment keeps the
+    hit of the first ranking that has it (put the one whose snippet best says why it matched first);
+    its score becomes the fused one and ``matched`` names every ranking that found it. Ties keep the
+    order in which the moments were first seen."""
+    fused: dict[MomentKey, float] = {}
+    first: dict[MomentKey, Hit] = {}
+    found_by: dict[MomentKey, list[str]] = {}
+    for ranking in rankings:
+        for rank, hit in enumerate(ranking, start=1):
+            key = (hit.asset_id, hit.start, hit.end)
+            fused[key] = fused.get(key, 0.0) + 1.0 / (RRF_K + rank)
+            first.setdefault(key, hit)
+            names = found_by.setdefault(key, [])
+            names += [name for name in hit.matched if name not in names]
+    order = sorted(fused, key=lambda key: -fused[key])
+    return [replace(first[key], score=round(fused[key], 6), matched=tuple(found_by[key])) for key in order]

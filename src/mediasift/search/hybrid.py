@@ -1,0 +1,41 @@
+"""One search over everything said, written and shown: keywords and meaning (and pictures, with a
+CLIP model), fused into one ranking of moments."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from mediasift.db.connection import Database
+from mediasift.search import lexical, semantic
+from mediasift.search.hits import Hit, fuse
+
+# Each ranking is searched this many times deeper than the results wanted, so fusion can lift a
+# moment that one ranking puts low but another high.
+DEPTH_PER_RESULT = 4
+
+
+class SearchMode(StrEnum):
+    HYBRID = "hybrid"  # keywords and meaning, fused
+    SEMANTIC = "semantic"  # meaning only (text embedding, and CLIP when configured)
+    KEYWORD = "keyword"  # the words only
+
+
+def search(
+    db: Database, query: str, *, limit: int = 10, media_type: str | None = None, mode: SearchMode = SearchMode.HYBRID
+) -> list[Hit]:
+    """Best moments first: one hit per asset and time window (the best of its segments).
+
+    Hybrid: moments whose text has every word of the query (:mod:`lexical`) and the nearest by
+    meaning (:mod:`semantic`), each vector ranking cut at its similarity floor, are merged by
+    reciprocal rank fusion, keyword matches first among equals (their snippet shows the words). When
+    no text has all the words and no CLIP model is configured, this is meaning-based search alone:
+    nearest first, scored by cosine similarity, however far.
+    """
+    depth = limit * DEPTH_PER_RESULT
+    if mode is SearchMode.KEYWORD:
+        return lexical.rank(db, query, depth=depth, media_type=media_type)[:limit]
+    vectors = semantic.rank(db, query, depth=depth, media_type=media_type)
+    keyword = lexical.rank(db, query, depth=depth, media_type=media_type) if mode is SearchMode.HYBRID else []
+    if not keyword and vectors.clip is None:
+        return vectors.text[:limit]
+    return fuse([keyword, *vectors.above_floors()])[:limit]

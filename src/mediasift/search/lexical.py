@@ -1,0 +1,15 @@
+"""Search by the words themselves: what meaning-based search misses (a name, a part number, a rare
+word the embedding model never learned, a quoted phrase)."""
+
+from __future__ import annotations
+
+from mediasift.db import search as search_repo
+from mediasift.db.connection import Database
+from mediasift.search.hits import Hit, moments
+
+
+def rank(db: Database, query: str, *, depth: int, media_type: str | None) -> list[Hit]:
+    """Up to ``depth`` moments whose text has every word of ``query`` (web-search syntax), best first."""
+    with db.transaction() as conn:
+        rows = search_repo.matching_segments(conn, query, limit=depth, media_type=media_type)
+    return moments(rows, "keyword")
