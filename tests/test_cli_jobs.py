@@ -5,13 +5,16 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from mediasift.config import Settings
 
@@ -61,9 +64,21 @@ def test_dead_letters_can_be_listed_inspected_and_redriven(settings: Settings, m
     assert status["queue"]["dead"] == 0 and status["queue"]["jobs"]["interactive"]["poison_check"] == {"queued": 1}
 
 
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _scrape(port: int) -> dict[str, list[Any]]:
+    text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=30).text
+    return {family.name: family.samples for family in text_string_to_metric_families(text)}
+
+
 def test_up_runs_a_worker_that_ingest_leaves_the_work_to(settings: Settings, media_dir: Path) -> None:
     env = _env(settings, MEDIASIFT_LEASE_S="3")  # workers heartbeat every second
-    up = subprocess.Popen([*CLI, "up"], env=env, stderr=subprocess.PIPE, text=True)
+    port = _free_port()
+    up = subprocess.Popen([*CLI, "up", "--metrics-port", str(port)], env=env, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 60
         workers: list[Any] = []
@@ -77,6 +92,11 @@ def test_up_runs_a_worker_that_ingest_leaves_the_work_to(settings: Settings, med
         time.sleep(1.5)
         status = _run(env, "status", "--json")[1]
         assert status["workers"][0]["processed"] >= 2, "the worker did the work, not the ingest command"
+        metrics = _scrape(port)  # the worker serves what status says, and its own process figures
+        assert [s.value for s in metrics["mediasift_workers_alive"]] == [1]
+        done = {s.labels["operator"]: s.value for s in metrics["mediasift_jobs"] if s.labels["state"] == "done"}
+        assert done.get("embed_text") == 1 and done.get("text_chunks") == 1
+        assert metrics["process_resident_memory_bytes"][0].value > 50e6
     finally:
         up.send_signal(signal.SIGTERM)
         _, err = up.communicate(timeout=60)

@@ -44,6 +44,19 @@ EXIT_REJECTED = 1
 EXIT_FAILED = 3
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON object, nothing else.")]
+MetricsPort = Annotated[
+    int | None,
+    typer.Option(
+        "--metrics-port",
+        envvar="MEDIASIFT_METRICS_PORT",
+        min=1,
+        max=65535,
+        help="Serve Prometheus metrics over HTTP on this port (/metrics).",
+    ),
+]
+MetricsAddr = Annotated[
+    str, typer.Option("--metrics-addr", envvar="MEDIASIFT_METRICS_ADDR", help="Address to serve metrics on.")
+]
 
 
 def _quiet_libraries() -> None:
@@ -212,6 +225,8 @@ def worker(
     operators: Annotated[
         str | None, typer.Option("--operators", help="Only these operators (comma-separated).")
     ] = None,
+    metrics_port: MetricsPort = None,
+    metrics_addr: MetricsAddr = "127.0.0.1",
 ) -> None:
     """Run a worker until SIGTERM/SIGINT (then finish or release what it holds, and exit)."""
     system = _system()
@@ -228,9 +243,10 @@ def worker(
     )
     for model_id, problem in system.model_problems().items():
         errors.print(f"[yellow]model {model_id} is unavailable: {problem}[/yellow]")
-    unloader = IdleUnloader(registry, system.settings.model_idle_unload_s).start()
-    code = runner.run()
-    unloader.stop()
+    with _metrics_served(system.settings, metrics_port, metrics_addr):
+        unloader = IdleUnloader(registry, system.settings.model_idle_unload_s).start()
+        code = runner.run()
+        unloader.stop()
     system.worker_stopped(runner)
     system.close()
     errors.print(f"worker {runner.id} stopped: {runner.stats}")
@@ -240,12 +256,45 @@ def worker(
 @app.command()
 def up(
     concurrency: Annotated[int | None, typer.Option("--concurrency", "-c", min=1)] = None,
+    metrics_port: MetricsPort = None,
+    metrics_addr: MetricsAddr = "127.0.0.1",
 ) -> None:
     """Run the embedded default in one command: the database and one worker."""
     from mediasift.db.connection import database_url
 
     errors.print(f"database: {database_url(Settings())}")
-    worker(concurrency=concurrency, lanes="interactive,batch", operators=None)
+    worker(
+        concurrency=concurrency,
+        lanes="interactive,batch",
+        operators=None,
+        metrics_port=metrics_port,
+        metrics_addr=metrics_addr,
+    )
+
+
+@contextmanager
+def _metrics_served(settings: Settings, port: int | None, addr: str) -> Iterator[None]:
+    """``/metrics`` on ``addr:port`` while in the block (nothing when ``port`` is None), read through
+    a system of its own: scrapes come on another thread."""
+    if port is None:
+        yield
+        return
+    from mediasift.obs.metrics import serve
+    from mediasift.service import Mediasift
+
+    reader = Mediasift(settings)
+    try:
+        server = serve(reader.status, port, addr)
+    except OSError as exc:
+        reader.close()
+        errors.print(f"[red]cannot serve metrics on {addr}:{port}: {exc.strerror or exc}[/red]")
+        raise typer.Exit(2) from None
+    errors.print(f"metrics: http://{addr}:{port}/metrics")
+    try:
+        yield
+    finally:
+        server.shutdown()
+        reader.close()
 
 
 def _stop_on_signals(stop: Callable[[], None]) -> None:

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from typing import Any
+from wsgiref.simple_server import WSGIServer
 
-from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client import CollectorRegistry, ProcessCollector, generate_latest, start_http_server
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
@@ -122,3 +123,12 @@ def registry_for(status: Callable[[], dict[str, Any]]) -> CollectorRegistry:
 
 def exposition(status: Callable[[], dict[str, Any]]) -> str:
     return generate_latest(registry_for(status)).decode()
+
+
+def serve(status: Callable[[], dict[str, Any]], port: int, addr: str = "127.0.0.1") -> WSGIServer:
+    """Serve ``/metrics`` over HTTP from a daemon thread: the status gauges, read at each scrape, and
+    this process's own CPU, memory and open files. ``shutdown()`` the server to stop it."""
+    registry = registry_for(status)
+    ProcessCollector(registry=registry)
+    server, _ = start_http_server(port, addr=addr, registry=registry)
+    return server
