@@ -36,7 +36,7 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -129,6 +129,8 @@ class Transcript:
     language_probability: float | None = None
     speech_seconds: float = 0.0
     route: Route | None = None
+    # Seconds of speech sent to the models per language, counting the windows in which words were heard.
+    languages: dict[str, float] = field(default_factory=dict)
 
     @property
     def text(self) -> str:
@@ -137,19 +139,6 @@ class Transcript:
     @property
     def words(self) -> list[Word]:
         return [w for s in self.segments for w in s.words]
-
-    def seconds_by_language(self) -> dict[str, float]:
-        """Seconds of speech (segments with text) in each language, rounded to milliseconds."""
-        totals = _seconds_by(self.segments, lambda seg: seg.language or self.language)
-        return {language: round(seconds, 3) for language, seconds in totals.items()}
-
-
-def _seconds_by(segments: Sequence[TranscriptSegment], key: Callable[[TranscriptSegment], str]) -> dict[str, float]:
-    totals: dict[str, float] = {}
-    for seg in segments:
-        if seg.text:
-            totals[key(seg)] = totals.get(key(seg), 0.0) + seg.end - seg.start
-    return totals
 
 
 def _mono(audio: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
@@ -619,18 +608,23 @@ class SpeechRecognizer:
         ``language`` and ``model`` are those of most of its speech."""
         segments: list[TranscriptSegment] = []
         parts: list[Transcript] = []
-        speech = 0.0
+        by_language: dict[str, float] = {}
+        by_model: dict[str, float] = {}
         for window, audio in items:
             part = self.route(audio, parts[-1] if parts else None)
             parts.append(part)
-            speech += audio.size / SAMPLE_RATE
+            seconds = audio.size / SAMPLE_RATE
+            if any(seg.text for seg in part.segments):
+                by_language[part.language] = by_language.get(part.language, 0.0) + seconds
+                by_model[part.model] = by_model.get(part.model, 0.0) + seconds
             segments.extend(
                 dataclasses.replace(_to_file_time(seg, window), language=part.language, model=part.model)
                 for seg in part.segments
             )
         if not parts:
             return Transcript(language="", segments=[], duration=duration)
-        language, model = _main_language_and_model(segments, parts[0])
+        language = max(by_language, key=by_language.__getitem__) if by_language else parts[0].language
+        model = max(by_model, key=by_model.__getitem__) if by_model else parts[0].model
         # The probability that language was identified with, in the first window in it (None: never identified).
         probability = next((p.language_probability for p in parts if p.language == language), None)
         return dataclasses.replace(
@@ -640,7 +634,8 @@ class SpeechRecognizer:
             language_probability=probability,
             segments=segments,
             duration=duration,
-            speech_seconds=speech,
+            speech_seconds=sum(p.duration for p in parts),
+            languages={name: round(seconds, 3) for name, seconds in by_language.items()},
         )
 
     def route(self, audio: npt.NDArray[np.float32], previous: Transcript | None = None) -> Transcript:
@@ -686,15 +681,6 @@ class SpeechRecognizer:
         duration = samples.size / SAMPLE_RATE
         windows = plan_windows([(0.0, duration)] if spans is None else spans)
         return self.transcribe_windows(gather_windows([samples], windows), duration)
-
-
-def _main_language_and_model(segments: Sequence[TranscriptSegment], first: Transcript) -> tuple[str, str]:
-    """The language and the model of most of the speech: the first window's when nothing was said."""
-    by_language = _seconds_by(segments, lambda seg: seg.language)
-    by_model = _seconds_by(segments, lambda seg: seg.model)
-    if not by_language:
-        return first.language, first.model
-    return max(by_language, key=by_language.__getitem__), max(by_model, key=by_model.__getitem__)
 
 
 def _to_file_time(seg: TranscriptSegment, window: Window) -> TranscriptSegment:

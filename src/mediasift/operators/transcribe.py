@@ -110,7 +110,7 @@ class Transcribe(AudioOperator):
                     "speech": speech,
                     "language": transcript.language or None,
                     "language_probability": round(probability, 4) if speech and probability is not None else None,
-                    "languages": transcript.seconds_by_language(),
+                    "languages": transcript.languages,
                     "model": transcript.model or None,
                     "route": transcript.route.as_data() if transcript.route else None,
                     "text": " ".join(seg.text for seg in result.segments if seg.text),
