@@ -422,6 +422,43 @@ def assets_list(
     console.print(table)
 
 
+@app.command("similar")
+def similar_command(
+    asset: Annotated[str, typer.Argument(help="Asset id, or an unambiguous prefix of one.")],
+    limit: Annotated[int, typer.Option("--limit", "-n", min=1, max=1000)] = 10,
+    as_json: JsonFlag = False,
+) -> None:
+    """The assets most like this one, near-duplicates first (pictures by look and content, the rest
+    by their text), with the moments that match."""
+    from mediasift.service import AssetNotFound
+
+    system = _system()
+    try:
+        asset_id = system.resolve(asset)
+    except AssetNotFound as exc:
+        errors.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+    found = [item.to_json() for item in system.similar(asset_id, limit=limit)]
+    if as_json:
+        _print_json({"asset_id": str(asset_id), "similar": found})
+        return
+    if not found:
+        console.print("Nothing similar.")
+        return
+    table = Table()
+    for column in ("similarity", "hash bits", "near-dup", "type", "asset", "source", "moments (this → that)"):
+        table.add_column(column, overflow="fold")
+    for item in found:
+        timed = [m for m in item["matches"] if m["start"] is not None or m["other_start"] is not None]
+        moments = "; ".join(f"{_fmt_time(m['start'])}→{_fmt_time(m['other_start'])}" for m in timed)
+        table.add_row(
+            f"{item['similarity']:.3f}", "" if item["phash_distance"] is None else str(item["phash_distance"]),
+            "yes" if item["near_duplicate"] else "", item["media_type"], item["asset_id"][:8],
+            Path(item["source_path"]).name if item["source_path"] else "", moments,
+        )  # fmt: skip
+    console.print(table)
+
+
 @assets_app.command("show")
 def assets_show(
     asset: Annotated[str, typer.Argument(help="Asset id, or an unambiguous prefix of one.")],

@@ -33,6 +33,7 @@ from mediasift.pipeline.graph import default_pipeline
 from mediasift.pipeline.jobs import JOB_KIND, PipelineJobs
 from mediasift.search.hits import Hit
 from mediasift.search.hybrid import SearchMode, search
+from mediasift.search.similar import SimilarAsset, similar
 
 BACKPRESSURE_CHECK_EVERY = 25
 
@@ -303,6 +304,9 @@ class Mediasift:
         self, query: str, *, limit: int = 10, media_type: str | None = None, mode: SearchMode = SearchMode.HYBRID
     ) -> list[Hit]:
         return search(self.db, query, limit=limit, media_type=media_type, mode=mode)
+
+    def similar(self, asset_id: UUID, *, limit: int = 10) -> list[SimilarAsset]:
+        return similar(self.db, asset_id, limit=limit)
 
     def resolve(self, asset_ref: str) -> UUID:
         """An asset id from a full id or an unambiguous prefix of one."""

@@ -1,0 +1,134 @@
+"""More like this: the assets most similar to a given one, and which of them are near-duplicates.
+
+Pictures (an image, a video's keyframes) are compared by their EfficientNet-Lite3 feature vectors
+(what the picture shows) and their 64-bit perceptual hashes (how it looks). Measured on scikit-image's
+cat photo: a JPEG at quality 30, half the size, 30% brighter or with a caption drawn on keep the hash
+within 2 bits and the cosine >= 0.90; a 10% crop or a mirror image move the hash 20-30 bits (as far as
+an unrelated photo) but keep the cosine >= 0.93; unrelated photos are at 0.17-0.26. So a picture is a
+near-duplicate of another within :data:`PHASH_NEAR` bits, or at cosine :data:`FEATURES_NEAR` or more.
+
+Assets without pictures (text, audio) are compared by the text embeddings of their segments (chunks,
+utterances): the same words in another file score ~1.0, a paraphrase less.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+from uuid import UUID
+
+from mediasift.db import search as search_repo
+from mediasift.db import similar as similar_repo
+from mediasift.db.connection import Database
+from mediasift.inference.text import text_model
+from mediasift.operators.labels import FEATURES_MODEL
+
+PHASH_NEAR = 10  # bits of 64
+FEATURES_NEAR = 0.92  # cosine of EfficientNet-Lite3 features
+TEXT_NEAR = 0.97  # cosine of text embeddings: the same words, give or take a few
+MAX_QUERY_SEGMENTS = 64  # pictures or text segments of the query asset compared (a long video: its first ones)
+NEIGHBOURS = 20  # nearest segments looked up per query segment
+MATCHES_SHOWN = 5  # matched moment pairs reported per similar asset
+
+
+@dataclass(frozen=True)
+class Match:
+    """A moment of the query asset (``start``/``end``) and the moment of the other asset like it."""
+
+    start: float | None
+    end: float | None
+    other_start: float | None
+    other_end: float | None
+    similarity: float | None  # cosine
+    phash_distance: int | None  # bits, pictures only
+
+
+@dataclass
+class SimilarAsset:
+    asset_id: UUID
+    media_type: str
+    source_path: str | None
+    basis: str  # "pictures" or "text"
+    similarity: float = 0.0  # best cosine over the matches
+    phash_distance: int | None = None  # least over the matches
+    matches: dict[tuple[float | None, ...], Match] = field(default_factory=dict)  # by the two moments
+
+    @property
+    def near_duplicate(self) -> bool:
+        if self.basis == "text":
+            return self.similarity >= TEXT_NEAR
+        close_hash = self.phash_distance is not None and self.phash_distance <= PHASH_NEAR
+        return self.similarity >= FEATURES_NEAR or close_hash
+
+    def add(self, match: Match) -> None:
+        """Count ``match``; one already found between the same two moments takes its other measure."""
+        key = (match.start, match.end, match.other_start, match.other_end)
+        known = self.matches.get(key)
+        if known is not None:
+            match = Match(*key, _best(max, known.similarity, match.similarity),
+                          _best(min, known.phash_distance, match.phash_distance))  # fmt: skip
+        self.matches[key] = match
+        self.similarity = max(self.similarity, match.similarity or 0.0)
+        self.phash_distance = _best(min, self.phash_distance, match.phash_distance)
+
+    def to_json(self) -> dict[str, Any]:
+        best = sorted(self.matches.values(), key=_match_order)[:MATCHES_SHOWN]
+        return {
+            "asset_id": str(self.asset_id),
+            "media_type": self.media_type,
+            "source_path": self.source_path,
+            "basis": self.basis,
+            "similarity": round(self.similarity, 4),
+            "phash_distance": self.phash_distance,
+            "near_duplicate": self.near_duplicate,
+            "matches": [
+                {**asdict(match), "similarity": None if match.similarity is None else round(match.similarity, 4)}
+                for match in best
+            ],
+        }
+
+
+def _best(pick: Callable[[Any, Any], Any], a: Any, b: Any) -> Any:
+    """``pick`` of the two, or the one that is not None."""
+    return b if a is None else a if b is None else pick(a, b)
+
+
+def _match_order(match: Match) -> tuple[float, int]:
+    return (-(match.similarity or 0.0), 64 if match.phash_distance is None else match.phash_distance)
+
+
+def similar(db: Database, asset_id: UUID, *, limit: int = 10) -> list[SimilarAsset]:
+    """The ``limit`` assets most like ``asset_id``: near-duplicates first, then by best similarity."""
+    found: dict[UUID, SimilarAsset] = {}
+    with db.transaction() as conn:
+        pictures = similar_repo.vectors_of(conn, asset_id, FEATURES_MODEL.id, MAX_QUERY_SEGMENTS)
+        basis, model = ("pictures", FEATURES_MODEL.id) if pictures else ("text", text_model(db.settings).spec.id)
+        query = pictures or similar_repo.vectors_of(conn, asset_id, model, MAX_QUERY_SEGMENTS)
+        for row in query:
+            neighbours = search_repo.nearest_segments(
+                conn, model, row["embedding"].to_numpy(), limit=NEIGHBOURS, media_type=None
+            )
+            for other in neighbours:
+                if other["asset_id"] == asset_id:
+                    continue
+                moments = (row["start_s"], row["end_s"], other["start_s"], other["end_s"])
+                _entry(found, other, basis).add(Match(*moments, float(other["score"]), None))
+        hashed = [row for row in pictures if row["phash"]]
+        if hashed:
+            by_key = {row["key"]: row for row in hashed}
+            for other in similar_repo.phash_neighbours(
+                conn, asset_id, [r["key"] for r in hashed], [r["phash"] for r in hashed], PHASH_NEAR
+            ):
+                mine = by_key[other["query_key"]]
+                moments = (mine["start_s"], mine["end_s"], other["start_s"], other["end_s"])
+                _entry(found, other, basis).add(Match(*moments, None, int(other["distance"])))
+    ranked = sorted(found.values(), key=lambda s: (not s.near_duplicate, -s.similarity))
+    return ranked[:limit]
+
+
+def _entry(found: dict[UUID, SimilarAsset], row: dict[str, Any], basis: str) -> SimilarAsset:
+    if row["asset_id"] not in found:
+        found[row["asset_id"]] = SimilarAsset(row["asset_id"], row["media_type"], row["source_path"], basis)
+    return found[row["asset_id"]]
+
