@@ -1,4 +1,4 @@
-"""The command line: ``mediasift ingest | process | search | assets | jobs | models | status | db``."""
+"""The command line; ``mediasift --help`` lists every command."""
 
 from __future__ import annotations
 
@@ -297,6 +297,27 @@ def _metrics_served(settings: Settings, port: int | None, addr: str) -> Iterator
         reader.close()
 
 
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option("--host", envvar="MEDIASIFT_API_HOST", help="Address to listen on.")] = (
+        "127.0.0.1"
+    ),
+    port: Annotated[int, typer.Option("--port", envvar="MEDIASIFT_API_PORT", min=1, max=65535)] = 8000,
+) -> None:
+    """Serve the HTTP API (OpenAPI docs at /docs): uploads, URLs, search, assets, jobs, /metrics.
+
+    Uploads and URLs are queued for the workers (run `mediasift worker` or `mediasift up` beside it);
+    set MEDIASIFT_API_TOKEN to require a bearer token."""
+    import uvicorn
+
+    from mediasift.api.app import create_app
+
+    settings = Settings()
+    if host not in ("127.0.0.1", "localhost", "::1") and not settings.api_token:
+        errors.print("[yellow]listening beyond this machine without MEDIASIFT_API_TOKEN: anyone can use it[/yellow]")
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
+
+
 def _stop_on_signals(stop: Callable[[], None]) -> None:
     def handler(signum: int, frame: Any) -> None:
         errors.print(f"{signal.Signals(signum).name}: finishing what is in flight, then stopping")
@@ -408,11 +429,7 @@ def assets_list(
     """Every asset, oldest first."""
     rows = _system().list_assets(media_type=media_type.value if media_type else None, status=status)
     if as_json:
-        _print_json({"assets": [
-            {"asset_id": str(r.id), "media_type": r.media_type, "mime": r.mime, "size_bytes": r.size_bytes,
-             "status": r.status, "sources": r.sources, "created_at": r.created_at.isoformat()}
-            for r in rows
-        ]})  # fmt: skip
+        _print_json({"assets": [row.to_json() for row in rows]})
         return
     table = Table()
     for column in ("id", "type", "mime", "size", "status", "source"):

@@ -92,6 +92,12 @@ class Settings(BaseSettings):
     remote_tokens_per_minute: int = 100_000
     remote_usd_per_1k_input_tokens: float = 0.0
     remote_usd_per_1k_output_tokens: float = 0.0
+    # HTTP API (``mediasift serve``).
+    api_token: str = ""  # when set, every request but /healthz needs "Authorization: Bearer <token>"
+    url_fetch_timeout_s: float = 60.0  # POST /assets/from-url: connect and between-bytes timeout
+    url_fetch_max_redirects: int = 5
+    url_fetch_private: bool = False  # allow URLs on loopback, private and link-local addresses
+
     # A CLIP-style image-text model exported to ONNX (see docs/inference.md); empty = not used.
     clip_dir: Path | None = None
     clip_tags: str = ""  # zero-shot tags, comma-separated; empty = the folder's tags.txt, if any

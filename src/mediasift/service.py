@@ -173,19 +173,39 @@ class Mediasift:
         for index, path in enumerate(files):
             if index % BACKPRESSURE_CHECK_EVERY == 0:
                 self._hold_back(on_wait)
-            outcome = ingestor.ingest_file(path)
-            if isinstance(outcome, Accepted):
-                report.accepted.append(outcome)
-                if not outcome.duplicate or self._never_queued(outcome.asset_id):
-                    self.jobs.enqueue([outcome.asset_id], lane)
-            else:
-                report.refused.append(outcome)
+            outcome = self._register(ingestor, path, None, lane, report)
             if on_file:
                 on_file(path, outcome)
         if wait:
-            self.wait_for([a.asset_id for a in report.accepted], on_wait=on_wait)
-            report.status = self.asset_states([a.asset_id for a in report.accepted])
+            self._wait_into(report, on_wait)
         return report
+
+    def ingest_received(self, path: Path, source: str, *, wait: bool = False) -> IngestReport:
+        """One file received from elsewhere (an upload, a download), recorded as coming from
+        ``source``; queued on the interactive lane, after the same back-pressure as ``ingest``."""
+        self._hold_back(None)
+        report = IngestReport()
+        ingestor = Ingestor(self.db, self.settings, self.blobs, actor="api")
+        self._register(ingestor, path, source, Lane.INTERACTIVE, report)
+        if wait:
+            self._wait_into(report, None)
+        return report
+
+    def _register(
+        self, ingestor: Ingestor, path: Path, source: str | None, lane: Lane, report: IngestReport
+    ) -> Accepted | Refused:
+        outcome = ingestor.ingest_file(path, source)
+        if isinstance(outcome, Accepted):
+            report.accepted.append(outcome)
+            if not outcome.duplicate or self._never_queued(outcome.asset_id):
+                self.jobs.enqueue([outcome.asset_id], lane)
+        else:
+            report.refused.append(outcome)
+        return outcome
+
+    def _wait_into(self, report: IngestReport, on_wait: Callable[[str], None] | None) -> None:
+        self.wait_for([a.asset_id for a in report.accepted], on_wait=on_wait)
+        report.status = self.asset_states([a.asset_id for a in report.accepted])
 
     def _never_queued(self, asset_id: UUID) -> bool:
         with self.db.connect() as conn:
@@ -321,6 +341,14 @@ class Mediasift:
     def list_assets(self, *, media_type: str | None = None, status: str | None = None) -> list[asset_repo.AssetRow]:
         with self.db.connect() as conn:
             return asset_repo.list_assets(conn, media_type=media_type, status=status, limit=10_000_000)
+
+    def blob(self, sha256: str) -> tuple[bytes, str]:
+        """A stored blob's bytes and media type (thumbnails, keyframes, originals)."""
+        with self.db.connect() as conn:
+            mime = asset_repo.blob_mime(conn, sha256)
+        if mime is None or not self.blobs.exists(sha256):
+            raise AssetNotFound(f"no blob {sha256}")
+        return self.blobs.read_bytes(sha256), mime
 
     def describe(self, asset_id: UUID) -> dict[str, Any]:
         """The asset with its metadata, every artifact with lineage, each operator's run and job state,

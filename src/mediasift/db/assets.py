@@ -25,6 +25,13 @@ class AssetRow:
     created_at: datetime
     sources: list[str]
 
+    def to_json(self) -> dict[str, Any]:
+        """The summary ``assets list --json`` and ``GET /assets`` give."""
+        return {
+            "asset_id": str(self.id), "media_type": self.media_type, "mime": self.mime, "size_bytes": self.size_bytes,
+            "status": self.status, "sources": self.sources, "created_at": self.created_at.isoformat(),
+        }  # fmt: skip
+
 
 def set_actor(conn: Conn, actor: str) -> None:
     """Name who or what makes the changes of the current transaction, for the audit trail."""
@@ -129,3 +136,14 @@ def audit_trail(conn: Conn, entity_id_prefix: str, limit: int = 1000) -> list[di
         "ORDER BY id LIMIT %s",
         (entity_id_prefix + "%", limit),
     ).fetchall()
+
+
+def blob_mime(conn: Conn, sha256: str) -> str | None:
+    """The media type of a stored blob: a derived one (thumbnail, keyframe) or an asset's own bytes.
+    None when no such blob is recorded."""
+    row = conn.execute(
+        "SELECT coalesce(a.mime, b.mime, 'application/octet-stream') AS mime FROM blobs b"
+        " LEFT JOIN assets a ON a.sha256 = b.sha256 WHERE b.sha256 = %s",
+        (sha256,),
+    ).fetchone()
+    return None if row is None else str(row["mime"])

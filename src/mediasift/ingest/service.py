@@ -48,8 +48,10 @@ class Ingestor:
         self.blobs = blobs
         self.actor = actor
 
-    def ingest_file(self, path: Path) -> Accepted | Refused:
-        source = str(path.absolute())
+    def ingest_file(self, path: Path, source: str | None = None) -> Accepted | Refused:
+        """Register the file at ``path``, recorded as coming from ``source`` (default: its absolute
+        path; an upload or a download names where it really came from)."""
+        source = source or str(path.absolute())
         if not path.is_file():
             reason = "no such file" if not path.exists() else "not a regular file"
             return Refused(source, reason)

@@ -1,0 +1,1 @@
+"""The HTTP API (``mediasift serve``): the CLI's JSON contracts over HTTP, uploads and URLs."""

@@ -1,0 +1,198 @@
+"""The HTTP API: the CLI's contracts over HTTP (same JSON), plus uploads, URLs and blobs.
+
+Handlers that touch the database or wait for work are plain functions, which FastAPI runs in its
+thread pool; bodies are read asynchronously and handed to ingest in that pool too. Ingest over HTTP
+queues work for the workers; ``wait=true`` holds the answer until the analysis is done, and does the
+work in this process when no worker is alive, as ``ingest --wait`` does.
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from importlib.metadata import version
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, HTTPException, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, ProcessCollector, generate_latest
+from pydantic import BaseModel
+from starlette.datastructures import UploadFile
+
+from mediasift.api.latency import RequestTimer
+from mediasift.api.receive import Unacceptable, copy_limited, download, landing, safe_name, save_stream
+from mediasift.config import Settings
+from mediasift.mediatype import MediaType
+from mediasift.obs.metrics import registry_for
+from mediasift.search.hybrid import SearchMode
+from mediasift.service import AssetNotFound, IngestReport, Mediasift
+
+# A multipart body is the file plus a few hundred bytes of headers and boundaries.
+MULTIPART_OVERHEAD = 64 * 1024
+
+
+class FromUrl(BaseModel):
+    url: str
+    wait: bool = False
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """The API over the system ``settings`` describe (the environment's by default)."""
+    system = Mediasift(settings)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        system.close()
+
+    registry = registry_for(system.status)
+    ProcessCollector(registry=registry)
+    timer = RequestTimer(registry)
+    app = FastAPI(
+        title="mediasift",
+        version=version("mediasift"),
+        summary="Ingest, analyse and search video, audio, images and text.",
+        lifespan=lifespan,
+        dependencies=[Depends(_bearer(system.settings.api_token))],
+    )
+    app.middleware("http")(timer.middleware)
+
+    @app.exception_handler(AssetNotFound)
+    async def not_found(_: Request, exc: AssetNotFound) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=404)
+
+    @app.exception_handler(Unacceptable)
+    async def unacceptable(_: Request, exc: Unacceptable) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=exc.status)
+
+    @app.get("/healthz", tags=["system"])
+    def healthz() -> dict[str, str]:
+        """Whether the API can reach its database (open without a token, for load balancers)."""
+        with system.db.connect() as conn:
+            conn.execute("SELECT 1")
+        return {"status": "ok"}
+
+    @app.get("/status", tags=["system"])
+    def status() -> dict[str, Any]:
+        return system.status()
+
+    @app.get("/metrics", tags=["system"])
+    def metrics() -> Response:
+        """Prometheus: what ``status`` says, request latency per route, and this process's figures."""
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+    @app.post("/assets", tags=["assets"])
+    async def upload(
+        request: Request, response: Response, filename: str | None = None, wait: bool = False
+    ) -> dict[str, Any]:
+        """Upload one file: multipart/form-data with a ``file`` field, or the raw bytes as the body
+        with ``?filename=``. 201 when it is a new asset, 200 when the same bytes were there already,
+        413 over the size limit, 422 when the file is refused (with the reason)."""
+        limit = system.settings.max_file_bytes
+        multipart = request.headers.get("content-type", "").startswith("multipart/form-data")
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > limit + (MULTIPART_OVERHEAD if multipart else 0):
+            raise Unacceptable(f"larger than the limit of {limit:,} bytes (MEDIASIFT_MAX_FILE_BYTES)", status=413)
+        if multipart:
+            form = await request.form(max_files=1, max_fields=4)
+            part = form.get("file")
+            if not isinstance(part, UploadFile):
+                raise Unacceptable('a multipart upload needs its file in a field named "file"')
+            name = safe_name(part.filename, "upload")
+            with landing(system.settings) as folder:
+                path = folder / name
+                await run_in_threadpool(copy_limited, part.file, path, limit)
+                report = await run_in_threadpool(system.ingest_received, path, f"upload:{name}", wait=wait)
+        else:
+            if not filename:
+                raise Unacceptable('send the file as multipart/form-data (field "file") or as the body, ?filename=')
+            name = safe_name(filename, "upload")
+            with landing(system.settings) as folder:
+                path = folder / name
+                await save_stream(request.stream(), path, limit)
+                report = await run_in_threadpool(system.ingest_received, path, f"upload:{name}", wait=wait)
+        return _ingested(report, response)
+
+    @app.post("/assets/from-url", tags=["assets"])
+    def from_url(body: FromUrl, response: Response) -> dict[str, Any]:
+        """Fetch a file from an http(s) URL and ingest it, recorded as coming from that URL."""
+        with landing(system.settings) as folder:
+            path, final_url = download(body.url, system.settings, folder)
+            return _ingested(system.ingest_received(path, final_url, wait=body.wait), response)
+
+    @app.get("/assets", tags=["assets"])
+    def list_assets(
+        media_type: Annotated[MediaType | None, Query(alias="type")] = None, status: str | None = None
+    ) -> dict[str, Any]:
+        rows = system.list_assets(media_type=media_type.value if media_type else None, status=status)
+        return {"assets": [row.to_json() for row in rows]}
+
+    @app.get("/assets/{asset}", tags=["assets"])
+    def show(asset: str) -> dict[str, Any]:
+        """One asset (an id or an unambiguous prefix): metadata, artifacts with lineage, jobs, audit."""
+        return system.describe(system.resolve(asset))
+
+    @app.get("/assets/{asset}/similar", tags=["search"])
+    def similar(asset: str, limit: Annotated[int, Query(ge=1, le=1000)] = 10) -> dict[str, Any]:
+        asset_id = system.resolve(asset)
+        found = system.similar(asset_id, limit=limit)
+        return {"asset_id": str(asset_id), "similar": [item.to_json() for item in found]}
+
+    @app.get("/search", tags=["search"])
+    def search(
+        q: Annotated[str, Query(min_length=1, description="What to look for.")],
+        media_type: Annotated[MediaType | None, Query(alias="type")] = None,
+        mode: SearchMode = SearchMode.HYBRID,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 10,
+    ) -> dict[str, Any]:
+        hits = system.search(q, limit=limit, media_type=media_type.value if media_type else None, mode=mode)
+        return {"results": [hit.to_json() for hit in hits]}
+
+    @app.get("/blobs/{sha256}", tags=["assets"])
+    def blob(sha256: Annotated[str, Depends(_sha256)]) -> Response:
+        """Stored bytes by their sha256: thumbnails, keyframes (named in artifacts) and originals."""
+        data, mime = system.blob(sha256)
+        return Response(data, media_type=mime, headers={"Cache-Control": "public, max-age=31536000, immutable"})
+
+    @app.get("/jobs/dead", tags=["jobs"])
+    def dead_letters(operator: str | None = None) -> dict[str, Any]:
+        return {"dead_letters": [letter.to_json() for letter in system.dead_letters(operator)]}
+
+    @app.get("/jobs/{job_id}", tags=["jobs"])
+    def job(job_id: str) -> dict[str, Any]:
+        return system.job(job_id)
+
+    @app.post("/jobs/{job_id}/redrive", tags=["jobs"])
+    def redrive(job_id: str) -> dict[str, int]:
+        return {"requeued": system.redrive([job_id])}
+
+    return app
+
+
+def _ingested(report: IngestReport, response: Response) -> dict[str, Any]:
+    if report.refused:
+        raise Unacceptable(report.refused[0].reason)
+    response.status_code = 200 if report.accepted[0].duplicate else 201
+    return report.to_json()
+
+
+def _sha256(sha256: str) -> str:
+    if len(sha256) != 64 or any(c not in "0123456789abcdef" for c in sha256):
+        raise HTTPException(404, f"no blob {sha256!r}")
+    return sha256
+
+
+def _bearer(token: str) -> Callable[[Request], None]:
+    """A check of ``Authorization: Bearer <token>`` on every route but /healthz; none when no token."""
+
+    def check(request: Request) -> None:
+        if not token or request.url.path == "/healthz":
+            return
+        scheme, _, given = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), token.encode()):
+            raise HTTPException(401, "a valid bearer token is required", headers={"WWW-Authenticate": "Bearer"})
+
+    return check
+
