@@ -559,6 +559,21 @@ def status(
             f"cost {media_type}: ${cost['per_asset_usd']:.6f} and {cost['processing_s_per_asset']:.1f} s of "
             f"processing per asset ({cost['assets']} assets, ${cost['total_usd']:.6f} in all)"
         )
+    _print_confidence(info["confidence"])
+
+
+def _print_confidence(report: dict[str, dict[str, Any]]) -> None:
+    """One line per operator and kind: median confidence now and before, and the drift between."""
+    for operator, kinds in sorted(report.items()):
+        for kind, entry in sorted(kinds.items()):
+            now, before = entry["recent"], entry["baseline"]
+            median = "/".join("-" if w["p50"] is None else f"{w['p50']:.2f}" for w in (now, before))
+            shifted = " SHIFTED" if entry["shifted"] else ""
+            drift = "" if entry["psi"] is None else f", drift {entry['psi']:.2f}{shifted}"
+            console.print(
+                f"confidence {operator}/{kind}: median {median} (recent/baseline, {now['count']}/{before['count']}"
+                f" results){drift}"
+            )
 
 
 @models_app.command("list")

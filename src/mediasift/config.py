@@ -92,6 +92,11 @@ class Settings(BaseSettings):
     remote_tokens_per_minute: int = 100_000
     remote_usd_per_1k_input_tokens: float = 0.0
     remote_usd_per_1k_output_tokens: float = 0.0
+    # Monitoring: confidence drift compares the last window of results with a baseline before it.
+    drift_window_h: float = 24.0
+    drift_baseline_days: float = 30.0
+    drift_min_items: int = 50  # fewer results in either window: no drift figure
+
     # HTTP API (``mediasift serve``).
     api_token: str = ""  # when set, every request but /healthz needs "Authorization: Bearer <token>"
     url_fetch_timeout_s: float = 60.0  # POST /assets/from-url: connect and between-bytes timeout

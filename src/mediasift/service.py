@@ -28,6 +28,7 @@ from mediasift.jobs.breaker import CircuitBreakers
 from mediasift.jobs.broker import Broker, open_broker
 from mediasift.jobs.model import DeadLetter, Lane
 from mediasift.jobs.runtime import RetryPolicy, Worker
+from mediasift.obs.quality import confidence_report
 from mediasift.pipeline.execute import load_asset
 from mediasift.pipeline.graph import default_pipeline
 from mediasift.pipeline.jobs import JOB_KIND, PipelineJobs
@@ -385,6 +386,7 @@ class Mediasift:
             workers = worker_repo.alive(conn)
             models = usage.read(conn)
             costs = result_repo.cost_by_media_type(conn)
+            confidence = confidence_report(conn, self.settings)
         queue = self.broker.stats()
         by_type: dict[str, dict[str, int]] = {}
         for row in counts:
@@ -415,6 +417,7 @@ class Mediasift:
             "workers": [{k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in w.items()} for w in workers],
             "embeddings": {row["model"]: {"dim": row["dim"], "count": row["n"]} for row in embeddings},
             "models": models,
+            "confidence": confidence,
             "cost": {
                 row["media_type"]: {
                     "assets": row["assets"],

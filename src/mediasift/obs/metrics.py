@@ -68,6 +68,7 @@ class StatusCollector(Collector):
         yield seconds
         yield from _model_metrics(info["models"])
         yield from _gpu_metrics(info["gpus"])
+        yield from _confidence_metrics(info["confidence"])
 
 
 # Model counters exported as their own metric families; the rest (route:…, fallback:…) as one labelled family.
@@ -113,6 +114,28 @@ def _gpu_metrics(gpus: list[dict[str, Any]]) -> Iterator[GaugeMetricFamily]:
         total.add_metric(labels, gpu["memory_total_bytes"])
         busy.add_metric(labels, gpu["utilization_percent"])
     yield from (used, total, busy)
+
+
+def _confidence_metrics(report: dict[str, dict[str, Any]]) -> Iterator[GaugeMetricFamily]:
+    labels = ["operator", "kind", "window"]
+    quantiles = GaugeMetricFamily(
+        "mediasift_confidence", "Result confidence quantiles, recent window and baseline", labels=[*labels, "quantile"]
+    )
+    counts = GaugeMetricFamily("mediasift_confidence_results", "Results with a confidence, per window", labels=labels)
+    psi = GaugeMetricFamily(
+        "mediasift_confidence_drift_psi", "Population stability index, recent vs baseline", labels=["operator", "kind"]
+    )
+    for operator, kinds in report.items():
+        for kind, entry in kinds.items():
+            for window in ("recent", "baseline"):
+                summary = entry[window]
+                counts.add_metric([operator, kind, window], summary["count"])
+                for name, q in (("p10", "0.1"), ("p50", "0.5"), ("p90", "0.9")):
+                    if summary[name] is not None:
+                        quantiles.add_metric([operator, kind, window, q], summary[name])
+            if entry["psi"] is not None:
+                psi.add_metric([operator, kind], entry["psi"])
+    yield from (quantiles, counts, psi)
 
 
 def registry_for(status: Callable[[], dict[str, Any]]) -> CollectorRegistry:
