@@ -3,19 +3,21 @@
     .venv/bin/python eval/shots.py [--seed N]
 
 The videos (see ``eval/shotset.py``; rendered once into /tmp, a minute or two) have known
-boundaries: hard cuts; fades through black and dissolves; and traps that are no boundary (camera
-flashes, whip pans, a still camera with a moving object). Every detector runs on every video:
-mediasift's ``detect_shots`` and PySceneDetect 0.7.2's ContentDetector, AdaptiveDetector and
-HistogramDetector with their default settings (``scenedetect.detect(path, detector)``).
+boundaries: hard cuts; fades (through black, white or a flat colour card) and dissolves; and traps
+that are no boundary (camera flashes, whip pans, a still camera with a moving object). Every
+detector runs on every video: mediasift's ``detect_shots`` and PySceneDetect 0.7.2's
+ContentDetector, AdaptiveDetector and HistogramDetector with their default settings
+(``scenedetect.detect(path, detector)``).
 
 Scoring. A detector reports the first frame of each new shot. A cut at frame k is found by a
 boundary within 2 frames of k; a gradual transition by a boundary inside its span widened by 2
 frames. Each transition takes the nearest unused boundary. A boundary left over inside a
 transition that was found is a duplicate, neither a hit nor a false positive: that is how a fade
 that PySceneDetect reports as two boundaries (where it leaves the old shot and where it reaches the
-new one) is scored. Every other boundary left over is a false positive; those inside a trap are
-also counted per trap. Precision, recall and F1 are given per group of videos, so the cut figures
-come from the videos with only cuts and the gradual ones from those with only fades and dissolves.
+new one) is scored; the duplicates of the gradual group are counted apart ("dup"). Every other
+boundary left over is a false positive; those inside a trap are also counted per trap. Precision,
+recall and F1 are given per group of videos, so the cut figures come from the videos with only
+cuts and the gradual ones from those with only fades and dissolves.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ class Score:
     found: int = 0
     truth: int = 0
     false: int = 0
+    duplicate: int = 0  # boundaries left over inside a gradual transition that was found
     trap_false: dict[str, int] = field(default_factory=dict)
     by_kind: dict[str, list[int]] = field(default_factory=dict)  # transition kind: [found, truth]
 
@@ -47,6 +50,7 @@ class Score:
         self.found += other.found
         self.truth += other.truth
         self.false += other.false
+        self.duplicate += other.duplicate
         for kind, count in other.trap_false.items():
             self.trap_false[kind] = self.trap_false.get(kind, 0) + count
         for kind, (found, truth) in other.by_kind.items():
@@ -80,16 +84,22 @@ def score(video: shotset.Video, boundaries: list[int]) -> Score:
         lo, hi = span.start - TOLERANCE, span.end + TOLERANCE
         middle = (span.start + span.end) / 2
         candidates = [b for b in boundaries if lo <= b <= hi and b not in used]
-        tally = result.by_kind.setdefault(span.kind, [0, 0])
-        tally[1] += 1
+        kinds = [span.kind] + (["fade_card"] if span.kind == "fade" and span.card != "#000000" else [])
+        tallies = [result.by_kind.setdefault(kind, [0, 0]) for kind in kinds]
+        for tally in tallies:
+            tally[1] += 1
         if candidates:
             used.add(min(candidates, key=lambda b: abs(b - middle)))
             result.found += 1
-            tally[0] += 1
+            for tally in tallies:
+                tally[0] += 1
             if span.kind != "cut":
                 found_spans.append((lo, hi))
     for boundary in boundaries:
-        if boundary in used or any(lo <= boundary <= hi for lo, hi in found_spans):
+        if boundary in used:
+            continue
+        if any(lo <= boundary <= hi for lo, hi in found_spans):
+            result.duplicate += 1
             continue
         result.false += 1
         for trap in video.truth.traps:
@@ -144,15 +154,17 @@ def report(videos: list[shotset.Video], results: dict[str, tuple[dict[str, Score
     traps = sorted({trap.kind for video in videos for trap in video.truth.traps})
     trap_counts = {kind: sum(1 for v in videos for t in v.truth.traps if t.kind == kind) for kind in traps}
     seconds = sum(video.truth.duration for video in videos)
+    cards = sum(1 for v in videos if v.group == "gradual" for s in v.truth.transitions if s.card not in ("", "#000000"))
     print(
         f"{len(videos)} videos, {seconds:.0f} s: {count('cuts', {'cut'})} hard cuts; "
-        f"{count('gradual', {'fade'})} fades and {count('gradual', {'dissolve'})} dissolves; "
+        f"{count('gradual', {'fade'})} fades ({cards} through white or a colour card) and "
+        f"{count('gradual', {'dissolve'})} dissolves; "
         + ", ".join(f"{n} {kind}" for kind, n in trap_counts.items())
         + f" traps (between {count('traps', {'cut'})} cuts)\n"
     )
     header = (
         f"{'detector':18} | {'cuts P':>6} {'R':>5} {'F1':>5} | {'gradual P':>9} {'R':>5} {'F1':>5} "
-        f"{'fade R':>6} {'dissolve R':>10} | "
+        f"{'fade R':>6} {'card R':>6} {'dissolve R':>10} {'dup':>4} | "
         + " ".join(f"{kind + ' FP':>9}" for kind in traps)
         + f" {'trap-cut F1':>11} | {'x realtime':>10}"
     )
@@ -163,12 +175,15 @@ def report(videos: list[shotset.Video], results: dict[str, tuple[dict[str, Score
         print(
             f"{name:18} | {cuts.precision:6.3f} {cuts.recall:5.3f} {cuts.f1:5.3f} | "
             f"{gradual.precision:9.3f} {gradual.recall:5.3f} {gradual.f1:5.3f} "
-            f"{gradual.kind_recall('fade'):6.3f} {gradual.kind_recall('dissolve'):10.3f} | "
+            f"{gradual.kind_recall('fade'):6.3f} {gradual.kind_recall('fade_card'):6.3f} "
+            f"{gradual.kind_recall('dissolve'):10.3f} {gradual.duplicate:4d} | "
             + " ".join(f"{trap.trap_false.get(kind, 0):9d}" for kind in traps)
             + f" {trap.f1:11.3f} | {seconds / spent:10.0f}"
         )
     print(
-        "\nFP: boundaries reported inside a trap (no boundary there). trap-cut F1: the cuts around the "
+        "\ncard R: recall of the fades through a card that is not black (white, grey, blue). dup: "
+        "duplicates, boundaries left over inside a gradual transition that was found (not in P or R). "
+        "FP: boundaries reported inside a trap (no boundary there). trap-cut F1: the cuts around the "
         "traps. x realtime: video seconds per second of detection, over all videos (mixed sizes)."
     )
 

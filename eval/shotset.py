@@ -3,8 +3,9 @@
 Three groups, so precision and recall can be told apart per kind of boundary:
 
 * ``cuts``: shots joined by hard cuts only; one cut in four joins two views of the same source.
-* ``gradual``: shots joined by fades through black (with 0-5 black frames) and dissolves of
-  0.5-1.5 s, while both shots keep moving.
+* ``gradual``: shots joined by fades and dissolves of 0.5-1.5 s, while both shots keep moving. In
+  six videos the fades pass through 0-5 black frames; in three more, more of the joins are fades,
+  through 0-19 frames of a white card, a white or black one, or a mid-grey or blue one.
 * ``traps``: events inside one shot that are no boundary (a camera flash of 1-3 frames, a whip pan,
   a still camera with a disk moving across), between shots joined by hard cuts.
 
@@ -29,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 import shotgen
 
 CACHE = Path("/tmp/mediasift-eval-shots")
-GENERATOR_VERSION = "3"
+GENERATOR_VERSION = "4"
 
 SIZES = ((1280, 720), (854, 480), (640, 360), (480, 270))
 ENCODINGS: tuple[dict[str, str], ...] = (
@@ -37,6 +38,17 @@ ENCODINGS: tuple[dict[str, str], ...] = (
     {"x264-params": "scenecut=0"},
     {"x264-params": "bframes=0"},
     {"x264-params": "keyint=30:bframes=5"},
+)
+GREY, BLUE = (128, 128, 128), (40, 90, 160)
+# per gradual video: the cards its fades pass through, for how many frames, and the joins drawn from
+Cards = tuple[tuple[tuple[int, int, int], ...], tuple[int, int], tuple[str, ...]]
+BLACK_FADES: Cards = ((shotgen.BLACK,), (0, 6), ("fade", "dissolve", "dissolve"))
+CARD_JOINS = ("fade", "fade", "fade", "dissolve", "dissolve")
+CARDS: tuple[Cards, ...] = (
+    *[BLACK_FADES] * 6,
+    ((shotgen.WHITE,), (0, 20), CARD_JOINS),
+    ((shotgen.WHITE, shotgen.BLACK), (0, 20), CARD_JOINS),
+    ((GREY, BLUE), (0, 20), CARD_JOINS),
 )
 
 
@@ -55,10 +67,10 @@ def _plans(seed: int) -> list[tuple[str, str, shotgen.Edit, tuple[int, int], int
         rng = np.random.default_rng(seed + 100 + index)
         edit = shotgen.random_edit(rng, 12, ["cut"], shot_frames=(25, 70))
         plans.append(("cuts", f"cuts{index}", edit, SIZES[index % 4], (25, 30, 24)[index % 3], ENCODINGS[index % 4]))
-    for index in range(6):
+    for index, (cards, held, joins) in enumerate(CARDS):
         rng = np.random.default_rng(seed + 200 + index)
         edit = shotgen.random_edit(
-            rng, 8, ["fade", "dissolve", "dissolve"], shot_frames=(30, 60), gradual_frames=(12, 38)
+            rng, 8, joins, shot_frames=(30, 60), gradual_frames=(12, 38), fade_colours=cards, card_frames=held
         )
         plans.append(
             ("gradual", f"gradual{index}", edit, SIZES[(index + 1) % 4], (25, 30, 24)[index % 3], ENCODINGS[index % 4])

@@ -1,4 +1,5 @@
-"""Edited test videos with known shot boundaries: hard cuts, fades through black, dissolves, and traps.
+"""Edited test videos with known shot boundaries: hard cuts, fades (through black, white or any flat
+colour card), dissolves, and traps.
 
 A video is an :class:`Edit`: shots (a real photo from scikit-image or a synthetic pattern, filmed
 with a slow camera move, a zoom, a moving object or a fast pan) joined by transitions. Rendering
@@ -44,13 +45,18 @@ class Shot:
     seed: int = 0
 
 
+BLACK = (0, 0, 0)
+WHITE = (255, 255, 255)
+
+
 @dataclass(frozen=True)
 class Join:
-    """How a shot follows the previous one: "cut", "fade" (out, black, in) or "dissolve"."""
+    """How a shot follows the previous one: "cut", "fade" (out to a flat card, the card, in) or "dissolve"."""
 
     kind: str
     frames: int = 0  # dissolve length, or each of fade-out and fade-in
-    black: int = 0  # black frames between fade-out and fade-in
+    black: int = 0  # frames of the card between fade-out and fade-in
+    colour: tuple[int, int, int] = BLACK  # the card a fade passes through (RGB)
 
 
 @dataclass(frozen=True)
@@ -58,6 +64,7 @@ class Span:
     kind: str
     start: int
     end: int
+    card: str = ""  # a fade: the colour of the card it passes through, "#rrggbb"
 
 
 @dataclass
@@ -195,7 +202,8 @@ def render(edit: Edit, size: tuple[int, int]) -> tuple[Iterator[np.ndarray], Tru
     """Frames of the whole edit and its truth (computed before any frame is drawn).
 
     A dissolve of N frames blends the last N frames of one shot with the first N of the next, both
-    still moving; a fade darkens the last N frames of one shot and brightens the first N of the next.
+    still moving; a fade blends the last N frames of one shot into its card (black: darkens them) and
+    the card into the first N of the next.
     """
     truth = Truth(frames=0, fps=0, size=size)
     position = 0  # where the previous shot's last frame would end without a join
@@ -205,7 +213,8 @@ def render(edit: Edit, size: tuple[int, int]) -> tuple[Iterator[np.ndarray], Tru
             join = edit.joins[index - 1]
             eaten = _eaten(join)
             origin += -eaten if join.kind == "dissolve" else join.black
-            truth.transitions.append(Span(join.kind, position - eaten, origin + eaten))
+            card = "#{:02x}{:02x}{:02x}".format(*join.colour) if join.kind == "fade" else ""
+            truth.transitions.append(Span(join.kind, position - eaten, origin + eaten, card))
         if shot.flash_at is not None:
             flash = origin + shot.flash_at
             truth.traps.append(Span("flash", flash, flash + shot.flash_frames))
@@ -239,12 +248,15 @@ def _join(join: Join, tail: list[np.ndarray], head: list[np.ndarray]) -> Iterato
             alpha = step / (steps + 1)
             yield ((1 - alpha) * a.astype(np.float32) + alpha * b).round().astype(np.uint8)
     elif join.kind == "fade":
+        card = np.asarray(join.colour, np.float64)
         for step, a in enumerate(tail, start=1):
-            yield (a * (1 - step / (steps + 1))).round().astype(np.uint8)
+            share = step / (steps + 1)
+            yield (a * (1 - share) + card * share).round().astype(np.uint8)
         for _ in range(join.black):
-            yield np.zeros_like(head[0] if head else tail[0])
+            yield np.broadcast_to(card.astype(np.uint8), (head[0] if head else tail[0]).shape).copy()
         for step, b in enumerate(head, start=1):
-            yield (b * (step / (steps + 1))).round().astype(np.uint8)
+            share = step / (steps + 1)
+            yield (b * share + card * (1 - share)).round().astype(np.uint8)
 
 
 def write(path: Path, edit: Edit, size: tuple[int, int], fps: int = 25, options: dict[str, str] | None = None) -> Truth:
@@ -284,19 +296,24 @@ def random_edit(
     joins: Sequence[str],
     shot_frames: tuple[int, int] = (25, 75),
     gradual_frames: tuple[int, int] = (12, 38),
+    fade_colours: Sequence[tuple[int, int, int]] = (BLACK,),
+    card_frames: tuple[int, int] = (0, 6),
 ) -> Edit:
     """``shots`` shots of random sources and camera moves, each join drawn from ``joins``.
 
     One cut in four joins two views of the same source (another crop, the same colours), the
-    hardest kind of cut for a histogram. A fade's ``gradual_frames`` is its whole length.
+    hardest kind of cut for a histogram. A fade's ``gradual_frames`` is its whole length; it holds
+    its card for ``card_frames`` (low inclusive, high exclusive) of them, a card drawn from
+    ``fade_colours`` (one colour draws nothing, so such edits stay as they were).
     """
     made: list[Join] = []
     for _ in range(shots - 1):
         kind = str(rng.choice(joins))
         length = int(rng.integers(*gradual_frames))
         if kind == "fade":
-            black = int(rng.integers(0, 6))
-            made.append(Join("fade", frames=max(4, (length - black) // 2), black=black))
+            black = int(rng.integers(*card_frames))
+            colour = fade_colours[int(rng.integers(len(fade_colours)))] if len(fade_colours) > 1 else fade_colours[0]
+            made.append(Join("fade", frames=max(4, (length - black) // 2), black=black, colour=colour))
         else:
             made.append(Join(kind, frames=length if kind == "dissolve" else 0))
     sources = list(COLOUR_PHOTOS + GREY_PHOTOS + PATTERNS)

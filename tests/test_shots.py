@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageDraw
 
 from mediasift.config import Settings
 from mediasift.errors import PermanentError
@@ -99,6 +99,69 @@ def test_fading_in_from_black_and_out_to_black_is_no_boundary(tmp_path: Path) ->
     assert boundaries(found) == pytest.approx([6 + 40], abs=2)
     first = round(found.shots[0].keyframe_time * found.fps)
     assert first >= 6 + ramp, "the first keyframe is neither the black leader nor the fade in"
+
+
+@pytest.mark.parametrize("card", [shotgen.WHITE, (40, 90, 160)], ids=["white", "blue"])
+def test_a_fade_through_a_flat_card_is_one_boundary_with_no_keyframe_on_the_card(
+    tmp_path: Path, card: tuple[int, int, int]
+) -> None:
+    """0.8 s of the card between the fades: without knowing flat frames that reads as two dissolves
+    around a "shot" of the card, two boundaries and a keyframe of the card."""
+    edit = Edit([Shot("rocket", 40, "drift"), Shot("chelsea", 40, "drift")], [Join("fade", 6, 20, colour=card)])
+    path = tmp_path / "card.mp4"
+    (span,) = shotgen.write(path, edit, SIZE).transitions
+    card_frames = (span.start + 6, span.end - 6)  # first and end of the frames that are all card
+    found = detect_shots(path)
+    (boundary,) = boundaries(found)
+    assert card_frames[0] - 2 <= boundary <= card_frames[1] + 2
+    assert [shot.transition_in for shot in found.shots] == ["start", "fade"]
+    times = [shot.keyframe_time for shot in found.shots]
+    assert all(not span.start <= round(t * found.fps) < span.end for t in times), times
+    images = read_frames(path, times, exact=False, sync_times=found.sync_times)
+    assert all(pixels.std() > 20 for _, pixels in images), "a keyframe is a picture, not the card"
+
+
+def test_a_white_opening_and_ending_are_no_boundary(tmp_path: Path) -> None:
+    frames, _ = shotgen.render(Edit([Shot("astronaut", 40, "drift"), Shot("coffee", 40, "drift")], [Join("cut")]), SIZE)
+    pictures = list(frames)
+    ramp = len(pictures) // 8
+    for step in range(ramp):
+        for index in (step, -1 - step):
+            pictures[index] = (pictures[index] * (step / ramp) + 255 * (1 - step / ramp)).astype(np.uint8)
+    white = [np.full_like(pictures[0], 255)] * 6
+    path = shotgen.write_frames(tmp_path / "white.mp4", white + pictures + white, SIZE)
+    found = detect_shots(path)
+    assert boundaries(found) == pytest.approx([6 + 40], abs=2)
+    keyframes = [round(shot.keyframe_time * found.fps) for shot in found.shots]
+    assert keyframes[0] >= 6 + ramp and keyframes[-1] < 6 + len(pictures) - ramp, "neither the white nor the fades"
+
+
+def test_a_held_white_slide_is_a_shot_whose_keyframe_shows_its_text(tmp_path: Path) -> None:
+    """A title or slide (a few dark words on white) held for seconds is what OCR is for: a shot with a
+    keyframe on it, at the start of the video as in the middle, not a fade."""
+    slide = Image.new("RGB", SIZE, "white")
+    ImageDraw.Draw(slide).text((SIZE[0] // 2, SIZE[1] // 2), "Chapter two", fill="black", font=mediagen.font(14),
+                                anchor="mm")  # fmt: skip
+    card = np.asarray(slide)
+    frames, _ = shotgen.render(Edit([Shot("astronaut", 40, "drift"), Shot("coffee", 40, "drift")], [Join("cut")]), SIZE)
+    pictures = list(frames)
+    edited = [card] * 50 + pictures[:40] + [card] * 75 + pictures[40:]
+    path = shotgen.write_frames(tmp_path / "slides.mp4", edited, SIZE)
+    found = detect_shots(path)
+    assert boundaries(found) == pytest.approx([50, 90, 165], abs=2)
+    keyframes = [round(shot.keyframe_time * found.fps) for shot in found.shots]
+    assert 0 <= keyframes[0] < 50 and 90 <= keyframes[2] < 165, keyframes
+
+
+def test_a_flash_of_pure_white_frames_is_no_boundary(tmp_path: Path) -> None:
+    """Two frames as flat as a white card, inside one shot: a transient, not a fade."""
+    frames, _ = shotgen.render(Edit([Shot("astronaut", 50, "drift"), Shot("coffee", 40, "drift")], [Join("cut")]), SIZE)
+    pictures = list(frames)
+    pictures[20:22] = [np.full_like(pictures[0], 255)] * 2
+    path = shotgen.write_frames(tmp_path / "flash.mp4", pictures, SIZE)
+    found = detect_shots(path)
+    assert boundaries(found) == pytest.approx([50], abs=2)
+    assert not 19 <= round(found.shots[0].keyframe_time * found.fps) <= 22
 
 
 def test_hevc_is_read_skipping_only_frames_nothing_refers_to(tmp_path: Path) -> None:

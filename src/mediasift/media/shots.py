@@ -1,4 +1,5 @@
-"""Shots of a video: hard cuts, fades through black and dissolves, and one keyframe per shot.
+"""Shots of a video: hard cuts, fades (through black, white or any flat card) and dissolves, and one
+keyframe per shot.
 
 Speed. Decoding is the cost, and converting a frame to an array is most of the rest, so:
 
@@ -22,8 +23,10 @@ Robustness. A cut is a change between two neighbouring frames that stands out ag
 around it on both sides (a rolling median), so steady motion (a pan, a moving object) does not make
 cuts. A change whose before and after match within 0.4 s is a transient (a camera flash,
 something passing the lens), not a boundary. A dissolve is a stretch whose middle frame is the mix
-of its ends, and flatter than them; a fade is a run of black frames between two shots, or a
-dissolve that passes through near-black.
+of its ends, and flatter than them; a fade is a run of flat frames (black, white or any one colour:
+nearly all pixels in one narrow band of luma and of chroma) between two shots, or a dissolve that
+passes through near-black. A flat run at the very start or end is a fade in or out, no boundary,
+and no keyframe is taken from a flat frame; a flat run that is a transient (a flash) is none either.
 """
 
 from __future__ import annotations
@@ -83,6 +86,8 @@ class ShotConfig:
     dissolve_contrast: float = 0.9  # ... and has at most this share of the ends' contrast
     black_luma: float = 0.12  # a pixel darker than this (0-1) is black
     black_share: float = 0.97  # a frame with at least this share of black pixels is black
+    flat_share: float = 0.97  # ... or with this share in one band of 24 luma and 32 chroma levels is flat
+    card_shot_s: float = 1.0  # a flat run that is not black and lasts this long is a card (a shot), no fade
     min_shot_s: float = 0.4  # boundaries closer than this merge into one
     edge_s: float = 0.3  # a keyframe keeps this far from a shot's transitions
     keyframe_candidates: int = 7  # frames per shot compared for sharpness
@@ -374,7 +379,9 @@ class _Scan:
     height: int
     times: np.ndarray  # seconds
     luma: np.ndarray  # mean luma, 0-1
-    black: np.ndarray  # bool
+    chroma: np.ndarray  # (n, 2): mean U and V, 0-1
+    spread: np.ndarray  # standard deviation of the luma, 0-1
+    flat: np.ndarray  # bool: black, or one flat colour
     step: np.ndarray  # change from the previous sample (0 for the first)
     back: np.ndarray  # (n, LAGS): change from the sample 2, 3, ... back (inf where too far in time)
     mix: np.ndarray  # (n, scales): dissolve strength centred here (0 where it is none)
@@ -472,6 +479,29 @@ def _histograms(frames: np.ndarray) -> np.ndarray:
     return np.hstack(parts).astype(np.float32)
 
 
+def _flatness(hists: np.ndarray) -> np.ndarray:
+    """Per frame, the least of: the share of its luma in the fullest 3 neighbouring bins (24 levels)
+    and of each chroma plane in its fullest 2 (32 levels). Near 1 for a flat card of any colour,
+    noise and a little text on it included; a picture spreads over more."""
+    y, u, v = hists[:, :32], hists[:, 32:48], hists[:, 48:]
+    bands = [y[:, :-2] + y[:, 1:-1] + y[:, 2:], u[:, :-1] + u[:, 1:], v[:, :-1] + v[:, 1:]]
+    return np.minimum.reduce([band.max(axis=1) for band in bands])
+
+
+def _without_held_cards(times: np.ndarray, flat: np.ndarray, luma: np.ndarray, config: ShotConfig) -> np.ndarray:
+    """``flat`` without the runs that are held cards: not black and on screen for ``card_shot_s`` or
+    more. A white or coloured card held that long is a title, a slide or an end card, whose text is
+    what OCR is for: it is a shot of its own, with a keyframe, not a fade. Black stays a fade however
+    long it lasts (a pause between scenes; a black title's few white letters keep it from being flat)."""
+    flat = flat.copy()
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], flat.astype(np.int8), [0]])))
+    for first, end in zip(edges[::2], edges[1::2], strict=True):
+        held = times[end - 1] - times[first] >= config.card_shot_s
+        if held and luma[first:end].mean() > config.black_luma:
+            flat[first:end] = False
+    return flat
+
+
 def _change(frames: np.ndarray, hists: np.ndarray, i: np.ndarray, j: np.ndarray) -> np.ndarray:
     """How different frames ``i`` and ``j`` are, 0-1: half the weighted histogram distance (robust to
     motion) plus the mean absolute pixel difference (sees a cut between views of similar colours)."""
@@ -497,7 +527,7 @@ class _Analysis:
         self._base = 0  # sample number of row 0 of the history
         self._mixed = 0  # sample number of the first sample whose dissolve measure is pending
         self._out: dict[str, list[np.ndarray]] = {
-            name: [] for name in ("times", "luma", "black", "step", "back", "mix")
+            name: [] for name in ("times", "luma", "chroma", "spread", "flat", "step", "back", "mix")
         }
 
     def add(self, seconds: float, yuv: np.ndarray) -> None:
@@ -517,6 +547,7 @@ class _Analysis:
     ) -> _Scan:
         self._process(final=True)
         out = {name: np.concatenate(parts) for name, parts in self._out.items()}
+        out["flat"] = _without_held_cards(out["times"], out["flat"], out["luma"], self.config)
         samples, values = (np.asarray(column) for column in zip(*sharpness, strict=True))
         return _Scan(
             fps=info.fps,
@@ -547,14 +578,17 @@ class _Analysis:
         self._trim()
 
     def _local(self, first: int) -> None:
-        """Features of rows ``first`` on that look only back: brightness, the change from the previous
-        sample and from the few before it."""
+        """Features of rows ``first`` on that look only back: colour and flatness, the change from the
+        previous sample and from the few before it."""
         rows = np.arange(first, len(self._times))
         luma = self._frames[rows, :Y_PIXELS]
         self._out["times"].append(self._times[rows])
         self._out["luma"].append(np.clip((luma.mean(axis=1) - 16) / 219, 0, 1))
+        self._out["chroma"].append(self._frames[rows, Y_PIXELS:].reshape(rows.size, 2, -1).mean(axis=2) / 255)
+        self._out["spread"].append(self._contrast[rows] / 219)
         dark = 16 + 219 * self.config.black_luma
-        self._out["black"].append((luma <= dark).mean(axis=1) >= self.config.black_share)
+        black = (luma <= dark).mean(axis=1) >= self.config.black_share
+        self._out["flat"].append(black | (_flatness(self._hists[rows]) >= self.config.flat_share))
         back = np.full((rows.size, LAGS + 1), np.inf, np.float32)
         for lag in range(1, LAGS + 2):
             earlier = rows - lag
@@ -647,9 +681,9 @@ class _Boundary:
 
 def _boundaries(scan: _Scan, config: ShotConfig) -> tuple[list[_Boundary], list[tuple[float, float]]]:
     """The boundaries, and the transients found on the way (seconds: no keyframe there). Nothing
-    that reaches into black at the very start or end is a boundary: that is a fade in or out."""
-    gradual = _gradual(scan, config)
+    that reaches into a flat card at the very start or end is a boundary: that is a fade in or out."""
     cuts, transients = _cuts(scan, config)
+    gradual = _gradual(scan, transients, config)
     cuts = [cut for cut in cuts if not any(_overlaps(cut.span, g.span, config.edge_s) for g in gradual)]
     start, end = _picture_span(scan)
     inside = [b for b in gradual + cuts if start <= b.span[0] and b.span[1] <= end]
@@ -706,10 +740,10 @@ def _transient(scan: _Scan, k: int, config: ShotConfig) -> tuple[int, int] | Non
     return None
 
 
-def _gradual(scan: _Scan, config: ShotConfig) -> list[_Boundary]:
-    """Dissolves (the strongest mix measure first, one per stretch) and runs of black between two
-    shots, merged where they touch; a merged stretch with black in it is a fade."""
-    spans = _black_spans(scan) + _dissolve_spans(scan, config)
+def _gradual(scan: _Scan, transients: list[tuple[float, float]], config: ShotConfig) -> list[_Boundary]:
+    """Dissolves (the strongest mix measure first, one per stretch) and runs of flat frames between
+    two shots, merged where they touch; a merged stretch with a flat frame in it is a fade."""
+    spans = _flat_spans(scan, transients) + _dissolve_spans(scan, config)
     spans.sort()
     merged: list[list[float]] = []
     for lo, hi, strength in spans:
@@ -721,7 +755,7 @@ def _gradual(scan: _Scan, config: ShotConfig) -> list[_Boundary]:
     found = []
     for lo, hi, strength in merged:
         inside = (scan.times >= lo) & (scan.times <= hi)
-        kind = "fade" if scan.black[inside].any() or scan.luma[inside].min(initial=1.0) < 0.03 else "dissolve"
+        kind = "fade" if scan.flat[inside].any() or scan.luma[inside].min(initial=1.0) < 0.03 else "dissolve"
         found.append(_Boundary(kind, scan.frame((lo + hi) / 2), (lo, hi), strength))
     return found
 
@@ -740,34 +774,60 @@ def _dissolve_spans(scan: _Scan, config: ShotConfig) -> list[tuple[float, float,
     return spans
 
 
-def _black_runs(scan: _Scan) -> list[tuple[int, int, bool]]:
-    """Runs of black samples, each widened over the fade out before it and the fade in after it
-    (while the luma keeps falling towards it, and rising after, for at most 2 s): first and last
-    sample, and whether the black touches the start or the end of the video."""
-    edges = np.flatnonzero(np.diff(np.concatenate([[0], scan.black.astype(np.int8), [0]])))
+def _flat_runs(scan: _Scan) -> list[tuple[int, int, int, int]]:
+    """Runs of flat samples, each widened over the fade out before it and the fade in after it (while
+    the frames keep nearing the run's card, and leaving it after, for at most 2 s): first and last
+    sample widened, and first and end (exclusive) of the flat ones."""
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], scan.flat.astype(np.int8), [0]])))
     last = len(scan.times) - 1
     runs = []
     for first, end in zip(edges[::2], edges[1::2], strict=True):
-        lo, hi = int(first), int(end) - 1
-        while lo > 0 and scan.luma[lo - 1] > scan.luma[lo] + 0.005 and scan.times[first] - scan.times[lo - 1] < 2:
+        first, end = int(first), int(end)
+        reach = (  # the samples the widening can look at
+            int(np.searchsorted(scan.times, scan.times[first] - 2, side="right")),
+            int(np.searchsorted(scan.times, scan.times[end - 1] + 2)),
+        )
+        away = _from_card(scan, (first, end), reach)
+        lo, hi = first, end - 1
+        while lo > 0 and scan.times[first] - scan.times[lo - 1] < 2 and away[lo - 1] > away[lo] + 0.005:
             lo -= 1
-        while hi < last and scan.luma[hi + 1] > scan.luma[hi] + 0.005 and scan.times[hi + 1] - scan.times[end - 1] < 2:
+        while hi < last and scan.times[hi + 1] - scan.times[end - 1] < 2 and away[hi + 1] > away[hi] + 0.005:
             hi += 1
-        runs.append((lo, hi, first == 0 or end == last + 1))
+        runs.append((lo, hi, first, end))
     return runs
 
 
-def _black_spans(scan: _Scan) -> list[tuple[float, float, float]]:
-    """Fades: black runs with a picture on both sides (black at the very start or end is none)."""
-    return [(float(scan.times[lo]), float(scan.times[hi]), 1.0) for lo, hi, at_edge in _black_runs(scan) if not at_edge]
+def _from_card(scan: _Scan, run: tuple[int, int], reach: tuple[int, int]) -> dict[int, float]:
+    """How far each sample within ``reach`` is from the card of the flat samples ``run``: the
+    distance of its mean colour from the card's plus its contrast (0-1 scales). A fade to the card
+    shrinks both in step; the contrast alone tells a fade to a grey card from a picture of the same
+    mean grey."""
+    (first, end), (start, stop) = run, reach
+    card = np.concatenate([[scan.luma[first:end].mean()], scan.chroma[first:end].mean(axis=0)])
+    colour = np.column_stack([scan.luma[start:stop], scan.chroma[start:stop]])
+    away = np.abs(colour - card).sum(axis=1) + scan.spread[start:stop]
+    return dict(zip(range(start, stop), away.tolist(), strict=True))
+
+
+def _flat_spans(scan: _Scan, transients: list[tuple[float, float]]) -> list[tuple[float, float, float]]:
+    """Fades: flat runs with a picture on both sides. A run at the very start or end is none, nor
+    is one inside a transient (a flash whitens a few frames of one shot)."""
+    spans = []
+    last = len(scan.times)
+    for lo, hi, first, end in _flat_runs(scan):
+        flat = (float(scan.times[first]), float(scan.times[end - 1]))
+        if first == 0 or end == last or any(a < flat[0] and flat[1] < b for a, b in transients):
+            continue
+        spans.append((float(scan.times[lo]), float(scan.times[hi]), 1.0))
+    return spans
 
 
 def _picture_span(scan: _Scan) -> tuple[float, float]:
-    """From the end of an opening fade in from black to the start of a closing fade out to black:
-    no keyframe is taken outside this."""
-    runs = _black_runs(scan)
-    start = float(scan.times[runs[0][1]]) if runs and scan.black[0] else 0.0
-    end = float(scan.times[runs[-1][0]]) if runs and scan.black[-1] else scan.duration
+    """From the end of an opening fade in from a flat card (black, white, ...) to the start of a
+    closing fade out to one: no keyframe is taken outside this."""
+    runs = _flat_runs(scan)
+    start = float(scan.times[runs[0][1]]) if runs and scan.flat[0] else 0.0
+    end = float(scan.times[runs[-1][0]]) if runs and scan.flat[-1] else scan.duration
     return start, end
 
 
@@ -835,8 +895,8 @@ def _keyframes(
     clear: np.ndarray,
     config: ShotConfig,
 ) -> list[float]:
-    """One keyframe per ``long_shot_s`` of the shot, from a few candidate frames that are not black
-    and keep clear of transitions and flashes. Without any, the sample nearest the middle."""
+    """One keyframe per ``long_shot_s`` of the shot, from a few candidate frames that are not flat
+    (black, white, a card) and keep clear of transitions and flashes. Without any, the sample nearest the middle."""
     parts = max(1, math.ceil((shot[1] - shot[0]) / config.long_shot_s - 1e-9))
     chosen = []
     for lo, hi in pairwise(np.linspace(shot[0], shot[1], parts + 1)):
@@ -853,15 +913,15 @@ def _keyframes(
             chosen.append(_pick(scan, pool, (lo + hi) / 2, config))
     if not chosen:
         middle = sum(shot) / 2
-        inside = np.flatnonzero((scan.times >= shot[0]) & (scan.times < shot[1]) & ~scan.black)
+        inside = np.flatnonzero((scan.times >= shot[0]) & (scan.times < shot[1]) & ~scan.flat)
         pool_all = inside if inside.size else np.arange(len(scan.times))
         chosen.append(round(float(scan.times[pool_all[np.argmin(np.abs(scan.times[pool_all] - middle))]]), 6))
     return chosen
 
 
 def _clear_candidates(scan: _Scan, transients: list[tuple[float, float]]) -> np.ndarray:
-    """Which keyframe candidates (``scan.sharpness``) are neither black nor inside a transient."""
-    clear = ~scan.black[scan.sharp_samples]
+    """Which keyframe candidates (``scan.sharpness``) are neither flat nor inside a transient."""
+    clear = ~scan.flat[scan.sharp_samples]
     for start, end in transients:
         clear[np.searchsorted(scan.sharp_times, start, side="right") : np.searchsorted(scan.sharp_times, end)] = False
     return clear

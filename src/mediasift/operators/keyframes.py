@@ -33,7 +33,7 @@ STRIP_SHOTS = 20
 
 class Keyframes(Operator):
     name = "keyframes"
-    version = "2"
+    version = "3"
     media_types = frozenset({MediaType.VIDEO})
 
     def params(self, settings: Settings) -> dict[str, Any]:
