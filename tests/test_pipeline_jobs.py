@@ -14,7 +14,8 @@ from PIL import Image
 
 from mediasift.config import Settings
 from mediasift.errors import PermanentError
-from mediasift.jobs.model import Lane
+from mediasift.jobs.model import Delivery, Lane
+from mediasift.jobs.runtime import JobContext
 from mediasift.mediatype import MediaType
 from mediasift.operators import default_operators
 from mediasift.operators.labels import Labels
@@ -199,3 +200,29 @@ def test_each_text_chunk_carries_its_own_language(settings: Settings, media_dir:
     languages = [row["language"] for row in rows]
     assert languages[0] == "en" and languages[-1] == "de"
     assert all(row["language"] == ("de" if "Hafenmeister" in row["text"] else "en") for row in rows)
+
+
+def test_a_worker_killed_between_commit_and_publish_loses_no_follow_up(
+    settings: Settings, media_dir: Path, redis_server: str
+) -> None:
+    """With Redis the follow-up jobs are published after the results commit. A worker killed in
+    between leaves them marked queued but never sent; the redelivered job must send them."""
+    on_redis = settings.model_copy(update={"broker_url": redis_server, "queue_namespace": f"kill-{media_dir.name}"})
+    system = Mediasift(on_redis)
+    text = mediagen.make_text_file(media_dir / "note.txt", "The ferry to the island leaves at noon.")
+    asset_id = system.ingest([text]).accepted[0].asset_id
+    (delivery,) = system.broker.fetch("test", {Lane.INTERACTIVE: 1, Lane.BATCH: 1}, wait_s=5)
+    assert delivery.job.payload["operator"] == "text_chunks"
+
+    first = JobContext(delivery=delivery, broker=system.broker)
+    system.jobs.handle(delivery.job, first)
+    assert [job.payload["operator"] for job in first.follow_ups] == ["embed_text"]
+    # ... and the worker dies here: nothing published, nothing acked. The job comes back:
+    again = JobContext(delivery=Delivery(delivery.job, attempt=2, handle=delivery.handle), broker=system.broker)
+    system.jobs.handle(delivery.job, again)
+    assert [job.payload["operator"] for job in again.follow_ups] == ["embed_text"], "sent this time"
+    system.broker.publish(again.follow_ups)
+    system.broker.ack([delivery])
+    system.wait_for([asset_id])
+    assert system.asset_states([asset_id])[asset_id]["status"] == "done"
+    system.close()

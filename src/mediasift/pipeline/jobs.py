@@ -165,6 +165,11 @@ class PipelineJobs:
         raise TransientError(f"the inputs of {op.name} kept changing while it ran")
 
     def _ready_dependents(self, conn: Any, asset: AssetView, finished: Operator) -> list[Operator]:
+        """The operators waiting on ``finished`` whose inputs are now all done. One already marked
+        queued is included: with Redis or NATS its job is published after this commits, so a worker
+        killed in between leaves it marked but never sent, and the redelivered job must send it (a
+        second copy of a job that was sent is harmless: brokers drop or results skip it). One running
+        or retrying has its job in hand."""
         applicable = {op.name: op for op in self._applicable(asset)}
         states = job_states.states(conn, asset.id)
         ready = []
@@ -172,7 +177,7 @@ class PipelineJobs:
             deps = [d for d in op.requires(asset.media_type) if d in applicable]
             if finished.name not in deps:
                 continue
-            if states.get(op.name, {}).get("state") in job_states.ACTIVE:
+            if states.get(op.name, {}).get("state") in ("running", "retrying"):
                 continue
             if all(states.get(d, {}).get("state") == "done" for d in deps):
                 ready.append(op)
