@@ -8,6 +8,7 @@ import shutil
 import threading
 import tracemalloc
 from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 from uuid import uuid4
@@ -290,3 +291,33 @@ def _package(name: str) -> Path:
     from mediasift.models.weights import package_dir
 
     return package_dir(name)
+
+
+@pytest.mark.slow
+@needs_espeak
+def test_a_recording_damaged_in_the_middle_is_transcribed_around_the_damage(settings: Settings, tmp_path: Path) -> None:
+    """Overwritten bytes mid-file make some AAC packets fail to decode (FFmpeg says EINVAL or EPERM):
+    they are skipped, not retried until a circuit breaker trips."""
+    from mediasift.service import Mediasift
+
+    from mediagen import make_video
+
+    speech = make_speech_wav(tmp_path / "s.wav", "The night train to the coast leaves from platform nine. " * 3)
+    seconds = decode_audio(speech).size / 16000
+    video = make_video(tmp_path / "talk.mp4", seconds, size=(160, 120), audio_wav=speech, faststart=True)
+    data = bytearray(video.read_bytes())
+    middle = len(data) // 2
+    noise = np.random.default_rng(6).integers(0, 256, len(data) // 5, np.uint8).tobytes()  # makes EPERM too, here
+    data[middle : middle + len(noise)] = noise
+    damaged = tmp_path / "damaged.mp4"
+    damaged.write_bytes(bytes(data))
+
+    assert decode_audio(damaged).size / 16000 > 0.6 * seconds, "the audio around the damage is kept"
+    with closing(Mediasift(settings)) as system:
+        report = system.ingest([damaged], wait=True)
+        (asset,) = report.accepted
+        jobs = system.describe(asset.asset_id)["jobs"]
+        assert jobs["transcribe"]["state"] == "done" and jobs["transcribe"]["attempts"] == 1, jobs["transcribe"]
+        assert jobs["audio_events"]["state"] == "done"
+        transcript = next(a for a in system.describe(asset.asset_id)["artifacts"] if a["kind"] == "transcript")
+        assert "platform" in transcript["data"]["text"].lower()

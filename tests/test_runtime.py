@@ -125,6 +125,24 @@ def test_a_circuit_breaker_pauses_jobs_instead_of_burning_their_attempts(broker:
     assert len(calls) < 12 * 2, "paused jobs were not tried"
 
 
+def test_a_job_that_fails_every_time_it_probes_the_breaker_is_given_up_on(broker: Broker) -> None:
+    """Its failures open the breaker, and as the only job it is each probe: paused forever, it would
+    never reach the dead-letter queue."""
+
+    def broken_input(j: Job, ctx: JobContext) -> None:
+        raise ConnectionError("the decoder choked on this file")
+
+    broker.publish([job("poison", max_attempts=10)])
+    worker = Worker(
+        broker, {"k": broken_input}, worker_id="w", concurrency=1, retry=RetryPolicy(0.05, 0.1),
+        breakers=CircuitBreakers(threshold=2, cooldown_s=0.3), dependency_of=lambda j: "asr-model",
+    )  # fmt: skip
+    run_until(worker, lambda: broker.stats().dead == 1, timeout=60)
+    (dead,) = broker.dead_letters()
+    assert dead.error_class == "exhausted" and "the input, not the model" in dead.message
+    assert dead.attempts < 10, "given up on before its attempts ran out"
+
+
 def test_interactive_work_goes_ahead_of_a_batch_backlog(broker: Broker) -> None:
     order: list[Lane] = []
     broker.publish([job(f"b{i}") for i in range(40)])

@@ -3,8 +3,9 @@
 After ``threshold`` transient failures in a row the breaker opens: jobs that need the dependency
 are paused (released for later without spending an attempt) instead of being burned through their
 attempts into the dead-letter queue. The failure that opens it, and a failed probe, are charged to
-the dependency too: that job is paused, not counted. After ``cooldown_s`` one probe job is let through (half-open);
-its success closes the breaker, its failure opens it again.
+the dependency too: that job is paused, not counted. After ``cooldown_s`` one probe job is let through
+(half-open); its success closes the breaker, its failure opens it again. (A job that fails every time
+it is the probe is most likely failing on its own input: the worker gives up on it, see the runtime.)
 """
 
 from __future__ import annotations
@@ -41,6 +42,12 @@ class CircuitBreakers:
                 return self.cooldown_s / 4
             state.probing = True
             return 0.0
+
+    def probing(self, dependency: str) -> bool:
+        """Whether a probe job for ``dependency`` is out (the breaker is half-open)."""
+        with self._lock:
+            state = self._states.get(dependency)
+            return state is not None and state.probing
 
     def succeeded(self, dependency: str) -> None:
         with self._lock:

@@ -28,6 +28,8 @@ from mediasift.jobs.model import Delivery, ErrorClass, Failure, Job, Lane
 log = logging.getLogger(__name__)
 
 EXIT_STUCK = 75
+# A job that fails this many times as the probe of its open circuit breaker is given up on.
+PROBE_STRIKES = 3
 
 
 @dataclass
@@ -136,6 +138,7 @@ class Worker:
         self.fetch_wait_s = fetch_wait_s
         self.grace_s = grace_s
         self.stats = WorkerStats()
+        self._probe_strikes: dict[str, int] = {}  # job id -> times it failed as its breaker's probe
         self.exit_code = 0
         self._stop = threading.Event()
         self._beat_stop = threading.Event()
@@ -253,6 +256,7 @@ class Worker:
             error = running.future.exception()
             dependency = self.dependency_of(running.delivery.job)
             if error is None:
+                self._probe_strikes.pop(running.delivery.job.id, None)
                 if dependency is not None:
                     self.breakers.succeeded(dependency)
                 follow_ups.extend(running.context.follow_ups)
@@ -274,9 +278,17 @@ class Worker:
         if error_class is ErrorClass.PERMANENT:
             self._bury(delivery, Failure(error_class, message, trace))
             return
-        if dependency is not None and self.breakers.failed(dependency):
-            self._pause(delivery, dependency)
-            return
+        if dependency is not None:
+            probe = self.breakers.probing(dependency)
+            if self.breakers.failed(dependency):
+                strikes = self._probe_strikes[delivery.job.id] = self._probe_strikes.get(delivery.job.id, 0) + probe
+                if strikes >= PROBE_STRIKES:
+                    blame = (f" (it failed each of the {strikes} times it was tried alone while the circuit breaker of "
+                             f"{dependency} was open: the input, not the model, is the likely cause)")  # fmt: skip
+                    self._bury(delivery, Failure(ErrorClass.EXHAUSTED, message + blame, trace))
+                    return
+                self._pause(delivery, dependency)
+                return
         self._retry_or_bury(delivery, Failure(error_class, message, trace))
 
     def _pause(self, delivery: Delivery, dependency: str) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,9 +11,17 @@ import av.error
 import numpy as np
 import numpy.typing as npt
 
+from mediasift.errors import PermanentError
+
+log = logging.getLogger(__name__)
+
 
 class NoAudioStream(Exception):
     """The file has no audio stream to decode."""
+
+
+class UndecodableAudio(PermanentError):
+    """Not one packet of the audio stream decodes: the stream is corrupt or not what it claims."""
 
 
 def iter_audio(path: Path, sample_rate: int = 16000, chunk_seconds: float = 30.0) -> Iterator[npt.NDArray[np.float32]]:
@@ -20,7 +29,8 @@ def iter_audio(path: Path, sample_rate: int = 16000, chunk_seconds: float = 30.0
     (the last one shorter), so a long file is processed without holding all of its samples.
 
     Chunk ``i`` starts at sample ``i * round(chunk_seconds * sample_rate)``. Packets that fail to
-    decode are skipped, so a file damaged part way still gives the audio around the damage.
+    decode are skipped (and counted in a warning), so a file damaged part way still gives the audio
+    around the damage; a stream of which no packet decodes raises :class:`UndecodableAudio`.
     """
     size = max(1, round(chunk_seconds * sample_rate))
     with av.open(str(path)) as container:
@@ -32,14 +42,22 @@ def iter_audio(path: Path, sample_rate: int = 16000, chunk_seconds: float = 30.0
         held = 0
 
         def frames() -> Iterator[av.AudioFrame]:
+            good, bad, first_error = 0, 0, ""
             for packet in container.demux(stream):
                 try:
                     decoded = packet.decode()
-                except av.error.InvalidDataError:
+                except av.error.FFmpegError as exc:  # damaged data (FFmpeg reports it as EINVAL, EPERM, ...)
+                    bad, first_error = bad + 1, first_error or f"{type(exc).__name__}: {exc}"
                     continue
+                good += 1
                 for frame in decoded:
                     yield from resampler.resample(frame)
             yield from resampler.resample(None)
+            if bad and not good:
+                raise UndecodableAudio(f"the audio stream is corrupt: none of its {bad} packets decode ({first_error})")
+            if bad:
+                log.warning("%s: skipped %d of %d audio packets that do not decode (%s)", path, bad, bad + good,
+                            first_error)  # fmt: skip
 
         for out in frames():
             pending.append(out.to_ndarray().reshape(-1).astype(np.float32, copy=False))

@@ -255,7 +255,7 @@ def _decode(
             codec.skip_frame = "DEFAULT" if index >= 0 and when <= wanted[index][1] else info.skip
         try:
             frames = packet.decode()
-        except av.error.InvalidDataError:
+        except av.error.FFmpegError:  # damaged data: skipped (FFmpeg reports it as EINVAL, EPERM, ...)
             continue
         for frame in frames:
             seconds = info.seconds(frame.pts)
