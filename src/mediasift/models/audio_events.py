@@ -12,6 +12,7 @@ from a second, cheap pass (``detect_probs``; both passes together run at ~1% of 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +21,7 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
+from mediasift.inference import stats
 from mediasift.inference.registry import ModelSpec, Runtime, registry
 from mediasift.models import ModelRef
 from mediasift.models.weights import Lazy, package_file
@@ -69,8 +71,10 @@ class AudioEventDetector:
         if samples.size < SAMPLE_RATE // 10:  # the model needs a few frames to say anything
             return []
         aed = self._aed.get()
+        started = time.perf_counter()
         found = aed.detect(samples)["events"]
         probs = aed.detect_probs(samples)
+        stats.record_call(self.ref, 1, time.perf_counter() - started)
         events: list[AudioEvent] = []
         for column, label in enumerate(LABELS):
             for start, end in found.get(label, []):

@@ -14,6 +14,7 @@ because silero's own helpers import torch.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from mediasift.inference import stats
 from mediasift.inference.registry import ModelSpec, Runtime, registry
 from mediasift.models import ModelRef
 from mediasift.models.weights import Lazy, package_file
@@ -180,10 +182,17 @@ class SileroVad:
         return VadStream(self._session.get())
 
     def probabilities(self, chunks: Iterable[npt.NDArray[np.float32]]) -> tuple[npt.NDArray[np.float32], float]:
-        """Per-frame (32 ms) speech probabilities of consecutive 16 kHz chunks, and their duration."""
+        """Per-frame (32 ms) speech probabilities of consecutive 16 kHz chunks, and their duration.
+        Counted as one call of the model per scan, timed without the decoding that feeds it."""
         stream = self.stream()
-        parts = [stream.feed(chunk) for chunk in chunks]
+        parts, spent = [], 0.0
+        for chunk in chunks:
+            started = time.perf_counter()
+            parts.append(stream.feed(chunk))
+            spent += time.perf_counter() - started
+        started = time.perf_counter()
         parts.append(stream.finish())
+        stats.record_call(self.ref, 1, spent + time.perf_counter() - started)
         return np.concatenate(parts), stream.samples / SAMPLE_RATE
 
     def speech_spans(

@@ -57,8 +57,8 @@ def moments(rows: list[dict[str, Any]], matched: str) -> list[Hit]:
                 asset_id=row["asset_id"],
                 media_type=row["media_type"],
                 source_path=row["source_path"],
-                start=row["start_s"],
-                end=row["end_s"],
+                start=_seconds(row["start_s"]),
+                end=_seconds(row["end_s"]),
                 score=round(float(row["score"]), 4),
                 snippet=snippet(row["text"]),
                 kind=row["kind"],
@@ -66,6 +66,11 @@ def moments(rows: list[dict[str, Any]], matched: str) -> list[Hit]:
             )
         )
     return hits
+
+
+def _seconds(value: float | None) -> float | None:
+    """Milliseconds are as fine as any timestamp here is meant."""
+    return None if value is None else round(float(value), 3)
 
 
 def fuse(rankings: Sequence[list[Hit]]) -> list[Hit]:

@@ -14,7 +14,7 @@ utterances): the same words in another file score ~1.0, a paraphrase less.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
@@ -82,11 +82,19 @@ class SimilarAsset:
             "similarity": round(self.similarity, 4),
             "phash_distance": self.phash_distance,
             "near_duplicate": self.near_duplicate,
-            "matches": [
-                {**asdict(match), "similarity": None if match.similarity is None else round(match.similarity, 4)}
-                for match in best
-            ],
+            "matches": [_match_json(match) for match in best],
         }
+
+
+def _match_json(match: Match) -> dict[str, Any]:
+    def rounded(value: float | None, digits: int) -> float | None:
+        return None if value is None else round(value, digits)
+
+    return {
+        "start": rounded(match.start, 3), "end": rounded(match.end, 3),
+        "other_start": rounded(match.other_start, 3), "other_end": rounded(match.other_end, 3),
+        "similarity": rounded(match.similarity, 4), "phash_distance": match.phash_distance,
+    }  # fmt: skip
 
 
 def _best(pick: Callable[[Any, Any], Any], a: Any, b: Any) -> Any:
