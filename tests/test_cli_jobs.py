@@ -102,3 +102,27 @@ def test_up_runs_a_worker_that_ingest_leaves_the_work_to(settings: Settings, med
         _, err = up.communicate(timeout=60)
     assert up.returncode == 0, err
     assert "SIGTERM" in err and "stopped" in err
+
+
+def test_reprocess_says_when_a_worker_with_other_settings_ran_its_jobs(settings: Settings, media_dir: Path) -> None:
+    """Settings belong to each process: a worker started without the new floor runs the job with
+    its own, so the results are still stale by the reprocess command's settings. That is said,
+    with exit code 3, instead of a silent success."""
+    env = _env(settings, MEDIASIFT_LEASE_S="3")
+    mediagen.make_text_image(media_dir / "card.png", "LOW TIDE", size=(320, 160))
+    code, _ = _run(env, "ingest", str(media_dir), "--wait", "--json")
+    assert code == 0
+    worker = subprocess.Popen([*CLI, "worker"], env=env, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not _run(env, "status", "--json")[1]["workers"] and time.monotonic() < deadline:
+            time.sleep(0.3)
+        lower = {**env, "MEDIASIFT_LABEL_MIN_CONFIDENCE": "0.01"}
+        out = subprocess.run([*CLI, "reprocess", "--operator", "labels", "--wait", "--json"], env=lower,
+                             capture_output=True, text=True, timeout=300)  # fmt: skip
+        assert out.returncode == 3, out.stderr
+        assert json.loads(out.stdout)["still_stale"] == {"labels": 1}
+        assert "other settings" in out.stderr
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        worker.communicate(timeout=60)

@@ -209,18 +209,30 @@ def reprocess(
     except ValueError as exc:
         errors.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from None
+    still: dict[str, int] = {}
     if wait and plan["assets"]:
         system.wait_for(plan["assets"])
+        # What a worker with other settings ran is fresh by its settings, not by these: say so.
+        for ops in system.stale(operator=operator, media_type=media_type.value if media_type else None).values():
+            for op in ops:
+                still[op.name] = still.get(op.name, 0) + 1
     states = system.asset_states(plan["assets"]) if wait else {}
     system.close()
     if as_json:
         _print_json({"queued": plan["queued"], "assets": [str(a) for a in plan["assets"]],
-                     "failed": [str(a) for a, s in states.items() if s["status"] == "failed"]})  # fmt: skip
-        return
-    if not plan["queued"]:
+                     "failed": [str(a) for a, s in states.items() if s["status"] == "failed"],
+                     "still_stale": still})  # fmt: skip
+    elif not plan["queued"]:
         console.print("Everything is up to date.")
-        return
-    console.print(f"{len(plan['assets'])} assets: " + ", ".join(f"{op} {n}" for op, n in plan["queued"].items()))
+    else:
+        console.print(f"{len(plan['assets'])} assets: " + ", ".join(f"{op} {n}" for op, n in plan["queued"].items()))
+    if still:
+        errors.print(
+            "[yellow]still stale after running: " + ", ".join(f"{op} {n}" for op, n in still.items())
+            + ". A worker with other settings (MEDIASIFT_* values, or another mediasift version) ran them;"
+            " give every worker the same configuration.[/yellow]"
+        )
+        raise typer.Exit(3)
 
 
 @app.command()

@@ -32,6 +32,7 @@ from mediasift.obs.quality import confidence_report
 from mediasift.pipeline.execute import load_asset
 from mediasift.pipeline.graph import default_pipeline
 from mediasift.pipeline.jobs import JOB_KIND, PipelineJobs
+from mediasift.pipeline.operator import Operator
 from mediasift.search.hits import Hit
 from mediasift.search.hybrid import SearchMode, search
 from mediasift.search.similar import SimilarAsset, similar
@@ -265,22 +266,30 @@ class Mediasift:
     ) -> dict[str, Any]:
         """Queue what is missing or stale against stored lineage, and only that; return what was queued
         per operator and the assets concerned."""
+        queued: dict[str, int] = {}
+        plans = self.stale(operator=operator, media_type=media_type, errors_only=errors_only)
+        for asset_id, plan in plans.items():
+            self.jobs.requeue(asset_id, plan, lane)
+            for op in plan:
+                queued[op.name] = queued.get(op.name, 0) + 1
+        return {"queued": queued, "assets": list(plans)}
+
+    def stale(
+        self, *, operator: str | None = None, media_type: str | None = None, errors_only: bool = False
+    ) -> dict[UUID, list[Operator]]:
+        """Per asset, the operators whose results are missing or stale by this process's settings
+        (their version, parameters and models), or that failed (``errors_only``: only those)."""
         if operator is not None and operator not in self.pipeline.operators:
             raise ValueError(f"unknown operator {operator!r}")
-        queued: dict[str, int] = {}
-        touched: list[UUID] = []
+        plans: dict[UUID, list[Operator]] = {}
         for stored in self.list_assets(media_type=media_type):
             with self.db.connect() as conn:
                 asset = load_asset(conn, stored.id)
                 runs = result_repo.read_runs(conn, stored.id)
             plan = self.jobs.plan(asset, runs, only=operator, errors_only=errors_only)
-            if not plan:
-                continue
-            self.jobs.requeue(stored.id, plan, lane)
-            touched.append(stored.id)
-            for op in plan:
-                queued[op.name] = queued.get(op.name, 0) + 1
-        return {"queued": queued, "assets": touched}
+            if plan:
+                plans[stored.id] = plan
+        return plans
 
     def asset_states(self, asset_ids: Sequence[UUID]) -> dict[UUID, dict[str, Any]]:
         out: dict[UUID, dict[str, Any]] = {}
