@@ -170,6 +170,15 @@ class TextReader:
         result = engine.build_final_output(original, detected, TextClsOutput(), recognised, crops, op_record)
         return lines_of(result, width, height)
 
+    def recognise(self, crops: list[npt.NDArray[np.uint8]]) -> list[Reading]:
+        """Text and confidence of line crops (RGB uint8, one line each): the recognition stage alone,
+        through the micro-batcher, no detection. Each crop is resized and padded on its own, so
+        what it reads does not depend on the crops it is batched with."""
+        recogniser = self.engine.text_rec
+        bgr = [np.asarray(cv2.cvtColor(as_rgb_uint8(crop), cv2.COLOR_RGB2BGR), dtype=np.uint8) for crop in crops]
+        line_images = [padded_line_images(recogniser, [line])[0] for line in bgr]
+        return [(text.strip(), score) for text, score in self.batcher.run(line_images)]
+
     def _recognise(self, line_images: list[LineImage]) -> list[Reading]:
         """The batcher's model call: line images of one padded width go through the model together,
         ``max_batch`` at a time."""
