@@ -3,14 +3,21 @@
 The file is Debian's five real LibriVox utterances (24.7 s) and as much of something else: digital
 silence (zeros), room tone (what a quiet room records between words: pink noise at -55 dBFS RMS with
 a 50 Hz mains hum and its harmonics at -65 dBFS), music (a synthetic chord melody) or noise (white,
--26 dBFS), in two layouts: one long gap after all the speech, or short gaps, each utterance followed
-by a gap as long as itself. Each is transcribed through the
-operator's path (:func:`mediasift.operators.transcribe.transcribe_file`) with VAD, which sends only
-the speech to Whisper, and without, which sends every 30 s window; both in this run, after a
-warm-up, median of 3. The ratio with/without is the figure (target <= 0.60): wall time, and CPU
-time of the process, steadier on a shared machine. WER of both is printed too, to show that what is
-skipped is not speech (and what Whisper makes of the rest). "route" is the model the router
-chose without VAD / with VAD: the first window decides, and without VAD it holds the gap too.
+-26 dBFS), in three layouts: one long gap after all the speech ("gap after"), the same gap before it
+("gap first": a long intro), or short gaps, each utterance followed by a gap as long as itself.
+Each is transcribed through the operator's path
+(:func:`mediasift.operators.transcribe.transcribe_file`) with VAD, which sends only the speech to
+Whisper, and without, which sends every 30 s window; and, as the plainest baseline, by tiny.en alone
+on the whole file (what faster-whisper does without its VAD filter: no router, no language
+identification). All in this run, after a warm-up, median of 3. The ratios with VAD / without are
+the figure (target <= 0.60), against both baselines: wall time, and CPU time of the process,
+steadier on a shared machine. WER of each is printed too, to show that what is skipped is not speech
+(and what Whisper makes of the rest). "to base" counts the windows the router sent to base, out of
+all windows, without VAD / with VAD: the router tries tiny.en on each window and sends what it is
+unsure of to base, with a language identification; without VAD a window of gap is one of those
+(tiny.en hears "You" in digital silence at log-probability -0.78, under the -0.7 it keeps). So
+against the operator without VAD, part of what VAD saves is base's time on gaps; against plain
+tiny.en it is only Whisper's own time on the gaps.
 
 The last lines say where the time goes: tiny.en on 24.7 s of each content alone, and what base's
 language identification costs when the router needs it (English that tiny.en is sure of skips it).
@@ -30,15 +37,21 @@ import statistics
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import jiwer
 import numpy as np
 import numpy.typing as npt
 
-from mediasift.inference import devices
+from mediasift.inference import devices, stats
 from mediasift.media.audio import decode_audio
-from mediasift.models.transcriber import Transcript, get_multilingual_transcriber, get_transcriber
+from mediasift.models.transcriber import (
+    Transcript,
+    get_multilingual_transcriber,
+    get_speech_recognizer,
+    get_transcriber,
+)
 from mediasift.models.vad import get_vad
 from mediasift.operators.transcribe import transcribe_file
 
@@ -90,29 +103,54 @@ def _at_dbfs(signal: npt.NDArray[np.float64], dbfs: float) -> npt.NDArray[np.flo
 
 
 def build(
-    path: Path, utterances: list[npt.NDArray[np.float32]], filler: Callable[[int, int], np.ndarray], short_gaps: bool
+    path: Path, utterances: list[npt.NDArray[np.float32]], filler: Callable[[int, int], np.ndarray], layout: str
 ) -> Path:
-    if short_gaps:
-        parts = [part for i, speech in enumerate(utterances) for part in (speech, filler(speech.size, i))]
+    speech = np.concatenate(utterances)
+    if layout == "short gaps":
+        parts = [part for i, said in enumerate(utterances) for part in (said, filler(said.size, i))]
     else:
-        speech = np.concatenate(utterances)
-        parts = [speech, filler(speech.size, 0)]
+        parts = [speech, filler(speech.size, 0)] if layout == "gap after" else [filler(speech.size, 0), speech]
     return write_wav(path, np.concatenate(parts), SR)
 
 
-def timed(path: Path, use_vad: bool, repeats: int) -> tuple[float, float, Transcript]:
-    """Median wall and CPU seconds over ``repeats`` runs, and the transcript."""
+@dataclass(frozen=True)
+class Timed:
+    wall: float  # median seconds
+    cpu: float
+    transcript: Transcript
+    windows: int  # decisions the router made in one run
+    to_base: int  # ... of which sent a window to base
+
+
+def timed(path: Path, use_vad: bool, repeats: int) -> Timed:
+    """Median wall and CPU seconds over ``repeats`` runs, the transcript and the router's decisions."""
+    router = get_speech_recognizer().ref
+    decisions, escalated = stats.count(router, "decisions"), stats.count(router, "escalated")
     wall, cpu = [], []
     for _ in range(repeats):
         start, start_cpu = time.perf_counter(), time.process_time()
         transcript = transcribe_file(path, use_vad=use_vad)
         wall.append(time.perf_counter() - start)
         cpu.append(time.process_time() - start_cpu)
-    return statistics.median(wall), statistics.median(cpu), transcript
+    return Timed(
+        statistics.median(wall),
+        statistics.median(cpu),
+        transcript,
+        round((stats.count(router, "decisions") - decisions) / repeats),
+        round((stats.count(router, "escalated") - escalated) / repeats),
+    )
 
 
-def routed(transcript: Transcript) -> str:
-    return "none" if transcript.route is None else "base" if transcript.route.escalated else "tiny"
+def _plain(path: Path, repeats: int) -> Timed:
+    """tiny.en alone on the whole file: Whisper's own 30 s windows, no VAD, no router."""
+    audio, tiny = decode_audio(path), get_transcriber()
+    wall, cpu = [], []
+    for _ in range(repeats):
+        start, start_cpu = time.perf_counter(), time.process_time()
+        transcript = tiny.transcribe(audio)
+        wall.append(time.perf_counter() - start)
+        cpu.append(time.process_time() - start_cpu)
+    return Timed(statistics.median(wall), statistics.median(cpu), transcript, 0, 0)
 
 
 def main() -> None:
@@ -131,11 +169,11 @@ def main() -> None:
     fillers = (("silence", silence), ("room", room_tone), ("music", melody), ("noise", noise))
     with tempfile.TemporaryDirectory() as tmp:
         files = {
-            (layout, name): build(Path(tmp) / f"{layout}-{name}.wav", utterances, filler, layout == "short gaps")
-            for layout in ("one gap", "short gaps")
+            (layout, name): build(Path(tmp) / f"{layout}-{name}.wav", utterances, filler, layout)
+            for layout in ("gap after", "gap first", "short gaps")
             for name, filler in fillers
         }
-        first = files["one gap", "silence"]
+        first = files["gap after", "silence"]
         transcribe_file(first, use_vad=True)  # load and warm up every model
         transcribe_file(first, use_vad=False)
         vad_start = time.perf_counter()
@@ -146,16 +184,21 @@ def main() -> None:
         print(f"files: {speech:.1f} s of LibriVox speech + {duration - speech:.1f} s of gap; median of {args.repeats};")
         print(f"VAD alone takes {1000 * vad_only:.0f} ms on {duration:.1f} s")
         print(
-            f"{'layout':10} {'gap':8} {'no VAD s':>9} {'VAD s':>6} {'ratio':>6} {'CPU ratio':>9} {'to ASR s':>10}"
-            f" {'route':>9} {'WER no VAD':>10} {'WER VAD':>8}"
+            f"{'layout':10} {'gap':8} {'plain s':>7} {'no VAD s':>8} {'VAD s':>6} {'ratio/plain':>11}"
+            f" {'ratio/no VAD':>12} {'CPU ratios':>10} {'to ASR s':>10} {'to base':>9}"
+            f" {'WER plain / no VAD / VAD':>25}"
         )
         for (layout, name), path in files.items():
-            base_s, base_cpu, whole = timed(path, False, args.repeats)
-            vad_s, vad_cpu, spoken = timed(path, True, args.repeats)
+            plain = _plain(path, args.repeats)
+            whole, spoken = timed(path, False, args.repeats), timed(path, True, args.repeats)
             print(
-                f"{layout:10} {name:8} {base_s:9.2f} {vad_s:6.2f} {vad_s / base_s:6.2f} {vad_cpu / base_cpu:9.2f}"
-                f" {spoken.speech_seconds:4.1f}/{whole.speech_seconds:<5.1f} {routed(whole):>4}/{routed(spoken):4}"
-                f" {wer(whole.text):10.3f} {wer(spoken.text):8.3f}",
+                f"{layout:10} {name:8} {plain.wall:7.2f} {whole.wall:8.2f} {spoken.wall:6.2f}"
+                f" {spoken.wall / plain.wall:11.2f} {spoken.wall / whole.wall:12.2f}"
+                f" {spoken.cpu / plain.cpu:4.2f}/{spoken.cpu / whole.cpu:4.2f}"
+                f" {spoken.transcript.speech_seconds:4.1f}/{whole.transcript.speech_seconds:<5.1f}"
+                f" {whole.to_base}/{whole.windows}, {spoken.to_base}/{spoken.windows}"
+                f" {wer(plain.transcript.text):9.3f} / {wer(whole.transcript.text):.3f}"
+                f" / {wer(spoken.transcript.text):.3f}",
                 flush=True,
             )
         # Where the time goes: one window of each content alone, and the language identification.
@@ -164,7 +207,7 @@ def main() -> None:
         contents = {"speech": joined, **{name: filler(joined.size, 0) for name, filler in fillers}}
         costs = {name: _median_seconds(tiny.transcribe, audio) for name, audio in contents.items()}
         lid = _median_seconds(base.detect_language, joined)
-    print("ratio = time with VAD / time without (target <= 0.60)")
+    print("ratio = time with VAD / time without (target <= 0.60); CPU ratios: against plain / against no VAD")
     print(
         f"tiny.en on {joined.size / SR:.1f} s of "
         + ", ".join(f"{name} {seconds:.2f} s" for name, seconds in costs.items())
