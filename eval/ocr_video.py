@@ -1,4 +1,4 @@
-"""On-screen text in video: is each caption reported once, with the time range it is visible?
+"""On-screen text in video: is each caption found, reported once, with the time range it is visible?
 
     HF_HUB_OFFLINE=1 .venv/bin/python eval/ocr_video.py
 
@@ -13,16 +13,25 @@ known caption times:
 - two captions one after the other in one shot, at the same place;
 - a caption that fades in and out over 0.4 s (its truth: the middle of each fade);
 - a 1280x720 video with two lower thirds, for the cost at a larger frame size;
+- burned-in subtitles that change every 2.5 s over one 15 s shot of a panning photo (one keyframe);
+- a subtitle shown only in the first 2 s of a 10 s shot whose keyframe sits later. The keyframe picker
+  favours sharp frames near a random-access point, and text is sharp, so with x264's defaults (a key
+  frame on every cut and caption) it lands on such a caption; this video is written as streaming
+  encoders write (a key frame every 2 s, none at cuts) over a textured photo, where it does not;
 - scored apart: a shop sign on a photo the camera pans across, text that moves out of the box it
-  was read in (its bounds should fall back to the shots', not shrink).
+  was read in (its bounds should fall back to the shots', not shrink);
+- and a text-free minute (six 10 s shots, four of them panning) for what the gate costs where there
+  is nothing to find.
 
 Every video goes through the real keyframes operator (shots and keyframes) and the OCR operator, in
-memory, twice: with the text timing off (each caption gets the range of the shots whose keyframes
-showed it, as before) and on. Printed per caption: the truth and both ranges; then, for captions
-found, the mean and max absolute error of start and end before and after, captions missed (no
-keyframe showed them) and repeated (reported as more than one run), and the OCR operator's time per
-minute of video before and after, with the crops read. Timings are wall clock on this machine, models
-loaded beforehand.
+memory, twice: reading the keyframes only (``MEDIASIFT_OCR_EXTRA_FRAMES_PER_MINUTE=0``, before) and
+with frames between keyframes read where the gate sees new text (the default, after); both time each
+line in the frames. Printed per caption: the truth and both ranges; then per mode the captions found,
+missed (no frame read showed them) and repeated (reported as more than one run), the mean and max
+absolute error of start and end over the captions found, and the OCR operator's time per minute of
+video, with the frames between keyframes it read. For the text-free minute, where one keyframe's read
+varies by more than the gate costs, the least OCR CPU of three alternating runs per mode, and the
+gate's pass alone. Timings are wall clock and process CPU on this machine, models loaded beforehand.
 """
 
 from __future__ import annotations
@@ -46,8 +55,10 @@ from PIL import Image, ImageDraw
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 from mediasift.config import Settings
+from mediasift.inference import stats
 from mediasift.mediatype import MediaType
-from mediasift.models.ocr import get_text_reader
+from mediasift.models.ocr import OCR_CHAIN, get_text_reader
+from mediasift.operators import ocr_sampling as sampling
 from mediasift.operators.keyframes import Keyframes
 from mediasift.operators.ocr import SAME_TEXT_RATIO, Ocr, normalise, similarity
 from mediasift.pipeline.operator import AssetView, Operator, OperatorContext, OperatorResult, StoredSegment
@@ -71,7 +82,8 @@ class Caption:
     text: str
     start: float
     end: float
-    place: str = "lower"  # "lower": a lower third on a dark band; "top": bare outlined text; "scene": a sign
+    place: str = "lower"  # "lower": a lower third on a dark band; "top": bare outlined text; "subtitle": smaller,
+    # at the bottom; "scene": a sign
     fade_s: float = 0.0  # fades in from ``start`` and out until ``end``; truth: the middle of each fade
 
     @property
@@ -85,11 +97,15 @@ class Video:
     shots: tuple[Shot, ...]
     captions: tuple[Caption, ...]
     size: tuple[int, int] = SIZE
+    gop_s: float = 0.0  # a key frame every this long and none at cuts (streaming encodes); 0: x264's choice
 
     @property
     def seconds(self) -> float:
         return sum(shot.seconds for shot in self.shots)
 
+
+SUBTITLES = ("The river rose overnight", "Families left their homes", "Rescue boats arrived at dawn",
+             "Volunteers filled sandbags", "The water began to fall", "Cleanup starts on Monday")  # fmt: skip
 
 VIDEOS = (
     Video("title in a still shot", (Shot("astronaut", 7.0), Shot("coffee", 3.0)),
@@ -110,12 +126,19 @@ VIDEOS = (
     Video("720p lower thirds", (Shot("coffee", 8.0), Shot("astronaut", 8.0, pan=True)),
           (Caption("Price drop this weekend", 1.5, 6.0), Caption("Match report final score", 9.0, 14.0)),
           size=(1280, 720)),
+    Video("subtitles in a panning shot", (Shot("chelsea", 15.0, pan=True),),
+          tuple(Caption(text, 2.5 * i, 2.5 * (i + 1), "subtitle") for i, text in enumerate(SUBTITLES))),
+    Video("subtitle in the first 2 s of a shot", (Shot("rocket", 5.0), Shot("gravel", 10.0)),
+          (Caption("Live from the harbour", 5.0, 7.0, "subtitle"),), gop_s=2.0),
 )  # fmt: skip
 # Scored apart: text that moves leaves the box it was read in (see mediasift.operators.ocr_timing).
 MOVING = (
     Video("sign in a panning shot", (Shot("coffee", 4.0), Shot("chelsea", 8.0, pan=True, sign="Main Street Bakery"),
                                      Shot("rocket", 4.0)), (Caption("Main Street Bakery", 4.0, 12.0, "scene"),)),
 )  # fmt: skip
+TEXT_FREE = Video("a text-free minute", tuple(Shot(photo, 10.0, pan=pan) for photo, pan in (
+    ("astronaut", True), ("coffee", False), ("chelsea", True), ("rocket", True), ("gravel", False),
+    ("coffee", True))), ())  # fmt: skip
 
 
 # ------------------------------------------------------------------------------ rendering
@@ -149,12 +172,15 @@ def _draw(frame: np.ndarray, caption: Caption, opacity: float) -> np.ndarray:
     scale = height / 360
     layer = Image.new("RGBA", (width, height))
     draw = ImageDraw.Draw(layer)
+    size = 30
     if caption.place == "lower":
         draw.rectangle((0, height - round(80 * scale), width, height - round(20 * scale)), fill=(0, 0, 0, 150))
         centre = (width / 2, height - 50 * scale)
+    elif caption.place == "subtitle":  # burned-in subtitles: smaller, low, no band
+        size, centre = 22, (width / 2, height - 36 * scale)
     else:
         centre = (width / 2, 50 * scale)
-    draw.text(centre, caption.text, fill=(255, 255, 255, 255), font=mediagen.font(round(30 * scale)), anchor="mm",
+    draw.text(centre, caption.text, fill=(255, 255, 255, 255), font=mediagen.font(round(size * scale)), anchor="mm",
               stroke_width=max(1, round(2 * scale)), stroke_fill=(0, 0, 0, 255))  # fmt: skip
     alpha = np.asarray(layer)[..., 3:4].astype(np.float32) / 255 * opacity
     blended = frame * (1 - alpha) + np.asarray(layer)[..., :3] * alpha
@@ -167,6 +193,9 @@ def write_video(video: Video, path: Path) -> Path:
         stream.width, stream.height = video.size
         stream.pix_fmt = "yuv420p"
         stream.options = {"preset": "veryfast"}
+        if video.gop_s:
+            gop = round(video.gop_s * FPS)
+            stream.options |= {"x264-params": f"keyint={gop}:min-keyint={gop}:scenecut=0"}
         index = 0
         for shot in video.shots:
             for pixels in _backdrop(shot, video.size):
@@ -224,29 +253,41 @@ def keyframes(path: Path, settings: Settings) -> Memory:
     return memory
 
 
-def ocr(memory: Memory, path: Path, settings: Settings, timing: bool) -> tuple[list[dict[str, Any]], float, float]:
-    """The OCR operator's runs, its wall-clock seconds and the CPU seconds of the whole process meanwhile
-    (the recogniser's threads included), which other work on the machine disturbs less."""
-    operator = Ocr(timing=timing)
+@dataclass
+class Reading:
+    """What the OCR operator gave for one video in one mode, and what it took."""
+
+    runs: list[dict[str, Any]]
+    seconds: float  # wall clock
+    cpu: float  # CPU of the whole process (the recogniser's threads included), which other work disturbs less
+    extra_frames: int  # frames between keyframes read in full
+
+
+def ocr(memory: Memory, path: Path, settings: Settings) -> Reading:
+    operator = Ocr()
+    extra = stats.count(OCR_CHAIN, "extra_frames")
     started, cpu = time.perf_counter(), time.process_time()
     result = operator.run(memory.context(operator, path, settings))
+    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
     runs = [seg.data | {"text": seg.text} for seg in result.segments]
-    return runs, time.perf_counter() - started, time.process_time() - cpu
+    return Reading(runs, seconds, cpu, round(stats.count(OCR_CHAIN, "extra_frames") - extra))
 
 
 # ------------------------------------------------------------------------------ scoring
 
+MODES = ("before", "after")  # keyframes only; keyframes and the frames between that the gate picks
+
 
 @dataclass
 class Tally:
-    errors: dict[str, list[float]] = field(default_factory=lambda: {"before": [], "after": []})
-    found: int = 0
-    missed: int = 0
-    repeated: int = 0
-    seconds: dict[str, float] = field(default_factory=lambda: {"before": 0.0, "after": 0.0})
-    cpu: dict[str, float] = field(default_factory=lambda: {"before": 0.0, "after": 0.0})
+    captions: int = 0
+    errors: dict[str, list[float]] = field(default_factory=lambda: {mode: [] for mode in MODES})
+    found: dict[str, int] = field(default_factory=lambda: dict.fromkeys(MODES, 0))
+    repeated: dict[str, int] = field(default_factory=lambda: dict.fromkeys(MODES, 0))
+    seconds: dict[str, float] = field(default_factory=lambda: dict.fromkeys(MODES, 0.0))
+    cpu: dict[str, float] = field(default_factory=lambda: dict.fromkeys(MODES, 0.0))
+    extra_frames: int = 0
     video_s: float = 0.0
-    reads: int = 0
 
 
 def _matches(runs: list[dict[str, Any]], caption: Caption) -> list[dict[str, Any]]:
@@ -258,82 +299,110 @@ def _overlap(run: dict[str, Any], span: tuple[float, float]) -> float:
     return min(run["end"], span[1]) - max(run["start"], span[0])
 
 
-def score(video: Video, before: list[dict[str, Any]], after: list[dict[str, Any]], tally: Tally) -> None:
+def score(video: Video, readings: dict[str, Reading], tally: Tally) -> None:
     for caption in video.captions:
         truth = caption.truth
-        shown = f"  {caption.text!r:34} truth {truth[0]:5.2f}-{truth[1]:5.2f}"
-        runs = {"before": _matches(before, caption), "after": _matches(after, caption)}
-        if not runs["after"]:
-            tally.missed += 1
-            print(f"{shown}  MISSED (no keyframe read it)")
-            continue
-        tally.found += 1
-        tally.repeated += len(runs["after"]) > 1
+        tally.captions += 1
         parts = []
-        for when, found in runs.items():
+        for mode, reading in readings.items():
+            found = _matches(reading.runs, caption)
+            if not found:
+                parts.append(f"{mode} MISSED     ")
+                continue
+            tally.found[mode] += 1
+            tally.repeated[mode] += len(found) > 1
             run = max(found, key=lambda r: _overlap(r, truth))
-            tally.errors[when] += [abs(run["start"] - truth[0]), abs(run["end"] - truth[1])]
-            parts.append(f"{when} {run['start']:5.2f}-{run['end']:5.2f}")
-        repeat = f"  REPEATED x{len(runs['after'])}" if len(runs["after"]) > 1 else ""
-        print(f"{shown}  {'  '.join(parts)}{repeat}")
+            tally.errors[mode] += [abs(run["start"] - truth[0]), abs(run["end"] - truth[1])]
+            repeat = f" x{len(found)}" if len(found) > 1 else "   "
+            parts.append(f"{mode} {run['start']:5.2f}-{run['end']:5.2f}{repeat}")
+        print(f"  {caption.text!r:34} truth {truth[0]:5.2f}-{truth[1]:5.2f}  {'  '.join(parts)}")
 
 
-def crop_reads() -> int:
-    """Line crops the recogniser has read in this process (its micro-batcher's count)."""
-    return get_text_reader().batcher.items
-
-
-def run(videos: tuple[Video, ...], settings: Settings, folder: Path) -> Tally:
+def run(videos: tuple[Video, ...], settings: dict[str, Settings], folder: Path) -> Tally:
     tally = Tally()
     for number, video in enumerate(videos):
         path = write_video(video, folder / f"video{number}.mp4")
-        memory = keyframes(path, settings)
-        before, before_s, before_cpu = ocr(memory, path, settings, timing=False)
-        reads = crop_reads()
-        after, after_s, after_cpu = ocr(memory, path, settings, timing=True)
-        read_now = crop_reads() - reads
-        tally.seconds["before"] += before_s
-        tally.seconds["after"] += after_s
-        tally.cpu["before"] += before_cpu
-        tally.cpu["after"] += after_cpu
+        memory = keyframes(path, settings["after"])
+        readings = {mode: ocr(memory, path, settings[mode]) for mode in MODES}
+        for mode, reading in readings.items():
+            tally.seconds[mode] += reading.seconds
+            tally.cpu[mode] += reading.cpu
+        tally.extra_frames += readings["after"].extra_frames
         tally.video_s += video.seconds
-        tally.reads += read_now
         shots = [s for s in memory.segments if s.kind == "shot"]
+        before, after = readings["before"], readings["after"]
         print(f"{video.name} ({video.size[0]}x{video.size[1]}, {video.seconds:.0f} s, {len(shots)} shots; "
-              f"OCR {before_s:.2f} s -> {after_s:.2f} s, CPU {before_cpu:.2f} s -> {after_cpu:.2f} s, "
-              f"{read_now} crops read)")  # fmt: skip
-        score(video, before, after, tally)
+              f"OCR {before.seconds:.2f} s -> {after.seconds:.2f} s, CPU {before.cpu:.2f} s -> {after.cpu:.2f} s, "
+              f"{after.extra_frames} frames between keyframes read)")  # fmt: skip
+        score(video, readings, tally)
     return tally
 
 
 def summary(tally: Tally) -> None:
-    print(f"  captions: {tally.found} found, {tally.missed} missed, {tally.repeated} repeated")
-    for when in ("before", "after"):
-        errors = tally.errors[when]
+    for mode in MODES:
+        errors = tally.errors[mode]
         starts, ends = errors[0::2], errors[1::2]
-        print(f"  {when:6}  start error mean {statistics.mean(starts):.2f} s, max {max(starts):.2f} s;"
-              f"  end error mean {statistics.mean(ends):.2f} s, max {max(ends):.2f} s")  # fmt: skip
+        timing = (
+            f"start error mean {statistics.mean(starts):.2f} s, max {max(starts):.2f} s; "
+            f"end error mean {statistics.mean(ends):.2f} s, max {max(ends):.2f} s"
+            if errors
+            else "no caption found"
+        )
+        print(f"  {mode:6}  found {tally.found[mode]}/{tally.captions}, repeated {tally.repeated[mode]};  {timing}")
+    cost(tally)
+
+
+def cost(tally: Tally) -> None:
+    for label, spent in (("wall-clock", tally.seconds), ("CPU", tally.cpu)):
+        per_minute = {mode: seconds * 60 / tally.video_s for mode, seconds in spent.items()}
+        added = per_minute["after"] - per_minute["before"]
+        print(f"  OCR {label} time per minute of video: {per_minute['before']:.1f} s before, "
+              f"{per_minute['after']:.1f} s after ({added:+.1f} s)")  # fmt: skip
+    print(f"  frames between keyframes read per minute of video: {tally.extra_frames * 60 / tally.video_s:.1f}")
+
+
+def text_free_cost(settings: dict[str, Settings], folder: Path, repeats: int = 3) -> None:
+    """OCR CPU per minute of the text-free video, the least of ``repeats`` runs per mode, alternating
+    (one keyframe read varies by more than the gate costs); and the gate's pass alone."""
+    path = write_video(TEXT_FREE, folder / "text-free.mp4")
+    memory = keyframes(path, settings["after"])
+    cpu: dict[str, list[float]] = {mode: [] for mode in MODES}
+    extra = 0
+    for _ in range(repeats):
+        for mode in MODES:
+            reading = ocr(memory, path, settings[mode])
+            cpu[mode].append(reading.cpu)
+            extra += reading.extra_frames
+    times = [float(s.data["time"]) for s in memory.segments if s.kind == "keyframe"]
+    gate = []
+    for _ in range(repeats):
+        started = time.process_time()
+        sampling.scan(path, times)
+        gate.append(time.process_time() - started)
+    per_minute = 60 / TEXT_FREE.seconds
+    least = {mode: min(spent) * per_minute for mode, spent in cpu.items()}
+    print(f"{TEXT_FREE.name} ({TEXT_FREE.size[0]}x{TEXT_FREE.size[1]}, {len(times)} keyframes, least of {repeats}): "
+          f"OCR CPU per minute {least['before']:.2f} s before, {least['after']:.2f} s after "
+          f"({least['after'] - least['before']:+.2f} s); the gate's pass alone {min(gate) * per_minute:.2f} s; "
+          f"{extra} frames between keyframes read")  # fmt: skip
 
 
 def main() -> int:
-    settings = Settings(home=Path(tempfile.mkdtemp(prefix="ocr-video-eval-")))
+    home = Path(tempfile.mkdtemp(prefix="ocr-video-eval-"))
+    settings = {"before": Settings(home=home, ocr_extra_frames_per_minute=0), "after": Settings(home=home)}
     get_text_reader().read(mediagen.photo("astronaut"))  # load the models outside the timing
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as folder:
         tally = run(VIDEOS, settings, Path(folder))
         print()
         moving = run(MOVING, settings, Path(folder))
-    print()
-    print("Overlaid text (captions, titles, lower thirds)")
-    summary(tally)
-    for label, spent in (("wall-clock", tally.seconds), ("CPU", tally.cpu)):
-        per_minute = {when: seconds * 60 / tally.video_s for when, seconds in spent.items()}
-        added = per_minute["after"] - per_minute["before"]
-        print(f"  OCR {label} time per minute of video: {per_minute['before']:.1f} s before, "
-              f"{per_minute['after']:.1f} s after (+{added:.1f} s)")  # fmt: skip
-    print(f"  crops read per minute of video: {tally.reads * 60 / tally.video_s:.0f}")
-    print("Text that moves with the scene")
-    summary(moving)
+        print()
+        print("Overlaid text (captions, titles, lower thirds, subtitles)")
+        summary(tally)
+        print("Text that moves with the scene")
+        summary(moving)
+        print("No text")
+        text_free_cost(settings, Path(folder))
     print(f"({time.perf_counter() - started:.0f} s)")
     return 0
 

@@ -1,8 +1,10 @@
 """On-screen text in video comes out with the time range it is visible.
 
 The first tests drive the frame search (:mod:`mediasift.operators.ocr_timing`) over real decoded video
-with a plain pixel test for "the box shows the line" (a white bar on grey), so they need no model. The
-slow ones run the real keyframes and OCR operators, in memory, on a generated video with captions.
+with a plain pixel test for "the box shows the line" (a white bar on grey), so they need no model; so
+do those of the gate that picks frames between keyframes to read (:mod:`mediasift.operators.ocr_sampling`).
+The slow ones run the real keyframes and OCR operators, in memory, on generated videos with captions
+and subtitles, and on one without text.
 """
 
 from __future__ import annotations
@@ -24,13 +26,15 @@ from av.video.stream import VideoStream
 from PIL import Image, ImageDraw
 
 from mediasift.config import Settings
+from mediasift.inference import stats
 from mediasift.inference.fallback import FallbackChain
 from mediasift.jobs.breaker import CircuitBreakers
 from mediasift.mediatype import MediaType
-from mediasift.models.ocr import MODEL_FILES, OcrLine, TextReader, ocr_chain
+from mediasift.models.ocr import MODEL_FILES, OCR_CHAIN, OcrLine, TextReader, ocr_chain
 from mediasift.models.tesseract_ocr import TesseractReader
 from mediasift.operators.keyframes import Keyframes
 from mediasift.operators.ocr import Ocr, normalise, seen, similarity
+from mediasift.operators.ocr_sampling import choose, scan, text_patches
 from mediasift.operators.ocr_timing import Seen, Sighting, _Cutter, visible_spans
 from mediasift.pipeline.operator import AssetView, Operator, OperatorContext, StoredSegment
 
@@ -234,3 +238,111 @@ def test_a_caption_read_by_tesseract_keeps_its_shots_range(tmp_path: Path) -> No
     assert ocr and all(data["engine"] == TesseractReader.ref.id for data in ocr)
     assert all(data["timing"] == {"start": "shots", "end": "shots"} for data in ocr)
     assert all([data["start"], data["end"]] == data["seen_in"] for data in ocr)
+
+
+# ---------------------------------------------------------------- frames between keyframes (ocr_sampling)
+
+SUBTITLES = (
+    ("Rescue boats arrived", 0.5, 3.5),
+    ("The water began to fall", 3.5, 6.5),
+    ("Cleanup starts Monday", 6.5, 9.5),
+)
+
+
+def _panning(path: Path, seconds: float, subtitles: tuple[tuple[str, float, float], ...] = ()) -> Path:
+    """One shot: the camera pans across a photo; ``subtitles`` (text, start, end) are burned in low."""
+    wide = Image.fromarray(mediagen.photo("chelsea")).convert("RGB").resize((round(SIZE[0] * 1.4), SIZE[1]))
+    frames = round(seconds * FPS)
+
+    def pictures() -> Iterator[np.ndarray]:
+        for index in range(frames):
+            left = round((wide.width - SIZE[0]) * index / max(1, frames - 1))
+            image = wide.crop((left, 0, left + SIZE[0], SIZE[1]))
+            draw = ImageDraw.Draw(image)
+            for text, start, end in subtitles:
+                if start <= index / FPS < end:
+                    draw.text((SIZE[0] / 2, SIZE[1] - 30), text, fill=(255, 255, 255), font=mediagen.font(22),
+                              anchor="mm", stroke_width=2, stroke_fill=(0, 0, 0))  # fmt: skip
+            yield np.asarray(image)
+
+    return _write(path, pictures())
+
+
+def test_the_gate_sees_drawn_text_and_not_photos() -> None:
+    for name in ("astronaut", "chelsea", "coffee", "rocket", "camera", "gravel", "grass", "brick", "coins"):
+        for left in (0, 150):
+            photo = Image.fromarray(mediagen.photo(name)).convert("L").resize((SIZE[0] + 150, SIZE[1]))
+            luma = np.asarray(photo)[:, left : left + SIZE[0]]
+            assert text_patches(np.ascontiguousarray(luma)) == (), (name, left)
+    image = Image.fromarray(mediagen.photo("astronaut")).convert("RGB").resize(SIZE)
+    ImageDraw.Draw(image).text((SIZE[0] / 2, SIZE[1] - 30), "The water began to fall", fill=(255, 255, 255),
+                               font=mediagen.font(22), anchor="mm", stroke_width=2, stroke_fill=(0, 0, 0))  # fmt: skip
+    patches = text_patches(np.asarray(image.convert("L")))
+    assert len(patches) == 1
+    _, y, w, h = patches[0].box
+    assert 100 < w < 320 and 10 < h < 40 and y + h > SIZE[1] - 45, patches[0].box
+
+
+def test_the_gate_picks_each_new_subtitle_once(tmp_path: Path) -> None:
+    """Three subtitles in one shot whose keyframe shows the second: the first and third are new to the
+    frames read, each once; the second, there from its start to the keyframe, costs nothing more."""
+    video = _panning(tmp_path / "subtitles.mp4", 10.0, SUBTITLES)
+    gate = scan(video, [5.0])
+    assert len(gate.samples) == 10 and list(gate.keyframes) == [5.0]
+    choice = choose(gate, per_minute=20)
+    assert [round(sample.time) for sample in choice.chosen] == [1, 7], [s.time for s in choice.chosen]
+    assert choice.refused == 0
+    # a budget of one frame a minute: the first subtitle only; each sample of the third is turned away
+    tight = choose(gate, per_minute=1)
+    assert [round(sample.time) for sample in tight.chosen] == [1] and tight.refused == 3
+
+
+def test_the_gate_picks_nothing_in_text_free_footage(tmp_path: Path) -> None:
+    video = _panning(tmp_path / "pan.mp4", 8.0)
+    gate = scan(video, [0.32])
+    assert len(gate.samples) == 8
+    assert all(not sample.patches for sample in gate.samples)
+    assert choose(gate, per_minute=20).chosen == []
+
+
+def test_text_the_next_keyframe_shows_is_not_read_again_unless_it_left_in_between(tmp_path: Path) -> None:
+    """A caption on screen from the start of the shot to its keyframe is the keyframe's to read; one
+    that leaves and comes back before the keyframe is read where it first shows."""
+    steady = _panning(tmp_path / "steady.mp4", 6.0, (("Rescue boats arrived", 0.0, 6.0),))
+    assert choose(scan(steady, [4.0]), per_minute=20).chosen == []
+    back = _panning(
+        tmp_path / "back.mp4", 6.0, (("Rescue boats arrived", 0.0, 1.5), ("Rescue boats arrived", 3.0, 6.0))
+    )
+    assert [round(sample.time) for sample in choose(scan(back, [4.0]), per_minute=20).chosen] == [0]
+
+
+def _counted(counter: str) -> float:
+    return stats.count(OCR_CHAIN, counter)
+
+
+@pytest.mark.slow
+def test_subtitles_inside_one_shot_come_out_once_each_in_order_with_their_time(tmp_path: Path) -> None:
+    video = _panning(tmp_path / "subtitles.mp4", 10.0, SUBTITLES)
+    samples, extra = _counted("gate_samples"), _counted("extra_frames")
+    segments = _run([Keyframes(), Ocr()], video, Settings(home=tmp_path))
+    assert len([s for s in segments if s.kind == "keyframe"]) == 1  # one shot, one keyframe: it shows one subtitle
+    found = []
+    for text, start, end in SUBTITLES:
+        runs = _text_runs(segments, text)
+        assert len(runs) == 1, [(s.text, s.start, s.end) for s in segments if s.operator == "ocr"]  # found, once
+        (run,) = runs
+        assert run.start == pytest.approx(start, abs=0.3) and run.end == pytest.approx(end, abs=0.3), run
+        assert run.data["timing"] == {"start": "frames", "end": "frames"}
+        found.append(run.id)
+    assert found == sorted(found)  # in order: the operator emits its runs by start
+    assert _counted("gate_samples") - samples == 10
+    assert 2 <= _counted("extra_frames") - extra <= 3  # the subtitles the keyframe does not show, once each
+
+
+@pytest.mark.slow
+def test_text_free_video_reads_no_frame_between_keyframes(tmp_path: Path) -> None:
+    video = _panning(tmp_path / "pan.mp4", 8.0)
+    samples, extra, refused = _counted("gate_samples"), _counted("extra_frames"), _counted("extra_frames_refused")
+    _run([Keyframes(), Ocr()], video, Settings(home=tmp_path))
+    assert _counted("gate_samples") - samples == 8  # the gate looked ...
+    assert _counted("extra_frames") == extra and _counted("extra_frames_refused") == refused  # ... and saw nothing

@@ -66,6 +66,7 @@ class Settings(BaseSettings):
     label_min_confidence: float = 0.15
     object_min_confidence: float = 0.5
     ocr_min_confidence: float = 0.5
+    ocr_extra_frames_per_minute: int = 20  # video: frames between keyframes read in full for new text, at most
     thumbnail_px: int = 320
     model_threads: int = 2
 

@@ -2,25 +2,31 @@
 fails or is too slow (the fallback chain of :mod:`mediasift.models.ocr`). Which engine read a picture
 is kept in its data (``engine``).
 
-An image gives one segment holding all its lines. In a video, a caption or lower third stays on screen
-across several keyframes; rather than repeat it per keyframe, a line read again in the next keyframe
-extends the same text run, and each run becomes one segment. Its time range is where the line is
-visible, found by reading its box in the frames around its keyframes
-(:mod:`mediasift.operators.ocr_timing`); the range of the shots whose keyframes showed it is kept as
+An image gives one segment holding all its lines. A video is read on its keyframes and, where a cheap
+gate sees text-like content come up that no frame read nearby showed (a subtitle that changes inside
+a shot, a caption gone before the shot's keyframe), on frames between them, at most
+``ocr_extra_frames_per_minute`` (:mod:`mediasift.operators.ocr_sampling`). A caption or lower third
+stays on screen across several of the frames read; rather than repeat it per frame, a line read again
+in the next frame read extends the same text run, and each run becomes one segment. Its time range is
+where the line is visible, found by reading its box in the frames around the frames read
+(:mod:`mediasift.operators.ocr_timing`); the range of the shots whose frames showed it is kept as
 ``seen_in``, and ``timing`` says per bound whether it was found in the frames or is the shots'. A
 line that tesseract read (the fallback, when rapidocr failed) keeps the shots' range: the frames are
 read with rapidocr's recogniser, which was just found wanting. Every line is stored with its
-confidence; lines under ``min_confidence`` are not searchable.
-"""
+confidence; lines under ``min_confidence`` are not searchable. A run's data names the frames read
+that showed it (``frames``: keyframe keys, and ``at<seconds>`` for frames between keyframes)."""
 
 from __future__ import annotations
 
 import dataclasses
+import logging
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from difflib import SequenceMatcher
 from typing import Any
 
+import av.error
+import cv2
 import numpy as np
 
 from mediasift.config import Settings
@@ -29,9 +35,12 @@ from mediasift.inference.cache import cache, cache_enabled, input_hash
 from mediasift.inference.fallback import FallbackChain
 from mediasift.mediatype import MediaType
 from mediasift.models.ocr import OCR_CHAIN, OcrLine, TextReader, get_text_reader, shared_chain
+from mediasift.operators import ocr_sampling as sampling
 from mediasift.operators.images import KEYFRAMES, ImageItem, ImageOperator, iter_images
 from mediasift.operators.ocr_timing import Seen, Sighting, Span, visible_spans
 from mediasift.pipeline.operator import ArtifactOut, OperatorContext, OperatorResult, SegmentOut
+
+log = logging.getLogger(__name__)
 
 # Two reads of one caption in different frames differ by a character or two (a letter misread over a
 # changing background, a dropped space); distinct captions rarely share 80 % of their characters.
@@ -66,38 +75,49 @@ def line_data(line: OcrLine) -> dict[str, Any]:
     return {"text": line.text, "confidence": round(line.confidence, 4), "box": list(line.box)}
 
 
+@dataclass(frozen=True)
+class Frame:
+    """A picture of a video that was read: a keyframe, or a frame between keyframes. ``start`` and
+    ``end`` are its shot's; ``time`` is the frame's own, where known."""
+
+    key: str
+    start: float | None
+    end: float | None
+    time: float | None
+
+
 @dataclass(eq=False)  # runs are told apart by identity: two runs may hold equal values
 class TextRun:
-    """One line of text seen in consecutive keyframes; ``best`` is its most confident read."""
+    """One line of text seen in consecutive frames read; ``best`` is its most confident read."""
 
     start: float | None
     end: float | None
     best: OcrLine
     best_key: str
-    keys: list[str]  # every keyframe the run spans
+    keys: list[str]  # every frame read that the run spans
 
     @property
     def normalised(self) -> str:
         return normalise(self.best.text)
 
-    def extend(self, item: ImageItem, line: OcrLine) -> None:
-        self.end = item.end
-        self.keys.append(item.key)
+    def extend(self, frame: Frame, line: OcrLine) -> None:
+        self.end = frame.end
+        self.keys.append(frame.key)
         if line.confidence > self.best.confidence:
-            self.best, self.best_key = line, item.key
+            self.best, self.best_key = line, frame.key
 
 
-def merge_runs(frames: Iterable[tuple[ImageItem, list[OcrLine]]]) -> list[TextRun]:
-    """Text runs over keyframes given in time order, ordered by start, then top to bottom.
+def merge_runs(frames: Iterable[tuple[Frame, list[OcrLine]]]) -> list[TextRun]:
+    """Text runs over frames given in time order, ordered by start, then top to bottom.
 
-    Each line of a keyframe extends the run of the previous keyframe whose normalised text is most
-    similar to it, if that similarity is ``SAME_TEXT_RATIO`` or more; a run takes at most one line per
-    keyframe, and a run not extended by a keyframe is closed, so text that leaves the screen and comes
-    back later is two runs.
+    Each line of a frame extends the run of the previous frame whose normalised text is most similar
+    to it, if that similarity is ``SAME_TEXT_RATIO`` or more; a run takes at most one line per frame,
+    and a run not extended by a frame is closed, so text that leaves the screen and comes back later
+    is two runs.
     """
     closed: list[TextRun] = []
     open_runs: list[TextRun] = []
-    for item, lines in frames:
+    for frame, lines in frames:
         extended: list[TextRun] = []
         for line in lines:
             text = normalise(line.text)
@@ -105,10 +125,10 @@ def merge_runs(frames: Iterable[tuple[ImageItem, list[OcrLine]]]) -> list[TextRu
             ratio, match = max(scored, key=lambda pair: pair[0], default=(0.0, None))
             if match is not None and ratio >= SAME_TEXT_RATIO:
                 open_runs.remove(match)
-                match.extend(item, line)
+                match.extend(frame, line)
                 run = match
             else:
-                run = TextRun(item.start, item.end, line, item.key, [item.key])
+                run = TextRun(frame.start, frame.end, line, frame.key, [frame.key])
             extended.append(run)
         closed.extend(open_runs)
         open_runs = extended
@@ -132,41 +152,61 @@ def read(chain: FallbackChain[list[OcrLine]], pixels: np.ndarray, cached: bool) 
     return answer.used.id, answer.value
 
 
+@dataclass
+class VideoReads:
+    """What was read of a video: each frame read with its lines, in time order, and per frame key the
+    engine that read it, the picture's (width, height) and the frame's time where known."""
+
+    frames: list[tuple[Frame, list[OcrLine]]] = field(default_factory=list)
+    engines: dict[str, str] = field(default_factory=dict)
+    sizes: dict[str, tuple[int, int]] = field(default_factory=dict)
+    times: dict[str, float] = field(default_factory=dict)
+
+    def add(self, frame: Frame, engine: str, lines: list[OcrLine], pixels: np.ndarray) -> None:
+        self.frames.append((frame, lines))
+        self.engines[frame.key] = engine
+        self.sizes[frame.key] = (pixels.shape[1], pixels.shape[0])
+        if frame.time is not None:
+            self.times[frame.key] = frame.time
+
+
 class Ocr(ImageOperator):
     """``chain`` replaces the process-wide one built from the settings (a test points its primary at
-    broken model files, for one). ``timing=False`` leaves a video's text runs at their shots' range
-    (``eval/ocr_video.py`` compares the cost)."""
+    broken model files, for one)."""
 
     name = "ocr"
-    version = "4"
+    version = "5"
     model = OCR_CHAIN
 
-    def __init__(self, chain: FallbackChain[list[OcrLine]] | None = None, *, timing: bool = True) -> None:
+    def __init__(self, chain: FallbackChain[list[OcrLine]] | None = None) -> None:
         self.chain = chain
-        self.timing = timing
 
     def params(self, settings: Settings) -> dict[str, Any]:
-        return {"min_confidence": settings.ocr_min_confidence}
+        return {
+            "min_confidence": settings.ocr_min_confidence,
+            "extra_frames_per_minute": settings.ocr_extra_frames_per_minute,
+        }
 
     def run(self, ctx: OperatorContext) -> OperatorResult:
         settings = ctx.settings
         chain = self.chain
         if chain is None:
             chain = shared_chain(settings.ocr_timeout_s, settings.breaker_threshold, settings.breaker_cooldown_s)
-        engines: dict[str, str] = {}  # keyframe or picture key -> the engine that read it
-        sizes: dict[str, tuple[int, int]] = {}  # keyframe key -> (width, height)
+        cached = self.chain is None
+        floor = ctx.params["min_confidence"]
+        if ctx.asset.media_type is MediaType.VIDEO:
+            reads = read_video(ctx, chain, cached)
+            runs = merge_runs(reads.frames)
+            spans = time_runs(ctx, runs, reads)
+            return self._video(runs, spans, reads, floor)
+        engines: dict[str, str] = {}
 
-        def frames() -> Iterator[tuple[ImageItem, list[OcrLine]]]:
+        def pictures() -> Iterator[tuple[ImageItem, list[OcrLine]]]:
             for item in iter_images(ctx):
-                engines[item.key], lines = read(chain, item.pixels, cached=self.chain is None)
-                sizes[item.key] = (item.pixels.shape[1], item.pixels.shape[0])
+                engines[item.key], lines = read(chain, item.pixels, cached)
                 yield item, lines
 
-        if ctx.asset.media_type is MediaType.VIDEO:
-            runs = merge_runs(frames())
-            spans = time_runs(ctx, runs, engines, sizes) if self.timing else [Span(None, None)] * len(runs)
-            return self._video(runs, spans, engines, ctx.params["min_confidence"])
-        return self._image(frames(), engines, ctx.params["min_confidence"])
+        return self._image(pictures(), engines, floor)
 
     @staticmethod
     def _image(
@@ -192,24 +232,30 @@ class Ocr(ImageOperator):
         return result
 
     @staticmethod
-    def _video(runs: list[TextRun], spans: list[Span], engines: dict[str, str], floor: float) -> OperatorResult:
+    def _video(runs: list[TextRun], spans: list[Span], reads: VideoReads, floor: float) -> OperatorResult:
+        """One segment per run, in the order they come on screen, then top to bottom."""
         result = OperatorResult()
-        for index, (run, span) in enumerate(zip(runs, spans, strict=True)):
+        bounds = [
+            (run.start if span.start is None else span.start, run.end if span.end is None else span.end)
+            for run, span in zip(runs, spans, strict=True)
+        ]
+        order = sorted(range(len(runs)), key=lambda i: (bounds[i][0] or 0.0, runs[i].best.box[1], runs[i].best.box[0]))
+        for index, position in enumerate(order):
+            run, span, (start, end) = runs[position], spans[position], bounds[position]
             key = f"text{index:05d}"
             best = run.best
-            start = run.start if span.start is None else span.start
-            end = run.end if span.end is None else span.end
             data = {
                 "lines": [line_data(best)],
                 "start": start,
                 "end": end,
-                "seen_in": [run.start, run.end],  # the shots whose keyframes showed it
+                "seen_in": [run.start, run.end],  # the shots whose frames read showed it
                 # how each bound was found: in the frames, or the shots' bound kept
                 "timing": {"start": "shots" if span.start is None else "frames",
                            "end": "shots" if span.end is None else "frames"},
-                "keyframe": run.best_key,  # the keyframe the box is in
-                "keyframes": run.keys,
-                "engine": engines[run.best_key],  # the engine that read that keyframe
+                "frame": run.best_key,  # the frame read that the box is in: a keyframe, or "at<seconds>"
+                "frame_time": reads.times.get(run.best_key),
+                "frames": run.keys,
+                "engine": reads.engines[run.best_key],  # the engine that read that frame
             }  # fmt: skip
             result.segments.append(
                 SegmentOut(kind="ocr", key=key, start=start, end=end,
@@ -222,18 +268,72 @@ class Ocr(ImageOperator):
         return result
 
 
-def time_runs(
-    ctx: OperatorContext, runs: list[TextRun], engines: dict[str, str], sizes: dict[str, tuple[int, int]]
-) -> list[Span]:
+def read_video(ctx: OperatorContext, chain: FallbackChain[list[OcrLine]], cached: bool) -> VideoReads:
+    """Read a video's keyframes, then the frames between them that the gate picks
+    (:mod:`mediasift.operators.ocr_sampling`), in the keyframes' size. The chain's counters get the
+    gate's samples (``gate_samples``), the frames it had read (``extra_frames``) and the samples the
+    budget turned away (``extra_frames_refused``)."""
+    reads = VideoReads()
+    times = {
+        seg.key: float(seg.data["time"])
+        for seg in ctx.segments(operator=KEYFRAMES, kind="keyframe")
+        if "time" in seg.data
+    }
+    for item in iter_images(ctx):
+        engine, lines = read(chain, item.pixels, cached)
+        reads.add(Frame(item.key, item.start, item.end, times.get(item.key)), engine, lines, item.pixels)
+    per_minute = int(ctx.params["extra_frames_per_minute"])
+    if per_minute <= 0 or not reads.frames:
+        return reads
+    rotation = int(ctx.asset.metadata.get("rotation") or 0)
+    try:
+        gate = sampling.scan(ctx.media_path, sorted(times.values()), rotation)
+    except av.error.FFmpegError as exc:
+        log.warning("no frames between keyframes read for text, %s does not decode: %s", ctx.media_path.name, exc)
+        return reads
+    choice = sampling.choose(gate, per_minute)
+    size = next(iter(reads.sizes.values()))
+    shots = [(seg.start, seg.end) for seg in ctx.segments(operator=KEYFRAMES, kind="shot")]
+    extra = 0
+    for sample, pixels in sampling.pictures(ctx.media_path, choice.chosen, gate.sync_times, max(size), rotation):
+        if (pixels.shape[1], pixels.shape[0]) != size:  # the keyframes' pixels, which the boxes are in
+            pixels = np.asarray(cv2.resize(pixels, size, interpolation=cv2.INTER_AREA), dtype=np.uint8)
+        start, end = _shot_of(shots, sample.frame_time)
+        engine, lines = read(chain, pixels, cached)
+        reads.add(Frame(f"at{sample.frame_time:.3f}", start, end, sample.frame_time), engine, lines, pixels)
+        extra += 1
+    stats.record(OCR_CHAIN, "gate_samples", len(gate.samples))
+    stats.record(OCR_CHAIN, "extra_frames", extra)
+    stats.record(OCR_CHAIN, "extra_frames_refused", choice.refused)
+    reads.frames.sort(key=lambda pair: _when(pair[0]))
+    return reads
+
+
+def _shot_of(shots: list[tuple[float | None, float | None]], seconds: float) -> tuple[float | None, float | None]:
+    """The range of the shot a time is in (the frame's own time where no shot holds it)."""
+    for start, end in shots:
+        if (start is None or start <= seconds) and (end is None or seconds < end):
+            return start, end
+    return seconds, seconds
+
+
+def _when(frame: Frame) -> float:
+    if frame.time is not None:
+        return frame.time
+    return frame.start or 0.0
+
+
+def time_runs(ctx: OperatorContext, runs: list[TextRun], reads: VideoReads) -> list[Span]:
     """Where each run's line is visible (:mod:`mediasift.operators.ocr_timing`), its box read in the
-    frames by rapidocr's recogniser (:func:`seen`). Runs whose keyframe tesseract read, and runs of
-    keyframes without a recorded time, are not timed: their spans are unknown (None)."""
-    keyframes = ctx.segments(operator=KEYFRAMES, kind="keyframe")
-    times = {seg.key: float(seg.data["time"]) for seg in keyframes if "time" in seg.data}
-    timed = [i for i, run in enumerate(runs) if engines[run.best_key] == TextReader.ref.id and run.best_key in times]
+    frames by rapidocr's recogniser (:func:`seen`). Runs whose best frame tesseract read, and runs of
+    frames without a recorded time, are not timed: their spans are unknown (None)."""
+    times = reads.times
+    timed = [
+        i for i, run in enumerate(runs) if reads.engines[run.best_key] == TextReader.ref.id and run.best_key in times
+    ]
     if not timed:
         return [Span(None, None)] * len(runs)
-    shots = ctx.segments(operator=KEYFRAMES, kind="shot") or keyframes
+    shots = ctx.segments(operator=KEYFRAMES, kind="shot") or ctx.segments(operator=KEYFRAMES, kind="keyframe")
     video_end = max((seg.end for seg in shots if seg.end is not None), default=max(times.values()))
     reader = get_text_reader()
 
@@ -245,7 +345,8 @@ def time_runs(
 
     sightings = [Sighting(runs[i].best.box, tuple(runs[i].keys)) for i in timed]
     rotation = int(ctx.asset.metadata.get("rotation") or 0)
-    found = visible_spans(ctx.media_path, sightings, times, video_end, sizes[runs[timed[0]].best_key], rotation, looks)
+    size = reads.sizes[runs[timed[0]].best_key]
+    found = visible_spans(ctx.media_path, sightings, times, video_end, size, rotation, looks)
     spans = [Span(None, None)] * len(runs)
     for i, span in zip(timed, found.spans, strict=True):
         spans[i] = span

@@ -1,7 +1,9 @@
 """When a line of text read on a video's keyframes is on screen: from the first frame that shows it to
 the first that no longer does, rather than the bounds of the shots whose keyframes showed it.
 
-A line is seen on a run of keyframes (:func:`mediasift.operators.ocr.merge_runs`). Its start lies
+Here "keyframes" are all the frames OCR read: the shots' keyframes and the frames between them that
+the gate of :mod:`mediasift.operators.ocr_sampling` picked, where text came up that none of those
+showed. A line is seen on a run of keyframes (:func:`mediasift.operators.ocr.merge_runs`). Its start lies
 between the keyframe before the run, which did not show it (the video's start when there is none), and
 the run's first keyframe; its end between the run's last keyframe and the next keyframe (the video's
 end). These windows reach into the neighbouring shots: a caption that comes up late in one shot and
