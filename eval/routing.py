@@ -49,6 +49,7 @@ from speech import NORMALISATION, wer  # eval/speech.py
 from mediasift.inference import stats
 from mediasift.media.audio import decode_audio
 from mediasift.models.transcriber import (
+    LANGUAGE_SURE,
     MAX_WINDOW_S,
     PROBE,
     SAMPLE_RATE,
@@ -142,13 +143,23 @@ class Run:
 
 
 class AlwaysBase(SpeechRecognizer):
-    """The big model on everything: base identifies the language, then transcribes every window."""
+    """The big model on everything: base identifies the language, then transcribes every window (in
+    the language the router would choose for it, candidates decoded when base is unsure)."""
 
     def route(self, audio: npt.NDArray[np.float32], previous: Transcript | None = None) -> Transcript:
-        language, probability = self.multilingual.detect_language(audio)
-        route = Route(self.multilingual.ref.id, "always base", "none", None, math.inf, True, language_identified=True)
-        part = self.multilingual.transcribe(audio, language)
-        return dataclasses.replace(part, language_probability=probability, route=route)
+        identified = self.multilingual.detect_language(audio)
+        part, choice = self.in_language(audio, identified, previous.language if previous is not None else None)
+        route = Route(
+            self.multilingual.ref.id,
+            "always base",
+            "none",
+            None,
+            math.inf,
+            True,
+            language_identified=True,
+            language_choices=() if choice is None else (choice,),
+        )
+        return dataclasses.replace(part, language_probability=identified.probability_of(part.language), route=route)
 
 
 # ------------------------------------------------------------------------------- the items
@@ -276,6 +287,12 @@ def print_summary(rows: list[Row]) -> None:
     right = sum(1 for r in rows if r.routed.transcript.language == r.item.language)
     right_base = sum(1 for r in rows if r.base.transcript.language == r.item.language)
     print(f"language right: routed {right}/{len(rows)}, always base {right_base}/{len(rows)}")
+    choices = [c for r in rows if r.routed.transcript.route for c in r.routed.transcript.route.language_choices]
+    print(
+        f"windows base was unsure of (under {LANGUAGE_SURE:g}), routed: {len(choices)}, decoded in"
+        f" {sum(len(c.candidates) for c in choices)} candidate languages; the likeliest overruled in"
+        f" {sum(c.chosen != c.identified for c in choices)}"
+    )
 
 
 def print_groups(rows: list[Row]) -> None:

@@ -8,6 +8,10 @@ Prints:
   errors over all reference words), which the router should send to tiny.en;
 - WER on ten espeak-ng English sentences, and the word timing error on them;
 - WER on three espeak-ng German sentences, which must be routed to the multilingual base model;
+- language identification on espeak-ng in 18 languages (three sentences each in French, Spanish,
+  German, Italian, Portuguese, Dutch, Polish and Swedish, one each in ten languages of other scripts):
+  how often base's likeliest language is right, and how often the router's is, which decodes the
+  window in the likeliest few when base is unsure (``LANGUAGE_SURE``);
 - what identifying the language costs next to transcribing.
 
 Normalisation, applied to reference and hypothesis alike: lowercase; "mr"/"mrs"/"dr" read as
@@ -36,7 +40,10 @@ import jiwer
 import numpy as np
 import numpy.typing as npt
 
+from mediasift.inference import stats
 from mediasift.models.transcriber import (
+    LANGUAGE_SURE,
+    Identification,
     MultilingualTranscriber,
     SpeechRecognizer,
     Transcript,
@@ -64,6 +71,59 @@ GERMAN = [
     "Ich trinke jeden Morgen eine Tasse Kaffee mit Milch.",
     "Der Zug nach München fährt um acht Uhr ab.",
 ]
+# Whisper's language code: the espeak-ng voice and sentences in that language.
+LANGUAGES: dict[str, tuple[str, list[str]]] = {
+    "fr": ("fr", [
+        "Nous allons au marché tous les samedis matin.",
+        "Il fait très froid ce matin, prends ton manteau.",
+        "Ma soeur habite dans une petite maison près de la mer.",
+    ]),
+    "es": ("es", [
+        "Mañana vamos a visitar a mis abuelos en el pueblo.",
+        "La biblioteca está cerca de la estación de tren.",
+        "Me gusta leer un libro antes de dormir.",
+    ]),
+    "de": ("de", [
+        "Am Wochenende fahren wir mit dem Fahrrad an den See.",
+        "Die Kinder spielen im Garten hinter dem Haus.",
+        "Wir haben gestern einen langen Spaziergang gemacht.",
+    ]),
+    "it": ("it", [
+        "Domani andiamo al mare con i nostri amici.",
+        "Il treno per Roma parte alle otto di mattina.",
+        "Mia sorella lavora in una piccola libreria del centro.",
+    ]),
+    "pt": ("pt", [
+        "Amanhã vamos visitar os nossos avós na aldeia.",
+        "O comboio para Lisboa parte às nove horas.",
+        "Eu gosto de ler um livro antes de dormir.",
+    ]),
+    "nl": ("nl", [
+        "Morgen gaan we met de fiets naar het strand.",
+        "De trein naar Amsterdam vertrekt om acht uur.",
+        "Mijn zus woont in een klein huis bij de zee.",
+    ]),
+    "pl": ("pl", [
+        "Jutro pojedziemy nad morze z przyjaciółmi.",
+        "Pociąg do Warszawy odjeżdża o ósmej rano.",
+        "Moja siostra mieszka w małym domu przy lesie.",
+    ]),
+    "sv": ("sv", [
+        "I morgon åker vi till havet med våra vänner.",
+        "Tåget till Stockholm går klockan åtta.",
+        "Min syster bor i ett litet hus vid sjön.",
+    ]),
+    "th": ("th", ["วันนี้อากาศดีมาก เราจะไปเที่ยวทะเลกันตอนบ่าย"]),
+    "zh": ("cmn", ["今天天气很好，我们下午去公园散步。"]),
+    "ru": ("ru", ["Сегодня очень хорошая погода, мы пойдём гулять в парк."]),
+    "ja": ("ja", ["きょうはとてもいいてんきです。ごごはこうえんにいきます。"]),
+    "ko": ("ko", ["오늘은 날씨가 아주 좋습니다. 오후에 공원에 갑니다."]),
+    "el": ("el", ["Σήμερα ο καιρός είναι πολύ καλός. Θα πάμε στη θάλασσα."]),
+    "hi": ("hi", ["आज मौसम बहुत अच्छा है। हम शाम को पार्क जाएंगे।"]),
+    "ar": ("ar", ["الطقس جميل جدا اليوم. سنذهب إلى الحديقة في المساء."]),
+    "vi": ("vi", ["Hôm nay trời rất đẹp. Chúng tôi sẽ đi công viên vào buổi chiều."]),
+    "tr": ("tr", ["Bugün hava çok güzel. Öğleden sonra parka gideceğiz."]),
+}  # fmt: skip
 
 # ------------------------------------------------------------------------------- normalisation
 
@@ -258,12 +318,54 @@ class TimedMultilingual(MultilingualTranscriber):
         super().__init__()
         self.lid_seconds = []
 
-    def detect_language(self, audio: npt.NDArray[np.float32]) -> tuple[str, float]:
+    def detect_language(self, audio: npt.NDArray[np.float32]) -> Identification:
         start = time.perf_counter()
         try:
             return super().detect_language(audio)
         finally:
             self.lid_seconds.append(time.perf_counter() - start)
+
+
+def language_accuracy(recognizer: SpeechRecognizer, espeak: Espeak, folder: Path) -> None:
+    """Each of LANGUAGES' sentences through the router: base's likeliest language against the one
+    the router chose (they differ only where base was unsure and a candidate's decode won)."""
+    print(f"espeak-ng in {len(LANGUAGES)} languages, {sum(len(t) for _, t in LANGUAGES.values())} sentences")
+    likeliest_right = chosen_right = unsure = 0
+    seconds: list[float] = []
+    unsure_seconds: list[float] = []
+    decodes_before = stats.count(recognizer.ref, "candidate_decodes")
+    for language, (voice, sentences) in LANGUAGES.items():
+        for index, sentence in enumerate(sentences):
+            samples, _ = espeak.say(sentence, voice)
+            start = time.perf_counter()
+            transcript = transcribe_file(
+                write_wav(folder / f"{language}{index}.wav", samples, espeak.rate), recognizer=recognizer
+            )
+            seconds.append(time.perf_counter() - start)
+            choices = transcript.route.language_choices if transcript.route else ()
+            likeliest = choices[0].identified if choices else transcript.language
+            likeliest_right += likeliest == language
+            chosen_right += transcript.language == language
+            how = ""
+            if choices:
+                unsure += 1
+                unsure_seconds.append(seconds[-1])
+                tried = " ".join(f"{c.language}:{c.probability:.2f}/{c.verdict}" for c in choices[0].candidates)
+                how = f"unsure ({tried})"
+            print(
+                f"  {language} likeliest {likeliest:3} chosen {transcript.language:3} {seconds[-1]:5.1f} s"
+                f"  {how}  {transcript.text[:40]!r}"
+            )
+    count = len(seconds)
+    decodes = stats.count(recognizer.ref, "candidate_decodes") - decodes_before
+    print(
+        f"  language right: base's likeliest {likeliest_right}/{count}, chosen {chosen_right}/{count};"
+        f" base unsure (under {LANGUAGE_SURE:g}) on {unsure}, {decodes:.0f} candidate decodes"
+    )
+    print(
+        f"  wall seconds: {sum(seconds):.1f} in all, {statistics.mean(seconds):.1f} per sentence;"
+        f" {statistics.mean(unsure_seconds) if unsure_seconds else 0.0:.1f} per sentence base was unsure of"
+    )
 
 
 def main() -> None:
@@ -344,6 +446,9 @@ def main() -> None:
         f" (median {1000 * statistics.median(lid):.0f}, {len(lid)} files) = {share:.0f}% of the {asr_seconds:.1f} s"
         f" spent on {audio_seconds:.1f} s of audio (RTF {asr_seconds / audio_seconds:.2f} all included)"
     )
+    print()
+    with tempfile.TemporaryDirectory() as tmp:
+        language_accuracy(recognizer, espeak, Path(tmp))
 
 
 if __name__ == "__main__":

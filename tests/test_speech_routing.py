@@ -18,21 +18,32 @@ from mediasift.inference.registry import Runtime, registry
 from mediasift.media.audio import decode_audio
 from mediasift.mediatype import MediaType
 from mediasift.models.transcriber import (
+    CANDIDATE_DECODES,
     CONFIDENT,
     ENGLISH_HARD,
+    LANGUAGE_CHOICES,
     LANGUAGE_IDENTIFICATIONS,
+    LANGUAGE_OVERRULED,
+    LANGUAGE_SURE,
     LOOP,
     LOW_LOGPROB,
     NO_WORDS,
     NOT_ENGLISH,
+    OK,
     SAMPLE_RATE,
     SURE,
+    Candidate,
     Compute,
+    Identification,
+    LanguageChoice,
     MultilingualTranscriber,
+    Route,
     SpeechRecognizer,
     Transcriber,
     Transcript,
     TranscriptSegment,
+    choose_language,
+    decode_failure,
     gather_windows,
     get_speech_recognizer,
     get_transcriber,
@@ -52,14 +63,24 @@ needs_espeak = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="esp
 ENGLISH = "Please turn off the lights when you leave the room."
 GERMAN = "Heute ist das Wetter in Berlin sehr schön. Ich trinke jeden Morgen eine Tasse Kaffee mit Milch."
 GERMAN_WORDS = {"heute", "wetter", "berlin", "jeden", "morgen", "tasse", "kaffee", "mit", "milch"}
+# The acceptance tester's case: base's likeliest language for this (espeak-ng voice fr, 160 wpm) is Thai
+# at 0.38, and its Thai decode is "พูด จะพูดแน่แน่แน่...".
+FRENCH = "Bonjour, je voudrais réserver une table pour deux personnes ce soir."
+FRENCH_WORDS = {"bonjour", "je", "voudrais", "réserver", "une", "table", "pour", "deux", "personnes", "ce", "soir"}
 
 
-def segment(text: str, logprob: float, start: float = 0.0, end: float = 1.0, ratio: float = 1.2) -> TranscriptSegment:
-    return TranscriptSegment(start, end, text, logprob, 0.0, compression_ratio=ratio)
+def segment(
+    text: str, logprob: float, start: float = 0.0, end: float = 1.0, ratio: float = 1.2, cut_off: bool = False
+) -> TranscriptSegment:
+    return TranscriptSegment(start, end, text, logprob, 0.0, compression_ratio=ratio, cut_off=cut_off)
 
 
 def probe(*segments: TranscriptSegment) -> Transcript:
     return Transcript(language="en", segments=list(segments), duration=2.0)
+
+
+def decode(language: str, *segments: TranscriptSegment) -> Transcript:
+    return Transcript(language=language, segments=list(segments), duration=2.0)
 
 
 def counts(ref: Any, *counters: str) -> dict[str, float]:
@@ -80,6 +101,60 @@ def test_probe_verdict_keeps_only_sure_words_without_a_loop() -> None:
     assert probe_verdict(probe(segment("the lights", -0.3)), -0.2) == LOW_LOGPROB
     assert probe_verdict(probe(segment("and again " * 20, -0.1, ratio=9.0)), -0.8) == LOOP
     assert probe_verdict(probe(), -0.8) == NO_WORDS
+
+
+def test_a_decode_fails_when_it_has_no_words_or_loops_even_briefly() -> None:
+    assert decode_failure(decode("fr", segment("je voudrais une table", -1.05))) is None
+    assert decode_failure(decode("fr")) == NO_WORDS
+    assert decode_failure(decode("th", segment("พูด จะพูดแน่แน่แน่แน่แน่", -0.79, cut_off=True))) == LOOP
+    assert decode_failure(decode("en", segment("poo-poo-poo " * 9, -0.5, ratio=3.1))) == LOOP
+
+
+def test_the_language_whose_decode_is_most_probable_without_looping_is_chosen() -> None:
+    identified = Identification((("th", 0.38), ("fr", 0.20), ("vi", 0.16), ("en", 0.08)))
+    assert not identified.sure and identified.probability_of("vi") == 0.16 and identified.probability_of("xx") == 0
+    decodes = {
+        "th": decode("th", segment("พูด จะพูดแน่แน่แน่แน่แน่", -0.79, cut_off=True)),
+        "fr": decode("fr", segment("Je vous n'en ai même pas vu", -1.2, 0, 2), segment("ce soir.", -0.6, 2, 3)),
+        "vi": decode("vi", segment("Bụ chụp, chụp", -1.1)),
+        "en": decode("en"),
+    }
+    choice = choose_language(identified, decodes)
+    assert choice.chosen == "fr", "the loop scores best (-0.79) but is left out; fr's -1.0 beats vi's -1.1"
+    assert (choice.identified, choice.probability) == ("th", 0.38)
+    assert [(c.language, c.probability, c.verdict) for c in choice.candidates] == [
+        ("th", 0.38, LOOP),
+        ("fr", 0.20, OK),
+        ("vi", 0.16, OK),
+        ("en", 0.08, NO_WORDS),
+    ]
+    assert choice.candidates[1].logprob == pytest.approx(-1.0)
+    nothing = choose_language(identified, {"th": decodes["th"], "en": decodes["en"]})
+    assert nothing.chosen == "th", "every decode failed: the likeliest language, as before"
+    assert Identification((("de", LANGUAGE_SURE),)).sure
+
+
+def test_candidates_are_the_likeliest_few_within_a_ratio_of_the_first() -> None:
+    identified = Identification((("de", 0.49), ("en", 0.0887), ("la", 0.0837)))
+    assert identified.candidates() == ["de"], "English at 0.09 against 0.49 is no candidate"
+    close = Identification((("th", 0.38), ("fr", 0.20), ("vi", 0.16), ("en", 0.15), ("nn", 0.03)))
+    assert close.candidates() == ["th", "fr", "vi"], "at most three"
+
+
+def test_route_data_lists_the_language_choices() -> None:
+    choice = LanguageChoice("th", 0.37666, "fr", (Candidate("th", 0.37666, -0.54844, LOOP),), 1.25, 5.0)
+    route = Route("base", NOT_ENGLISH, LOW_LOGPROB, -1.07, -0.7, True, True, (choice,))
+    assert route.as_data()["language_choices"] == [
+        {
+            "start": 1.25,
+            "end": 5.0,
+            "identified": "th",
+            "probability": 0.3767,
+            "chosen": "fr",
+            "candidates": [{"language": "th", "probability": 0.3767, "logprob": -0.5484, "verdict": LOOP}],
+        }
+    ]
+    assert Route("tiny", CONFIDENT, SURE, -0.2, -0.7, False, False).as_data()["language_choices"] == []
 
 
 def test_compute_type_is_checked_and_named_in_every_version(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -187,6 +262,35 @@ def test_german_escalates_to_base_and_is_transcribed_in_german(
     assert route["model"] == base.id and route["reason"] == NOT_ENGLISH and route["probe"] != SURE
     assert route["escalated"] is True and route["language_identified"] is True
     assert len(set(re.findall(r"\w+", data["text"].lower())) & GERMAN_WORDS) >= 4
+
+
+@pytest.mark.slow
+@needs_espeak
+def test_french_that_base_is_unsure_of_is_transcribed_in_french(
+    tmp_path: Path, recognizer: SpeechRecognizer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    base, router = recognizer.multilingual.ref, recognizer.ref
+    before = counts(router, LANGUAGE_CHOICES, CANDIDATE_DECODES, LANGUAGE_OVERRULED)
+    base_calls = stats.count(base, "calls")
+
+    data = transcribe(make_speech_wav(tmp_path / "fr.wav", FRENCH, voice="fr"), recognizer, monkeypatch)
+
+    assert data["language"] == "fr" and data["model"] == base.id and set(data["languages"]) == {"fr"}
+    assert len(set(re.findall(r"\w+", data["text"].lower())) & FRENCH_WORDS) >= 3
+    (choice,) = data["route"]["language_choices"]
+    assert choice["probability"] < LANGUAGE_SURE and choice["chosen"] == "fr"
+    assert 0 <= choice["start"] < choice["end"] <= data["duration"]
+    tried = {c["language"]: c for c in choice["candidates"]}
+    assert len(tried) >= 2 and tried["fr"]["verdict"] == OK
+    assert data["language_probability"] == pytest.approx(tried["fr"]["probability"], abs=1e-4)
+    assert all(c["logprob"] <= tried["fr"]["logprob"] for c in tried.values() if c["verdict"] == OK)
+    overruled = choice["identified"] != "fr"
+    assert counts(router, LANGUAGE_CHOICES, CANDIDATE_DECODES, LANGUAGE_OVERRULED) == {
+        LANGUAGE_CHOICES: before[LANGUAGE_CHOICES] + 1,
+        CANDIDATE_DECODES: before[CANDIDATE_DECODES] + len(tried),
+        LANGUAGE_OVERRULED: before[LANGUAGE_OVERRULED] + overruled,
+    }
+    assert stats.count(base, "calls") == base_calls + 1 + len(tried), "an identification, the decodes, no more"
 
 
 @pytest.mark.slow
