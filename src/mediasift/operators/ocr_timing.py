@@ -343,7 +343,7 @@ def _decode(
     for packet in container.demux(stream):
         try:
             frames = packet.decode()
-        except av.error.InvalidDataError:
+        except av.error.FFmpegError:  # damaged data: skipped, as everywhere
             continue
         for frame in frames:
             last = frame.pts * time_base - start if frame.pts is not None else last + 1 / fps
