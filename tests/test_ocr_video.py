@@ -16,13 +16,12 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import hashlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 from uuid import uuid4
 
 import av
 import numpy as np
 import pytest
-from av.video.stream import VideoStream
 from PIL import Image, ImageDraw
 
 from mediasift.config import Settings
@@ -39,6 +38,7 @@ from mediasift.operators.ocr_timing import Seen, Sighting, _Cutter, visible_span
 from mediasift.pipeline.operator import AssetView, Operator, OperatorContext, StoredSegment
 
 import mediagen
+import shotgen
 
 FPS = 25
 SIZE = (480, 270)
@@ -46,17 +46,7 @@ BAR = (100, 200, 240, 40)  # x, y, w, h of the white bar the pixel tests look fo
 
 
 def _write(path: Path, frames: Iterator[np.ndarray], size: tuple[int, int] = SIZE) -> Path:
-    with av.open(str(path), "w") as out:
-        stream = cast(VideoStream, out.add_stream("h264", rate=FPS))
-        stream.width, stream.height = size
-        stream.pix_fmt = "yuv420p"
-        stream.options = {"preset": "veryfast"}
-        for index, pixels in enumerate(frames):
-            frame = av.VideoFrame.from_ndarray(pixels, format="rgb24")
-            frame.pts = index
-            out.mux(stream.encode(frame))
-        out.mux(stream.encode(None))
-    return path
+    return shotgen.write_frames(path, frames, size, fps=FPS)
 
 
 def _bar_video(path: Path, seconds: float, brightness: Callable[[float], float]) -> Path:
