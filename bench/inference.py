@@ -1,7 +1,7 @@
 """Text-embedding throughput: the raw model at its best batch size (the limit), next to mediasift's
 end-to-end throughput through jobs and the cross-job micro-batcher, on the same texts in one run.
 
-Two sets of distinct English texts (``tests/textgen.py``), because batching pays off so differently
+Two sets of distinct English texts (``tests/support/textgen.py``), because batching pays off so differently
 with length on a CPU: short ones (4-30 words: transcript utterances, captions, OCR lines, labels)
 and long ones (a paragraph of 2-3 sentences: text chunks). The result cache is off (it is outside
 the pipeline), so every text is embedded.
@@ -39,7 +39,7 @@ from mediasift.jobs.model import Job, Lane
 from mediasift.jobs.runtime import JobContext, Worker
 from mediasift.models.text_embedder import TextEmbedder, get_text_embedder
 
-from textgen import prose, short_sentences
+from support.textgen import prose, short_sentences
 
 
 def raw_seconds(embedder: TextEmbedder, texts: list[str], batch: int) -> float:

@@ -32,7 +32,7 @@ from PIL import Image
 from mediasift.inference import devices
 from mediasift.models.ocr import TextReader
 
-import mediagen
+from support import mediagen
 
 WORDS = ["HARVEST", "FESTIVAL", "RIVER", "MARKET", "NORTH", "STATION", "OPEN", "DAILY", "CITY", "MUSEUM", "TICKETS",
          "SUMMER", "CONCERT", "BRIDGE"]  # fmt: skip

@@ -25,7 +25,7 @@ from mediasift.jobs.broker import open_broker
 from mediasift.jobs.model import Job, Lane
 from mediasift.jobs.runtime import Worker
 
-from servers import NatsServer, RedisServer
+from support.servers import NatsServer, RedisServer
 
 BATCH = 100
 

@@ -55,8 +55,8 @@ from mediasift.models.transcriber import (
 from mediasift.models.vad import get_vad
 from mediasift.operators.transcribe import transcribe_file
 
-from librivox import recordings
-from mediagen import write_wav
+from support.librivox import recordings
+from support.mediagen import write_wav
 
 SR = 16000
 

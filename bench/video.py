@@ -35,7 +35,7 @@ from av.video.reformatter import Interpolation, VideoReformatter
 
 from mediasift.media.shots import detect_shots, read_frames
 
-import shotgen
+from support import shotgen
 
 RUNS = 3
 FPS = 25

@@ -33,7 +33,7 @@ from mediasift.inference import devices
 from mediasift.media.audio import decode_audio
 from mediasift.models.transcriber import MultilingualTranscriber, Transcriber
 
-from librivox import recordings
+from support.librivox import recordings
 
 SR = 16000
 

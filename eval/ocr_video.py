@@ -63,7 +63,7 @@ from mediasift.operators.keyframes import Keyframes
 from mediasift.operators.ocr import SAME_TEXT_RATIO, Ocr, normalise, similarity
 from mediasift.pipeline.operator import AssetView, Operator, OperatorContext, OperatorResult, StoredSegment
 
-import mediagen
+from support import mediagen
 
 FPS = 25
 SIZE = (640, 360)

@@ -64,7 +64,7 @@ from mediasift.models.transcriber import (
 )
 from mediasift.models.vad import get_vad
 
-from librivox import recordings  # eval/speech.py puts tests/ on the path
+from support.librivox import recordings  # eval/speech.py puts tests/ on the path
 
 VOICES = {"en": "en", "de": "de", "fr": "fr-fr", "es": "es"}
 

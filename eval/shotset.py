@@ -27,7 +27,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-import shotgen
+from support import shotgen
 
 CACHE = Path("/tmp/mediasift-eval-shots")
 GENERATOR_VERSION = "4"

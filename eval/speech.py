@@ -52,7 +52,7 @@ from mediasift.models.transcriber import (
 from mediasift.operators.transcribe import transcribe_file
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from librivox import recordings
+from support.librivox import recordings
 
 ENGLISH = [
     "The quick brown fox jumps over the lazy dog.",

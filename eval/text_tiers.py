@@ -1,6 +1,6 @@
 """The two text-embedding tiers on the job the cheap one is for: finding near-duplicate text.
 
-1,000 distinct English texts (``tests/textgen.py``); 400 queries, each an altered copy of one of them:
+1,000 distinct English texts (``tests/support/textgen.py``); 400 queries, each an altered copy of one of them:
 case and punctuation changed, 20% of the words dropped, neighbouring words swapped, or the last third
 cut off (100 of each). A query is right when its original is the nearest of the 1,000 (top-1).
 Printed per tier: top-1 accuracy per alteration, and embedding time per text; and for a cascade that
@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from mediasift.models.static_embedder import HANDLE as WORDLLAMA
 from mediasift.models.text_embedder import HANDLE as MINILM
 
-from textgen import prose
+from support.textgen import prose
 
 Embed = Callable[[Sequence[str]], npt.NDArray[np.float32]]
 PREFILTER = 20
@@ -103,8 +103,10 @@ def main() -> None:
         print(f"{name:20} {accuracy['minilm']:12.3f} {accuracy['wordllama']:10.3f} {accuracy['cascade']:8.3f}")
     ms_mini, ms_word = results["minilm"]["ms per text"], results["wordllama"]["ms per text"]
     print(f"embedding time per text: MiniLM {ms_mini:.2f} ms, wordllama {ms_word:.3f} ms ({ms_mini / ms_word:.0f}x)")
-    print(f"cascade: MiniLM embeds {PREFILTER} candidates per query instead of all {len(originals)} texts "
-          f"({1 - PREFILTER / len(originals):.0%} less MiniLM work where the collection is not embedded yet)")
+    print(
+        f"cascade: MiniLM embeds {PREFILTER} candidates per query instead of all {len(originals)} texts "
+        f"({1 - PREFILTER / len(originals):.0%} less MiniLM work where the collection is not embedded yet)"
+    )
 
 
 if __name__ == "__main__":

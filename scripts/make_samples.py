@@ -17,7 +17,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 from mediasift.config import Settings  # noqa: E402
 from mediasift.ingest.probe import probe_file  # noqa: E402
 
-import mediagen as mg  # noqa: E402
+from support import mediagen as mg  # noqa: E402
 
 SAMPLES = ROOT / "samples"
 

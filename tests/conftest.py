@@ -7,9 +7,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
-import psycopg
 import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -17,10 +15,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 from mediasift.config import Settings
 from mediasift.db.server import embedded_url, stop_embedded
 
-
-def with_database(url: str, name: str) -> str:
-    parts = urlsplit(url)
-    return urlunsplit(parts._replace(path="/" + name))
+from support.databases import LEASE_S, create_database
 
 
 @pytest.fixture(scope="session")
@@ -30,13 +25,6 @@ def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     url = embedded_url(pg_dir)
     yield url
     stop_embedded(pg_dir)
-
-
-def create_database(server_url: str) -> str:
-    name = "t_" + uuid.uuid4().hex[:12]
-    with psycopg.connect(server_url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    return with_database(server_url, name)
 
 
 @pytest.fixture
@@ -57,7 +45,7 @@ def media_dir(tmp_path: Path) -> Path:
 @pytest.fixture(scope="session")
 def tcp_pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A second, separate PostgreSQL reached over TCP by URL."""
-    from pg_tcp import TcpPostgres
+    from support.pg_tcp import TcpPostgres
 
     server = TcpPostgres(tmp_path_factory.mktemp("pg-tcp") / "data")
     url = server.start()
@@ -67,7 +55,7 @@ def tcp_pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    from servers import RedisServer
+    from support.servers import RedisServer
 
     server = RedisServer(tmp_path_factory.mktemp("redis"))
     yield server.start()
@@ -76,14 +64,13 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def nats_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    from servers import NatsServer
+    from support.servers import NatsServer
 
     server = NatsServer(tmp_path_factory.mktemp("nats"))
     yield server.start()
     server.stop()
 
 
-LEASE_S = 1.0
 BACKENDS = ["postgres", "redis", "nats"]
 
 
@@ -110,7 +97,7 @@ def broker(request: pytest.FixtureRequest, pg_server: str) -> Iterator[Any]:
 @pytest.fixture(scope="session")
 def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     """A started ``servers.SeaweedS3``: S3 at ``.endpoint`` for ``.access_key`` / ``.secret_key``."""
-    from servers import SeaweedS3
+    from support.servers import SeaweedS3
 
     server = SeaweedS3(tmp_path_factory.mktemp("seaweedfs"))
     server.start()

@@ -18,8 +18,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from mediasift.config import Settings
 
-import mediagen
-from chaos_plugins import POISON
+from support import mediagen
+from support.chaos_plugins import POISON
 
 pytestmark = pytest.mark.slow
 
@@ -40,7 +40,7 @@ def _run(env: dict[str, str], *args: str) -> tuple[int, Any]:
 
 
 def test_dead_letters_can_be_listed_inspected_and_redriven(settings: Settings, media_dir: Path) -> None:
-    env = _env(settings, MEDIASIFT_OPERATOR_PLUGINS="chaos_plugins:PoisonCheck")
+    env = _env(settings, MEDIASIFT_OPERATOR_PLUGINS="support.chaos_plugins:PoisonCheck")
     mediagen.make_text_file(media_dir / "bad.txt", f"perfectly ordinary words {POISON}")
     code, report = _run(env, "ingest", str(media_dir), "--wait", "--json")
     assert code == 3, "analysis failed"

@@ -19,8 +19,8 @@ from typer.testing import CliRunner
 
 from mediasift.cli import app
 
-import mediagen
-from conftest import create_database
+from support import mediagen
+from support.databases import create_database
 
 pytestmark = pytest.mark.slow
 

@@ -15,7 +15,7 @@ import pytest
 from mediasift.config import Settings
 from mediasift.service import BACKPRESSURE_CHECK_EVERY, Mediasift
 
-import mediagen
+from support import mediagen
 
 pytestmark = pytest.mark.slow
 

@@ -228,7 +228,8 @@ def reprocess(
         console.print(f"{len(plan['assets'])} assets: " + ", ".join(f"{op} {n}" for op, n in plan["queued"].items()))
     if still:
         errors.print(
-            "[yellow]still stale after running: " + ", ".join(f"{op} {n}" for op, n in still.items())
+            "[yellow]still stale after running: "
+            + ", ".join(f"{op} {n}" for op, n in still.items())
             + ". A worker with other settings (MEDIASIFT_* values, or another mediasift version) ran them;"
             " give every worker the same configuration.[/yellow]"
         )

@@ -195,4 +195,3 @@ def _bearer(token: str) -> Callable[[Request], None]:
             raise HTTPException(401, "a valid bearer token is required", headers={"WWW-Authenticate": "Bearer"})
 
     return check
-

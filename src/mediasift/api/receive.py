@@ -91,8 +91,7 @@ def check_public(host: str, port: int) -> None:
         address = ipaddress.ip_address(info[4][0])
         if not address.is_global or address.is_multicast:
             raise Unacceptable(
-                f"{host} resolves to {address}, which is not a public address"
-                " (MEDIASIFT_URL_FETCH_PRIVATE=1 allows it)"
+                f"{host} resolves to {address}, which is not a public address (MEDIASIFT_URL_FETCH_PRIVATE=1 allows it)"
             )
 
 

@@ -132,8 +132,7 @@ def count_by(conn: Conn) -> list[dict[str, Any]]:
 
 def audit_trail(conn: Conn, entity_id_prefix: str, limit: int = 1000) -> list[dict[str, Any]]:
     return conn.execute(
-        "SELECT at, actor, action, entity, entity_id FROM audit_log WHERE entity_id LIKE %s "
-        "ORDER BY id LIMIT %s",
+        "SELECT at, actor, action, entity, entity_id FROM audit_log WHERE entity_id LIKE %s ORDER BY id LIMIT %s",
         (entity_id_prefix + "%", limit),
     ).fetchall()
 

@@ -66,9 +66,7 @@ def record_failure(conn: Conn, run: RunRecord) -> None:
     _upsert_run(conn, run)
 
 
-def replace_results(
-    conn: Conn, run: RunRecord, result: OperatorResult, blobs: list[tuple[str, int, str]]
-) -> None:
+def replace_results(conn: Conn, run: RunRecord, result: OperatorResult, blobs: list[tuple[str, int, str]]) -> None:
     """Replace everything ``run.operator`` produced for the asset with ``result``.
 
     Called inside one transaction, this makes a re-run leave exactly one set of results.
@@ -127,9 +125,7 @@ def replace_results(
         _insert_embedding(conn, emb.segment_id, run.asset_id, emb.model.id, emb.model.version, emb.vector)
 
 
-def _insert_embedding(
-    conn: Conn, segment_id: int, asset_id: UUID, model: str, model_version: str, vector: Any
-) -> None:
+def _insert_embedding(conn: Conn, segment_id: int, asset_id: UUID, model: str, model_version: str, vector: Any) -> None:
     conn.execute(
         """
         INSERT INTO embeddings (segment_id, model, model_version, asset_id, dim, embedding)

@@ -69,7 +69,7 @@ def nearest_segments(
 
 
 # The part of a long segment shown for a keyword match: the best fragment around the matched words.
-HEADLINE_OPTIONS = "MaxFragments=1, MaxWords=35, MinWords=15, ShortWord=0, StartSel=\"\", StopSel=\"\""
+HEADLINE_OPTIONS = 'MaxFragments=1, MaxWords=35, MinWords=15, ShortWord=0, StartSel="", StopSel=""'
 
 
 def matching_segments(conn: Conn, query: str, *, limit: int, media_type: str | None) -> list[dict[str, Any]]:

@@ -27,7 +27,7 @@ def onnx_providers() -> list[str]:
 
 @functools.cache
 def ctranslate2_device() -> str:
-    """"cuda" when CTranslate2 sees a CUDA device, else "cpu"."""
+    """ "cuda" when CTranslate2 sees a CUDA device, else "cpu"."""
     try:
         import ctranslate2
 

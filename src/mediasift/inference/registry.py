@@ -142,9 +142,7 @@ class ModelRegistry:
     def unload_idle(self, idle_s: float) -> list[str]:
         """Unload every model unused for ``idle_s`` seconds; the ids of those unloaded."""
         now = time.monotonic()
-        return [
-            h.spec.id for h in self.handles() if h.loaded and now - h.last_used >= idle_s and h.unload()
-        ]
+        return [h.spec.id for h in self.handles() if h.loaded and now - h.last_used >= idle_s and h.unload()]
 
 
 registry = ModelRegistry()

@@ -145,9 +145,7 @@ class _Track:
         self.decoded += len(frames)
 
 
-def _probe_open(
-    container: InputContainer, fmt: AVFormat, settings: Settings
-) -> tuple[MediaType, dict[str, Any]]:
+def _probe_open(container: InputContainer, fmt: AVFormat, settings: Settings) -> tuple[MediaType, dict[str, Any]]:
     video = next((s for s in container.streams.video if not s.disposition & Disposition.attached_pic), None)
     audio = next(iter(container.streams.audio), None)
     for stream in (video, audio):

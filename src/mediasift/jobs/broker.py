@@ -1,6 +1,6 @@
 """The one small protocol every broker backend speaks, and the factory that picks one by URL.
 
-Semantics every backend gives (tests/test_broker_contract.py holds them to it):
+Semantics every backend gives (tests/jobs/test_broker_contract.py holds them to it):
 
 - at-least-once: a fetched job not acked within the lease (``lease_s``) is delivered again,
   to any consumer, with ``attempt`` one higher; ``extend`` renews the lease (a heartbeat);

@@ -138,9 +138,7 @@ class ImageClassifier:
         return self._check_readable(runtime)
 
     @staticmethod
-    def _find_head(
-        interpreter: Any, output_index: int, n_classes: int
-    ) -> tuple[_TensorRef | None, _TensorRef | None]:
+    def _find_head(interpreter: Any, output_index: int, n_classes: int) -> tuple[_TensorRef | None, _TensorRef | None]:
         """The logits (1, classes) and pooled features (1, C) tensors, found by shape.
 
         Biases are 1-D and no weight tensor of this model has the form (1, ..., 1, N), so a tensor of
@@ -220,13 +218,9 @@ class ImageClassifier:
             interpreter.set_tensor(runtime.input_index, tensor)
             interpreter.invoke()
             raw_probs = interpreter.get_tensor(runtime.probabilities.index).reshape(-1).copy()
-            raw_logits = (
-                interpreter.get_tensor(runtime.logits.index).reshape(-1).copy() if runtime.logits else None
-            )
+            raw_logits = interpreter.get_tensor(runtime.logits.index).reshape(-1).copy() if runtime.logits else None
             raw_features = (
-                interpreter.get_tensor(runtime.features.index).reshape(-1).copy()
-                if runtime.features
-                else None
+                interpreter.get_tensor(runtime.features.index).reshape(-1).copy() if runtime.features else None
             )
         if runtime.logits is not None and raw_logits is not None:
             probs = _softmax(runtime.logits.quant.dequantize(raw_logits))

@@ -385,9 +385,7 @@ class _Whisper:
 
 def _transcript_from_data(data: dict[str, Any]) -> Transcript:
     """A window's transcript back from its cached form (``dataclasses.asdict`` of it, no route)."""
-    segments = [
-        TranscriptSegment(**{**seg, "words": [Word(**w) for w in seg["words"]]}) for seg in data["segments"]
-    ]
+    segments = [TranscriptSegment(**{**seg, "words": [Word(**w) for w in seg["words"]]}) for seg in data["segments"]]
     return Transcript(**{**data, "segments": segments, "route": None})
 
 

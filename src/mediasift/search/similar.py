@@ -139,4 +139,3 @@ def _entry(found: dict[UUID, SimilarAsset], row: dict[str, Any], basis: str) -> 
     if row["asset_id"] not in found:
         found[row["asset_id"]] = SimilarAsset(row["asset_id"], row["media_type"], row["source_path"], basis)
     return found[row["asset_id"]]
-

@@ -1,0 +1,203 @@
+"""The HTTP API: uploads (multipart and raw), URLs (through a real local HTTP server), the CLI's JSON
+contracts over HTTP, tokens, blobs, latency metrics, and refusals that leave nothing behind."""
+
+from __future__ import annotations
+
+import io
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from functools import partial
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+from PIL import Image
+from prometheus_client.parser import text_string_to_metric_families
+
+from mediasift.api.app import create_app
+from mediasift.api.receive import Unacceptable, check_public, safe_name
+from mediasift.config import Settings
+
+from support import mediagen
+
+NOTE = "The lighthouse keeper wrote that the storm reached the harbour at midnight."
+
+
+@pytest.fixture
+def client(settings: Settings) -> Iterator[TestClient]:
+    with TestClient(create_app(settings.model_copy(update={"url_fetch_private": True}))) as test_client:
+        yield test_client
+
+
+class _Files(SimpleHTTPRequestHandler):
+    """Serves a folder; /moved/NAME redirects to /NAME; quiet."""
+
+    def do_GET(self) -> None:
+        if self.path.startswith("/moved/"):
+            self.send_response(302)
+            self.send_header("Location", self.path.removeprefix("/moved"))
+            self.end_headers()
+            return
+        super().do_GET()
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def web(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    """A real HTTP server on 127.0.0.1 serving a folder: (base URL, folder)."""
+    folder = tmp_path / "www"
+    folder.mkdir()
+    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(_Files, directory=str(folder)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}", folder
+    server.shutdown()
+
+
+def png_bytes() -> bytes:
+    out = io.BytesIO()
+    Image.fromarray(mediagen.photo("chelsea")).save(out, "PNG")
+    return out.getvalue()
+
+
+def asset_count(client: TestClient) -> int:
+    return len(client.get("/assets").json()["assets"])
+
+
+@pytest.mark.slow
+def test_an_upload_is_analysed_and_its_results_served(client: TestClient) -> None:
+    response = client.post("/assets?wait=true", files={"file": ("cat.png", png_bytes(), "image/png")})
+    assert response.status_code == 201, response.text
+    (item,) = response.json()["accepted"]
+    assert item["media_type"] == "image" and item["status"] == "done" and item["duplicate"] is False
+    assert item["path"] == "upload:cat.png"
+
+    again = client.post("/assets", files={"file": ("copy.png", png_bytes(), "image/png")})
+    assert again.status_code == 200 and again.json()["accepted"][0]["duplicate"] is True
+
+    detail = client.get(f"/assets/{item['asset_id'][:8]}").json()
+    assert detail["id"] == item["asset_id"] and "upload:copy.png" in detail["sources"]
+    kinds = {artifact["kind"] for artifact in detail["artifacts"]}
+    assert {"labels", "thumbnail", "phash"} <= kinds
+    thumbnail = next(a for a in detail["artifacts"] if a["kind"] == "thumbnail")
+    served = client.get(f"/blobs/{thumbnail['blob_sha256']}")
+    assert served.status_code == 200 and served.headers["content-type"].startswith("image/")
+    assert max(Image.open(io.BytesIO(served.content)).size) <= 320
+    assert client.get("/blobs/" + "0" * 64).status_code == 404
+    assert client.get("/blobs/not-a-hash").status_code == 404
+
+    hits = client.get("/search", params={"q": "a tabby cat", "type": "image"}).json()["results"]
+    assert hits and hits[0]["asset_id"] == item["asset_id"]
+    assert client.get(f"/assets/{item['asset_id']}/similar").json()["asset_id"] == item["asset_id"]
+    assert client.get("/assets/ffffffff").status_code == 404
+    assert client.get("/search", params={"q": "cat", "mode": "fuzzy"}).status_code == 422
+
+
+@pytest.mark.slow
+def test_a_raw_body_upload_and_a_url_are_ingested_with_their_source(client: TestClient, web: tuple[str, Path]) -> None:
+    raw = client.post("/assets?filename=../../etc/note.txt&wait=true", content=NOTE.encode())
+    assert raw.status_code == 201, raw.text
+    assert raw.json()["accepted"][0]["path"] == "upload:note.txt", "only the last part of a name is kept"
+
+    base, folder = web
+    mediagen.make_image(folder / "gradient.webp", (200, 120))
+    fetched = client.post("/assets/from-url", json={"url": f"{base}/moved/gradient.webp", "wait": True})
+    assert fetched.status_code == 201, fetched.text
+    (item,) = fetched.json()["accepted"]
+    assert item["media_type"] == "image" and item["path"] == f"{base}/gradient.webp" and item["status"] == "done"
+    assert client.get(f"/assets/{item['asset_id']}").json()["sources"] == [f"{base}/gradient.webp"]
+
+
+@pytest.mark.slow
+def test_bad_input_is_refused_with_a_reason_and_leaves_nothing(
+    settings: Settings, client: TestClient, web: tuple[str, Path]
+) -> None:
+    base, folder = web
+    (folder / "song.mp3").write_bytes(os.urandom(50_000))
+    before = asset_count(client)
+    junk = client.post("/assets", files={"file": ("song.mp3", os.urandom(50_000), "audio/mpeg")})
+    assert junk.status_code == 422 and junk.json()["detail"]
+    assert client.post("/assets", files={"file": ("empty.txt", b"", "text/plain")}).status_code == 422
+    assert client.post("/assets", data={"note": "no file"}).status_code == 422
+    missing = client.post("/assets/from-url", json={"url": f"{base}/nothing.png"})
+    assert missing.status_code == 422 and "404" in missing.json()["detail"]
+    assert client.post("/assets/from-url", json={"url": "file:///etc/passwd"}).status_code == 422
+    assert client.post("/assets/from-url", json={"url": f"{base}/song.mp3"}).status_code == 422
+    assert asset_count(client) == before
+    assert not any((settings.home / "uploads").iterdir()), "received files are removed"
+
+    small = settings.model_copy(update={"max_file_bytes": 1000, "url_fetch_private": True})
+    with TestClient(create_app(small)) as limited:
+        too_big = limited.post("/assets", files={"file": ("big.txt", b"x" * 5000, "text/plain")})
+        assert too_big.status_code == 413
+        assert limited.post("/assets/from-url", json={"url": f"{base}/song.mp3"}).status_code == 413
+
+    with TestClient(create_app(settings)) as guarded:  # the default: no private addresses
+        refused = guarded.post("/assets/from-url", json={"url": f"{base}/song.mp3"})
+        assert refused.status_code == 422 and "not a public address" in refused.json()["detail"]
+
+
+def test_private_and_odd_addresses_are_not_fetched() -> None:
+    for host in ("localhost", "127.0.0.1", "10.1.2.3", "169.254.169.254", "::1", "0.0.0.0"):
+        with pytest.raises(Unacceptable, match="not a public address"):
+            check_public(host, 80)
+    with pytest.raises(Unacceptable, match="cannot resolve"):
+        check_public("no-such-host.invalid", 80)
+    assert safe_name("../../a/b\x00c.png", "x") == "bc.png" and safe_name("..", "x") == "x"
+
+
+def test_a_token_guards_everything_but_health(settings: Settings) -> None:
+    with TestClient(create_app(settings.model_copy(update={"api_token": "s3cret"}))) as guarded:
+        assert guarded.get("/healthz").status_code == 200
+        assert guarded.get("/status").status_code == 401
+        assert guarded.get("/status", headers={"Authorization": "Bearer wrong"}).status_code == 401
+        assert guarded.get("/status", headers={"Authorization": "Bearer s3cret"}).status_code == 200
+
+
+def test_metrics_time_each_route_by_its_template(client: TestClient) -> None:
+    assert client.get("/assets/00000000").status_code == 404
+    assert client.get("/status").status_code == 200
+    families = {f.name: f for f in text_string_to_metric_families(client.get("/metrics").text)}
+    counts = {
+        (s.labels["route"], s.labels["status"]): s.value
+        for s in families["mediasift_api_request_seconds"].samples
+        if s.name.endswith("_count")
+    }
+    assert counts[("/assets/{asset}", "404")] == 1 and counts[("/status", "200")] == 1
+    assert "mediasift_queue_ready" in families and "process_resident_memory_bytes" in families
+
+
+@pytest.mark.slow
+def test_serve_answers_over_a_real_socket(settings: Settings) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {**os.environ, "MEDIASIFT_HOME": str(settings.home), "MEDIASIFT_DATABASE_URL": settings.database_url}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "mediasift.cli", "serve", "--port", str(port)], env=env, stderr=subprocess.PIPE
+    )
+    try:
+        deadline, answer = time.monotonic() + 60, None
+        while answer is None and time.monotonic() < deadline:
+            try:
+                answer = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=5)
+            except httpx.ConnectError:
+                time.sleep(0.3)
+        assert answer is not None and answer.json() == {"status": "ok"}
+        assert httpx.get(f"http://127.0.0.1:{port}/openapi.json").json()["info"]["title"] == "mediasift"
+    finally:
+        server.send_signal(signal.SIGTERM)
+        _, err = server.communicate(timeout=30)
+    # uvicorn shuts down gracefully, then re-raises the signal it caught
+    assert server.returncode in (0, -signal.SIGTERM) and b"Traceback" not in err, err

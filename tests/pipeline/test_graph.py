@@ -1,0 +1,69 @@
+"""The pipeline graph is checked when it is built: mis-wiring fails at start-up, not in a job."""
+
+from __future__ import annotations
+
+import pytest
+
+from mediasift.mediatype import MediaType
+from mediasift.pipeline.graph import Pipeline, PipelineError, default_pipeline
+from mediasift.pipeline.operator import Operator, OperatorContext, OperatorResult
+
+from support.plugins import PluginOcr
+
+
+def _op(name: str, media: set[MediaType], deps: tuple[str, ...] = ()) -> Operator:
+    class _Op(Operator):
+        version = "1"
+        media_types = frozenset(media)
+
+        def requires(self, media_type: MediaType) -> tuple[str, ...]:
+            return deps
+
+        def run(self, ctx: OperatorContext) -> OperatorResult:
+            return OperatorResult()
+
+    _Op.name = name
+    return _Op()
+
+
+def test_default_pipeline_orders_every_operator_after_its_dependencies() -> None:
+    pipeline = default_pipeline()
+    for media_type in MediaType:
+        names = [op.name for op in pipeline.for_media(media_type)]
+        assert names, media_type
+        assert names[-1] == "embed_text"
+        for op in pipeline.for_media(media_type):
+            for dep in op.requires(media_type):
+                assert names.index(dep) < names.index(op.name)
+    video = [op.name for op in pipeline.for_media(MediaType.VIDEO)]
+    assert video[0] == "keyframes" and "transcribe" in video and "ocr" in video
+
+
+def test_missing_dependency_is_refused() -> None:
+    with pytest.raises(PipelineError, match="requires 'nowhere'"):
+        Pipeline([_op("a", {MediaType.TEXT}, ("nowhere",))])
+
+
+def test_dependency_that_skips_the_media_type_is_refused() -> None:
+    with pytest.raises(PipelineError, match="handles no image"):
+        Pipeline([_op("a", {MediaType.IMAGE}, ("b",)), _op("b", {MediaType.TEXT})])
+
+
+def test_cycle_is_refused() -> None:
+    with pytest.raises(PipelineError, match="cycle"):
+        Pipeline([_op("a", {MediaType.TEXT}, ("b",)), _op("b", {MediaType.TEXT}, ("a",))])
+
+
+def test_duplicate_names_are_refused() -> None:
+    with pytest.raises(PipelineError, match="share a name"):
+        Pipeline([_op("a", {MediaType.TEXT}), _op("a", {MediaType.AUDIO})])
+
+
+def test_plugins_add_operators_and_replace_shipped_ones_by_name() -> None:
+    pipeline = default_pipeline("support.plugins:PluginOcr, support.plugins:PluginExtra")
+    assert isinstance(pipeline.operators["ocr"], PluginOcr)
+    assert "plugin_extra" in [op.name for op in pipeline.for_media(MediaType.TEXT)]
+    with pytest.raises(PipelineError, match="cannot load"):
+        default_pipeline("no_such_module:Thing")
+    with pytest.raises(PipelineError, match=r"package\.module:ClassName"):
+        default_pipeline("just_a_name")

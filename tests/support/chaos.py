@@ -1,0 +1,247 @@
+"""Chaos run: mixed media through worker processes that keep being killed, and a broker restart.
+
+    .venv/bin/python tests/support/chaos.py [--assets 300] [--broker redis|nats] [--workers 3]
+
+Workers are real ``mediasift worker`` processes. Every few seconds one of them is killed with
+SIGKILL and started again; once, the broker server is restarted. At the end every good asset must
+be done, every poisoned one dead-lettered with a permanent error, no result doubled and nothing
+lost. ``tests/test_chaos.py`` runs a reduced form in CI.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+TESTS = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(TESTS))
+
+from support import mediagen  # noqa: E402
+from support.chaos_plugins import POISON  # noqa: E402
+from support.servers import NatsServer, RedisServer  # noqa: E402
+
+WORDS = [
+    "harbor", "river", "mountain", "garden", "station", "library", "bridge", "market", "orchard", "tunnel",
+    "valley", "meadow", "castle", "lantern", "engine", "compass", "ferry", "glacier", "meteor", "canyon",
+]  # fmt: skip
+
+
+@dataclass
+class ChaosReport:
+    assets: int = 0
+    good: int = 0
+    poisoned: int = 0
+    done: int = 0
+    dead_lettered_permanent: int = 0
+    unfinished: int = 0
+    kills: int = 0
+    broker_restarts: int = 0
+    duplicate_results: int = 0
+    missing_results: int = 0
+    seconds: float = 0.0
+    problems: list[str] = field(default_factory=list)
+
+    def line(self) -> str:
+        return (
+            f"assets {self.assets} (good {self.good}, poisoned {self.poisoned}): done {self.done}, "
+            f"dead-lettered permanent {self.dead_lettered_permanent}, unfinished {self.unfinished}, "
+            f"duplicate results {self.duplicate_results}, missing results {self.missing_results}; "
+            f"{self.kills} SIGKILLs, {self.broker_restarts} broker restart(s), {self.seconds:.0f} s"
+        )
+
+
+def make_media(folder: Path, n: int, seed: int = 1) -> dict[str, bool]:
+    """n files: about 75% text, 15% images with a word drawn, 10% speech; one in ten texts poisoned.
+    Returns file name -> whether it is good."""
+    rng = random.Random(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    good: dict[str, bool] = {}
+    for i in range(n):
+        roll = rng.random()
+        words = " ".join(rng.choice(WORDS) for _ in range(40))
+        if roll < 0.75:
+            poisoned = i % 10 == 3
+            body = f"Document {i}. {words}." + (f" {POISON}" if poisoned else "")
+            name = f"doc{i:04d}.txt"
+            mediagen.make_text_file(folder / name, body)
+            good[name] = not poisoned
+        elif roll < 0.90:
+            name = f"sign{i:04d}.png"
+            mediagen.make_text_image(folder / name, f"{rng.choice(WORDS).upper()} {i}", size=(240, 120))
+            good[name] = True
+        else:
+            name = f"say{i:04d}.wav"
+            mediagen.make_speech_wav(folder / name, f"number {i} {rng.choice(WORDS)}")
+            good[name] = True
+    return good
+
+
+class Workers:
+    def __init__(self, env: dict[str, str], count: int, concurrency: int = 2) -> None:
+        self.env = env
+        self.procs: list[subprocess.Popen[bytes]] = []
+        self.command = [sys.executable, "-m", "mediasift.cli", "worker", "--concurrency", str(concurrency)]
+        for _ in range(count):
+            self.procs.append(self._start())
+
+    def _start(self) -> subprocess.Popen[bytes]:
+        return subprocess.Popen(self.command, env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def kill_one(self, rng: random.Random) -> None:
+        index = rng.randrange(len(self.procs))
+        self.procs[index].send_signal(signal.SIGKILL)
+        self.procs[index].wait()
+        self.procs[index] = self._start()
+
+    def stop(self) -> None:
+        for proc in self.procs:
+            proc.send_signal(signal.SIGTERM)
+        for proc in self.procs:
+            try:
+                proc.wait(60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+def run_chaos(
+    work: Path,
+    database_url: str,
+    *,
+    assets: int,
+    broker: str = "redis",
+    workers: int = 3,
+    kill_every_s: tuple[float, float] = (3.0, 6.0),
+    timeout_s: float = 1800.0,
+    seed: int = 1,
+) -> ChaosReport:
+    from mediasift.config import Settings
+    from mediasift.jobs.model import Lane
+    from mediasift.service import Mediasift
+
+    rng = random.Random(seed)
+    server_type = RedisServer if broker == "redis" else NatsServer
+    server = server_type(work / "broker")
+    broker_url = server.start()
+    env = {
+        **os.environ,
+        "MEDIASIFT_HOME": str(work / "home"),
+        "MEDIASIFT_DATABASE_URL": database_url,
+        "MEDIASIFT_BROKER_URL": broker_url,
+        "MEDIASIFT_LEASE_S": "3",
+        "MEDIASIFT_MAX_ATTEMPTS": "12",
+        "MEDIASIFT_RETRY_BASE_S": "0.5",
+        "MEDIASIFT_RETRY_CAP_S": "5",
+        "MEDIASIFT_OPERATOR_PLUGINS": "support.chaos_plugins:PoisonCheck",
+        "PYTHONPATH": os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")]),
+        "HF_HUB_OFFLINE": "1",
+    }
+    settings = Settings(
+        home=work / "home", database_url=database_url, broker_url=broker_url, lease_s=3, max_attempts=12,
+        operator_plugins="support.chaos_plugins:PoisonCheck",
+    )  # fmt: skip
+    report = ChaosReport()
+    good = make_media(work / "media", assets, seed)
+    system = Mediasift(settings)
+    ingest = system.ingest([work / "media"], lane=Lane.BATCH)
+    ids = {Path(a.path).name: a.asset_id for a in ingest.accepted}
+    report.assets, report.good, report.poisoned = len(ids), sum(good.values()), len(good) - sum(good.values())
+
+    start = time.monotonic()
+    pool = Workers(env, workers)
+    restarted = False
+    next_kill = time.monotonic() + rng.uniform(*kill_every_s)
+    try:
+        while time.monotonic() - start < timeout_s:
+            status = system.status()
+            unfinished = status["assets"]["pending"]
+            if unfinished == 0 and status["queue"]["depth"] == 0 and status["queue"]["in_flight"] == 0:
+                break
+            if not restarted and unfinished < report.assets * 0.6:
+                server.stop()
+                time.sleep(1.0)
+                server.start()
+                restarted = True
+                report.broker_restarts += 1
+            if time.monotonic() >= next_kill:
+                pool.kill_one(rng)
+                report.kills += 1
+                next_kill = time.monotonic() + rng.uniform(*kill_every_s)
+            time.sleep(0.5)
+    finally:
+        pool.stop()
+        report.seconds = time.monotonic() - start
+        _check(system, ids, good, report)
+        system.close()
+        server.stop()
+    return report
+
+
+def _check(system: Any, ids: dict[str, Any], good: dict[str, bool], report: ChaosReport) -> None:
+    from mediasift.operators.text_chunks import chunk_spans, read_text
+
+    dead = {d.job.id: d for d in system.dead_letters()}
+    for name, asset_id in ids.items():
+        detail = system.describe(asset_id)
+        if good[name]:
+            if detail["status"] == "done":
+                report.done += 1
+            else:
+                report.unfinished += 1
+                report.problems.append(f"{name}: {detail['status']} {detail['jobs']}")
+        else:
+            letter = dead.get(f"{asset_id}:poison_check")
+            if letter is not None and letter.error_class == "permanent":
+                report.dead_lettered_permanent += 1
+            else:
+                report.problems.append(f"{name}: poisoned but not dead-lettered as permanent")
+        if detail["media_type"] == "text" and detail["status"] == "done":
+            expected = len(chunk_spans(read_text(system.blobs.read_bytes(detail["sha256"]), "utf-8"), 800, 150))
+            chunks = [a for a in detail["artifacts"] if a["operator"] == "text_chunks" and a["kind"] == "chunks"]
+            found = chunks[0]["data"]["chunks"] if chunks else 0
+            if found > expected:
+                report.duplicate_results += 1
+            elif found < expected:
+                report.missing_results += 1
+    with system.db.connect() as conn:
+        row = conn.execute(
+            "SELECT (SELECT count(*) FROM segments WHERE text IS NOT NULL AND text <> '') AS texts, "
+            "(SELECT count(*) FROM embeddings WHERE model LIKE %s) AS vectors",
+            ("%MiniLM%",),
+        ).fetchone()
+    if row["vectors"] > row["texts"]:
+        report.duplicate_results += row["vectors"] - row["texts"]
+    elif row["vectors"] < row["texts"]:
+        report.missing_results += row["texts"] - row["vectors"]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--assets", type=int, default=300)
+    parser.add_argument("--broker", choices=["redis", "nats"], default="redis")
+    parser.add_argument("--workers", type=int, default=3)
+    args = parser.parse_args()
+    from mediasift.db.server import embedded_url, stop_embedded
+
+    work = Path(tempfile.mkdtemp(prefix="chaos-"))
+    database_url = embedded_url(work / "pg")
+    try:
+        report = run_chaos(work, database_url, assets=args.assets, broker=args.broker, workers=args.workers)
+    finally:
+        stop_embedded(work / "pg")
+    print(report.line())
+    for problem in report.problems[:20]:
+        print("  ", problem)
+    sys.exit(0 if not report.problems and report.unfinished == 0 else 1)
+
+
+if __name__ == "__main__":
+    main()
