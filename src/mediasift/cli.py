@@ -20,12 +20,12 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from mediasift.config import Settings
-from mediasift.inference import devices
-from mediasift.inference.registry import IdleUnloader, registry
+from mediasift.config import Settings, load_settings
+from mediasift.inference.registry import IdleUnloader, pool
 from mediasift.ingest.service import Accepted, expand_paths
 from mediasift.jobs.model import Lane
 from mediasift.mediatype import MediaType
+from mediasift.models import devices
 from mediasift.search.hybrid import SearchMode
 
 app = typer.Typer(help="mediasift: ingest, analyse and search video, audio, images and text.", no_args_is_help=True)
@@ -75,7 +75,7 @@ def _system() -> Any:
     from mediasift.service import Mediasift
 
     _quiet_libraries()
-    return Mediasift(Settings())
+    return Mediasift(load_settings())
 
 
 def _print_json(data: Any) -> None:
@@ -262,7 +262,7 @@ def worker(
     for model_id, problem in system.model_problems().items():
         errors.print(f"[yellow]model {model_id} is unavailable: {problem}[/yellow]")
     with _metrics_served(system.settings, metrics_port, metrics_addr):
-        unloader = IdleUnloader(registry, system.settings.model_idle_unload_s).start()
+        unloader = IdleUnloader(pool, system.settings.model_idle_unload_s).start()
         code = runner.run()
         unloader.stop()
     system.worker_stopped(runner)
@@ -280,7 +280,7 @@ def up(
     """Run the embedded default in one command: the database and one worker."""
     from mediasift.db.connection import database_url
 
-    errors.print(f"database: {database_url(Settings())}")
+    errors.print(f"database: {database_url(load_settings())}")
     worker(
         concurrency=concurrency,
         lanes="interactive,batch",
@@ -330,7 +330,7 @@ def serve(
 
     from mediasift.api.app import create_app
 
-    settings = Settings()
+    settings = load_settings()
     if host not in ("127.0.0.1", "localhost", "::1") and not settings.api_token:
         errors.print("[yellow]listening beyond this machine without MEDIASIFT_API_TOKEN: anyone can use it[/yellow]")
     uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
@@ -628,7 +628,7 @@ def db_url() -> None:
     """Print the database URL (starting the embedded server if it is the one in use)."""
     from mediasift.db.connection import database_url
 
-    console.print(database_url(Settings()))
+    console.print(database_url(load_settings()))
 
 
 @db_app.command("stop")
@@ -636,7 +636,7 @@ def db_stop() -> None:
     """Stop the embedded PostgreSQL server of this data directory."""
     from mediasift.db.server import stop_embedded
 
-    settings = Settings()
+    settings = load_settings()
     stopped = stop_embedded(settings.pg_dir)
     console.print("stopped" if stopped else "not running")
 

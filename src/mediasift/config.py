@@ -1,4 +1,6 @@
-"""Every setting in one place, read from the environment (prefix ``MEDIASIFT_``)."""
+"""Every setting in one place, read from the environment (prefix ``MEDIASIFT_``) by the entry points
+(the CLI, the HTTP API and the workers they start) through :func:`load_settings`, then passed down:
+nothing below them reads the environment."""
 
 from __future__ import annotations
 
@@ -125,4 +127,5 @@ class Settings(BaseSettings):
 
 
 def load_settings() -> Settings:
+    """The settings the environment (``MEDIASIFT_*``) gives; for the entry points only."""
     return Settings()

@@ -22,15 +22,18 @@ from mediasift.db import job_states
 from mediasift.db import results as result_repo
 from mediasift.db import workers as worker_repo
 from mediasift.db.connection import Database
-from mediasift.inference import devices, stats, usage
+from mediasift.db.inference_cache import InferenceCacheTable
+from mediasift.inference import usage
+from mediasift.inference.door import Inference
 from mediasift.ingest.service import Accepted, Ingestor, Refused, expand_paths
 from mediasift.jobs.breaker import CircuitBreakers
 from mediasift.jobs.broker import Broker, open_broker
 from mediasift.jobs.model import DeadLetter, Lane
 from mediasift.jobs.runtime import RetryPolicy, Worker
+from mediasift.models import devices
 from mediasift.obs.quality import confidence_report
+from mediasift.operators import default_pipeline
 from mediasift.pipeline.execute import load_asset
-from mediasift.pipeline.graph import default_pipeline
 from mediasift.pipeline.jobs import JOB_KIND, PipelineJobs
 from mediasift.pipeline.operator import Operator
 from mediasift.search.hits import Hit
@@ -66,12 +69,15 @@ class IngestReport:
 
 
 class Mediasift:
-    def __init__(self, settings: Settings | None = None) -> None:
-        self.settings = settings or Settings()
+    """Everything ``settings`` describe: the database, blobs, pipeline, broker and the models (through
+    one inference door built from the same settings, so each reaches every model and operator)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
         self.db = Database(self.settings)
         self.blobs = blob_store(self.settings)
         self.pipeline = default_pipeline(self.settings.operator_plugins)
-        stats.set_compute_price(self.settings.compute_usd_per_hour)
+        self.inference = Inference(self.settings, store=InferenceCacheTable(self.db.url))
 
     @cached_property
     def broker(self) -> Broker:
@@ -84,7 +90,7 @@ class Mediasift:
 
     @cached_property
     def jobs(self) -> PipelineJobs:
-        return PipelineJobs(self.db, self.settings, self.blobs, self.pipeline, self.broker)
+        return PipelineJobs(self.db, self.settings, self.blobs, self.pipeline, self.broker, self.inference)
 
     def close(self) -> None:
         if "broker" in self.__dict__:
@@ -136,17 +142,13 @@ class Mediasift:
 
     def models(self) -> list[dict[str, Any]]:
         """Every model: its declaration, its state here, and its counters summed over all processes."""
-        from mediasift.inference import catalog
-
         with self.db.connect() as conn:
             counters = usage.read(conn)
-        return catalog.listing(self.settings, counters)
+        return self.inference.listing(counters)
 
     def model_problems(self) -> dict[str, str]:
         """Models whose files are missing (declared ones: shipped and configured), with the fix."""
-        from mediasift.inference import catalog
-
-        return catalog.declared(self.settings).check()
+        return self.inference.problems()
 
     def workers_alive(self) -> list[dict[str, Any]]:
         with self.db.connect() as conn:
@@ -170,7 +172,7 @@ class Mediasift:
         low-water mark, so neither the queue nor memory grows without bound."""
         files = list(expand_paths(paths))
         lane = lane or (Lane.INTERACTIVE if len(files) <= self.settings.interactive_max_files else Lane.BATCH)
-        ingestor = Ingestor(self.db, self.settings, self.blobs)
+        ingestor = Ingestor(self.db, self.settings, self.blobs, self.inference.language)
         report = IngestReport()
         for index, path in enumerate(files):
             if index % BACKPRESSURE_CHECK_EVERY == 0:
@@ -187,7 +189,7 @@ class Mediasift:
         ``source``; queued on the interactive lane, after the same back-pressure as ``ingest``."""
         self._hold_back(None)
         report = IngestReport()
-        ingestor = Ingestor(self.db, self.settings, self.blobs, actor="api")
+        ingestor = Ingestor(self.db, self.settings, self.blobs, self.inference.language, actor="api")
         self._register(ingestor, path, source, Lane.INTERACTIVE, report)
         if wait:
             self._wait_into(report, None)
@@ -333,10 +335,10 @@ class Mediasift:
     def search(
         self, query: str, *, limit: int = 10, media_type: str | None = None, mode: SearchMode = SearchMode.HYBRID
     ) -> list[Hit]:
-        return search(self.db, query, limit=limit, media_type=media_type, mode=mode)
+        return search(self.db, self.inference, query, limit=limit, media_type=media_type, mode=mode)
 
     def similar(self, asset_id: UUID, *, limit: int = 10) -> list[SimilarAsset]:
-        return similar(self.db, asset_id, limit=limit)
+        return similar(self.db, self.inference, asset_id, limit=limit)
 
     def resolve(self, asset_ref: str) -> UUID:
         """An asset id from a full id or an unambiguous prefix of one."""

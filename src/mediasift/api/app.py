@@ -23,7 +23,7 @@ from starlette.datastructures import UploadFile
 
 from mediasift.api.latency import RequestTimer
 from mediasift.api.receive import Unacceptable, copy_limited, download, landing, safe_name, save_stream
-from mediasift.config import Settings
+from mediasift.config import Settings, load_settings
 from mediasift.mediatype import MediaType
 from mediasift.obs.metrics import registry_for
 from mediasift.search.hybrid import SearchMode
@@ -39,8 +39,9 @@ class FromUrl(BaseModel):
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
-    """The API over the system ``settings`` describe (the environment's by default)."""
-    system = Mediasift(settings)
+    """The API over the system ``settings`` describe (the environment's by default: this is an entry
+    point, where the environment is read)."""
+    system = Mediasift(settings or load_settings())
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:

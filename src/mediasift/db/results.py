@@ -11,7 +11,7 @@ from psycopg import Connection
 from psycopg.types.json import Jsonb
 
 from mediasift.db.search import ensure_vector_index
-from mediasift.pipeline.operator import OperatorResult, StoredSegment
+from mediasift.records import OperatorResult, StoredSegment
 
 Conn = Connection[dict[str, Any]]
 

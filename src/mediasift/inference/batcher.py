@@ -61,6 +61,7 @@ class MicroBatcher(Generic[T, R]):
         wait_s: float = 0.02,
         interactive_wait_s: float = 0.002,
         pool: int = 4,
+        usd_per_hour: float = 0.0,
     ) -> None:
         self.model = model
         self.call = call
@@ -68,6 +69,7 @@ class MicroBatcher(Generic[T, R]):
         self.wait_s = wait_s
         self.interactive_wait_s = interactive_wait_s
         self.pool = pool
+        self.usd_per_hour = usd_per_hour
         self._pending: deque[_Request[T, R]] = deque()
         self._cond = threading.Condition()
         self._thread: threading.Thread | None = None
@@ -135,7 +137,8 @@ class MicroBatcher(Generic[T, R]):
             return
         self.batches += 1
         self.items += len(flat)
-        cost = stats.record_call(self.model, len(flat), time.perf_counter() - started)
+        seconds = time.perf_counter() - started
+        cost = stats.record_call(self.model, len(flat), seconds, stats.compute_cost(seconds, self.usd_per_hour))
         offset = 0
         for request in batch:
             request.cost_usd = cost * len(request.items) / len(flat)

@@ -15,9 +15,9 @@ good holds one thread per call it hung on, at most ``threshold`` of them plus on
 its breaker opens and stops sending it calls. Tiers that can really be stopped should enforce a
 timeout of their own (the tesseract tier kills its process).
 
-Errors that say the input itself is bad (:func:`mediasift.errors.classify` calls them permanent)
-end the call at once: another model would see the same input, and the tier is not at fault, so no
-breaker is charged.
+Errors that say the input itself is bad (``about_input``, the pipeline's classification of errors
+as permanent) end the call at once: another model would see the same input, and the tier is not at
+fault, so no breaker is charged.
 """
 
 from __future__ import annotations
@@ -29,10 +29,9 @@ from concurrent.futures import Future, wait
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from mediasift.errors import TransientError, classify
+from mediasift.errors import TransientError
 from mediasift.inference import stats
 from mediasift.jobs.breaker import CircuitBreakers
-from mediasift.jobs.model import ErrorClass
 from mediasift.models import ModelRef
 
 T = TypeVar("T")
@@ -64,6 +63,7 @@ class FallbackChain(Generic[T]):
         tiers: Sequence[tuple[ModelRef, Callable[..., T]]],
         timeout_s: float,
         breakers: CircuitBreakers,
+        about_input: Callable[[BaseException], bool],
     ) -> None:
         if not tiers:
             raise ValueError("a fallback chain needs at least one tier")
@@ -71,6 +71,7 @@ class FallbackChain(Generic[T]):
         self.tiers = list(tiers)
         self.timeout_s = timeout_s
         self.breakers = breakers
+        self.about_input = about_input
 
     def __call__(self, *args: Any, **kwargs: Any) -> Answer[T]:
         passed_over: list[str] = []
@@ -85,7 +86,7 @@ class FallbackChain(Generic[T]):
             try:
                 value = self._call_in_time(tier_ref, call, args, kwargs)
             except Exception as exc:
-                if classify(exc) is ErrorClass.PERMANENT:
+                if self.about_input(exc):
                     self.breakers.succeeded(tier_ref.id)  # it answered, about the input: not its failure
                     raise
                 self.breakers.failed(tier_ref.id)

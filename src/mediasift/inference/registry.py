@@ -1,14 +1,16 @@
-"""Every model declared once, with what it is, what runs it, what it costs, and its state.
+"""What a model is (:class:`ModelSpec`), and the process's loaded runtimes.
 
-A model module declares its model at import (``HANDLE = registry.declare(ModelSpec(...))``) and
-hands out the loaded model through the handle. The handle loads the model once per process under a
-lock, times the load, and drops it again after it has been idle for a while
-(:meth:`ModelRegistry.unload_idle`), so a worker that stopped seeing video does not keep the video
-models in memory. Callers that still hold an unloaded model keep a working object: dropping only
-releases the registry's reference.
+A spec is built from ``Settings`` by the catalog (:mod:`mediasift.inference.catalog`): its id and
+version are those of the model that runs under those settings, so lineage names exactly that model.
+A spec's ``load`` builds the runtime; the runtime itself is shared by every door of the process whose
+settings load the same thing (same id, version and ``load_key``), so two ``Mediasift`` objects in
+one process load a model once. A handle loads its runtime once under a lock, times the load, and
+drops it again after it has been idle (:class:`IdleUnloader`), so a worker that stopped seeing video
+does not keep the video models in memory. A caller still holding a dropped runtime keeps a working
+object: dropping only releases the pool's reference.
 
-:func:`ModelRegistry.check` looks for every declared model's files without loading any, so a missing
-weight package is reported when a worker starts rather than at its first job.
+:meth:`ModelSpec.check` looks for a model's files without loading anything, so a missing weight
+package is reported when a worker starts rather than at its first job.
 """
 
 from __future__ import annotations
@@ -42,10 +44,12 @@ class Runtime(StrEnum):
 @dataclass(frozen=True)
 class ModelSpec:
     """What a model is. ``files`` returns its weight files (raising ``ModelWeightsMissing`` when one
-    is absent) without loading anything; ``load`` builds the ready-to-call model.
+    is absent) without loading anything; ``load`` builds the ready-to-call runtime. ``load_key``
+    names what else (besides id and version) the runtime is built with, such as its threads: specs
+    that agree on all three share one loaded runtime.
 
-    ``cost_per_item_usd`` is the nominal price of one input, for listings and routing; what calls
-    actually cost is measured as they run (see :mod:`mediasift.inference.stats`).
+    ``cost_per_item_usd`` is the nominal price of one input, for listings; what calls actually cost
+    is measured as they run (see :mod:`mediasift.inference.stats`).
     """
 
     id: str
@@ -56,6 +60,7 @@ class ModelSpec:
     output: str
     files: Callable[[], Sequence[Path]]
     load: Callable[[], Any]
+    load_key: tuple[Any, ...] = ()
     batches: bool = False
     batch_size: int = 1
     threads: int = 0
@@ -67,92 +72,88 @@ class ModelSpec:
     def ref(self) -> ModelRef:
         return ModelRef(self.id, self.version)
 
+    def problem(self) -> str | None:
+        """Why this model's files cannot be found (with the fix), or None when they are there."""
+        try:
+            self.files()
+        except (ModelWeightsMissing, OSError) as exc:
+            return str(exc)
+        return None
+
 
 class ModelHandle:
-    """One declared model and, once loaded, the model itself."""
+    """One model's runtime in this process, loaded on first use."""
 
     def __init__(self, spec: ModelSpec) -> None:
         self.spec = spec
         self._lock = threading.Lock()
-        self._model: Any = None
+        self._runtime: Any = None
         self.load_seconds: float | None = None
         self.loads = 0
         self.last_used = 0.0
 
     @property
     def loaded(self) -> bool:
-        return self._model is not None
+        return self._runtime is not None
 
     def get(self) -> Any:
-        """The loaded model, loading it first if needed (once, however many threads ask)."""
+        """The loaded runtime, loading it first if needed (once, however many threads ask)."""
         self.last_used = time.monotonic()
-        model = self._model
-        if model is not None:
-            return model
+        runtime = self._runtime
+        if runtime is not None:
+            return runtime
         with self._lock:
-            if self._model is None:
+            if self._runtime is None:
                 started = time.perf_counter()
-                self._model = self.spec.load()
+                self._runtime = self.spec.load()
                 self.load_seconds = time.perf_counter() - started
                 self.loads += 1
                 stats.record(self.spec.ref, "loads")
                 stats.record(self.spec.ref, "load_seconds", self.load_seconds)
-            return self._model
+            return self._runtime
 
     def unload(self) -> bool:
-        """Drop the loaded model; True when there was one."""
+        """Drop the loaded runtime; True when there was one."""
         with self._lock:
-            was_loaded = self._model is not None
-            self._model = None
+            was_loaded = self._runtime is not None
+            self._runtime = None
             return was_loaded
 
 
-class ModelRegistry:
+class RuntimePool:
+    """Every model handle of the process, one per (id, version, load key)."""
+
     def __init__(self) -> None:
-        self._handles: dict[str, ModelHandle] = {}
+        self._handles: dict[tuple[str, str, tuple[Any, ...]], ModelHandle] = {}
         self._lock = threading.Lock()
 
-    def declare(self, spec: ModelSpec) -> ModelHandle:
-        """Add ``spec``; a spec with the id of an existing one replaces it (and drops its model)."""
+    def handle(self, spec: ModelSpec) -> ModelHandle:
+        """The handle that loads ``spec``'s runtime, shared with every equal spec."""
+        key = (spec.id, spec.version, spec.load_key)
         with self._lock:
-            handle = ModelHandle(spec)
-            self._handles[spec.id] = handle
+            handle = self._handles.get(key)
+            if handle is None:
+                handle = self._handles[key] = ModelHandle(spec)
             return handle
-
-    def handle(self, model_id: str) -> ModelHandle:
-        try:
-            return self._handles[model_id]
-        except KeyError:
-            raise KeyError(f"no model {model_id!r} is declared") from None
 
     def handles(self) -> list[ModelHandle]:
         with self._lock:
             return list(self._handles.values())
 
-    def check(self) -> dict[str, str]:
-        """Models whose files are missing, each with the reason and how to fix it."""
-        problems: dict[str, str] = {}
-        for handle in self.handles():
-            try:
-                handle.spec.files()
-            except (ModelWeightsMissing, OSError) as exc:
-                problems[handle.spec.id] = str(exc)
-        return problems
-
     def unload_idle(self, idle_s: float) -> list[str]:
-        """Unload every model unused for ``idle_s`` seconds; the ids of those unloaded."""
+        """Unload every runtime unused for ``idle_s`` seconds; the ids of those unloaded."""
         now = time.monotonic()
         return [h.spec.id for h in self.handles() if h.loaded and now - h.last_used >= idle_s and h.unload()]
 
 
-registry = ModelRegistry()
+pool = RuntimePool()
 
 
 class IdleUnloader:
-    """A daemon thread that unloads models idle for ``idle_s`` seconds, checking every ``every_s``."""
+    """A daemon thread that unloads runtimes idle for ``idle_s`` seconds, checking every ``every_s``."""
 
-    def __init__(self, models: ModelRegistry, idle_s: float, every_s: float = 30.0) -> None:
-        self.models = models
+    def __init__(self, runtimes: RuntimePool, idle_s: float, every_s: float = 30.0) -> None:
+        self.runtimes = runtimes
         self.idle_s = idle_s
         self.every_s = every_s
         self._stop = threading.Event()
@@ -168,4 +169,4 @@ class IdleUnloader:
 
     def _loop(self) -> None:
         while not self._stop.wait(self.every_s):
-            self.models.unload_idle(self.idle_s)
+            self.runtimes.unload_idle(self.idle_s)

@@ -12,8 +12,8 @@ Results are cached by the hash of everything that decides them (endpoint model, 
 and version, the rendered prompt, the image's hash), and each call's tokens and cost are counted in
 :mod:`mediasift.inference.stats` under the model's reference.
 
-:func:`declare_remote_models` puts the endpoint's chat and embedding models in the registry when the
-settings name them; both load the one client of the process for those settings.
+:func:`remote_specs` declares the endpoint's chat and embedding models when the settings name them;
+both load the one client of the process for those settings.
 """
 
 from __future__ import annotations
@@ -22,7 +22,6 @@ import hashlib
 import random
 import threading
 import time
-import weakref
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from functools import partial
@@ -48,7 +47,7 @@ from mediasift.inference.openai_protocol import (
 )
 from mediasift.inference.prompts import PromptTemplate, get_template
 from mediasift.inference.ratelimit import CHARS_PER_TOKEN, RateLimiter, estimate_tokens
-from mediasift.inference.registry import ModelHandle, ModelRegistry, ModelSpec, Runtime, registry
+from mediasift.inference.registry import ModelSpec, Runtime
 from mediasift.inference.remote_cache import LruCache, ResultCache, cache_key
 from mediasift.models import ModelRef
 
@@ -311,7 +310,6 @@ Config = tuple[object, ...]
 
 _lock = threading.Lock()
 _clients: dict[Config, RemoteClient] = {}
-_declared_for: weakref.WeakKeyDictionary[ModelHandle, Config] = weakref.WeakKeyDictionary()
 
 
 def _config(settings: Settings) -> Config:
@@ -369,30 +367,3 @@ def remote_specs(settings: Settings) -> list[ModelSpec]:
             )
         )  # fmt: skip
     return specs
-
-
-def declare_remote_models(settings: Settings, models: ModelRegistry = registry) -> list[ModelHandle]:
-    """Declare the remote models these settings configure (replacing earlier declarations of them)."""
-    handles = [models.declare(spec) for spec in remote_specs(settings)]
-    key = _config(settings)
-    with _lock:
-        for handle in handles:
-            _declared_for[handle] = key
-    return handles
-
-
-def remote_handle(settings: Settings, model_id: str, models: ModelRegistry = registry) -> ModelHandle:
-    """The handle of remote model ``model_id`` as these settings configure it, declaring it first
-    when the registry holds none, or one declared for other settings."""
-    try:
-        handle = models.handle(model_id)
-    except KeyError:
-        pass
-    else:
-        with _lock:
-            if _declared_for.get(handle) == _config(settings):
-                return handle
-    for handle in declare_remote_models(settings, models):
-        if handle.spec.id == model_id:
-            return handle
-    raise PermanentError(f"the settings configure no remote model {model_id!r} (see MEDIASIFT_REMOTE_*)")

@@ -12,19 +12,12 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import TypeVar
 
 from mediasift.models import ModelRef
 
-# What one second of local model compute costs, in USD: a 2-vCPU cloud machine at about
-# $0.08 an hour. Set MEDIASIFT_COMPUTE_USD_PER_HOUR to your own figure.
-DEFAULT_COMPUTE_USD_PER_HOUR = 0.08
-
 Key = tuple[str, str, str]  # model id, model version, counter
-R = TypeVar("R")
 
 
 @dataclass
@@ -36,17 +29,11 @@ _job_cost: contextvars.ContextVar[_JobCost | None] = contextvars.ContextVar("med
 _lock = threading.Lock()
 _totals: dict[Key, float] = {}
 _unflushed: dict[Key, float] = {}
-_compute_usd_per_hour = DEFAULT_COMPUTE_USD_PER_HOUR
 
 
-def set_compute_price(usd_per_hour: float) -> None:
-    global _compute_usd_per_hour
-    _compute_usd_per_hour = usd_per_hour
-
-
-def compute_cost(seconds: float) -> float:
-    """The cost in USD of ``seconds`` of local model compute."""
-    return seconds * _compute_usd_per_hour / 3600.0
+def compute_cost(seconds: float, usd_per_hour: float) -> float:
+    """The cost in USD of ``seconds`` of local model compute at ``usd_per_hour``."""
+    return seconds * usd_per_hour / 3600.0
 
 
 def record(model: ModelRef, counter: str, value: float = 1.0) -> None:
@@ -57,29 +44,15 @@ def record(model: ModelRef, counter: str, value: float = 1.0) -> None:
         _unflushed[key] = _unflushed.get(key, 0.0) + value
 
 
-def record_call(model: ModelRef, items: int, seconds: float, cost_usd: float | None = None) -> float:
-    """Count one call of ``model`` on ``items`` inputs that took ``seconds``; charge its cost (local
-    compute time at the configured price unless ``cost_usd`` is given) to the running job. Returns
-    the cost."""
-    cost = compute_cost(seconds) if cost_usd is None else cost_usd
+def record_call(model: ModelRef, items: int, seconds: float, cost_usd: float) -> float:
+    """Count one call of ``model`` on ``items`` inputs that took ``seconds`` and cost ``cost_usd``,
+    and charge that cost to the running job. Returns the cost."""
     record(model, "calls")
     record(model, "items", items)
     record(model, "seconds", seconds)
-    record(model, "cost_usd", cost)
-    charge(cost)
-    return cost
-
-
-def timed(model: ModelRef, compute: Callable[[], R], items: int = 1) -> R:
-    """``compute()``, counted as one call of ``model`` on ``items`` inputs (or as an error)."""
-    started = time.perf_counter()
-    try:
-        result = compute()
-    except Exception:
-        record_error(model)
-        raise
-    record_call(model, items, time.perf_counter() - started)
-    return result
+    record(model, "cost_usd", cost_usd)
+    charge(cost_usd)
+    return cost_usd
 
 
 def record_error(model: ModelRef) -> None:

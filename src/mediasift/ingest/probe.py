@@ -16,7 +16,7 @@ from typing import Any
 from mediasift.config import Settings
 from mediasift.ingest.probe_av import probe_av
 from mediasift.ingest.probe_image import probe_image
-from mediasift.ingest.probe_text import probe_text
+from mediasift.ingest.probe_text import LanguageOf, probe_text
 from mediasift.ingest.sniff import AVFormat, ImageFormat, Rejected, sniff
 from mediasift.mediatype import MediaType
 
@@ -30,8 +30,9 @@ class Probe:
     metadata: dict[str, Any]  # JSON-serialisable only
 
 
-def probe_file(path: Path, settings: Settings) -> Probe:
-    """Identify, validate and describe ``path``; raises :class:`Rejected` with the reason."""
+def probe_file(path: Path, settings: Settings, language_of: LanguageOf) -> Probe:
+    """Identify, validate and describe ``path``; raises :class:`Rejected` with the reason. A text's
+    language is ``language_of`` it (the inference layer's language identification)."""
     size = path.stat().st_size
     if size == 0:
         raise Rejected("empty file")
@@ -49,7 +50,7 @@ def probe_file(path: Path, settings: Settings) -> Probe:
         return Probe(MediaType.IMAGE, fmt.mime, probe_image(path, fmt, settings))
     if size > settings.max_text_bytes:
         raise Rejected(f"text file is {_human(size)}, over the {_human(settings.max_text_bytes)} text limit")
-    return Probe(MediaType.TEXT, "text/plain", probe_text(path, fmt))
+    return Probe(MediaType.TEXT, "text/plain", probe_text(path, fmt, language_of))
 
 
 def _human(n: int) -> str:

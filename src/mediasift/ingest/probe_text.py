@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import codecs
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from charset_normalizer import from_bytes
 
 from mediasift.ingest.sniff import Rejected, TextFormat
-from mediasift.models.language import get_language_detector
+
+LanguageOf = Callable[[str], tuple[str, float] | None]  # a text's ISO 639-1 code and confidence
 
 LANGUAGE_SAMPLE_CHARS = 4000
 MAX_CONTROL_RATIO = 0.01
@@ -26,13 +28,14 @@ MAX_CHAOS = 0.1  # charset-normalizer's "mess" ratio above which a decoding is t
 _CONTROLS = re.compile("[\x00-\x08\x0e-\x1a\x1c-\x1f\x7f-\x9f]")
 
 
-def probe_text(path: Path, fmt: TextFormat) -> dict[str, Any]:
-    """Read the whole file (the caller has checked it against the text size limit)."""
+def probe_text(path: Path, fmt: TextFormat, language_of: LanguageOf) -> dict[str, Any]:
+    """Read the whole file (the caller has checked it against the text size limit); its language is
+    ``language_of`` its beginning."""
     encoding, text = _decode(path.read_bytes(), fmt)
     controls = len(_CONTROLS.findall(text))
     if controls > MAX_CONTROL_RATIO * len(text):
         raise Rejected(f"binary data, not text: {controls} of {len(text)} characters are control codes")
-    language = get_language_detector().detect(text[:LANGUAGE_SAMPLE_CHARS])
+    language = language_of(text[:LANGUAGE_SAMPLE_CHARS])
     return {
         "encoding": encoding,
         "has_bom": fmt.bom_encoding is not None,

@@ -13,6 +13,7 @@ from mediasift.config import Settings
 from mediasift.db import assets as asset_repo
 from mediasift.db.connection import Database
 from mediasift.ingest.probe import Rejected, probe_file
+from mediasift.ingest.probe_text import LanguageOf
 
 
 @dataclass(frozen=True)
@@ -42,10 +43,13 @@ def expand_paths(paths: Iterable[Path]) -> Iterator[Path]:
 
 
 class Ingestor:
-    def __init__(self, db: Database, settings: Settings, blobs: BlobStore, actor: str = "ingest") -> None:
+    def __init__(
+        self, db: Database, settings: Settings, blobs: BlobStore, language_of: LanguageOf, actor: str = "ingest"
+    ) -> None:
         self.db = db
         self.settings = settings
         self.blobs = blobs
+        self.language_of = language_of
         self.actor = actor
 
     def ingest_file(self, path: Path, source: str | None = None) -> Accepted | Refused:
@@ -56,7 +60,7 @@ class Ingestor:
             reason = "no such file" if not path.exists() else "not a regular file"
             return Refused(source, reason)
         try:
-            probe = probe_file(path, self.settings)
+            probe = probe_file(path, self.settings, self.language_of)
         except Rejected as exc:
             return Refused(source, str(exc))
         except OSError as exc:

@@ -1,11 +1,7 @@
-"""Model runtimes. Weights ship inside installed packages and are located, never downloaded."""
+"""Model runtimes: each is built from ``Settings`` by its loader and runs a batch. Weights ship inside
+installed packages and are located, never downloaded. Nothing here caches, batches across callers or
+counts: that is the inference layer's (:mod:`mediasift.inference`), the only way in."""
 
-from dataclasses import dataclass
+from mediasift.records import ModelRef
 
-
-@dataclass(frozen=True)
-class ModelRef:
-    """The identity a result's lineage records: which model, which version of it."""
-
-    id: str
-    version: str
+__all__ = ["ModelRef"]

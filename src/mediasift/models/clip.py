@@ -19,8 +19,6 @@ from __future__ import annotations
 
 import hashlib
 import threading
-import time
-import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,8 +30,6 @@ from PIL import Image
 from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, ValidationError, field_validator
 
 from mediasift.config import Settings
-from mediasift.inference import stats
-from mediasift.inference.registry import ModelHandle, ModelRegistry, ModelSpec, Runtime, registry
 from mediasift.models import ModelRef
 from mediasift.models.weights import ModelWeightsMissing, as_rgb_uint8
 
@@ -309,9 +305,7 @@ class ClipModel:
         for start in range(0, len(images), BATCH_SIZE):
             chunk = images[start : start + BATCH_SIZE]
             batch = np.stack([self.preprocess(image) for image in chunk])
-            began = time.perf_counter()
             out[start : start + len(chunk)] = self._image_forward(batch)
-            stats.record_call(self.ref, len(chunk), time.perf_counter() - began)
         return out
 
     def embed_texts(self, texts: Sequence[str]) -> Vectors:
@@ -321,10 +315,12 @@ class ClipModel:
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         for start in range(0, len(texts), BATCH_SIZE):
             chunk = texts[start : start + BATCH_SIZE]
-            began = time.perf_counter()
             out[start : start + len(chunk)] = self._text_forward(chunk)
-            stats.record_call(self.ref, len(chunk), time.perf_counter() - began)
         return out
+
+    def __call__(self, images: Sequence[npt.NDArray[Any]]) -> list[Vectors]:
+        """:meth:`embed_images`, one vector per picture."""
+        return list(self.embed_images(images))
 
     def tag_probabilities(self, image_vectors: Vectors, tags: Sequence[str]) -> list[list[tuple[str, float]]]:
         """For each picture vector, every tag with its probability (a softmax over the tags of the
@@ -355,77 +351,7 @@ class ClipModel:
         return vectors
 
 
-# -- the registry entry ----------------------------------------------------------------------------
-
-UNUSABLE = ModelRef("clip", "unusable")
-
-# per registry, per folder: the files' sizes and times (and the threads) when declared, and the handle
-_declared: weakref.WeakKeyDictionary[ModelRegistry, dict[Path, tuple[tuple[Any, ...], ModelHandle]]] = (
-    weakref.WeakKeyDictionary()
-)
-_declare_lock = threading.Lock()
-
-
-def declare_clip(settings: Settings, models: ModelRegistry = registry) -> ModelHandle | None:
-    """The registry's handle on the configured CLIP model, or None when none is configured.
-
-    Cheap to call on every use: the weights are hashed again only when a file's size or
-    modification time changed, and then the model is declared anew (the old one is dropped).
-    A folder that cannot even be read is declared too, as ``clip`` version ``unusable``, whose
-    ``files`` and ``load`` raise the reason: ``models list`` and the start-up check report it, and
-    whatever uses the model fails with it."""
-    if settings.clip_dir is None:
-        return None
-    folder = settings.clip_dir.expanduser().resolve()
-    try:
-        files = weight_files(folder)
-        stamp = (settings.model_threads, *((f.name, s.st_size, s.st_mtime_ns) for f in files for s in [f.stat()]))
-        with _declare_lock:
-            known = _declared.setdefault(models, {})
-            cached = known.get(folder)
-            if cached is not None and cached[0] == stamp:
-                return cached[1]
-            handle = models.declare(_spec(folder, read_config(folder), files, settings.model_threads))
-            if cached is not None:
-                cached[1].unload()
-            known[folder] = (stamp, handle)
-            return handle
-    except ClipFolderError as exc:
-        return models.declare(_unusable_spec(str(exc)))
-
-
-def _spec(folder: Path, config: ClipConfig, files: list[Path], threads: int) -> ModelSpec:
-    ref = ModelRef(f"clip/{config.name}/{config.dim}", f"{config.version}+{weights_digest(files)[:12]}")
-    weight_bytes = sum(f.stat().st_size for f in files if f.suffix in (".onnx", ".data"))
-    return ModelSpec(
-        id=ref.id,
-        version=ref.version,
-        task="image-text-embedding",
-        input_kind="image, text",
-        runtime=Runtime.ONNXRUNTIME,
-        output=f"{config.dim}-d unit vectors, one space for pictures and texts",
-        files=lambda: weight_files(folder),
-        load=lambda: ClipModel(folder, ref, threads),
-        batches=True,
-        batch_size=BATCH_SIZE,
-        threads=threads,
-        memory_mb=max(1, round(1.5 * weight_bytes / 2**20)),  # the weights plus ONNX Runtime's arenas
-        optional=True,
-    )
-
-
-def _unusable_spec(reason: str) -> ModelSpec:
-    def fail() -> Any:
-        raise ClipFolderError(reason)
-
-    return ModelSpec(
-        id=UNUSABLE.id,
-        version=UNUSABLE.version,
-        task="image-text-embedding",
-        input_kind="image, text",
-        runtime=Runtime.ONNXRUNTIME,
-        output="nothing until the folder is fixed",
-        files=fail,
-        load=fail,
-        optional=True,
-    )
+def clip_ref(folder: Path, config: ClipConfig, files: Sequence[Path]) -> ModelRef:
+    """The model's identity: config.json's name and version, and a hash of the weights, so new
+    weights are new lineage."""
+    return ModelRef(f"clip/{config.name}/{config.dim}", f"{config.version}+{weights_digest(files)[:12]}")

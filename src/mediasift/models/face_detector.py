@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
@@ -12,7 +12,6 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from mediasift.inference.registry import ModelSpec, Runtime, registry
 from mediasift.models import ModelRef
 from mediasift.models.weights import Lazy, as_rgb_uint8, package_dir
 
@@ -89,28 +88,14 @@ class FaceDetector:
         faces.sort(key=lambda face: -face.confidence)
         return faces
 
+    def __call__(self, images: Sequence[npt.NDArray[np.uint8]], min_confidence: float) -> list[list[Face]]:
+        """:meth:`detect` on each picture."""
+        return [self.detect(image, min_confidence) for image in images]
+
 
 def weight_files() -> list[Path]:
     return [package_dir("yuface")]
 
 
-HANDLE = registry.declare(
-    ModelSpec(
-        id=FaceDetector.ref.id,
-        version=FaceDetector.ref.version,
-        task="face-detection",
-        input_kind="image",
-        runtime=Runtime.NATIVE,
-        output="face boxes + 5 landmarks",
-        files=weight_files,
-        load=lambda: FaceDetector().load(),
-        memory_mb=10,
-        cost_per_item_usd=9e-7,  # ~40 ms per picture
-    )
-)
-
-
-def get_face_detector() -> FaceDetector:
-    """The process-wide model, loaded (see the registry for its state)."""
-    model: FaceDetector = HANDLE.get()
-    return model
+def load() -> FaceDetector:
+    return FaceDetector().load()

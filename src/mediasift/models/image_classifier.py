@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -12,8 +13,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from mediasift.config import load_settings
-from mediasift.inference.registry import ModelSpec, Runtime, registry
+from mediasift.config import Settings
 from mediasift.models import ModelRef
 from mediasift.models.weights import Lazy, as_rgb_uint8, native_stderr_silenced, package_file
 
@@ -254,28 +254,14 @@ class ImageClassifier:
         probs, features = self._infer(image)
         return self._top(probs, top_k), features
 
+    def __call__(self, images: Sequence[npt.NDArray[np.uint8]]) -> list[tuple[Labels, npt.NDArray[np.float32]]]:
+        """:meth:`classify_and_features` of each picture (one inference each: XNNPack takes no batches)."""
+        return [self.classify_and_features(image) for image in images]
+
 
 def weight_files() -> list[Path]:
     return [package_file(_PACKAGE, "models", name) for name in ("efficientnet_lite3.tflite", "efficientnet_labels.txt")]
 
 
-HANDLE = registry.declare(
-    ModelSpec(
-        id=ImageClassifier.ref.id,
-        version=ImageClassifier.ref.version,
-        task="image-classification",
-        input_kind="image",
-        runtime=Runtime.LITERT,
-        output="1000 ImageNet labels + 1536-d feature vector",
-        files=weight_files,
-        load=lambda: ImageClassifier(threads=load_settings().model_threads).load(),
-        memory_mb=60,
-        cost_per_item_usd=3e-7,  # ~12 ms per picture
-    )
-)
-
-
-def get_image_classifier() -> ImageClassifier:
-    """The process-wide model, loaded (see the registry for its state)."""
-    model: ImageClassifier = HANDLE.get()
-    return model
+def load(settings: Settings) -> ImageClassifier:
+    return ImageClassifier(threads=settings.model_threads).load()

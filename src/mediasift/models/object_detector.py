@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -12,8 +13,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from mediasift.config import load_settings
-from mediasift.inference.registry import ModelSpec, Runtime, registry
+from mediasift.config import Settings
 from mediasift.models import ModelRef
 from mediasift.models.weights import Lazy, as_rgb_uint8, package_file
 
@@ -103,29 +103,15 @@ class ObjectDetector:
         found.sort(key=lambda d: -d.confidence)
         return found
 
+    def __call__(self, images: Sequence[npt.NDArray[np.uint8]], min_confidence: float) -> list[list[Detection]]:
+        """:meth:`detect` on each picture."""
+        return [self.detect(image, min_confidence) for image in images]
+
 
 def weight_files() -> list[Path]:
     names = ("frozen_inference_graph.pb", "ssd_mobilenet_v2_coco_2018_03_29.pbtxt")
     return [package_file(_PACKAGE, "models", name) for name in names]
 
 
-HANDLE = registry.declare(
-    ModelSpec(
-        id=ObjectDetector.ref.id,
-        version=ObjectDetector.ref.version,
-        task="object-detection",
-        input_kind="image",
-        runtime=Runtime.OPENCV_DNN,
-        output="boxes of 90 COCO classes",
-        files=weight_files,
-        load=lambda: ObjectDetector(threads=load_settings().model_threads).load(),
-        memory_mb=80,
-        cost_per_item_usd=1.3e-6,  # ~60 ms per picture
-    )
-)
-
-
-def get_object_detector() -> ObjectDetector:
-    """The process-wide model, loaded (see the registry for its state)."""
-    model: ObjectDetector = HANDLE.get()
-    return model
+def load(settings: Settings) -> ObjectDetector:
+    return ObjectDetector(threads=settings.model_threads).load()

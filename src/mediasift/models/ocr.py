@@ -1,20 +1,12 @@
-"""Text in pictures, as lines with boxes: RapidOCR 3.10 (PP-OCRv6 small det + rec) on ONNX Runtime,
-and the fallback chain that hands a picture to tesseract (:mod:`mediasift.models.tesseract_ocr`) when
-RapidOCR fails or is too slow.
-
-RapidOCR's own ``__call__`` runs detection and recognition of one picture together. Here its steps
-are called one by one (as ``RapidOCR.run_ocr_steps`` does), so that detection runs in the job's
-thread and the line images of pictures from concurrent jobs are recognised together, by one
-micro-batcher (:mod:`mediasift.inference.batcher`) per reader.
-"""
+"""Text in pictures, as lines with boxes: RapidOCR 3.10 (PP-OCRv6 small det + rec) on ONNX Runtime.
+Its fallback, tesseract, is :mod:`mediasift.models.tesseract_ocr`; the chain between them and the
+batching of recognition across jobs are the inference layer's (:mod:`mediasift.inference.ocr`)."""
 
 from __future__ import annotations
 
-import functools
 import logging
 import math
-import time
-from collections.abc import Callable
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
@@ -23,12 +15,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from mediasift.config import load_settings
-from mediasift.inference import stats
-from mediasift.inference.batcher import MicroBatcher
-from mediasift.inference.fallback import FallbackChain
-from mediasift.inference.registry import ModelSpec, Runtime, registry
-from mediasift.jobs.breaker import CircuitBreakers
+from mediasift.config import Settings
 from mediasift.models import ModelRef
 from mediasift.models.weights import Lazy, ModelWeightsMissing, as_rgb_uint8, package_file
 
@@ -64,8 +51,22 @@ def reading_order(lines: list[OcrLine]) -> list[OcrLine]:
     return [line for row in rows for line in sorted(row, key=lambda item: item.box[0])]
 
 
+@dataclass(frozen=True)
+class FoundLines:
+    """What detection found in one picture, ready for recognition: RapidOCR's own intermediate
+    records, and each line's image resized and padded for the recogniser."""
+
+    original: Any
+    detected: Any  # None: no text in the picture
+    crops: list[npt.NDArray[np.uint8]]
+    op_record: Any
+    width: int
+    height: int
+    line_images: list[LineImage]
+
+
 class TextReader:
-    """RapidOCR with its model files pinned to the ones inside the wheel.
+    """RapidOCR with its model files pinned to the ones inside the wheel, its two stages callable apart.
 
     Every model path is given explicitly (``Det/Cls/Rec.model_path``) so RapidOCR never resolves a
     model key to a download URL; the recognizer's character set is read from the ONNX metadata, so
@@ -73,39 +74,27 @@ class TextReader:
     is off: rare in media, and it costs a pass per line. RapidOCR wants BGR pixels: RGB input is
     converted.
 
-    ``read`` detects and crops the lines in the caller's thread, then hands the line images to the
-    reader's micro-batcher, which recognises those of concurrent callers in one model call
-    (counted on ``rec_ref``; the picture, with its detection time, is counted on ``ref``). The
-    results are RapidOCR's own for that picture: each line image is resized and padded in the
-    caller's thread exactly as RapidOCR's recogniser would for that picture alone (it pads every
-    line of a run of ``rec_batch_num`` lines, sorted by width, to the widest of them, and the
-    padding changes what the model reads), and the batcher only puts line images of the same
-    padded width into one model call.
+    RapidOCR's own ``__call__`` runs detection and recognition of one picture together. Here its steps
+    are called one by one (as ``RapidOCR.run_ocr_steps`` does): :meth:`detect` finds and crops the
+    lines of a picture, :meth:`recognise_line_images` reads line images (of any pictures: the
+    inference layer batches those of concurrent jobs), and :meth:`assemble` makes RapidOCR's result.
+    The results are RapidOCR's own for that picture: each line image is resized and padded exactly as
+    RapidOCR's recogniser would for that picture alone (it pads every line of a run of
+    ``rec_batch_num`` lines, sorted by width, to the widest of them, and the padding changes what the
+    model reads), and only line images of the same padded width go through the model together.
 
     ``model_dir`` holds the three ONNX files (``MODEL_FILES``) when they should not come from the
-    wheel; a failed load is tried again on the next ``read``. Errors are not counted here: the
-    fallback chain that calls this reader counts them, timeouts included.
+    wheel; a failed load is tried again on the next call.
     """
 
     ref = ModelRef("rapidocr-ppocrv6-small-det-rec", "rapidocr==3.10.0")
     rec_ref = ModelRef("rapidocr-ppocrv6-small-rec-batched", "rapidocr==3.10.0")
 
-    def __init__(
-        self,
-        threads: int = 2,
-        model_dir: Path | None = None,
-        *,
-        max_batch: int = 32,
-        wait_s: float = 0.02,
-        interactive_wait_s: float = 0.002,
-    ) -> None:
+    def __init__(self, threads: int = 2, model_dir: Path | None = None, *, max_batch: int = 32) -> None:
         self.threads = threads
         self.model_dir = model_dir
         self.max_batch = max_batch
         self._engine = Lazy(self._load)
-        self.batcher: MicroBatcher[LineImage, Reading] = MicroBatcher(
-            self.rec_ref, self._recognise, max_batch=max_batch, wait_s=wait_s, interactive_wait_s=interactive_wait_s
-        )
 
     def load(self) -> TextReader:
         """Load the models now rather than on first use."""
@@ -134,21 +123,18 @@ class TextReader:
         engine = RapidOCR(params=params)
         # It warns on every picture without text ("the text detection result is empty"): not news.
         logging.getLogger("RapidOCR").setLevel(logging.ERROR)
-        # RapidOCR loads each model on its first use; ``read`` takes the recogniser from the engine.
+        # RapidOCR loads each model on its first use; recognition takes the recogniser from the engine.
         engine._load_det_model()
         engine._load_rec_model()
         return engine
 
-    def read(self, image: npt.NDArray[np.uint8]) -> list[OcrLine]:
-        """The text lines of an RGB uint8 picture, in reading order."""
-        from rapidocr.ch_ppocr_cls import TextClsOutput
-        from rapidocr.ch_ppocr_rec import TextRecOutput
+    def detect(self, image: npt.NDArray[np.uint8]) -> FoundLines:
+        """The text lines of an RGB uint8 picture, found and cropped, not yet read."""
         from rapidocr.main import RapidOCRError
 
         engine = self.engine
         rgb = as_rgb_uint8(image)
         height, width = rgb.shape[:2]
-        started = time.perf_counter()
         original = engine.load_img(cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
         resized, op_record = engine.preprocess_img(original)
         try:
@@ -156,32 +142,48 @@ class TextReader:
         except RapidOCRError:  # nothing detected
             crops, detected = [], None
         line_images = padded_line_images(engine.text_rec, crops)
-        stats.record_call(self.ref, 1, time.perf_counter() - started)
-        if detected is None:
+        return FoundLines(original, detected, crops, op_record, width, height, line_images)
+
+    def assemble(self, found: FoundLines, readings: list[Reading]) -> list[OcrLine]:
+        """The lines of a picture from its detection and the readings of its line images, in reading order."""
+        from rapidocr.ch_ppocr_cls import TextClsOutput
+        from rapidocr.ch_ppocr_rec import TextRecOutput
+
+        if found.detected is None:
             return []
-        readings = self.batcher.run(line_images)
         # What RapidOCR's recogniser returns for these crops (its annotations say one-element tuples).
         recognised = TextRecOutput(
-            imgs=crops,
+            imgs=found.crops,
             txts=cast(Any, tuple(text for text, _ in readings)),
             scores=[score for _, score in readings],
             word_results=cast(Any, tuple(None for _ in readings)),
         )
-        result = engine.build_final_output(original, detected, TextClsOutput(), recognised, crops, op_record)
-        return lines_of(result, width, height)
+        result = self.engine.build_final_output(
+            found.original, found.detected, TextClsOutput(), recognised, found.crops, found.op_record
+        )
+        return lines_of(result, found.width, found.height)
 
-    def recognise(self, crops: list[npt.NDArray[np.uint8]]) -> list[Reading]:
-        """Text and confidence of line crops (RGB uint8, one line each): the recognition stage alone,
-        through the micro-batcher, no detection. Each crop is resized and padded on its own, so
+    def read(self, image: npt.NDArray[np.uint8]) -> list[OcrLine]:
+        """The text lines of an RGB uint8 picture, in reading order: both stages, unbatched."""
+        found = self.detect(image)
+        if found.detected is None:
+            return []
+        return self.assemble(found, self.recognise_line_images(found.line_images))
+
+    def __call__(self, images: Sequence[npt.NDArray[np.uint8]]) -> list[list[OcrLine]]:
+        """:meth:`read` of each picture."""
+        return [self.read(image) for image in images]
+
+    def crop_line_images(self, crops: list[npt.NDArray[np.uint8]]) -> list[LineImage]:
+        """Line crops (RGB uint8, one line each) as line images, each resized and padded on its own, so
         what it reads does not depend on the crops it is batched with."""
         recogniser = self.engine.text_rec
         bgr = [np.asarray(cv2.cvtColor(as_rgb_uint8(crop), cv2.COLOR_RGB2BGR), dtype=np.uint8) for crop in crops]
-        line_images = [padded_line_images(recogniser, [line])[0] for line in bgr]
-        return [(text.strip(), score) for text, score in self.batcher.run(line_images)]
+        return [padded_line_images(recogniser, [line])[0] for line in bgr]
 
-    def _recognise(self, line_images: list[LineImage]) -> list[Reading]:
-        """The batcher's model call: line images of one padded width go through the model together,
-        ``max_batch`` at a time."""
+    def recognise_line_images(self, line_images: list[LineImage]) -> list[Reading]:
+        """Text and confidence of line images: those of one padded width go through the model
+        together, ``max_batch`` at a time."""
         recogniser = self.engine.text_rec
         by_width: dict[int, list[int]] = {}
         for index, line_image in enumerate(line_images):
@@ -243,111 +245,5 @@ def weight_files(model_dir: Path | None = None) -> list[Path]:
     return paths
 
 
-def _reader_from_settings() -> TextReader:
-    settings = load_settings()
-    return TextReader(
-        threads=settings.model_threads,
-        max_batch=settings.batch_max_size,
-        wait_s=settings.batch_wait_ms / 1000,
-        interactive_wait_s=settings.interactive_batch_wait_ms / 1000,
-    )
-
-
-HANDLE = registry.declare(
-    ModelSpec(
-        id=TextReader.ref.id,
-        version=TextReader.ref.version,
-        task="ocr",
-        input_kind="image",
-        runtime=Runtime.ONNXRUNTIME,
-        output="text lines with boxes and confidence",
-        files=weight_files,
-        load=lambda: _reader_from_settings().load(),
-        batches=True,
-        batch_size=32,  # the default of MEDIASIFT_BATCH_MAX_SIZE, which sets it
-        memory_mb=150,
-        cost_per_item_usd=1e-5,  # ~0.3-1 s per picture
-    )
-)
-
-
-# The recognition stage, batched across pictures and jobs, has its own counters (batches, lines, time);
-# it is the reader above, seen from its micro-batcher.
-REC_HANDLE = registry.declare(
-    ModelSpec(
-        id=TextReader.rec_ref.id,
-        version=TextReader.rec_ref.version,
-        task="ocr line recognition (rapidocr's second stage, batched across pictures)",
-        input_kind="image",
-        runtime=Runtime.ONNXRUNTIME,
-        output="text and confidence per line image",
-        files=weight_files,
-        load=lambda: HANDLE.get(),
-        batches=True,
-        batch_size=32,
-        cost_per_item_usd=1e-6,
-    )
-)
-
-
-def get_text_reader() -> TextReader:
-    """The process-wide reader, loaded (see the registry for its state)."""
-    reader: TextReader = HANDLE.get()
-    return reader
-
-
-# ------------------------------------------------------------------------------ the fallback chain
-
-OCR_CHAIN = ModelRef("ocr-rapidocr-then-tesseract", f"{TextReader.ref.version};then=tesseract")
-
-Reader = Callable[[npt.NDArray[np.uint8]], list[OcrLine]]
-
-
-def ocr_chain(
-    timeout_s: float,
-    breakers: CircuitBreakers,
-    primary: Reader | None = None,
-    fallback: Reader | None = None,
-) -> FallbackChain[list[OcrLine]]:
-    """rapidocr, then tesseract, each given ``timeout_s`` per picture. The readers default to the
-    registry's models, taken per call (so an unloaded one loads again, inside the timed call)."""
-    # Imported here: the tesseract module builds on this one's OcrLine.
-    from mediasift.models.tesseract_ocr import TesseractReader, get_tesseract_reader
-
-    return FallbackChain(
-        OCR_CHAIN,
-        [
-            (TextReader.ref, primary or (lambda image: get_text_reader().read(image))),
-            (TesseractReader.ref, fallback or (lambda image: get_tesseract_reader().read(image))),
-        ],
-        timeout_s=timeout_s,
-        breakers=breakers,
-    )
-
-
-@functools.cache
-def shared_chain(timeout_s: float, threshold: int, cooldown_s: float) -> FallbackChain[list[OcrLine]]:
-    """One chain per process and configuration, so its breakers see every job's pictures."""
-    return ocr_chain(timeout_s, CircuitBreakers(threshold, cooldown_s))
-
-
-def _settings_chain() -> FallbackChain[list[OcrLine]]:
-    settings = load_settings()
-    return shared_chain(settings.ocr_timeout_s, settings.breaker_threshold, settings.breaker_cooldown_s)
-
-
-# Declared so that listings show it and its counters (fallbacks, answers per engine). It needs only
-# rapidocr's files: tesseract is optional.
-CHAIN_HANDLE = registry.declare(
-    ModelSpec(
-        id=OCR_CHAIN.id,
-        version=OCR_CHAIN.version,
-        task="ocr, rapidocr first, tesseract when it fails or times out",
-        input_kind="image",
-        runtime=Runtime.ROUTER,
-        output="text lines with boxes and confidence, and the engine that read them",
-        files=weight_files,
-        load=_settings_chain,
-        cost_per_item_usd=1e-5,  # the tier it tries first
-    )
-)
+def load(settings: Settings) -> TextReader:
+    return TextReader(threads=settings.model_threads, max_batch=settings.batch_max_size).load()

@@ -15,7 +15,6 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from mediasift.inference.registry import ModelSpec, Runtime, registry
 from mediasift.models import ModelRef
 from mediasift.models.weights import package_dir, package_file
 
@@ -44,24 +43,10 @@ class StaticEmbedder:
         # lower-casing first took all-capitals copies from 65% to 100% found (eval/text_tiers.py).
         return np.asarray(self._model.embed([t.lower() for t in texts], norm=True), dtype=np.float32)
 
+    def __call__(self, texts: Sequence[str]) -> list[npt.NDArray[np.float32]]:
+        """:meth:`embed`, one vector per text."""
+        return list(self.embed(texts))
+
 
 def weight_files() -> list[Path]:
     return [package_file("wordllama", "weights", "l2_supercat_256.safetensors")]
-
-
-HANDLE = registry.declare(
-    ModelSpec(
-        id=StaticEmbedder.ref.id,
-        version=StaticEmbedder.ref.version,
-        task="text-embedding",
-        input_kind="text",
-        runtime=Runtime.STATIC,
-        output=f"{DIM}-d unit vector",
-        files=weight_files,
-        load=StaticEmbedder,
-        batches=True,
-        batch_size=256,
-        memory_mb=60,
-        cost_per_item_usd=2e-9,
-    )
-)

@@ -10,26 +10,23 @@ a hung or slow run is killed at the timeout instead of being left behind.
 from __future__ import annotations
 
 import glob
-import os
 import shutil
 import subprocess
-import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import cv2
 import numpy as np
 import numpy.typing as npt
 
-from mediasift.config import load_settings
-from mediasift.inference import stats
-from mediasift.inference.registry import ModelSpec, Runtime, registry
+from mediasift.config import Settings
 from mediasift.models import ModelRef
 from mediasift.models.ocr import OcrLine, reading_order
 from mediasift.models.weights import ModelWeightsMissing, as_rgb_uint8
 
 INSTALL_HINT = "install the Debian packages tesseract-ocr and tesseract-ocr-eng (scripts/install-system-deps does)"
 
-# Where Debian and a source build keep the language models; TESSDATA_PREFIX, when set, comes first.
+# Where Debian and a source build keep the language models.
 _TESSDATA_GLOBS = ("/usr/share/tesseract-ocr/*/tessdata", "/usr/share/tessdata", "/usr/local/share/tessdata")
 
 # TSV columns (tesseract 4 and 5): level page_num block_num par_num line_num word_num left top width
@@ -39,9 +36,8 @@ _COLUMNS = 12
 
 
 def find_traineddata(language: str = "eng") -> Path:
-    """``<language>.traineddata``, from TESSDATA_PREFIX or the usual system folders."""
-    folders = [os.environ["TESSDATA_PREFIX"]] if os.environ.get("TESSDATA_PREFIX") else []
-    folders += sorted((p for pattern in _TESSDATA_GLOBS for p in glob.glob(pattern)), reverse=True)
+    """``<language>.traineddata``, from the usual system folders (newest tesseract first)."""
+    folders = sorted((p for pattern in _TESSDATA_GLOBS for p in glob.glob(pattern)), reverse=True)
     for folder in folders:
         path = Path(folder) / f"{language}.traineddata"
         if path.is_file():
@@ -108,45 +104,25 @@ class TesseractReader:
             "--tessdata-dir", str(self.traineddata.parent), "-l", self.traineddata.stem,
             "--psm", "3", "tsv",
         ]  # fmt: skip
-        started = time.perf_counter()
         try:
+            # The model's folder is given on the command line, so the program needs no environment
+            # but its thread limit.
             done = subprocess.run(
                 command, input=png.tobytes(), capture_output=True, timeout=self.timeout_s, check=False,
-                env={**os.environ, "OMP_THREAD_LIMIT": str(self.threads)},
+                env={"OMP_THREAD_LIMIT": str(self.threads)},
             )  # fmt: skip
         except subprocess.TimeoutExpired:
             raise TimeoutError(f"tesseract gave no answer within {self.timeout_s:g} s (killed)") from None
         if done.returncode != 0:
             detail = done.stderr.decode(errors="replace").strip()[-300:]
             raise RuntimeError(f"tesseract exited with status {done.returncode}: {detail}")
-        lines = parse_tsv(done.stdout.decode("utf-8", errors="replace"))
-        stats.record_call(self.ref, 1, time.perf_counter() - started)
-        return lines
+        return parse_tsv(done.stdout.decode("utf-8", errors="replace"))
+
+    def __call__(self, images: Sequence[npt.NDArray[np.uint8]]) -> list[list[OcrLine]]:
+        """:meth:`read` of each picture."""
+        return [self.read(image) for image in images]
 
 
-def _load() -> TesseractReader:
+def load(settings: Settings) -> TesseractReader:
     binary, traineddata = weight_files()
-    return TesseractReader(binary, traineddata, timeout_s=load_settings().ocr_timeout_s)
-
-
-HANDLE = registry.declare(
-    ModelSpec(
-        id=TesseractReader.ref.id,
-        version=TesseractReader.ref.version,
-        task="ocr",
-        input_kind="image",
-        runtime=Runtime.PROCESS,
-        output="text lines with boxes and confidence (words grouped)",
-        files=weight_files,
-        load=_load,
-        memory_mb=60,  # per running process, freed when it exits
-        cost_per_item_usd=6e-6,  # ~0.25 s per picture, process start included
-        optional=True,  # only the fallback: OCR works without it while rapidocr does
-    )
-)
-
-
-def get_tesseract_reader() -> TesseractReader:
-    """The process-wide reader (see the registry for its state)."""
-    reader: TesseractReader = HANDLE.get()
-    return reader
+    return TesseractReader(binary, traineddata, timeout_s=settings.ocr_timeout_s)

@@ -10,10 +10,9 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from mediasift.config import load_settings
-from mediasift.inference.devices import onnx_providers
-from mediasift.inference.registry import ModelSpec, Runtime, registry
+from mediasift.config import Settings
 from mediasift.models import ModelRef
+from mediasift.models.devices import onnx_providers
 from mediasift.models.weights import Lazy, package_file
 
 MAX_TOKENS = 256
@@ -115,6 +114,10 @@ class TextEmbedder:
             out[rows] = self._run_batch(runtime, [encodings[i] for i in rows])
         return out
 
+    def __call__(self, texts: Sequence[str]) -> list[npt.NDArray[np.float32]]:
+        """:meth:`embed`, one vector per text."""
+        return list(self.embed(texts))
+
     def _run_batch(self, runtime: _Runtime, encodings: list[Any]) -> npt.NDArray[np.float32]:
         width = max(len(e.ids) for e in encodings)
         ids = np.zeros((len(encodings), width), dtype=np.int64)
@@ -142,25 +145,6 @@ def weight_files() -> tuple[Path, Path]:
     )
 
 
-HANDLE = registry.declare(
-    ModelSpec(
-        id=TextEmbedder.ref.id,
-        version=TextEmbedder.ref.version,
-        task="text-embedding",
-        input_kind="text",
-        runtime=Runtime.ONNXRUNTIME,
-        output=f"{TextEmbedder.dim}-d unit vector",
-        files=weight_files,
-        load=lambda: TextEmbedder(threads=load_settings().model_threads).load(),
-        batches=True,
-        batch_size=BATCH_SIZE,
-        memory_mb=90,
-        cost_per_item_usd=2e-8,  # ~1.7 ms of compute per sentence in batches of 32
-    )
-)
-
-
-def get_text_embedder() -> TextEmbedder:
-    """The process-wide embedder, loaded."""
-    embedder: TextEmbedder = HANDLE.get()
-    return embedder
+def load(settings: Settings) -> TextEmbedder:
+    """Batches of at most ``batch_max_size`` texts: the micro-batcher hands over up to four times that."""
+    return TextEmbedder(threads=settings.model_threads, batch_size=settings.batch_max_size).load()

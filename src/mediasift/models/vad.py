@@ -14,16 +14,13 @@ because silero's own helpers import torch.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from mediasift.inference import stats
-from mediasift.inference.registry import ModelSpec, Runtime, registry
 from mediasift.models import ModelRef
 from mediasift.models.weights import Lazy, package_file
 
@@ -182,18 +179,17 @@ class SileroVad:
         return VadStream(self._session.get())
 
     def probabilities(self, chunks: Iterable[npt.NDArray[np.float32]]) -> tuple[npt.NDArray[np.float32], float]:
-        """Per-frame (32 ms) speech probabilities of consecutive 16 kHz chunks, and their duration.
-        Counted as one call of the model per scan, timed without the decoding that feeds it."""
+        """Per-frame (32 ms) speech probabilities of consecutive 16 kHz chunks, and their duration."""
         stream = self.stream()
-        parts, spent = [], 0.0
-        for chunk in chunks:
-            started = time.perf_counter()
-            parts.append(stream.feed(chunk))
-            spent += time.perf_counter() - started
-        started = time.perf_counter()
+        parts = [stream.feed(chunk) for chunk in chunks]
         parts.append(stream.finish())
-        stats.record_call(self.ref, 1, spent + time.perf_counter() - started)
         return np.concatenate(parts), stream.samples / SAMPLE_RATE
+
+    def __call__(
+        self, streams: Sequence[Iterable[npt.NDArray[np.float32]]]
+    ) -> list[tuple[npt.NDArray[np.float32], float]]:
+        """:meth:`probabilities` of each stream of chunks (a whole file each)."""
+        return [self.probabilities(chunks) for chunks in streams]
 
     def speech_spans(
         self,
@@ -215,34 +211,5 @@ def weight_files() -> list[Path]:
     return [package_file("silero_vad", "data", "silero_vad_16k_sequence.onnx")]
 
 
-HANDLE = registry.declare(
-    ModelSpec(
-        id=SileroVad.ref.id,
-        version=SileroVad.ref.version,
-        task="voice-activity",
-        input_kind="audio",
-        runtime=Runtime.ONNXRUNTIME,
-        output="speech probability per 32 ms",
-        files=weight_files,
-        load=lambda: SileroVad().load(),
-        memory_mb=20,
-        cost_per_item_usd=1.1e-7,  # ~5 ms per second of audio
-    )
-)
-
-
-def get_vad() -> SileroVad:
-    """The process-wide model, loaded (see the registry for its state)."""
-    model: SileroVad = HANDLE.get()
-    return model
-
-
-def speech_spans(
-    audio16k: npt.NDArray[np.float32],
-    threshold: float = 0.5,
-    min_speech_s: float = 0.25,
-    min_silence_s: float = 0.3,
-    pad_s: float = 0.2,
-) -> list[Span]:
-    """Speech spans (start, end) in seconds of mono 16 kHz float32 audio, with the process-wide VAD."""
-    return get_vad().speech_spans(audio16k, threshold, min_speech_s, min_silence_s, pad_s)
+def load() -> SileroVad:
+    return SileroVad().load()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from mediasift.pipeline.graph import Pipeline, load_operator
 from mediasift.pipeline.operator import Operator
 
 
@@ -37,3 +38,11 @@ def default_operators() -> list[Operator]:
         TextChunks(),
         EmbedText(),
     ]
+
+
+def default_pipeline(plugins: str = "") -> Pipeline:
+    """The shipped operators plus plugins (comma-separated ``package.module:ClassName`` specs); a
+    plugin replaces the shipped operator of the same name."""
+    extra = [load_operator(spec) for spec in plugins.split(",") if spec.strip()]
+    replaced = {op.name for op in extra}
+    return Pipeline([op for op in default_operators() if op.name not in replaced] + extra)

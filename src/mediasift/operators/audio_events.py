@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
+from mediasift.config import Settings
+from mediasift.inference.catalog import Role, model_ref
 from mediasift.media.audio import iter_audio
-from mediasift.models.audio_events import LABELS, SAMPLE_RATE, AudioEventDetector, get_audio_event_detector
+from mediasift.models.audio_events import LABELS, SAMPLE_RATE
 from mediasift.operators.sound import AudioOperator
-from mediasift.pipeline.operator import (
-    ArtifactOut,
-    OperatorContext,
-    OperatorResult,
-    SegmentOut,
-)
+from mediasift.pipeline.operator import TEXT, OperatorContext
+from mediasift.records import ArtifactOut, ModelRef, OperatorResult, SegmentOut
 
 # Seconds of audio analysed at a time: bounds memory on long files (5 min = 19 MB of samples).
 CHUNK_S = 300.0
@@ -19,10 +17,13 @@ CHUNK_S = 300.0
 class AudioEvents(AudioOperator):
     name = "audio_events"
     version = "1"
-    model = AudioEventDetector.ref
+    produces = frozenset({TEXT})
+
+    def model(self, settings: Settings) -> ModelRef:
+        return model_ref(settings, Role.AUDIO_EVENTS)
 
     def run(self, ctx: OperatorContext) -> OperatorResult:
-        found, duration = get_audio_event_detector().events_in_chunks(iter_audio(ctx.media_path, SAMPLE_RATE, CHUNK_S))
+        found, duration = ctx.inference.audio_events(iter_audio(ctx.media_path, SAMPLE_RATE, CHUNK_S))
         result = OperatorResult()
         listed: list[dict[str, object]] = []
         for index, event in enumerate(found):

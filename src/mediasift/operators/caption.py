@@ -13,10 +13,10 @@ from typing import Any
 
 from mediasift.config import Settings
 from mediasift.inference.prompts import get_template
-from mediasift.inference.remote import CAPTION_PROMPT, CHAT_MODEL_ID, RemoteClient, remote_handle
-from mediasift.models import ModelRef
+from mediasift.inference.remote import CAPTION_PROMPT, CHAT_MODEL_ID
 from mediasift.operators.images import ImageOperator, encode_jpeg, iter_images
-from mediasift.pipeline.operator import OperatorContext, OperatorResult, SegmentOut
+from mediasift.pipeline.operator import TEXT, OperatorContext
+from mediasift.records import ModelRef, OperatorResult, SegmentOut
 
 CAPTION = get_template(CAPTION_PROMPT)
 MAX_SIDE = 1024  # what vision models look at anyway; a larger picture costs more tokens, not detail
@@ -25,7 +25,11 @@ MAX_SIDE = 1024  # what vision models look at anyway; a larger picture costs mor
 class Caption(ImageOperator):
     name = "caption"
     version = "1"
-    model = ModelRef(CHAT_MODEL_ID, CAPTION.key)
+    produces = frozenset({TEXT})
+
+    def model(self, settings: Settings) -> ModelRef:
+        """The remote chat model, named by the prompt: which endpoint model answers is a parameter."""
+        return ModelRef(CHAT_MODEL_ID, CAPTION.key)
 
     def enabled(self, settings: Settings) -> bool:
         return bool(settings.remote_base_url and settings.remote_chat_model)
@@ -34,10 +38,9 @@ class Caption(ImageOperator):
         return {"model": settings.remote_chat_model, "prompt": CAPTION.key, "max_side": MAX_SIDE}
 
     def run(self, ctx: OperatorContext) -> OperatorResult:
-        client: RemoteClient = remote_handle(ctx.settings, CHAT_MODEL_ID).get()
         result = OperatorResult()
         for item in iter_images(ctx):
-            answer = client.chat(CAPTION.id, {}, encode_jpeg(item.pixels, ctx.params["max_side"]))
+            answer = ctx.inference.caption(encode_jpeg(item.pixels, ctx.params["max_side"]))
             if not answer.text:
                 continue
             result.segments.append(

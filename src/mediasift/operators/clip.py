@@ -8,9 +8,8 @@ Off unless ``MEDIASIFT_CLIP_DIR`` is set: ``Operator.applies`` sees only the ass
 ``Operator.enabled``, which the job planner asks with its settings. While it is off the operator is
 in the pipeline graph (``embed_text`` names it as an input) but never gets a job, run or result.
 
-The model is whatever folder is configured, which a class attribute cannot name: the operator's
-``model`` is the generic ``clip`` (the circuit breaker's key), and the real id and version, with the
-hash of the weights, are in each run's parameters (so new weights make results stale) and on
+The model is whatever folder is configured: its id and version, with the hash of the weights, name
+the operator's model, are in each run's parameters (so new weights make results stale) and are on
 every stored vector.
 """
 
@@ -22,11 +21,12 @@ from typing import Any
 import numpy as np
 
 from mediasift.config import Settings
-from mediasift.errors import PermanentError
-from mediasift.models import ModelRef
-from mediasift.models.clip import BATCH_SIZE, ClipModel, configured_tags, declare_clip
+from mediasift.inference.catalog import Catalog, Role
+from mediasift.inference.door import Inference
+from mediasift.models.clip import BATCH_SIZE, configured_tags
 from mediasift.operators.images import ImageItem, ImageOperator, iter_images
-from mediasift.pipeline.operator import ArtifactOut, OperatorContext, OperatorResult, SegmentOut
+from mediasift.pipeline.operator import TEXT, OperatorContext
+from mediasift.records import ArtifactOut, ModelRef, OperatorResult, SegmentOut
 
 MIN_TAG_PROBABILITY = 0.2
 TOP_K = 5
@@ -35,18 +35,21 @@ TOP_K = 5
 class Clip(ImageOperator):
     name = "clip"
     version = "1"
-    model = ModelRef("clip", "configured")
+    produces = frozenset({TEXT})
 
     def enabled(self, settings: Settings) -> bool:
         return settings.clip_dir is not None
 
+    def model(self, settings: Settings) -> ModelRef | None:
+        catalog = Catalog(settings)
+        return catalog.ref(Role.CLIP) if catalog.configured(Role.CLIP) else None
+
     def params(self, settings: Settings) -> dict[str, Any]:
         """The model's version (its weights' hash) is a parameter, so new weights make every
         picture's result stale; so are the tags."""
-        handle = declare_clip(settings)
-        if handle is None:
+        ref = self.model(settings)
+        if ref is None:
             return {}
-        ref = handle.spec.ref
         return {
             "model": ref.id,
             "model_version": ref.version,
@@ -56,25 +59,22 @@ class Clip(ImageOperator):
         }
 
     def run(self, ctx: OperatorContext) -> OperatorResult:
-        handle = declare_clip(ctx.settings)
-        if handle is None:
-            raise PermanentError("no CLIP folder is configured (MEDIASIFT_CLIP_DIR) for the clip operator")
-        model: ClipModel = handle.get()
         result = OperatorResult()
         batch: list[ImageItem] = []
         for item in iter_images(ctx):
             batch.append(item)
             if len(batch) == BATCH_SIZE:
-                self._add(result, model, batch, ctx.params)
+                self._add(result, ctx.inference, batch, ctx.params)
                 batch = []
         if batch:
-            self._add(result, model, batch, ctx.params)
+            self._add(result, ctx.inference, batch, ctx.params)
         return result
 
     @staticmethod
-    def _add(result: OperatorResult, model: ClipModel, items: list[ImageItem], params: Mapping[str, Any]) -> None:
-        vectors = model.embed_images([item.pixels for item in items])
-        scored_per_item = model.tag_probabilities(vectors, params["tags"])
+    def _add(result: OperatorResult, inference: Inference, items: list[ImageItem], params: Mapping[str, Any]) -> None:
+        ref = inference.catalog.ref(Role.CLIP)
+        vectors = inference.clip_images([item.pixels for item in items])
+        scored_per_item = inference.clip_tags(np.stack(vectors), params["tags"])
         for item, vector, scored in zip(items, vectors, scored_per_item, strict=True):
             top = scored[: params["top_k"]]
             kept = [tag for tag, probability in top if probability >= params["min_probability"]]
@@ -88,7 +88,7 @@ class Clip(ImageOperator):
                     text="; ".join(kept) or None,
                     confidence=top[0][1] if top else None,
                     data={"tags": tags},
-                    vectors={model.ref: np.asarray(vector)},
+                    vectors={ref: np.asarray(vector)},
                 )
             )
             if tags:

@@ -9,13 +9,12 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-
 from mediasift.config import Settings
-from mediasift.inference.cache import cached_records, input_hash
-from mediasift.models.face_detector import LANDMARK_NAMES, Face, FaceDetector, get_face_detector
+from mediasift.inference.catalog import Role, model_ref
+from mediasift.models.face_detector import LANDMARK_NAMES, Face
 from mediasift.operators.images import ImageOperator, iter_images
-from mediasift.pipeline.operator import ArtifactOut, OperatorContext, OperatorResult, SegmentOut
+from mediasift.pipeline.operator import TEXT, OperatorContext
+from mediasift.records import ArtifactOut, ModelRef, OperatorResult, SegmentOut
 
 # YuNet scores clear frontal faces 0.85-0.95 (OpenCV's own YuNet sample keeps 0.9 and up). On
 # scikit-image's photos the best-scoring things that are not faces are a motorcycle headlight (0.75)
@@ -37,17 +36,13 @@ def face_data(face: Face) -> dict[str, Any]:
     }
 
 
-def detect(pixels: np.ndarray, min_confidence: float) -> list[Face]:
-    """The faces in a picture; the same picture seen before costs no inference."""
-    detector = get_face_detector()
-    key = input_hash(pixels, str(min_confidence))
-    return cached_records(FaceDetector.ref, key, lambda: detector.detect(pixels, min_confidence), Face)
-
-
 class Faces(ImageOperator):
     name = "faces"
     version = "1"
-    model = FaceDetector.ref
+    produces = frozenset({TEXT})
+
+    def model(self, settings: Settings) -> ModelRef:
+        return model_ref(settings, Role.FACES)
 
     def params(self, settings: Settings) -> dict[str, Any]:
         return {"min_confidence": MIN_CONFIDENCE, "store_min_confidence": STORE_MIN_CONFIDENCE}
@@ -55,7 +50,7 @@ class Faces(ImageOperator):
     def run(self, ctx: OperatorContext) -> OperatorResult:
         result = OperatorResult()
         for item in iter_images(ctx):
-            found = detect(item.pixels, ctx.params["store_min_confidence"])
+            found = ctx.inference.faces(item.pixels, ctx.params["store_min_confidence"])
             confident = [face for face in found if face.confidence >= ctx.params["min_confidence"]]
             top = max((face.confidence for face in found), default=None)
             if confident:

@@ -24,7 +24,8 @@ from mediasift.config import Settings
 from mediasift.media.shots import Shot, ShotConfig, ShotList, detect_shots, read_frames
 from mediasift.mediatype import MediaType
 from mediasift.operators.images import encode_jpeg
-from mediasift.pipeline.operator import ArtifactOut, Operator, OperatorContext, OperatorResult, SegmentOut
+from mediasift.pipeline.operator import Operator, OperatorContext
+from mediasift.records import ArtifactOut, OperatorResult, SegmentOut
 
 KEYFRAME_MAX_SIDE = 1280
 STRIP_HEIGHT = 90

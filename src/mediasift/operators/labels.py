@@ -8,31 +8,20 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-
 from mediasift.config import Settings
-from mediasift.inference.cache import cached_call, input_hash
-from mediasift.models import ModelRef
-from mediasift.models.image_classifier import ImageClassifier, get_image_classifier
+from mediasift.inference.catalog import Role, model_ref
 from mediasift.operators.images import ImageOperator, iter_images
-from mediasift.pipeline.operator import ArtifactOut, OperatorContext, OperatorResult, SegmentOut
-
-FEATURES_MODEL = ModelRef(ImageClassifier.ref.id + "-features", ImageClassifier.ref.version)
-
-
-def classify(pixels: np.ndarray) -> tuple[list[tuple[str, float]], np.ndarray]:
-    """Labels and features of a picture; the same picture seen before costs no inference."""
-    classifier = get_image_classifier()
-    labels, features = cached_call(
-        ImageClassifier.ref, input_hash(pixels), lambda: classifier.classify_and_features(pixels)
-    )
-    return [(str(label), float(score)) for label, score in labels], features
+from mediasift.pipeline.operator import TEXT, OperatorContext
+from mediasift.records import ArtifactOut, ModelRef, OperatorResult, SegmentOut
 
 
 class Labels(ImageOperator):
     name = "labels"
     version = "1"
-    model = ImageClassifier.ref
+    produces = frozenset({TEXT})
+
+    def model(self, settings: Settings) -> ModelRef:
+        return model_ref(settings, Role.IMAGE_LABELS)
 
     def params(self, settings: Settings) -> dict[str, Any]:
         return {"min_confidence": settings.label_min_confidence, "top_k": 5}
@@ -40,7 +29,7 @@ class Labels(ImageOperator):
     def run(self, ctx: OperatorContext) -> OperatorResult:
         result = OperatorResult()
         for item in iter_images(ctx):
-            labels, features = classify(item.pixels)
+            labels, features = ctx.inference.labels(item.pixels)
             labels = labels[: ctx.params["top_k"]]
             kept = [(label, score) for label, score in labels if score >= ctx.params["min_confidence"]]
             top = labels[0][1] if labels else None
@@ -54,7 +43,7 @@ class Labels(ImageOperator):
                     text="; ".join(label for label, _ in kept) or None,
                     confidence=top,
                     data={"labels": scored},
-                    vectors={FEATURES_MODEL: features},
+                    vectors={ctx.inference.features_ref: features},
                 )
             )
             result.artifacts.append(

@@ -1,5 +1,5 @@
 """Text drawn in images and keyframes, with boxes and confidence: rapidocr, or tesseract when rapidocr
-fails or is too slow (the fallback chain of :mod:`mediasift.models.ocr`). Which engine read a picture
+fails or is too slow (the fallback chain of :mod:`mediasift.inference.ocr`). Which engine read a picture
 is kept in its data (``engine``).
 
 An image gives one segment holding all its lines. A video is read on its keyframes and, where a cheap
@@ -18,7 +18,6 @@ that showed it (``frames``: keyframe keys, and ``at<seconds>`` for frames betwee
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -30,15 +29,15 @@ import cv2
 import numpy as np
 
 from mediasift.config import Settings
-from mediasift.inference import stats
-from mediasift.inference.cache import cache, cache_enabled, input_hash
-from mediasift.inference.fallback import FallbackChain
+from mediasift.inference.catalog import Role, model_ref
+from mediasift.inference.door import OcrChain
 from mediasift.mediatype import MediaType
-from mediasift.models.ocr import OCR_CHAIN, OcrLine, TextReader, get_text_reader, shared_chain
+from mediasift.models.ocr import OcrLine
 from mediasift.operators import ocr_sampling as sampling
 from mediasift.operators.images import KEYFRAMES, ImageItem, ImageOperator, iter_images
 from mediasift.operators.ocr_timing import Seen, Sighting, Span, visible_spans
-from mediasift.pipeline.operator import ArtifactOut, OperatorContext, OperatorResult, SegmentOut
+from mediasift.pipeline.operator import TEXT, OperatorContext
+from mediasift.records import ArtifactOut, ModelRef, OperatorResult, SegmentOut
 
 log = logging.getLogger(__name__)
 
@@ -136,22 +135,6 @@ def merge_runs(frames: Iterable[tuple[Frame, list[OcrLine]]]) -> list[TextRun]:
     return sorted(closed, key=lambda run: (run.start or 0.0, run.best.box[1], run.best.box[0]))
 
 
-def read(chain: FallbackChain[list[OcrLine]], pixels: np.ndarray, cached: bool) -> tuple[str, list[OcrLine]]:
-    """The engine that read a picture and its lines. What the primary engine read is cached (a picture
-    seen before costs no inference); a fallback's reading is not, so the primary reads it again once
-    it is back. Only the shared chain's readings are cached: another chain is another model."""
-    key = input_hash(pixels)
-    if cached and cache_enabled():
-        known = cache.get_many(TextReader.ref, [key])
-        stats.record_cache(TextReader.ref, hits=len(known), misses=1 - len(known))
-        if known:
-            return TextReader.ref.id, [OcrLine(**line) for line in known[key]]
-    answer = chain(pixels)
-    if cached and cache_enabled() and answer.used == TextReader.ref:
-        cache.put_many(TextReader.ref, {key: [dataclasses.asdict(line) for line in answer.value]})
-    return answer.used.id, answer.value
-
-
 @dataclass
 class VideoReads:
     """What was read of a video: each frame read with its lines, in time order, and per frame key the
@@ -171,15 +154,18 @@ class VideoReads:
 
 
 class Ocr(ImageOperator):
-    """``chain`` replaces the process-wide one built from the settings (a test points its primary at
+    """``chain`` replaces the inference layer's own OCR chain (a test points its primary at
     broken model files, for one)."""
 
     name = "ocr"
     version = "5"
-    model = OCR_CHAIN
+    produces = frozenset({TEXT})
 
-    def __init__(self, chain: FallbackChain[list[OcrLine]] | None = None) -> None:
+    def __init__(self, chain: OcrChain | None = None) -> None:
         self.chain = chain
+
+    def model(self, settings: Settings) -> ModelRef:
+        return model_ref(settings, Role.OCR_CHAIN)
 
     def params(self, settings: Settings) -> dict[str, Any]:
         return {
@@ -188,14 +174,9 @@ class Ocr(ImageOperator):
         }
 
     def run(self, ctx: OperatorContext) -> OperatorResult:
-        settings = ctx.settings
-        chain = self.chain
-        if chain is None:
-            chain = shared_chain(settings.ocr_timeout_s, settings.breaker_threshold, settings.breaker_cooldown_s)
-        cached = self.chain is None
         floor = ctx.params["min_confidence"]
         if ctx.asset.media_type is MediaType.VIDEO:
-            reads = read_video(ctx, chain, cached)
+            reads = read_video(ctx, self.chain)
             runs = merge_runs(reads.frames)
             spans = time_runs(ctx, runs, reads)
             return self._video(runs, spans, reads, floor)
@@ -203,8 +184,9 @@ class Ocr(ImageOperator):
 
         def pictures() -> Iterator[tuple[ImageItem, list[OcrLine]]]:
             for item in iter_images(ctx):
-                engines[item.key], lines = read(chain, item.pixels, cached)
-                yield item, lines
+                reading = ctx.inference.read_text(item.pixels, self.chain)
+                engines[item.key] = reading.engine
+                yield item, reading.lines
 
         return self._image(pictures(), engines, floor)
 
@@ -268,7 +250,7 @@ class Ocr(ImageOperator):
         return result
 
 
-def read_video(ctx: OperatorContext, chain: FallbackChain[list[OcrLine]], cached: bool) -> VideoReads:
+def read_video(ctx: OperatorContext, chain: OcrChain | None) -> VideoReads:
     """Read a video's keyframes, then the frames between them that the gate picks
     (:mod:`mediasift.operators.ocr_sampling`), in the keyframes' size. The chain's counters get the
     gate's samples (``gate_samples``), the frames it had read (``extra_frames``) and the samples the
@@ -280,8 +262,9 @@ def read_video(ctx: OperatorContext, chain: FallbackChain[list[OcrLine]], cached
         if "time" in seg.data
     }
     for item in iter_images(ctx):
-        engine, lines = read(chain, item.pixels, cached)
-        reads.add(Frame(item.key, item.start, item.end, times.get(item.key)), engine, lines, item.pixels)
+        reading = ctx.inference.read_text(item.pixels, chain)
+        frame = Frame(item.key, item.start, item.end, times.get(item.key))
+        reads.add(frame, reading.engine, reading.lines, item.pixels)
     per_minute = int(ctx.params["extra_frames_per_minute"])
     if per_minute <= 0 or not reads.frames:
         return reads
@@ -299,12 +282,13 @@ def read_video(ctx: OperatorContext, chain: FallbackChain[list[OcrLine]], cached
         if (pixels.shape[1], pixels.shape[0]) != size:  # the keyframes' pixels, which the boxes are in
             pixels = np.asarray(cv2.resize(pixels, size, interpolation=cv2.INTER_AREA), dtype=np.uint8)
         start, end = _shot_of(shots, sample.frame_time)
-        engine, lines = read(chain, pixels, cached)
-        reads.add(Frame(f"at{sample.frame_time:.3f}", start, end, sample.frame_time), engine, lines, pixels)
+        reading = ctx.inference.read_text(pixels, chain)
+        frame = Frame(f"at{sample.frame_time:.3f}", start, end, sample.frame_time)
+        reads.add(frame, reading.engine, reading.lines, pixels)
         extra += 1
-    stats.record(OCR_CHAIN, "gate_samples", len(gate.samples))
-    stats.record(OCR_CHAIN, "extra_frames", extra)
-    stats.record(OCR_CHAIN, "extra_frames_refused", choice.refused)
+    ctx.inference.record(Role.OCR_CHAIN, "gate_samples", len(gate.samples))
+    ctx.inference.record(Role.OCR_CHAIN, "extra_frames", extra)
+    ctx.inference.record(Role.OCR_CHAIN, "extra_frames_refused", choice.refused)
     reads.frames.sort(key=lambda pair: _when(pair[0]))
     return reads
 
@@ -328,17 +312,17 @@ def time_runs(ctx: OperatorContext, runs: list[TextRun], reads: VideoReads) -> l
     frames by rapidocr's recogniser (:func:`seen`). Runs whose best frame tesseract read, and runs of
     frames without a recorded time, are not timed: their spans are unknown (None)."""
     times = reads.times
+    primary = ctx.inference.catalog.ref(Role.OCR_READER).id
     timed = [
-        i for i, run in enumerate(runs) if reads.engines[run.best_key] == TextReader.ref.id and run.best_key in times
+        i for i, run in enumerate(runs) if reads.engines[run.best_key] == primary and run.best_key in times
     ]
     if not timed:
         return [Span(None, None)] * len(runs)
     shots = ctx.segments(operator=KEYFRAMES, kind="shot") or ctx.segments(operator=KEYFRAMES, kind="keyframe")
     video_end = max((seg.end for seg in shots if seg.end is not None), default=max(times.values()))
-    reader = get_text_reader()
 
     def looks(crops: list[tuple[int, np.ndarray]]) -> list[Seen]:
-        readings = reader.recognise([crop for _, crop in crops])
+        readings = ctx.inference.recognise_crops([crop for _, crop in crops])
         return [
             seen(normalise(text), runs[timed[i]].normalised) for (i, _), (text, _) in zip(crops, readings, strict=True)
         ]

@@ -6,7 +6,8 @@ import imagehash
 from PIL import Image
 
 from mediasift.operators.images import ImageOperator, iter_images
-from mediasift.pipeline.operator import ArtifactOut, OperatorContext, OperatorResult
+from mediasift.pipeline.operator import OperatorContext
+from mediasift.records import ArtifactOut, OperatorResult
 
 
 class PerceptualHash(ImageOperator):

@@ -6,7 +6,8 @@ from typing import Any
 
 from mediasift.mediatype import MediaType
 from mediasift.operators.sound import has_sound
-from mediasift.pipeline.operator import ArtifactOut, AssetView, Operator, OperatorContext, OperatorResult
+from mediasift.pipeline.operator import AssetView, Operator, OperatorContext
+from mediasift.records import ArtifactOut, OperatorResult
 
 
 def assign_words(shots: list[tuple[str, float, float]], words: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:

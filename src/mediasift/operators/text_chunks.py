@@ -6,9 +6,10 @@ import re
 from typing import Any
 
 from mediasift.config import Settings
+from mediasift.inference.catalog import Role, model_ref
 from mediasift.mediatype import MediaType
-from mediasift.models.language import LanguageDetector, get_language_detector
-from mediasift.pipeline.operator import ArtifactOut, Operator, OperatorContext, OperatorResult, SegmentOut
+from mediasift.pipeline.operator import TEXT, Operator, OperatorContext
+from mediasift.records import ArtifactOut, ModelRef, OperatorResult, SegmentOut
 
 _SENTENCE_END = re.compile(r"(?<=[.!?。！？])\s+|\n\s*\n")
 
@@ -65,7 +66,10 @@ class TextChunks(Operator):
     name = "text_chunks"
     version = "2"
     media_types = frozenset({MediaType.TEXT})
-    model = LanguageDetector.ref
+    produces = frozenset({TEXT})
+
+    def model(self, settings: Settings) -> ModelRef:
+        return model_ref(settings, Role.LANGUAGE_ROUTER)
 
     def params(self, settings: Settings) -> dict[str, Any]:
         return {"size": settings.text_chunk_chars, "overlap": settings.text_chunk_overlap_chars}
@@ -73,11 +77,10 @@ class TextChunks(Operator):
     def run(self, ctx: OperatorContext) -> OperatorResult:
         text = read_text(ctx.media_path.read_bytes(), str(ctx.asset.metadata.get("encoding") or "utf-8"))
         result = OperatorResult()
-        detector = get_language_detector()
         languages: dict[str, int] = {}
         for index, (start, end) in enumerate(chunk_spans(text, ctx.params["size"], ctx.params["overlap"])):
             chunk = text[start:end].strip()
-            found = detector.detect(chunk)
+            found = ctx.inference.language(chunk)
             data: dict[str, object] = {"char_start": start, "char_end": end, "language": found[0] if found else None}
             if found:
                 languages[found[0]] = languages.get(found[0], 0) + 1

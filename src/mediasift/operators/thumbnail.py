@@ -9,7 +9,8 @@ from typing import Any
 
 from mediasift.config import Settings
 from mediasift.operators.images import ImageOperator, encode_jpeg, iter_images
-from mediasift.pipeline.operator import ArtifactOut, OperatorContext, OperatorResult
+from mediasift.pipeline.operator import OperatorContext
+from mediasift.records import ArtifactOut, OperatorResult
 
 
 class Thumbnail(ImageOperator):

@@ -2,10 +2,11 @@
 
 Silero VAD picks the speech first, so silence and music never reach Whisper (faster, and no
 "Thank you." hallucinated over a soundtrack); a file without speech costs one VAD pass. The router
-tries tiny.en on the first window of speech and keeps the file there when tiny.en is sure of it;
-otherwise the multilingual base model identifies the language and transcribes the file. How the file
-was routed is stored in the transcript artifact (``route``). The file is read twice as a stream, for
-VAD and then window by window for Whisper, so memory stays flat however long it is.
+(:mod:`mediasift.inference.speech`) tries tiny.en on each window of speech and keeps it there when
+tiny.en is sure of it; otherwise the multilingual base model identifies the language and transcribes
+the window. How the file was routed is stored in the transcript artifact (``route``). The file is read
+twice as a stream, for VAD and then window by window for Whisper, so memory stays flat however long
+it is.
 """
 
 from __future__ import annotations
@@ -13,24 +14,16 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+from mediasift.config import Settings
+from mediasift.inference.catalog import Role, model_ref
+from mediasift.inference.door import Inference
 from mediasift.media.audio import iter_audio
-from mediasift.models.transcriber import (
-    MAX_WINDOW_S,
-    SAMPLE_RATE,
-    SpeechRecognizer,
-    Transcript,
-    gather_windows,
-    get_speech_recognizer,
-    plan_windows,
-)
-from mediasift.models.vad import get_vad, spans_from_probabilities
+from mediasift.media.speech_windows import SAMPLE_RATE, gather_windows, plan_windows
+from mediasift.models.transcripts import Transcript
+from mediasift.models.whisper import MAX_WINDOW_S
 from mediasift.operators.sound import AudioOperator
-from mediasift.pipeline.operator import (
-    ArtifactOut,
-    OperatorContext,
-    OperatorResult,
-    SegmentOut,
-)
+from mediasift.pipeline.operator import TEXT, OperatorContext
+from mediasift.records import ArtifactOut, ModelRef, OperatorResult, SegmentOut
 
 # Seconds of decoded audio per chunk while streaming the file.
 CHUNK_S = 60.0
@@ -38,9 +31,9 @@ CHUNK_S = 60.0
 
 def transcribe_file(
     path: Path,
+    inference: Inference,
     *,
     use_vad: bool = True,
-    recognizer: SpeechRecognizer | None = None,
     max_window_s: float = MAX_WINDOW_S,
 ) -> Transcript:
     """Transcribe the first audio stream of ``path``: only its speech when ``use_vad`` (the operator's
@@ -51,15 +44,14 @@ def transcribe_file(
     """
     chunks = iter_audio(path, SAMPLE_RATE, CHUNK_S)
     if use_vad:
-        probs, duration = get_vad().probabilities(chunks)
         # Spans are cut at pauses so none exceeds a window: no word is split between two windows.
-        spans = spans_from_probabilities(probs, duration, max_speech_s=max_window_s)
+        spans, duration = inference.speech_spans(chunks, max_speech_s=max_window_s)
     else:
         duration = sum(chunk.size for chunk in chunks) / SAMPLE_RATE
         spans = [(0.0, duration)]
     if not spans:
         return Transcript(language="", segments=[], duration=duration)
-    return (recognizer or get_speech_recognizer()).transcribe_windows(
+    return inference.transcribe_windows(
         gather_windows(iter_audio(path, SAMPLE_RATE, CHUNK_S), plan_windows(spans, max_window_s)), duration
     )
 
@@ -67,12 +59,15 @@ def transcribe_file(
 class Transcribe(AudioOperator):
     name = "transcribe"
     version = "3"
-    # Routing picks one of two models per file: lineage names the router (its threshold, both models,
-    # their versions and compute types); the model actually used and why are in the artifact's data.
-    model = SpeechRecognizer.ref
+    produces = frozenset({TEXT})
+
+    def model(self, settings: Settings) -> ModelRef:
+        """Routing picks a model per window: lineage names the router (its threshold, both models,
+        their versions and compute types); the model each segment came from and why are in the data."""
+        return model_ref(settings, Role.SPEECH_ROUTER)
 
     def run(self, ctx: OperatorContext) -> OperatorResult:
-        transcript = transcribe_file(ctx.media_path)
+        transcript = transcribe_file(ctx.media_path, ctx.inference)
         result = OperatorResult()
         all_words: list[dict[str, object]] = []
         for index, seg in enumerate(transcript.segments):

@@ -13,11 +13,10 @@ from mediasift.config import Settings
 from mediasift.db import assets as asset_repo
 from mediasift.db import results as result_repo
 from mediasift.db.connection import Database
-from mediasift.inference import stats
-from mediasift.inference.batcher import interactive_lane
-from mediasift.inference.cache import using_database
+from mediasift.inference.door import Inference
 from mediasift.mediatype import MediaType
-from mediasift.pipeline.operator import AssetView, Operator, OperatorContext, OperatorResult, params_hash
+from mediasift.pipeline.operator import AssetView, Operator, OperatorContext, params_hash
+from mediasift.records import OperatorResult
 
 
 @dataclass
@@ -43,6 +42,7 @@ def load_asset(conn: Any, asset_id: UUID) -> AssetView:
 def run_record(
     asset: AssetView,
     op: Operator,
+    settings: Settings,
     params: dict[str, Any],
     started: float,
     *,
@@ -51,14 +51,15 @@ def run_record(
     cost: float = 0.0,
 ) -> result_repo.RunRecord:
     finished = time.time()
+    model = op.model(settings)
     return result_repo.RunRecord(
         asset_id=asset.id,
         operator=op.name,
         operator_version=op.version,
         params=params,
         params_hash=params_hash(params),
-        model=op.model.id if op.model else None,
-        model_version=op.model.version if op.model else None,
+        model=model.id if model else None,
+        model_version=model.version if model else None,
         started_at=datetime.fromtimestamp(started, UTC),
         finished_at=datetime.fromtimestamp(finished, UTC),
         duration_ms=(finished - started) * 1000,
@@ -84,17 +85,17 @@ def inputs_unchanged_since(runs: dict[str, dict[str, Any]], deps: tuple[str, ...
 
 
 class OperatorExecutor:
-    def __init__(self, db: Database, settings: Settings, blobs: BlobStore) -> None:
+    def __init__(self, db: Database, settings: Settings, blobs: BlobStore, inference: Inference) -> None:
         self.db = db
         self.settings = settings
         self.blobs = blobs
+        self.inference = inference
 
     def execute(self, asset: AssetView, op: Operator, *, interactive: bool = False) -> Execution:
         """Run ``op``; raises whatever the operator raises. Nothing is written to the database.
 
-        Model results are cached in this database (unless the cache is turned off), model requests
-        wait the interactive or batch time for company, and the cost of the model calls made is the
-        run's cost.
+        Model requests wait the interactive or batch time for company, and the cost of the model calls
+        made is the run's cost.
         """
         new_blobs: list[tuple[str, int, str]] = []
 
@@ -111,6 +112,7 @@ class OperatorExecutor:
         ctx = OperatorContext(
             asset=asset,
             settings=self.settings,
+            inference=self.inference,
             params=params,
             media_path=self.blobs.local_path(asset.sha256),
             read_segments=read_segments,
@@ -118,11 +120,7 @@ class OperatorExecutor:
             put_blob=put_blob,
         )
         started = time.time()
-        with (
-            using_database(self.db.url, enabled=self.settings.inference_cache),
-            interactive_lane(interactive),
-            stats.job_cost() as models_cost,
-        ):
+        with self.inference.job(interactive=interactive) as models:
             result = op.run(ctx)
-        cost = result.cost + models_cost.usd
-        return Execution(run_record(asset, op, params, started, cost=cost), result, new_blobs)
+        cost = result.cost + models.usd
+        return Execution(run_record(asset, op, self.settings, params, started, cost=cost), result, new_blobs)

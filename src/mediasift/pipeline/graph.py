@@ -1,5 +1,10 @@
 """The pipeline of each media type: operators ordered so each runs after what it reads.
 
+What an operator reads, per media type, is the operators it requires by name and every operator of
+that media type that produces a kind of output it consumes (:meth:`Pipeline.dependencies`): the
+graph is derived from what operators declare, so a plugin that produces text is read by the
+text-embedding step without anyone listing it.
+
 Built once and checked at start-up: an operator that requires one that does not exist, or does not
 handle that media type, or a cycle, is a wiring error that must never reach a job.
 """
@@ -22,10 +27,30 @@ class Pipeline:
         self.operators = {op.name: op for op in operators}
         if len(self.operators) != len(operators):
             raise PipelineError("two operators share a name")
+        self._dependencies = {
+            media_type: {op.name: self._resolve(op, media_type) for op in self._members(media_type)}
+            for media_type in MediaType
+        }
         self.order = {media_type: self._ordered(media_type) for media_type in MediaType}
 
+    def _members(self, media_type: MediaType) -> list[Operator]:
+        return [op for op in self.operators.values() if media_type in op.media_types]
+
+    def _resolve(self, op: Operator, media_type: MediaType) -> tuple[str, ...]:
+        producers = [
+            other.name
+            for other in self._members(media_type)
+            if other is not op and other.produces & op.consumes
+        ]
+        return tuple(dict.fromkeys([*op.requires(media_type), *producers]))
+
+    def dependencies(self, op: Operator, media_type: MediaType) -> tuple[str, ...]:
+        """The operators whose results ``op`` reads for this media type: those it requires by name
+        and those that produce what it consumes."""
+        return self._dependencies[media_type][op.name]
+
     def _ordered(self, media_type: MediaType) -> list[Operator]:
-        members = {name: op for name, op in self.operators.items() if media_type in op.media_types}
+        members = {op.name: op for op in self._members(media_type)}
         ordered: list[Operator] = []
         state: dict[str, str] = {}
 
@@ -37,7 +62,7 @@ class Pipeline:
             if name not in members:
                 raise PipelineError(f"{path[-1]} requires {name!r}, which handles no {media_type}")
             state[name] = "visiting"
-            for dep in members[name].requires(media_type):
+            for dep in self._dependencies[media_type][name]:
                 visit(dep, (*path, name))
             state[name] = "done"
             ordered.append(members[name])
@@ -63,13 +88,3 @@ def load_operator(spec: str) -> Operator:
     if not isinstance(operator, Operator):
         raise PipelineError(f"{spec!r} is not an Operator")
     return operator
-
-
-def default_pipeline(plugins: str = "") -> Pipeline:
-    """The shipped operators plus plugins (comma-separated specs); a plugin replaces the shipped
-    operator of the same name."""
-    from mediasift.operators import default_operators
-
-    extra = [load_operator(spec) for spec in plugins.split(",") if spec.strip()]
-    replaced = {op.name for op in extra}
-    return Pipeline([op for op in default_operators() if op.name not in replaced] + extra)

@@ -19,6 +19,7 @@ from mediasift.db import results as result_repo
 from mediasift.db.connection import Database
 from mediasift.errors import PermanentError, TransientError
 from mediasift.inference import usage
+from mediasift.inference.door import Inference
 from mediasift.jobs.broker import Broker
 from mediasift.jobs.model import Failure, Job, Lane
 from mediasift.jobs.runtime import JobContext
@@ -33,12 +34,20 @@ MAX_INPUT_CHANGES = 3
 class PipelineJobs:
     """Handler and hooks for the worker runtime, and the queueing of an asset's first operators."""
 
-    def __init__(self, db: Database, settings: Settings, blobs: BlobStore, pipeline: Pipeline, broker: Broker) -> None:
+    def __init__(
+        self,
+        db: Database,
+        settings: Settings,
+        blobs: BlobStore,
+        pipeline: Pipeline,
+        broker: Broker,
+        inference: Inference,
+    ) -> None:
         self.db = db
         self.settings = settings
         self.pipeline = pipeline
         self.broker = broker
-        self.executor = OperatorExecutor(db, settings, blobs)
+        self.executor = OperatorExecutor(db, settings, blobs, inference)
 
     # -- queueing ---------------------------------------------------------------------------------
 
@@ -53,6 +62,9 @@ class PipelineJobs:
             timeout_s=self.settings.job_timeout_s,
         )
 
+    def _deps(self, op: Operator, asset: AssetView) -> tuple[str, ...]:
+        return self.pipeline.dependencies(op, asset.media_type)
+
     def _applicable(self, asset: AssetView) -> list[Operator]:
         operators = self.pipeline.for_media(asset.media_type)
         return [op for op in operators if op.applies(asset) and op.enabled(self.settings)]
@@ -60,7 +72,7 @@ class PipelineJobs:
     def roots(self, asset: AssetView) -> list[Operator]:
         """The operators that wait for nothing this asset needs."""
         names = {op.name for op in self._applicable(asset)}
-        return [op for op in self._applicable(asset) if not names & set(op.requires(asset.media_type))]
+        return [op for op in self._applicable(asset) if not names & set(self._deps(op, asset))]
 
     def enqueue(self, asset_ids: Iterable[UUID], lane: Lane) -> int:
         """Queue the first operators of each asset; return how many jobs were queued."""
@@ -86,7 +98,7 @@ class PipelineJobs:
         frontier: list[Operator] = []
         applicable = {op.name for op in self._applicable(asset)}
         for op in self._applicable(asset):
-            deps = tuple(d for d in op.requires(asset.media_type) if d in applicable)
+            deps = tuple(d for d in self._deps(op, asset) if d in applicable)
             run = runs.get(op.name)
             failed = run is not None and run["status"] == "failed"
             needed = failed if errors_only else not is_fresh(op, op.params(self.settings), runs, deps)
@@ -124,7 +136,8 @@ class PipelineJobs:
     def dependency_of(self, job: Job) -> str | None:
         """The model a job needs, which is what its circuit breaker guards."""
         op = self.pipeline.operators.get(job.group)
-        return op.model.id if op is not None and op.model is not None else None
+        model = op.model(self.settings) if op is not None else None
+        return model.id if model is not None else None
 
     def handle(self, job: Job, ctx: JobContext) -> None:
         asset_id = UUID(job.payload["asset_id"])
@@ -137,7 +150,7 @@ class PipelineJobs:
             asset = load_asset(conn, asset_id)
             job_states.set_state(conn, asset_id, [op.name], "running", lane=lane, attempts=ctx.delivery.attempt)
             asset_repo.set_status(conn, asset_id, "processing")
-        deps = op.requires(asset.media_type)
+        deps = self._deps(op, asset)
         for _ in range(MAX_INPUT_CHANGES):
             with self.db.connect() as conn:
                 runs = result_repo.read_runs(conn, asset_id)
@@ -174,7 +187,7 @@ class PipelineJobs:
         states = job_states.states(conn, asset.id)
         ready = []
         for op in applicable.values():
-            deps = [d for d in op.requires(asset.media_type) if d in applicable]
+            deps = [d for d in self._deps(op, asset) if d in applicable]
             if finished.name not in deps:
                 continue
             if states.get(op.name, {}).get("state") in ("running", "retrying"):
@@ -223,7 +236,9 @@ class PipelineJobs:
                 return
             if op is not None:
                 params = op.params(self.settings)
-                record = run_record(asset, op, params, time.time(), status="failed", error=failure.message)
+                record = run_record(
+                    asset, op, self.settings, params, time.time(), status="failed", error=failure.message
+                )
                 result_repo.record_failure(conn, record)
             self._refresh_status(conn, asset)
 

@@ -1,8 +1,14 @@
 """The operator contract: a small, versioned step that turns an asset into segments and artifacts.
 
-An operator never writes to the database itself. It returns an ``OperatorResult`` and the runner
-replaces everything that operator produced for the asset before, in one transaction, so running an
-operator twice leaves exactly one set of results (idempotent by lineage identity).
+An operator never writes to the database itself. It returns an ``OperatorResult``
+(:mod:`mediasift.records`) and the runner replaces everything that operator produced for the asset
+before, in one transaction, so running an operator twice leaves exactly one set of results
+(idempotent by lineage identity).
+
+An operator names what it reads in two ways: the operators it requires by name, and the kinds of
+output it consumes (``consumes``), which the pipeline resolves to every operator of the media type
+that ``produces`` them. The text-embedding step consumes "text", so a plugin that produces text is
+embedded, and embedded again when it changes, like the shipped operators.
 """
 
 from __future__ import annotations
@@ -11,16 +17,18 @@ import hashlib
 import json
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 from uuid import UUID
 
-import numpy as np
-
 from mediasift.config import Settings
+from mediasift.inference.door import Inference
 from mediasift.mediatype import MediaType
 from mediasift.models import ModelRef
+from mediasift.records import OperatorResult, StoredSegment
+
+TEXT = "text"  # what an operator produces when its segments carry searchable text
 
 
 @dataclass(frozen=True)
@@ -32,77 +40,14 @@ class AssetView:
     metadata: Mapping[str, Any]
 
 
-@dataclass(frozen=True)
-class StoredSegment:
-    """A segment as stored, as dependents of the operator that produced it see it."""
-
-    id: int
-    operator: str
-    kind: str
-    key: str
-    start: float | None
-    end: float | None
-    region: Mapping[str, Any] | None
-    text: str | None
-    confidence: float | None
-    data: Mapping[str, Any]
-
-
-@dataclass
-class SegmentOut:
-    """A time range and/or region of the asset. ``key`` is unique among one operator's segments.
-
-    ``vectors`` holds embeddings of this segment computed by the operator itself (for example a
-    visual feature vector), keyed by the model that made them.
-    """
-
-    kind: str
-    key: str
-    start: float | None = None
-    end: float | None = None
-    region: dict[str, Any] | None = None
-    text: str | None = None
-    confidence: float | None = None
-    data: dict[str, Any] = field(default_factory=dict)
-    vectors: dict[ModelRef, np.ndarray] = field(default_factory=dict)
-
-
-@dataclass
-class ArtifactOut:
-    """A derived result. ``blob_sha256`` names derived media stored with ``ctx.put_blob``;
-    ``segment_key`` ties the artifact to a segment of the same result."""
-
-    kind: str
-    key: str = ""
-    data: dict[str, Any] = field(default_factory=dict)
-    blob_sha256: str | None = None
-    confidence: float | None = None
-    segment_key: str | None = None
-
-
-@dataclass
-class EmbeddingOut:
-    """A vector for a segment that another operator produced (the text-embedding step)."""
-
-    segment_id: int
-    model: ModelRef
-    vector: np.ndarray
-
-
-@dataclass
-class OperatorResult:
-    segments: list[SegmentOut] = field(default_factory=list)
-    artifacts: list[ArtifactOut] = field(default_factory=list)
-    embeddings: list[EmbeddingOut] = field(default_factory=list)
-    cost: float = 0.0
-
-
 @dataclass
 class OperatorContext:
-    """What an operator may read: the asset, its bytes, its parameters, its dependencies' output."""
+    """What an operator may read: the asset, its bytes, its parameters, its dependencies' output; and
+    the door to the models (``inference``)."""
 
     asset: AssetView
     settings: Settings
+    inference: Inference
     params: Mapping[str, Any]
     media_path: Path
     read_segments: Callable[..., list[StoredSegment]]
@@ -120,11 +65,17 @@ class Operator(ABC):
     name: ClassVar[str]
     version: ClassVar[str]
     media_types: ClassVar[frozenset[MediaType]]
-    model: ClassVar[ModelRef | None] = None
+    produces: ClassVar[frozenset[str]] = frozenset()  # kinds of output others may consume, e.g. TEXT
+    consumes: ClassVar[frozenset[str]] = frozenset()  # read every operator's output of these kinds
 
     def requires(self, media_type: MediaType) -> tuple[str, ...]:
         """Names of the operators whose results this one reads, for this media type."""
         return ()
+
+    def model(self, settings: Settings) -> ModelRef | None:
+        """The model these settings run for this operator (its lineage, and the key of its circuit
+        breaker); None when it runs none."""
+        return None
 
     def params(self, settings: Settings) -> dict[str, Any]:
         """The settings that change this operator's output; part of its lineage."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 from enum import StrEnum
 
 from mediasift.db.connection import Database
+from mediasift.inference.door import Inference
 from mediasift.search import lexical, semantic
 from mediasift.search.hits import Hit, fuse
 
@@ -21,7 +22,13 @@ class SearchMode(StrEnum):
 
 
 def search(
-    db: Database, query: str, *, limit: int = 10, media_type: str | None = None, mode: SearchMode = SearchMode.HYBRID
+    db: Database,
+    inference: Inference,
+    query: str,
+    *,
+    limit: int = 10,
+    media_type: str | None = None,
+    mode: SearchMode = SearchMode.HYBRID,
 ) -> list[Hit]:
     """Best moments first: one hit per asset and time window (the best of its segments).
 
@@ -34,7 +41,7 @@ def search(
     depth = limit * DEPTH_PER_RESULT
     if mode is SearchMode.KEYWORD:
         return lexical.rank(db, query, depth=depth, media_type=media_type)[:limit]
-    vectors = semantic.rank(db, query, depth=depth, media_type=media_type)
+    vectors = semantic.rank(db, inference, query, depth=depth, media_type=media_type)
     keyword = lexical.rank(db, query, depth=depth, media_type=media_type) if mode is SearchMode.HYBRID else []
     if not keyword and vectors.clip is None:
         return vectors.text[:limit]

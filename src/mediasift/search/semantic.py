@@ -8,8 +8,8 @@ from dataclasses import dataclass
 
 from mediasift.db import search as search_repo
 from mediasift.db.connection import Database
-from mediasift.inference.text import text_model
-from mediasift.models.clip import declare_clip
+from mediasift.inference.catalog import Role
+from mediasift.inference.door import Inference
 from mediasift.search.hits import Hit, moments
 
 # Nearest neighbours are found however unrelated, and fusion weighs a rank the same whatever its
@@ -35,18 +35,17 @@ class Rankings:
         return ranked
 
 
-def rank(db: Database, query: str, *, depth: int, media_type: str | None) -> Rankings:
-    """The ``depth`` nearest segments to ``query`` by each vector model."""
-    text_handle = text_model(db.settings)  # the tier the segments were embedded with
-    vector = text_handle.get().embed([query])[0]
-    clip = declare_clip(db.settings)
-    model = None if clip is None else clip.get()
-    clip_vector = None if model is None else model.embed_texts([query])[0]
+def rank(db: Database, inference: Inference, query: str, *, depth: int, media_type: str | None) -> Rankings:
+    """The ``depth`` nearest segments to ``query`` by each vector model, the query embedded through
+    the inference layer (cached, batched with concurrent queries, counted)."""
+    vector = inference.embed_query(query)  # by the tier the segments were embedded with
+    clip = inference.catalog.ref(Role.CLIP) if inference.catalog.configured(Role.CLIP) else None
+    clip_vector = None if clip is None else inference.clip_query(query)
     with db.transaction() as conn:
-        rows = search_repo.nearest_segments(conn, text_handle.spec.id, vector, limit=depth, media_type=media_type)
-        if model is None or clip_vector is None:
+        rows = search_repo.nearest_segments(conn, inference.text_ref.id, vector, limit=depth, media_type=media_type)
+        if clip is None or clip_vector is None:
             return Rankings(moments(rows, "text"), None)
         picture_rows = search_repo.nearest_segments(
-            conn, model.ref.id, clip_vector, limit=depth, media_type=media_type, model_version=model.ref.version
+            conn, clip.id, clip_vector, limit=depth, media_type=media_type, model_version=clip.version
         )
-    return Rankings(moments(rows, "text"), moments(picture_rows, "clip"), model.config.min_similarity)
+    return Rankings(moments(rows, "text"), moments(picture_rows, "clip"), inference.clip().config.min_similarity)

@@ -21,8 +21,7 @@ from uuid import UUID
 from mediasift.db import search as search_repo
 from mediasift.db import similar as similar_repo
 from mediasift.db.connection import Database
-from mediasift.inference.text import text_model
-from mediasift.operators.labels import FEATURES_MODEL
+from mediasift.inference.door import Inference
 
 PHASH_NEAR = 10  # bits of 64
 FEATURES_NEAR = 0.92  # cosine of EfficientNet-Lite3 features
@@ -106,12 +105,13 @@ def _match_order(match: Match) -> tuple[float, int]:
     return (-(match.similarity or 0.0), 64 if match.phash_distance is None else match.phash_distance)
 
 
-def similar(db: Database, asset_id: UUID, *, limit: int = 10) -> list[SimilarAsset]:
+def similar(db: Database, inference: Inference, asset_id: UUID, *, limit: int = 10) -> list[SimilarAsset]:
     """The ``limit`` assets most like ``asset_id``: near-duplicates first, then by best similarity."""
     found: dict[UUID, SimilarAsset] = {}
     with db.transaction() as conn:
-        pictures = similar_repo.vectors_of(conn, asset_id, FEATURES_MODEL.id, MAX_QUERY_SEGMENTS)
-        basis, model = ("pictures", FEATURES_MODEL.id) if pictures else ("text", text_model(db.settings).spec.id)
+        features = inference.features_ref.id
+        pictures = similar_repo.vectors_of(conn, asset_id, features, MAX_QUERY_SEGMENTS)
+        basis, model = ("pictures", features) if pictures else ("text", inference.text_ref.id)
         query = pictures or similar_repo.vectors_of(conn, asset_id, model, MAX_QUERY_SEGMENTS)
         for row in query:
             neighbours = search_repo.nearest_segments(

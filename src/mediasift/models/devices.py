@@ -84,6 +84,17 @@ def gpu_stats() -> list[GpuStats]:
     return out
 
 
+def runtime_device(runtime: str) -> str:
+    """Where models of a runtime run here: "cuda", "cpu", or "remote"."""
+    if runtime == "onnxruntime":
+        return "cuda" if onnx_providers()[0] == "CUDAExecutionProvider" else "cpu"
+    if runtime == "ctranslate2":
+        return ctranslate2_device()
+    if runtime == "remote-http":
+        return "remote"
+    return "cpu"
+
+
 def describe() -> str:
     """One line naming the device the models run on, for benchmark output."""
     gpus = gpu_stats()

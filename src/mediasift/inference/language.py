@@ -1,0 +1,50 @@
+"""Which language a text is in, cheap first: lingua's fast mode, and its accurate mode only when the
+fast mode is unsure (confidence under ``language_fast_min_confidence``), choosing then among the
+fast mode's ten likeliest languages (eval/language.py measures the trade-off; the models are
+:mod:`mediasift.models.language`)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from mediasift.inference import stats
+from mediasift.models import ModelRef
+from mediasift.models.language import Scored, language_code
+
+ROUTER_ID = "lingua-fast-then-accurate"
+CANDIDATES = 10  # the fast mode's likeliest languages the accurate mode chooses among
+
+
+def router_version(fast: ModelRef, accurate: ModelRef, min_confidence: float) -> str:
+    return f"escalate_below={min_confidence:g};first={fast.id};then={accurate.id}@top{CANDIDATES};{fast.version}"
+
+
+class LanguageRouter:
+    """``fast`` scores a text over all languages; ``accurate`` picks among candidates. Both are calls
+    through the inference layer's stack (counted, the models loaded on need). Every decision is
+    counted (``stats.record_route``) under ``ref``, whose version carries the threshold."""
+
+    def __init__(
+        self,
+        fast: tuple[ModelRef, Callable[[str], Scored]],
+        accurate: tuple[ModelRef, Callable[[str, Sequence[Any]], tuple[str, float] | None]],
+        min_confidence: float,
+    ) -> None:
+        (self.fast_ref, self.fast), (self.accurate_ref, self.accurate) = fast, accurate
+        self.min_confidence = min_confidence
+        self.ref = ModelRef(ROUTER_ID, router_version(self.fast_ref, self.accurate_ref, min_confidence))
+
+    def detect(self, text: str) -> tuple[str, float] | None:
+        """The ISO 639-1 code (lowercase) and confidence of the most likely language, or None when
+        the text has nothing to go on (empty, digits, punctuation) or no language scores above zero."""
+        if not any(ch.isalpha() for ch in text):
+            return None
+        ranked = self.fast(text)
+        if not ranked:
+            return None
+        if ranked[0][1] >= self.min_confidence or len(ranked) == 1:
+            stats.record_route(self.ref, self.fast_ref, escalated=False)
+            return language_code(ranked[0][0]), ranked[0][1]
+        stats.record_route(self.ref, self.accurate_ref, escalated=True)
+        return self.accurate(text, [language for language, _ in ranked[:CANDIDATES]])
