@@ -5,16 +5,27 @@ from __future__ import annotations
 import pytest
 
 from mediasift.mediatype import MediaType
-from mediasift.pipeline.graph import Pipeline, PipelineError, default_pipeline
-from mediasift.pipeline.operator import Operator, OperatorContext, OperatorResult
+from mediasift.operators import default_pipeline
+from mediasift.pipeline.graph import Pipeline, PipelineError
+from mediasift.pipeline.operator import TEXT, Operator, OperatorContext
+from mediasift.records import OperatorResult
 
 from support.plugins import PluginOcr
 
 
-def _op(name: str, media: set[MediaType], deps: tuple[str, ...] = ()) -> Operator:
+def _op(
+    name: str,
+    media: set[MediaType],
+    deps: tuple[str, ...] = (),
+    *,
+    makes: frozenset[str] = frozenset(),
+    reads: frozenset[str] = frozenset(),
+) -> Operator:
     class _Op(Operator):
         version = "1"
         media_types = frozenset(media)
+        produces = makes
+        consumes = reads
 
         def requires(self, media_type: MediaType) -> tuple[str, ...]:
             return deps
@@ -33,10 +44,36 @@ def test_default_pipeline_orders_every_operator_after_its_dependencies() -> None
         assert names, media_type
         assert names[-1] == "embed_text"
         for op in pipeline.for_media(media_type):
-            for dep in op.requires(media_type):
+            for dep in pipeline.dependencies(op, media_type):
                 assert names.index(dep) < names.index(op.name)
     video = [op.name for op in pipeline.for_media(MediaType.VIDEO)]
     assert video[0] == "keyframes" and "transcribe" in video and "ocr" in video
+
+
+def test_embed_text_reads_every_operator_that_produces_text() -> None:
+    pipeline = default_pipeline()
+    for media_type in MediaType:
+        embed = pipeline.operators["embed_text"]
+        producers = {op.name for op in pipeline.for_media(media_type) if TEXT in op.produces}
+        assert producers, media_type
+        assert set(pipeline.dependencies(embed, media_type)) == producers
+    image = {op.name for op in pipeline.for_media(MediaType.IMAGE) if TEXT in op.produces}
+    assert {"ocr", "labels", "objects", "faces"} <= image
+
+
+def test_a_plugin_that_produces_text_is_embedded_after_it_runs() -> None:
+    """Nobody lists the plugin as embed_text's dependency: it says it produces text, and the graph
+    orders the consumer after it (and only for the media types the plugin handles)."""
+    writer = _op("writer", {MediaType.TEXT}, makes=frozenset({TEXT}))
+    silent = _op("silent", {MediaType.TEXT})
+    reader = _op("reader", {MediaType.TEXT, MediaType.IMAGE}, reads=frozenset({TEXT}))
+    pipeline = Pipeline([reader, silent, writer])
+    assert pipeline.dependencies(reader, MediaType.TEXT) == ("writer",)
+    assert pipeline.dependencies(reader, MediaType.IMAGE) == ()
+    order = [op.name for op in pipeline.for_media(MediaType.TEXT)]
+    assert order.index("writer") < order.index("reader")
+    shipped = default_pipeline("support.plugins:PluginExtra")
+    assert "plugin_extra" not in shipped.dependencies(shipped.operators["embed_text"], MediaType.TEXT)
 
 
 def test_missing_dependency_is_refused() -> None:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from mediasift.errors import PermanentError
 from mediasift.mediatype import MediaType
-from mediasift.pipeline.operator import Operator, OperatorContext, OperatorResult
+from mediasift.pipeline.operator import Operator, OperatorContext
+from mediasift.records import OperatorResult
 
 POISON = "POISON-PILL"
 

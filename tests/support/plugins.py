@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from mediasift.mediatype import MediaType
 from mediasift.operators.labels import Labels
-from mediasift.pipeline.operator import Operator, OperatorContext, OperatorResult
+from mediasift.pipeline.operator import Operator, OperatorContext
+from mediasift.records import OperatorResult
 
 
 class PluginOcr(Operator):
