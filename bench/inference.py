@@ -9,7 +9,7 @@ the pipeline), so every text is embedded.
 1. Raw: the int8 MiniLM (``TextEmbedder.embed``) on the texts in length order (the ideal bucketing:
    a batch holds texts of similar length), in batches of 1, 8 and 32.
 2. Through jobs: each job carries ``--per-job`` texts and calls the inference layer
-   (``embed_texts``: micro-batcher, then model), run by the worker runtime over the PostgreSQL
+   (``Inference.embed_texts``: micro-batcher, then model), run by the worker runtime over the PostgreSQL
    broker with ``--concurrency`` job threads; once with the batcher (batches of up to 32 texts,
    gathered for up to 20 ms and cut by length) and once with batches of 1.
 
@@ -31,13 +31,14 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
-from mediasift.config import Settings
+from mediasift.config import Settings, load_settings
 from mediasift.db.server import embedded_url, stop_embedded
-from mediasift.inference import devices, text
+from mediasift.inference.door import Inference
 from mediasift.jobs.broker import open_broker
 from mediasift.jobs.model import Job, Lane
 from mediasift.jobs.runtime import JobContext, Worker
-from mediasift.models.text_embedder import TextEmbedder, get_text_embedder
+from mediasift.models import devices
+from mediasift.models.text_embedder import TextEmbedder
 
 from support.textgen import prose, short_sentences
 
@@ -50,8 +51,14 @@ def raw_seconds(embedder: TextEmbedder, texts: list[str], batch: int) -> float:
     return time.perf_counter() - start
 
 
-def through_jobs(texts: list[str], per_job: int, concurrency: int, max_batch: int, database_url: str) -> float:
-    settings = Settings(batch_max_size=max_batch, batch_wait_ms=20.0)
+def door(max_batch: int) -> Inference:
+    """The inference layer with these batches, its model loaded, its cache off (every text is embedded)."""
+    inference = Inference(Settings(batch_max_size=max_batch, batch_wait_ms=20.0, inference_cache=False))
+    inference.embed_texts(short_sentences(8))
+    return inference
+
+
+def through_jobs(texts: list[str], per_job: int, concurrency: int, inference: Inference, database_url: str) -> float:
     broker = open_broker("", database_url=database_url, lease_s=60, namespace="inf" + uuid.uuid4().hex[:8])
     jobs = [
         Job(id=f"embed-{i}", kind="embed", lane=Lane.BATCH, payload={"texts": texts[i : i + per_job]})
@@ -60,7 +67,7 @@ def through_jobs(texts: list[str], per_job: int, concurrency: int, max_batch: in
     broker.publish(jobs)
 
     def embed(job: Job, ctx: JobContext) -> None:
-        vectors = text.embed_texts(job.payload["texts"], settings)
+        vectors = inference.embed_texts(job.payload["texts"])
         assert vectors.shape == (len(job.payload["texts"]), TextEmbedder.dim)
 
     worker = Worker(broker, {"embed": embed}, worker_id="bench", concurrency=concurrency, lanes=[Lane.BATCH],
@@ -81,13 +88,16 @@ def best_of(repeats: int, measure: Callable[[], float]) -> float:
 def measure_set(name: str, texts: list[str], args: argparse.Namespace, database_url: str) -> None:
     n = len(texts)
     words = sorted(len(t.split()) for t in texts)
-    embedder = get_text_embedder()
+    embedder = TextEmbedder(load_settings().model_threads).load()
     print(f"\n{name}: {n} texts of {words[0]}-{words[-1]} words (median {words[n // 2]})")
     raw = {b: n / best_of(args.repeats, lambda b=b: raw_seconds(embedder, texts, b)) for b in (1, 8, 32)}
     for batch, rate in raw.items():
         print(f"  raw, batches of {batch:<2} by length     {rate:9.1f} texts/s")
-    batched = n / best_of(args.repeats, lambda: through_jobs(texts, args.per_job, args.concurrency, 32, database_url))
-    single = n / best_of(args.repeats, lambda: through_jobs(texts, args.per_job, args.concurrency, 1, database_url))
+    gathered, alone = door(32), door(1)
+    batched = n / best_of(
+        args.repeats, lambda: through_jobs(texts, args.per_job, args.concurrency, gathered, database_url)
+    )
+    single = n / best_of(args.repeats, lambda: through_jobs(texts, args.per_job, args.concurrency, alone, database_url))
     print(f"  jobs + batcher (up to 32)      {batched:9.1f} texts/s")
     print(f"  jobs, batches of 1             {single:9.1f} texts/s")
     best = max(raw, key=lambda b: raw[b])
@@ -104,7 +114,7 @@ def main() -> None:
     args = parser.parse_args()
     print(devices.describe())
     print(f"{args.per_job} texts per job, {args.concurrency} job threads, PostgreSQL broker, cache off")
-    get_text_embedder().embed(short_sentences(64))  # load and warm up
+    TextEmbedder(load_settings().model_threads).load().embed(short_sentences(64))  # warm up
     work = Path(tempfile.mkdtemp(prefix="bench-inference-"))
     database_url = embedded_url(work / "pg")
     try:

@@ -2,7 +2,8 @@
 
 24 generated pictures (640x360, four lines of text each, half on gradients) are read (a) one picture
 per call, sequentially, through RapidOCR's own per-picture call (the path before batching), and
-(b) from 8 concurrent threads through ``TextReader.read``, which detects in each thread and
+(b) from 8 concurrent threads through the inference layer (``Inference.read_with_rapidocr``), which
+detects in each thread and
 recognises the lines of concurrent pictures together (wait 20 ms, batches up to 32 line images).
 Both run in this process on one loaded reader, after a warm-up, alternating, ``--repeats`` times;
 the figure is the median pictures/s of each and their ratio (b/a), with the process's CPU seconds per
@@ -29,7 +30,11 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image
 
-from mediasift.inference import devices
+from mediasift.config import Settings
+from mediasift.inference import stats
+from mediasift.inference.catalog import Role
+from mediasift.inference.door import Inference
+from mediasift.models import devices
 from mediasift.models.ocr import TextReader
 
 from support import mediagen
@@ -61,9 +66,9 @@ def sequential(reader: TextReader, images: list[npt.NDArray[np.uint8]]) -> None:
         reader.engine(cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
 
 
-def concurrent(reader: TextReader, images: list[npt.NDArray[np.uint8]], threads: int) -> None:
+def concurrent(inference: Inference, images: list[npt.NDArray[np.uint8]], threads: int) -> None:
     with ThreadPoolExecutor(threads) as pool:
-        list(pool.map(reader.read, images))
+        list(pool.map(inference.read_with_rapidocr, images))
 
 
 def main() -> None:
@@ -74,19 +79,21 @@ def main() -> None:
     print(devices.describe())
     with tempfile.TemporaryDirectory() as folder:
         images = pictures(Path(folder))
-    reader = TextReader(threads=2, max_batch=32, wait_s=0.02).load()
-    reader.read(images[0])  # warm-up
+    inference = Inference(Settings(model_threads=2, batch_max_size=32, batch_wait_ms=20.0, inference_cache=False))
+    reader: TextReader = inference.handle(Role.OCR_READER).get()  # the runtime both ways share
+    recogniser = inference.catalog.ref(Role.OCR_RECOGNISER)
+    inference.read_with_rapidocr(images[0])  # warm-up
     reader.engine(cv2.cvtColor(images[0], cv2.COLOR_RGB2BGR))
     seq: list[tuple[float, float]] = []
     con: list[tuple[float, float]] = []
     for _ in range(args.repeats):
         seq.append(timed(lambda: sequential(reader, images), len(images)))
-        batches, items = reader.batcher.batches, reader.batcher.items
-        con.append(timed(lambda: concurrent(reader, images, args.threads), len(images)))
-        calls, lines = reader.batcher.batches - batches, reader.batcher.items - items
+        batches, items = stats.count(recogniser, "calls"), stats.count(recogniser, "items")
+        con.append(timed(lambda: concurrent(inference, images, args.threads), len(images)))
+        calls, lines = stats.count(recogniser, "calls") - batches, stats.count(recogniser, "items") - items
         print(f"  sequential {seq[-1][0]:.2f} pictures/s ({seq[-1][1]:.3f} CPU s each), {args.threads} threads "
               f"batched {con[-1][0]:.2f} pictures/s ({con[-1][1]:.3f} CPU s each; "
-              f"{calls} recognition calls for {lines} lines)")  # fmt: skip
+              f"{calls:.0f} recognition calls for {lines:.0f} lines)")  # fmt: skip
     a, b = statistics.median(s[0] for s in seq), statistics.median(c[0] for c in con)
     a_cpu, b_cpu = statistics.median(s[1] for s in seq), statistics.median(c[1] for c in con)
     print(f"(a) one picture per call, sequential: {a:.2f} pictures/s, {a_cpu:.3f} CPU s per picture")

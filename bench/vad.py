@@ -44,15 +44,14 @@ import jiwer
 import numpy as np
 import numpy.typing as npt
 
-from mediasift.inference import devices, stats
+from mediasift.config import load_settings
+from mediasift.inference import stats
+from mediasift.inference.catalog import Role
+from mediasift.inference.door import Inference
 from mediasift.media.audio import decode_audio
-from mediasift.models.transcriber import (
-    Transcript,
-    get_multilingual_transcriber,
-    get_speech_recognizer,
-    get_transcriber,
-)
-from mediasift.models.vad import get_vad
+from mediasift.models import devices
+from mediasift.models.transcripts import Transcript
+from mediasift.models.whisper import Whisper
 from mediasift.operators.transcribe import transcribe_file
 
 from support.librivox import recordings
@@ -122,14 +121,14 @@ class Timed:
     to_base: int  # ... of which sent a window to base
 
 
-def timed(path: Path, use_vad: bool, repeats: int) -> Timed:
+def timed(inference: Inference, path: Path, use_vad: bool, repeats: int) -> Timed:
     """Median wall and CPU seconds over ``repeats`` runs, the transcript and the router's decisions."""
-    router = get_speech_recognizer().ref
+    router = inference.speech_router.ref
     decisions, escalated = stats.count(router, "decisions"), stats.count(router, "escalated")
     wall, cpu = [], []
     for _ in range(repeats):
         start, start_cpu = time.perf_counter(), time.process_time()
-        transcript = transcribe_file(path, use_vad=use_vad)
+        transcript = transcribe_file(path, inference, use_vad=use_vad)
         wall.append(time.perf_counter() - start)
         cpu.append(time.process_time() - start_cpu)
     return Timed(
@@ -141,13 +140,13 @@ def timed(path: Path, use_vad: bool, repeats: int) -> Timed:
     )
 
 
-def _plain(path: Path, repeats: int) -> Timed:
+def _plain(tiny: Whisper, path: Path, repeats: int) -> Timed:
     """tiny.en alone on the whole file: Whisper's own 30 s windows, no VAD, no router."""
-    audio, tiny = decode_audio(path), get_transcriber()
+    audio = decode_audio(path)
     wall, cpu = [], []
     for _ in range(repeats):
         start, start_cpu = time.perf_counter(), time.process_time()
-        transcript = tiny.transcribe(audio)
+        transcript = tiny.decode(audio, "en")
         wall.append(time.perf_counter() - start)
         cpu.append(time.process_time() - start_cpu)
     return Timed(statistics.median(wall), statistics.median(cpu), transcript, 0, 0)
@@ -158,6 +157,10 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
     print(devices.describe())
+    # The cache off: every run transcribes.
+    inference = Inference(load_settings().model_copy(update={"inference_cache": False}))
+    tiny: Whisper = inference.handle(Role.WHISPER_TINY_EN).get()
+    base: Whisper = inference.handle(Role.WHISPER_BASE).get()
     recorded = recordings()
     utterances = [decode_audio(path) for path, _ in recorded]
     reference = " ".join(text for _, text in recorded)
@@ -174,10 +177,10 @@ def main() -> None:
             for name, filler in fillers
         }
         first = files["gap after", "silence"]
-        transcribe_file(first, use_vad=True)  # load and warm up every model
-        transcribe_file(first, use_vad=False)
+        transcribe_file(first, inference, use_vad=True)  # load and warm up every model
+        transcribe_file(first, inference, use_vad=False)
         vad_start = time.perf_counter()
-        get_vad().speech_spans(decode_audio(first))
+        inference.speech_spans([decode_audio(first)])
         vad_only = time.perf_counter() - vad_start
         duration = decode_audio(first).size / SR
         speech = sum(u.size for u in utterances) / SR
@@ -189,8 +192,8 @@ def main() -> None:
             f" {'WER plain / no VAD / VAD':>25}"
         )
         for (layout, name), path in files.items():
-            plain = _plain(path, args.repeats)
-            whole, spoken = timed(path, False, args.repeats), timed(path, True, args.repeats)
+            plain = _plain(tiny, path, args.repeats)
+            whole, spoken = timed(inference, path, False, args.repeats), timed(inference, path, True, args.repeats)
             print(
                 f"{layout:10} {name:8} {plain.wall:7.2f} {whole.wall:8.2f} {spoken.wall:6.2f}"
                 f" {spoken.wall / plain.wall:11.2f} {spoken.wall / whole.wall:12.2f}"
@@ -202,11 +205,10 @@ def main() -> None:
                 flush=True,
             )
         # Where the time goes: one window of each content alone, and the language identification.
-        tiny, base = get_transcriber(), get_multilingual_transcriber()
         joined = np.concatenate(utterances)
         contents = {"speech": joined, **{name: filler(joined.size, 0) for name, filler in fillers}}
-        costs = {name: _median_seconds(tiny.transcribe, audio) for name, audio in contents.items()}
-        lid = _median_seconds(base.detect_language, joined)
+        costs = {name: _median_seconds(lambda a: tiny.decode(a, "en"), audio) for name, audio in contents.items()}
+        lid = _median_seconds(base.identify, joined)
     print("ratio = time with VAD / time without (target <= 0.60); CPU ratios: against plain / against no VAD")
     print(
         f"tiny.en on {joined.size / SR:.1f} s of "

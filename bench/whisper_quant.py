@@ -29,9 +29,9 @@ import numpy as np
 import numpy.typing as npt
 
 from mediasift.config import load_settings
-from mediasift.inference import devices
 from mediasift.media.audio import decode_audio
-from mediasift.models.transcriber import MultilingualTranscriber, Transcriber
+from mediasift.models import devices
+from mediasift.models.whisper import Whisper, load_base, load_tiny_en
 
 from support.librivox import recordings
 
@@ -55,7 +55,7 @@ def rss_mb() -> float:
 class Candidate:
     name: str
     compute_type: str
-    model: Transcriber | MultilingualTranscriber
+    model: Whisper
     load_s: float = 0.0
     memory_mb: float = 0.0
     wall: list[float] = field(default_factory=list)
@@ -63,19 +63,14 @@ class Candidate:
     texts: list[str] = field(default_factory=list)
 
     def transcribe(self, audio: npt.NDArray[np.float32]) -> str:
-        if isinstance(self.model, MultilingualTranscriber):
-            return self.model.transcribe(audio, "en").text
-        return self.model.transcribe(audio).text
+        return self.model.decode(audio, "en").text
 
 
-def build(name: str, compute_type: str, threads: int) -> Candidate:
-    model: Transcriber | MultilingualTranscriber
-    if name == "tiny.en":
-        model = Transcriber(threads, compute_type)
-    else:
-        model = MultilingualTranscriber(threads, compute_type=compute_type)
+def build(name: str, compute_type: str) -> Candidate:
+    settings = load_settings().model_copy(update={"whisper_compute_type": compute_type})
     before, start = rss_mb(), time.perf_counter()
-    model.transcribe(np.zeros(SR, dtype=np.float32))  # loads it (and warms it up)
+    model = load_tiny_en(settings) if name == "tiny.en" else load_base(settings)
+    model.decode(np.zeros(SR, dtype=np.float32), "en")  # warms it up
     candidate = Candidate(name, compute_type, model, time.perf_counter() - start, rss_mb() - before)
     print(f"loaded {name} {model.compute.compute_type} on {model.compute.device}: {candidate.load_s:.2f} s", flush=True)
     return candidate
@@ -95,7 +90,7 @@ def main() -> None:
     threads = load_settings().model_threads
 
     names = [n.strip() for n in args.models.split(",") if n.strip()]
-    candidates = [build(name, compute, threads) for name in names for compute in ("int8", "float32")]
+    candidates = [build(name, compute) for name in names for compute in ("int8", "float32")]
     for repeat in range(args.repeats):
         # int8 first on even repeats, float32 first on odd ones
         order = candidates if repeat % 2 == 0 else [candidates[i ^ 1] for i in range(len(candidates))]

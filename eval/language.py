@@ -23,7 +23,12 @@ import time
 from collections.abc import Callable
 
 from mediasift.config import load_settings
-from mediasift.models.language import ACCURATE_HANDLE, CANDIDATES, FAST_HANDLE, LanguageDetector
+from mediasift.inference.catalog import Role
+from mediasift.inference.door import Inference
+from mediasift.inference.language import CANDIDATES
+from mediasift.models.language import AccurateModel, FastModel
+
+INFERENCE = Inference(load_settings())
 
 Answer = tuple[str, float] | None
 
@@ -136,17 +141,27 @@ def samples() -> list[Sample]:
     ]
 
 
+def fast_model() -> FastModel:
+    model: FastModel = INFERENCE.handle(Role.LANGUAGE_FAST).get()
+    return model
+
+
+def accurate_model() -> AccurateModel:
+    model: AccurateModel = INFERENCE.handle(Role.LANGUAGE_ACCURATE).get()
+    return model
+
+
 def fast_answer(text: str) -> Answer:
-    ranked = FAST_HANDLE.get().scores(text)
+    ranked = fast_model().scores(text)
     return (ranked[0][0].iso_code_639_1.name.lower(), ranked[0][1]) if ranked else None
 
 
 def accurate_answer(text: str) -> Answer:
     """The accurate mode among the fast mode's likeliest languages (the fast pass is not timed apart)."""
-    ranked = FAST_HANDLE.get().scores(text)
+    ranked = fast_model().scores(text)
     if len(ranked) < 2:
         return fast_answer(text)
-    answer: Answer = ACCURATE_HANDLE.get().best(text, [lang for lang, _ in ranked[:CANDIDATES]])
+    answer: Answer = accurate_model().best(text, [lang for lang, _ in ranked[:CANDIDATES]])
     return answer
 
 
@@ -176,7 +191,7 @@ def accuracy(found: list[tuple[str, float] | None], data: list[Sample], short: b
 
 def main() -> int:
     data = samples()
-    threshold = load_settings().language_fast_min_confidence
+    threshold = INFERENCE.settings.language_fast_min_confidence
     base = rss_mb()
     fast_load = load(fast_answer, data)
     after_fast = rss_mb()
@@ -188,7 +203,7 @@ def main() -> int:
 
     fast, fast_s = answers(fast_answer, data)
     accurate, accurate_s = answers(accurate_answer, data)
-    router = LanguageDetector(min_confidence=threshold)
+    router = INFERENCE.language_router
     routed, routed_seconds = [], []
     for text, _, _ in data:
         started = time.perf_counter()

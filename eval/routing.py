@@ -11,7 +11,7 @@ on: other sentences (8 English, 5 each German, French, Spanish), the LibriVox fi
 
 Every item goes through VAD as in the transcribe operator; its speech is then transcribed twice:
 
-- routed: :class:`SpeechRecognizer` as configured (tiny.en on the first window, base when tiny.en is
+- routed: :class:`SpeechRouter` as configured (tiny.en on the first window, base when tiny.en is
   unsure, after identifying the language);
 - always base: base identifies the language, then transcribes (no tiny.en).
 
@@ -46,25 +46,19 @@ import numpy as np
 import numpy.typing as npt
 from speech import NORMALISATION, wer  # eval/speech.py
 
+from mediasift.config import load_settings
 from mediasift.inference import stats
+from mediasift.inference.door import Inference
+from mediasift.inference.speech import LANGUAGE_SURE, SURE, SpeechRouter, probe_verdict
 from mediasift.media.audio import decode_audio
-from mediasift.models.transcriber import (
-    LANGUAGE_SURE,
-    MAX_WINDOW_S,
-    PROBE,
-    SAMPLE_RATE,
-    SURE,
-    Route,
-    SpeechRecognizer,
-    Transcript,
-    gather_windows,
-    get_speech_recognizer,
-    plan_windows,
-    probe_verdict,
-)
-from mediasift.models.vad import get_vad
+from mediasift.media.speech_windows import SAMPLE_RATE, gather_windows, plan_windows
+from mediasift.models.transcripts import Route, Transcript
+from mediasift.models.whisper import MAX_WINDOW_S, PROBE
 
 from support.librivox import recordings  # eval/speech.py puts tests/ on the path
+
+# The cache off: every policy transcribes.
+INFERENCE = Inference(load_settings().model_copy(update={"inference_cache": False}))
 
 VOICES = {"en": "en", "de": "de", "fr": "fr-fr", "es": "es"}
 
@@ -142,7 +136,7 @@ class Run:
     cpu_s: float
 
 
-class AlwaysBase(SpeechRecognizer):
+class AlwaysBase(SpeechRouter):
     """The big model on everything: base identifies the language, then transcribes every window (in
     the language the router would choose for it, candidates decoded when base is unsure)."""
 
@@ -232,20 +226,20 @@ def measure(work: Callable[[], Transcript], model_ids: set[str]) -> Run:
     return Run(transcript, spent() - before, time.process_time() - cpu)
 
 
-def evaluate(item: Item, routed: SpeechRecognizer) -> Row:
+def evaluate(item: Item, routed: SpeechRouter) -> Row:
     """``item`` through VAD, then each policy on its speech."""
     tiny, base = routed.english, routed.multilingual
-    always, forced = AlwaysBase(tiny, base), SpeechRecognizer(tiny, base, escalate_logprob=math.inf)
+    always, forced = AlwaysBase(tiny, base, routed.escalate_logprob), SpeechRouter(tiny, base, math.inf)
     model_ids = {tiny.ref.id, base.ref.id}
-    spans = get_vad().speech_spans(item.audio, max_speech_s=MAX_WINDOW_S)
-    windows = list(gather_windows([item.audio], plan_windows(spans)))
+    spans, _ = INFERENCE.speech_spans([item.audio], max_speech_s=MAX_WINDOW_S)
+    windows = list(gather_windows([item.audio], plan_windows(spans, MAX_WINDOW_S)))
     duration = item.audio.size / SAMPLE_RATE
     first = windows[0][1] if windows else np.zeros(0, dtype=np.float32)
 
-    def policy(recognizer: SpeechRecognizer) -> Run:
+    def policy(recognizer: SpeechRouter) -> Run:
         return measure(lambda: recognizer.transcribe_windows(windows, duration), model_ids)
 
-    probe = measure(lambda: tiny.transcribe(first, PROBE), model_ids)
+    probe = measure(lambda: tiny.transcribe(first, "en", PROBE), model_ids)
     return Row(item, policy(routed), policy(always), probe, policy(forced))
 
 
@@ -277,9 +271,11 @@ def print_summary(rows: list[Row]) -> None:
     print(f"share escalated to base: {up}/{len(rows)} = {up / len(rows):.0%}")
     wasted = sum(r.probe.model_s for r in rows if r.routed.transcript.route and r.routed.transcript.route.escalated)
     print(f"tiny.en probes thrown away on escalation: {wasted:.2f} s ({wasted / max(up, 1):.2f} s per escalated item)")
+    price = INFERENCE.settings.compute_usd_per_hour
     print(
-        f"model compute on {audio_s:.1f} s of audio: routed {routed_s:.2f} s (${stats.compute_cost(routed_s):.6f}),"
-        f" always base {base_s:.2f} s (${stats.compute_cost(base_s):.6f}): routing saves {1 - routed_s / base_s:.0%}"
+        f"model compute on {audio_s:.1f} s of audio: routed {routed_s:.2f} s"
+        f" (${stats.compute_cost(routed_s, price):.6f}), always base {base_s:.2f} s"
+        f" (${stats.compute_cost(base_s, price):.6f}): routing saves {1 - routed_s / base_s:.0%}"
     )
     print(
         f"process CPU: routed {routed_cpu:.2f} s, always base {base_cpu:.2f} s: saves {1 - routed_cpu / base_cpu:.0%}"
@@ -338,10 +334,11 @@ def main() -> None:
     parser.add_argument("--set", choices=("mixed", "tune"), default="mixed")
     args = parser.parse_args()
 
-    routed = get_speech_recognizer()
+    routed = INFERENCE.speech_router
     warm = np.zeros(SAMPLE_RATE, dtype=np.float32)
-    AlwaysBase(routed.english, routed.multilingual).transcribe(warm)  # loads both models before anything is timed
-    routed.english.transcribe(warm)
+    # Loads both models before anything is timed.
+    AlwaysBase(routed.english, routed.multilingual, routed.escalate_logprob).transcribe(warm)
+    routed.english.transcribe(warm, "en")
     with tempfile.TemporaryDirectory(prefix="routing-") as tmp:
         items = build_items(args.set, Path(tmp))
     print(f"{args.set} set: {len(items)} items; {routed.ref.id} escalating below {routed.escalate_logprob:g}")

@@ -40,15 +40,11 @@ import jiwer
 import numpy as np
 import numpy.typing as npt
 
+from mediasift.config import load_settings
 from mediasift.inference import stats
-from mediasift.models.transcriber import (
-    LANGUAGE_SURE,
-    Identification,
-    MultilingualTranscriber,
-    SpeechRecognizer,
-    Transcript,
-    get_transcriber,
-)
+from mediasift.inference.door import Inference
+from mediasift.inference.speech import LANGUAGE_IDENTIFICATION_SECONDS, LANGUAGE_IDENTIFICATIONS, LANGUAGE_SURE
+from mediasift.models.transcripts import Transcript
 from mediasift.operators.transcribe import transcribe_file
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
@@ -309,38 +305,20 @@ def timing_errors(truth: list[TimedWord], transcript: Transcript) -> tuple[list[
 # ------------------------------------------------------------------------------- run
 
 
-class TimedMultilingual(MultilingualTranscriber):
-    """The base model, timing its language identification."""
-
-    lid_seconds: list[float]
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.lid_seconds = []
-
-    def detect_language(self, audio: npt.NDArray[np.float32]) -> Identification:
-        start = time.perf_counter()
-        try:
-            return super().detect_language(audio)
-        finally:
-            self.lid_seconds.append(time.perf_counter() - start)
-
-
-def language_accuracy(recognizer: SpeechRecognizer, espeak: Espeak, folder: Path) -> None:
+def language_accuracy(inference: Inference, espeak: Espeak, folder: Path) -> None:
     """Each of LANGUAGES' sentences through the router: base's likeliest language against the one
     the router chose (they differ only where base was unsure and a candidate's decode won)."""
     print(f"espeak-ng in {len(LANGUAGES)} languages, {sum(len(t) for _, t in LANGUAGES.values())} sentences")
     likeliest_right = chosen_right = unsure = 0
     seconds: list[float] = []
     unsure_seconds: list[float] = []
-    decodes_before = stats.count(recognizer.ref, "candidate_decodes")
+    router = inference.speech_router.ref
+    decodes_before = stats.count(router, "candidate_decodes")
     for language, (voice, sentences) in LANGUAGES.items():
         for index, sentence in enumerate(sentences):
             samples, _ = espeak.say(sentence, voice)
             start = time.perf_counter()
-            transcript = transcribe_file(
-                write_wav(folder / f"{language}{index}.wav", samples, espeak.rate), recognizer=recognizer
-            )
+            transcript = transcribe_file(write_wav(folder / f"{language}{index}.wav", samples, espeak.rate), inference)
             seconds.append(time.perf_counter() - start)
             choices = transcript.route.language_choices if transcript.route else ()
             likeliest = choices[0].identified if choices else transcript.language
@@ -357,7 +335,7 @@ def language_accuracy(recognizer: SpeechRecognizer, espeak: Espeak, folder: Path
                 f"  {how}  {transcript.text[:40]!r}"
             )
     count = len(seconds)
-    decodes = stats.count(recognizer.ref, "candidate_decodes") - decodes_before
+    decodes = stats.count(router, "candidate_decodes") - decodes_before
     print(
         f"  language right: base's likeliest {likeliest_right}/{count}, chosen {chosen_right}/{count};"
         f" base unsure (under {LANGUAGE_SURE:g}) on {unsure}, {decodes:.0f} candidate decodes"
@@ -370,23 +348,25 @@ def language_accuracy(recognizer: SpeechRecognizer, espeak: Espeak, folder: Path
 
 def main() -> None:
     recorded = recordings()
-    multilingual = TimedMultilingual()
-    recognizer = SpeechRecognizer(get_transcriber(), multilingual)
+    # The cache off: every file is transcribed.
+    inference = Inference(load_settings().model_copy(update={"inference_cache": False}))
+    base = inference.speech_router.multilingual
     # Load both models and warm them up before anything is timed.
-    recognizer.transcribe(np.zeros(16000, dtype=np.float32))
-    get_transcriber().transcribe(np.zeros(16000, dtype=np.float32))
+    base.transcribe(np.zeros(16000, dtype=np.float32), "en")
+    inference.speech_router.english.transcribe(np.zeros(16000, dtype=np.float32), "en")
     asr_seconds = 0.0
     audio_seconds = 0.0
 
     def run(path: Path) -> Transcript:
         nonlocal asr_seconds, audio_seconds
         start = time.perf_counter()
-        transcript = transcribe_file(path, recognizer=recognizer)
+        transcript = transcribe_file(path, inference)
         asr_seconds += time.perf_counter() - start
         audio_seconds += transcript.duration
         return transcript
 
-    multilingual.lid_seconds.clear()
+    lid_count = stats.count(base.ref, LANGUAGE_IDENTIFICATIONS)
+    lid_seconds = stats.count(base.ref, LANGUAGE_IDENTIFICATION_SECONDS)
     print(NORMALISATION)
     print()
 
@@ -439,16 +419,16 @@ def main() -> None:
         print(f"  espeak German WER pooled {wer(pairs, english=False):.3f}")
         print()
 
-    lid = multilingual.lid_seconds
-    share = 100 * sum(lid) / asr_seconds
+    lid = stats.count(base.ref, LANGUAGE_IDENTIFICATIONS) - lid_count
+    lid_s = stats.count(base.ref, LANGUAGE_IDENTIFICATION_SECONDS) - lid_seconds
     print(
-        f"routing cost: language identification {1000 * statistics.mean(lid):.0f} ms per file"
-        f" (median {1000 * statistics.median(lid):.0f}, {len(lid)} files) = {share:.0f}% of the {asr_seconds:.1f} s"
+        f"routing cost: language identification {1000 * lid_s / max(lid, 1):.0f} ms per identification"
+        f" ({lid:.0f} of them) = {100 * lid_s / asr_seconds:.0f}% of the {asr_seconds:.1f} s"
         f" spent on {audio_seconds:.1f} s of audio (RTF {asr_seconds / audio_seconds:.2f} all included)"
     )
     print()
     with tempfile.TemporaryDirectory() as tmp:
-        language_accuracy(recognizer, espeak, Path(tmp))
+        language_accuracy(inference, espeak, Path(tmp))
 
 
 if __name__ == "__main__":

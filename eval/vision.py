@@ -45,14 +45,17 @@ from PIL import Image, ImageDraw, ImageFont
 from skimage import data
 
 from mediasift.config import load_settings
-from mediasift.models.face_detector import get_face_detector
-from mediasift.models.image_classifier import get_image_classifier
-from mediasift.models.object_detector import get_object_detector
-from mediasift.models.ocr import get_text_reader
+from mediasift.inference.catalog import Role
+from mediasift.inference.door import Inference
+from mediasift.models.face_detector import FaceDetector
+from mediasift.models.image_classifier import ImageClassifier
+from mediasift.models.object_detector import ObjectDetector
+from mediasift.models.ocr import TextReader
 from mediasift.operators.faces import MIN_CONFIDENCE as FACE_SEARCH_FLOOR
 from mediasift.operators.faces import STORE_MIN_CONFIDENCE as FACE_STORE_FLOOR
 
 Rgb = npt.NDArray[np.uint8]
+INFERENCE = Inference(load_settings())  # its runtimes, called directly: the models themselves are measured
 
 FONT_DIR = Path("/usr/share/fonts/truetype/dejavu")
 FONTS = {
@@ -170,7 +173,7 @@ def cer(pairs: Sequence[tuple[str, str]]) -> float:
 
 def eval_ocr() -> None:
     samples = text_samples()
-    reader = get_text_reader()
+    reader: TextReader = INFERENCE.handle(Role.OCR_READER).get()
     reader.read(samples[0].pixels)  # load the models outside the timing
     pairs: list[tuple[TextSample, str]] = []
     seconds = []
@@ -235,7 +238,7 @@ def _lfw_picture(crop: npt.NDArray[np.floating]) -> Rgb:
 
 
 def eval_faces() -> None:
-    detector = get_face_detector()
+    detector: FaceDetector = INFERENCE.handle(Role.FACES).get()
     floors = (FACE_SEARCH_FLOOR, FACE_STORE_FLOOR)
     photos = {floor: Counts() for floor in floors}
     false_hits: list[str] = []
@@ -297,7 +300,7 @@ EXPECTED_LABELS: dict[str, set[str]] = {
 
 def eval_objects() -> None:
     floor = load_settings().object_min_confidence
-    detector = get_object_detector()
+    detector: ObjectDetector = INFERENCE.handle(Role.OBJECTS).get()
     hits = expected = 0
     misses: list[str] = []
     false_labels: list[str] = []
@@ -315,7 +318,7 @@ def eval_objects() -> None:
 
 
 def eval_labels() -> None:
-    classifier = get_image_classifier()
+    classifier: ImageClassifier = INFERENCE.handle(Role.IMAGE_LABELS).get()
     top1 = top5 = 0
     print("ImageNet labels (EfficientNet-Lite3), top 5 per photo")
     for name, accepted in EXPECTED_LABELS.items():
