@@ -1,4 +1,4 @@
-"""The inference layer: registry, micro-batcher, result cache, counters, and ``models list``."""
+"""The inference layer: the runtime pool, micro-batcher, result cache, counters, and ``models list``."""
 
 from __future__ import annotations
 
@@ -16,10 +16,14 @@ from typer.testing import CliRunner
 
 from mediasift.cli import app
 from mediasift.config import Settings
+from mediasift.db.connection import Database
+from mediasift.db.inference_cache import InferenceCacheTable
 from mediasift.inference import codec, stats
 from mediasift.inference.batcher import MicroBatcher, interactive_lane
-from mediasift.inference.cache import InferenceCache, cached_map, input_hash, using_database
-from mediasift.inference.registry import ModelRegistry, ModelSpec, Runtime
+from mediasift.inference.cache import ResultCache, input_hash
+from mediasift.inference.catalog import Catalog, Role
+from mediasift.inference.door import Inference
+from mediasift.inference.registry import IdleUnloader, ModelSpec, Runtime, RuntimePool, pool
 from mediasift.models import ModelRef
 from mediasift.models.weights import ModelWeightsMissing
 
@@ -35,10 +39,10 @@ IMAGE_MODELS = (
 WHISPER_TINY = "openai/whisper-tiny.en-ct2"
 
 
-def _spec(model_id: str, load: Any, files: Any = lambda: []) -> ModelSpec:
+def _spec(model_id: str, load: Any, files: Any = lambda: [], load_key: tuple[Any, ...] = ()) -> ModelSpec:
     return ModelSpec(
         id=model_id, version="1", task="test", input_kind="text", runtime=Runtime.NATIVE, output="-",
-        files=files, load=load,
+        files=files, load=load, load_key=load_key,
     )  # fmt: skip
 
 
@@ -50,8 +54,8 @@ def test_a_model_loads_once_however_many_threads_ask_and_unloads_when_idle() -> 
         time.sleep(0.2)
         return object()
 
-    models = ModelRegistry()
-    handle = models.declare(_spec("slow-model", load))
+    runtimes = RuntimePool()
+    handle = runtimes.handle(_spec("slow-model", load))
     got: list[object] = []
     threads = [threading.Thread(target=lambda: got.append(handle.get())) for _ in range(8)]
     for t in threads:
@@ -60,23 +64,73 @@ def test_a_model_loads_once_however_many_threads_ask_and_unloads_when_idle() -> 
         t.join()
     assert len(loads) == 1 and len({id(m) for m in got}) == 1
     assert handle.load_seconds is not None and handle.load_seconds >= 0.2
-    assert models.unload_idle(idle_s=60) == []  # just used
-    assert models.unload_idle(idle_s=0) == ["slow-model"] and not handle.loaded
+    assert runtimes.unload_idle(idle_s=60) == []  # just used
+    assert runtimes.unload_idle(idle_s=0) == ["slow-model"] and not handle.loaded
     handle.get()
     assert len(loads) == 2
 
 
-def test_missing_weights_are_reported_without_loading() -> None:
+def test_the_idle_unloader_drops_runtimes_nobody_uses() -> None:
+    runtimes = RuntimePool()
+    handle = runtimes.handle(_spec("idle-model", object))
+    handle.get()
+    unloader = IdleUnloader(runtimes, idle_s=0.05, every_s=0.02).start()
+    try:
+        deadline = time.monotonic() + 5
+        while handle.loaded and time.monotonic() < deadline:
+            time.sleep(0.02)
+    finally:
+        unloader.stop()
+    assert not handle.loaded
+
+
+def test_equal_specs_share_one_runtime_and_another_load_key_loads_another() -> None:
+    loads: list[tuple[Any, ...]] = []
+
+    def loader(key: tuple[Any, ...]) -> Any:
+        def load() -> object:
+            loads.append(key)
+            return object()
+
+        return load
+
+    runtimes = RuntimePool()
+    first = runtimes.handle(_spec("shared", loader((2,)), load_key=(2,)))
+    again = runtimes.handle(_spec("shared", loader((2,)), load_key=(2,)))  # another door, the same settings
+    other = runtimes.handle(_spec("shared", loader((4,)), load_key=(4,)))  # other threads: another runtime
+    assert first is again and first is not other
+    assert first.get() is again.get() and other.get() is not first.get()
+    assert loads == [(2,), (4,)]
+
+
+def test_two_doors_with_the_same_settings_load_a_model_once(tmp_path: Path) -> None:
+    settings = Settings(home=tmp_path, inference_cache=False)
+    one, two = Inference(settings), Inference(settings)
+    assert one.handle(Role.FACES) is two.handle(Role.FACES) is pool.handle(Catalog(settings).spec(Role.FACES))
+    picture = mediagen.photo("coffee")
+    one.faces(picture, 0.6)
+    loads = one.handle(Role.FACES).loads
+    two.faces(picture, 0.6)
+    assert two.handle(Role.FACES).loads == loads == 1
+
+
+def test_missing_weights_are_reported_without_loading(tmp_path: Path) -> None:
     def missing() -> list[Path]:
         raise ModelWeightsMissing("the model package 'nothing_here' is not installed; pip install nothing-here")
 
     def never() -> object:
-        raise AssertionError("check() must not load a model")
+        raise AssertionError("problem() must not load a model")
 
-    models = ModelRegistry()
-    models.declare(_spec("absent", never, missing))
-    models.declare(_spec("present", never))
-    assert models.check() == {"absent": "the model package 'nothing_here' is not installed; pip install nothing-here"}
+    assert _spec("absent", never, missing).problem() == (
+        "the model package 'nothing_here' is not installed; pip install nothing-here"
+    )
+    assert _spec("present", never).problem() is None
+    # Every model the shipped settings declare is installed here; looking loads nothing.
+    settings = Settings(home=tmp_path)
+    door = Inference(settings)
+    loaded = {h.spec.id for h in pool.handles() if h.loaded}
+    assert door.problems() == {}
+    assert {h.spec.id for h in pool.handles() if h.loaded} == loaded
 
 
 def test_the_batcher_runs_concurrent_requests_as_one_call_in_order() -> None:
@@ -109,7 +163,7 @@ def test_a_batched_call_is_counted_once_and_its_cost_shared_by_the_jobs() -> Non
         time.sleep(0.05 * len(items))
         return [i * i for i in items]
 
-    batcher: MicroBatcher[int, int] = MicroBatcher(model, slow_square, max_batch=64, wait_s=0.3)
+    batcher: MicroBatcher[int, int] = MicroBatcher(model, slow_square, max_batch=64, wait_s=0.3, usd_per_hour=3.6)
     charged: dict[int, float] = {}
 
     def job(n: int) -> None:
@@ -124,8 +178,28 @@ def test_a_batched_call_is_counted_once_and_its_cost_shared_by_the_jobs() -> Non
         t.join()
     assert stats.count(model, "calls") == 1 and stats.count(model, "items") == 4
     total = stats.count(model, "cost_usd")
-    assert total > 0 and sum(charged.values()) == pytest.approx(total)
+    # 3.6 USD an hour is a thousandth of a dollar a second; the call slept 0.2 s.
+    assert total == pytest.approx(stats.count(model, "seconds") / 1000) and total >= 0.0002
+    assert sum(charged.values()) == pytest.approx(total)
     assert charged[3] == pytest.approx(3 * charged[1])  # shared by number of inputs
+
+
+def test_a_call_through_the_door_is_counted_and_charged_to_the_job(tmp_path: Path) -> None:
+    settings = Settings(home=tmp_path, inference_cache=False, compute_usd_per_hour=3.6)
+    door = Inference(settings)
+    ref = door.catalog.ref(Role.FACES)
+    picture = mediagen.photo("coffee")
+    door.faces(picture, 0.6)  # loaded first, so the counted call below is the model's work alone
+    calls, items, cost = (stats.count(ref, c) for c in ("calls", "items", "cost_usd"))
+    with door.job() as scope:
+        door.faces(picture, 0.6)
+    assert stats.count(ref, "calls") == calls + 1 and stats.count(ref, "items") == items + 1
+    charged = stats.count(ref, "cost_usd") - cost
+    assert charged > 0 and scope.usd == pytest.approx(charged)
+    errors = stats.count(ref, "errors")
+    with pytest.raises(ValueError, match="expected an HxWx3 image"):
+        door.faces(np.zeros((0, 0, 3), dtype=np.uint8), 0.6)
+    assert stats.count(ref, "errors") == errors + 1
 
 
 def test_interactive_requests_wait_less_for_company() -> None:
@@ -174,8 +248,6 @@ def test_results_round_trip_through_the_codec() -> None:
 
 
 def test_the_cache_is_shared_through_the_database(settings: Settings) -> None:
-    from mediasift.db.connection import Database
-
     url = Database(settings).url
     model = ModelRef("upper", f"v{time.time_ns()}")
     computed: list[str] = []
@@ -184,20 +256,39 @@ def test_the_cache_is_shared_through_the_database(settings: Settings) -> None:
         computed.extend(items)
         return [s.upper() for s in items]
 
-    with using_database(url):
-        assert cached_map(model, ["a", "b", "a"], input_hash, upper) == ["A", "B", "A"]
-        assert computed == ["a", "b"]  # the repeat within one call is computed once
-        # Another process: nothing in its memory, the database has it.
-        other = InferenceCache()
-        assert other.get_many(model, [input_hash("a"), input_hash("zzz")]) == {input_hash("a"): "A"}
+    cache = ResultCache(InferenceCacheTable(url))
+    assert cache.map(model, ["a", "b", "a"], input_hash, upper) == ["A", "B", "A"]
+    assert computed == ["a", "b"]  # the repeat within one call is computed once
+    # Another process: nothing in its memory, the database has it.
+    other = ResultCache(InferenceCacheTable(url))
+    assert other.get_many(model, [input_hash("a"), input_hash("zzz")]) == {input_hash("a"): "A"}
     hits_before = stats.count(model, "cache_hits")
-    with using_database(url):
-        assert cached_map(model, ["b", "c"], input_hash, upper) == ["B", "C"]
+    assert other.map(model, ["b", "c"], input_hash, upper) == ["B", "C"]
     assert computed == ["a", "b", "c"]
     assert stats.count(model, "cache_hits") == hits_before + 1
-    with using_database(url, enabled=False):
-        cached_map(model, ["a"], input_hash, upper)
-    assert computed == ["a", "b", "c", "a"], "a disabled cache still answered"
+
+
+def test_the_door_answers_a_repeated_input_from_the_cache_unless_told_not_to(settings: Settings) -> None:
+    """Through the door, with the real text model: a text embedded once is not embedded again, by this
+    door (its memory) or by another process's (the database's table); a door whose settings turn the
+    cache off runs the model every time."""
+    store = InferenceCacheTable(Database(settings).url)
+    door = Inference(settings, store=store)
+    ref = door.text_ref
+    texts = [f"the ferry to the island leaves at {time.time_ns()}", "a second, unrelated sentence about owls"]
+    first = door.embed_texts(texts)
+    items, hits = stats.count(ref, "items"), stats.count(ref, "cache_hits")
+    again = door.embed_texts(texts)
+    assert np.array_equal(first, again)
+    assert stats.count(ref, "items") == items and stats.count(ref, "cache_hits") == hits + 2
+    elsewhere = Inference(settings, store=InferenceCacheTable(Database(settings).url))
+    assert np.allclose(elsewhere.embed_texts(texts[::-1]), first[::-1], atol=1e-6)
+    assert stats.count(ref, "items") == items and stats.count(ref, "cache_hits") == hits + 4
+    uncached = Inference(settings.model_copy(update={"inference_cache": False}), store=store)
+    assert uncached.cache is None
+    uncached.embed_texts(texts)
+    assert stats.count(ref, "items") == items + 2, "a door with the cache off still answered from it"
+    assert stats.count(ref, "cache_hits") == hits + 4
 
 
 @pytest.fixture
