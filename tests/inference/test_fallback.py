@@ -22,12 +22,14 @@ from PIL import Image, ImageDraw
 from mediasift.config import Settings
 from mediasift.errors import PermanentError, TransientError
 from mediasift.inference import stats
+from mediasift.inference.catalog import Catalog, Role
+from mediasift.inference.door import Inference, is_permanent
 from mediasift.inference.fallback import FallbackChain
-from mediasift.inference.registry import registry
+from mediasift.inference.ocr import CHAIN as OCR_CHAIN
 from mediasift.jobs.breaker import CircuitBreakers
 from mediasift.models import ModelRef
-from mediasift.models.ocr import MODEL_FILES, OCR_CHAIN, OcrLine, TextReader, ocr_chain, weight_files
-from mediasift.models.tesseract_ocr import TesseractReader, get_tesseract_reader, parse_tsv
+from mediasift.models.ocr import MODEL_FILES, OcrLine, TextReader, weight_files
+from mediasift.models.tesseract_ocr import TesseractReader, parse_tsv
 from mediasift.models.tesseract_ocr import weight_files as tesseract_files
 from mediasift.operators.keyframes import Keyframes
 from mediasift.operators.ocr import Ocr
@@ -70,7 +72,7 @@ def tiers() -> Iterator[tuple[Tier, Tier]]:
 
 def _chain(primary: Tier, secondary: Tier, timeout_s: float = 2.0, threshold: int = 3) -> FallbackChain[str]:
     return FallbackChain(CHAIN, [(PRIMARY, primary), (SECONDARY, secondary)], timeout_s,
-                         CircuitBreakers(threshold=threshold, cooldown_s=0.5))  # fmt: skip
+                         CircuitBreakers(threshold=threshold, cooldown_s=0.5), about_input=is_permanent)  # fmt: skip
 
 
 # ---------------------------------------------------------------- the chain itself
@@ -155,7 +157,7 @@ def test_bad_input_ends_the_call_without_blaming_the_model(tiers: tuple[Tier, Ti
 
     _, secondary = tiers
     order: list[tuple[ModelRef, Callable[[str], str]]] = [(PRIMARY, refuses), (SECONDARY, secondary)]
-    chain = FallbackChain(CHAIN, order, 1.0, CircuitBreakers(1, 0.5))
+    chain = FallbackChain(CHAIN, order, 1.0, CircuitBreakers(1, 0.5), about_input=is_permanent)
     with pytest.raises(PermanentError):
         chain("x")
     assert secondary.calls == 0 and chain.breakers.open_ones() == {}
@@ -166,7 +168,7 @@ def test_model_cost_in_the_tier_thread_is_charged_to_the_running_job() -> None:
         stats.record_call(PRIMARY, 1, 0.0, cost_usd=0.25)
         return item
 
-    chain = FallbackChain(CHAIN, [(PRIMARY, costly)], 1.0, CircuitBreakers())
+    chain = FallbackChain(CHAIN, [(PRIMARY, costly)], 1.0, CircuitBreakers(), about_input=is_permanent)
     with stats.job_cost() as cost:
         chain("x")
     assert cost.usd == pytest.approx(0.25)
@@ -193,6 +195,13 @@ def _read(lines: list[OcrLine]) -> str:
     return " ".join(line.text for line in lines)
 
 
+def _ocr_door(tmp_path: Path, timeout_s: float, threshold: int = 3, cooldown_s: float = 0.5) -> Inference:
+    """A door whose OCR chain gives each engine ``timeout_s`` behind breakers of these settings."""
+    settings = Settings(home=tmp_path / "home", ocr_timeout_s=timeout_s, breaker_threshold=threshold,
+                        breaker_cooldown_s=cooldown_s, inference_cache=False)  # fmt: skip
+    return Inference(settings)
+
+
 @pytest.fixture
 def broken_models(tmp_path: Path) -> Path:
     """A folder with rapidocr's three model files, each one corrupt."""
@@ -204,7 +213,7 @@ def broken_models(tmp_path: Path) -> Path:
 
 
 def test_tesseract_reads_words_grouped_into_lines() -> None:
-    lines = get_tesseract_reader().read(_text_picture())
+    lines = TesseractReader(*tesseract_files()).read(_text_picture())
     assert _read(lines) == TEXT
     (line,) = lines
     assert line.confidence > 0.8
@@ -233,23 +242,31 @@ def test_a_tesseract_run_past_its_timeout_is_killed() -> None:
 
 
 @pytest.mark.slow
-def test_ocr_falls_back_to_tesseract_when_rapidocr_cannot_load(broken_models: Path) -> None:
+def test_ocr_falls_back_to_tesseract_when_rapidocr_cannot_load(broken_models: Path, tmp_path: Path) -> None:
+    door = _ocr_door(tmp_path, 30.0)
     broken = TextReader(model_dir=broken_models)
-    chain = ocr_chain(30.0, CircuitBreakers(3, 0.5), primary=broken.read)
+    chain = door.ocr_chain_with(broken.read, door.read_with_tesseract)
+    assert chain.ref == OCR_CHAIN
+    tesseract_calls = stats.count(TesseractReader.ref, "calls")
     answer = chain(_text_picture())
     assert answer.used == TesseractReader.ref and _read(answer.value) == TEXT
     assert answer.passed_over[0].startswith(f"{TextReader.ref.id}: ")
+    assert stats.count(TesseractReader.ref, "calls") == tesseract_calls + 1  # the fallback's call is counted
+    # The door's own reading says which engine read the picture.
+    reading = door.read_text(_text_picture(), chain)
+    assert (reading.engine, _read(reading.lines)) == (TesseractReader.ref.id, TEXT)
 
 
 @pytest.mark.slow
-def test_ocr_falls_back_when_rapidocr_hangs() -> None:
+def test_ocr_falls_back_when_rapidocr_hangs(tmp_path: Path) -> None:
     release = threading.Event()
 
     def hung(image: np.ndarray) -> list[OcrLine]:
         release.wait()
         return []
 
-    chain = ocr_chain(0.5, CircuitBreakers(3, 0.5), primary=hung)
+    door = _ocr_door(tmp_path, 0.5)
+    chain = door.ocr_chain_with(hung, door.read_with_tesseract)
     try:
         started = time.monotonic()
         answer = chain(_text_picture())
@@ -260,7 +277,7 @@ def test_ocr_falls_back_when_rapidocr_hangs() -> None:
 
 
 @pytest.mark.slow
-def test_the_ocr_breaker_opens_on_rapidocr_and_a_probe_heals_it(broken_models: Path) -> None:
+def test_the_ocr_breaker_opens_on_rapidocr_and_a_probe_heals_it(broken_models: Path, tmp_path: Path) -> None:
     broken = TextReader(model_dir=broken_models)
     calls = []
 
@@ -269,7 +286,8 @@ def test_the_ocr_breaker_opens_on_rapidocr_and_a_probe_heals_it(broken_models: P
         return broken.read(image)
 
     # A cooldown long enough for the tesseract calls made while the breaker is open (~0.2 s each).
-    chain = ocr_chain(30.0, CircuitBreakers(threshold=2, cooldown_s=2.0), primary=primary)
+    door = _ocr_door(tmp_path, 30.0, threshold=2, cooldown_s=2.0)
+    chain = door.ocr_chain_with(primary, door.read_with_tesseract)
     picture = _text_picture()
     assert [chain(picture).used for _ in range(4)] == [TesseractReader.ref] * 4
     assert len(calls) == 2, "after two failures the open breaker keeps calls off rapidocr"
@@ -283,21 +301,25 @@ def test_the_ocr_breaker_opens_on_rapidocr_and_a_probe_heals_it(broken_models: P
     assert chain(picture).used == TextReader.ref and len(calls) == 4
 
 
-def test_both_ocr_models_are_declared_and_tesseract_is_only_a_fallback() -> None:
-    rapid = registry.handle(TextReader.ref.id).spec
-    tess = registry.handle(TesseractReader.ref.id).spec
+def test_both_ocr_models_are_declared_and_tesseract_is_only_a_fallback(tmp_path: Path) -> None:
+    settings = Settings(home=tmp_path)
+    catalog = Catalog(settings)
+    rapid, tess = catalog.spec(Role.OCR_READER), catalog.spec(Role.TESSERACT)
+    assert (rapid.ref, tess.ref) == (TextReader.ref, TesseractReader.ref)
     assert (rapid.runtime, rapid.optional) == ("onnxruntime", False)
     assert (tess.runtime, tess.optional) == ("subprocess", True)
     assert [p.name for p in rapid.files()] == list(MODEL_FILES)
     assert [p.name for p in tess.files()] == ["tesseract", "eng.traineddata"]
-    chain = registry.handle(OCR_CHAIN.id).spec
+    chain = catalog.spec(Role.OCR_CHAIN)
+    assert chain.ref == OCR_CHAIN
     assert chain.runtime == "router" and [p.name for p in chain.files()] == list(MODEL_FILES)
-    assert not {TextReader.ref.id, TesseractReader.ref.id, OCR_CHAIN.id} & set(registry.check())
+    assert {rapid.id, tess.id, chain.id} <= {spec.id for spec in catalog.specs()}
+    assert not {TextReader.ref.id, TesseractReader.ref.id, OCR_CHAIN.id} & set(Inference(settings).problems())
 
 
-def test_a_missing_tesseract_shows_in_the_registry_check(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_missing_tesseract_shows_in_the_models_problems(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("PATH", "/nonexistent")
-    problems = registry.check()
+    problems = Inference(Settings(home=tmp_path)).problems()
     assert "tesseract program is not installed" in problems[TesseractReader.ref.id]
     assert TextReader.ref.id not in problems
 
@@ -323,11 +345,13 @@ def _ocr_artifacts(system: Mediasift, path: Path) -> tuple[dict[str, Any], list[
 def test_the_ocr_job_completes_on_tesseract_when_rapidocr_is_broken(
     settings: Settings, media_dir: Path, broken_models: Path
 ) -> None:
-    chain = ocr_chain(settings.ocr_timeout_s, CircuitBreakers(3, 0.5), primary=TextReader(model_dir=broken_models).read)
     Image.fromarray(_text_picture()).save(media_dir / "poster.png")
     fallbacks = f"fallback:{TextReader.ref.id}->{TesseractReader.ref.id}"
     before = stats.count(OCR_CHAIN, fallbacks)
-    system = _keyframes_and(Mediasift(settings), Ocr(chain=chain))
+    system = Mediasift(settings)
+    door = system.inference
+    chain = door.ocr_chain_with(TextReader(model_dir=broken_models).read, door.read_with_tesseract)
+    _keyframes_and(system, Ocr(chain=chain))
     try:
         detail, (artifact,) = _ocr_artifacts(system, media_dir / "poster.png")
     finally:
@@ -344,11 +368,13 @@ def test_the_ocr_job_completes_on_tesseract_when_rapidocr_is_broken(
 def test_a_video_caption_read_by_the_fallback_keeps_its_time_range(
     settings: Settings, media_dir: Path, broken_models: Path
 ) -> None:
-    chain = ocr_chain(settings.ocr_timeout_s, CircuitBreakers(3, 0.5), primary=TextReader(model_dir=broken_models).read)
+    system = Mediasift(settings)
+    door = system.inference
+    chain = door.ocr_chain_with(TextReader(model_dir=broken_models).read, door.read_with_tesseract)
     # make_video pans each scene across a picture 5/4 its size: a short, centred word stays in view.
     video = mediagen.make_video(media_dir / "card.mp4", seconds=4.0, size=(640, 240),
                                 scenes=[_text_picture("FESTIVAL", size=(640, 240))], scene_seconds=4.0)  # fmt: skip
-    system = _keyframes_and(Mediasift(settings), Ocr(chain=chain))
+    _keyframes_and(system, Ocr(chain=chain))
     try:
         _, artifacts = _ocr_artifacts(system, video)
     finally:
