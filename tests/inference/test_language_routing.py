@@ -1,19 +1,26 @@
-"""Language identification routed from lingua's fast mode to its accurate mode, with real models.
+"""Language identification routed from lingua's fast mode to its accurate mode, with real models,
+through the inference door (``Inference.language``).
 
-Each test gives the router a fresh handle of the accurate model, so whether that model was loaded
-(and how often) is seen per test. The short escalating texts carry letters that only a few
-languages use, so the accurate mode loads only those languages (milliseconds, not the ~10 s that
-every Latin-script language takes).
+The accurate model's runtime is shared by every door of the process (the runtime pool), so each test
+that looks at whether it was loaded (and how often) unloads it first. The short escalating texts
+carry letters that only a few languages use, so the accurate mode loads only those languages
+(milliseconds, not the ~10 s that every Latin-script language takes).
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
+from mediasift.config import Settings
 from mediasift.inference import stats
-from mediasift.inference.registry import ModelHandle, registry
+from mediasift.inference.catalog import Catalog, Role
+from mediasift.inference.door import Inference
+from mediasift.inference.language import ROUTER_ID
+from mediasift.inference.registry import ModelHandle
 from mediasift.models import ModelRef
-from mediasift.models.language import ACCURATE, ACCURATE_HANDLE, FAST, LanguageDetector, get_language_detector
+from mediasift.models.language import ACCURATE, FAST
 
 pytestmark = pytest.mark.slow
 
@@ -22,9 +29,12 @@ CLEAR = "The weather is lovely today and we are going to the beach with the chil
 AMBIGUOUS = "Não sei"
 
 
-def _router(min_confidence: float = 0.6) -> tuple[LanguageDetector, ModelHandle]:
-    accurate = ModelHandle(ACCURATE_HANDLE.spec)
-    return LanguageDetector(min_confidence=min_confidence, accurate=accurate), accurate
+def _door(tmp_path: Path, min_confidence: float = 0.6) -> tuple[Inference, ModelHandle]:
+    """A door routing at ``min_confidence``, and the process's handle on the accurate model, unloaded."""
+    door = Inference(Settings(home=tmp_path, language_fast_min_confidence=min_confidence))
+    accurate = door.handle(Role.LANGUAGE_ACCURATE)
+    accurate.unload()
+    return door, accurate
 
 
 def _counts(ref: ModelRef) -> dict[str, float]:
@@ -33,6 +43,7 @@ def _counts(ref: ModelRef) -> dict[str, float]:
         "fast": stats.count(ref, f"route:{FAST.id}"),
         "accurate": stats.count(ref, f"route:{ACCURATE.id}"),
         "escalated": stats.count(ref, "escalated"),
+        "fast_calls": stats.count(FAST, "calls"),
         "accurate_calls": stats.count(ACCURATE, "calls"),
     }
 
@@ -41,58 +52,76 @@ def _delta(ref: ModelRef, before: dict[str, float]) -> dict[str, float]:
     return {key: value - before[key] for key, value in _counts(ref).items()}
 
 
-def test_a_clear_sentence_stays_on_the_fast_mode() -> None:
-    router, accurate = _router()
-    before = _counts(router.ref)
-    assert router.detect(CLEAR) == ("en", pytest.approx(1.0, abs=0.01))
+def test_a_clear_sentence_stays_on_the_fast_mode(tmp_path: Path) -> None:
+    door, accurate = _door(tmp_path)
+    router = door.language_router.ref
+    before = _counts(router)
+    assert door.language(CLEAR) == ("en", pytest.approx(1.0, abs=0.01))
     assert not accurate.loaded, "the accurate model was loaded for a clear sentence"
-    assert _delta(router.ref, before) == {"decisions": 1, "fast": 1, "accurate": 0, "escalated": 0, "accurate_calls": 0}
+    assert _delta(router, before) == {
+        "decisions": 1, "fast": 1, "accurate": 0, "escalated": 0, "fast_calls": 1, "accurate_calls": 0,
+    }  # fmt: skip
 
 
-def test_an_ambiguous_short_text_escalates_and_is_recorded() -> None:
-    fast_only = LanguageDetector(min_confidence=0.0)
-    wrong_fast = fast_only.detect(AMBIGUOUS)
+def test_an_ambiguous_short_text_escalates_and_is_recorded(tmp_path: Path) -> None:
+    fast_only, _ = _door(tmp_path, min_confidence=0.0)
+    wrong_fast = fast_only.language(AMBIGUOUS)
     assert wrong_fast is not None and wrong_fast[0] != "pt" and wrong_fast[1] < 0.6
 
-    router, accurate = _router()
-    before = _counts(router.ref)
-    found = router.detect(AMBIGUOUS)
+    door, accurate = _door(tmp_path)
+    router = door.language_router.ref
+    before = _counts(router)
+    loads = accurate.loads
+    found = door.language(AMBIGUOUS)
     assert found is not None and found[0] == "pt" and found[1] > 0.9
-    assert accurate.loaded and accurate.loads == 1
-    assert _delta(router.ref, before) == {"decisions": 1, "fast": 0, "accurate": 1, "escalated": 1, "accurate_calls": 1}
+    assert accurate.loaded and accurate.loads == loads + 1
+    assert _delta(router, before) == {
+        "decisions": 1, "fast": 0, "accurate": 1, "escalated": 1, "fast_calls": 1, "accurate_calls": 1,
+    }  # fmt: skip
 
 
-def test_the_accurate_model_unloads_and_comes_back_when_needed() -> None:
-    router, accurate = _router()
-    assert router.detect(AMBIGUOUS) is not None
+def test_the_accurate_model_unloads_and_comes_back_when_needed(tmp_path: Path) -> None:
+    door, accurate = _door(tmp_path)
+    loads = accurate.loads
+    assert door.language(AMBIGUOUS) is not None
     assert accurate.unload() and not accurate.loaded
-    found = router.detect(AMBIGUOUS)
+    found = door.language(AMBIGUOUS)
     assert found is not None and found[0] == "pt"
-    assert accurate.loads == 2
+    assert accurate.loads == loads + 2
 
 
-def test_the_threshold_decides_the_route() -> None:
-    never, never_accurate = _router(min_confidence=0.0)
-    always, always_accurate = _router(min_confidence=1.01)
-    assert never.detect(AMBIGUOUS) != always.detect(AMBIGUOUS)
-    assert not never_accurate.loaded and always_accurate.loaded
+def test_the_threshold_decides_the_route(tmp_path: Path) -> None:
+    never, accurate = _door(tmp_path, min_confidence=0.0)
+    always = Inference(Settings(home=tmp_path, language_fast_min_confidence=1.01))
+    assert never.language_router.ref.version != always.language_router.ref.version
+    assert always.handle(Role.LANGUAGE_ACCURATE) is accurate  # one runtime, whatever the threshold
+    answer = never.language(AMBIGUOUS)
+    assert not accurate.loaded
+    assert always.language(AMBIGUOUS) != answer
+    assert accurate.loaded
 
 
-def test_no_letters_means_no_language_and_no_route() -> None:
-    router, accurate = _router()
-    before = _counts(router.ref)
-    assert router.detect("12 345 !!!") is None
-    assert _delta(router.ref, before)["decisions"] == 0 and not accurate.loaded
+def test_no_letters_means_no_language_and_no_route(tmp_path: Path) -> None:
+    door, accurate = _door(tmp_path)
+    router = door.language_router.ref
+    before = _counts(router)
+    assert door.language("12 345 !!!") is None
+    assert _delta(router, before)["decisions"] == 0 and _delta(router, before)["fast_calls"] == 0
+    assert not accurate.loaded
 
 
-def test_both_modes_and_the_router_are_declared_and_found() -> None:
-    for ref in (FAST, ACCURATE):
-        spec = registry.handle(ref.id).spec
+def test_both_modes_and_the_router_are_declared_and_found(tmp_path: Path) -> None:
+    settings = Settings(home=tmp_path)
+    catalog = Catalog(settings)
+    fast, accurate = catalog.spec(Role.LANGUAGE_FAST), catalog.spec(Role.LANGUAGE_ACCURATE)
+    for spec, ref in ((fast, FAST), (accurate, ACCURATE)):
         assert spec.runtime == "native" and spec.ref == ref
         assert all(path.is_file() for path in spec.files())
-    assert registry.handle(ACCURATE.id).spec.memory_mb > registry.handle(FAST.id).spec.memory_mb
-    router = registry.handle(LanguageDetector.ref.id)
-    assert router.spec.runtime == "router" and get_language_detector() is router.get()
-    assert "escalate_below=" in get_language_detector().ref.version
-    problems = registry.check()
-    assert not {FAST.id, ACCURATE.id, LanguageDetector.ref.id} & set(problems)
+    assert accurate.memory_mb > fast.memory_mb
+    router = catalog.spec(Role.LANGUAGE_ROUTER)
+    assert router.runtime == "router" and router.id == ROUTER_ID
+    door = Inference(settings)
+    assert door.language_router.ref == router.ref  # lineage names the router the door runs
+    assert "escalate_below=0.6" in router.version
+    problems = door.problems()
+    assert not {FAST.id, ACCURATE.id, ROUTER_ID} & set(problems)
