@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from mediasift.mediatype import MediaType
 from mediasift.operators.labels import Labels
-from mediasift.pipeline.operator import Operator, OperatorContext
-from mediasift.records import OperatorResult
+from mediasift.pipeline.operator import TEXT, Operator, OperatorContext
+from mediasift.records import ArtifactOut, OperatorResult, SegmentOut
 
 
 class PluginOcr(Operator):
@@ -46,3 +46,36 @@ class FlakyOcr(Operator):
 
     def run(self, ctx: OperatorContext) -> OperatorResult:
         raise ConnectionError("the OCR model server is not answering")
+
+
+class CatalogueEntry(Operator):
+    """A plugin that produces text (a catalogue line for every text document), which the shipped
+    text-embedding step must embed like any shipped operator's."""
+
+    name = "catalogue"
+    version = "1"
+    media_types = frozenset({MediaType.TEXT})
+    produces = frozenset({TEXT})
+    entry = "catalogue entry: maritime signal lamps and foghorns"
+
+    def run(self, ctx: OperatorContext) -> OperatorResult:
+        return OperatorResult(segments=[SegmentOut(kind="catalogue", key="entry", text=self.entry)])
+
+
+class CatalogueEntryV2(CatalogueEntry):
+    """The same plugin at its next version, which writes another entry."""
+
+    version = "2"
+    entry = "catalogue entry: alpine mountain huts and glacier maps"
+
+
+class WordCount(Operator):
+    """A plugin that produces no text: nothing waits for it."""
+
+    name = "word_count"
+    version = "1"
+    media_types = frozenset({MediaType.TEXT})
+
+    def run(self, ctx: OperatorContext) -> OperatorResult:
+        words = len(ctx.media_path.read_bytes().split())
+        return OperatorResult(artifacts=[ArtifactOut(kind="word_count", data={"words": words})])

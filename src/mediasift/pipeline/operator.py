@@ -25,8 +25,7 @@ from uuid import UUID
 from mediasift.config import Settings
 from mediasift.inference.door import Inference
 from mediasift.mediatype import MediaType
-from mediasift.models import ModelRef
-from mediasift.records import OperatorResult, StoredSegment
+from mediasift.records import ModelRef, OperatorResult, StoredSegment
 
 TEXT = "text"  # what an operator produces when its segments carry searchable text
 
