@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from functools import partial
 from pathlib import Path
@@ -63,7 +64,59 @@ class Role(StrEnum):
 
 
 TEXT_TIERS = {"minilm": Role.MINILM, "wordllama": Role.WORDLLAMA}
-OPTIONAL = (Role.CLIP, Role.REMOTE_CHAT, Role.REMOTE_EMBEDDING)  # declared only when configured
+
+
+@dataclass(frozen=True)
+class Card:
+    """What a shipped model is, for listings: its task, input and output, the memory it takes when
+    loaded, and the nominal price of one input (what calls cost is measured as they run)."""
+
+    task: str
+    input_kind: str
+    runtime: Runtime
+    output: str
+    memory_mb: int = 0
+    cost_per_item_usd: float = 0.0
+    optional: bool = False
+
+
+WINDOW = "audio: one window of <= 30 s, 16 kHz mono"
+TEXT_LINES = "text lines with boxes and confidence"
+LANGUAGE_CODE = "ISO 639-1 code + confidence (75 languages)"
+CARDS: dict[Role, Card] = {
+    Role.MINILM: Card("text-embedding", "text", Runtime.ONNXRUNTIME, f"{minilm.TextEmbedder.dim}-d unit vector",
+                      90, 2e-8),  # ~1.7 ms of compute per sentence in batches of 32
+    Role.WORDLLAMA: Card("text-embedding", "text", Runtime.STATIC, f"{wordllama.DIM}-d unit vector", 60, 2e-9),
+    Role.IMAGE_LABELS: Card("image-classification", "image", Runtime.LITERT,
+                            "1000 ImageNet labels + 1536-d feature vector", 60, 3e-7),  # ~12 ms per picture
+    Role.OBJECTS: Card("object-detection", "image", Runtime.OPENCV_DNN, "boxes of 90 COCO classes",
+                       80, 1.3e-6),  # ~60 ms per picture
+    Role.FACES: Card("face-detection", "image", Runtime.NATIVE, "face boxes + 5 landmarks", 10, 9e-7),  # ~40 ms
+    Role.OCR_READER: Card("ocr", "image", Runtime.ONNXRUNTIME, TEXT_LINES, 150, 1e-5),  # ~0.3-1 s per picture
+    Role.OCR_RECOGNISER: Card("ocr line recognition (rapidocr's second stage, batched across pictures)", "image",
+                              Runtime.ONNXRUNTIME, "text and confidence per line image", 0, 1e-6),
+    # ~0.25 s per picture, process start included; 60 MB per running process, freed when it exits. Optional:
+    # only the fallback, OCR works without it while rapidocr does.
+    Role.TESSERACT: Card("ocr", "image", Runtime.PROCESS, f"{TEXT_LINES} (words grouped)", 60, 6e-6, optional=True),
+    Role.OCR_CHAIN: Card("ocr, rapidocr first, tesseract when it fails or times out", "image", Runtime.ROUTER,
+                         f"{TEXT_LINES}, and the engine that read them", 0, 1e-5),  # the tier it tries first
+    Role.VAD: Card("voice-activity", "audio", Runtime.ONNXRUNTIME, "speech probability per 32 ms",
+                   20, 1.1e-7),  # ~5 ms per second of audio
+    Role.AUDIO_EVENTS: Card("audio-events", "audio", Runtime.NCNN, "speech / singing / music spans",
+                            30, 1.6e-7),  # ~7 ms per second of audio
+    Role.WHISPER_TINY_EN: Card("speech-to-text (English)", WINDOW, Runtime.CTRANSLATE2,
+                               "text segments with word times"),
+    Role.WHISPER_BASE: Card("speech-to-text (99 languages) and language identification", WINDOW, Runtime.CTRANSLATE2,
+                            "text segments with word times; language"),
+    Role.SPEECH_ROUTER: Card("speech-to-text, tiny.en first, base when unsure or not English",
+                             "audio: a file's windows of speech", Runtime.ROUTER, "transcript with language and route"),
+    Role.LANGUAGE_FAST: Card("language-identification", "text", Runtime.NATIVE, LANGUAGE_CODE,
+                             100, 1e-8),  # ~0.3 ms per sentence
+    Role.LANGUAGE_ACCURATE: Card("language-identification", "text", Runtime.NATIVE,
+                                 "ISO 639-1 code + confidence, among the fast mode's likeliest", 150, 5e-8),
+    Role.LANGUAGE_ROUTER: Card("language identification, fast mode first, accurate mode when unsure", "text",
+                               Runtime.ROUTER, LANGUAGE_CODE, 0, 1e-8),  # the tier it tries first
+}  # fmt: skip
 
 # Measured on the five LibriVox files (24.7 s), 2 threads on a 2-core machine shared with other work
 # (bench/whisper_quant.py): wall seconds per second of audio, and resident memory added by loading.
@@ -140,169 +193,114 @@ class Catalog:
         builder: Callable[[], ModelSpec] = getattr(self, "_" + role.value.replace("-", "_").replace(".", "_"))
         return builder()
 
-    def _local(self, ref: ModelRef, **fields: Any) -> ModelSpec:
-        return ModelSpec(id=ref.id, version=ref.version, **fields)
+    def _spec(
+        self, role: Role, ref: ModelRef, files: Callable[[], Any], load: Callable[[], Any], **more: Any
+    ) -> ModelSpec:
+        """The declaration of the shipped model of ``role``: its card, and how these settings load it."""
+        card = CARDS[role]
+        return ModelSpec(
+            id=ref.id, version=ref.version, task=card.task, input_kind=card.input_kind, runtime=card.runtime,
+            output=card.output, files=files, load=load, memory_mb=card.memory_mb,
+            cost_per_item_usd=card.cost_per_item_usd, optional=card.optional, **more,
+        )  # fmt: skip
+
+    def _threaded(self, *extra: Any) -> dict[str, Any]:
+        """What a runtime with ``model_threads`` threads (and ``extra`` load settings) declares."""
+        return {"load_key": (self.settings.model_threads, *extra), "threads": self.settings.model_threads}
+
+    def _batched(self) -> dict[str, Any]:
+        return {"batches": True, "batch_size": self.settings.batch_max_size}
 
     def _minilm(self) -> ModelSpec:
         s = self.settings
-        return self._local(
-            minilm.TextEmbedder.ref, task="text-embedding", input_kind="text", runtime=Runtime.ONNXRUNTIME,
-            output=f"{minilm.TextEmbedder.dim}-d unit vector", files=minilm.weight_files,
-            load=partial(minilm.load, s), load_key=(s.model_threads, s.batch_max_size), batches=True,
-            batch_size=s.batch_max_size, threads=s.model_threads, memory_mb=90,
-            cost_per_item_usd=2e-8,  # ~1.7 ms of compute per sentence in batches of 32
-        )  # fmt: skip
+        load = partial(minilm.load, s)
+        return self._spec(Role.MINILM, minilm.TextEmbedder.ref, minilm.weight_files, load,
+                          **self._threaded(s.batch_max_size), **self._batched())  # fmt: skip
 
     def _wordllama(self) -> ModelSpec:
-        return self._local(
-            wordllama.StaticEmbedder.ref, task="text-embedding", input_kind="text", runtime=Runtime.STATIC,
-            output=f"{wordllama.DIM}-d unit vector", files=wordllama.weight_files, load=wordllama.StaticEmbedder,
-            batches=True, batch_size=256, memory_mb=60, cost_per_item_usd=2e-9,
-        )  # fmt: skip
+        return self._spec(Role.WORDLLAMA, wordllama.StaticEmbedder.ref, wordllama.weight_files,
+                          wordllama.StaticEmbedder, batches=True, batch_size=256)  # fmt: skip
 
     def _image_labels(self) -> ModelSpec:
-        s = self.settings
-        return self._local(
-            labels.ImageClassifier.ref, task="image-classification", input_kind="image", runtime=Runtime.LITERT,
-            output="1000 ImageNet labels + 1536-d feature vector", files=labels.weight_files,
-            load=partial(labels.load, s), load_key=(s.model_threads,), threads=s.model_threads, memory_mb=60,
-            cost_per_item_usd=3e-7,  # ~12 ms per picture
-        )  # fmt: skip
+        load = partial(labels.load, self.settings)
+        return self._spec(Role.IMAGE_LABELS, labels.ImageClassifier.ref, labels.weight_files, load, **self._threaded())
 
     def _objects(self) -> ModelSpec:
-        s = self.settings
-        return self._local(
-            objects.ObjectDetector.ref, task="object-detection", input_kind="image", runtime=Runtime.OPENCV_DNN,
-            output="boxes of 90 COCO classes", files=objects.weight_files, load=partial(objects.load, s),
-            load_key=(s.model_threads,), threads=s.model_threads, memory_mb=80,
-            cost_per_item_usd=1.3e-6,  # ~60 ms per picture
-        )  # fmt: skip
+        load = partial(objects.load, self.settings)
+        return self._spec(Role.OBJECTS, objects.ObjectDetector.ref, objects.weight_files, load, **self._threaded())
 
     def _faces(self) -> ModelSpec:
-        return self._local(
-            faces.FaceDetector.ref, task="face-detection", input_kind="image", runtime=Runtime.NATIVE,
-            output="face boxes + 5 landmarks", files=faces.weight_files, load=faces.load, memory_mb=10,
-            cost_per_item_usd=9e-7,  # ~40 ms per picture
-        )  # fmt: skip
+        return self._spec(Role.FACES, faces.FaceDetector.ref, faces.weight_files, faces.load)
 
     def _ocr_reader(self) -> ModelSpec:
         s = self.settings
-        return self._local(
-            rapidocr.TextReader.ref, task="ocr", input_kind="image", runtime=Runtime.ONNXRUNTIME,
-            output="text lines with boxes and confidence", files=rapidocr.weight_files,
-            load=partial(rapidocr.load, s), load_key=(s.model_threads, s.batch_max_size), batches=True,
-            batch_size=s.batch_max_size, threads=s.model_threads, memory_mb=150,
-            cost_per_item_usd=1e-5,  # ~0.3-1 s per picture
-        )  # fmt: skip
+        load = partial(rapidocr.load, s)
+        return self._spec(Role.OCR_READER, rapidocr.TextReader.ref, rapidocr.weight_files, load,
+                          **self._threaded(s.batch_max_size), **self._batched())  # fmt: skip
 
     def _ocr_recogniser(self) -> ModelSpec:
         """rapidocr's second stage, batched across pictures and jobs: the reader above seen from its
         micro-batcher, with counters of its own (batches, lines, time)."""
         reader = self.spec(Role.OCR_READER)
-        return self._local(
-            rapidocr.TextReader.rec_ref, task="ocr line recognition (rapidocr's second stage, batched across pictures)",
-            input_kind="image", runtime=Runtime.ONNXRUNTIME, output="text and confidence per line image",
-            files=rapidocr.weight_files, load=reader.load, load_key=reader.load_key, batches=True,
-            batch_size=self.settings.batch_max_size, cost_per_item_usd=1e-6,
-        )  # fmt: skip
+        return self._spec(Role.OCR_RECOGNISER, rapidocr.TextReader.rec_ref, rapidocr.weight_files, reader.load,
+                          load_key=reader.load_key, **self._batched())  # fmt: skip
 
     def _tesseract(self) -> ModelSpec:
         s = self.settings
-        return self._local(
-            tesseract.TesseractReader.ref, task="ocr", input_kind="image", runtime=Runtime.PROCESS,
-            output="text lines with boxes and confidence (words grouped)", files=tesseract.weight_files,
-            load=partial(tesseract.load, s), load_key=(s.ocr_timeout_s,),
-            memory_mb=60,  # per running process, freed when it exits
-            cost_per_item_usd=6e-6,  # ~0.25 s per picture, process start included
-            optional=True,  # only the fallback: OCR works without it while rapidocr does
-        )  # fmt: skip
+        load = partial(tesseract.load, s)
+        return self._spec(Role.TESSERACT, tesseract.TesseractReader.ref, tesseract.weight_files, load,
+                          load_key=(s.ocr_timeout_s,))  # fmt: skip
 
     def _ocr_chain(self) -> ModelSpec:
         """Declared so that listings show it and its counters (fallbacks, answers per engine). It needs
         only rapidocr's files: tesseract is optional."""
-        return self._local(
-            ocr.CHAIN, task="ocr, rapidocr first, tesseract when it fails or times out", input_kind="image",
-            runtime=Runtime.ROUTER, output="text lines with boxes and confidence, and the engine that read them",
-            files=rapidocr.weight_files, load=_no_runtime, cost_per_item_usd=1e-5,  # the tier it tries first
-        )  # fmt: skip
+        return self._spec(Role.OCR_CHAIN, ocr.CHAIN, rapidocr.weight_files, _no_runtime)
 
     def _vad(self) -> ModelSpec:
-        return self._local(
-            silero.SileroVad.ref, task="voice-activity", input_kind="audio", runtime=Runtime.ONNXRUNTIME,
-            output="speech probability per 32 ms", files=silero.weight_files, load=silero.load, memory_mb=20,
-            cost_per_item_usd=1.1e-7,  # ~5 ms per second of audio
-        )  # fmt: skip
+        return self._spec(Role.VAD, silero.SileroVad.ref, silero.weight_files, silero.load)
 
     def _audio_events(self) -> ModelSpec:
-        return self._local(
-            aed.AudioEventDetector.ref, task="audio-events", input_kind="audio", runtime=Runtime.NCNN,
-            output="speech / singing / music spans", files=aed.weight_files, load=aed.load, memory_mb=30,
-            cost_per_item_usd=1.6e-7,  # ~7 ms per second of audio
-        )  # fmt: skip
+        return self._spec(Role.AUDIO_EVENTS, aed.AudioEventDetector.ref, aed.weight_files, aed.load)
 
-    def _whisper(self, name: str, ref: ModelRef) -> dict[str, Any]:
+    def _whisper(
+        self, role: Role, name: str, ref: ModelRef, files: Callable[[], Any], load: Callable[[], Any]
+    ) -> ModelSpec:
+        """A Whisper model: its memory and nominal cost per 30 s window are those measured for its
+        compute type."""
         s = self.settings
         per_second = WHISPER_SECONDS_PER_AUDIO_SECOND[name, s.whisper_compute_type]
-        return {
-            "input_kind": "audio: one window of <= 30 s, 16 kHz mono",
-            "runtime": Runtime.CTRANSLATE2,
-            "load_key": (s.model_threads, str(s.cache_dir)),
-            "threads": s.model_threads,
-            "memory_mb": WHISPER_MEMORY_MB[name, s.whisper_compute_type],
-            "cost_per_item_usd": per_second * whisper.MAX_WINDOW_S * s.compute_usd_per_hour / 3600.0,
-        }
-
-    def _compute(self) -> whisper.Compute:
-        return whisper.select_compute(self.settings.whisper_compute_type)
+        cost = per_second * whisper.MAX_WINDOW_S * s.compute_usd_per_hour / 3600.0
+        declared = self._spec(role, ref, files, load, **self._threaded(str(s.cache_dir)))
+        return replace(declared, memory_mb=WHISPER_MEMORY_MB[name, s.whisper_compute_type], cost_per_item_usd=cost)
 
     def _whisper_tiny_en(self) -> ModelSpec:
-        ref = whisper.tiny_en_ref(self._compute())
-        return self._local(
-            ref, task="speech-to-text (English)", output="text segments with word times", files=whisper.tiny_files,
-            load=partial(whisper.load_tiny_en, self.settings), **self._whisper("tiny.en", ref),
-        )  # fmt: skip
+        ref = whisper.tiny_en_ref(whisper.select_compute(self.settings.whisper_compute_type))
+        load = partial(whisper.load_tiny_en, self.settings)
+        return self._whisper(Role.WHISPER_TINY_EN, "tiny.en", ref, whisper.tiny_files, load)
 
     def _whisper_base(self) -> ModelSpec:
-        ref = whisper.base_ref(self._compute())
-        return self._local(
-            ref, task="speech-to-text (99 languages) and language identification",
-            output="text segments with word times; language", files=whisper.base_files,
-            load=partial(whisper.load_base, self.settings), **self._whisper("base", ref),
-        )  # fmt: skip
+        ref = whisper.base_ref(whisper.select_compute(self.settings.whisper_compute_type))
+        load = partial(whisper.load_base, self.settings)
+        return self._whisper(Role.WHISPER_BASE, "base", ref, whisper.base_files, load)
 
     def _speech_router(self) -> ModelSpec:
         tiny, base = self.spec(Role.WHISPER_TINY_EN), self.spec(Role.WHISPER_BASE)
-        version = speech.router_version(tiny.ref, base.ref, self.settings.speech_escalate_logprob)
-        return self._local(
-            ModelRef(speech.ROUTER_ID, version), task="speech-to-text, tiny.en first, base when unsure or not English",
-            input_kind="audio: a file's windows of speech", runtime=Runtime.ROUTER,
-            output="transcript with language and route", files=lambda: [*tiny.files(), *base.files()],
-            load=_no_runtime, cost_per_item_usd=tiny.cost_per_item_usd,  # the tier it tries first
-        )  # fmt: skip
+        ref = ModelRef(
+            speech.ROUTER_ID, speech.router_version(tiny.ref, base.ref, self.settings.speech_escalate_logprob)
+        )
+        declared = self._spec(Role.SPEECH_ROUTER, ref, lambda: [*tiny.files(), *base.files()], _no_runtime)
+        return replace(declared, cost_per_item_usd=tiny.cost_per_item_usd)  # the tier it tries first
 
     def _language_fast(self) -> ModelSpec:
-        return self._local(
-            lingua.FAST, task="language-identification", input_kind="text", runtime=Runtime.NATIVE,
-            output="ISO 639-1 code + confidence (75 languages)", files=lingua.weight_files, load=lingua.FastModel,
-            memory_mb=100, cost_per_item_usd=1e-8,  # ~0.3 ms per sentence
-        )  # fmt: skip
+        return self._spec(Role.LANGUAGE_FAST, lingua.FAST, lingua.weight_files, lingua.FastModel)
 
     def _language_accurate(self) -> ModelSpec:
-        return self._local(
-            lingua.ACCURATE, task="language-identification", input_kind="text", runtime=Runtime.NATIVE,
-            output="ISO 639-1 code + confidence, among the fast mode's likeliest", files=lingua.weight_files,
-            load=lingua.AccurateModel, memory_mb=150, cost_per_item_usd=5e-8,
-        )  # fmt: skip
+        return self._spec(Role.LANGUAGE_ACCURATE, lingua.ACCURATE, lingua.weight_files, lingua.AccurateModel)
 
     def _language_router(self) -> ModelSpec:
-        threshold = self.settings.language_fast_min_confidence
-        version = language.router_version(lingua.FAST, lingua.ACCURATE, threshold)
-        return self._local(
-            ModelRef(language.ROUTER_ID, version),
-            task="language identification, fast mode first, accurate mode when unsure", input_kind="text",
-            runtime=Runtime.ROUTER, output="ISO 639-1 code + confidence (75 languages)", files=lingua.weight_files,
-            load=_no_runtime, cost_per_item_usd=1e-8,  # the tier it tries first
-        )  # fmt: skip
+        version = language.router_version(lingua.FAST, lingua.ACCURATE, self.settings.language_fast_min_confidence)
+        ref = ModelRef(language.ROUTER_ID, version)
+        return self._spec(Role.LANGUAGE_ROUTER, ref, lingua.weight_files, _no_runtime)
 
     def _clip(self) -> ModelSpec:
         assert self.settings.clip_dir is not None

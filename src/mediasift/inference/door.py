@@ -39,7 +39,7 @@ from mediasift.inference.language import LanguageRouter
 from mediasift.inference.ocr import CHAIN, Reading
 from mediasift.inference.registry import ModelHandle, ModelSpec, pool
 from mediasift.inference.remote import CAPTION_PROMPT, ChatResult, RemoteClient
-from mediasift.inference.speech import LANGUAGE_IDENTIFICATIONS, SpeechRouter
+from mediasift.inference.speech import LANGUAGE_IDENTIFICATION_SECONDS, LANGUAGE_IDENTIFICATIONS, SpeechRouter
 from mediasift.jobs.breaker import CircuitBreakers
 from mediasift.media.speech_windows import Span, Window
 from mediasift.models import ModelRef, devices
@@ -55,6 +55,7 @@ from mediasift.models.whisper import FULL, Decoding, Identification, mono
 
 T = TypeVar("T")
 R = TypeVar("R")
+D = TypeVar("D", Detection, Face)
 
 Pixels = npt.NDArray[np.uint8]
 Vectors = npt.NDArray[np.float32]
@@ -275,19 +276,18 @@ class Inference:
 
     def objects(self, pixels: Pixels, min_confidence: float) -> list[Detection]:
         """COCO objects at or above ``min_confidence``, most confident first."""
-        found = self.call(
-            Role.OBJECTS, [pixels], run=lambda model, batch: model(batch, min_confidence),
-            key=lambda p: input_hash(p, str(min_confidence)), stored=_records_stored,
-            restored=lambda rows: [Detection(**row) for row in rows],
-        )  # fmt: skip
-        return found[0]
+        return self._detect(Role.OBJECTS, Detection, pixels, min_confidence)
 
     def faces(self, pixels: Pixels, min_confidence: float) -> list[Face]:
         """Faces at or above ``min_confidence``, most confident first."""
-        found = self.call(
-            Role.FACES, [pixels], run=lambda model, batch: model(batch, min_confidence),
+        return self._detect(Role.FACES, Face, pixels, min_confidence)
+
+    def _detect(self, role: Role, record: type[D], pixels: Pixels, min_confidence: float) -> list[D]:
+        """A detector's records for a picture, cached by the pixels and the confidence floor."""
+        found: list[list[D]] = self.call(
+            role, [pixels], run=lambda model, batch: model(batch, min_confidence),
             key=lambda p: input_hash(p, str(min_confidence)), stored=_records_stored,
-            restored=lambda rows: [Face(**row) for row in rows],
+            restored=lambda rows: [record(**row) for row in rows],
         )  # fmt: skip
         return found[0]
 
@@ -438,8 +438,10 @@ class _WhisperTier:
 
     def detect_language(self, audio: npt.NDArray[np.float32]) -> Identification:
         spec = self.door.catalog.spec(self.role)
+        started = time.perf_counter()
         identified: Identification = self.door._counted(spec, lambda model: model.identify(audio), 1)
         stats.record(self.ref, LANGUAGE_IDENTIFICATIONS)
+        stats.record(self.ref, LANGUAGE_IDENTIFICATION_SECONDS, time.perf_counter() - started)
         return identified
 
 
