@@ -29,7 +29,6 @@ import numpy.typing as npt
 from PIL import Image
 from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, ValidationError, field_validator
 
-from mediasift.config import Settings
 from mediasift.models import ModelRef
 from mediasift.models.weights import ModelWeightsMissing, as_rgb_uint8
 
@@ -111,19 +110,6 @@ def weights_digest(files: Sequence[Path]) -> str:
             while chunk := f.read(1 << 20):
                 digest.update(chunk)
     return digest.hexdigest()
-
-
-def configured_tags(settings: Settings) -> list[str]:
-    """The zero-shot tags: ``MEDIASIFT_CLIP_TAGS`` (comma-separated), else the folder's tags.txt
-    (blank lines and ``#`` comments skipped), else none. Duplicates are dropped, order is kept."""
-    if settings.clip_tags.strip():
-        tags = settings.clip_tags.split(",")
-    elif settings.clip_dir is not None and (settings.clip_dir / TAGS_FILE).is_file():
-        tags = (settings.clip_dir / TAGS_FILE).read_text(encoding="utf-8").splitlines()
-    else:
-        tags = []
-    cleaned = (tag.strip() for tag in tags)
-    return list(dict.fromkeys(tag for tag in cleaned if tag and not tag.startswith("#")))
 
 
 # -- the model ------------------------------------------------------------------------------------

@@ -23,13 +23,26 @@ import numpy as np
 from mediasift.config import Settings
 from mediasift.inference.catalog import Catalog, Role
 from mediasift.inference.door import Inference
-from mediasift.models.clip import BATCH_SIZE, configured_tags
+from mediasift.models.clip import BATCH_SIZE, TAGS_FILE
 from mediasift.operators.images import ImageItem, ImageOperator, iter_images
 from mediasift.pipeline.operator import TEXT, OperatorContext
 from mediasift.records import ArtifactOut, ModelRef, OperatorResult, SegmentOut
 
 MIN_TAG_PROBABILITY = 0.2
 TOP_K = 5
+
+
+def configured_tags(settings: Settings) -> list[str]:
+    """The zero-shot tags: ``MEDIASIFT_CLIP_TAGS`` (comma-separated), else the folder's tags.txt
+    (blank lines and ``#`` comments skipped), else none. Duplicates are dropped, order is kept."""
+    if settings.clip_tags.strip():
+        tags = settings.clip_tags.split(",")
+    elif settings.clip_dir is not None and (settings.clip_dir / TAGS_FILE).is_file():
+        tags = (settings.clip_dir / TAGS_FILE).read_text(encoding="utf-8").splitlines()
+    else:
+        tags = []
+    cleaned = (tag.strip() for tag in tags)
+    return list(dict.fromkeys(tag for tag in cleaned if tag and not tag.startswith("#")))
 
 
 class Clip(ImageOperator):
