@@ -22,17 +22,13 @@ from mediasift.config import Settings
 from mediasift.db import results as result_repo
 from mediasift.errors import PermanentError, TransientError
 from mediasift.inference import stats
+from mediasift.inference.catalog import Catalog, NotConfigured, Role
+from mediasift.inference.door import Inference
 from mediasift.inference.openai_protocol import MalformedResponse, parse_retry_after
 from mediasift.inference.prompts import PromptError, get_template
 from mediasift.inference.ratelimit import RateLimiter
-from mediasift.inference.registry import ModelRegistry, Runtime
-from mediasift.inference.remote import (
-    CHAT_MODEL_ID,
-    EMBEDDING_MODEL_ID,
-    RemoteClient,
-    declare_remote_models,
-    remote_handle,
-)
+from mediasift.inference.registry import Runtime, pool
+from mediasift.inference.remote import CHAT_MODEL_ID, EMBEDDING_MODEL_ID, RemoteClient, remote_specs
 from mediasift.models import ModelRef
 from mediasift.operators.caption import Caption
 from mediasift.service import Mediasift
@@ -357,26 +353,59 @@ def test_an_answer_without_usage_is_counted_on_an_estimate(standin: StandIn, tmp
     assert stats.count(QUESTION_REF, "usage_estimated") - estimated == 1
 
 
-# -- registry and operator -------------------------------------------------------------------------------
+# -- declarations and operator ---------------------------------------------------------------------------
 
 
 def test_remote_models_are_declared_only_when_configured(standin: StandIn, tmp_path: Path) -> None:
-    models = ModelRegistry()
-    assert declare_remote_models(Settings(home=tmp_path, remote_base_url=""), models) == []
+    unconfigured = Settings(home=tmp_path, remote_base_url="")
+    assert remote_specs(unconfigured) == []
+    assert not {CHAT_MODEL_ID, EMBEDDING_MODEL_ID} & {spec.id for spec in Catalog(unconfigured).specs()}
+    with pytest.raises(NotConfigured):
+        Catalog(unconfigured).spec(Role.REMOTE_CHAT)
     settings = remote_settings(standin, tmp_path)
-    chat, embed = declare_remote_models(settings, models)
-    assert (chat.spec.task, embed.spec.task) == ("image-captioning", "text-embedding")
-    assert {chat.spec.runtime, embed.spec.runtime} == {Runtime.REMOTE_HTTP}
-    assert chat.spec.optional and embed.spec.optional
-    assert chat.spec.version == "standin-vl#caption@1" and embed.spec.version == "standin-embed"
-    assert chat.spec.files() == [] and models.check() == {}
-    assert chat.spec.cost_per_item_usd > 0
-    assert chat.get() is embed.get(), "one client, so one rate limiter, per endpoint"
-    assert remote_handle(settings, CHAT_MODEL_ID, models) is chat
-    other = remote_handle(settings.model_copy(update={"remote_chat_model": "other-vl"}), CHAT_MODEL_ID, models)
-    assert other is not chat and other.spec.version == "other-vl#caption@1"
-    only_embed = settings.model_copy(update={"remote_chat_model": ""})
-    assert [h.spec.id for h in declare_remote_models(only_embed, models)] == [EMBEDDING_MODEL_ID]
+    catalog = Catalog(settings)
+    chat, embed = catalog.spec(Role.REMOTE_CHAT), catalog.spec(Role.REMOTE_EMBEDDING)
+    assert [spec.id for spec in remote_specs(settings)] == [CHAT_MODEL_ID, EMBEDDING_MODEL_ID]
+    assert {CHAT_MODEL_ID, EMBEDDING_MODEL_ID} <= {spec.id for spec in catalog.specs()}
+    assert (chat.task, embed.task) == ("image-captioning", "text-embedding")
+    assert {chat.runtime, embed.runtime} == {Runtime.REMOTE_HTTP}
+    assert chat.optional and embed.optional
+    assert chat.version == "standin-vl#caption@1" and embed.version == "standin-embed"
+    assert chat.files() == [] and Inference(settings).problems() == {}
+    assert chat.cost_per_item_usd > 0
+    handle = pool.handle(chat)
+    assert handle.get() is pool.handle(embed).get(), "one client, so one rate limiter, per endpoint"
+    assert Inference(settings).handle(Role.REMOTE_CHAT) is handle  # another door, the same settings
+    other = Catalog(settings.model_copy(update={"remote_chat_model": "other-vl"})).spec(Role.REMOTE_CHAT)
+    assert pool.handle(other) is not handle and other.version == "other-vl#caption@1"
+    only_embed = Catalog(settings.model_copy(update={"remote_chat_model": ""}))
+    assert [spec.id for spec in only_embed.specs() if spec.runtime == Runtime.REMOTE_HTTP] == [EMBEDDING_MODEL_ID]
+
+
+def test_the_door_captions_through_the_shared_client(standin: StandIn, tmp_path: Path) -> None:
+    door = Inference(remote_settings(standin, tmp_path))
+    calls = stats.count(CAPTION_REF, "calls")
+    answer = door.caption(png((200, 20, 20)))
+    assert "mostly red" in answer.text and answer.prompt == "caption@1"
+    assert stats.count(CAPTION_REF, "calls") == calls + 1
+    assert len(standin.requests("/v1/chat/completions")) == 1
+
+
+def test_doors_configured_for_two_endpoints_each_reach_their_own(standin: StandIn, tmp_path: Path) -> None:
+    """The same model name at two endpoints (another URL, another key) is two clients: a door never
+    sends its requests, and its API key, to the endpoint another door's settings name."""
+    second = StandIn(api_key="sk-second").start()
+    try:
+        first_door = Inference(remote_settings(standin, tmp_path))
+        second_door = Inference(remote_settings(second, tmp_path))
+        assert "mostly red" in first_door.caption(png((200, 20, 20))).text
+        assert "mostly blue" in second_door.caption(png((20, 20, 200))).text
+        first_got, second_got = standin.requests("/v1/chat/completions"), second.requests("/v1/chat/completions")
+        assert (len(first_got), len(second_got)) == (1, 1), "a door sent its request to the other's endpoint"
+        assert first_got[0].authorization == f"Bearer {standin.api_key}"
+        assert second_got[0].authorization == "Bearer sk-second"
+    finally:
+        second.stop()
 
 
 def test_the_caption_operator_is_off_without_an_endpoint_and_chat_model(standin: StandIn, tmp_path: Path) -> None:
