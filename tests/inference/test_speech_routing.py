@@ -14,10 +14,10 @@ import pytest
 
 from mediasift.config import Settings
 from mediasift.inference import stats
-from mediasift.inference.registry import Runtime, registry
-from mediasift.media.audio import decode_audio
-from mediasift.mediatype import MediaType
-from mediasift.models.transcriber import (
+from mediasift.inference.catalog import Catalog, Role
+from mediasift.inference.door import Inference
+from mediasift.inference.registry import Runtime, pool
+from mediasift.inference.speech import (
     CANDIDATE_DECODES,
     CONFIDENT,
     ENGLISH_HARD,
@@ -30,31 +30,23 @@ from mediasift.models.transcriber import (
     NO_WORDS,
     NOT_ENGLISH,
     OK,
-    SAMPLE_RATE,
+    ROUTER_ID,
     SURE,
-    Candidate,
-    Compute,
-    Identification,
-    LanguageChoice,
-    MultilingualTranscriber,
-    Route,
-    SpeechRecognizer,
-    Transcriber,
-    Transcript,
-    TranscriptSegment,
+    candidates,
     choose_language,
     decode_failure,
-    gather_windows,
-    get_speech_recognizer,
-    get_transcriber,
+    is_sure,
     mean_logprob,
-    plan_windows,
     probe_verdict,
-    select_compute,
 )
-from mediasift.operators import transcribe as transcribe_module
+from mediasift.media.audio import decode_audio
+from mediasift.media.speech_windows import SAMPLE_RATE, gather_windows, plan_windows
+from mediasift.mediatype import MediaType
+from mediasift.models.transcripts import Candidate, LanguageChoice, Route, Transcript, TranscriptSegment
+from mediasift.models.whisper import Compute, Identification, base_ref, select_compute, tiny_en_ref
 from mediasift.operators.transcribe import Transcribe
-from mediasift.pipeline.operator import AssetView, OperatorContext, OperatorResult
+from mediasift.pipeline.operator import AssetView, OperatorContext
+from mediasift.records import OperatorResult
 
 from support.mediagen import make_speech_wav
 
@@ -112,7 +104,7 @@ def test_a_decode_fails_when_it_has_no_words_or_loops_even_briefly() -> None:
 
 def test_the_language_whose_decode_is_most_probable_without_looping_is_chosen() -> None:
     identified = Identification((("th", 0.38), ("fr", 0.20), ("vi", 0.16), ("en", 0.08)))
-    assert not identified.sure and identified.probability_of("vi") == 0.16 and identified.probability_of("xx") == 0
+    assert not is_sure(identified) and identified.probability_of("vi") == 0.16 and identified.probability_of("xx") == 0
     decodes = {
         "th": decode("th", segment("พูด จะพูดแน่แน่แน่แน่แน่", -0.79, cut_off=True)),
         "fr": decode("fr", segment("Je vous n'en ai même pas vu", -1.2, 0, 2), segment("ce soir.", -0.6, 2, 3)),
@@ -131,14 +123,14 @@ def test_the_language_whose_decode_is_most_probable_without_looping_is_chosen() 
     assert choice.candidates[1].logprob == pytest.approx(-1.0)
     nothing = choose_language(identified, {"th": decodes["th"], "en": decodes["en"]})
     assert nothing.chosen == "th", "every decode failed: the likeliest language, as before"
-    assert Identification((("de", LANGUAGE_SURE),)).sure
+    assert is_sure(Identification((("de", LANGUAGE_SURE),)))
 
 
 def test_candidates_are_the_likeliest_few_within_a_ratio_of_the_first() -> None:
     identified = Identification((("de", 0.49), ("en", 0.0887), ("la", 0.0837)))
-    assert identified.candidates() == ["de"], "English at 0.09 against 0.49 is no candidate"
+    assert candidates(identified) == ["de"], "English at 0.09 against 0.49 is no candidate"
     close = Identification((("th", 0.38), ("fr", 0.20), ("vi", 0.16), ("en", 0.15), ("nn", 0.03)))
-    assert close.candidates() == ["th", "fr", "vi"], "at most three"
+    assert candidates(close) == ["th", "fr", "vi"], "at most three"
 
 
 def test_route_data_lists_the_language_choices() -> None:
@@ -157,53 +149,68 @@ def test_route_data_lists_the_language_choices() -> None:
     assert Route("tiny", CONFIDENT, SURE, -0.2, -0.7, False, False).as_data()["language_choices"] == []
 
 
-def test_compute_type_is_checked_and_named_in_every_version(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_compute_type_is_checked_and_named_in_every_version(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="int8, float32"):
         select_compute("float16")
     expected_device = "cuda" if select_compute("int8").device == "cuda" else "cpu"
     assert select_compute("float32") == Compute(expected_device, "float32" if expected_device == "cpu" else "float16")
 
-    int8, float32 = Transcriber(compute_type="int8"), Transcriber(compute_type="float32")
-    assert "compute=float32" in float32.ref.version and f"device={expected_device}" in float32.ref.version
-    assert int8.ref.id == float32.ref.id and int8.ref.version != float32.ref.version
-    monkeypatch.setenv("MEDIASIFT_WHISPER_COMPUTE_TYPE", "float32")
-    assert Transcriber().ref == float32.ref, "the setting picks the compute type"
+    def refs(**values: Any) -> Catalog:
+        return Catalog(Settings(home=tmp_path, **values))
 
-    base = MultilingualTranscriber(compute_type="int8")
-    strict, lenient = SpeechRecognizer(int8, base, -0.5), SpeechRecognizer(int8, base, -0.9)
-    assert "escalate_below=-0.5" in strict.ref.version and strict.ref.version != lenient.ref.version
-    assert SpeechRecognizer(float32, base, -0.5).ref.version != strict.ref.version
+    int8 = refs(whisper_compute_type="int8").ref(Role.WHISPER_TINY_EN)
+    float32 = refs(whisper_compute_type="float32").ref(Role.WHISPER_TINY_EN)
+    assert "compute=float32" in float32.version and f"device={expected_device}" in float32.version
+    assert int8.id == float32.id and int8.version != float32.version
+    assert float32 == tiny_en_ref(select_compute("float32")), "the setting picks the compute type"
+    with pytest.raises(ValueError, match="int8, float32"):
+        refs(whisper_compute_type="float16").ref(Role.WHISPER_TINY_EN)
+
+    strict = refs(speech_escalate_logprob=-0.5).ref(Role.SPEECH_ROUTER)
+    lenient = refs(speech_escalate_logprob=-0.9).ref(Role.SPEECH_ROUTER)
+    assert "escalate_below=-0.5" in strict.version and strict.version != lenient.version
+    as_float32 = refs(speech_escalate_logprob=-0.5, whisper_compute_type="float32").ref(Role.SPEECH_ROUTER)
+    assert as_float32.version != strict.version and float32.version in as_float32.version
 
 
-def test_both_models_and_the_router_are_declared_with_their_files() -> None:
-    tiny, base = registry.handle(Transcriber.ref.id).spec, registry.handle(MultilingualTranscriber.ref.id).spec
-    router = registry.handle(SpeechRecognizer.ref.id).spec
+def test_both_models_and_the_router_are_declared_with_their_files(tmp_path: Path) -> None:
+    settings = Settings(home=tmp_path)
+    catalog = Catalog(settings)
+    tiny, base = catalog.spec(Role.WHISPER_TINY_EN), catalog.spec(Role.WHISPER_BASE)
+    router = catalog.spec(Role.SPEECH_ROUTER)
     assert (tiny.runtime, base.runtime, router.runtime) == (Runtime.CTRANSLATE2, Runtime.CTRANSLATE2, Runtime.ROUTER)
-    assert (tiny.ref, base.ref, router.ref) == (Transcriber.ref, MultilingualTranscriber.ref, SpeechRecognizer.ref)
+    compute = select_compute(settings.whisper_compute_type)
+    assert (tiny.ref, base.ref) == (tiny_en_ref(compute), base_ref(compute)) and router.id == ROUTER_ID
     assert {p.name for p in tiny.files()} == {"model.bin", "config.json", "tokenizer.json", "vocabulary.txt"}
     assert {p.name for p in base.files()} >= {"model.bin.part1", "model.bin.part2"}
     assert all(p.is_file() for p in router.files())
     assert 0 < tiny.cost_per_item_usd < base.cost_per_item_usd
-    assert registry.check().keys().isdisjoint({tiny.id, base.id, router.id})
-    assert get_transcriber()._model is registry.handle(tiny.id), "the process-wide model is the registry's"
+    door = Inference(settings)
+    assert door.problems().keys().isdisjoint({tiny.id, base.id, router.id})
+    # Lineage names the router the door runs, and the transcribe operator names it too.
+    assert door.speech_router.ref == router.ref == Transcribe().model(settings)
+    assert (door.speech_router.english.ref, door.speech_router.multilingual.ref) == (tiny.ref, base.ref)
+    # Every door with these settings reaches the one runtime of the process.
+    assert door.handle(Role.WHISPER_TINY_EN) is Inference(settings).handle(Role.WHISPER_TINY_EN) is pool.handle(tiny)
+    assert door.speech_router is door.speech_router
 
 
 # ----------------------------------------------------------------------------- real speech
 
 
 @pytest.fixture(scope="module")
-def recognizer(tmp_path_factory: pytest.TempPathFactory) -> SpeechRecognizer:
-    """The router at the default threshold, with the base model assembled in a throwaway cache."""
-    cache = tmp_path_factory.mktemp("cache")
-    return SpeechRecognizer(get_transcriber(), MultilingualTranscriber(cache_dir=cache))
+def door(tmp_path_factory: pytest.TempPathFactory) -> Inference:
+    """The router at the default threshold, with the base model assembled in a throwaway cache. The
+    result cache is off: every decode these tests count is a model call."""
+    return Inference(Settings(home=tmp_path_factory.mktemp("home"), inference_cache=False))
 
 
-def transcribe(path: Path, recognizer: SpeechRecognizer, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
-    """The transcribe operator on ``path`` with ``recognizer``; the artifact's data."""
-    monkeypatch.setattr(transcribe_module, "get_speech_recognizer", lambda: recognizer)
+def transcribe(path: Path, door: Inference) -> dict[str, Any]:
+    """The transcribe operator on ``path`` through ``door``; the artifact's data."""
     context = OperatorContext(
         asset=AssetView(uuid4(), MediaType.AUDIO, "", "", {"has_audio": True}),
-        settings=Settings(home=path.parent),
+        settings=door.settings,
+        inference=door,
         params={},
         media_path=path,
         read_segments=lambda **_: [],
@@ -218,15 +225,14 @@ def transcribe(path: Path, recognizer: SpeechRecognizer, monkeypatch: pytest.Mon
 
 @pytest.mark.slow
 @needs_espeak
-def test_english_stays_on_tiny_en_without_identifying_the_language(
-    tmp_path: Path, recognizer: SpeechRecognizer, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_english_stays_on_tiny_en_without_identifying_the_language(tmp_path: Path, door: Inference) -> None:
+    recognizer = door.speech_router
     tiny, base, router = recognizer.english.ref, recognizer.multilingual.ref, recognizer.ref
     before = counts(base, LANGUAGE_IDENTIFICATIONS, "calls"), counts(router, "decisions", f"route:{tiny.id}")
     escalated = stats.count(router, "escalated")
     tiny_calls = stats.count(tiny, "calls")
 
-    data = transcribe(make_speech_wav(tmp_path / "en.wav", ENGLISH), recognizer, monkeypatch)
+    data = transcribe(make_speech_wav(tmp_path / "en.wav", ENGLISH), door)
 
     assert counts(base, LANGUAGE_IDENTIFICATIONS, "calls") == before[0], "base is never called"
     assert stats.count(tiny, "calls") == tiny_calls + 1, "one window, one tiny.en call: its probe is kept"
@@ -238,21 +244,20 @@ def test_english_stays_on_tiny_en_without_identifying_the_language(
     route = data["route"]
     assert route["model"] == tiny.id and route["reason"] == CONFIDENT and route["probe"] == SURE
     assert route["escalated"] is False and route["language_identified"] is False
-    assert route["first_window_logprob"] >= recognizer.escalate_logprob == route["threshold"]
+    assert route["first_window_logprob"] >= door.settings.speech_escalate_logprob == route["threshold"]
     heard = set(re.findall(r"\w+", data["text"].lower()))
     assert len(heard & {"turn", "off", "lights", "when", "leave", "room"}) >= 5
 
 
 @pytest.mark.slow
 @needs_espeak
-def test_german_escalates_to_base_and_is_transcribed_in_german(
-    tmp_path: Path, recognizer: SpeechRecognizer, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_german_escalates_to_base_and_is_transcribed_in_german(tmp_path: Path, door: Inference) -> None:
+    recognizer = door.speech_router
     base, router = recognizer.multilingual.ref, recognizer.ref
     identified, escalated = stats.count(base, LANGUAGE_IDENTIFICATIONS), stats.count(router, "escalated")
     chosen = stats.count(router, f"route:{base.id}")
 
-    data = transcribe(make_speech_wav(tmp_path / "de.wav", GERMAN, voice="de"), recognizer, monkeypatch)
+    data = transcribe(make_speech_wav(tmp_path / "de.wav", GERMAN, voice="de"), door)
 
     assert stats.count(base, LANGUAGE_IDENTIFICATIONS) == identified + 1, "identified once, on the first window"
     assert stats.count(router, "escalated") == escalated + 1 and stats.count(router, f"route:{base.id}") == chosen + 1
@@ -266,14 +271,13 @@ def test_german_escalates_to_base_and_is_transcribed_in_german(
 
 @pytest.mark.slow
 @needs_espeak
-def test_french_that_base_is_unsure_of_is_transcribed_in_french(
-    tmp_path: Path, recognizer: SpeechRecognizer, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_french_that_base_is_unsure_of_is_transcribed_in_french(tmp_path: Path, door: Inference) -> None:
+    recognizer = door.speech_router
     base, router = recognizer.multilingual.ref, recognizer.ref
     before = counts(router, LANGUAGE_CHOICES, CANDIDATE_DECODES, LANGUAGE_OVERRULED)
     base_calls = stats.count(base, "calls")
 
-    data = transcribe(make_speech_wav(tmp_path / "fr.wav", FRENCH, voice="fr"), recognizer, monkeypatch)
+    data = transcribe(make_speech_wav(tmp_path / "fr.wav", FRENCH, voice="fr"), door)
 
     assert data["language"] == "fr" and data["model"] == base.id and set(data["languages"]) == {"fr"}
     assert len(set(re.findall(r"\w+", data["text"].lower())) & FRENCH_WORDS) >= 3
@@ -295,25 +299,25 @@ def test_french_that_base_is_unsure_of_is_transcribed_in_french(
 
 @pytest.mark.slow
 @needs_espeak
-def test_english_that_tiny_en_is_unsure_of_goes_to_base_in_english(
-    tmp_path: Path, recognizer: SpeechRecognizer
-) -> None:
+def test_english_that_tiny_en_is_unsure_of_goes_to_base_in_english(tmp_path: Path, door: Inference) -> None:
     # A threshold no decode reaches stands in for hard English: tiny.en is "unsure" of anything.
-    strict = SpeechRecognizer(recognizer.english, recognizer.multilingual, escalate_logprob=0.0)
+    strict_door = Inference(door.settings.model_copy(update={"speech_escalate_logprob": 0.0}))
+    strict = strict_door.speech_router
+    assert strict.escalate_logprob == 0.0 and strict.ref != door.speech_router.ref
+    before = counts(strict.ref, "escalated", "decisions")
     audio = np.concatenate([np.zeros(8000, np.float32), decode_audio(make_speech_wav(tmp_path / "en.wav", ENGLISH))])
-    transcript = strict.transcribe(audio)
+    transcript = strict_door.transcribe(audio)
     assert transcript.route is not None
     assert transcript.route.reason == ENGLISH_HARD and transcript.route.probe == LOW_LOGPROB
-    assert transcript.language == "en" and transcript.model == recognizer.multilingual.ref.id
-    assert stats.count(strict.ref, "escalated") == 1 and stats.count(strict.ref, "decisions") == 1
+    assert transcript.language == "en" and transcript.model == door.catalog.ref(Role.WHISPER_BASE).id
+    assert counts(strict.ref, "escalated", "decisions") == {k: v + 1 for k, v in before.items()}
     assert "lights" in transcript.text.lower()
 
 
 @pytest.mark.slow
 @needs_espeak
-def test_a_file_that_changes_language_is_transcribed_in_each_language(
-    tmp_path: Path, recognizer: SpeechRecognizer
-) -> None:
+def test_a_file_that_changes_language_is_transcribed_in_each_language(tmp_path: Path, door: Inference) -> None:
+    recognizer = door.speech_router
     english = decode_audio(make_speech_wav(tmp_path / "en.wav", ENGLISH))
     german = decode_audio(make_speech_wav(tmp_path / "de.wav", GERMAN, voice="de"))
     pause = np.zeros(SAMPLE_RATE, np.float32)
@@ -325,7 +329,7 @@ def test_a_file_that_changes_language_is_transcribed_in_each_language(
     base, tiny = recognizer.multilingual.ref, recognizer.english.ref
     identified = stats.count(base, LANGUAGE_IDENTIFICATIONS)
 
-    transcript = recognizer.transcribe_windows(gather_windows([audio], windows), audio.size / SAMPLE_RATE)
+    transcript = door.transcribe_windows(gather_windows([audio], windows), audio.size / SAMPLE_RATE)
 
     spoken = [seg for seg in transcript.segments if seg.text]
     assert spoken and all(a.start <= b.start for a, b in pairwise(spoken)), "segments in file order"
@@ -340,8 +344,3 @@ def test_a_file_that_changes_language_is_transcribed_in_each_language(
     assert transcript.route is not None and transcript.route.model == tiny.id, "the file's route is its first window's"
     assert transcript.languages == {"en": pytest.approx(2 * e, abs=0.01), "de": pytest.approx(g, abs=0.01)}
     assert transcript.language == ("de" if g > 2 * e else "en")
-
-
-def test_process_wide_accessors_share_their_objects() -> None:
-    assert get_speech_recognizer() is get_speech_recognizer()
-    assert get_speech_recognizer().english is get_transcriber()
