@@ -17,9 +17,12 @@ from PIL import Image
 
 from mediasift.config import Settings
 from mediasift.inference import stats
-from mediasift.inference.registry import ModelHandle, ModelRegistry, Runtime
+from mediasift.inference.catalog import UNUSABLE_CLIP, Catalog, NotConfigured, Role
+from mediasift.inference.door import Inference
+from mediasift.inference.registry import ModelHandle, ModelSpec, Runtime, pool
 from mediasift.mediatype import MediaType
-from mediasift.models.clip import UNUSABLE, ClipFolderError, ClipModel, configured_tags, declare_clip
+from mediasift.models.clip import ClipFolderError, ClipModel
+from mediasift.operators.clip import Clip, configured_tags
 from mediasift.pipeline.operator import AssetView
 from mediasift.search.hits import Hit, fuse
 from mediasift.service import Mediasift
@@ -32,47 +35,54 @@ def clip_dir(tmp_path: Path) -> Path:
     return export_tiny_clip(tmp_path / "clip", tags=["red", "green", "blue", "yellow"])
 
 
-@pytest.fixture
-def models() -> ModelRegistry:
-    """A registry of the test's own, so folders broken on purpose stay out of the process's one."""
-    return ModelRegistry()
-
-
 def _settings(tmp_path: Path, clip_dir: Path | None, clip_tags: str = "") -> Settings:
     return Settings(home=tmp_path / "home", clip_dir=clip_dir, clip_tags=clip_tags)
 
 
-def _declare(tmp_path: Path, clip_dir: Path, models: ModelRegistry) -> ModelHandle:
-    handle = declare_clip(_settings(tmp_path, clip_dir), models)
-    assert handle is not None
-    return handle
+def _spec(tmp_path: Path, clip_dir: Path) -> ModelSpec:
+    return Catalog(_settings(tmp_path, clip_dir)).spec(Role.CLIP)
+
+
+def _handle(tmp_path: Path, clip_dir: Path) -> ModelHandle:
+    """The process's handle on the CLIP model these settings declare, as a door reaches it."""
+    return Inference(_settings(tmp_path, clip_dir)).handle(Role.CLIP)
+
+
+def _problems(tmp_path: Path, clip_dir: Path) -> dict[str, str]:
+    return Inference(_settings(tmp_path, clip_dir)).problems()
 
 
 def _load(tmp_path: Path, clip_dir: Path) -> ClipModel:
-    model: ClipModel = _declare(tmp_path, clip_dir, ModelRegistry()).get()
-    return model
+    return Inference(_settings(tmp_path, clip_dir)).clip()
 
 
 # ------------------------------------------------------------------------------ the folder and model
 
 
-def test_the_folder_is_declared_in_the_registry_and_loads(
-    tmp_path: Path, clip_dir: Path, models: ModelRegistry
-) -> None:
-    handle = _declare(tmp_path, clip_dir, models)
-    spec = handle.spec
+def test_the_folder_is_declared_in_the_catalog_and_loads(tmp_path: Path, clip_dir: Path) -> None:
+    spec = _spec(tmp_path, clip_dir)
     assert spec.id == f"clip/tiny-colour-clip/{DIM}" and spec.version.startswith("1+")
     assert (spec.runtime, spec.task, spec.optional) == (Runtime.ONNXRUNTIME, "image-text-embedding", True)
     assert [p.name for p in spec.files()] == ["config.json", "image.onnx", "text.onnx", "tokenizer.json"]
-    assert models.handle(spec.id) is handle and models.check() == {}
-    assert _declare(tmp_path, clip_dir, models) is handle, "unchanged files: the same handle"
+    settings = _settings(tmp_path, clip_dir)
+    assert spec.ref in {declared.ref for declared in Catalog(settings).specs()}
+    assert _problems(tmp_path, clip_dir) == {}
+    assert Clip().model(settings) == spec.ref
+    handle = _handle(tmp_path, clip_dir)
+    assert _handle(tmp_path, clip_dir) is handle is pool.handle(spec), "unchanged files: the same handle"
     assert not handle.loaded
     model = handle.get()
     assert isinstance(model, ClipModel) and model.ref == spec.ref and model.dim == DIM
 
 
-def test_no_folder_means_no_model(tmp_path: Path, models: ModelRegistry) -> None:
-    assert declare_clip(_settings(tmp_path, None), models) is None and models.handles() == []
+def test_no_folder_means_no_model(tmp_path: Path) -> None:
+    settings = _settings(tmp_path, None)
+    catalog = Catalog(settings)
+    assert not catalog.configured(Role.CLIP) and Role.CLIP not in {s.id for s in catalog.specs()}
+    assert not any(spec.id.startswith("clip") for spec in catalog.specs())
+    with pytest.raises(NotConfigured):
+        catalog.spec(Role.CLIP)
+    assert Clip().model(settings) is None and Clip().params(settings) == {}
 
 
 def test_pictures_and_texts_become_unit_vectors_in_one_space(tmp_path: Path, clip_dir: Path) -> None:
@@ -91,6 +101,20 @@ def test_pictures_and_texts_become_unit_vectors_in_one_space(tmp_path: Path, cli
     assert model.embed_images([]).shape == (0, DIM)
     with pytest.raises(TypeError):
         model.embed_texts("a red picture")
+
+
+def test_the_door_gives_the_models_vectors_and_counts_its_calls(tmp_path: Path, clip_dir: Path) -> None:
+    door = Inference(_settings(tmp_path, clip_dir))
+    ref = door.catalog.ref(Role.CLIP)
+    model = door.clip()
+    pictures = [solid("red"), solid("blue")]
+    calls, items = stats.count(ref, "calls"), stats.count(ref, "items")
+    vectors = door.clip_images(pictures)
+    np.testing.assert_allclose(np.stack(vectors), model.embed_images(pictures), atol=1e-6)
+    np.testing.assert_allclose(door.clip_query("a red picture"), model.embed_texts(["a red picture"])[0], atol=1e-6)
+    assert stats.count(ref, "calls") == calls + 2 and stats.count(ref, "items") == items + 3
+    tags = door.clip_tags(np.stack(vectors), ["red", "blue"])
+    assert [ranked[0][0] for ranked in tags] == ["red", "blue"]
 
 
 def test_zero_shot_picks_the_colour_of_each_picture(tmp_path: Path) -> None:
@@ -112,15 +136,17 @@ def test_the_tags_come_from_the_settings_else_from_tags_txt(tmp_path: Path, clip
     assert configured_tags(_settings(tmp_path, export_tiny_clip(tmp_path / "untagged"))) == []
 
 
-def test_new_weights_are_a_new_version_and_drop_the_old_model(tmp_path: Path, models: ModelRegistry) -> None:
+def test_new_weights_are_a_new_version_and_drop_the_old_model(tmp_path: Path) -> None:
     folder = export_tiny_clip(tmp_path / "clip")
-    first = _declare(tmp_path, folder, models)
+    first = _handle(tmp_path, folder)
     first.get()
     export_tiny_clip(folder, seed=8)  # same config.json, other weights
-    second = _declare(tmp_path, folder, models)
-    assert second is not first and models.handle(second.spec.id) is second
+    second = _handle(tmp_path, folder)
+    assert second is not first and pool.handle(_spec(tmp_path, folder)) is second
     assert second.spec.id == first.spec.id and second.spec.version != first.spec.version
-    assert second.spec.version.startswith("1+") and not first.loaded
+    assert second.spec.version.startswith("1+")
+    second.get()
+    assert not first.loaded, "the superseded weights' model is still held in memory"
 
 
 def _broken(folder: Path, problem: str) -> None:
@@ -155,31 +181,51 @@ BROKEN = {
 
 
 @pytest.mark.parametrize("problem", BROKEN)
-def test_a_broken_folder_is_refused_with_the_reason(tmp_path: Path, models: ModelRegistry, problem: str) -> None:
+def test_a_broken_folder_is_refused_with_the_reason(tmp_path: Path, problem: str) -> None:
     folder = export_tiny_clip(tmp_path / "clip")
     _broken(folder, problem)
-    handle = _declare(tmp_path, folder, models)
+    door = Inference(_settings(tmp_path, folder))
     with pytest.raises(ClipFolderError, match=BROKEN[problem]):
-        handle.get()
-    if handle.spec.ref == UNUSABLE:  # the folder could not even be read: the start-up check says why
-        assert re.search(BROKEN[problem], models.check()[UNUSABLE.id])
+        door.clip()
+    with pytest.raises(ClipFolderError, match=BROKEN[problem]):
+        door.clip_images([solid("red")])
+    if door.catalog.ref(Role.CLIP) == UNUSABLE_CLIP:  # the folder could not even be read: the check says why
+        assert re.search(BROKEN[problem], door.problems()[UNUSABLE_CLIP.id])
 
 
-def test_towers_of_different_sizes_are_refused(tmp_path: Path, models: ModelRegistry) -> None:
-    handle = _declare(tmp_path, export_tiny_clip(tmp_path / "clip", text_dim=6), models)
-    with pytest.raises(ClipFolderError, match="image tower gives 8-d vectors and the text tower 6-d"):
-        handle.get()
-
-
-def test_the_check_follows_the_folder_as_it_breaks_and_is_mended(tmp_path: Path, models: ModelRegistry) -> None:
+def test_two_unreadable_folders_each_fail_with_their_own_reason(tmp_path: Path) -> None:
+    """Both are declared as ``clip`` version ``unusable``; what loading one says is its own folder's
+    problem, not the one another door's folder had."""
+    missing = Inference(_settings(tmp_path, tmp_path / "nowhere"))
+    with pytest.raises(ClipFolderError, match=r"nowhere \(MEDIASIFT_CLIP_DIR\) does not exist"):
+        missing.clip()
     folder = export_tiny_clip(tmp_path / "clip")
-    handle = _declare(tmp_path, folder, models)
-    (folder / "image.onnx").unlink()
-    assert "lacks image.onnx" in models.check()[handle.spec.id]
-    nowhere = _declare(tmp_path, tmp_path / "nowhere", models)
-    assert nowhere.spec.ref == UNUSABLE and "nowhere (MEDIASIFT_CLIP_DIR) does not exist" in models.check()["clip"]
+    _broken(folder, "config not json")
+    unreadable = Inference(_settings(tmp_path, folder))
+    assert unreadable.catalog.ref(Role.CLIP) == UNUSABLE_CLIP
+    assert re.search(BROKEN["config not json"], unreadable.problems()[UNUSABLE_CLIP.id])
+    with pytest.raises(ClipFolderError, match=BROKEN["config not json"]):
+        unreadable.clip()
+
+
+def test_towers_of_different_sizes_are_refused(tmp_path: Path) -> None:
+    door = Inference(_settings(tmp_path, export_tiny_clip(tmp_path / "clip", text_dim=6)))
+    with pytest.raises(ClipFolderError, match="image tower gives 8-d vectors and the text tower 6-d"):
+        door.clip()
+
+
+def test_the_check_follows_the_folder_as_it_breaks_and_is_mended(tmp_path: Path) -> None:
+    folder = export_tiny_clip(tmp_path / "clip")
+    spec = _spec(tmp_path, folder)
+    (folder / "image.onnx").unlink()  # now the folder cannot be declared as a model: it is "clip", unusable
+    assert _spec(tmp_path, folder).ref == UNUSABLE_CLIP
+    assert "lacks image.onnx" in _problems(tmp_path, folder)[UNUSABLE_CLIP.id]
+    nowhere = _spec(tmp_path, tmp_path / "nowhere")
+    assert nowhere.ref == UNUSABLE_CLIP
+    assert "nowhere (MEDIASIFT_CLIP_DIR) does not exist" in _problems(tmp_path, tmp_path / "nowhere")["clip"]
     export_tiny_clip(tmp_path / "nowhere")
-    assert _declare(tmp_path, tmp_path / "nowhere", models).spec.ref.id == handle.spec.id
+    assert _spec(tmp_path, tmp_path / "nowhere").id == spec.id
+    assert _problems(tmp_path, tmp_path / "nowhere") == {}
 
 
 # ------------------------------------------------------------------------------ fusion
@@ -236,9 +282,8 @@ def test_text_to_image_search_finds_the_picture_by_its_clip_vector(
     with closing(Mediasift(clip_settings)) as system, closing(Mediasift(settings)) as plain:
         report = system.ingest(list(paths.values()), wait=True)
         assert all(state["status"] == "done" for state in report.status.values()), report.status
-        handle = declare_clip(clip_settings)
-        assert handle is not None
-        ref = handle.spec.ref
+        ref = system.inference.catalog.ref(Role.CLIP)
+        assert ref == Catalog(clip_settings).ref(Role.CLIP) == Clip().model(clip_settings)
         assert stats.count(ref, "items") >= 3
 
         for colour, path in paths.items():
