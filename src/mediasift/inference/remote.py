@@ -351,6 +351,7 @@ def remote_specs(settings: Settings) -> list[ModelSpec]:
             ModelSpec(
                 id=CHAT_MODEL_ID, version=f"{s.remote_chat_model}#{caption.key}", task="image-captioning",
                 input_kind="image", runtime=Runtime.REMOTE_HTTP, output="text", files=_no_files, load=load,
+                load_key=_config(settings),
                 cost_per_item_usd=prompt_tokens / 1000 * s.remote_usd_per_1k_input_tokens
                 + caption.max_tokens / 1000 * s.remote_usd_per_1k_output_tokens,
                 optional=True,
@@ -360,7 +361,8 @@ def remote_specs(settings: Settings) -> list[ModelSpec]:
         specs.append(
             ModelSpec(
                 id=EMBEDDING_MODEL_ID, version=s.remote_embedding_model, task="text-embedding", input_kind="text",
-                runtime=Runtime.REMOTE_HTTP, output="vector", files=_no_files, load=load, batches=True,
+                runtime=Runtime.REMOTE_HTTP, output="vector", files=_no_files, load=load, load_key=_config(settings),
+                batches=True,
                 batch_size=s.batch_max_size,
                 cost_per_item_usd=estimate_tokens(["x" * NOMINAL_TEXT_CHARS]) / 1000 * s.remote_usd_per_1k_input_tokens,
                 optional=True,
