@@ -18,21 +18,13 @@ import pytest
 
 from mediasift.config import Settings
 from mediasift.inference import stats
+from mediasift.inference.catalog import Role
+from mediasift.inference.door import Inference
 from mediasift.media.audio import decode_audio
+from mediasift.media.speech_windows import Window, gather_windows, plan_windows
 from mediasift.mediatype import MediaType
-from mediasift.models.audio_events import get_audio_event_detector
-from mediasift.models.transcriber import (
-    MultilingualTranscriber,
-    SpeechRecognizer,
-    Transcriber,
-    Window,
-    assemble_base_model,
-    gather_windows,
-    get_transcriber,
-    plan_windows,
-)
-from mediasift.models.vad import get_vad, speech_spans
-from mediasift.operators import transcribe as transcribe_module
+from mediasift.models.vad import SileroVad
+from mediasift.models.whisper import assemble_base_model
 from mediasift.operators.audio_events import AudioEvents
 from mediasift.operators.transcribe import Transcribe, transcribe_file
 from mediasift.pipeline.operator import AssetView, OperatorContext
@@ -71,11 +63,11 @@ def melody(seconds: float) -> np.ndarray:
     return (0.2 * out / np.abs(out).max()).astype(np.float32)
 
 
-def context(path: Path, media_type: MediaType = MediaType.AUDIO) -> OperatorContext:
-    settings = Settings(home=path.parent)
+def context(path: Path, door: Inference, media_type: MediaType = MediaType.AUDIO) -> OperatorContext:
     return OperatorContext(
         asset=AssetView(uuid4(), media_type, "", "", {"has_audio": True}),
-        settings=settings,
+        settings=door.settings,
+        inference=door,
         params={},
         media_path=path,
         read_segments=lambda **_: [],
@@ -89,10 +81,16 @@ def words_of(text: str) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def recognizer(tmp_path_factory: pytest.TempPathFactory) -> SpeechRecognizer:
-    """The router, with the base model assembled in a throwaway cache."""
-    cache = tmp_path_factory.mktemp("cache")
-    return SpeechRecognizer(get_transcriber(), MultilingualTranscriber(cache_dir=cache))
+def door(tmp_path_factory: pytest.TempPathFactory) -> Inference:
+    """The door to the models, with the base model assembled in a throwaway cache; its result cache is
+    off, so every window these tests count reaches a model."""
+    return Inference(Settings(home=tmp_path_factory.mktemp("home"), inference_cache=False))
+
+
+@pytest.fixture(scope="module")
+def vad(door: Inference) -> SileroVad:
+    runtime: SileroVad = door.handle(Role.VAD).get()
+    return runtime
 
 
 class Spy:
@@ -113,56 +111,61 @@ class Spy:
 
 
 @needs_espeak
-def test_vad_finds_the_speech_between_silences(tmp_path: Path) -> None:
+def test_vad_finds_the_speech_between_silences(tmp_path: Path, vad: SileroVad, door: Inference) -> None:
     voice = speech(tmp_path)
     audio = np.concatenate([np.zeros(2 * SR, np.float32), voice, np.zeros(3 * SR, np.float32)])
     first, last = voiced_bounds(voice)
-    (span,) = speech_spans(audio, pad_s=0.0)
+    (span,) = vad.speech_spans(audio, pad_s=0.0)
     assert span[0] == pytest.approx(2 + first, abs=0.2)
     assert span[1] == pytest.approx(2 + last, abs=0.2)
-    (padded,) = speech_spans(audio)
+    (padded,) = vad.speech_spans(audio)
     assert padded[0] <= 2 + first and padded[1] >= 2 + last
+    spans, duration = door.speech_spans(audio[i : i + SR] for i in range(0, audio.size, SR))
+    assert spans == [padded] and duration == audio.size / SR, "the door's spans are the model's"
 
 
 @needs_espeak
-def test_vad_scans_a_stream_in_pieces_exactly_as_one_array(tmp_path: Path) -> None:
+def test_vad_scans_a_stream_in_pieces_exactly_as_one_array(tmp_path: Path, door: Inference) -> None:
     audio = np.concatenate([speech(tmp_path), np.zeros(SR, np.float32)])
-    calls = stats.count(get_vad().ref, "calls")
-    whole, duration = get_vad().probabilities([audio])
-    pieces, same = get_vad().probabilities(audio[i : i + 7777] for i in range(0, audio.size, 7777))
+    ref = door.catalog.ref(Role.VAD)
+    calls = stats.count(ref, "calls")
+    whole, duration = door.speech_probabilities([audio])
+    pieces, same = door.speech_probabilities(audio[i : i + 7777] for i in range(0, audio.size, 7777))
     assert duration == same == audio.size / SR
     np.testing.assert_array_equal(whole, pieces)
-    assert stats.count(get_vad().ref, "calls") == calls + 2, "each scan is one counted call"
+    assert stats.count(ref, "calls") == calls + 2, "each scan is one counted call"
 
 
-def test_no_speech_in_a_tone_or_noise_gives_an_empty_transcript(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    def no_recognizer() -> None:
-        raise AssertionError("nothing should reach speech recognition")
-
-    monkeypatch.setattr(transcribe_module, "get_speech_recognizer", no_recognizer)
+def test_no_speech_in_a_tone_or_noise_gives_an_empty_transcript(tmp_path: Path) -> None:
+    door = Inference(Settings(home=tmp_path / "home", inference_cache=False))  # Whisper handles of its own
+    whisper = [door.handle(Role.WHISPER_TINY_EN), door.handle(Role.WHISPER_BASE)]
+    router = door.catalog.ref(Role.SPEECH_ROUTER)
+    decisions = stats.count(router, "decisions")
     noise = (0.1 * np.random.default_rng(0).standard_normal(6 * SR)).astype(np.float32)
     for path in (make_tone_audio(tmp_path / "tone.wav", 6.0), write_wav(tmp_path / "noise.wav", noise, SR)):
-        result = Transcribe().run(context(path))
+        result = Transcribe().run(context(path, door))
         assert result.segments == []
         (artifact,) = result.artifacts
         assert artifact.kind == "transcript"
         assert artifact.data["speech"] is False and artifact.data["words_count"] == 0
         assert artifact.data["duration"] == pytest.approx(6.0, abs=0.01)
+    assert not any(handle.loaded for handle in whisper), "nothing should reach speech recognition"
+    assert stats.count(router, "decisions") == decisions
 
 
 # ----------------------------------------------------------------------------- audio events
 
 
 @needs_espeak
-def test_audio_events_tell_music_from_speech(tmp_path: Path) -> None:
+def test_audio_events_tell_music_from_speech(tmp_path: Path, door: Inference) -> None:
     voice = speech(tmp_path)
     gap = np.zeros(SR, np.float32)
     audio = np.concatenate([melody(8.0), gap, voice, gap])
-    calls = stats.count(get_audio_event_detector().ref, "calls")
-    result = AudioEvents().run(context(write_wav(tmp_path / "mix.wav", audio, SR)))
-    assert stats.count(get_audio_event_detector().ref, "calls") > calls, "the model's calls are counted"
+    ref = door.catalog.ref(Role.AUDIO_EVENTS)
+    assert AudioEvents().model(door.settings) == ref
+    calls = stats.count(ref, "calls")
+    result = AudioEvents().run(context(write_wav(tmp_path / "mix.wav", audio, SR), door))
+    assert stats.count(ref, "calls") > calls, "the model's calls are counted"
     music = [s for s in result.segments if s.text == "music"]
     talk = [s for s in result.segments if s.text == "speech"]
     assert music and talk and all(s.kind == "audio_event" for s in result.segments)
@@ -180,10 +183,10 @@ def test_audio_events_tell_music_from_speech(tmp_path: Path) -> None:
 
 
 @needs_espeak
-def test_english_goes_to_tiny_en_with_timed_confident_words(tmp_path: Path, recognizer: SpeechRecognizer) -> None:
+def test_english_goes_to_tiny_en_with_timed_confident_words(tmp_path: Path, door: Inference) -> None:
     path = write_wav(tmp_path / "en.wav", np.concatenate([np.zeros(SR, np.float32), speech(tmp_path)]), SR)
-    transcript = transcribe_file(path, recognizer=recognizer)
-    assert transcript.language == "en" and transcript.model == Transcriber.ref.id
+    transcript = transcribe_file(path, door)
+    assert transcript.language == "en" and transcript.model == door.catalog.ref(Role.WHISPER_TINY_EN).id
     assert sum(w in words_of(transcript.text) for w in words_of(ENGLISH)) >= 7
     words = transcript.words
     assert len(words) >= 7
@@ -194,11 +197,11 @@ def test_english_goes_to_tiny_en_with_timed_confident_words(tmp_path: Path, reco
 
 
 @needs_espeak
-def test_german_is_identified_and_goes_to_the_multilingual_model(tmp_path: Path, recognizer: SpeechRecognizer) -> None:
+def test_german_is_identified_and_goes_to_the_multilingual_model(tmp_path: Path, door: Inference) -> None:
     path = write_wav(tmp_path / "de.wav", speech(tmp_path, GERMAN, voice="de"), SR)
-    transcript = transcribe_file(path, recognizer=recognizer)
+    transcript = transcribe_file(path, door)
     assert transcript.language == "de"
-    assert transcript.model == MultilingualTranscriber.ref.id
+    assert transcript.model == door.catalog.ref(Role.WHISPER_BASE).id
     heard = set(words_of(transcript.text))
     assert len(heard & {"heute", "wetter", "berlin", "jeden", "morgen", "tasse", "kaffee", "mit", "milch"}) >= 4
     assert all(0 < w.probability <= 1 for w in transcript.words)
@@ -209,16 +212,16 @@ def test_german_is_identified_and_goes_to_the_multilingual_model(tmp_path: Path,
 
 @needs_espeak
 def test_long_audio_is_transcribed_window_by_window_on_the_file_timeline(
-    tmp_path: Path, recognizer: SpeechRecognizer, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, door: Inference, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     voice = speech(tmp_path)
     audio = np.zeros(70 * SR, np.float32)
     audio[SR : SR + voice.size] = voice
     audio[65 * SR : 65 * SR + voice.size] = voice
-    asr = Spy(monkeypatch, recognizer.english, "transcribe")
-    lid = Spy(monkeypatch, recognizer.multilingual, "detect_language")
+    asr = Spy(monkeypatch, door.speech_router.english, "transcribe")
+    lid = Spy(monkeypatch, door.speech_router.multilingual, "detect_language")
 
-    transcript = transcribe_file(write_wav(tmp_path / "long.wav", audio, SR), recognizer=recognizer, max_window_s=5.0)
+    transcript = transcribe_file(write_wav(tmp_path / "long.wav", audio, SR), door, max_window_s=5.0)
 
     assert not lid.seconds, "English that tiny.en is sure of is never sent to language identification"
     assert len(asr.seconds) == 2 and all(s <= 5.0 for s in asr.seconds), "one call per window"
