@@ -25,13 +25,16 @@ from av.video.stream import VideoStream
 from PIL import Image, ImageDraw
 
 from mediasift.config import Settings
+from mediasift.inference.catalog import Role
+from mediasift.inference.door import Inference
 from mediasift.mediatype import MediaType
-from mediasift.models.face_detector import Face, FaceDetector, get_face_detector
+from mediasift.models.face_detector import Face, FaceDetector
 from mediasift.models.ocr import OcrLine
 from mediasift.operators.faces import Faces
 from mediasift.operators.images import ImageItem
 from mediasift.operators.ocr import merge_runs, normalise, similarity
-from mediasift.pipeline.operator import AssetView, OperatorContext, StoredSegment
+from mediasift.pipeline.operator import AssetView, OperatorContext
+from mediasift.records import StoredSegment
 from mediasift.service import Mediasift
 
 from support import mediagen
@@ -50,8 +53,20 @@ SHOTS = [("astronaut", FIRST_CAPTION), ("rocket", FIRST_CAPTION), ("coffee", SEC
 # ---------------------------------------------------------------- the face detector
 
 
-def test_a_face_with_five_landmarks_is_found_on_the_astronaut() -> None:
-    faces = get_face_detector().detect(mediagen.photo("astronaut"))
+@pytest.fixture(scope="module")
+def door(tmp_path_factory: pytest.TempPathFactory) -> Inference:
+    return Inference(Settings(home=tmp_path_factory.mktemp("home")))
+
+
+@pytest.fixture(scope="module")
+def detector(door: Inference) -> FaceDetector:
+    """The face detector's runtime, as the process's pool holds it."""
+    runtime: FaceDetector = door.handle(Role.FACES).get()
+    return runtime
+
+
+def test_a_face_with_five_landmarks_is_found_on_the_astronaut(detector: FaceDetector) -> None:
+    faces = detector.detect(mediagen.photo("astronaut"))
     assert len(faces) == 1
     face = faces[0]
     assert face.confidence >= 0.85
@@ -65,29 +80,31 @@ def test_a_face_with_five_landmarks_is_found_on_the_astronaut() -> None:
 
 
 @pytest.mark.parametrize("name", ["coffee", "rocket", "chelsea"])
-def test_no_face_where_there_is_none(name: str) -> None:
-    assert get_face_detector().detect(mediagen.photo(name)) == []
+def test_no_face_where_there_is_none(name: str, detector: FaceDetector) -> None:
+    assert detector.detect(mediagen.photo(name)) == []
 
 
-def test_face_boxes_are_in_the_input_pictures_pixels() -> None:
+def test_face_boxes_are_in_the_input_pictures_pixels(detector: FaceDetector) -> None:
     """A picture over the detector's working size is shrunk for it; boxes come back scaled up.
     (The detector sees the 3x picture at 960 px, not 512, so its reads differ by a few pixels.)"""
-    small = get_face_detector().detect(mediagen.photo("astronaut"))[0]
-    big = get_face_detector().detect(np.repeat(np.repeat(mediagen.photo("astronaut"), 3, 0), 3, 1))[0]
+    small = detector.detect(mediagen.photo("astronaut"))[0]
+    big = detector.detect(np.repeat(np.repeat(mediagen.photo("astronaut"), 3, 0), 3, 1))[0]
     small_points = [*small.box, *(v for point in small.landmarks for v in point)]
     big_points = [*big.box, *(v for point in big.landmarks for v in point)]
     assert all(abs(b / 3 - s) <= 8 for b, s in zip(big_points, small_points, strict=True))
 
 
-def test_min_confidence_filters() -> None:
-    assert get_face_detector().detect(mediagen.photo("astronaut"), min_confidence=0.99) == []
+def test_min_confidence_filters(detector: FaceDetector, door: Inference) -> None:
+    assert detector.detect(mediagen.photo("astronaut"), min_confidence=0.99) == []
+    assert door.faces(mediagen.photo("astronaut"), 0.99) == []
+    assert door.faces(mediagen.photo("astronaut"), 0.5) == detector.detect(mediagen.photo("astronaut"))
 
 
 # ---------------------------------------------------------------- the faces operator
 
 
 def _context(
-    media_type: MediaType, path: Path, keyframes: Sequence[tuple[float, float, np.ndarray]]
+    media_type: MediaType, path: Path, keyframes: Sequence[tuple[float, float, np.ndarray]], door: Inference
 ) -> OperatorContext:
     """An operator context without a database: keyframes are served from memory."""
     blobs: dict[str, bytes] = {}
@@ -103,11 +120,11 @@ def _context(
     def read_segments(*, operator: str | None = None, kind: str | None = None) -> list[StoredSegment]:
         return [s for s in segments if operator in (None, s.operator) and kind in (None, s.kind)]
 
-    settings = Settings(home=path.parent)
     return OperatorContext(
         asset=AssetView(uuid4(), media_type, "", "", {}),
-        settings=settings,
-        params=Faces().params(settings),
+        settings=door.settings,
+        inference=door,
+        params=Faces().params(door.settings),
         media_path=path,
         read_segments=read_segments,
         read_blob=blobs.__getitem__,
@@ -115,10 +132,10 @@ def _context(
     )
 
 
-def test_faces_operator_on_an_image(tmp_path: Path) -> None:
+def test_faces_operator_on_an_image(tmp_path: Path, door: Inference) -> None:
     path = tmp_path / "astronaut.png"
     Image.fromarray(mediagen.photo("astronaut")).save(path)
-    result = Faces().run(_context(MediaType.IMAGE, path, []))
+    result = Faces().run(_context(MediaType.IMAGE, path, [], door))
     (segment,) = result.segments
     assert (segment.kind, segment.key, segment.text, segment.start) == ("faces", "image", "face", None)
     assert segment.confidence is not None and segment.confidence >= 0.85
@@ -129,10 +146,10 @@ def test_faces_operator_on_an_image(tmp_path: Path) -> None:
     assert "start" not in artifact.data
 
 
-def test_faces_operator_on_keyframes(tmp_path: Path) -> None:
+def test_faces_operator_on_keyframes(tmp_path: Path, door: Inference) -> None:
     """Every keyframe gets an artifact with its time range; only the one with a face is searchable."""
     keyframes = [(0.0, 5.0, mediagen.photo("coffee")), (5.0, 10.0, mediagen.photo("astronaut"))]
-    result = Faces().run(_context(MediaType.VIDEO, tmp_path / "video.mp4", keyframes))
+    result = Faces().run(_context(MediaType.VIDEO, tmp_path / "video.mp4", keyframes, door))
     assert [(s.key, s.start, s.end, s.text) for s in result.segments] == [("kf00001", 5.0, 10.0, "face")]
     by_key = {a.key: a for a in result.artifacts}
     assert by_key["kf00000"].data["faces"] == [] and by_key["kf00000"].segment_key is None
@@ -143,15 +160,15 @@ def test_faces_operator_on_keyframes(tmp_path: Path) -> None:
 def test_faces_below_the_search_floor_are_stored_but_not_searchable(tmp_path: Path) -> None:
     weak = Face(0.6, (10, 10, 40, 50), ((20, 25), (40, 25), (30, 35), (22, 45), (38, 45)))
 
-    class WeakDetector(FaceDetector):
-        def detect(self, image: np.ndarray, min_confidence: float = 0.5) -> list[Face]:
+    class WeakFaces(Inference):
+        """A door whose face detector finds one unsure face in every picture."""
+
+        def faces(self, pixels: np.ndarray, min_confidence: float) -> list[Face]:
             return [weak] if weak.confidence >= min_confidence else []
 
     path = tmp_path / "picture.png"
     Image.fromarray(mediagen.photo("coffee")).save(path)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr("mediasift.operators.faces.get_face_detector", WeakDetector)
-        result = Faces().run(_context(MediaType.IMAGE, path, []))
+    result = Faces().run(_context(MediaType.IMAGE, path, [], WeakFaces(Settings(home=tmp_path))))
     assert result.segments == []
     (artifact,) = result.artifacts
     assert artifact.confidence == 0.6 and artifact.data["faces"][0]["box"] == [10, 10, 40, 50]
