@@ -26,16 +26,18 @@ from PIL import Image, ImageDraw
 
 from mediasift.config import Settings
 from mediasift.inference import stats
+from mediasift.inference.door import Inference
 from mediasift.inference.fallback import FallbackChain
-from mediasift.jobs.breaker import CircuitBreakers
+from mediasift.inference.ocr import CHAIN as OCR_CHAIN
 from mediasift.mediatype import MediaType
-from mediasift.models.ocr import MODEL_FILES, OCR_CHAIN, OcrLine, TextReader, ocr_chain
+from mediasift.models.ocr import MODEL_FILES, OcrLine, TextReader
 from mediasift.models.tesseract_ocr import TesseractReader
 from mediasift.operators.keyframes import Keyframes
 from mediasift.operators.ocr import Ocr, normalise, seen, similarity
 from mediasift.operators.ocr_sampling import choose, scan, text_patches
 from mediasift.operators.ocr_timing import Seen, Sighting, _Cutter, visible_spans
-from mediasift.pipeline.operator import AssetView, Operator, OperatorContext, StoredSegment
+from mediasift.pipeline.operator import AssetView, Operator, OperatorContext
+from mediasift.records import StoredSegment
 
 from support import mediagen, shotgen
 
@@ -161,8 +163,12 @@ def _captioned(path: Path) -> Path:
     return _write(path, frames())
 
 
-def _run(operators: list[Operator], path: Path, settings: Settings) -> list[StoredSegment]:
-    """Run operators in order on a video, in memory; each reads what the ones before it produced."""
+def _run(
+    operators: list[Operator], path: Path, settings: Settings, door: Inference | None = None
+) -> list[StoredSegment]:
+    """Run operators in order on a video, in memory; each reads what the ones before it produced. The
+    models are reached through ``door`` (by default, one built from ``settings``)."""
+    door = door or Inference(settings)
     segments: list[StoredSegment] = []
     blobs: dict[str, bytes] = {}
 
@@ -177,6 +183,7 @@ def _run(operators: list[Operator], path: Path, settings: Settings) -> list[Stor
         ctx = OperatorContext(
             asset=AssetView(uuid4(), MediaType.VIDEO, "video/mp4", "", {}),
             settings=settings,
+            inference=door,
             params=operator.params(settings),
             media_path=path,
             read_segments=read_segments,
@@ -218,11 +225,13 @@ def test_a_caption_read_by_tesseract_keeps_its_shots_range(tmp_path: Path) -> No
     broken.mkdir()
     for name in MODEL_FILES:
         (broken / name).write_bytes(b"not an onnx model" * 64)
-    chain: FallbackChain[list[OcrLine]] = ocr_chain(
-        60.0, CircuitBreakers(3, 0.5), primary=TextReader(model_dir=broken).read
+    settings = Settings(home=tmp_path)
+    door = Inference(settings)
+    chain: FallbackChain[list[OcrLine]] = door.ocr_chain_with(
+        TextReader(model_dir=broken).read, door.read_with_tesseract
     )
     video = _captioned(tmp_path / "news.mp4")
-    segments = _run([Keyframes(), Ocr(chain=chain)], video, Settings(home=tmp_path))
+    segments = _run([Keyframes(), Ocr(chain=chain)], video, settings, door)
     ocr: list[dict[str, Any]] = [dict(s.data) for s in segments if s.operator == "ocr"]
     assert ocr and all(data["engine"] == TesseractReader.ref.id for data in ocr)
     assert all(data["timing"] == {"start": "shots", "end": "shots"} for data in ocr)
