@@ -16,6 +16,7 @@ import pytest
 from PIL import Image
 
 from mediasift.config import Settings
+from mediasift.inference.door import Inference
 from mediasift.ingest.probe import Probe, Rejected, probe_file
 from mediasift.mediatype import MediaType
 
@@ -55,15 +56,20 @@ def tone(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return mg.make_tone_audio(tmp_path_factory.mktemp("tone") / "tone.wav", 1.0)
 
 
+def probe_with_door(path: Path, settings: Settings) -> Probe:
+    """probe_file as ingest calls it: a text's language from the inference door of the same settings."""
+    return probe_file(path, settings, Inference(settings).language)
+
+
 def probe(path: Path, settings: Settings) -> Probe:
-    result = probe_file(path, settings)
+    result = probe_with_door(path, settings)
     json.dumps(result.metadata)  # JSON-serialisable, or this raises
     return result
 
 
 def rejected(path: Path, settings: Settings) -> str:
     with pytest.raises(Rejected) as info:
-        probe_file(path, settings)
+        probe_with_door(path, settings)
     return str(info.value)
 
 
@@ -493,7 +499,7 @@ def test_a_signature_followed_by_junk_is_refused(tmp_path: Path, limits: Setting
         path = tmp_path / f"junk{seed}"
         path.write_bytes(magic + mg.make_random_bytes(tmp_path / "r", 50_000, seed).read_bytes())
         with pytest.raises(Rejected):
-            probe_file(path, limits)
+            probe_with_door(path, limits)
 
 
 @pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning")
