@@ -20,9 +20,11 @@ from mediasift.db.connection import Database
 from mediasift.db.migrate import HEAD_REVISION
 from mediasift.db.search import nearest_segments
 from mediasift.models import ModelRef
-from mediasift.pipeline.operator import ArtifactOut, OperatorResult, SegmentOut, params_hash
+from mediasift.pipeline.operator import params_hash
+from mediasift.records import ArtifactOut, OperatorResult, SegmentOut
 
 from support.databases import create_database
+from support.registration import register, register_in_process
 
 MODEL = ModelRef("test-model", "1")
 
@@ -31,17 +33,6 @@ MODEL = ModelRef("test-model", "1")
 def db(request: pytest.FixtureRequest, tmp_path: Path) -> Database:
     server = request.getfixturevalue("pg_server" if request.param == "embedded" else "tcp_pg_server")
     return Database(Settings(home=tmp_path / "home", database_url=create_database(server)))
-
-
-def _register(db: Database, payload: bytes, source: str = "/x") -> tuple[Any, bool]:
-    sha = hashlib.sha256(payload).hexdigest()
-    with db.transaction() as conn:
-        asset_repo.set_actor(conn, "test")
-        asset_id, created = asset_repo.register_asset(
-            conn, sha256=sha, media_type="text", mime="text/plain", size_bytes=len(payload), metadata={"a": 1}
-        )
-        asset_repo.add_source(conn, asset_id, source)
-    return asset_id, created
 
 
 def _run(asset_id: Any, version: str = "1") -> result_repo.RunRecord:
@@ -72,9 +63,9 @@ def test_head_revision_constant_matches_the_migration_scripts() -> None:
 
 
 def test_same_bytes_are_one_asset_with_every_source(db: Database) -> None:
-    first, created_first = _register(db, b"hello", "/a.txt")
-    second, created_second = _register(db, b"hello", "/b.txt")
-    other, _ = _register(db, b"other", "/c.txt")
+    first, created_first = register(db, b"hello", "/a.txt")
+    second, created_second = register(db, b"hello", "/b.txt")
+    other, _ = register(db, b"other", "/c.txt")
     assert first == second and created_first and not created_second
     assert other != first
     with db.connect() as conn:
@@ -82,15 +73,10 @@ def test_same_bytes_are_one_asset_with_every_source(db: Database) -> None:
     assert asset is not None and sorted(asset.sources) == ["/a.txt", "/b.txt"]
 
 
-def _register_in_process(url: str, home: str, queue: Any) -> None:
-    db = Database(Settings(home=Path(home), database_url=url))
-    queue.put(str(_register(db, b"raced bytes", "/race")[0]))
-
-
 def test_concurrent_registration_from_two_processes_gives_one_asset(db: Database, tmp_path: Path) -> None:
     ctx = multiprocessing.get_context("spawn")
     queue = ctx.Queue()
-    procs = [ctx.Process(target=_register_in_process, args=(db.url, str(tmp_path), queue)) for _ in range(2)]
+    procs = [ctx.Process(target=register_in_process, args=(db.url, str(tmp_path), queue)) for _ in range(2)]
     for proc in procs:
         proc.start()
     for proc in procs:
@@ -102,7 +88,7 @@ def test_concurrent_registration_from_two_processes_gives_one_asset(db: Database
 
 
 def test_audit_trail_records_every_change_and_is_append_only(db: Database) -> None:
-    asset_id, _ = _register(db, b"audited")
+    asset_id, _ = register(db, b"audited")
     with db.transaction() as conn:
         asset_repo.set_actor(conn, "tester")
         asset_repo.set_status(conn, asset_id, "done")
@@ -120,7 +106,7 @@ def test_audit_trail_records_every_change_and_is_append_only(db: Database) -> No
 
 
 def test_replacing_results_is_idempotent_and_keeps_lineage(db: Database) -> None:
-    asset_id, _ = _register(db, b"results")
+    asset_id, _ = register(db, b"results")
     vector = np.ones(8, dtype=np.float32) / np.sqrt(8)
     result = OperatorResult(
         segments=[SegmentOut(kind="k", key=f"s{i}", start=i, end=i + 1, text=f"t{i}", vectors={MODEL: vector})
@@ -142,7 +128,7 @@ def test_replacing_results_is_idempotent_and_keeps_lineage(db: Database) -> None
 
 
 def test_failed_run_removes_stale_results(db: Database) -> None:
-    asset_id, _ = _register(db, b"stale")
+    asset_id, _ = register(db, b"stale")
     result = OperatorResult(segments=[SegmentOut(kind="k", key="s", text="old")])
     with db.transaction() as conn:
         result_repo.replace_results(conn, _run(asset_id), result, [])
@@ -156,7 +142,7 @@ def test_failed_run_removes_stale_results(db: Database) -> None:
 
 
 def test_vector_search_uses_a_per_model_index_and_ranks_by_cosine(db: Database) -> None:
-    asset_id, _ = _register(db, b"vectors")
+    asset_id, _ = register(db, b"vectors")
     rng = np.random.default_rng(0)
     vectors = rng.normal(size=(20, 8)).astype(np.float32)
     result = OperatorResult(
