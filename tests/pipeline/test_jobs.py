@@ -18,7 +18,8 @@ from mediasift.jobs.model import Delivery, Lane
 from mediasift.jobs.runtime import JobContext
 from mediasift.operators import default_operators
 from mediasift.pipeline.graph import Pipeline
-from mediasift.pipeline.operator import Operator, OperatorContext, OperatorResult
+from mediasift.pipeline.operator import Operator, OperatorContext
+from mediasift.records import OperatorResult
 from mediasift.service import Mediasift
 
 from support import mediagen

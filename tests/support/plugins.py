@@ -10,11 +10,12 @@ from mediasift.records import ArtifactOut, OperatorResult, SegmentOut
 
 
 class PluginOcr(Operator):
-    """Replaces the shipped ``ocr`` by its name."""
+    """Replaces the shipped ``ocr`` by its name; like it, it produces text."""
 
     name = "ocr"
     version = "9"
     media_types = frozenset({MediaType.IMAGE, MediaType.VIDEO})
+    produces = frozenset({TEXT})
 
     def run(self, ctx: OperatorContext) -> OperatorResult:
         return OperatorResult()
@@ -38,11 +39,13 @@ class LabelsV2(Labels):
 
 
 class FlakyOcr(Operator):
-    """Fails as a model server that is down would (a transient error)."""
+    """Fails as a model server that is down would (a transient error). An OCR operator: what it would
+    produce is text, so the text embedding waits for it."""
 
     name = "ocr"
     version = "1"
     media_types = frozenset({MediaType.IMAGE, MediaType.VIDEO})
+    produces = frozenset({TEXT})
 
     def run(self, ctx: OperatorContext) -> OperatorResult:
         raise ConnectionError("the OCR model server is not answering")
