@@ -1,5 +1,6 @@
-"""OCR recognition micro-batched across concurrent pictures reads exactly what RapidOCR's own
-per-picture call reads: the same lines, boxes and confidences, whatever pictures share a batch.
+"""OCR recognition micro-batched across concurrent pictures (the inference door's recogniser) reads
+exactly what RapidOCR's own per-picture call reads: the same lines, boxes and confidences, whatever
+pictures share a batch.
 
 The pictures mix short words (line images padded to the model's nominal width, so several pictures'
 lines share model calls), long lines (each picture's run padded to its own widest line), more than
@@ -17,6 +18,10 @@ import numpy.typing as npt
 import pytest
 from PIL import Image
 
+from mediasift.config import Settings
+from mediasift.inference import stats
+from mediasift.inference.catalog import Role
+from mediasift.inference.door import Inference
 from mediasift.models.ocr import OcrLine, TextReader, lines_of
 
 from support import mediagen
@@ -47,20 +52,32 @@ def _whole_call(reader: TextReader, picture: npt.NDArray[np.uint8]) -> list[OcrL
     return lines_of(result, picture.shape[1], picture.shape[0])
 
 
+def _door(tmp_path: Path, wait_ms: float) -> Inference:
+    """A door whose recogniser waits ``wait_ms`` for company; no result cache, so every picture is read."""
+    settings = Settings(home=tmp_path / "home", batch_max_size=32, batch_wait_ms=wait_ms, inference_cache=False)
+    return Inference(settings)
+
+
 @pytest.mark.slow
 def test_batched_recognition_reads_what_the_whole_call_reads(tmp_path: Path) -> None:
     # A long wait, so the lines of all the pictures gather in the batcher.
-    reader = TextReader(threads=2, max_batch=32, wait_s=1.0).load()
+    door = _door(tmp_path, wait_ms=1000.0)
+    reader: TextReader = door.handle(Role.OCR_READER).get()
     pictures = _pictures(tmp_path)
     expected = [_whole_call(reader, picture) for picture in pictures]
     assert all(expected[:-1]) and expected[-1] == []
+    assert [reader.read(picture) for picture in pictures] == expected  # both stages, unbatched
+    recogniser = door.catalog.ref(Role.OCR_RECOGNISER)
+    calls, items = stats.count(recogniser, "calls"), stats.count(recogniser, "items")
 
     answers: dict[int, list[OcrLine]] = {}
     start = threading.Barrier(len(pictures))
 
     def job(index: int) -> None:
         start.wait()
-        answers[index] = reader.read(pictures[index])
+        reading = door.read_text(pictures[index])
+        assert reading.engine == TextReader.ref.id
+        answers[index] = reading.lines
 
     threads = [threading.Thread(target=job, args=(index,)) for index in range(len(pictures))]
     for thread in threads:
@@ -70,15 +87,26 @@ def test_batched_recognition_reads_what_the_whole_call_reads(tmp_path: Path) -> 
 
     assert [answers[index] for index in range(len(pictures))] == expected
     pictures_with_text = len(pictures) - 1
-    assert reader.batcher.batches < pictures_with_text  # several pictures' lines went through one call
-    assert reader.batcher.items == sum(len(lines) for lines in expected)
+    # several pictures' lines went through one call
+    assert stats.count(recogniser, "calls") - calls < pictures_with_text
+    assert stats.count(recogniser, "items") - items == sum(len(lines) for lines in expected)
     assert [line.text for line in expected[1]] == ["CITY MUSEUM TICKETS 1280", "NORTH STATION"]
 
 
 @pytest.mark.slow
 def test_one_picture_alone_reads_the_same(tmp_path: Path) -> None:
-    reader = TextReader(threads=2, wait_s=0.0).load()
+    door = _door(tmp_path, wait_ms=0.0)
+    reader: TextReader = door.handle(Role.OCR_READER).get()
     picture = _pictures(tmp_path)[4]  # eight lines of mixed widths: two runs of rec_batch_num, padded apart
     expected = _whole_call(reader, picture)
     assert len(expected) == 8 > reader.engine.text_rec.rec_batch_num
+    assert door.read_text(picture).lines == expected
     assert reader.read(picture) == expected
+
+
+@pytest.mark.slow
+def test_the_recogniser_is_the_readers_second_stage_not_a_second_copy(tmp_path: Path) -> None:
+    """The batched recogniser is the reader seen from its micro-batcher: one RapidOCR in memory."""
+    door = _door(tmp_path, wait_ms=0.0)
+    reader, recogniser = door.handle(Role.OCR_READER).get(), door.handle(Role.OCR_RECOGNISER).get()
+    assert recogniser is reader, "the recogniser loaded a second RapidOCR (models, sessions) of its own"
