@@ -64,6 +64,7 @@ class Role(StrEnum):
 
 
 TEXT_TIERS = {"minilm": Role.MINILM, "wordllama": Role.WORDLLAMA}
+RUNS_ON = {Role.OCR_RECOGNISER: Role.OCR_READER}  # a stage of another model runs on that model's runtime
 
 
 @dataclass(frozen=True)
@@ -140,7 +141,7 @@ class NotConfigured(PermanentError):
 
 
 def _no_runtime() -> Any:
-    raise TypeError("a router has no runtime of its own: the inference layer calls its tiers")
+    raise TypeError("no runtime of its own: the inference layer calls the models it routes to or is a stage of")
 
 
 class Catalog:
@@ -162,6 +163,11 @@ class Catalog:
 
     def ref(self, role: Role) -> ModelRef:
         return self.spec(role).ref
+
+    def runtime_spec(self, role: Role) -> ModelSpec:
+        """The declaration whose runtime serves ``role``: its own, but for a stage of another model
+        (the OCR recogniser is the reader's second stage, run on the reader's runtime)."""
+        return self.spec(RUNS_ON.get(role, role))
 
     @property
     def text_role(self) -> Role:
@@ -241,9 +247,8 @@ class Catalog:
     def _ocr_recogniser(self) -> ModelSpec:
         """rapidocr's second stage, batched across pictures and jobs: the reader above seen from its
         micro-batcher, with counters of its own (batches, lines, time)."""
-        reader = self.spec(Role.OCR_READER)
-        return self._spec(Role.OCR_RECOGNISER, rapidocr.TextReader.rec_ref, rapidocr.weight_files, reader.load,
-                          load_key=reader.load_key, **self._batched())  # fmt: skip
+        return self._spec(Role.OCR_RECOGNISER, rapidocr.TextReader.rec_ref, rapidocr.weight_files, _no_runtime,
+                          **self._batched())  # fmt: skip
 
     def _tesseract(self) -> ModelSpec:
         s = self.settings

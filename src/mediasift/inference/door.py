@@ -37,7 +37,7 @@ from mediasift.inference.catalog import Catalog, Role
 from mediasift.inference.fallback import FallbackChain
 from mediasift.inference.language import LanguageRouter
 from mediasift.inference.ocr import CHAIN, Reading
-from mediasift.inference.registry import ModelHandle, ModelSpec, pool
+from mediasift.inference.registry import ModelHandle, pool
 from mediasift.inference.remote import CAPTION_PROMPT, ChatResult, RemoteClient
 from mediasift.inference.speech import LANGUAGE_IDENTIFICATION_SECONDS, LANGUAGE_IDENTIFICATIONS, SpeechRouter
 from mediasift.jobs.breaker import CircuitBreakers
@@ -96,8 +96,8 @@ class Inference:
     # -- the call stack ------------------------------------------------------------------------------
 
     def handle(self, role: Role) -> ModelHandle:
-        """The process's handle on the runtime these settings declare for ``role``."""
-        return pool.handle(self.catalog.spec(role))
+        """The process's handle on the runtime that serves ``role`` under these settings."""
+        return pool.handle(self.catalog.runtime_spec(role))
 
     def call(
         self,
@@ -122,8 +122,8 @@ class Inference:
 
         def compute(batch: list[T]) -> Sequence[R]:
             if gather:
-                return self._batcher(role, spec, call).run(batch)
-            return self._counted(spec, lambda runtime: call(runtime, batch), len(batch))
+                return self._batcher(role, call).run(batch)
+            return self._counted(role, lambda runtime: call(runtime, batch), len(batch))
 
         if key is None or self.cache is None:
             return list(compute(list(items)))
@@ -132,12 +132,13 @@ class Inference:
         return [restored(value) for value in found] if restored else found
 
     def _counted(
-        self, spec: ModelSpec, call: Callable[[Any], R], items: int, excluded: Callable[[], float] | None = None
+        self, role: Role, call: Callable[[Any], R], items: int, excluded: Callable[[], float] | None = None
     ) -> R:
-        """``call(runtime)``, counted as one call of ``spec``'s model on ``items`` inputs, its cost
+        """``call(runtime)``, counted as one call of ``role``'s model on ``items`` inputs, its cost
         charged to the running job. ``excluded()`` is time inside it that was not the model's (the
         decoding of a stream the model reads)."""
-        runtime = pool.handle(spec).get()
+        spec = self.catalog.spec(role)
+        runtime = self.handle(role).get()
         started = time.perf_counter()
         try:
             result = call(runtime)
@@ -148,16 +149,14 @@ class Inference:
         stats.record_call(spec.ref, items, seconds, stats.compute_cost(seconds, self.settings.compute_usd_per_hour))
         return result
 
-    def _batcher(
-        self, role: Role, spec: ModelSpec, call: Callable[[Any, list[Any]], Sequence[Any]]
-    ) -> MicroBatcher[Any, Any]:
+    def _batcher(self, role: Role, call: Callable[[Any, list[Any]], Sequence[Any]]) -> MicroBatcher[Any, Any]:
         with self._lock:
             batcher = self._batchers.get(role)
             if batcher is None:
                 s = self.settings
-                handle = pool.handle(spec)
+                handle = self.handle(role)
                 batcher = self._batchers[role] = MicroBatcher(
-                    spec.ref,
+                    self.catalog.ref(role),
                     lambda batch: call(handle.get(), batch),
                     max_batch=s.batch_max_size,
                     wait_s=s.batch_wait_ms / 1000,
@@ -169,7 +168,7 @@ class Inference:
     def _stream(self, role: Role, chunks: Iterable[npt.NDArray[np.float32]]) -> Any:
         """A model that reads a whole file as a stream of chunks, counted without the decoding."""
         clocked = _Clocked(chunks)
-        results = self._counted(self.catalog.spec(role), lambda runtime: runtime([clocked]), 1, clocked.seconds)
+        results = self._counted(role, lambda runtime: runtime([clocked]), 1, clocked.seconds)
         return results[0]
 
     def record(self, role: Role, counter: str, value: float = 1.0) -> None:
@@ -198,7 +197,7 @@ class Inference:
         (what every process using the database has counted for it, by model id)."""
         out = []
         for spec in self.catalog.specs():
-            handle = pool.handle(spec)
+            handle = pool.handle(spec)  # a role served by another's runtime shows no load of its own
             problem = spec.problem()
             state = "missing" if problem else "loaded" if handle.loaded else "available"
             out.append(
@@ -331,8 +330,7 @@ class Inference:
     def read_with_rapidocr(self, pixels: Pixels) -> list[OcrLine]:
         """rapidocr: detection in the caller's thread (counted on the reader), recognition of the line
         images gathered with those of concurrent pictures (counted on the recogniser)."""
-        spec = self.catalog.spec(Role.OCR_READER)
-        found = self._counted(spec, lambda reader: reader.detect(pixels), 1)
+        found = self._counted(Role.OCR_READER, lambda reader: reader.detect(pixels), 1)
         if found.detected is None:
             return []
         readings = self.call(Role.OCR_RECOGNISER, found.line_images, run=_recognise, gather=True)
@@ -437,9 +435,8 @@ class _WhisperTier:
         return found[0]
 
     def detect_language(self, audio: npt.NDArray[np.float32]) -> Identification:
-        spec = self.door.catalog.spec(self.role)
         started = time.perf_counter()
-        identified: Identification = self.door._counted(spec, lambda model: model.identify(audio), 1)
+        identified: Identification = self.door._counted(self.role, lambda model: model.identify(audio), 1)
         stats.record(self.ref, LANGUAGE_IDENTIFICATIONS)
         stats.record(self.ref, LANGUAGE_IDENTIFICATION_SECONDS, time.perf_counter() - started)
         return identified

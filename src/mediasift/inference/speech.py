@@ -36,8 +36,10 @@ from mediasift.models.whisper import CANDIDATE, FULL, MAX_WINDOW_S, PROBE, SAMPL
 
 # Whisper's own sign of a repetition loop ("thank you, thank you, ..."): the text's gzip ratio.
 LOOP_COMPRESSION_RATIO = 2.4
-# The stats counter of base's language identifications (each is also counted as one call of base).
+# The stats counters of base's language identifications and their seconds (each is also counted as
+# one call of base).
 LANGUAGE_IDENTIFICATIONS = "language_identifications"
+LANGUAGE_IDENTIFICATION_SECONDS = "language_identification_seconds"
 # Base's identification is taken as it is from this probability up. Under it the language is chosen by
 # decoding the window in each of the LANGUAGE_CANDIDATES likeliest languages that have at least
 # CANDIDATE_RATIO of the likeliest's probability (and in the window before's language). The ratio keeps
