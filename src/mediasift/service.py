@@ -30,6 +30,7 @@ from mediasift.jobs.model import DeadLetter, Lane
 from mediasift.jobs.runtime import RetryPolicy, Worker
 from mediasift.obs.quality import confidence_report
 from mediasift.pipeline.execute import load_asset
+from mediasift.pipeline.failures import classify
 from mediasift.pipeline.graph import default_pipeline
 from mediasift.pipeline.jobs import JOB_KIND, PipelineJobs
 from mediasift.pipeline.operator import Operator
@@ -112,6 +113,7 @@ class Mediasift:
             self.broker,
             {JOB_KIND: self.jobs.handle},
             worker_id=worker_id,
+            classify=classify,
             concurrency=concurrency,
             lanes=lanes,
             groups=operators,

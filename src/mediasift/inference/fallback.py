@@ -29,11 +29,12 @@ from concurrent.futures import Future, wait
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from mediasift.errors import TransientError, classify
+from mediasift.errors import TransientError
 from mediasift.inference import stats
 from mediasift.jobs.breaker import CircuitBreakers
 from mediasift.jobs.model import ErrorClass
 from mediasift.models import ModelRef
+from mediasift.pipeline.failures import classify
 
 T = TypeVar("T")
 
