@@ -20,14 +20,23 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextC
 from rich.table import Table
 
 from mediasift.config import load_settings
-from mediasift.ingest.service import Accepted, Refused
-from mediasift.jobs.model import Lane
 from mediasift.mediatype import MediaType
-from mediasift.search.hybrid import SearchMode
+from mediasift.service_models import (
+    Accepted,
+    AssetList,
+    AssetSummary,
+    ConfidenceEntry,
+    DeadLetterInfo,
+    DeadLetterList,
+    Lane,
+    Refused,
+    SearchMode,
+    SearchResults,
+    SimilarList,
+)
 
 if TYPE_CHECKING:
     from mediasift.service import IngestReport, Mediasift
-    from mediasift.service_models import ConfidenceEntry
 
 app = typer.Typer(help="mediasift: ingest, analyse and search video, audio, images and text.", no_args_is_help=True)
 assets_app = typer.Typer(help="List and inspect assets.", no_args_is_help=True)
@@ -310,12 +319,10 @@ def jobs_dlq(
     as_json: JsonFlag = False,
 ) -> None:
     """The dead-letter queue: jobs that failed for good, with why."""
-    from mediasift.service_models import DeadLetterList
-
     with closing(_system()) as system:
         letters = system.dead_letters(operator)
     if as_json:
-        _print_json(DeadLetterList.of(letters))
+        _print_json(DeadLetterList(dead_letters=[DeadLetterInfo.of(letter) for letter in letters]))
         return
     table = Table()
     for column in ("job", "attempts", "class", "error", "failed at"):
@@ -385,8 +392,6 @@ def search_command(
     system = _system()
     hits = system.search(query, limit=limit, media_type=media_type.value if media_type else None, mode=mode)
     if as_json:
-        from mediasift.service_models import SearchResults
-
         _print_json(SearchResults(results=hits))
         return
     if not hits:
@@ -411,11 +416,9 @@ def assets_list(
     as_json: JsonFlag = False,
 ) -> None:
     """Every asset, oldest first."""
-    from mediasift.service_models import AssetList
-
     rows = _system().list_assets(media_type=media_type.value if media_type else None, status=status)
     if as_json:
-        _print_json(AssetList.of(rows))
+        _print_json(AssetList(assets=[AssetSummary.of(row) for row in rows]))
         return
     table = Table()
     for column in ("id", "type", "mime", "size", "status", "source"):
@@ -434,7 +437,6 @@ def similar_command(
     """The assets most like this one, near-duplicates first (pictures by look and content, the rest
     by their text), with the moments that match."""
     from mediasift.service import AssetNotFound
-    from mediasift.service_models import SimilarList
 
     system = _system()
     try:

@@ -8,6 +8,10 @@ Times are ``datetime`` fields. Those of :data:`IsoTime` become ``datetime.isofor
 as a result is dumped; the others, times of rows as read, stay ``datetime`` in a Python dump (the CLI
 prints them with ``str()``) and become pydantic's ISO 8601 text in JSON (``Z`` for UTC), as each door
 has always given them.
+
+The few types of lower layers that its calls take or give besides (``Lane``, ``SearchMode``, an ingest
+outcome's ``Accepted`` or ``Refused``) are named here too, so the doors import this module and the
+service only.
 """
 
 from __future__ import annotations
@@ -21,8 +25,12 @@ from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
 
 from mediasift.db.assets import AssetRow
 from mediasift.inference.devices import GpuStats
+from mediasift.ingest.service import Accepted as Accepted
+from mediasift.ingest.service import Refused as Refused
 from mediasift.jobs.model import DeadLetter
+from mediasift.jobs.model import Lane as Lane
 from mediasift.search.hits import Hit
+from mediasift.search.hybrid import SearchMode as SearchMode
 from mediasift.search.similar import SimilarAsset
 
 
@@ -105,10 +113,6 @@ class AssetList(Result):
     """Assets, oldest first: ``assets list --json`` and ``GET /assets``."""
 
     assets: list[AssetSummary]
-
-    @classmethod
-    def of(cls, rows: Sequence[AssetRow]) -> AssetList:
-        return cls(assets=[AssetSummary.of(row) for row in rows])
 
 
 class Artifact(Result):
@@ -213,10 +217,6 @@ class DeadLetterList(Result):
     """``jobs dlq --json`` and ``GET /jobs/dead``."""
 
     dead_letters: list[DeadLetterInfo]
-
-    @classmethod
-    def of(cls, letters: Sequence[DeadLetter]) -> DeadLetterList:
-        return cls(dead_letters=[DeadLetterInfo.of(letter) for letter in letters])
 
 
 class JobDetail(Result):

@@ -25,14 +25,16 @@ from mediasift.api.latency import RequestTimer
 from mediasift.api.receive import Unacceptable, copy_limited, download, landing, safe_name, save_stream
 from mediasift.config import Settings, load_settings
 from mediasift.mediatype import MediaType
-from mediasift.search.hybrid import SearchMode
 from mediasift.service import AssetNotFound, IngestReport, Mediasift
 from mediasift.service_models import (
     AssetDetail,
     AssetList,
+    AssetSummary,
+    DeadLetterInfo,
     DeadLetterList,
     IngestSummary,
     JobDetail,
+    SearchMode,
     SearchResults,
     SimilarList,
     Status,
@@ -155,7 +157,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     def list_assets(
         media_type: Annotated[MediaType | None, Query(alias="type")] = None, status: str | None = None
     ) -> AssetList:
-        return AssetList.of(system.list_assets(media_type=media_type.value if media_type else None, status=status))
+        rows = system.list_assets(media_type=media_type.value if media_type else None, status=status)
+        return AssetList(assets=[AssetSummary.of(row) for row in rows])
 
     @app.get("/assets/{asset}", tags=["assets"])
     def show(asset: str) -> AssetDetail:
@@ -185,7 +188,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.get("/jobs/dead", tags=["jobs"])
     def dead_letters(operator: str | None = None) -> DeadLetterList:
-        return DeadLetterList.of(system.dead_letters(operator))
+        return DeadLetterList(dead_letters=[DeadLetterInfo.of(letter) for letter in system.dead_letters(operator)])
 
     @app.get("/jobs/{job_id}", tags=["jobs"])
     def job(job_id: str) -> JobDetail:
