@@ -9,8 +9,8 @@ as a result is dumped; the others, times of rows as read, stay ``datetime`` in a
 prints them with ``str()``) and become pydantic's ISO 8601 text in JSON (``Z`` for UTC), as each door
 has always given them.
 
-The few types of lower layers that its calls take or give besides (``Lane``, ``SearchMode``, an ingest
-outcome's ``Accepted`` or ``Refused``) are named here too, so the doors import this module and the
+The few types of lower layers that the service's calls take or give (``Lane``, ``SearchMode``, and
+ingest's ``Accepted`` and ``Refused``) are named here too, so the doors import this module and the
 service only.
 """
 
