@@ -39,6 +39,7 @@ from mediasift.jobs.model import Job, Lane
 from mediasift.jobs.runtime import JobContext, Worker
 from mediasift.models import devices
 from mediasift.models.text_embedder import TextEmbedder
+from mediasift.pipeline.failures import classify
 
 from support.textgen import prose, short_sentences
 
@@ -70,8 +71,8 @@ def through_jobs(texts: list[str], per_job: int, concurrency: int, inference: In
         vectors = inference.embed_texts(job.payload["texts"])
         assert vectors.shape == (len(job.payload["texts"]), TextEmbedder.dim)
 
-    worker = Worker(broker, {"embed": embed}, worker_id="bench", concurrency=concurrency, lanes=[Lane.BATCH],
-                    fetch_wait_s=0.05)  # fmt: skip
+    worker = Worker(broker, {"embed": embed}, worker_id="bench", classify=classify, concurrency=concurrency,
+                    lanes=[Lane.BATCH], fetch_wait_s=0.05)  # fmt: skip
     start = time.perf_counter()
     worker.run(until=lambda: worker.stats.processed >= len(jobs))
     elapsed = time.perf_counter() - start

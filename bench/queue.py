@@ -24,6 +24,7 @@ from mediasift.db.server import embedded_url, stop_embedded
 from mediasift.jobs.broker import open_broker
 from mediasift.jobs.model import Job, Lane
 from mediasift.jobs.runtime import Worker
+from mediasift.pipeline.failures import classify
 
 from support.servers import NatsServer, RedisServer
 
@@ -109,8 +110,8 @@ def through_runtime(broker_url: str, database_url: str, n: int) -> tuple[float, 
     for chunk in range(0, n, 1000):
         broker.publish(jobs[chunk : chunk + 1000])
     published = time.perf_counter() - start
-    worker = Worker(broker, {"noop": lambda job, ctx: None}, worker_id="bench", concurrency=BATCH,
-                    lanes=[Lane.BATCH], fetch_wait_s=0.05)  # fmt: skip
+    worker = Worker(broker, {"noop": lambda job, ctx: None}, worker_id="bench", classify=classify,
+                    concurrency=BATCH, lanes=[Lane.BATCH], fetch_wait_s=0.05)  # fmt: skip
 
     def drained() -> bool:
         return worker.stats.processed >= n

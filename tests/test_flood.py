@@ -68,7 +68,7 @@ def test_a_flood_keeps_queue_depth_and_worker_memory_bounded(settings: Settings,
         worker.wait(30)
     peak_depth, peak_rss = max(depths), max(memory)
     print(f"{FILES} files, high-water mark {HIGH}: peak queue depth {peak_depth}, peak worker RSS {peak_rss:.0f} MB")
-    assert len(report.accepted) == FILES and system.status()["assets"]["by_media_type"]["text"] == {"done": FILES}
+    assert len(report.accepted) == FILES and system.status().assets.by_media_type["text"] == {"done": FILES}
     assert messages and "high-water mark" in messages[0], "ingest said it was holding back"
     assert peak_depth <= HIGH + 2 * BACKPRESSURE_CHECK_EVERY
     settled = memory[len(memory) // 4 :]

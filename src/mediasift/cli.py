@@ -7,26 +7,36 @@ import logging
 import os
 import signal
 import sys
-import threading
 import warnings
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, closing, contextmanager
 from pathlib import Path
-from typing import Annotated, Any
-from uuid import UUID
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from pydantic import BaseModel
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from mediasift.config import Settings, load_settings
-from mediasift.inference.registry import IdleUnloader, pool
-from mediasift.ingest.service import Accepted, expand_paths
-from mediasift.jobs.model import Lane
+from mediasift.config import load_settings
 from mediasift.mediatype import MediaType
-from mediasift.models import devices
-from mediasift.search.hybrid import SearchMode
+from mediasift.service_models import (
+    Accepted,
+    AssetList,
+    AssetSummary,
+    ConfidenceEntry,
+    DeadLetterInfo,
+    DeadLetterList,
+    Lane,
+    Refused,
+    SearchMode,
+    SearchResults,
+    SimilarList,
+)
+
+if TYPE_CHECKING:
+    from mediasift.service import IngestReport, Mediasift
 
 app = typer.Typer(help="mediasift: ingest, analyse and search video, audio, images and text.", no_args_is_help=True)
 assets_app = typer.Typer(help="List and inspect assets.", no_args_is_help=True)
@@ -71,15 +81,16 @@ def _quiet_libraries() -> None:
     warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
 
 
-def _system() -> Any:
+def _system() -> Mediasift:
     from mediasift.service import Mediasift
 
     _quiet_libraries()
     return Mediasift(load_settings())
 
 
-def _print_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, default=str, ensure_ascii=False) + "\n")
+def _print_json(result: BaseModel) -> None:
+    # Python-mode dump: times read from tables print as str() of a datetime, as they always have.
+    sys.stdout.write(json.dumps(result.model_dump(), default=str, ensure_ascii=False) + "\n")
 
 
 def _progress(enabled: bool) -> Progress:
@@ -111,30 +122,30 @@ def ingest(
 ) -> None:
     """Register media and queue its analysis. Exit 1 if any file was refused, 3 if analysis failed."""
     system = _system()
-    total = sum(1 for _ in expand_paths(paths))
+    files = system.files(paths)
     show = not as_json and errors.is_terminal
     with _progress(show) as progress:
-        files = progress.add_task("ingest", total=total, detail="")
+        ingested = progress.add_task("ingest", total=len(files), detail="")
+        analysed: list[TaskID] = []
 
-        def on_file(path: Path, outcome: Any) -> None:
-            progress.update(files, advance=1, detail=path.name)
-            if not isinstance(outcome, Accepted) and not as_json:
+        def on_file(path: Path, outcome: Accepted | Refused) -> None:
+            progress.update(ingested, advance=1, detail=path.name)
+            if isinstance(outcome, Refused) and not as_json:
                 errors.print(f"[red]refused[/red] {path}: {outcome.reason}")
 
         def on_wait(message: str) -> None:
             if not as_json:
                 errors.print(f"[yellow]{message}[/yellow]")
 
-        report = system.ingest(paths, wait=False, lane=lane, on_file=on_file, on_wait=on_wait)
-        if wait:
-            asset_ids = [a.asset_id for a in report.accepted]
-            analysed = progress.add_task("analyse", total=len(set(asset_ids)), detail="")
-            with _track_unfinished(system, asset_ids, lambda n: progress.update(analysed, completed=n)):
-                system.wait_for(asset_ids, on_wait=on_wait)
-            report.status = system.asset_states(asset_ids)
+        def on_progress(done: int, total: int) -> None:
+            if not analysed:
+                analysed.append(progress.add_task("analyse", total=total, detail=""))
+            progress.update(analysed[0], completed=done)
+
+        report = system.ingest(files, wait=wait, lane=lane, on_file=on_file, on_wait=on_wait, on_progress=on_progress)
     system.close()
     if as_json:
-        _print_json(report.to_json())
+        _print_json(report.summary())
     else:
         _print_ingest_summary(report, wait)
     if report.refused:
@@ -143,35 +154,12 @@ def ingest(
         raise typer.Exit(EXIT_FAILED)
 
 
-@contextmanager
-def _track_unfinished(system: Any, asset_ids: list[UUID], report: Callable[[int], None]) -> Iterator[None]:
-    """Report how many of the assets are finished, twice a second, while the caller waits."""
-    from mediasift.db import job_states
-
-    unique = list(dict.fromkeys(asset_ids))
-    stop = threading.Event()
-
-    def poll() -> None:
-        while not stop.wait(0.5):
-            with system.db.connect() as conn:
-                report(len(unique) - job_states.unfinished(conn, unique))
-
-    thread = threading.Thread(target=poll, daemon=True)
-    thread.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        thread.join()
-        report(len(unique))
-
-
-def _print_ingest_summary(report: Any, wait: bool) -> None:
+def _print_ingest_summary(report: IngestReport, wait: bool) -> None:
     new = [a for a in report.accepted if not a.duplicate]
     dupes = len(report.accepted) - len(new)
     console.print(f"[green]{len(new)} new[/green], {dupes} duplicate, [red]{len(report.refused)} refused[/red]")
     for asset_id, state in report.status.items():
-        for op, error in state.get("failed", {}).items():
+        for op, error in state.failed.items():
             console.print(f"[yellow]asset {str(asset_id)[:8]}: {op} failed: {error}[/yellow]")
     if not wait and report.accepted:
         console.print("Analysis queued: a running [bold]mediasift worker[/bold] picks it up (or use --wait).")
@@ -183,7 +171,7 @@ def process() -> None:
     system = _system()
     with console.status("analysing queued work"):
         system.process_pending()
-    console.print(f"queue drained: {system.status()['assets']['failed']} assets have failed operators")
+    console.print(f"queue drained: {system.status().assets.failed} assets have failed operators")
     system.close()
 
 
@@ -203,33 +191,23 @@ def reprocess(
     a failure), and nothing else."""
     system = _system()
     try:
-        plan = system.reprocess(
-            operator=operator, media_type=media_type.value if media_type else None, errors_only=errors_only
+        done = system.reprocess(
+            operator=operator, media_type=media_type.value if media_type else None, errors_only=errors_only, wait=wait
         )
     except ValueError as exc:
         errors.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from None
-    still: dict[str, int] = {}
-    if wait and plan["assets"]:
-        system.wait_for(plan["assets"])
-        # What a worker with other settings ran is fresh by its settings, not by these: say so.
-        for ops in system.stale(operator=operator, media_type=media_type.value if media_type else None).values():
-            for op in ops:
-                still[op.name] = still.get(op.name, 0) + 1
-    states = system.asset_states(plan["assets"]) if wait else {}
     system.close()
     if as_json:
-        _print_json({"queued": plan["queued"], "assets": [str(a) for a in plan["assets"]],
-                     "failed": [str(a) for a, s in states.items() if s["status"] == "failed"],
-                     "still_stale": still})  # fmt: skip
-    elif not plan["queued"]:
+        _print_json(done)
+    elif not done.queued:
         console.print("Everything is up to date.")
     else:
-        console.print(f"{len(plan['assets'])} assets: " + ", ".join(f"{op} {n}" for op, n in plan["queued"].items()))
-    if still:
+        console.print(f"{len(done.assets)} assets: " + ", ".join(f"{op} {n}" for op, n in done.queued.items()))
+    if done.still_stale:
         errors.print(
             "[yellow]still stale after running: "
-            + ", ".join(f"{op} {n}" for op, n in still.items())
+            + ", ".join(f"{op} {n}" for op, n in done.still_stale.items())
             + ". A worker with other settings (MEDIASIFT_* values, or another mediasift version) ran them;"
             " give every worker the same configuration.[/yellow]"
         )
@@ -259,13 +237,12 @@ def worker(
     errors.print(
         f"worker {runner.id} on {system.broker.name}: lanes {', '.join(chosen)}, concurrency {runner.concurrency}"
     )
-    for model_id, problem in system.model_problems().items():
+
+    def unavailable(model_id: str, problem: str) -> None:
         errors.print(f"[yellow]model {model_id} is unavailable: {problem}[/yellow]")
-    with _metrics_served(system.settings, metrics_port, metrics_addr):
-        unloader = IdleUnloader(pool, system.settings.model_idle_unload_s).start()
-        code = runner.run()
-        unloader.stop()
-    system.worker_stopped(runner)
+
+    with _metrics_served(system, metrics_port, metrics_addr):
+        code = system.run_worker(runner, on_model_problem=unavailable)
     system.close()
     errors.print(f"worker {runner.id} stopped: {runner.stats}")
     raise typer.Exit(code)
@@ -278,7 +255,7 @@ def up(
     metrics_addr: MetricsAddr = "127.0.0.1",
 ) -> None:
     """Run the embedded default in one command: the database and one worker."""
-    from mediasift.db.connection import database_url
+    from mediasift.service import database_url
 
     errors.print(f"database: {database_url(load_settings())}")
     worker(
@@ -291,28 +268,19 @@ def up(
 
 
 @contextmanager
-def _metrics_served(settings: Settings, port: int | None, addr: str) -> Iterator[None]:
-    """``/metrics`` on ``addr:port`` while in the block (nothing when ``port`` is None), read through
-    a system of its own: scrapes come on another thread."""
+def _metrics_served(system: Mediasift, port: int | None, addr: str) -> Iterator[None]:
+    """``/metrics`` on ``addr:port`` while in the block (nothing when ``port`` is None)."""
     if port is None:
         yield
         return
-    from mediasift.obs.metrics import serve
-    from mediasift.service import Mediasift
-
-    reader = Mediasift(settings)
-    try:
-        server = serve(reader.status, port, addr)
-    except OSError as exc:
-        reader.close()
-        errors.print(f"[red]cannot serve metrics on {addr}:{port}: {exc.strerror or exc}[/red]")
-        raise typer.Exit(2) from None
-    errors.print(f"metrics: http://{addr}:{port}/metrics")
-    try:
+    with ExitStack() as stack:
+        try:
+            stack.enter_context(system.metrics_served(port, addr))
+        except OSError as exc:
+            errors.print(f"[red]cannot serve metrics on {addr}:{port}: {exc.strerror or exc}[/red]")
+            raise typer.Exit(2) from None
+        errors.print(f"metrics: http://{addr}:{port}/metrics")
         yield
-    finally:
-        server.shutdown()
-        reader.close()
 
 
 @app.command()
@@ -351,9 +319,10 @@ def jobs_dlq(
     as_json: JsonFlag = False,
 ) -> None:
     """The dead-letter queue: jobs that failed for good, with why."""
-    letters = _system().dead_letters(operator)
+    with closing(_system()) as system:
+        letters = system.dead_letters(operator)
     if as_json:
-        _print_json({"dead_letters": [d.to_json() for d in letters]})
+        _print_json(DeadLetterList(dead_letters=[DeadLetterInfo.of(letter) for letter in letters]))
         return
     table = Table()
     for column in ("job", "attempts", "class", "error", "failed at"):
@@ -373,14 +342,15 @@ def jobs_show(
     from mediasift.service import AssetNotFound
 
     try:
-        detail = _system().job(job_id)
-    except (AssetNotFound, ValueError):
+        with closing(_system()) as system:
+            detail = system.job(job_id)
+    except AssetNotFound:
         errors.print(f"[red]no job {job_id!r}[/red]")
         raise typer.Exit(2) from None
     if as_json:
         _print_json(detail)
         return
-    console.print_json(data=detail, default=str)
+    console.print_json(data=detail.model_dump(), default=str)
 
 
 @jobs_app.command("redrive")
@@ -393,7 +363,8 @@ def jobs_redrive(
     if job_id is None and not all_jobs:
         errors.print("[red]name a job id, or pass --all[/red]")
         raise typer.Exit(2)
-    count = _system().redrive([job_id] if job_id else None, operator=operator)
+    with closing(_system()) as system:
+        count = system.redrive([job_id] if job_id else None, operator=operator)
     console.print(f"{count} job{'s' if count != 1 else ''} queued again")
 
 
@@ -421,7 +392,7 @@ def search_command(
     system = _system()
     hits = system.search(query, limit=limit, media_type=media_type.value if media_type else None, mode=mode)
     if as_json:
-        _print_json({"results": [hit.to_json() for hit in hits]})
+        _print_json(SearchResults(results=hits))
         return
     if not hits:
         console.print("No results.")
@@ -447,7 +418,7 @@ def assets_list(
     """Every asset, oldest first."""
     rows = _system().list_assets(media_type=media_type.value if media_type else None, status=status)
     if as_json:
-        _print_json({"assets": [row.to_json() for row in rows]})
+        _print_json(AssetList(assets=[AssetSummary.of(row) for row in rows]))
         return
     table = Table()
     for column in ("id", "type", "mime", "size", "status", "source"):
@@ -473,23 +444,23 @@ def similar_command(
     except AssetNotFound as exc:
         errors.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from None
-    found = [item.to_json() for item in system.similar(asset_id, limit=limit)]
+    found = SimilarList.of(asset_id, system.similar(asset_id, limit=limit))
     if as_json:
-        _print_json({"asset_id": str(asset_id), "similar": found})
+        _print_json(found)
         return
-    if not found:
+    if not found.similar:
         console.print("Nothing similar.")
         return
     table = Table()
     for column in ("similarity", "hash bits", "near-dup", "type", "asset", "source", "moments (this → that)"):
         table.add_column(column, overflow="fold")
-    for item in found:
-        timed = [m for m in item["matches"] if m["start"] is not None or m["other_start"] is not None]
-        moments = "; ".join(f"{_fmt_time(m['start'])}→{_fmt_time(m['other_start'])}" for m in timed)
+    for item in found.similar:
+        timed = [m for m in item.matches if m.start is not None or m.other_start is not None]
+        moments = "; ".join(f"{_fmt_time(m.start)}→{_fmt_time(m.other_start)}" for m in timed)
         table.add_row(
-            f"{item['similarity']:.3f}", "" if item["phash_distance"] is None else str(item["phash_distance"]),
-            "yes" if item["near_duplicate"] else "", item["media_type"], item["asset_id"][:8],
-            Path(item["source_path"]).name if item["source_path"] else "", moments,
+            f"{item.similarity:.3f}", "" if item.phash_distance is None else str(item.phash_distance),
+            "yes" if item.near_duplicate else "", item.media_type, str(item.asset_id)[:8],
+            Path(item.source_path).name if item.source_path else "", moments,
         )  # fmt: skip
     console.print(table)
 
@@ -511,25 +482,24 @@ def assets_show(
     if as_json:
         _print_json(detail)
         return
-    console.print(f"[bold]{detail['id']}[/bold] {detail['media_type']} {detail['mime']} {detail['status']}")
-    for source in detail["sources"]:
+    console.print(f"[bold]{detail.id}[/bold] {detail.media_type} {detail.mime} {detail.status}")
+    for source in detail.sources:
         console.print(f"  from {source}")
-    console.print_json(data=detail["metadata"])
+    console.print_json(data=detail.metadata)
     table = Table(title="operators")
     for column in ("operator", "version", "model", "status", "ms", "error"):
         table.add_column(column, overflow="fold")
-    for name, run in detail["operators"].items():
-        error = (run["error"] or "").splitlines()[0] if run["error"] else ""
-        table.add_row(name, run["operator_version"], run["model"] or "", run["status"],
-                      f"{run['duration_ms']:.0f}", error)  # fmt: skip
+    for name, run in detail.operators.items():
+        error = run.error.splitlines()[0] if run.error else ""
+        table.add_row(name, run.operator_version, run.model or "", run.status, f"{run.duration_ms:.0f}", error)
     console.print(table)
     table = Table(title="artifacts")
     for column in ("operator", "kind", "key", "when", "confidence", "content"):
         table.add_column(column, overflow="fold")
-    for art in detail["artifacts"]:
-        content = art["text"] or json.dumps(art["data"], default=str)
-        conf = f"{art['confidence']:.2f}" if art["confidence"] is not None else ""
-        table.add_row(art["operator"], art["kind"], art["key"], _fmt_time(art["start"]), conf, content[:160])
+    for art in detail.artifacts:
+        content = art.text or json.dumps(art.data, default=str)
+        conf = f"{art.confidence:.2f}" if art.confidence is not None else ""
+        table.add_row(art.operator, art.kind, art.key, _fmt_time(art.start), conf, content[:160])
     console.print(table)
 
 
@@ -540,57 +510,56 @@ def status(
 ) -> None:
     """What is stored, what is queued where, and which workers are alive."""
     system = _system()
+    if metrics:
+        sys.stdout.write(system.metrics_text())
+        system.close()
+        return
     info = system.status()
     system.close()
-    if metrics:
-        from mediasift.obs.metrics import exposition
-
-        sys.stdout.write(exposition(lambda: info))
-        return
     if as_json:
         _print_json(info)
         return
-    console.print(f"data directory: {info['home']} (database: {info['database']})")
-    a = info["assets"]
-    console.print(f"assets: {a['total']} ({a['bytes']:,} bytes), pending {a['pending']}, failed {a['failed']}")
-    for media_type, counts in sorted(a["by_media_type"].items()):
+    console.print(f"data directory: {info.home} (database: {info.database})")
+    a = info.assets
+    console.print(f"assets: {a.total} ({a.bytes:,} bytes), pending {a.pending}, failed {a.failed}")
+    for media_type, counts in sorted(a.by_media_type.items()):
         console.print(f"  {media_type}: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
-    q = info["queue"]
-    ready = ", ".join(f"{lane} {n}" for lane, n in q["ready"].items())
+    q = info.queue
+    ready = ", ".join(f"{lane} {n}" for lane, n in q.ready.items())
     console.print(
-        f"queue ({q['broker']}): ready {ready}; delayed {q['delayed']}; in flight {q['in_flight']}; "
-        f"dead {q['dead']} (high-water mark {q['high_water']})"
+        f"queue ({q.broker}): ready {ready}; delayed {q.delayed}; in flight {q.in_flight}; "
+        f"dead {q.dead} (high-water mark {q.high_water})"
     )
-    for lane, operators in sorted(q["jobs"].items()):
+    for lane, operators in sorted(q.jobs.items()):
         for operator, states in sorted(operators.items()):
             console.print(f"  {lane:11} {operator:12} " + ", ".join(f"{k} {v}" for k, v in sorted(states.items())))
-    console.print(f"workers alive: {len(info['workers'])}")
-    for w in info["workers"]:
+    console.print(f"workers alive: {len(info.workers)}")
+    for w in info.workers:
         console.print(
-            f"  {w['id']} on {w['host']} ({w['broker']}): {w['in_flight']} in flight, {w['processed']} done, "
-            f"{w['failed']} failed, last heartbeat {w['heartbeat_at']}"
+            f"  {w.id} on {w.host} ({w.broker}): {w.in_flight} in flight, {w.processed} done, "
+            f"{w.failed} failed, last heartbeat {w.heartbeat_at.isoformat()}"
         )
-    for model, emb in info["embeddings"].items():
-        console.print(f"embeddings {model}: {emb['count']} x {emb['dim']}-d")
-    for media_type, cost in sorted(info["cost"].items()):
+    for model, emb in info.embeddings.items():
+        console.print(f"embeddings {model}: {emb.count} x {emb.dim}-d")
+    for media_type, cost in sorted(info.cost.items()):
         console.print(
-            f"cost {media_type}: ${cost['per_asset_usd']:.6f} and {cost['processing_s_per_asset']:.1f} s of "
-            f"processing per asset ({cost['assets']} asset{'' if cost['assets'] == 1 else 's'},"
-            f" ${cost['total_usd']:.6f} in all)"
+            f"cost {media_type}: ${cost.per_asset_usd:.6f} and {cost.processing_s_per_asset:.1f} s of "
+            f"processing per asset ({cost.assets} asset{'' if cost.assets == 1 else 's'},"
+            f" ${cost.total_usd:.6f} in all)"
         )
-    _print_confidence(info["confidence"])
+    _print_confidence(info.confidence)
 
 
-def _print_confidence(report: dict[str, dict[str, Any]]) -> None:
+def _print_confidence(report: dict[str, dict[str, ConfidenceEntry]]) -> None:
     """One line per operator and kind: median confidence now and before, and the drift between."""
     for operator, kinds in sorted(report.items()):
         for kind, entry in sorted(kinds.items()):
-            now, before = entry["recent"], entry["baseline"]
-            median = "/".join("-" if w["p50"] is None else f"{w['p50']:.2f}" for w in (now, before))
-            shifted = " SHIFTED" if entry["shifted"] else ""
-            drift = "" if entry["psi"] is None else f", drift {entry['psi']:.2f}{shifted}"
+            now, before = entry.recent, entry.baseline
+            median = "/".join("-" if w.p50 is None else f"{w.p50:.2f}" for w in (now, before))
+            shifted = " SHIFTED" if entry.shifted else ""
+            drift = "" if entry.psi is None else f", drift {entry.psi:.2f}{shifted}"
             console.print(
-                f"confidence {operator}/{kind}: median {median} (recent/baseline, {now['count']}/{before['count']}"
+                f"confidence {operator}/{kind}: median {median} (recent/baseline, {now.count}/{before.count}"
                 f" results){drift}"
             )
 
@@ -602,31 +571,31 @@ def models_list(as_json: JsonFlag = False) -> None:
     listing = system.models()
     system.close()
     if as_json:
-        _print_json({"device": devices.describe(), "models": listing})
+        _print_json(listing)
         return
-    console.print(devices.describe())
-    for m in listing:
-        c = m["counters"]
-        loaded = f" in {m['load_seconds']:.2f} s" if m["load_seconds"] else ""
-        batch = f", batches of {m['batch_size']}" if m["batches"] else ""
+    console.print(listing.device)
+    for m in listing.models:
+        c = m.counters
+        loaded = f" in {m.load_seconds:.2f} s" if m.load_seconds else ""
+        batch = f", batches of {m.batch_size}" if m.batches else ""
         lookups = c.get("cache_hits", 0) + c.get("cache_misses", 0)
-        console.print(f"[bold]{m['id']}[/bold] [dim]{m['version']}[/dim]", soft_wrap=True)
+        console.print(f"[bold]{m.id}[/bold] [dim]{m.version}[/dim]", soft_wrap=True)
         console.print(
-            f"  {m['task']}, {m['runtime']} on {m['device']}{batch}; {m['state']}{loaded}; "
+            f"  {m.task}, {m.runtime} on {m.device}{batch}; {m.state}{loaded}; "
             f"calls {c.get('calls', 0):.0f}, items {c.get('items', 0):.0f}, "
             f"cache hits {c.get('cache_hits', 0):.0f}/{lookups:.0f}, errors {c.get('errors', 0):.0f}, "
             f"cost ${c.get('cost_usd', 0):.6f}",
             soft_wrap=True,
         )
-    for m in listing:
-        if m["problem"]:
-            errors.print(f"[yellow]{m['id']}: {m['problem']}[/yellow]")
+    for m in listing.models:
+        if m.problem:
+            errors.print(f"[yellow]{m.id}: {m.problem}[/yellow]")
 
 
 @db_app.command("url")
 def db_url() -> None:
     """Print the database URL (starting the embedded server if it is the one in use)."""
-    from mediasift.db.connection import database_url
+    from mediasift.service import database_url
 
     console.print(database_url(load_settings()))
 
@@ -634,11 +603,9 @@ def db_url() -> None:
 @db_app.command("stop")
 def db_stop() -> None:
     """Stop the embedded PostgreSQL server of this data directory."""
-    from mediasift.db.server import stop_embedded
+    from mediasift.service import stop_database
 
-    settings = load_settings()
-    stopped = stop_embedded(settings.pg_dir)
-    console.print("stopped" if stopped else "not running")
+    console.print("stopped" if stop_database(load_settings()) else "not running")
 
 
 if __name__ == "__main__":

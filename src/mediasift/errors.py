@@ -1,8 +1,7 @@
-"""Errors that say whether trying again can help, and the classification of everything else."""
+"""The two kinds of error that say whether trying again can help. Which other exceptions count as
+which is the pipeline's to say (:mod:`mediasift.pipeline.failures`)."""
 
 from __future__ import annotations
-
-from mediasift.jobs.model import ErrorClass
 
 
 class PermanentError(Exception):
@@ -11,22 +10,3 @@ class PermanentError(Exception):
 
 class TransientError(Exception):
     """A dependency is unavailable or slow (a model server, the network): a retry may succeed."""
-
-
-def _permanent_types() -> tuple[type[BaseException], ...]:
-    import av
-    from PIL import UnidentifiedImageError
-
-    from mediasift.media.audio import NoAudioStream
-
-    return (PermanentError, av.error.InvalidDataError, UnidentifiedImageError, UnicodeDecodeError, NoAudioStream)
-
-
-def classify(exc: BaseException) -> ErrorClass:
-    """Corrupt or unsupported input is permanent; timeouts are their own class; anything else is
-    treated as transient and retried until its attempts run out (then it is ``exhausted``)."""
-    if isinstance(exc, _permanent_types()):
-        return ErrorClass.PERMANENT
-    if isinstance(exc, TimeoutError):
-        return ErrorClass.TIMEOUT
-    return ErrorClass.TRANSIENT

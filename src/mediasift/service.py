@@ -1,46 +1,83 @@
 """The Python API: one object that composes storage, ingest, the job runtime and search.
 
-The CLI (and later the REST API) are thin doors onto this; none of them holds logic it lacks.
+The CLI and the HTTP API are thin doors onto this; neither holds logic it lacks. Results are typed
+models (:mod:`mediasift.service_models`): the JSON both doors give is theirs.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import os
+import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 from uuid import UUID
 
+from prometheus_client import CollectorRegistry, ProcessCollector
+
 from mediasift.blobs import blob_store
 from mediasift.config import Settings
 from mediasift.db import assets as asset_repo
-from mediasift.db import job_states
+from mediasift.db import connection, job_states
 from mediasift.db import results as result_repo
 from mediasift.db import workers as worker_repo
 from mediasift.db.connection import Database
 from mediasift.db.inference_cache import InferenceCacheTable
+from mediasift.db.server import stop_embedded
 from mediasift.inference import usage
 from mediasift.inference.door import Inference
+from mediasift.inference.registry import IdleUnloader, pool
 from mediasift.ingest.service import Accepted, Ingestor, Refused, expand_paths
 from mediasift.jobs.breaker import CircuitBreakers
 from mediasift.jobs.broker import Broker, open_broker
 from mediasift.jobs.model import DeadLetter, Lane
 from mediasift.jobs.runtime import RetryPolicy, Worker
 from mediasift.models import devices
+from mediasift.obs import metrics
 from mediasift.obs.quality import confidence_report
 from mediasift.operators import default_pipeline
 from mediasift.pipeline.execute import load_asset
+from mediasift.pipeline.failures import about_input, classify
 from mediasift.pipeline.jobs import JOB_KIND, PipelineJobs
 from mediasift.pipeline.operator import Operator
 from mediasift.search.hits import Hit
 from mediasift.search.hybrid import SearchMode, search
 from mediasift.search.similar import SimilarAsset, similar
+from mediasift.service_models import (
+    Artifact,
+    AssetCounts,
+    AssetDetail,
+    AssetState,
+    AuditEntry,
+    ConfidenceEntry,
+    DeadLetterInfo,
+    EmbeddingCount,
+    IngestedFile,
+    IngestSummary,
+    JobDetail,
+    JobState,
+    MediaCost,
+    ModelInfo,
+    ModelListing,
+    OperatorRun,
+    QueueInfo,
+    RefusedFile,
+    Reprocessed,
+    Status,
+    WorkerInfo,
+)
 
 BACKPRESSURE_CHECK_EVERY = 25
+PROGRESS_EVERY_S = 0.5
+
+# Reports as the work goes: a message (ingest holds back, no worker runs) and progress (assets
+# finished, of how many).
+OnWait = Callable[[str], None]
+OnProgress = Callable[[int, int], None]
 
 
 class AssetNotFound(LookupError):
@@ -51,21 +88,35 @@ class AssetNotFound(LookupError):
 class IngestReport:
     accepted: list[Accepted] = field(default_factory=list)
     refused: list[Refused] = field(default_factory=list)
-    status: dict[UUID, dict[str, Any]] = field(default_factory=dict)
+    status: dict[UUID, AssetState] = field(default_factory=dict)  # once the analysis was waited for
 
-    def to_json(self) -> dict[str, Any]:
+    def summary(self) -> IngestSummary:
+        """What ``ingest --json`` prints and ``POST /assets`` answers."""
         accepted = []
         for a in self.accepted:
-            item: dict[str, Any] = {
-                "path": a.path, "asset_id": str(a.asset_id), "media_type": a.media_type, "duplicate": a.duplicate,
-            }  # fmt: skip
-            item.update(self.status.get(a.asset_id, {}))
-            accepted.append(item)
-        return {"accepted": accepted, "rejected": [{"path": r.path, "reason": r.reason} for r in self.refused]}
+            state = self.status.get(a.asset_id)
+            accepted.append(
+                IngestedFile(
+                    path=a.path, asset_id=a.asset_id, media_type=a.media_type, duplicate=a.duplicate,
+                    status=state.status if state else None, failed=state.failed if state else None,
+                )
+            )  # fmt: skip
+        rejected = [RefusedFile(path=r.path, reason=r.reason) for r in self.refused]
+        return IngestSummary(accepted=accepted, rejected=rejected)
 
     @property
     def failed(self) -> list[UUID]:
-        return [asset_id for asset_id, s in self.status.items() if s.get("status") == "failed"]
+        return [asset_id for asset_id, s in self.status.items() if s.status == "failed"]
+
+
+def database_url(settings: Settings) -> str:
+    """The URL of the database ``settings`` name (starting the embedded server if it is that one)."""
+    return connection.database_url(settings)
+
+
+def stop_database(settings: Settings) -> bool:
+    """Stop the embedded PostgreSQL server of the data directory; whether one was running."""
+    return stop_embedded(settings.pg_dir)
 
 
 class Mediasift:
@@ -77,7 +128,7 @@ class Mediasift:
         self.db = Database(self.settings)
         self.blobs = blob_store(self.settings)
         self.pipeline = default_pipeline(self.settings.operator_plugins)
-        self.inference = Inference(self.settings, store=InferenceCacheTable(self.db.url))
+        self.inference = Inference(self.settings, store=InferenceCacheTable(self.db.url), about_input=about_input)
 
     @cached_property
     def broker(self) -> Broker:
@@ -104,57 +155,116 @@ class Mediasift:
         concurrency: int | None = None,
         lanes: Sequence[Lane] = (Lane.INTERACTIVE, Lane.BATCH),
         operators: set[str] | None = None,
-        register: bool = True,
         worker_id: str | None = None,
     ) -> Worker:
-        """A worker over this system's broker. Registered workers announce themselves and heartbeat,
-        so ``status`` can show them and ``ingest --wait`` knows to leave the work to them."""
+        """A worker over this system's broker, failures classified as the pipeline says; run it with
+        :meth:`run_worker`. Raises ValueError for operators the pipeline does not have."""
         s = self.settings
-        worker_id = worker_id or f"{os.uname().nodename}-{os.getpid()}-{os.urandom(2).hex()}"
-        concurrency = concurrency or s.worker_concurrency
         if operators is not None and (unknown := operators - set(self.pipeline.operators)):
             raise ValueError(f"unknown operators: {', '.join(sorted(unknown))}")
-        worker = Worker(
+        return Worker(
             self.broker,
             {JOB_KIND: self.jobs.handle},
-            worker_id=worker_id,
-            concurrency=concurrency,
+            worker_id=worker_id or f"{os.uname().nodename}-{os.getpid()}-{os.urandom(2).hex()}",
+            classify=classify,
+            concurrency=concurrency or s.worker_concurrency,
             lanes=lanes,
             groups=operators,
             dependency_of=self.jobs.dependency_of,
             hooks=self.jobs,
             retry=RetryPolicy(s.retry_base_s, s.retry_cap_s),
             breakers=CircuitBreakers(s.breaker_threshold, s.breaker_cooldown_s),
-            on_heartbeat=self._beat if register else None,
+            on_heartbeat=self._beat,
         )
-        if register:
+
+    def run_worker(
+        self,
+        worker: Worker,
+        *,
+        until: Callable[[], bool] | None = None,
+        on_model_problem: Callable[[str, str], None] | None = None,
+    ) -> int:
+        """Run ``worker`` until it is stopped (or, when idle, ``until()`` holds) and return its exit code.
+
+        Around the run: models whose files are missing are reported to ``on_model_problem`` (model
+        id, the fix) when it is given; the worker is registered, so ``status`` shows it and waiting
+        callers leave the work to it, and heartbeats with its counts; models idle for
+        ``model_idle_unload_s`` are unloaded; at the end the worker is marked stopped."""
+        if on_model_problem is not None:
+            for model_id, problem in self.model_problems().items():
+                on_model_problem(model_id, problem)
+        lanes = [lane.value for lane in worker.lanes]
+        with self.db.transaction() as conn:
+            worker_repo.register(conn, worker.id, self.broker.name, lanes, worker.concurrency)
+        unloader = IdleUnloader(pool, self.settings.model_idle_unload_s).start()
+        try:
+            return worker.run(until=until)
+        finally:
+            unloader.stop()
             with self.db.transaction() as conn:
-                worker_repo.register(conn, worker_id, self.broker.name, [lane.value for lane in lanes], concurrency)
-        return worker
+                worker_repo.stopped(conn, worker.id)
 
     def _beat(self, worker: Worker) -> None:
         with self.db.transaction() as conn:
             worker_repo.beat(conn, worker.id, worker.in_flight, worker.stats.processed, worker.stats.failed)
 
-    def worker_stopped(self, worker: Worker) -> None:
-        with self.db.transaction() as conn:
-            worker_repo.stopped(conn, worker.id)
+    def workers_alive(self) -> list[WorkerInfo]:
+        with self.db.connect() as conn:
+            return [WorkerInfo.model_validate(row) for row in worker_repo.alive(conn)]
 
-    def models(self) -> list[dict[str, Any]]:
-        """Every model: its declaration, its state here, and its counters summed over all processes."""
+    def models(self) -> ModelListing:
+        """The device models run on, and every model: its declaration, its state here, and its
+        counters summed over all processes."""
         with self.db.connect() as conn:
             counters = usage.read(conn)
-        return self.inference.listing(counters)
+        listing = self.inference.listing(counters)
+        return ModelListing(device=devices.describe(), models=[ModelInfo.model_validate(m) for m in listing])
 
     def model_problems(self) -> dict[str, str]:
         """Models whose files are missing (declared ones: shipped and configured), with the fix."""
         return self.inference.problems()
 
-    def workers_alive(self) -> list[dict[str, Any]]:
-        with self.db.connect() as conn:
-            return worker_repo.alive(conn)
+    # -- health and metrics ---------------------------------------------------------------------------
+
+    def ping(self) -> None:
+        """Reach the database; raises when it cannot be reached."""
+        self.db.ping()
+
+    def metrics_registry(self) -> CollectorRegistry:
+        """Prometheus collectors: what ``status`` says, read at each scrape, and this process's figures."""
+        collectors = metrics.registry_for(self._status_data)
+        ProcessCollector(registry=collectors)
+        return collectors
+
+    def metrics_text(self) -> str:
+        """What ``status`` says, as Prometheus exposition text."""
+        return metrics.exposition(self._status_data)
+
+    @contextmanager
+    def metrics_served(self, port: int, addr: str) -> Iterator[None]:
+        """``/metrics`` served on ``addr:port`` while in the block, read through a system of its own:
+        scrapes come on another thread. Raises OSError when the port cannot be had."""
+        reader = Mediasift(self.settings)
+        try:
+            server = metrics.serve(reader._status_data, port, addr)
+        except OSError:
+            reader.close()
+            raise
+        try:
+            yield
+        finally:
+            server.shutdown()
+            reader.close()
+
+    def _status_data(self) -> dict[str, Any]:
+        return self.status().model_dump()
 
     # -- ingest -------------------------------------------------------------------------------------
+
+    def files(self, paths: Iterable[Path]) -> list[Path]:
+        """The files ``ingest`` takes from ``paths``: files named, and every file under directories
+        named (recursively, in a stable order)."""
+        return list(expand_paths(paths))
 
     def ingest(
         self,
@@ -163,14 +273,15 @@ class Mediasift:
         wait: bool = False,
         lane: Lane | None = None,
         on_file: Callable[[Path, Accepted | Refused], None] | None = None,
-        on_wait: Callable[[str], None] | None = None,
+        on_wait: OnWait | None = None,
+        on_progress: OnProgress | None = None,
     ) -> IngestReport:
         """Register every file and queue its analysis; with ``wait``, return when it is done.
 
         With no worker running, the work is done here, through the same runtime. When the queue is
         deeper than the high-water mark, ingest waits (or works) until it is back under the
         low-water mark, so neither the queue nor memory grows without bound."""
-        files = list(expand_paths(paths))
+        files = self.files(paths)
         lane = lane or (Lane.INTERACTIVE if len(files) <= self.settings.interactive_max_files else Lane.BATCH)
         ingestor = Ingestor(self.db, self.settings, self.blobs, self.inference.language)
         report = IngestReport()
@@ -181,7 +292,7 @@ class Mediasift:
             if on_file:
                 on_file(path, outcome)
         if wait:
-            self._wait_into(report, on_wait)
+            self._wait_into(report, on_wait, on_progress)
         return report
 
     def ingest_received(self, path: Path, source: str, *, wait: bool = False) -> IngestReport:
@@ -192,7 +303,7 @@ class Mediasift:
         ingestor = Ingestor(self.db, self.settings, self.blobs, self.inference.language, actor="api")
         self._register(ingestor, path, source, Lane.INTERACTIVE, report)
         if wait:
-            self._wait_into(report, None)
+            self._wait_into(report, None, None)
         return report
 
     def _register(
@@ -207,15 +318,16 @@ class Mediasift:
             report.refused.append(outcome)
         return outcome
 
-    def _wait_into(self, report: IngestReport, on_wait: Callable[[str], None] | None) -> None:
-        self.wait_for([a.asset_id for a in report.accepted], on_wait=on_wait)
-        report.status = self.asset_states([a.asset_id for a in report.accepted])
+    def _wait_into(self, report: IngestReport, on_wait: OnWait | None, on_progress: OnProgress | None) -> None:
+        asset_ids = [a.asset_id for a in report.accepted]
+        self.wait_for(asset_ids, on_wait=on_wait, on_progress=on_progress)
+        report.status = self.asset_states(asset_ids)
 
     def _never_queued(self, asset_id: UUID) -> bool:
         with self.db.connect() as conn:
             return not job_states.states(conn, asset_id)
 
-    def _hold_back(self, on_wait: Callable[[str], None] | None) -> None:
+    def _hold_back(self, on_wait: OnWait | None) -> None:
         depth = self.broker.stats().depth
         if depth < self.settings.queue_high_water:
             return
@@ -229,26 +341,38 @@ class Mediasift:
         else:
             self.run_inline(until=lambda: self.broker.stats().depth <= low)
 
-    def wait_for(self, asset_ids: Sequence[UUID], *, on_wait: Callable[[str], None] | None = None) -> None:
-        """Return when every one of these assets is done or failed."""
+    def wait_for(
+        self, asset_ids: Sequence[UUID], *, on_wait: OnWait | None = None, on_progress: OnProgress | None = None
+    ) -> None:
+        """Return when every one of these assets is done or failed. While no worker is alive, the
+        work is done here. ``on_progress`` hears how many are finished, of how many: at the start,
+        twice a second while waiting, and at the end."""
         unique = list(dict.fromkeys(asset_ids))
 
-        def finished() -> bool:
+        def unfinished() -> int:
             with self.db.connect() as conn:
-                return job_states.unfinished(conn, unique) == 0
+                return job_states.unfinished(conn, unique)
 
-        while not finished():
-            if self.workers_alive():
-                time.sleep(0.5)
-            else:
-                if on_wait:
-                    on_wait("no worker is running: analysing here")
-                self.run_inline(until=finished)
+        def finished() -> bool:
+            return unfinished() == 0
+
+        reporting: AbstractContextManager[None] = nullcontext()
+        if on_progress is not None:
+            reporting = _every(PROGRESS_EVERY_S, lambda: on_progress(len(unique) - unfinished(), len(unique)))
+        with reporting:
+            while not finished():
+                if self.workers_alive():
+                    time.sleep(0.5)
+                else:
+                    if on_wait:
+                        on_wait("no worker is running: analysing here")
+                    self.run_inline(until=finished)
 
     def run_inline(self, until: Callable[[], bool]) -> None:
-        """Work through the queue in this process until ``until()`` holds (checked when idle)."""
-        worker = self.worker(register=False, worker_id=f"inline-{os.getpid()}")
-        worker.run(until=until)
+        """Work through the queue in this process until ``until()`` holds (checked when idle), as a
+        registered worker: other processes see it and leave the work to it."""
+        worker_id = f"inline-{os.uname().nodename}-{os.getpid()}-{os.urandom(2).hex()}"
+        self.run_worker(self.worker(worker_id=worker_id), until=until)
 
     def process_pending(self) -> list[UUID]:
         """Queue assets that were registered but never queued, and work until nothing is left."""
@@ -265,16 +389,31 @@ class Mediasift:
         media_type: str | None = None,
         errors_only: bool = False,
         lane: Lane = Lane.BATCH,
-    ) -> dict[str, Any]:
-        """Queue what is missing or stale against stored lineage, and only that; return what was queued
-        per operator and the assets concerned."""
+        wait: bool = False,
+        on_wait: OnWait | None = None,
+        on_progress: OnProgress | None = None,
+    ) -> Reprocessed:
+        """Queue what is missing or stale against stored lineage, and only that: what was queued per
+        operator, for which assets. With ``wait``, return when that work is done, with the assets
+        that failed and what is still stale by this process's settings: a worker with other settings
+        (other ``MEDIASIFT_*`` values, another version) ran it by its own. Raises ValueError for an
+        operator the pipeline does not have."""
         queued: dict[str, int] = {}
         plans = self.stale(operator=operator, media_type=media_type, errors_only=errors_only)
         for asset_id, plan in plans.items():
             self.jobs.requeue(asset_id, plan, lane)
             for op in plan:
                 queued[op.name] = queued.get(op.name, 0) + 1
-        return {"queued": queued, "assets": list(plans)}
+        assets = list(plans)
+        if not (wait and assets):
+            return Reprocessed(queued=queued, assets=assets, failed=[], still_stale={})
+        self.wait_for(assets, on_wait=on_wait, on_progress=on_progress)
+        still: dict[str, int] = {}
+        for ops in self.stale(operator=operator, media_type=media_type).values():
+            for op in ops:
+                still[op.name] = still.get(op.name, 0) + 1
+        failed = [asset_id for asset_id, state in self.asset_states(assets).items() if state.status == "failed"]
+        return Reprocessed(queued=queued, assets=assets, failed=failed, still_stale=still)
 
     def stale(
         self, *, operator: str | None = None, media_type: str | None = None, errors_only: bool = False
@@ -293,16 +432,16 @@ class Mediasift:
                 plans[stored.id] = plan
         return plans
 
-    def asset_states(self, asset_ids: Sequence[UUID]) -> dict[UUID, dict[str, Any]]:
-        out: dict[UUID, dict[str, Any]] = {}
+    def asset_states(self, asset_ids: Sequence[UUID]) -> dict[UUID, AssetState]:
+        out: dict[UUID, AssetState] = {}
         with self.db.connect() as conn:
             for asset_id in dict.fromkeys(asset_ids):
                 asset = asset_repo.get_asset(conn, asset_id)
                 states = job_states.states(conn, asset_id)
-                out[asset_id] = {
-                    "status": asset.status if asset else "missing",
-                    "failed": {op: row["error"] for op, row in states.items() if row["state"] in ("dead", "failed")},
-                }
+                out[asset_id] = AssetState(
+                    status=asset.status if asset else "missing",
+                    failed={op: row["error"] for op, row in states.items() if row["state"] in ("dead", "failed")},
+                )
         return out
 
     # -- dead letters ---------------------------------------------------------------------------------
@@ -319,16 +458,22 @@ class Mediasift:
         self.jobs.on_redrive(d.job for d in chosen)
         return count
 
-    def job(self, job_id: str) -> dict[str, Any]:
-        """A job's state in its asset's pipeline, and its dead letter if it has one."""
+    def job(self, job_id: str) -> JobDetail:
+        """A job's state in its asset's pipeline, and its dead letter if it has one (AssetNotFound
+        when it has neither)."""
         asset_ref, _, operator = job_id.partition(":")
-        with self.db.connect() as conn:
-            states = job_states.states(conn, UUID(asset_ref)) if operator else {}
+        state = None
+        if operator and _is_uuid(asset_ref):
+            with self.db.connect() as conn:
+                state = job_states.states(conn, UUID(asset_ref)).get(operator)
         dead = next((d for d in self.dead_letters() if d.job.id == job_id), None)
-        state = states.get(operator)
         if state is None and dead is None:
             raise AssetNotFound(f"no job {job_id!r}")
-        return {"job_id": job_id, "state": state, "dead_letter": dead.to_json() if dead else None}
+        return JobDetail(
+            job_id=job_id,
+            state=JobState.model_validate(state) if state else None,
+            dead_letter=DeadLetterInfo.of(dead) if dead else None,
+        )
 
     # -- reading --------------------------------------------------------------------------------------
 
@@ -362,7 +507,7 @@ class Mediasift:
             raise AssetNotFound(f"no blob {sha256}")
         return self.blobs.read_bytes(sha256), mime
 
-    def describe(self, asset_id: UUID) -> dict[str, Any]:
+    def describe(self, asset_id: UUID) -> AssetDetail:
         """The asset with its metadata, every artifact with lineage, each operator's run and job state,
         and its audit trail (who or what changed it, when, how)."""
         with self.db.connect() as conn:
@@ -373,23 +518,23 @@ class Mediasift:
             runs = result_repo.read_runs(conn, asset_id)
             states = job_states.states(conn, asset_id)
             audit = asset_repo.audit_trail(conn, str(asset_id))
-        return {
-            "id": str(asset.id),
-            "media_type": asset.media_type,
-            "mime": asset.mime,
-            "sha256": asset.sha256,
-            "size_bytes": asset.size_bytes,
-            "status": asset.status,
-            "created_at": asset.created_at.isoformat(),
-            "sources": asset.sources,
-            "metadata": asset.metadata,
-            "artifacts": artifacts,
-            "operators": runs,
-            "jobs": states,
-            "audit": audit,
-        }
+        return AssetDetail(
+            id=asset.id,
+            media_type=asset.media_type,
+            mime=asset.mime,
+            sha256=asset.sha256,
+            size_bytes=asset.size_bytes,
+            status=asset.status,
+            created_at=asset.created_at,
+            sources=asset.sources,
+            metadata=asset.metadata,
+            artifacts=[Artifact.model_validate(row) for row in artifacts],
+            operators={name: OperatorRun.model_validate(row) for name, row in runs.items()},
+            jobs={name: JobState.model_validate(row) for name, row in states.items()},
+            audit=[AuditEntry.model_validate(row) for row in audit],
+        )
 
-    def status(self) -> dict[str, Any]:
+    def status(self) -> Status:
         with self.db.connect() as conn:
             counts = asset_repo.count_by(conn)
             embeddings = result_repo.count_embeddings(conn)
@@ -405,38 +550,70 @@ class Mediasift:
         by_operator: dict[str, dict[str, dict[str, int]]] = {}
         for row in job_counts:
             by_operator.setdefault(row["lane"], {}).setdefault(row["operator"], {})[row["state"]] = row["n"]
-        return {
-            "home": str(self.settings.home),
-            "database": "external" if self.settings.database_url else "embedded",
-            "assets": {
-                "total": sum(row["n"] for row in counts),
-                "bytes": int(sum(row["bytes"] or 0 for row in counts)),
-                "by_media_type": by_type,
-                "pending": sum(row["n"] for row in counts if row["status"] in ("pending", "processing")),
-                "failed": sum(row["n"] for row in counts if row["status"] == "failed"),
+        return Status(
+            home=str(self.settings.home),
+            database="external" if self.settings.database_url else "embedded",
+            assets=AssetCounts(
+                total=sum(row["n"] for row in counts),
+                bytes=int(sum(row["bytes"] or 0 for row in counts)),
+                by_media_type=by_type,
+                pending=sum(row["n"] for row in counts if row["status"] in ("pending", "processing")),
+                failed=sum(row["n"] for row in counts if row["status"] == "failed"),
+            ),
+            queue=QueueInfo(
+                broker=self.broker.name,
+                ready=queue.ready,
+                delayed=queue.delayed,
+                in_flight=queue.in_flight,
+                dead=queue.dead,
+                depth=queue.depth,
+                high_water=self.settings.queue_high_water,
+                jobs=by_operator,
+            ),
+            workers=[WorkerInfo.model_validate(row) for row in workers],
+            embeddings={row["model"]: EmbeddingCount(dim=row["dim"], count=row["n"]) for row in embeddings},
+            models=models,
+            confidence={
+                op: {kind: ConfidenceEntry.model_validate(entry) for kind, entry in kinds.items()}
+                for op, kinds in confidence.items()
             },
-            "queue": {
-                "broker": self.broker.name,
-                "ready": queue.ready,
-                "delayed": queue.delayed,
-                "in_flight": queue.in_flight,
-                "dead": queue.dead,
-                "depth": queue.depth,
-                "high_water": self.settings.queue_high_water,
-                "jobs": by_operator,
-            },
-            "workers": [{k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in w.items()} for w in workers],
-            "embeddings": {row["model"]: {"dim": row["dim"], "count": row["n"]} for row in embeddings},
-            "models": models,
-            "confidence": confidence,
-            "cost": {
-                row["media_type"]: {
-                    "assets": row["assets"],
-                    "total_usd": float(row["cost_usd"] or 0.0),
-                    "per_asset_usd": float(row["cost_usd"] or 0.0) / row["assets"],
-                    "processing_s_per_asset": float(row["duration_ms"] or 0.0) / 1000 / row["assets"],
-                }
+            cost={
+                row["media_type"]: MediaCost(
+                    assets=row["assets"],
+                    total_usd=float(row["cost_usd"] or 0.0),
+                    per_asset_usd=float(row["cost_usd"] or 0.0) / row["assets"],
+                    processing_s_per_asset=float(row["duration_ms"] or 0.0) / 1000 / row["assets"],
+                )
                 for row in costs
             },
-            "gpus": [dataclasses.asdict(gpu) for gpu in devices.gpu_stats()],
-        }
+            gpus=devices.gpu_stats(),
+        )
+
+
+def _is_uuid(text: str) -> bool:
+    try:
+        UUID(text)
+    except ValueError:
+        return False
+    return True
+
+
+@contextmanager
+def _every(interval_s: float, call: Callable[[], None]) -> Iterator[None]:
+    """Call ``call`` when the block starts, every ``interval_s`` seconds on a thread while it runs,
+    and when it ends (unless it ends by an exception)."""
+    call()
+    stop = threading.Event()
+
+    def loop() -> None:
+        while not stop.wait(interval_s):
+            call()
+
+    thread = threading.Thread(target=loop, name="progress", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+    call()

@@ -201,3 +201,27 @@ def test_serve_answers_over_a_real_socket(settings: Settings) -> None:
         _, err = server.communicate(timeout=30)
     # uvicorn shuts down gracefully, then re-raises the signal it caught
     assert server.returncode in (0, -signal.SIGTERM) and b"Traceback" not in err, err
+
+
+# Routes whose success is not JSON, and the media type each declares instead.
+NOT_JSON = {"/metrics": "text/plain", "/blobs/{sha256}": "*/*"}
+
+
+def test_openapi_describes_every_successful_response(settings: Settings) -> None:
+    document = create_app(settings).openapi()
+    schemas = document["components"]["schemas"]
+    assert {"/status", "/assets", *NOT_JSON} <= set(document["paths"])
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            route = f"{method.upper()} {path}"
+            successes = {code: answer for code, answer in operation["responses"].items() if code.startswith("2")}
+            assert successes, f"{route} declares no successful response"
+            for code, answer in successes.items():
+                content = answer.get("content", {})
+                if path in NOT_JSON:
+                    assert [kind for kind in content if kind.startswith(NOT_JSON[path])], f"{route} {code}: {content}"
+                    continue
+                schema = content.get("application/json", {}).get("schema", {})
+                if "$ref" in schema:
+                    schema = schemas[schema["$ref"].rsplit("/", 1)[-1]]
+                assert schema.get("properties"), f"{route} {code} has no response schema"

@@ -15,8 +15,9 @@ from typing import Any
 
 from mediasift.jobs.breaker import CircuitBreakers
 from mediasift.jobs.broker import Broker
-from mediasift.jobs.model import Job, Lane
+from mediasift.jobs.model import ErrorClass, Job, Lane
 from mediasift.jobs.runtime import JobContext, RetryPolicy, Worker
+from mediasift.pipeline.failures import classify
 
 from support.databases import LEASE_S
 
@@ -59,7 +60,7 @@ def test_transient_failures_retry_until_success(broker: Broker) -> None:
             raise ConnectionError("model server restarting")
 
     broker.publish([job(1, max_attempts=5)])
-    worker = Worker(broker, {"k": flaky}, worker_id="w", retry=FAST)
+    worker = Worker(broker, {"k": flaky}, worker_id="w", classify=classify, retry=FAST)
     run_until(worker, drained(broker))
     assert attempts == [1, 2, 3] and broker.dead_letters() == []
     assert worker.stats.retried == 2 and worker.stats.processed == 1
@@ -74,7 +75,7 @@ def test_permanent_errors_and_exhausted_retries_are_dead_lettered(broker: Broker
         raise TimeoutError("the model did not answer")
 
     broker.publish([job("bad", payload={"how": "corrupt"}), job("slow", payload={"how": "slow"}, max_attempts=3)])
-    worker = Worker(broker, {"k": fail}, worker_id="w", retry=FAST)
+    worker = Worker(broker, {"k": fail}, worker_id="w", classify=classify, retry=FAST)
     run_until(worker, lambda: broker.stats().dead == 2)
     dead = {d.job.id: d for d in broker.dead_letters()}
     assert (dead["job-bad"].attempts, dead["job-bad"].error_class) == (1, "permanent")
@@ -82,9 +83,27 @@ def test_permanent_errors_and_exhausted_retries_are_dead_lettered(broker: Broker
     assert (dead["job-slow"].attempts, dead["job-slow"].error_class) == (3, "exhausted")
 
 
+def test_the_classifier_the_worker_is_given_decides_what_is_retried(broker: Broker) -> None:
+    seen: list[BaseException] = []
+
+    def everything_is_permanent(exc: BaseException) -> ErrorClass:
+        seen.append(exc)
+        return ErrorClass.PERMANENT
+
+    def flaky(j: Job, ctx: JobContext) -> None:
+        raise ConnectionError("model server restarting")
+
+    broker.publish([job(1, max_attempts=5)])
+    worker = Worker(broker, {"k": flaky}, worker_id="w", classify=everything_is_permanent, retry=FAST)
+    run_until(worker, lambda: broker.stats().dead == 1)
+    (dead,) = broker.dead_letters()
+    assert (dead.attempts, dead.error_class) == (1, "permanent"), "dead-lettered at once, never retried"
+    assert worker.stats.retried == 0 and [type(exc) for exc in seen] == [ConnectionError]
+
+
 def test_unknown_job_kinds_are_dead_lettered_not_lost(broker: Broker) -> None:
     broker.publish([job(1, kind="nobody-handles-this")])
-    worker = Worker(broker, {"k": lambda j, c: None}, worker_id="w")
+    worker = Worker(broker, {"k": lambda j, c: None}, worker_id="w", classify=classify)
     run_until(worker, lambda: broker.stats().dead == 1)
     assert "no handler" in broker.dead_letters()[0].message
 
@@ -99,7 +118,7 @@ def test_a_job_past_its_time_limit_is_cancelled_and_retried(broker: Broker) -> N
         finished.append(ctx.delivery.attempt)
 
     broker.publish([job(1, timeout_s=0.5)])
-    worker = Worker(broker, {"k": sometimes_hangs}, worker_id="w", concurrency=2, retry=FAST)
+    worker = Worker(broker, {"k": sometimes_hangs}, worker_id="w", classify=classify, concurrency=2, retry=FAST)
     run_until(worker, lambda: bool(finished) and drained(broker)())
     assert finished == [2] and worker.stats.timed_out == 1
 
@@ -115,7 +134,7 @@ def test_a_circuit_breaker_pauses_jobs_instead_of_burning_their_attempts(broker:
 
     broker.publish([job(i, max_attempts=2) for i in range(12)])
     worker = Worker(
-        broker, {"k": needs_model}, worker_id="w", concurrency=1, retry=RetryPolicy(0.2, 0.4),
+        broker, {"k": needs_model}, worker_id="w", classify=classify, concurrency=1, retry=RetryPolicy(0.2, 0.4),
         breakers=CircuitBreakers(threshold=3, cooldown_s=1.0), dependency_of=lambda j: "ocr-model",
     )  # fmt: skip
     threading.Timer(2.5, model_up.set).start()
@@ -134,7 +153,7 @@ def test_a_job_that_fails_every_time_it_probes_the_breaker_is_given_up_on(broker
 
     broker.publish([job("poison", max_attempts=10)])
     worker = Worker(
-        broker, {"k": broken_input}, worker_id="w", concurrency=1, retry=RetryPolicy(0.05, 0.1),
+        broker, {"k": broken_input}, worker_id="w", classify=classify, concurrency=1, retry=RetryPolicy(0.05, 0.1),
         breakers=CircuitBreakers(threshold=2, cooldown_s=0.3), dependency_of=lambda j: "asr-model",
     )  # fmt: skip
     run_until(worker, lambda: broker.stats().dead == 1, timeout=60)
@@ -152,7 +171,7 @@ def test_interactive_work_goes_ahead_of_a_batch_backlog(broker: Broker) -> None:
         order.append(j.lane)
         time.sleep(0.01)
 
-    worker = Worker(broker, {"k": record}, worker_id="w", concurrency=2)
+    worker = Worker(broker, {"k": record}, worker_id="w", classify=classify, concurrency=2)
     run_until(worker, drained(broker))
     last_interactive = max(i for i, lane in enumerate(order) if lane is Lane.INTERACTIVE)
     assert last_interactive < 12, f"interactive jobs finished by position {last_interactive} of {len(order)}"
@@ -174,7 +193,7 @@ def test_work_in_flight_never_exceeds_the_concurrency(broker: Broker) -> None:
             running -= 1
 
     broker.publish([job(i) for i in range(60)])
-    worker = Worker(broker, {"k": busy}, worker_id="w", concurrency=3)
+    worker = Worker(broker, {"k": busy}, worker_id="w", classify=classify, concurrency=3)
     run_until(worker, drained(broker))
     assert peak == 3
 
@@ -209,7 +228,7 @@ def test_a_killed_workers_job_is_redelivered_within_its_lease(broker: Broker, tm
     def quick(j: Job, ctx: JobContext) -> None:
         (tmp_path / f"{j.id}.{ctx.delivery.attempt}.rescuer").write_text("done")
 
-    rescuer = Worker(broker, {"sleep": quick}, worker_id="rescuer")
+    rescuer = Worker(broker, {"sleep": quick}, worker_id="rescuer", classify=classify)
     run_until(rescuer, lambda: any(tmp_path.glob("job-1.*")), timeout=LEASE_S * 10)
     assert time.monotonic() - killed_at < LEASE_S * 5
     assert [p.name for p in tmp_path.iterdir()] == ["job-1.2.rescuer"]

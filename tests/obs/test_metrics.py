@@ -9,7 +9,6 @@ from prometheus_client.parser import text_string_to_metric_families
 from mediasift.config import Settings
 from mediasift.errors import PermanentError
 from mediasift.jobs.model import ErrorClass, Failure, Job, Lane
-from mediasift.obs.metrics import exposition
 from mediasift.service import Mediasift
 
 from support import mediagen
@@ -23,7 +22,7 @@ def test_metrics_report_queue_depth_dead_letters_jobs_and_assets(settings: Setti
     system.broker.bury(held[0], Failure(ErrorClass.PERMANENT, str(PermanentError("bad"))))
     samples = {
         (s.name, tuple(sorted(s.labels.items()))): s.value
-        for family in text_string_to_metric_families(exposition(system.status))
+        for family in text_string_to_metric_families(system.metrics_text())
         for s in family.samples
     }
     assert samples[("mediasift_queue_ready", (("broker", "postgres"), ("lane", "batch")))] == 1
@@ -40,7 +39,7 @@ def test_metrics_report_what_the_models_did(settings: Settings, media_dir: Path)
     assert not result.failed
     samples = {
         (s.name, tuple(sorted(s.labels.items()))): s.value
-        for family in text_string_to_metric_families(exposition(system.status))
+        for family in text_string_to_metric_families(system.metrics_text())
         for s in family.samples
     }
     minilm = (("model", "sentence-transformers/all-MiniLM-L6-v2-onnx-int8"),)

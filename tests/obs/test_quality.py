@@ -9,7 +9,6 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from mediasift.config import Settings
-from mediasift.obs.metrics import exposition
 from mediasift.obs.quality import SHIFT_PSI, population_stability
 from mediasift.service import Mediasift
 
@@ -45,21 +44,23 @@ def test_status_and_metrics_flag_a_shift_in_confidence(settings: Settings, media
                 "UPDATE operator_runs SET started_at = started_at - interval '3 days',"
                 " finished_at = finished_at - interval '3 days'"
             )
-        steady = system.status()["confidence"]["text_chunks"]["text_chunk"]
-        assert steady["recent"]["count"] == 0 and steady["baseline"]["count"] == len(CLEAR)
-        assert steady["baseline"]["p50"] > 0.99 and steady["psi"] is None, "nothing recent to compare"
+        steady = system.status().confidence["text_chunks"]["text_chunk"]
+        assert steady.recent.count == 0 and steady.baseline.count == len(CLEAR)
+        assert steady.baseline.p50 is not None and steady.baseline.p50 > 0.99
+        assert steady.psi is None, "nothing recent to compare"
 
         for index, text in enumerate(AMBIGUOUS):
             mediagen.make_text_file(media_dir / f"odd{index}.txt", text)
         system.ingest([media_dir], wait=True)
-        entry = system.status()["confidence"]["text_chunks"]["text_chunk"]
-        assert entry["recent"]["count"] == len(AMBIGUOUS) and entry["baseline"]["count"] == len(CLEAR)
-        assert entry["recent"]["p50"] < 0.8 < entry["baseline"]["p10"]
-        assert entry["psi"] >= SHIFT_PSI and entry["shifted"] is True
+        entry = system.status().confidence["text_chunks"]["text_chunk"]
+        assert entry.recent.count == len(AMBIGUOUS) and entry.baseline.count == len(CLEAR)
+        assert entry.recent.p50 is not None and entry.baseline.p10 is not None
+        assert entry.recent.p50 < 0.8 < entry.baseline.p10
+        assert entry.psi is not None and entry.psi >= SHIFT_PSI and entry.shifted is True
 
-        families = {f.name: f for f in text_string_to_metric_families(exposition(system.status))}
+        families = {f.name: f for f in text_string_to_metric_families(system.metrics_text())}
         psi = {s.labels["operator"]: s.value for s in families["mediasift_confidence_drift_psi"].samples}
-        assert psi["text_chunks"] == pytest.approx(entry["psi"], abs=1e-3)
+        assert psi["text_chunks"] == pytest.approx(entry.psi, abs=1e-3)
         medians = {
             s.labels["window"]: s.value
             for s in families["mediasift_confidence"].samples

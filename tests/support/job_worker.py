@@ -14,6 +14,7 @@ from typing import Any
 from mediasift.jobs.broker import open_broker
 from mediasift.jobs.model import Job
 from mediasift.jobs.runtime import JobContext, Worker
+from mediasift.pipeline.failures import classify
 
 
 def main() -> None:
@@ -25,8 +26,8 @@ def main() -> None:
         time.sleep(float(job.payload.get("s", 0)))
         (records / f"{job.id}.{ctx.delivery.attempt}.{os.getpid()}").write_text("done")
 
-    worker = Worker(broker, {"sleep": sleep_then_record}, worker_id=f"w{os.getpid()}", concurrency=int(concurrency),
-                    grace_s=30.0)  # fmt: skip
+    worker = Worker(broker, {"sleep": sleep_then_record}, worker_id=f"w{os.getpid()}", classify=classify,
+                    concurrency=int(concurrency), grace_s=30.0)  # fmt: skip
 
     def stop(signum: int, frame: Any) -> None:
         worker.stop()

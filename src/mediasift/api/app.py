@@ -12,12 +12,12 @@ import hmac
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from importlib.metadata import version
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import Depends, FastAPI, HTTPException, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
-from prometheus_client import CONTENT_TYPE_LATEST, ProcessCollector, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
 from starlette.datastructures import UploadFile
 
@@ -25,9 +25,20 @@ from mediasift.api.latency import RequestTimer
 from mediasift.api.receive import Unacceptable, copy_limited, download, landing, safe_name, save_stream
 from mediasift.config import Settings, load_settings
 from mediasift.mediatype import MediaType
-from mediasift.obs.metrics import registry_for
-from mediasift.search.hybrid import SearchMode
 from mediasift.service import AssetNotFound, IngestReport, Mediasift
+from mediasift.service_models import (
+    AssetDetail,
+    AssetList,
+    AssetSummary,
+    DeadLetterInfo,
+    DeadLetterList,
+    IngestSummary,
+    JobDetail,
+    SearchMode,
+    SearchResults,
+    SimilarList,
+    Status,
+)
 
 # A multipart body is the file plus a few hundred bytes of headers and boundaries.
 MULTIPART_OVERHEAD = 64 * 1024
@@ -36,6 +47,28 @@ MULTIPART_OVERHEAD = 64 * 1024
 class FromUrl(BaseModel):
     url: str
     wait: bool = False
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
+
+
+class Requeued(BaseModel):
+    requeued: int  # dead jobs queued again
+
+
+class PrometheusText(Response):
+    media_type = CONTENT_TYPE_LATEST
+
+
+# Stored bytes go out with the media type they were stored with: a thumbnail, a keyframe, an original.
+_BLOB_RESPONSE: dict[int | str, dict[str, Any]] = {
+    200: {"description": "The bytes", "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}}}
+}
+# An ingested file is 201 when it is a new asset and 200 when the same bytes were there already.
+_INGEST_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"model": IngestSummary, "description": "The same bytes were stored already"},
+}
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -48,8 +81,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         yield
         system.close()
 
-    registry = registry_for(system.status)
-    ProcessCollector(registry=registry)
+    registry = system.metrics_registry()
     timer = RequestTimer(registry)
     app = FastAPI(
         title="mediasift",
@@ -69,25 +101,24 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return JSONResponse({"detail": str(exc)}, status_code=exc.status)
 
     @app.get("/healthz", tags=["system"])
-    def healthz() -> dict[str, str]:
+    def healthz() -> Health:
         """Whether the API can reach its database (open without a token, for load balancers)."""
-        with system.db.connect() as conn:
-            conn.execute("SELECT 1")
-        return {"status": "ok"}
+        system.ping()
+        return Health(status="ok")
 
     @app.get("/status", tags=["system"])
-    def status() -> dict[str, Any]:
+    def status() -> Status:
         return system.status()
 
-    @app.get("/metrics", tags=["system"])
-    def metrics() -> Response:
+    @app.get("/metrics", tags=["system"], response_class=PrometheusText)
+    def metrics() -> PrometheusText:
         """Prometheus: what ``status`` says, request latency per route, and this process's figures."""
-        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+        return PrometheusText(generate_latest(registry))
 
-    @app.post("/assets", tags=["assets"])
+    @app.post("/assets", tags=["assets"], status_code=201, responses=_INGEST_RESPONSES)
     async def upload(
         request: Request, response: Response, filename: str | None = None, wait: bool = False
-    ) -> dict[str, Any]:
+    ) -> IngestSummary:
         """Upload one file: multipart/form-data with a ``file`` field, or the raw bytes as the body
         with ``?filename=``. 201 when it is a new asset, 200 when the same bytes were there already,
         413 over the size limit, 422 when the file is refused (with the reason)."""
@@ -116,8 +147,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 report = await run_in_threadpool(system.ingest_received, path, f"upload:{name}", wait=wait)
         return _ingested(report, response)
 
-    @app.post("/assets/from-url", tags=["assets"])
-    def from_url(body: FromUrl, response: Response) -> dict[str, Any]:
+    @app.post("/assets/from-url", tags=["assets"], status_code=201, responses=_INGEST_RESPONSES)
+    def from_url(body: FromUrl, response: Response) -> IngestSummary:
         """Fetch a file from an http(s) URL and ingest it, recorded as coming from that URL."""
         with landing(system.settings) as folder:
             path, final_url = download(body.url, system.settings, folder)
@@ -126,20 +157,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.get("/assets", tags=["assets"])
     def list_assets(
         media_type: Annotated[MediaType | None, Query(alias="type")] = None, status: str | None = None
-    ) -> dict[str, Any]:
+    ) -> AssetList:
         rows = system.list_assets(media_type=media_type.value if media_type else None, status=status)
-        return {"assets": [row.to_json() for row in rows]}
+        return AssetList(assets=[AssetSummary.of(row) for row in rows])
 
     @app.get("/assets/{asset}", tags=["assets"])
-    def show(asset: str) -> dict[str, Any]:
+    def show(asset: str) -> AssetDetail:
         """One asset (an id or an unambiguous prefix): metadata, artifacts with lineage, jobs, audit."""
         return system.describe(system.resolve(asset))
 
     @app.get("/assets/{asset}/similar", tags=["search"])
-    def similar(asset: str, limit: Annotated[int, Query(ge=1, le=1000)] = 10) -> dict[str, Any]:
+    def similar(asset: str, limit: Annotated[int, Query(ge=1, le=1000)] = 10) -> SimilarList:
         asset_id = system.resolve(asset)
-        found = system.similar(asset_id, limit=limit)
-        return {"asset_id": str(asset_id), "similar": [item.to_json() for item in found]}
+        return SimilarList.of(asset_id, system.similar(asset_id, limit=limit))
 
     @app.get("/search", tags=["search"])
     def search(
@@ -147,36 +177,36 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         media_type: Annotated[MediaType | None, Query(alias="type")] = None,
         mode: SearchMode = SearchMode.HYBRID,
         limit: Annotated[int, Query(ge=1, le=1000)] = 10,
-    ) -> dict[str, Any]:
+    ) -> SearchResults:
         hits = system.search(q, limit=limit, media_type=media_type.value if media_type else None, mode=mode)
-        return {"results": [hit.to_json() for hit in hits]}
+        return SearchResults(results=hits)
 
-    @app.get("/blobs/{sha256}", tags=["assets"])
+    @app.get("/blobs/{sha256}", tags=["assets"], response_class=Response, responses=_BLOB_RESPONSE)
     def blob(sha256: Annotated[str, Depends(_sha256)]) -> Response:
         """Stored bytes by their sha256: thumbnails, keyframes (named in artifacts) and originals."""
         data, mime = system.blob(sha256)
         return Response(data, media_type=mime, headers={"Cache-Control": "public, max-age=31536000, immutable"})
 
     @app.get("/jobs/dead", tags=["jobs"])
-    def dead_letters(operator: str | None = None) -> dict[str, Any]:
-        return {"dead_letters": [letter.to_json() for letter in system.dead_letters(operator)]}
+    def dead_letters(operator: str | None = None) -> DeadLetterList:
+        return DeadLetterList(dead_letters=[DeadLetterInfo.of(letter) for letter in system.dead_letters(operator)])
 
     @app.get("/jobs/{job_id}", tags=["jobs"])
-    def job(job_id: str) -> dict[str, Any]:
+    def job(job_id: str) -> JobDetail:
         return system.job(job_id)
 
     @app.post("/jobs/{job_id}/redrive", tags=["jobs"])
-    def redrive(job_id: str) -> dict[str, int]:
-        return {"requeued": system.redrive([job_id])}
+    def redrive(job_id: str) -> Requeued:
+        return Requeued(requeued=system.redrive([job_id]))
 
     return app
 
 
-def _ingested(report: IngestReport, response: Response) -> dict[str, Any]:
+def _ingested(report: IngestReport, response: Response) -> IngestSummary:
     if report.refused:
         raise Unacceptable(report.refused[0].reason)
     response.status_code = 200 if report.accepted[0].duplicate else 201
-    return report.to_json()
+    return report.summary()
 
 
 def _sha256(sha256: str) -> str:

@@ -25,13 +25,6 @@ class AssetRow:
     created_at: datetime
     sources: list[str]
 
-    def to_json(self) -> dict[str, Any]:
-        """The summary ``assets list --json`` and ``GET /assets`` give."""
-        return {
-            "asset_id": str(self.id), "media_type": self.media_type, "mime": self.mime, "size_bytes": self.size_bytes,
-            "status": self.status, "sources": self.sources, "created_at": self.created_at.isoformat(),
-        }  # fmt: skip
-
 
 def set_actor(conn: Conn, actor: str) -> None:
     """Name who or what makes the changes of the current transaction, for the audit trail."""

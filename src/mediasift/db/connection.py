@@ -43,6 +43,11 @@ class Database:
         register_vector(conn)
         return conn
 
+    def ping(self) -> None:
+        """Reach the server and have it answer; raises when it cannot."""
+        with self.connect() as conn:
+            conn.execute("SELECT 1")
+
     @contextmanager
     def transaction(self) -> Iterator[psycopg.Connection[dict[str, object]]]:
         """A connection inside one transaction: committed on success, rolled back on error."""

@@ -77,20 +77,6 @@ class DeadLetter:
     traceback: str
     failed_at: datetime
 
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "job_id": self.job.id,
-            "kind": self.job.kind,
-            "lane": self.job.lane.value,
-            "group": self.job.group,
-            "payload": self.job.payload,
-            "attempts": self.attempts,
-            "error_class": self.error_class,
-            "message": self.message,
-            "traceback": self.traceback,
-            "failed_at": self.failed_at.isoformat(),
-        }
-
 
 @dataclass
 class QueueStats:

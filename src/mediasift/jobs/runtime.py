@@ -2,6 +2,9 @@
 capped exponential backoff and jitter; bury what cannot succeed; pause what a circuit breaker guards;
 time out what hangs; stop gracefully.
 
+What a failure means (permanent, transient, a timeout) is not the runtime's to know: its owner gives
+it a classifier, the pipeline's (:func:`mediasift.pipeline.failures.classify`) in mediasift.
+
 Handlers run in threads (model runtimes release the GIL). A job past its time limit is given up:
 its lease is released for a retry and its thread is told to stop (``JobContext.cancelled``). A
 thread cannot be killed, so a worker left with as many stuck threads as its concurrency stops and
@@ -20,12 +23,13 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from mediasift.errors import classify
 from mediasift.jobs.breaker import CircuitBreakers
 from mediasift.jobs.broker import Broker
 from mediasift.jobs.model import Delivery, ErrorClass, Failure, Job, Lane
 
 log = logging.getLogger(__name__)
+
+Classifier = Callable[[BaseException], ErrorClass]
 
 EXIT_STUCK = 75
 # A job that fails this many times as the probe of its open circuit breaker is given up on.
@@ -109,6 +113,7 @@ class Worker:
         handlers: Mapping[str, Handler],
         *,
         worker_id: str,
+        classify: Classifier,
         concurrency: int = 2,
         lanes: Sequence[Lane] = (Lane.INTERACTIVE, Lane.BATCH),
         interactive_share: float = 0.75,
@@ -125,6 +130,7 @@ class Worker:
         self.broker = broker
         self.handlers = dict(handlers)
         self.id = worker_id
+        self.classify = classify
         self.concurrency = concurrency
         self.lanes = list(lanes)
         self.interactive_share = interactive_share
@@ -271,7 +277,7 @@ class Worker:
             self.broker.ack(succeeded)
 
     def _failed(self, delivery: Delivery, error: BaseException, dependency: str | None) -> None:
-        error_class = classify(error)
+        error_class = self.classify(error)
         message = f"{type(error).__name__}: {error}"
         trace = "".join(traceback.format_exception(error))
         self.stats.failed += 1

@@ -1,9 +1,10 @@
 """Prometheus metrics read from the system of record at scrape time, so any process (a worker, the
-CLI, later the API) reports the same numbers as ``mediasift status``."""
+CLI, the API) reports the same numbers as ``mediasift status``. They read a status snapshot as plain
+data (``Status.model_dump()``), taken at each scrape."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 from wsgiref.simple_server import WSGIServer
 
@@ -11,11 +12,13 @@ from prometheus_client import CollectorRegistry, ProcessCollector, generate_late
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+StatusSnapshot = Callable[[], Mapping[str, Any]]
+
 
 class StatusCollector(Collector):
     """Turns a ``Mediasift.status()`` snapshot into gauges."""
 
-    def __init__(self, status: Callable[[], dict[str, Any]]) -> None:
+    def __init__(self, status: StatusSnapshot) -> None:
         self.status = status
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
@@ -138,17 +141,17 @@ def _confidence_metrics(report: dict[str, dict[str, Any]]) -> Iterator[GaugeMetr
     yield from (quantiles, counts, psi)
 
 
-def registry_for(status: Callable[[], dict[str, Any]]) -> CollectorRegistry:
+def registry_for(status: StatusSnapshot) -> CollectorRegistry:
     registry = CollectorRegistry()
     registry.register(StatusCollector(status))
     return registry
 
 
-def exposition(status: Callable[[], dict[str, Any]]) -> str:
+def exposition(status: StatusSnapshot) -> str:
     return generate_latest(registry_for(status)).decode()
 
 
-def serve(status: Callable[[], dict[str, Any]], port: int, addr: str = "127.0.0.1") -> WSGIServer:
+def serve(status: StatusSnapshot, port: int, addr: str = "127.0.0.1") -> WSGIServer:
     """Serve ``/metrics`` over HTTP from a daemon thread: the status gauges, read at each scrape, and
     this process's own CPU, memory and open files. ``shutdown()`` the server to stop it."""
     registry = registry_for(status)

@@ -14,11 +14,9 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from psycopg import Connection
-
 from mediasift.config import Settings
 from mediasift.db import quality as quality_repo
-from mediasift.db.quality import BINS
+from mediasift.db.quality import BINS, Conn
 
 EMPTY_SHARE = 1e-4
 SHIFT_PSI = 0.25  # at or over this, "shifted" is true
@@ -34,7 +32,7 @@ def population_stability(recent: Sequence[float], baseline: Sequence[float]) -> 
     return psi
 
 
-def confidence_report(conn: Connection[dict[str, Any]], settings: Settings) -> dict[str, dict[str, Any]]:
+def confidence_report(conn: Conn, settings: Settings) -> dict[str, dict[str, Any]]:
     """``{operator: {kind: {"recent": {...}, "baseline": {...}, "psi": float | None, "shifted": bool}}}``;
     each window has ``count``, ``mean``, ``p10``, ``p50``, ``p90`` (None without results)."""
     recent_s, baseline_s = settings.drift_window_h * 3600, settings.drift_baseline_days * 86400

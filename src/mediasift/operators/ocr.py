@@ -313,9 +313,7 @@ def time_runs(ctx: OperatorContext, runs: list[TextRun], reads: VideoReads) -> l
     frames without a recorded time, are not timed: their spans are unknown (None)."""
     times = reads.times
     primary = ctx.inference.catalog.ref(Role.OCR_READER).id
-    timed = [
-        i for i, run in enumerate(runs) if reads.engines[run.best_key] == primary and run.best_key in times
-    ]
+    timed = [i for i, run in enumerate(runs) if reads.engines[run.best_key] == primary and run.best_key in times]
     if not timed:
         return [Span(None, None)] * len(runs)
     shots = ctx.segments(operator=KEYFRAMES, kind="shot") or ctx.segments(operator=KEYFRAMES, kind="keyframe")

@@ -38,9 +38,7 @@ class Pipeline:
 
     def _resolve(self, op: Operator, media_type: MediaType) -> tuple[str, ...]:
         producers = [
-            other.name
-            for other in self._members(media_type)
-            if other is not op and other.produces & op.consumes
+            other.name for other in self._members(media_type) if other is not op and other.produces & op.consumes
         ]
         return tuple(dict.fromkeys([*op.requires(media_type), *producers]))
 

@@ -1,0 +1,241 @@
+"""Repository for the PostgreSQL job queue (``queue_jobs``): the SQL of the PostgreSQL broker.
+
+Jobs are rows of one namespace; a delivery is a lease taken with ``FOR UPDATE SKIP LOCKED`` and
+named by a fresh token; every change that makes a job ready ``NOTIFY``s the namespace's channel,
+where idle consumers wait with ``LISTEN``. What a job means (its kind, its lane, its attempts) is
+the broker's business (:mod:`mediasift.jobs.pg_broker`); this module only stores and moves rows.
+
+Rows come back as tuples in the order of :class:`JobRow` (the claim adds the lease token, a dead
+row its failure): the broker builds one job from each, the only per-job cost on its hot path.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, NamedTuple
+from uuid import UUID
+
+import psycopg
+from psycopg import sql
+from psycopg.types.json import Jsonb
+from psycopg_pool import ConnectionPool
+
+from mediasift.db.migrate import ensure_schema
+
+Conn = psycopg.Connection[Any]
+
+_JOB_COLUMNS = "id, kind, lane, grp, payload, max_attempts, timeout_s, attempts"
+
+
+class JobRow(NamedTuple):
+    """A job as stored. ``attempts`` counts deliveries (when publishing: those spent before)."""
+
+    id: str
+    kind: str
+    lane: str
+    grp: str
+    payload: dict[str, Any]
+    max_attempts: int
+    timeout_s: float
+    attempts: int
+
+
+class Claimed(NamedTuple):
+    job: JobRow
+    lease_token: UUID
+
+
+class DeadRow(NamedTuple):
+    job: JobRow
+    error_class: str
+    error: str
+    traceback: str
+    failed_at: datetime
+
+
+class StateCount(NamedTuple):
+    lane: str
+    state: str  # ready, leased or dead
+    delayed: bool  # ready, but not before its run_after
+    n: int
+
+
+class JobQueue:
+    """The ``queue_jobs`` rows of one namespace, over a small pool of autocommit connections, and
+    the ``LISTEN`` connection its idle consumers wait on."""
+
+    def __init__(self, url: str, namespace: str) -> None:
+        ensure_schema(url)
+        self.url = url
+        self.namespace = namespace
+        self.channel = "mediasift_jobs_" + re.sub(r"[^a-z0-9_]", "_", namespace.lower())[:40]
+        self.pool = ConnectionPool(url, min_size=1, max_size=8, kwargs={"autocommit": True}, open=True)
+        self._listener: Conn | None = None
+        self._listen_lock = threading.Lock()
+
+    # -- publishing -------------------------------------------------------------------------------
+
+    def publish(self, jobs: Sequence[JobRow], delay_s: float) -> None:
+        with self.pool.connection() as conn, conn.transaction():
+            self.publish_within(conn, jobs, delay_s)
+
+    def publish_within(self, conn: Conn, jobs: Sequence[JobRow], delay_s: float) -> None:
+        """Insert jobs in the caller's transaction, ready after ``delay_s``. A job already queued is
+        left as it is; a dead one with the same id is queued afresh."""
+        rows = [(self.namespace, *job[:4], Jsonb(job.payload), *job[5:], delay_s) for job in jobs]
+        with conn.cursor() as cur:
+            cur.executemany(
+                f"""
+                INSERT INTO queue_jobs (namespace, {_JOB_COLUMNS}, state, run_after)
+                VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, 'ready', now() + make_interval(secs => %s))
+                ON CONFLICT (namespace, id) DO UPDATE SET
+                    kind = EXCLUDED.kind, lane = EXCLUDED.lane, grp = EXCLUDED.grp,
+                    payload = EXCLUDED.payload,
+                    max_attempts = EXCLUDED.max_attempts, timeout_s = EXCLUDED.timeout_s,
+                    attempts = EXCLUDED.attempts, state = 'ready', run_after = EXCLUDED.run_after,
+                    error_class = NULL, error = NULL, traceback = NULL, failed_at = NULL
+                WHERE queue_jobs.state = 'dead'
+                """,
+                rows,
+            )
+        self._notify(conn)
+
+    def _notify(self, conn: Conn) -> None:
+        conn.execute("SELECT pg_notify(%s, '')", (self.channel,))
+
+    # -- consuming --------------------------------------------------------------------------------
+
+    def claim(self, consumer: str, lane: str, n: int, lease_s: float) -> list[Claimed]:
+        """Lease up to ``n`` ready jobs of ``lane``, oldest run time first, counting one attempt each."""
+        with self.pool.connection() as conn:
+            rows = conn.execute(
+                """
+                WITH picked AS (
+                    SELECT id FROM queue_jobs
+                    WHERE namespace = %(ns)s AND lane = %(lane)s AND state = 'ready' AND run_after <= now()
+                    ORDER BY run_after LIMIT %(n)s FOR UPDATE SKIP LOCKED
+                )
+                UPDATE queue_jobs q SET state = 'leased', attempts = q.attempts + 1,
+                    lease_owner = %(consumer)s, lease_token = gen_random_uuid(),
+                    lease_until = now() + make_interval(secs => %(lease)s)
+                FROM picked WHERE q.namespace = %(ns)s AND q.id = picked.id
+                RETURNING q.id, q.kind, q.lane, q.grp, q.payload, q.max_attempts, q.timeout_s, q.attempts,
+                          q.lease_token
+                """,
+                {"ns": self.namespace, "lane": lane, "n": n, "consumer": consumer, "lease": lease_s},
+            ).fetchall()
+        return [Claimed(JobRow(*row[:8]), row[8]) for row in rows]
+
+    def reap_expired_leases(self) -> None:
+        """Make jobs ready again whose lease ran out (their consumer stopped heartbeating)."""
+        with self.pool.connection() as conn:
+            conn.execute(
+                "UPDATE queue_jobs SET state = 'ready', run_after = now(), lease_owner = NULL, "
+                "lease_token = NULL, lease_until = NULL "
+                "WHERE namespace = %s AND state = 'leased' AND lease_until < now()",
+                (self.namespace,),
+            )
+
+    def wait_for_notify(self, timeout: float) -> None:
+        """Sleep until a ``NOTIFY`` on the channel or ``timeout``; one caller listens at a time (the
+        others wait on the lock, as long). A lost listening connection is opened again next time."""
+        if not self._listen_lock.acquire(timeout=timeout):
+            return
+        try:
+            if self._listener is None or self._listener.closed:
+                self._listener = psycopg.connect(self.url, autocommit=True)
+                self._listener.execute(sql.SQL("LISTEN {}").format(sql.Identifier(self.channel)))
+            for _ in self._listener.notifies(timeout=timeout, stop_after=1):
+                pass
+        except psycopg.OperationalError:
+            self._listener = None
+            time.sleep(min(timeout, 0.2))
+        finally:
+            self._listen_lock.release()
+
+    # -- settling ---------------------------------------------------------------------------------
+
+    def delete(self, tokens: Sequence[UUID]) -> int:
+        with self.pool.connection() as conn:
+            return self.delete_within(conn, tokens)
+
+    def delete_within(self, conn: Conn, tokens: Sequence[UUID]) -> int:
+        """Remove the jobs leased under these tokens, in the caller's transaction; how many there were."""
+        return conn.execute(
+            "DELETE FROM queue_jobs WHERE namespace = %s AND lease_token = ANY(%s)", (self.namespace, list(tokens))
+        ).rowcount
+
+    def extend(self, tokens: Sequence[UUID], lease_s: float) -> None:
+        with self.pool.connection() as conn:
+            conn.execute(
+                "UPDATE queue_jobs SET lease_until = now() + make_interval(secs => %s) "
+                "WHERE namespace = %s AND state = 'leased' AND lease_token = ANY(%s)",
+                (lease_s, self.namespace, list(tokens)),
+            )
+
+    def release(self, token: UUID, delay_s: float, *, count_attempt: bool) -> None:
+        """Make a leased job ready again after ``delay_s``; without ``count_attempt`` its last
+        attempt is given back."""
+        with self.pool.connection() as conn:
+            conn.execute(
+                "UPDATE queue_jobs SET state = 'ready', run_after = now() + make_interval(secs => %s), "
+                "attempts = attempts - %s, lease_owner = NULL, lease_token = NULL, lease_until = NULL "
+                "WHERE namespace = %s AND lease_token = %s",
+                (delay_s, 0 if count_attempt else 1, self.namespace, token),
+            )
+            self._notify(conn)
+
+    def bury(self, token: UUID, error_class: str, error: str, traceback: str) -> None:
+        with self.pool.connection() as conn:
+            conn.execute(
+                "UPDATE queue_jobs SET state = 'dead', error_class = %s, error = %s, traceback = %s, "
+                "failed_at = now(), lease_owner = NULL, lease_token = NULL, lease_until = NULL "
+                "WHERE namespace = %s AND lease_token = %s",
+                (error_class, error, traceback, self.namespace, token),
+            )
+
+    # -- dead letters and counts ------------------------------------------------------------------
+
+    def dead(self, limit: int) -> list[DeadRow]:
+        """Dead jobs, the first to fail first."""
+        with self.pool.connection() as conn:
+            rows = conn.execute(
+                f"SELECT {_JOB_COLUMNS}, error_class, error, traceback, failed_at FROM queue_jobs "
+                "WHERE namespace = %s AND state = 'dead' ORDER BY failed_at, id LIMIT %s",
+                (self.namespace, limit),
+            ).fetchall()
+        return [DeadRow(JobRow(*row[:8]), row[8], row[9] or "", row[10] or "", row[11]) for row in rows]
+
+    def redrive(self, job_ids: Sequence[str]) -> int:
+        """Make these dead jobs ready now, at attempt 0; how many there were."""
+        with self.pool.connection() as conn:
+            count = conn.execute(
+                "UPDATE queue_jobs SET state = 'ready', attempts = 0, run_after = now(), error_class = NULL, "
+                "error = NULL, traceback = NULL, failed_at = NULL "
+                "WHERE namespace = %s AND state = 'dead' AND id = ANY(%s)",
+                (self.namespace, list(job_ids)),
+            ).rowcount
+            self._notify(conn)
+        return count
+
+    def counts(self) -> list[StateCount]:
+        with self.pool.connection() as conn:
+            rows = conn.execute(
+                "SELECT lane, state, run_after > now() AS delayed, count(*) AS n FROM queue_jobs "
+                "WHERE namespace = %s GROUP BY 1, 2, 3",
+                (self.namespace,),
+            ).fetchall()
+        return [StateCount(*row) for row in rows]
+
+    def purge(self) -> None:
+        with self.pool.connection() as conn:
+            conn.execute("DELETE FROM queue_jobs WHERE namespace = %s", (self.namespace,))
+
+    def close(self) -> None:
+        self.pool.close()
+        if self._listener is not None:
+            self._listener.close()

@@ -1,0 +1,396 @@
+"""The results of the Python API (:class:`mediasift.service.Mediasift`), as typed models.
+
+The CLI prints them (``--json``) and the HTTP API returns them, so both doors give one JSON and
+``/openapi.json`` describes it. Fields are declared in the order of the JSON keys; the free-form
+parts (an asset's metadata, an artifact's data, a job's payload) stay open mappings.
+
+Times are ``datetime`` fields. Those of :data:`IsoTime` become ``datetime.isoformat()`` text as soon
+as a result is dumped; the others, times of rows as read, stay ``datetime`` in a Python dump (the CLI
+prints them with ``str()``) and become pydantic's ISO 8601 text in JSON (``Z`` for UTC), as each door
+has always given them.
+
+The few types of lower layers that the service's calls take or give (``Lane``, ``SearchMode``, and
+ingest's ``Accepted`` and ``Refused``) are named here too, so the doors import this module and the
+service only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Annotated, Any
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
+
+from mediasift.db.assets import AssetRow
+from mediasift.inference.devices import GpuStats
+from mediasift.ingest.service import Accepted as Accepted
+from mediasift.ingest.service import Refused as Refused
+from mediasift.jobs.model import DeadLetter
+from mediasift.jobs.model import Lane as Lane
+from mediasift.search.hits import Hit
+from mediasift.search.hybrid import SearchMode as SearchMode
+from mediasift.search.similar import SimilarAsset
+
+
+def _iso(value: datetime) -> str:
+    return value.isoformat()
+
+
+IsoTime = Annotated[datetime, PlainSerializer(_iso, return_type=str)]
+
+
+class Result(BaseModel):
+    """A result. Its fields read as keys too (``detail["artifacts"]``), as the dicts the Python API
+    used to return did, so code written against those keeps working."""
+
+    model_config = ConfigDict(frozen=True)
+
+    def __getitem__(self, key: str) -> Any:
+        if key not in type(self).model_fields:
+            raise KeyError(key)
+        return getattr(self, key)
+
+
+# -- ingest ---------------------------------------------------------------------------------------
+
+
+def _not_waited(value: object) -> bool:
+    return value is None
+
+
+class IngestedFile(Result):
+    """An accepted file. ``status`` and ``failed`` (operator: error) are there once its analysis
+    was waited for."""
+
+    path: str
+    asset_id: UUID
+    media_type: str
+    duplicate: bool
+    status: str | None = Field(default=None, exclude_if=_not_waited)
+    failed: dict[str, str] | None = Field(default=None, exclude_if=_not_waited)
+
+
+class RefusedFile(Result):
+    path: str
+    reason: str
+
+
+class IngestSummary(Result):
+    """What ``ingest --json`` prints and ``POST /assets`` answers."""
+
+    accepted: list[IngestedFile]
+    rejected: list[RefusedFile]
+
+
+class AssetState(Result):
+    """Where an asset's analysis stands: its status and the operators that failed, with the error."""
+
+    status: str
+    failed: dict[str, str]
+
+
+# -- assets -----------------------------------------------------------------------------------------
+
+
+class AssetSummary(Result):
+    asset_id: UUID
+    media_type: str
+    mime: str
+    size_bytes: int
+    status: str
+    sources: list[str]
+    created_at: IsoTime
+
+    @classmethod
+    def of(cls, row: AssetRow) -> AssetSummary:
+        return cls(asset_id=row.id, media_type=row.media_type, mime=row.mime, size_bytes=row.size_bytes,
+                   status=row.status, sources=row.sources, created_at=row.created_at)  # fmt: skip
+
+
+class AssetList(Result):
+    """Assets, oldest first: ``assets list --json`` and ``GET /assets``."""
+
+    assets: list[AssetSummary]
+
+
+class Artifact(Result):
+    """A result with its lineage: which operator and model (and versions) made it, with which
+    parameters, how long it took; ``start``/``end``/``text`` are its segment's, when it has one."""
+
+    operator: str
+    kind: str
+    key: str
+    data: dict[str, Any]
+    blob_sha256: str | None
+    confidence: float | None
+    operator_version: str
+    model: str | None
+    model_version: str | None
+    params_hash: str
+    duration_ms: float
+    created_at: datetime
+    start: float | None
+    end: float | None
+    text: str | None
+
+
+class OperatorRun(Result):
+    """The last run of one operator on one asset: its lineage, outcome and cost."""
+
+    operator: str
+    operator_version: str
+    params_hash: str
+    model: str | None
+    model_version: str | None
+    status: str
+    error: str | None
+    started_at: datetime
+    finished_at: datetime
+    duration_ms: float
+    cost: float
+
+
+class JobState(Result):
+    """Where one operator's job of one asset stands (queued, running, retrying, done, dead)."""
+
+    operator: str
+    lane: str
+    state: str
+    attempts: int
+    error_class: str | None
+    error: str | None
+    updated_at: datetime
+
+
+class AuditEntry(Result):
+    at: datetime
+    actor: str
+    action: str
+    entity: str
+    entity_id: str
+
+
+class AssetDetail(Result):
+    """One asset: ``assets show --json`` and ``GET /assets/{asset}``."""
+
+    id: UUID
+    media_type: str
+    mime: str
+    sha256: str
+    size_bytes: int
+    status: str
+    created_at: IsoTime
+    sources: list[str]
+    metadata: dict[str, Any]
+    artifacts: list[Artifact]
+    operators: dict[str, OperatorRun]
+    jobs: dict[str, JobState]
+    audit: list[AuditEntry]
+
+
+# -- jobs -------------------------------------------------------------------------------------------
+
+
+class DeadLetterInfo(Result):
+    job_id: str
+    kind: str
+    lane: str
+    group: str
+    payload: dict[str, Any]
+    attempts: int
+    error_class: str
+    message: str
+    traceback: str
+    failed_at: IsoTime
+
+    @classmethod
+    def of(cls, letter: DeadLetter) -> DeadLetterInfo:
+        job = letter.job
+        return cls(job_id=job.id, kind=job.kind, lane=job.lane.value, group=job.group, payload=job.payload,
+                   attempts=letter.attempts, error_class=letter.error_class, message=letter.message,
+                   traceback=letter.traceback, failed_at=letter.failed_at)  # fmt: skip
+
+
+class DeadLetterList(Result):
+    """``jobs dlq --json`` and ``GET /jobs/dead``."""
+
+    dead_letters: list[DeadLetterInfo]
+
+
+class JobDetail(Result):
+    """One job (``ASSET_ID:OPERATOR``): its state in its asset's pipeline, its dead letter if any."""
+
+    job_id: str
+    state: JobState | None
+    dead_letter: DeadLetterInfo | None
+
+
+class Reprocessed(Result):
+    """What ``reprocess`` queued per operator, for which assets; after waiting, the assets that failed
+    and, per operator, the assets still stale by this process's settings (a worker with other
+    settings ran them)."""
+
+    queued: dict[str, int]
+    assets: list[UUID]
+    failed: list[UUID]
+    still_stale: dict[str, int]
+
+
+# -- search -----------------------------------------------------------------------------------------
+
+
+class SearchResults(Result):
+    """``search --json`` and ``GET /search``: moments, best first."""
+
+    results: list[Hit]
+
+
+class SimilarMatch(Result):
+    """A moment of the asset asked about (``start``/``end``) and the like moment of the other."""
+
+    start: float | None
+    end: float | None
+    other_start: float | None
+    other_end: float | None
+    similarity: float | None
+    phash_distance: int | None
+
+
+class SimilarItem(Result):
+    asset_id: UUID
+    media_type: str
+    source_path: str | None
+    basis: str
+    similarity: float
+    phash_distance: int | None
+    near_duplicate: bool
+    matches: list[SimilarMatch]
+
+
+class SimilarList(Result):
+    """``similar ID --json`` and ``GET /assets/{asset}/similar``: near-duplicates first."""
+
+    asset_id: UUID
+    similar: list[SimilarItem]
+
+    @classmethod
+    def of(cls, asset_id: UUID, found: Sequence[SimilarAsset]) -> SimilarList:
+        return cls(asset_id=asset_id, similar=[SimilarItem.model_validate(item.to_json()) for item in found])
+
+
+# -- status -----------------------------------------------------------------------------------------
+
+
+class AssetCounts(Result):
+    total: int
+    bytes: int
+    by_media_type: dict[str, dict[str, int]]  # media type -> status -> assets
+    pending: int
+    failed: int
+
+
+class QueueInfo(Result):
+    broker: str
+    ready: dict[str, int]  # per lane
+    delayed: int
+    in_flight: int
+    dead: int
+    depth: int
+    high_water: int
+    jobs: dict[str, dict[str, dict[str, int]]]  # lane -> operator -> state -> jobs
+
+
+class WorkerInfo(Result):
+    """A worker alive (heartbeating), what it holds and what it has done."""
+
+    id: str
+    host: str
+    pid: int
+    broker: str
+    lanes: list[str]
+    concurrency: int
+    started_at: IsoTime
+    heartbeat_at: IsoTime
+    in_flight: int
+    processed: int
+    failed: int
+
+
+class EmbeddingCount(Result):
+    dim: int
+    count: int
+
+
+class ConfidenceWindow(Result):
+    """Confidence of one window's results; the figures are None when it has none."""
+
+    count: int
+    mean: float | None
+    p10: float | None
+    p50: float | None
+    p90: float | None
+
+
+class ConfidenceEntry(Result):
+    """One operator's kind of result: its recent window, its baseline, and the drift between
+    (population stability index; None until both windows have enough results)."""
+
+    recent: ConfidenceWindow
+    baseline: ConfidenceWindow
+    psi: float | None
+    shifted: bool
+
+
+class MediaCost(Result):
+    assets: int
+    total_usd: float
+    per_asset_usd: float
+    processing_s_per_asset: float
+
+
+class Status(Result):
+    """``status --json`` and ``GET /status``: what is stored, queued where, who works, at what cost."""
+
+    home: str
+    database: str  # embedded or external
+    assets: AssetCounts
+    queue: QueueInfo
+    workers: list[WorkerInfo]
+    embeddings: dict[str, EmbeddingCount]  # per model
+    models: dict[str, dict[str, float]]  # model -> counter -> value, over every process
+    confidence: dict[str, dict[str, ConfidenceEntry]]  # operator -> kind
+    cost: dict[str, MediaCost]  # per media type
+    gpus: list[GpuStats]
+
+
+# -- models -----------------------------------------------------------------------------------------
+
+
+class ModelInfo(Result):
+    """A model: its declaration, its state in this process, and its counters over every process."""
+
+    id: str
+    version: str
+    task: str
+    input: str
+    runtime: str
+    output: str
+    batches: bool
+    batch_size: int
+    memory_mb: int
+    cost_per_item_usd: float
+    optional: bool
+    state: str  # available, loaded or missing
+    problem: str | None
+    load_seconds: float | None
+    device: str
+    counters: dict[str, float]
+
+
+class ModelListing(Result):
+    """``models list --json``: the device the models run on, and every model."""
+
+    device: str
+    models: list[ModelInfo]

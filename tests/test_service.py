@@ -1,0 +1,61 @@
+"""The Python API's own behaviour: progress while it waits, the workers it runs (registered, so
+other callers see them), and what ``reprocess`` says when a worker with other settings ran the work."""
+
+from __future__ import annotations
+
+import threading
+from contextlib import closing
+from pathlib import Path
+
+import pytest
+
+from mediasift.config import Settings
+from mediasift.service import Mediasift
+
+from support import mediagen
+
+NOTES = ["The ferry to the island leaves at noon.", "The lighthouse keeper logged a storm at midnight."]
+
+
+def test_ingest_waits_with_progress_and_its_inline_worker_is_seen(settings: Settings, media_dir: Path) -> None:
+    for index, text in enumerate(NOTES):
+        mediagen.make_text_file(media_dir / f"note{index}.txt", text)
+    with closing(Mediasift(settings)) as system:
+        progress: list[tuple[int, int]] = []
+        workers: list[str] = []
+
+        def on_progress(done: int, total: int) -> None:
+            progress.append((done, total))
+            workers.extend(w.id for w in system.workers_alive())
+
+        report = system.ingest([media_dir], wait=True, on_progress=on_progress)
+        assert not report.failed and {s.status for s in report.status.values()} == {"done"}
+        assert progress[0] == (0, 2) and progress[-1] == (2, 2), "heard at the start and at the end"
+        assert [done for done, _ in progress] == sorted(done for done, _ in progress)
+        assert workers and all(w.startswith("inline-") for w in workers), "status showed the worker doing it"
+        assert system.workers_alive() == [], "and it was marked stopped"
+
+
+@pytest.mark.slow
+def test_reprocess_waits_and_says_what_a_worker_with_other_settings_left_stale(
+    settings: Settings, media_dir: Path
+) -> None:
+    mediagen.make_text_file(media_dir / "note.txt", NOTES[0])
+    with closing(Mediasift(settings)) as system, closing(Mediasift(settings)) as workers:
+        system.ingest([media_dir], wait=True)
+        worker = workers.worker(concurrency=1)
+        running = threading.Thread(target=workers.run_worker, args=(worker,))
+        running.start()
+        try:
+            other = settings.model_copy(update={"text_embedding_tier": "wordllama"})
+            with closing(Mediasift(other)) as reprocessing:
+                done = reprocessing.reprocess(operator="embed_text", wait=True)
+        finally:
+            worker.stop()
+            running.join(timeout=60)
+        (asset_id,) = done.assets
+        assert done.queued == {"embed_text": 1} and done.failed == []
+        assert done.still_stale == {"embed_text": 1}, "the worker ran it with the minilm tier"
+        assert worker.stats.processed == 1, "the worker did it, not the reprocessing process"
+        assert system.stale() == {}, "fresh by the worker's settings, which are these"
+        assert system.describe(asset_id).operators["embed_text"].status == "done"
