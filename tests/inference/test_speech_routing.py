@@ -7,7 +7,6 @@ import shutil
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
-from uuid import uuid4
 
 import numpy as np
 import pytest
@@ -45,9 +44,9 @@ from mediasift.mediatype import MediaType
 from mediasift.models.transcripts import Candidate, LanguageChoice, Route, Transcript, TranscriptSegment
 from mediasift.models.whisper import Compute, Identification, base_ref, select_compute, tiny_en_ref
 from mediasift.operators.transcribe import Transcribe
-from mediasift.pipeline.operator import AssetView, OperatorContext
 from mediasift.records import OperatorResult
 
+from support.contexts import memory_context
 from support.mediagen import make_speech_wav
 
 needs_espeak = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng is not installed")
@@ -207,16 +206,7 @@ def door(tmp_path_factory: pytest.TempPathFactory) -> Inference:
 
 def transcribe(path: Path, door: Inference) -> dict[str, Any]:
     """The transcribe operator on ``path`` through ``door``; the artifact's data."""
-    context = OperatorContext(
-        asset=AssetView(uuid4(), MediaType.AUDIO, "", "", {"has_audio": True}),
-        settings=door.settings,
-        inference=door,
-        params={},
-        media_path=path,
-        read_segments=lambda **_: [],
-        read_blob=lambda sha: b"",
-        put_blob=lambda data, mime: "",
-    )
+    context = memory_context(door, path, MediaType.AUDIO, metadata={"has_audio": True})
     result: OperatorResult = Transcribe().run(context)
     (artifact,) = result.artifacts
     data: dict[str, Any] = artifact.data

@@ -11,7 +11,6 @@ from collections.abc import Iterator
 from contextlib import closing
 from pathlib import Path
 from typing import Any
-from uuid import uuid4
 
 import numpy as np
 import pytest
@@ -27,8 +26,9 @@ from mediasift.models.vad import SileroVad
 from mediasift.models.whisper import assemble_base_model
 from mediasift.operators.audio_events import AudioEvents
 from mediasift.operators.transcribe import Transcribe, transcribe_file
-from mediasift.pipeline.operator import AssetView, OperatorContext
+from mediasift.pipeline.operator import OperatorContext
 
+from support.contexts import memory_context
 from support.mediagen import make_speech_wav, make_tone_audio, write_wav
 
 SR = 16000
@@ -64,16 +64,7 @@ def melody(seconds: float) -> np.ndarray:
 
 
 def context(path: Path, door: Inference, media_type: MediaType = MediaType.AUDIO) -> OperatorContext:
-    return OperatorContext(
-        asset=AssetView(uuid4(), media_type, "", "", {"has_audio": True}),
-        settings=door.settings,
-        inference=door,
-        params={},
-        media_path=path,
-        read_segments=lambda **_: [],
-        read_blob=lambda sha: b"",
-        put_blob=lambda data, mime: "",
-    )
+    return memory_context(door, path, media_type, metadata={"has_audio": True})
 
 
 def words_of(text: str) -> list[str]:

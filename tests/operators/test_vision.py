@@ -16,7 +16,6 @@ import io
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, cast
-from uuid import uuid4
 
 import av
 import numpy as np
@@ -33,11 +32,12 @@ from mediasift.models.ocr import OcrLine
 from mediasift.operators.faces import Faces
 from mediasift.operators.images import ImageItem
 from mediasift.operators.ocr import merge_runs, normalise, similarity
-from mediasift.pipeline.operator import AssetView, OperatorContext
+from mediasift.pipeline.operator import OperatorContext
 from mediasift.records import StoredSegment
 from mediasift.service import Mediasift
 
 from support import mediagen
+from support.contexts import memory_context
 
 pytest.importorskip("skimage.data")
 
@@ -117,19 +117,7 @@ def _context(
         segments.append(StoredSegment(index, "keyframes", "keyframe", f"kf{index:05d}", start, end, None, None,
                                       None, {"blob": sha}))  # fmt: skip
 
-    def read_segments(*, operator: str | None = None, kind: str | None = None) -> list[StoredSegment]:
-        return [s for s in segments if operator in (None, s.operator) and kind in (None, s.kind)]
-
-    return OperatorContext(
-        asset=AssetView(uuid4(), media_type, "", "", {}),
-        settings=door.settings,
-        inference=door,
-        params=Faces().params(door.settings),
-        media_path=path,
-        read_segments=read_segments,
-        read_blob=blobs.__getitem__,
-        put_blob=lambda data, mime: "",
-    )
+    return memory_context(door, path, media_type, params=Faces().params(door.settings), segments=segments, blobs=blobs)
 
 
 def test_faces_operator_on_an_image(tmp_path: Path, door: Inference) -> None:
