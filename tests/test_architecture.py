@@ -180,6 +180,18 @@ def test_every_layer_imports_only_what_it_may() -> None:
     assert not found, "\n".join(found)
 
 
+def test_every_import_of_mediasift_names_a_module_that_exists() -> None:
+    """mypy is told to ignore imports it cannot find (the model libraries ship no types), so a stale
+    import of a moved module would only show when the code runs."""
+    found = [
+        f"{module.name}:{imported.line} imports {imported.target}, which does not exist"
+        for module in modules()
+        for imported in imports(module)
+        if imported.target.startswith("mediasift.") and not is_module(imported.target)
+    ]
+    assert not found, "\n".join(found)
+
+
 def test_no_sql_outside_db() -> None:
     found = [v for module in modules() for v in sql_violations(module)]
     assert not found, "\n".join(found)

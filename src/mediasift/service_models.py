@@ -24,11 +24,11 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
 
 from mediasift.db.assets import AssetRow
-from mediasift.inference.devices import GpuStats
 from mediasift.ingest.service import Accepted as Accepted
 from mediasift.ingest.service import Refused as Refused
 from mediasift.jobs.model import DeadLetter
 from mediasift.jobs.model import Lane as Lane
+from mediasift.models.devices import GpuStats
 from mediasift.search.hits import Hit
 from mediasift.search.hybrid import SearchMode as SearchMode
 from mediasift.search.similar import SimilarAsset

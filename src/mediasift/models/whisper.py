@@ -68,7 +68,7 @@ class Compute:
 def select_compute(requested: str) -> Compute:
     """``requested`` ("int8" or "float32") on the best device here: a CUDA GPU when CTranslate2 sees
     one (int8 weights with float16 activations, or float16 for "float32"), else the CPU. The same
-    test as the model listing's device column (:func:`mediasift.inference.devices.ctranslate2_device`)."""
+    test as the model listing's device column (:func:`mediasift.models.devices.ctranslate2_device`)."""
     if requested not in COMPUTE_TYPES:
         raise ValueError(f"whisper_compute_type must be one of {', '.join(COMPUTE_TYPES)}, not {requested!r}")
     if devices.ctranslate2_device() == "cuda":
