@@ -4,7 +4,7 @@ several rankings of them into one."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from typing import Any
 from uuid import UUID
 
@@ -30,12 +30,6 @@ class Hit:
     snippet: str
     kind: str
     matched: tuple[str, ...] = ()
-
-    def to_json(self) -> dict[str, Any]:
-        out = asdict(self)
-        out["asset_id"] = str(self.asset_id)
-        out["matched"] = list(self.matched)
-        return out
 
 
 def snippet(text: str | None) -> str:
