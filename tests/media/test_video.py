@@ -102,16 +102,23 @@ def test_a_fast_decode_skips_b_frames_and_a_window_gets_its_frames(tmp_path: Pat
         assert [time for time, _ in exact] == [0.52, 1.24]
 
 
+def _damaged(path: Path, packets: slice, noise: bool) -> Path:
+    """A copy of the video with the ``packets`` of its stream overwritten (their first 4 bytes, the
+    NAL unit's size, kept): with random bytes, or zeros."""
+    with av.open(str(path)) as container:
+        spans = [(packet.pos, packet.size) for packet in container.demux(video=0) if packet.size][packets]
+    data = bytearray(path.read_bytes())
+    rng = np.random.default_rng(0)
+    for position, size in spans:
+        data[position + 4 : position + size] = rng.bytes(size - 4) if noise else bytes(size - 4)
+    damaged = path.with_name(f"damaged-{path.name}")
+    damaged.write_bytes(bytes(data))
+    return damaged
+
+
 def test_damaged_packets_are_skipped_counted_and_logged_once(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     path = mediagen.make_video(tmp_path / "plain.mp4", 4.0, size=(320, 240), scenes=[mediagen.photo("astronaut")])
-    with av.open(str(path)) as container:
-        packets = [(packet.pos, packet.size) for packet in container.demux(video=0) if packet.size]
-    data = bytearray(path.read_bytes())
-    noise = np.random.default_rng(0)
-    for position, size in packets[20:60:4]:  # ten packets of coded pictures overwritten, headers kept
-        data[position + 4 : position + size] = noise.integers(0, 256, size - 4, dtype=np.uint8).tobytes()
-    damaged = tmp_path / "damaged.mp4"
-    damaged.write_bytes(bytes(data))
+    damaged = _damaged(path, slice(20, 60, 4), noise=True)  # ten packets of coded pictures
     with caplog.at_level(logging.WARNING), VideoSource(damaged, fast=False) as video:
         frames = list(video.frames())
     assert 60 <= len(frames) < 100 and frames[-1][0] == pytest.approx(3.96), "the frames around the damage"
@@ -125,13 +132,6 @@ def test_no_video_stream_or_no_decodable_frame_is_a_permanent_error(tmp_path: Pa
     for path in (audio, junk):
         with pytest.raises(NoVideoFrames):
             VideoSource(path)
-    path = mediagen.make_video(tmp_path / "plain.mp4", 1.0, size=(160, 120))
-    with av.open(str(path)) as container:
-        packets = [(packet.pos, packet.size) for packet in container.demux(video=0) if packet.size]
-    data = bytearray(path.read_bytes())
-    for position, size in packets:
-        data[position : position + size] = bytes(size)  # every coded picture zeroed
-    zeroed = tmp_path / "zeroed.mp4"
-    zeroed.write_bytes(bytes(data))
+    zeroed = _damaged(mediagen.make_video(tmp_path / "plain.mp4", 1.0, size=(160, 120)), slice(None), noise=False)
     with VideoSource(zeroed) as video, pytest.raises(NoVideoFrames):
         list(video.frames())
