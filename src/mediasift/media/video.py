@@ -67,7 +67,7 @@ class NoVideoFrames(PermanentError):
     """The file has no video stream, or not one of its frames decodes."""
 
 
-def fast_skip(codec: str) -> Skip:
+def _fast_skip(codec: str) -> Skip:
     """The ``skip_frame`` of a fast decode: every B-frame for H.264, the frames nothing refers to
     for other codecs."""
     return "BIDIR" if codec == "h264" else "NONREF"
@@ -111,8 +111,8 @@ class StreamInfo:
         return None if pts is None else pts * self.time_base - self.start
 
     def display_width(self, width: int) -> int:
-        """A stored width at display aspect: times the sample aspect ratio, to an even number of
-        pixels (as ``scale=iw*sar:-2`` makes it); unchanged for square pixels."""
+        """A stored width at display aspect: times the sample aspect ratio, to the nearest even number
+        of pixels (as a 4:2:0 picture's width is); unchanged for square pixels."""
         if self.sample_aspect_ratio == 1:
             return width
         return max(2, 2 * round(width * self.sample_aspect_ratio / 2))
@@ -122,7 +122,7 @@ class VideoSource:
     """The first video stream of ``path``, open for decoding; use it as a context manager.
 
     ``fast`` skips the frames the picture can do without (see the module); ``deblock=False`` skips
-    the loop filter. A decoder takes both at its first packet, so they are fixed per source.
+    the loop filter, an option a decoder takes when it opens, so it is fixed per source.
     Raises :class:`NoVideoFrames` when the file is no readable video or has no video stream.
     """
 
@@ -137,7 +137,7 @@ class VideoSource:
             raise NoVideoFrames("the file has no video stream")
         self._stream = self._container.streams.video[0]
         self.info = StreamInfo.of(self._stream)
-        self.skip: Skip = fast_skip(self.info.codec) if fast else "DEFAULT"
+        self.skip: Skip = _fast_skip(self.info.codec) if fast else "DEFAULT"
         if not deblock:
             self._stream.codec_context.options = {"skip_loop_filter": "all"}
         self.decoded = 0  # frames decoded so far
@@ -184,7 +184,7 @@ class VideoSource:
     def display_size(self) -> tuple[int, int]:
         """(width, height) of a whole frame as shown: upright, at display aspect."""
         width, height = self.info.display_width(self.info.width), self.info.height
-        return (height, width) if self.rotation % 180 else (width, height)
+        return (height, width) if self._quarter_turns() % 2 else (width, height)
 
     # ------------------------------------------------------------------------------ frames
 
@@ -277,8 +277,12 @@ class VideoSource:
         pixels = self._reformatter.reformat(
             frame, width=width, height=height, format="gray" if grey else "rgb24", interpolation=Interpolation.AREA
         ).to_ndarray()
-        turns = (self.rotation // 90) % 4
+        turns = self._quarter_turns()
         return np.ascontiguousarray(np.rot90(pixels, k=-turns)) if turns else np.asarray(pixels, dtype=np.uint8)
+
+    def _quarter_turns(self) -> int:
+        """Clockwise quarter turns that make a frame upright (a rotation between them: the one below)."""
+        return (self.rotation // 90) % 4
 
     # ------------------------------------------------------------------------------ decoding
 
