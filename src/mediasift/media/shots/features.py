@@ -61,7 +61,7 @@ def scan(path: Path, config: ShotConfig, *, fast: bool = True) -> Samples:
     """Decode the video once, without deblocking (and, when ``fast``, skipping what a fast decode
     skips), and measure every frame. Raises :class:`~mediasift.media.video.NoVideoFrames`."""
     with VideoSource(path, fast=fast, deblock=False) as video:
-        analysis = Analysis(config)
+        analysis = _Analysis(config)
         sharp = VideoReformatter()
         small = Shrinker()
         sharpness: list[tuple[int, float]] = []
@@ -164,7 +164,7 @@ def frame_change(frames: np.ndarray, hists: np.ndarray, i: np.ndarray, j: np.nda
     return 0.5 * hist + pixels
 
 
-class Analysis:
+class _Analysis:
     """Features of the sampled frames, computed with numpy a chunk at a time so memory stays
     bounded by the few seconds of small frames the windows need, whatever the video's length."""
 
