@@ -33,7 +33,8 @@ import av
 import numpy as np
 from av.video.reformatter import Interpolation, VideoReformatter
 
-from mediasift.media.shots import detect_shots, read_frames
+from mediasift.media.shots import detect_shots
+from mediasift.media.video import VideoSource
 
 from support import shotgen
 
@@ -97,7 +98,8 @@ def mediasift(path: Path) -> list[int] | None:
 def mediasift_keyframes(path: Path) -> list[int] | None:
     shots = detect_shots(path)
     times = [shot.keyframe_time for shot in shots.shots]
-    read_frames(path, times, exact=False, sync_times=shots.sync_times, max_side=1280)
+    with VideoSource(path) as video:
+        video.frames_at(times, exact=False, sync_times=shots.sync_times, max_side=1280)
     return [shot.start_frame for shot in shots.shots[1:]]
 
 

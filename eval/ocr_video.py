@@ -58,8 +58,8 @@ from mediasift.config import Settings
 from mediasift.inference import stats
 from mediasift.inference.door import Inference
 from mediasift.inference.ocr import CHAIN
+from mediasift.media import text_gate
 from mediasift.mediatype import MediaType
-from mediasift.operators import ocr_sampling as sampling
 from mediasift.operators.keyframes import Keyframes
 from mediasift.operators.ocr import SAME_TEXT_RATIO, Ocr, normalise, similarity
 from mediasift.pipeline.operator import AssetView, Operator, OperatorContext
@@ -133,7 +133,7 @@ VIDEOS = (
     Video("subtitle in the first 2 s of a shot", (Shot("rocket", 5.0), Shot("gravel", 10.0)),
           (Caption("Live from the harbour", 5.0, 7.0, "subtitle"),), gop_s=2.0),
 )  # fmt: skip
-# Scored apart: text that moves leaves the box it was read in (see mediasift.operators.ocr_timing).
+# Scored apart: text that moves leaves the box it was read in (see mediasift.media.text_tracking).
 MOVING = (
     Video("sign in a panning shot", (Shot("coffee", 4.0), Shot("chelsea", 8.0, pan=True, sign="Main Street Bakery"),
                                      Shot("rocket", 4.0)), (Caption("Main Street Bakery", 4.0, 12.0, "scene"),)),
@@ -380,7 +380,7 @@ def text_free_cost(settings: dict[str, Settings], folder: Path, repeats: int = 3
     gate = []
     for _ in range(repeats):
         started = time.process_time()
-        sampling.scan(path, times)
+        text_gate.scan(path, times)
         gate.append(time.process_time() - started)
     per_minute = 60 / TEXT_FREE.seconds
     least = {mode: min(spent) * per_minute for mode, spent in cpu.items()}

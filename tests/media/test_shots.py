@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 import uuid
+from fractions import Fraction
 from itertools import pairwise
 from pathlib import Path
 
@@ -14,7 +15,8 @@ from PIL import Image, ImageDraw
 
 from mediasift.config import Settings
 from mediasift.errors import PermanentError
-from mediasift.media.shots import ShotList, detect_shots, read_frames
+from mediasift.media.shots import ShotList, detect_shots
+from mediasift.media.video import VideoSource
 from mediasift.mediatype import MediaType
 from mediasift.operators.keyframes import Keyframes
 from mediasift.pipeline.operator import AssetView, OperatorContext
@@ -116,7 +118,8 @@ def test_a_fade_through_a_flat_card_is_one_boundary_with_no_keyframe_on_the_card
     assert [shot.transition_in for shot in found.shots] == ["start", "fade"]
     times = [shot.keyframe_time for shot in found.shots]
     assert all(not span.start <= round(t * found.fps) < span.end for t in times), times
-    images = read_frames(path, times, exact=False, sync_times=found.sync_times)
+    with VideoSource(path) as video:
+        images = video.frames_at(times, exact=False, sync_times=found.sync_times)
     assert all(pixels.std() > 20 for _, pixels in images), "a keyframe is a picture, not the card"
 
 
@@ -195,39 +198,26 @@ def test_keyframes_are_sharp_pictures_clear_of_transitions(videos: dict[str, tup
             assert shot.start_frame <= frame < shot.end_frame
             for span in truth.transitions + [t for t in truth.traps if t.kind == "flash"]:
                 assert not span.start - 1 <= frame <= span.end, (path.name, span, frame)
-        images = read_frames(path, times, exact=False, sync_times=found.sync_times)
+        with VideoSource(path) as video:
+            images = video.frames_at(times, exact=False, sync_times=found.sync_times)
         assert [t for t, _ in images] == times
         assert all(pixels.shape == (SIZE[1], SIZE[0], 3) and np.percentile(pixels, 99) > 100 for _, pixels in images)
 
 
-def test_read_frames_turns_and_shrinks(tmp_path: Path) -> None:
-    """Stored landscape with the top half red, shown turned 90 degrees clockwise: red on the right."""
-    scene = np.zeros((240, 320, 3), np.uint8)
-    scene[:120] = (255, 0, 0)
-    scene[120:] = (0, 0, 255)
-    path = mediagen.make_video(tmp_path / "turned.mp4", 1.0, size=(320, 240), rotation=90, scenes=[scene])
-    (time, pixels), *_ = read_frames(path, [0.5], rotation=90, max_side=160)
-    assert time == 0.5 and pixels.shape == (160, 120, 3)
-    right, left = pixels[:, -10:].reshape(-1, 3).mean(axis=0), pixels[:, :10].reshape(-1, 3).mean(axis=0)
-    assert right[0] > 200 > right[2] and left[2] > 200 > left[0]
-
-
 def test_a_file_without_video_frames_is_a_permanent_error(tmp_path: Path) -> None:
-    audio = mediagen.make_tone_audio(tmp_path / "tone.m4a", 1.0)
-    junk = mediagen.make_random_bytes(tmp_path / "junk.mp4", 50_000)
-    for path in (audio, junk):
-        with pytest.raises(PermanentError):
-            detect_shots(path)
+    """A job on it cannot succeed, so it is not retried (the cases are the video source's)."""
+    with pytest.raises(PermanentError):
+        detect_shots(mediagen.make_random_bytes(tmp_path / "junk.mp4", 50_000))
 
 
-def _context(path: Path, blobs: dict[str, bytes], rotation: int = 0) -> OperatorContext:
+def _context(path: Path, blobs: dict[str, bytes]) -> OperatorContext:
     def put_blob(data: bytes, mime: str) -> str:
         sha = hashlib.sha256(data).hexdigest()
         blobs[sha] = data
         return sha
 
     settings = Settings()
-    asset = AssetView(uuid.uuid4(), MediaType.VIDEO, "video/mp4", "0" * 64, {"rotation": rotation})
+    asset = AssetView(uuid.uuid4(), MediaType.VIDEO, "video/mp4", "0" * 64, {})
     return OperatorContext(
         asset=asset,
         settings=settings,
@@ -264,11 +254,37 @@ def test_the_operator_emits_shots_keyframes_and_a_strip(videos: dict[str, tuple[
     assert image.size == (4 * 160, 90) == (strip.data["width"], strip.data["height"])
 
 
-def test_the_operator_turns_keyframes_upright(videos: dict[str, tuple[Path, shotgen.Truth]]) -> None:
-    path, _ = videos["cuts"]
-    result = Keyframes().run(_context(path, {}, rotation=270))
+SCENES = ("coffee", "rocket", "chelsea")
+
+
+@pytest.mark.parametrize(
+    ("rotation", "aspect", "shown"),
+    [
+        (270, None, (240, 320)),  # a phone video stored landscape, shown portrait
+        (0, Fraction(16, 11), (1024, 576)),  # anamorphic PAL: 704x576 pixels 16:11 wide, shown 16:9
+        (90, Fraction(16, 11), (576, 1024)),
+    ],
+    ids=["rotated", "anamorphic", "both"],
+)
+def test_the_operator_stores_keyframes_as_they_are_shown(
+    tmp_path: Path, rotation: int, aspect: Fraction | None, shown: tuple[int, int]
+) -> None:
+    """The file's own rotation and pixel shape make the keyframes' shape, the stored JPEG's pixels as
+    the width and height in its data (the asset's metadata is not asked). Before, an anamorphic video
+    gave squeezed 704x576 keyframes."""
+    size = (320, 240) if aspect is None else (704, 576)
+    scenes = [mediagen.photo(name) for name in SCENES]
+    path = mediagen.make_video(tmp_path / "shown.mp4", 3.0, size=size, scenes=scenes, rotation=rotation,
+                               sample_aspect_ratio=aspect)  # fmt: skip
+    blobs: dict[str, bytes] = {}
+    result = Keyframes().run(_context(path, blobs))
     keyframes = [s for s in result.segments if s.kind == "keyframe"]
-    assert all((k.data["width"], k.data["height"]) == (SIZE[1], SIZE[0]) for k in keyframes)
+    assert len(keyframes) == 3
+    for keyframe in keyframes:
+        image = Image.open(io.BytesIO(blobs[keyframe.data["blob"]]))
+        assert image.size == (keyframe.data["width"], keyframe.data["height"]) == shown
+    shot = next(a for a in result.artifacts if a.kind == "shot")
+    assert (shot.data["keyframe_width"], shot.data["keyframe_height"]) == shown
 
 
 @pytest.mark.slow

@@ -143,6 +143,7 @@ def make_video(
     scene_seconds: float = 1.0,
     rotation: int = 0,
     container: str | None = None,
+    sample_aspect_ratio: Fraction | None = None,
 ) -> Path:
     """Write a video (H.264 in MP4 by default) with a moving pattern and a new scene every ``scene_seconds``.
 
@@ -151,7 +152,9 @@ def make_video(
     ``audio_wav`` (any audio file) is muxed as AAC at its own sample rate and layout, cut to the
     video's length. ``faststart`` moves the MP4 index (moov) to the front. ``rotation`` is the
     clockwise display rotation a player applies (a portrait phone video is stored landscape with
-    rotation 90). ``container`` is an FFmpeg muxer name overriding the suffix.
+    rotation 90). ``container`` is an FFmpeg muxer name overriding the suffix. ``sample_aspect_ratio``
+    is the shape of a stored pixel (width over height): ``size`` (704, 576) with 16:11 is an
+    anamorphic 16:9 PAL video, shown 1024x576.
     """
     options = {"movflags": "faststart"} if faststart else {}
     with av.open(str(path), "w", format=container, options=options) as out:
@@ -162,6 +165,8 @@ def make_video(
             video.options = {"preset": "veryfast"}
         if rotation:
             video.set_display_rotation(-rotation)  # PyAV takes counter-clockwise degrees
+        if sample_aspect_ratio is not None:
+            video.codec_context.sample_aspect_ratio = sample_aspect_ratio
         audio = _add_audio(out, audio_wav, seconds) if audio_wav else None
         for index, image in enumerate(_frames(seconds, size, fps, scenes, scene_seconds)):
             frame = av.VideoFrame.from_ndarray(image, format="rgb24")

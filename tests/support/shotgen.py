@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from fractions import Fraction
 from pathlib import Path
 from typing import cast
 
@@ -23,6 +24,7 @@ import av
 import cv2
 import numpy as np
 from av.video.stream import VideoStream
+from PIL import Image, ImageDraw
 
 from support import mediagen
 
@@ -190,6 +192,28 @@ def _fast_pan(shot: Shot, size: tuple[int, int]) -> Iterator[np.ndarray]:
         left += speed
 
 
+def subtitled_pan(
+    seconds: float,
+    subtitles: Sequence[tuple[str, float, float]] = (),
+    size: tuple[int, int] = (480, 270),
+    fps: int = 25,
+) -> Iterator[np.ndarray]:
+    """One shot of ``seconds``: the camera pans across a photo; ``subtitles`` (text, start, end in
+    seconds) are burned in low, white with a black outline, as subtitles are."""
+    width, height = size
+    wide = Image.fromarray(mediagen.photo("chelsea")).convert("RGB").resize((round(width * 1.4), height))
+    frames = round(seconds * fps)
+    for index in range(frames):
+        left = round((wide.width - width) * index / max(1, frames - 1))
+        image = wide.crop((left, 0, left + width, height))
+        draw = ImageDraw.Draw(image)
+        for text, start, end in subtitles:
+            if start <= index / fps < end:
+                draw.text((width / 2, height - 30), text, fill=(255, 255, 255), font=mediagen.font(22),
+                          anchor="mm", stroke_width=2, stroke_fill=(0, 0, 0))  # fmt: skip
+        yield np.asarray(image)
+
+
 # --------------------------------------------------------------------------------------- the edit
 
 
@@ -275,13 +299,21 @@ def write_frames(
     fps: int = 25,
     options: dict[str, str] | None = None,
     codec: str = "h264",
+    rotation: int = 0,
+    sample_aspect_ratio: Fraction | None = None,
 ) -> Path:
-    """Encode RGB frames as :func:`write` does; ``codec`` "libx265" writes HEVC (preset fast)."""
+    """Encode RGB frames as :func:`write` does; ``codec`` "libx265" writes HEVC (preset fast).
+    ``rotation`` (clockwise degrees) and ``sample_aspect_ratio`` are how a player is told to show the
+    frames, as :func:`support.mediagen.make_video` writes them."""
     with av.open(str(path), "w") as out:
         stream = cast(VideoStream, out.add_stream(codec, rate=fps))
         stream.width, stream.height = size
         stream.pix_fmt = "yuv420p"
         stream.options = {"preset": "veryfast" if codec == "h264" else "fast", **(options or {})}
+        if rotation:
+            stream.set_display_rotation(-rotation)  # PyAV takes counter-clockwise degrees
+        if sample_aspect_ratio is not None:
+            stream.codec_context.sample_aspect_ratio = sample_aspect_ratio
         for index, image in enumerate(frames):
             frame = av.VideoFrame.from_ndarray(image, format="rgb24")
             frame.pts = index

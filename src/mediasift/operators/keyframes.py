@@ -8,6 +8,10 @@ than ``long_shot_s`` (60 s) gets one more keyframe per 60 s, so a long static ta
 searchable along its length. When a video has more keyframes than ``max_keyframes``, only the
 longest shots keep theirs (every shot keeps its segment). One "thumbnail_strip" artifact shows
 up to ``strip_shots`` shot keyframes side by side.
+
+A keyframe is stored as a player shows the frame (:class:`mediasift.media.video.VideoSource`):
+upright, and at display aspect (a 704x576 frame with a 16:11 sample aspect ratio is 1024x576), at
+most ``max_side`` pixels a side; its data's ``width`` and ``height`` are the stored picture's.
 """
 
 from __future__ import annotations
@@ -21,7 +25,8 @@ import numpy as np
 from PIL import Image
 
 from mediasift.config import Settings
-from mediasift.media.shots import Shot, ShotConfig, ShotList, detect_shots, read_frames
+from mediasift.media.shots import Shot, ShotConfig, ShotList, detect_shots
+from mediasift.media.video import VideoSource
 from mediasift.mediatype import MediaType
 from mediasift.operators.images import encode_jpeg
 from mediasift.pipeline.operator import Operator, OperatorContext
@@ -34,7 +39,7 @@ STRIP_SHOTS = 20
 
 class Keyframes(Operator):
     name = "keyframes"
-    version = "3"
+    version = "4"  # 4: keyframes at display aspect (anamorphic video), turned by the file's own rotation
     media_types = frozenset({MediaType.VIDEO})
 
     def params(self, settings: Settings) -> dict[str, Any]:
@@ -51,16 +56,10 @@ class Keyframes(Operator):
         config = ShotConfig(**{**shots, "dissolve_scales_s": tuple(shots["dissolve_scales_s"])})
         found = detect_shots(ctx.media_path, config=config)  # NoVideoFrames is a PermanentError
         wanted = _keyframe_times(found.shots, ctx.params["max_keyframes"])
-        images = dict(
-            read_frames(
-                ctx.media_path,
-                sorted({time for times in wanted.values() for time in times}),
-                exact=False,
-                sync_times=found.sync_times,
-                max_side=ctx.params["max_side"],
-                rotation=int(ctx.asset.metadata.get("rotation") or 0),
-            )
-        )
+        times = sorted({time for shot_times in wanted.values() for time in shot_times})
+        with VideoSource(ctx.media_path) as video:
+            pictures = video.frames_at(times, exact=False, sync_times=found.sync_times, max_side=ctx.params["max_side"])
+        images = dict(pictures)
         result = OperatorResult()
         keys = (f"kf{number:05d}" for number in count(1))
         strip = []

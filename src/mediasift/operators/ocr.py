@@ -5,11 +5,11 @@ is kept in its data (``engine``).
 An image gives one segment holding all its lines. A video is read on its keyframes and, where a cheap
 gate sees text-like content come up that no frame read nearby showed (a subtitle that changes inside
 a shot, a caption gone before the shot's keyframe), on frames between them, at most
-``ocr_extra_frames_per_minute`` (:mod:`mediasift.operators.ocr_sampling`). A caption or lower third
+``ocr_extra_frames_per_minute`` (:mod:`mediasift.media.text_gate`). A caption or lower third
 stays on screen across several of the frames read; rather than repeat it per frame, a line read again
 in the next frame read extends the same text run, and each run becomes one segment. Its time range is
 where the line is visible, found by reading its box in the frames around the frames read
-(:mod:`mediasift.operators.ocr_timing`); the range of the shots whose frames showed it is kept as
+(:mod:`mediasift.media.text_tracking`); the range of the shots whose frames showed it is kept as
 ``seen_in``, and ``timing`` says per bound whether it was found in the frames or is the shots'. A
 line that tesseract read (the fallback, when rapidocr failed) keeps the shots' range: the frames are
 read with rapidocr's recogniser, which was just found wanting. Every line is stored with its
@@ -31,11 +31,12 @@ import numpy as np
 from mediasift.config import Settings
 from mediasift.inference.catalog import Role, model_ref
 from mediasift.inference.door import OcrChain
+from mediasift.media import text_gate
+from mediasift.media.text_tracking import Seen, Sighting, Span, visible_spans
+from mediasift.media.video import NoVideoFrames
 from mediasift.mediatype import MediaType
 from mediasift.models.ocr import OcrLine
-from mediasift.operators import ocr_sampling as sampling
 from mediasift.operators.images import KEYFRAMES, ImageItem, ImageOperator, iter_images
-from mediasift.operators.ocr_timing import Seen, Sighting, Span, visible_spans
 from mediasift.pipeline.operator import TEXT, OperatorContext
 from mediasift.records import ArtifactOut, ModelRef, OperatorResult, SegmentOut
 
@@ -158,7 +159,7 @@ class Ocr(ImageOperator):
     broken model files, for one)."""
 
     name = "ocr"
-    version = "5"
+    version = "6"  # 6: gate sees anamorphic video at display aspect; tracking skips non-H.264 non-reference frames
     produces = frozenset({TEXT})
 
     def __init__(self, chain: OcrChain | None = None) -> None:
@@ -252,7 +253,7 @@ class Ocr(ImageOperator):
 
 def read_video(ctx: OperatorContext, chain: OcrChain | None) -> VideoReads:
     """Read a video's keyframes, then the frames between them that the gate picks
-    (:mod:`mediasift.operators.ocr_sampling`), in the keyframes' size. The chain's counters get the
+    (:mod:`mediasift.media.text_gate`), in the keyframes' size. The chain's counters get the
     gate's samples (``gate_samples``), the frames it had read (``extra_frames``) and the samples the
     budget turned away (``extra_frames_refused``)."""
     reads = VideoReads()
@@ -268,17 +269,16 @@ def read_video(ctx: OperatorContext, chain: OcrChain | None) -> VideoReads:
     per_minute = int(ctx.params["extra_frames_per_minute"])
     if per_minute <= 0 or not reads.frames:
         return reads
-    rotation = int(ctx.asset.metadata.get("rotation") or 0)
     try:
-        gate = sampling.scan(ctx.media_path, sorted(times.values()), rotation)
-    except av.error.FFmpegError as exc:
+        gate = text_gate.scan(ctx.media_path, sorted(times.values()))
+    except (NoVideoFrames, av.error.FFmpegError) as exc:
         log.warning("no frames between keyframes read for text, %s does not decode: %s", ctx.media_path.name, exc)
         return reads
-    choice = sampling.choose(gate, per_minute)
+    choice = text_gate.choose(gate, per_minute)
     size = next(iter(reads.sizes.values()))
     shots = [(seg.start, seg.end) for seg in ctx.segments(operator=KEYFRAMES, kind="shot")]
     extra = 0
-    for sample, pixels in sampling.pictures(ctx.media_path, choice.chosen, gate.sync_times, max(size), rotation):
+    for sample, pixels in text_gate.pictures(ctx.media_path, choice.chosen, gate.sync_times, max(size)):
         if (pixels.shape[1], pixels.shape[0]) != size:  # the keyframes' pixels, which the boxes are in
             pixels = np.asarray(cv2.resize(pixels, size, interpolation=cv2.INTER_AREA), dtype=np.uint8)
         start, end = _shot_of(shots, sample.frame_time)
@@ -308,7 +308,7 @@ def _when(frame: Frame) -> float:
 
 
 def time_runs(ctx: OperatorContext, runs: list[TextRun], reads: VideoReads) -> list[Span]:
-    """Where each run's line is visible (:mod:`mediasift.operators.ocr_timing`), its box read in the
+    """Where each run's line is visible (:mod:`mediasift.media.text_tracking`), its box read in the
     frames by rapidocr's recogniser (:func:`seen`). Runs whose best frame tesseract read, and runs of
     frames without a recorded time, are not timed: their spans are unknown (None)."""
     times = reads.times
@@ -326,9 +326,8 @@ def time_runs(ctx: OperatorContext, runs: list[TextRun], reads: VideoReads) -> l
         ]
 
     sightings = [Sighting(runs[i].best.box, tuple(runs[i].keys)) for i in timed]
-    rotation = int(ctx.asset.metadata.get("rotation") or 0)
     size = reads.sizes[runs[timed[0]].best_key]
-    found = visible_spans(ctx.media_path, sightings, times, video_end, size, rotation, looks)
+    found = visible_spans(ctx.media_path, sightings, times, video_end, size, looks)
     spans = [Span(None, None)] * len(runs)
     for i, span in zip(timed, found.spans, strict=True):
         spans[i] = span

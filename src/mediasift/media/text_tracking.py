@@ -2,15 +2,18 @@
 the first that no longer does, rather than the bounds of the shots whose keyframes showed it.
 
 Here "keyframes" are all the frames OCR read: the shots' keyframes and the frames between them that
-the gate of :mod:`mediasift.operators.ocr_sampling` picked, where text came up that none of those
-showed. A line is seen on a run of keyframes (:func:`mediasift.operators.ocr.merge_runs`). Its start lies
+the gate of :mod:`mediasift.media.text_gate` picked, where text came up that none of those showed.
+A line is seen on a run of keyframes (the caller joins the reads of one line in consecutive
+keyframes into a run: a :class:`Sighting`). Its start lies
 between the keyframe before the run, which did not show it (the video's start when there is none), and
 the run's first keyframe; its end between the run's last keyframe and the next keyframe (the video's
 end). These windows reach into the neighbouring shots: a caption that comes up late in one shot and
 stays into the next is seen only by the second shot's keyframe, and starts in the first shot.
 
-In each window every frame the decoder produces anyway is looked at, at the line's box only: B-frames
-of H.264 are skipped (as shot detection skips them), the box is cut out of the frame's planes before
+In each window every frame a fast decode gives is looked at, at the line's box only: the frames
+:class:`~mediasift.media.video.VideoSource` skips when fast (B-frames of H.264, frames nothing refers
+to in other codecs, as shot detection skips them) are not decoded, the box is cut out of the frame's
+planes before
 any colour conversion, and the change of its luma since the frame before is noted. Whether the line
 is in a frame is decided by reading the box with the OCR recogniser alone and comparing the text (the
 caller's ``looks``): tens of milliseconds a crop, so it is done as few times as it can be. The search
@@ -22,7 +25,7 @@ cannot be read in the frames and the edge keeps its shot bound. The search assum
 once per window, as the keyframes either side suggest: a line that leaves and comes back within one
 window is timed from one of its changes, not always the nearest.
 
-Precision: with B-frames skipped the frames looked at are up to 4 frames apart (0.16 s at 25 fps). An
+Precision: with those frames skipped the frames looked at are up to 4 frames apart (0.16 s at 25 fps). An
 edge is put on the later of the two frames it fell between when that is a key frame (an encoder puts
 one where the picture changes: a caption that changes with a cut lands on the cut's frame), else
 midway. Past ``MAX_SAMPLES`` frames in a window (about 50 s of H.264 at 25 fps) every other one is
@@ -38,21 +41,19 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
-from itertools import chain
 from pathlib import Path
 from typing import Any, cast
 
-import av
 import av.error
 import cv2
 import numpy as np
 import numpy.typing as npt
-from av.container import InputContainer
 from av.video.frame import VideoFrame
-from av.video.stream import VideoStream
+
+from mediasift.media.video import NoVideoFrames, VideoSource, merge_windows
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +72,6 @@ class Seen(Enum):
 # (sighting index, RGB crop of its box) for each crop -> what reading it gave
 Looks = Callable[[list[tuple[int, Rgb]]], list[Seen]]
 
-SEEK_GAP_S = 2.0  # between windows further apart than this, seek rather than decode on
 MAX_SAMPLES = 512  # frames a window keeps; past it, every other one is dropped
 SPIKE_MIN = 6.0  # a sharp change of the box: a mean absolute luma change of at least this (0-255) ...
 SPIKE_RATIO = 4.0  # ... and this many times the window's median change ...
@@ -112,13 +112,12 @@ def visible_spans(
     keyframe_times: dict[str, float],
     video_end: float,
     keyframe_size: tuple[int, int],
-    rotation: int,
     looks: Looks,
 ) -> Timing:
     """The visible span of each sighting. ``keyframe_times`` holds every keyframe of the video (key ->
-    seconds); ``keyframe_size`` is their (width, height), upright, the pixels the boxes are in;
-    ``rotation`` the clockwise degrees the keyframes were turned by. A file that cannot be decoded
-    gives no span (every edge keeps its shot bound)."""
+    seconds); ``keyframe_size`` is their (width, height) as :class:`~mediasift.media.video.VideoSource`
+    shows a frame (upright, at display aspect), the pixels the boxes are in. A file that cannot be
+    decoded gives no span (every edge keeps its shot bound)."""
     ordered = sorted(keyframe_times.values())
     edges: list[_Edge] = []
     for index, sighting in enumerate(sightings):
@@ -133,8 +132,8 @@ def visible_spans(
     if not edges:
         return timing
     try:
-        _scan(path, edges, _Cutter(keyframe_size, rotation), looks, timing)
-    except av.error.FFmpegError as exc:
+        _scan(path, edges, keyframe_size, looks, timing)
+    except (NoVideoFrames, av.error.FFmpegError) as exc:
         log.warning("text timing skipped, %s does not decode: %s", path.name, exc)
         return Timing([Span(None, None)] * len(sightings))
     found: dict[int, dict[bool, float | None]] = {}
@@ -198,7 +197,9 @@ class _Edge:
 
 class _Cutter:
     """Cuts boxes given in keyframe pixels out of decoded frames: RGB at keyframe scale, upright, and
-    the box's luma at frame scale (every other pixel) to measure change."""
+    the box's luma at frame scale (every other pixel) to measure change. ``rotation`` is the clockwise
+    degrees the keyframes were turned by; the frame's width and height are scaled apart, so a frame
+    stretched to its display aspect in the keyframes is cut right too."""
 
     def __init__(self, keyframe_size: tuple[int, int], rotation: int) -> None:
         self.turns = (rotation // 90) % 4
@@ -261,21 +262,19 @@ def _plane(frame: VideoFrame, index: int) -> npt.NDArray[np.uint8]:
 # ------------------------------------------------------------------------------ decoding
 
 
-def _scan(path: Path, edges: list[_Edge], cutter: _Cutter, looks: Looks, timing: Timing) -> None:
+def _scan(path: Path, edges: list[_Edge], keyframe_size: tuple[int, int], looks: Looks, timing: Timing) -> None:
     """Decode the frames of every window once, in time order, feeding each edge its frames; an edge
     is searched as soon as its window is over (edges whose windows end together, together)."""
     memo: dict[tuple[int, float], Seen] = {}
-    with av.open(str(path)) as container:
-        if not container.streams.video:
-            return
-        stream = container.streams.video[0]
-        rate = stream.average_rate or stream.base_rate or stream.guessed_rate
-        fps = float(rate) if rate and 1 <= float(rate) <= 1000 else 25.0
+    with VideoSource(path) as video:
+        fps = video.info.fps
         slack = 0.5 / fps
         waiting = sorted(edges, key=lambda edge: (edge.lo, edge.hi))
         active: list[_Edge] = []
-        windows = _merged([(edge.lo - slack, edge.hi + slack) for edge in edges])
-        for seconds, frame in _frames(container, stream, windows, fps):
+        windows = merge_windows([(edge.lo - slack, edge.hi + slack) for edge in edges])
+        cutter: _Cutter | None = None
+        for _, seconds, frame in video.window_frames(windows):  # apart: each frame in one window
+            cutter = cutter or _Cutter(keyframe_size, video.rotation)  # known from the first frame on
             timing.frames += 1
             over = [edge for edge in active if seconds > edge.hi + slack]
             while waiting and waiting[0].lo - slack <= seconds:
@@ -293,61 +292,6 @@ def _scan(path: Path, edges: list[_Edge], cutter: _Cutter, looks: Looks, timing:
                 if cut is not None:
                     edge.add(seconds, frame.key_frame, *cut)
         _search(active + waiting, fps, looks, memo, timing)
-
-
-def _merged(windows: list[tuple[float, float]]) -> list[tuple[float, float]]:
-    merged: list[tuple[float, float]] = []
-    for lo, hi in sorted(windows):
-        if merged and lo <= merged[-1][1]:
-            merged[-1] = (merged[-1][0], max(merged[-1][1], hi))
-        else:
-            merged.append((lo, hi))
-    return merged
-
-
-def _frames(
-    container: InputContainer, stream: VideoStream, windows: list[tuple[float, float]], fps: float
-) -> Iterator[tuple[float, VideoFrame]]:
-    """(seconds, frame) of the frames inside the windows (sorted, apart), in time order; seeks where
-    the next window is more than ``SEEK_GAP_S`` ahead."""
-    source: Iterator[tuple[float, VideoFrame]] | None = None
-    pending: tuple[float, VideoFrame] | None = None
-    position = -math.inf
-    for lo, hi in windows:
-        if source is None or lo - position > SEEK_GAP_S:
-            source, pending = _decode(container, stream, lo, fps), None
-        # itertools.chain, not a generator: leaving the loop must not close ``source``
-        for seconds, frame in chain([pending] if pending else [], source):
-            pending = None
-            position = seconds
-            if seconds > hi:
-                pending = (seconds, frame)  # it may be in the next window
-                break
-            if seconds >= lo:
-                yield seconds, frame
-        else:
-            source = None  # the stream ended
-
-
-def _decode(
-    container: InputContainer, stream: VideoStream, lo: float, fps: float
-) -> Iterator[tuple[float, VideoFrame]]:
-    """Frames from the random-access point at or before ``lo`` on; H.264 B-frames are not decoded
-    (nothing refers to them). Packets that fail to decode are passed over."""
-    time_base = float(stream.time_base) if stream.time_base else 1 / 90000
-    start = stream.start_time * time_base if stream.start_time is not None else 0.0
-    codec = stream.codec_context
-    codec.skip_frame = "BIDIR" if codec.name == "h264" else "DEFAULT"
-    container.seek(max(0, round((max(0.0, lo) + start) / time_base)), stream=stream, backward=True)
-    last = -1 / fps
-    for packet in container.demux(stream):
-        try:
-            frames = packet.decode()
-        except av.error.FFmpegError:  # damaged data: skipped, as everywhere
-            continue
-        for frame in frames:
-            last = frame.pts * time_base - start if frame.pts is not None else last + 1 / fps
-            yield last, frame
 
 
 # ------------------------------------------------------------------------------ the search

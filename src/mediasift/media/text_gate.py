@@ -6,8 +6,10 @@ the shot's keyframe) is on no keyframe. Reading a frame every second in full wou
 looks at a frame every ``SAMPLE_EVERY_S`` and asks for a full read only where text-like content
 comes up that no frame read nearby showed.
 
-The gate. Frames are decoded as shot detection decodes them (no B-frames of H.264, no frames
-nothing refers to in other codecs, no deblocking); each sample is shrunk to ``GATE_MAX_SIDE`` luma.
+The gate. Frames are decoded as shot detection decodes them (a fast decode of
+:class:`~mediasift.media.video.VideoSource`: no B-frames of H.264, no frames nothing refers to in
+other codecs, no deblocking); each sample is shrunk to ``GATE_MAX_SIDE`` luma, upright and at display
+aspect, as the keyframes show it.
 Overlaid text is drawn to be read: its strokes' edges jump by ``STROKE_CONTRAST`` grey levels or
 more within a pixel or two (white letters with a dark outline, a shadow or a band; dark letters on
 a light panel). Those edges (a 3x3 morphological gradient) are joined along rows, and a joined patch
@@ -36,17 +38,11 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import av
-import av.error
 import cv2
 import numpy as np
 import numpy.typing as npt
-from av.packet import Packet
-from av.video.frame import VideoFrame
-from av.video.reformatter import Interpolation, VideoReformatter
-from av.video.stream import VideoStream
 
-from mediasift.media.shots import read_frames
+from mediasift.media.video import VideoSource
 
 Box = tuple[int, int, int, int]  # x, y, w, h in gate pixels
 Mask = npt.NDArray[np.uint8]  # 0 or 1
@@ -168,63 +164,28 @@ def _bands(edges: Mask, labels: npt.NDArray[np.int32], label: int, box: Box) -> 
 # ------------------------------------------------------------------------------ the gate pass
 
 
-def scan(path: Path, keyframe_times: Sequence[float], rotation: int = 0) -> Gate:
+def scan(path: Path, keyframe_times: Sequence[float]) -> Gate:
     """Decode the video once, cheaply, and look at a frame every ``SAMPLE_EVERY_S`` and at each
-    keyframe time: the first decoded frame from that time on, as the keyframes operator takes it."""
+    keyframe time: the first decoded frame from that time on, as the keyframes operator takes it.
+    Raises :class:`~mediasift.media.video.NoVideoFrames`."""
     gate = Gate()
-    with av.open(str(path)) as container:
-        if not container.streams.video:
-            return gate
-        stream = container.streams.video[0]
-        rate = stream.average_rate or stream.base_rate or stream.guessed_rate
-        fps = float(rate) if rate and 1 <= float(rate) <= 1000 else 25.0
-        half = 0.5 / fps
-        shrink = VideoReformatter()
+    with VideoSource(path, deblock=False) as video:
+        half = 0.5 / video.info.fps
         tick, keyframes = 0.0, deque(sorted(set(keyframe_times)))
-        for seconds, frame in _decode(stream, container.demux(stream), fps):
-            gate.decoded += 1
-            if frame.key_frame:
-                gate.sync_times.append(seconds)
+        for seconds, frame in video.frames():
             due = []
             while keyframes and keyframes[0] - half <= seconds:
                 due.append(keyframes.popleft())
             if seconds < tick - half and not due:
                 continue
-            patches = text_patches(_luma(frame, shrink, rotation))
+            patches = text_patches(video.picture(frame, GATE_MAX_SIDE, grey=True))
             if seconds >= tick - half:  # a frame after a gap stands for every tick it passed; the first counts
                 gate.samples.append(Sample(round(tick, 3), round(seconds, 3), patches))
                 tick += (math.floor((seconds + half - tick) / SAMPLE_EVERY_S) + 1) * SAMPLE_EVERY_S
             for time in due:
                 gate.keyframes[time] = Sample(time, round(seconds, 3), patches)
+        gate.sync_times, gate.decoded = video.sync_times, video.decoded
     return gate
-
-
-def _decode(stream: VideoStream, packets: Iterator[Packet], fps: float) -> Iterator[tuple[float, VideoFrame]]:
-    """(seconds, frame) of the frames shot detection decodes (no B-frames of H.264, no frames nothing
-    refers to in other codecs, no deblocking); packets that fail to decode are passed over."""
-    time_base = float(stream.time_base) if stream.time_base else 1 / 90000
-    start = stream.start_time * time_base if stream.start_time is not None else 0.0
-    codec = stream.codec_context
-    codec.skip_frame = "BIDIR" if codec.name == "h264" else "NONREF"
-    codec.options = {"skip_loop_filter": "all"}
-    last = -1 / fps
-    for packet in packets:
-        try:
-            frames = packet.decode()
-        except av.error.FFmpegError:
-            continue
-        for frame in frames:
-            last = frame.pts * time_base - start if frame.pts is not None else last + 1 / fps
-            yield last, frame
-
-
-def _luma(frame: VideoFrame, shrink: VideoReformatter, rotation: int) -> npt.NDArray[np.uint8]:
-    scale = min(1.0, GATE_MAX_SIDE / max(frame.width, frame.height))
-    width, height = max(2, round(frame.width * scale)), max(2, round(frame.height * scale))
-    gray = shrink.reformat(frame, width=width, height=height, format="gray", interpolation=Interpolation.AREA)
-    luma = np.asarray(gray.to_ndarray(), dtype=np.uint8)
-    turns = (rotation // 90) % 4
-    return np.ascontiguousarray(np.rot90(luma, k=-turns)) if turns else luma
 
 
 # ------------------------------------------------------------------------------ the choice
@@ -303,22 +264,16 @@ READ_RUN = 8  # chosen frames decoded per pass over the file: a long video's cho
 
 
 def pictures(
-    path: Path, samples: Sequence[Sample], sync_times: Sequence[float], max_side: int, rotation: int
+    path: Path, samples: Sequence[Sample], sync_times: Sequence[float], max_side: int
 ) -> Iterator[tuple[Sample, npt.NDArray[np.uint8]]]:
-    """Each chosen sample's frame, in time order: RGB, upright, at most ``max_side`` (the keyframes'
-    size, so boxes read on either are in the same pixels). A frame that does not decode is left out."""
-    for start in range(0, len(samples), READ_RUN):
-        run = samples[start : start + READ_RUN]
-        found = dict(
-            read_frames(
-                path,
-                [sample.frame_time for sample in run],
-                exact=False,
-                sync_times=sync_times,
-                max_side=max_side,
-                rotation=rotation,
-            )
-        )
-        for sample in run:
-            if sample.frame_time in found:
-                yield sample, np.asarray(found[sample.frame_time], dtype=np.uint8)
+    """Each chosen sample's frame, in time order: RGB, upright, at display aspect, at most
+    ``max_side`` (the keyframes' size, so boxes read on either are in the same pixels). A frame that
+    does not decode is left out."""
+    with VideoSource(path) as video:
+        for start in range(0, len(samples), READ_RUN):
+            run = samples[start : start + READ_RUN]
+            times = [sample.frame_time for sample in run]
+            found = dict(video.frames_at(times, exact=False, sync_times=sync_times, max_side=max_side))
+            for sample in run:
+                if sample.frame_time in found:
+                    yield sample, found[sample.frame_time]
