@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import hashlib
 import io
-import uuid
 from fractions import Fraction
 from itertools import pairwise
 from pathlib import Path
@@ -15,14 +13,16 @@ from PIL import Image, ImageDraw
 
 from mediasift.config import Settings
 from mediasift.errors import PermanentError
+from mediasift.inference.door import Inference
 from mediasift.media.shots import ShotList, detect_shots
 from mediasift.media.video import VideoSource
 from mediasift.mediatype import MediaType
 from mediasift.operators.keyframes import Keyframes
-from mediasift.pipeline.operator import AssetView, OperatorContext
+from mediasift.pipeline.operator import OperatorContext
 from mediasift.service import Mediasift
 
 from support import mediagen, shotgen
+from support.contexts import memory_context
 from support.shotgen import Edit, Join, Shot
 
 SIZE = (320, 180)
@@ -211,22 +211,8 @@ def test_a_file_without_video_frames_is_a_permanent_error(tmp_path: Path) -> Non
 
 
 def _context(path: Path, blobs: dict[str, bytes]) -> OperatorContext:
-    def put_blob(data: bytes, mime: str) -> str:
-        sha = hashlib.sha256(data).hexdigest()
-        blobs[sha] = data
-        return sha
-
-    settings = Settings()
-    asset = AssetView(uuid.uuid4(), MediaType.VIDEO, "video/mp4", "0" * 64, {})
-    return OperatorContext(
-        asset=asset,
-        settings=settings,
-        params=Keyframes().params(settings),
-        media_path=path,
-        read_segments=lambda **_: [],
-        read_blob=blobs.__getitem__,
-        put_blob=put_blob,
-    )
+    door = Inference(Settings(home=path.parent / "home"))
+    return memory_context(door, path, MediaType.VIDEO, params=Keyframes().params(door.settings), blobs=blobs)
 
 
 def test_the_operator_emits_shots_keyframes_and_a_strip(videos: dict[str, tuple[Path, shotgen.Truth]]) -> None:

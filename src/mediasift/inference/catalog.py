@@ -21,7 +21,7 @@ from typing import Any
 from mediasift.config import Settings
 from mediasift.errors import PermanentError
 from mediasift.inference import language, ocr, speech
-from mediasift.inference.registry import ModelSpec, Runtime
+from mediasift.inference.registry import ModelSpec, Runtime, pool
 from mediasift.inference.remote import CHAT_MODEL_ID, EMBEDDING_MODEL_ID, remote_specs
 from mediasift.models import ModelRef, whisper
 from mediasift.models import audio_events as aed
@@ -268,14 +268,14 @@ class Catalog:
         return self._spec(Role.AUDIO_EVENTS, aed.AudioEventDetector.ref, aed.weight_files, aed.load)
 
     def _whisper(
-        self, role: Role, name: str, ref: ModelRef, files: Callable[[], Any], load: Callable[[], Any]
+        self, role: Role, name: str, ref: ModelRef, files: Callable[[], Any], load: Callable[[], Any], *extra: Any
     ) -> ModelSpec:
         """A Whisper model: its memory and nominal cost per 30 s window are those measured for its
         compute type."""
         s = self.settings
         per_second = WHISPER_SECONDS_PER_AUDIO_SECOND[name, s.whisper_compute_type]
         cost = per_second * whisper.MAX_WINDOW_S * s.compute_usd_per_hour / 3600.0
-        declared = self._spec(role, ref, files, load, **self._threaded(str(s.cache_dir)))
+        declared = self._spec(role, ref, files, load, **self._threaded(*extra))
         return replace(declared, memory_mb=WHISPER_MEMORY_MB[name, s.whisper_compute_type], cost_per_item_usd=cost)
 
     def _whisper_tiny_en(self) -> ModelSpec:
@@ -286,7 +286,8 @@ class Catalog:
     def _whisper_base(self) -> ModelSpec:
         ref = whisper.base_ref(whisper.select_compute(self.settings.whisper_compute_type))
         load = partial(whisper.load_base, self.settings)
-        return self._whisper(Role.WHISPER_BASE, "base", ref, whisper.base_files, load)
+        # Its weights are joined into the settings' cache folder, so another folder is another runtime.
+        return self._whisper(Role.WHISPER_BASE, "base", ref, whisper.base_files, load, str(self.settings.cache_dir))
 
     def _speech_router(self) -> ModelSpec:
         tiny, base = self.spec(Role.WHISPER_TINY_EN), self.spec(Role.WHISPER_BASE)
@@ -347,8 +348,10 @@ def clip_spec(folder: Path, threads: int) -> ModelSpec:
             ref = clip_model.clip_ref(folder, config, files)
             with _clip_lock:
                 _clip_refs[folder] = (stamp, ref)
+            if known is not None and known[1] != ref:
+                pool.unload(known[1])  # the superseded weights leave memory now, not when idle
     except ModelWeightsMissing as exc:
-        return _unusable_clip(str(exc))
+        return _unusable_clip(folder, str(exc))
     weight_bytes = sum(f.stat().st_size for f in files if f.suffix in (".onnx", ".data"))
     return ModelSpec(
         id=ref.id, version=ref.version, task="image-text-embedding", input_kind="image, text",
@@ -360,13 +363,16 @@ def clip_spec(folder: Path, threads: int) -> ModelSpec:
     )  # fmt: skip
 
 
-def _unusable_clip(reason: str) -> ModelSpec:
+def _unusable_clip(folder: Path, reason: str) -> ModelSpec:
+    """Each unusable folder, and each reason, is a runtime of its own: one that fails with it."""
+
     def fail() -> Any:
         raise clip_model.ClipFolderError(reason)
 
     return ModelSpec(
         id=UNUSABLE_CLIP.id, version=UNUSABLE_CLIP.version, task="image-text-embedding", input_kind="image, text",
-        runtime=Runtime.ONNXRUNTIME, output="nothing until the folder is fixed", files=fail, load=fail, optional=True,
+        runtime=Runtime.ONNXRUNTIME, output="nothing until the folder is fixed", files=fail, load=fail,
+        load_key=(str(folder), reason), optional=True,
     )  # fmt: skip
 
 

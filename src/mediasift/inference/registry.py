@@ -140,6 +140,12 @@ class RuntimePool:
         with self._lock:
             return list(self._handles.values())
 
+    def unload(self, ref: ModelRef) -> None:
+        """Drop every loaded runtime of that model (id and version), whatever it was loaded with."""
+        for handle in self.handles():
+            if handle.spec.ref == ref:
+                handle.unload()
+
     def unload_idle(self, idle_s: float) -> list[str]:
         """Unload every runtime unused for ``idle_s`` seconds; the ids of those unloaded."""
         now = time.monotonic()
