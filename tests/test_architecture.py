@@ -52,6 +52,8 @@ SERVICE = frozenset({"service", "service_models"})  # the Python API and its typ
 def layer_of(top: str) -> str:
     """The layer of a top-level module or package of mediasift."""
     return "service" if top in SERVICE else top
+
+
 DRIVERS = ("psycopg", "pgvector", "sqlalchemy", "alembic")
 # SQL as this code base writes it: keywords in capitals.
 SQL = re.compile(
