@@ -20,7 +20,8 @@ NOTES = ["The ferry to the island leaves at noon.", "The lighthouse keeper logge
 def test_ingest_waits_with_progress_and_its_inline_worker_is_seen(settings: Settings, media_dir: Path) -> None:
     for index, text in enumerate(NOTES):
         mediagen.make_text_file(media_dir / f"note{index}.txt", text)
-    with closing(Mediasift(settings)) as system:
+    # Each note takes a plugin's 1.5 s, so the progress, polled twice a second, is heard while it works.
+    with closing(Mediasift(settings.model_copy(update={"operator_plugins": "support.plugins:Pause"}))) as system:
         progress: list[tuple[int, int]] = []
         workers: list[str] = []
 

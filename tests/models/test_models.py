@@ -328,9 +328,9 @@ def test_transcriber_recognises_synthetic_speech(tmp_path: Path, door: Inference
 
 
 def test_transcriber_takes_empty_audio_without_loading(tmp_path: Path) -> None:
-    door = Inference(Settings(home=tmp_path))  # a cache folder of its own: its own Whisper handles
+    door = Inference(Settings(home=tmp_path))
     tiny, base = door.handle(Role.WHISPER_TINY_EN), door.handle(Role.WHISPER_BASE)
-    assert not tiny.loaded and not base.loaded
+    tiny.unload(), base.unload()  # the process's runtimes, which earlier tests may have loaded
     transcript = door.speech_router.english.transcribe(np.zeros(0, dtype=np.float32), "en")
     assert transcript.segments == [] and transcript.duration == 0.0
     routed = door.transcribe(np.zeros(0, dtype=np.float32))

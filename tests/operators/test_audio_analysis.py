@@ -128,8 +128,10 @@ def test_vad_scans_a_stream_in_pieces_exactly_as_one_array(tmp_path: Path, door:
 
 
 def test_no_speech_in_a_tone_or_noise_gives_an_empty_transcript(tmp_path: Path) -> None:
-    door = Inference(Settings(home=tmp_path / "home", inference_cache=False))  # Whisper handles of its own
+    door = Inference(Settings(home=tmp_path / "home", inference_cache=False))
     whisper = [door.handle(Role.WHISPER_TINY_EN), door.handle(Role.WHISPER_BASE)]
+    for handle in whisper:
+        handle.unload()  # the process's runtimes, which earlier tests may have loaded
     router = door.catalog.ref(Role.SPEECH_ROUTER)
     decisions = stats.count(router, "decisions")
     noise = (0.1 * np.random.default_rng(0).standard_normal(6 * SR)).astype(np.float32)

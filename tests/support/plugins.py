@@ -3,6 +3,8 @@ user's own package would be."""
 
 from __future__ import annotations
 
+import time
+
 from mediasift.mediatype import MediaType
 from mediasift.operators.labels import Labels
 from mediasift.pipeline.operator import TEXT, Operator, OperatorContext
@@ -82,3 +84,16 @@ class WordCount(Operator):
     def run(self, ctx: OperatorContext) -> OperatorResult:
         words = len(ctx.media_path.read_bytes().split())
         return OperatorResult(artifacts=[ArtifactOut(kind="word_count", data={"words": words})])
+
+
+class Pause(Operator):
+    """Takes a second and a half over each text document: long enough for whoever watches the work to
+    see it in progress."""
+
+    name = "pause"
+    version = "1"
+    media_types = frozenset({MediaType.TEXT})
+
+    def run(self, ctx: OperatorContext) -> OperatorResult:
+        time.sleep(1.5)
+        return OperatorResult()
