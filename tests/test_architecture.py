@@ -204,34 +204,34 @@ def test_nothing_below_the_entry_points_reads_the_environment() -> None:
     assert not found, "\n".join(found)
 
 
+# Imports each checker must refuse (the module, its source, what the complaint says) ...
+FORBIDDEN = [
+    ("mediasift.models.fake", "from mediasift.inference import stats\n", "(models) imports mediasift.inference"),
+    ("mediasift.jobs.fake", "import mediasift.media.audio\n", "(jobs) imports mediasift.media.audio"),
+    ("mediasift.inference.fake", "from mediasift.jobs.runtime import Worker\n", "imports mediasift.jobs.runtime"),
+    ("mediasift.operators.fake", "from mediasift.models.text_embedder import TextEmbedder\n", "not data"),
+    ("mediasift.search.fake", "from mediasift.models.ocr import load\n", "not data"),
+]
+# ... and imports it must let through.
+ALLOWED_IMPORTS = [
+    ("mediasift.inference.fake", "from mediasift.jobs.breaker import CircuitBreakers\n"),
+    ("mediasift.operators.fake", "from mediasift.models.ocr import OcrLine\n"),
+    ("mediasift.operators.fake", "from mediasift.models.whisper import MAX_WINDOW_S\n"),
+    ("mediasift.models.fake", "from mediasift.records import ModelRef\n"),
+]
+
+
 def _fake(name: str, source: str) -> Module:
     return Module(SRC / "fake.py", name, ast.parse(source))
 
 
-@pytest.mark.parametrize(
-    ("name", "source", "complaint"),
-    [
-        ("mediasift.models.fake", "from mediasift.inference import stats\n", "(models) imports mediasift.inference"),
-        ("mediasift.jobs.fake", "import mediasift.media.audio\n", "(jobs) imports mediasift.media.audio"),
-        ("mediasift.inference.fake", "from mediasift.jobs.runtime import Worker\n", "imports mediasift.jobs.runtime"),
-        ("mediasift.operators.fake", "from mediasift.models.text_embedder import TextEmbedder\n", "not data"),
-        ("mediasift.search.fake", "from mediasift.models.ocr import load\n", "not data"),
-    ],
-)
+@pytest.mark.parametrize(("name", "source", "complaint"), FORBIDDEN)
 def test_the_layer_check_catches_an_import_a_layer_may_not_make(name: str, source: str, complaint: str) -> None:
     found = layer_violations(_fake(name, source))
     assert len(found) == 1 and complaint in found[0], found
 
 
-@pytest.mark.parametrize(
-    ("name", "source"),
-    [
-        ("mediasift.inference.fake", "from mediasift.jobs.breaker import CircuitBreakers\n"),
-        ("mediasift.operators.fake", "from mediasift.models.ocr import OcrLine\n"),
-        ("mediasift.operators.fake", "from mediasift.models.whisper import MAX_WINDOW_S\n"),
-        ("mediasift.models.fake", "from mediasift.records import ModelRef\n"),
-    ],
-)
+@pytest.mark.parametrize(("name", "source"), ALLOWED_IMPORTS)
 def test_the_layer_check_lets_allowed_imports_through(name: str, source: str) -> None:
     assert layer_violations(_fake(name, source)) == []
 

@@ -12,9 +12,10 @@ from typing import Any
 import numpy as np
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ModelRef:
-    """The identity a result's lineage records: which model, which version of it."""
+    """The identity a result's lineage records: which model (``id``) and which version of it (its
+    weights, and whatever else changes its output)."""
 
     id: str
     version: str

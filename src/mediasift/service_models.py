@@ -42,15 +42,9 @@ IsoTime = Annotated[datetime, PlainSerializer(_iso, return_type=str)]
 
 
 class Result(BaseModel):
-    """A result. Its fields read as keys too (``detail["artifacts"]``), as the dicts the Python API
-    used to return did, so code written against those keeps working."""
+    """A result: a frozen model whose fields are read as attributes (``detail.artifacts``)."""
 
     model_config = ConfigDict(frozen=True)
-
-    def __getitem__(self, key: str) -> Any:
-        if key not in type(self).model_fields:
-            raise KeyError(key)
-        return getattr(self, key)
 
 
 # -- ingest ---------------------------------------------------------------------------------------

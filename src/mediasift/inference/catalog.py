@@ -150,15 +150,12 @@ class Catalog:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._specs: dict[Role, ModelSpec] = {}
-        self._lock = threading.Lock()
 
     def spec(self, role: Role) -> ModelSpec:
-        with self._lock:
-            found = self._specs.get(role)
+        """The declaration of ``role``'s model; built once (two threads racing build equal ones)."""
+        found = self._specs.get(role)
         if found is None:
-            found = self._build(role)
-            with self._lock:
-                self._specs[role] = found
+            found = self._specs.setdefault(role, self._build(role))
         return found
 
     def ref(self, role: Role) -> ModelRef:

@@ -42,15 +42,16 @@ def expand_paths(paths: Iterable[Path]) -> Iterator[Path]:
             yield path
 
 
+@dataclass
 class Ingestor:
-    def __init__(
-        self, db: Database, settings: Settings, blobs: BlobStore, language_of: LanguageOf, actor: str = "ingest"
-    ) -> None:
-        self.db = db
-        self.settings = settings
-        self.blobs = blobs
-        self.language_of = language_of
-        self.actor = actor
+    """Registers files: probed (a text's language told by ``language_of``), stored, recorded as done
+    by ``actor`` in the audit trail."""
+
+    db: Database
+    settings: Settings
+    blobs: BlobStore
+    language_of: LanguageOf
+    actor: str = "ingest"
 
     def ingest_file(self, path: Path, source: str | None = None) -> Accepted | Refused:
         """Register the file at ``path``, recorded as coming from ``source`` (default: its absolute

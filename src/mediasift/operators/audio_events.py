@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from mediasift.config import Settings
-from mediasift.inference.catalog import Role, model_ref
+from mediasift.inference.catalog import Role
 from mediasift.media.audio import iter_audio
 from mediasift.models.audio_events import LABELS, SAMPLE_RATE
 from mediasift.operators.sound import AudioOperator
 from mediasift.pipeline.operator import TEXT, OperatorContext
-from mediasift.records import ArtifactOut, ModelRef, OperatorResult, SegmentOut
+from mediasift.records import ArtifactOut, OperatorResult, SegmentOut
 
 # Seconds of audio analysed at a time: bounds memory on long files (5 min = 19 MB of samples).
 CHUNK_S = 300.0
@@ -18,9 +17,7 @@ class AudioEvents(AudioOperator):
     name = "audio_events"
     version = "1"
     produces = frozenset({TEXT})
-
-    def model(self, settings: Settings) -> ModelRef:
-        return model_ref(settings, Role.AUDIO_EVENTS)
+    role = Role.AUDIO_EVENTS
 
     def run(self, ctx: OperatorContext) -> OperatorResult:
         found, duration = ctx.inference.audio_events(iter_audio(ctx.media_path, SAMPLE_RATE, CHUNK_S))

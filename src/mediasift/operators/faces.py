@@ -10,11 +10,11 @@ from __future__ import annotations
 from typing import Any
 
 from mediasift.config import Settings
-from mediasift.inference.catalog import Role, model_ref
+from mediasift.inference.catalog import Role
 from mediasift.models.face_detector import LANDMARK_NAMES, Face
 from mediasift.operators.images import ImageOperator, iter_images
 from mediasift.pipeline.operator import TEXT, OperatorContext
-from mediasift.records import ArtifactOut, ModelRef, OperatorResult, SegmentOut
+from mediasift.records import ArtifactOut, OperatorResult, SegmentOut
 
 # YuNet scores clear frontal faces 0.85-0.95 (OpenCV's own YuNet sample keeps 0.9 and up). On
 # scikit-image's photos the best-scoring things that are not faces are a motorcycle headlight (0.75)
@@ -40,9 +40,7 @@ class Faces(ImageOperator):
     name = "faces"
     version = "1"
     produces = frozenset({TEXT})
-
-    def model(self, settings: Settings) -> ModelRef:
-        return model_ref(settings, Role.FACES)
+    role = Role.FACES
 
     def params(self, settings: Settings) -> dict[str, Any]:
         return {"min_confidence": MIN_CONFIDENCE, "store_min_confidence": STORE_MIN_CONFIDENCE}

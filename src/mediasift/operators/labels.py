@@ -9,19 +9,17 @@ from __future__ import annotations
 from typing import Any
 
 from mediasift.config import Settings
-from mediasift.inference.catalog import Role, model_ref
+from mediasift.inference.catalog import Role
 from mediasift.operators.images import ImageOperator, iter_images
 from mediasift.pipeline.operator import TEXT, OperatorContext
-from mediasift.records import ArtifactOut, ModelRef, OperatorResult, SegmentOut
+from mediasift.records import ArtifactOut, OperatorResult, SegmentOut
 
 
 class Labels(ImageOperator):
     name = "labels"
     version = "1"
     produces = frozenset({TEXT})
-
-    def model(self, settings: Settings) -> ModelRef:
-        return model_ref(settings, Role.IMAGE_LABELS)
+    role = Role.IMAGE_LABELS
 
     def params(self, settings: Settings) -> dict[str, Any]:
         return {"min_confidence": settings.label_min_confidence, "top_k": 5}

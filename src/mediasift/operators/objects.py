@@ -6,10 +6,10 @@ from collections import Counter
 from typing import Any
 
 from mediasift.config import Settings
-from mediasift.inference.catalog import Role, model_ref
+from mediasift.inference.catalog import Role
 from mediasift.operators.images import ImageOperator, iter_images
 from mediasift.pipeline.operator import TEXT, OperatorContext
-from mediasift.records import ArtifactOut, ModelRef, OperatorResult, SegmentOut
+from mediasift.records import ArtifactOut, OperatorResult, SegmentOut
 
 
 def describe(counts: Counter[str]) -> str:
@@ -21,9 +21,7 @@ class Objects(ImageOperator):
     name = "objects"
     version = "1"
     produces = frozenset({TEXT})
-
-    def model(self, settings: Settings) -> ModelRef:
-        return model_ref(settings, Role.OBJECTS)
+    role = Role.OBJECTS
 
     def params(self, settings: Settings) -> dict[str, Any]:
         return {"min_confidence": settings.object_min_confidence}

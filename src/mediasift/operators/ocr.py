@@ -29,7 +29,7 @@ import cv2
 import numpy as np
 
 from mediasift.config import Settings
-from mediasift.inference.catalog import Role, model_ref
+from mediasift.inference.catalog import Role
 from mediasift.inference.door import OcrChain
 from mediasift.media import text_gate
 from mediasift.media.text_tracking import Seen, Sighting, Span, visible_spans
@@ -38,7 +38,7 @@ from mediasift.mediatype import MediaType
 from mediasift.models.ocr import OcrLine
 from mediasift.operators.images import KEYFRAMES, ImageItem, ImageOperator, iter_images
 from mediasift.pipeline.operator import TEXT, OperatorContext
-from mediasift.records import ArtifactOut, ModelRef, OperatorResult, SegmentOut
+from mediasift.records import ArtifactOut, OperatorResult, SegmentOut
 
 log = logging.getLogger(__name__)
 
@@ -161,12 +161,10 @@ class Ocr(ImageOperator):
     name = "ocr"
     version = "6"  # 6: gate sees anamorphic video at display aspect; tracking skips non-H.264 non-reference frames
     produces = frozenset({TEXT})
+    role = Role.OCR_CHAIN
 
     def __init__(self, chain: OcrChain | None = None) -> None:
         self.chain = chain
-
-    def model(self, settings: Settings) -> ModelRef:
-        return model_ref(settings, Role.OCR_CHAIN)
 
     def params(self, settings: Settings) -> dict[str, Any]:
         return {

@@ -6,10 +6,10 @@ import re
 from typing import Any
 
 from mediasift.config import Settings
-from mediasift.inference.catalog import Role, model_ref
+from mediasift.inference.catalog import Role
 from mediasift.mediatype import MediaType
 from mediasift.pipeline.operator import TEXT, Operator, OperatorContext
-from mediasift.records import ArtifactOut, ModelRef, OperatorResult, SegmentOut
+from mediasift.records import ArtifactOut, OperatorResult, SegmentOut
 
 _SENTENCE_END = re.compile(r"(?<=[.!?。！？])\s+|\n\s*\n")
 
@@ -67,9 +67,7 @@ class TextChunks(Operator):
     version = "2"
     media_types = frozenset({MediaType.TEXT})
     produces = frozenset({TEXT})
-
-    def model(self, settings: Settings) -> ModelRef:
-        return model_ref(settings, Role.LANGUAGE_ROUTER)
+    role = Role.LANGUAGE_ROUTER
 
     def params(self, settings: Settings) -> dict[str, Any]:
         return {"size": settings.text_chunk_chars, "overlap": settings.text_chunk_overlap_chars}

@@ -14,8 +14,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from mediasift.config import Settings
-from mediasift.inference.catalog import Role, model_ref
+from mediasift.inference.catalog import Role
 from mediasift.inference.door import Inference
 from mediasift.media.audio import iter_audio
 from mediasift.media.speech_windows import SAMPLE_RATE, gather_windows, plan_windows
@@ -23,7 +22,7 @@ from mediasift.models.transcripts import Transcript
 from mediasift.models.whisper import MAX_WINDOW_S
 from mediasift.operators.sound import AudioOperator
 from mediasift.pipeline.operator import TEXT, OperatorContext
-from mediasift.records import ArtifactOut, ModelRef, OperatorResult, SegmentOut
+from mediasift.records import ArtifactOut, OperatorResult, SegmentOut
 
 # Seconds of decoded audio per chunk while streaming the file.
 CHUNK_S = 60.0
@@ -60,11 +59,9 @@ class Transcribe(AudioOperator):
     name = "transcribe"
     version = "3"
     produces = frozenset({TEXT})
-
-    def model(self, settings: Settings) -> ModelRef:
-        """Routing picks a model per window: lineage names the router (its threshold, both models,
-        their versions and compute types); the model each segment came from and why are in the data."""
-        return model_ref(settings, Role.SPEECH_ROUTER)
+    # Routing picks a model per window: lineage names the router (its threshold, both models, their
+    # versions and compute types); the model each segment came from, and why, are in the data.
+    role = Role.SPEECH_ROUTER
 
     def run(self, ctx: OperatorContext) -> OperatorResult:
         transcript = transcribe_file(ctx.media_path, ctx.inference)

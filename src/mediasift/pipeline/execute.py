@@ -84,12 +84,14 @@ def inputs_unchanged_since(runs: dict[str, dict[str, Any]], deps: tuple[str, ...
     return all(dep not in runs or runs[dep]["finished_at"] <= since for dep in deps)
 
 
+@dataclass
 class OperatorExecutor:
-    def __init__(self, db: Database, settings: Settings, blobs: BlobStore, inference: Inference) -> None:
-        self.db = db
-        self.settings = settings
-        self.blobs = blobs
-        self.inference = inference
+    """Runs operators of one system: its database, settings, blobs and door to the models."""
+
+    db: Database
+    settings: Settings
+    blobs: BlobStore
+    inference: Inference
 
     def execute(self, asset: AssetView, op: Operator, *, interactive: bool = False) -> Execution:
         """Run ``op``; raises whatever the operator raises. Nothing is written to the database.

@@ -23,6 +23,7 @@ from typing import Any, ClassVar
 from uuid import UUID
 
 from mediasift.config import Settings
+from mediasift.inference.catalog import Role, model_ref
 from mediasift.inference.door import Inference
 from mediasift.mediatype import MediaType
 from mediasift.records import ModelRef, OperatorResult, StoredSegment
@@ -66,6 +67,7 @@ class Operator(ABC):
     media_types: ClassVar[frozenset[MediaType]]
     produces: ClassVar[frozenset[str]] = frozenset()  # kinds of output others may consume, e.g. TEXT
     consumes: ClassVar[frozenset[str]] = frozenset()  # read every operator's output of these kinds
+    role: ClassVar[Role | None] = None  # the model it runs, as the settings' catalog declares it
 
     def requires(self, media_type: MediaType) -> tuple[str, ...]:
         """Names of the operators whose results this one reads, for this media type."""
@@ -73,8 +75,8 @@ class Operator(ABC):
 
     def model(self, settings: Settings) -> ModelRef | None:
         """The model these settings run for this operator (its lineage, and the key of its circuit
-        breaker); None when it runs none."""
-        return None
+        breaker): its ``role``'s, or None when it runs none."""
+        return None if self.role is None else model_ref(settings, self.role)
 
     def params(self, settings: Settings) -> dict[str, Any]:
         """The settings that change this operator's output; part of its lineage."""
