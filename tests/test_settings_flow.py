@@ -4,7 +4,6 @@ stored lineage names exactly the models that ran, whatever the environment says.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 from uuid import UUID
 
 import pytest
@@ -12,6 +11,7 @@ import pytest
 from mediasift.config import Settings
 from mediasift.search.hybrid import SearchMode
 from mediasift.service import Mediasift
+from mediasift.service_models import OperatorRun
 
 from support import mediagen
 
@@ -21,9 +21,8 @@ WORDLLAMA = "dleemiller/wordllama-l2-supercat-256"
 MINILM = "sentence-transformers/all-MiniLM-L6-v2-onnx-int8"
 
 
-def _runs(system: Mediasift, asset_id: UUID) -> dict[str, Any]:
-    runs: dict[str, Any] = system.describe(asset_id)["operators"]
-    return runs
+def _runs(system: Mediasift, asset_id: UUID) -> dict[str, OperatorRun]:
+    return system.describe(asset_id).operators
 
 
 def test_settings_built_in_python_reach_the_models_and_the_lineage(
@@ -43,20 +42,20 @@ def test_settings_built_in_python_reach_the_models_and_the_lineage(
     audio, text = (next(a.asset_id for a in report.accepted if a.path.endswith(name)) for name in ("wav", "txt"))
 
     speech = _runs(system, audio)
-    assert speech["transcribe"]["model"] == "whisper-tiny.en-then-base"
+    assert speech["transcribe"].model == "whisper-tiny.en-then-base"
     # The router's version names both Whisper models as loaded: float32, not the environment's int8.
-    assert "compute=float32" in speech["transcribe"]["model_version"]
-    assert "compute=int8" not in speech["transcribe"]["model_version"]
+    assert "compute=float32" in speech["transcribe"].model_version
+    assert "compute=int8" not in speech["transcribe"].model_version
     for runs in (speech, _runs(system, text)):
-        assert runs["embed_text"]["model"] == WORDLLAMA
-    transcript = next(a for a in system.describe(audio)["artifacts"] if a["kind"] == "transcript")
-    assert {"water", "morning"} <= set(transcript["data"]["text"].lower().replace(".", "").split())
-    assert transcript["data"]["model"] == "openai/whisper-tiny.en-ct2"
+        assert runs["embed_text"].model == WORDLLAMA
+    transcript = next(a for a in system.describe(audio).artifacts if a.kind == "transcript")
+    assert {"water", "morning"} <= set(transcript.data["text"].lower().replace(".", "").split())
+    assert transcript.data["model"] == "openai/whisper-tiny.en-ct2"
 
     # What was stored is what ran: 256-d wordllama vectors, none of MiniLM, and search embeds its query
     # with the same tier.
-    assert set(system.status()["embeddings"]) == {WORDLLAMA}, MINILM
-    assert system.status()["embeddings"][WORDLLAMA]["dim"] == 256
+    assert set(system.status().embeddings) == {WORDLLAMA}, MINILM
+    assert system.status().embeddings[WORDLLAMA].dim == 256
     hits = system.search("copper kettle", mode=SearchMode.SEMANTIC, limit=1)
     assert hits and hits[0].asset_id == text
     system.close()

@@ -13,7 +13,6 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
@@ -35,6 +34,7 @@ from mediasift.operators.keyframes import Keyframes
 from mediasift.operators.ocr import Ocr
 from mediasift.pipeline.graph import Pipeline
 from mediasift.service import Mediasift
+from mediasift.service_models import Artifact, AssetDetail
 
 from support import mediagen
 
@@ -334,11 +334,11 @@ def _keyframes_and(system: Mediasift, ocr: Ocr) -> Mediasift:
     return system
 
 
-def _ocr_artifacts(system: Mediasift, path: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+def _ocr_artifacts(system: Mediasift, path: Path) -> tuple[AssetDetail, list[Artifact]]:
     report = system.ingest([path], wait=True)
     assert not report.failed, report.status
     detail = system.describe(report.accepted[0].asset_id)
-    return detail, [a for a in detail["artifacts"] if a["operator"] == "ocr"]
+    return detail, [a for a in detail.artifacts if a.operator == "ocr"]
 
 
 @pytest.mark.slow
@@ -357,10 +357,10 @@ def test_the_ocr_job_completes_on_tesseract_when_rapidocr_is_broken(
     finally:
         system.close()
     assert stats.count(OCR_CHAIN, fallbacks) == before + 1
-    assert detail["status"] == "done" and detail["operators"]["ocr"]["status"] == "done"
-    assert detail["operators"]["ocr"]["model"] == OCR_CHAIN.id
-    assert artifact["text"] == TEXT and artifact["data"]["engine"] == TesseractReader.ref.id
-    (line,) = artifact["data"]["lines"]
+    assert detail.status == "done" and detail.operators["ocr"].status == "done"
+    assert detail.operators["ocr"].model == OCR_CHAIN.id
+    assert artifact.text == TEXT and artifact.data["engine"] == TesseractReader.ref.id
+    (line,) = artifact.data["lines"]
     assert line["text"] == TEXT and line["confidence"] > 0.8 and len(line["box"]) == 4
 
 
@@ -379,8 +379,8 @@ def test_a_video_caption_read_by_the_fallback_keeps_its_time_range(
         _, artifacts = _ocr_artifacts(system, video)
     finally:
         system.close()
-    runs = [a for a in artifacts if a["text"] == "FESTIVAL"]
+    runs = [a for a in artifacts if a.text == "FESTIVAL"]
     assert len(runs) == 1, artifacts
-    data = runs[0]["data"]
+    data = runs[0].data
     assert data["engine"] == TesseractReader.ref.id
     assert data["start"] == 0.0 and data["end"] == pytest.approx(4.0, abs=0.1)

@@ -433,11 +433,11 @@ def test_an_ingested_image_gets_a_searchable_caption(standin: StandIn, settings:
     report = system.ingest([path], wait=True)
     asset_id = report.accepted[0].asset_id
     detail = system.describe(asset_id)
-    assert detail["status"] == "done"
-    assert detail["jobs"]["caption"]["state"] == "done"
-    run = detail["operators"]["caption"]
-    assert (run["model"], run["model_version"]) == (CHAT_MODEL_ID, "caption@1")
-    assert run["cost"] > 0
+    assert detail.status == "done"
+    assert detail.jobs["caption"].state == "done"
+    run = detail.operators["caption"]
+    assert (run.model, run.model_version) == (CHAT_MODEL_ID, "caption@1")
+    assert run.cost > 0
     with system.db.connect() as conn:
         (segment,) = result_repo.read_segments(conn, asset_id, operator="caption")
     assert segment.kind == "caption" and "mostly red" in (segment.text or "")

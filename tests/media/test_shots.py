@@ -280,12 +280,12 @@ def test_an_ingested_video_lists_its_shots_with_keyframes(settings: Settings, me
     path = mediagen.make_video(media_dir / "three.mp4", 3.0, size=(320, 240), scenes=scenes, scene_seconds=1.0)
     system = Mediasift(settings)
     asset_id = system.ingest([path], wait=True).accepted[0].asset_id
-    artifacts = system.describe(asset_id)["artifacts"]
-    shots = [a for a in artifacts if a["kind"] == "shot"]
-    assert [(s["data"]["start"], s["data"]["end"]) for s in shots] == [(0.0, 1.0), (1.0, 2.0), (2.0, 3.0)]
-    assert all(s["blob_sha256"] and s["data"]["keyframe_blob"] == s["blob_sha256"] for s in shots)
-    assert all(s["data"]["start"] <= s["data"]["keyframe_time"] < s["data"]["end"] for s in shots)
-    assert [s["data"]["transition_in"] for s in shots] == ["start", "cut", "cut"]
-    assert any(a["kind"] == "thumbnail_strip" for a in artifacts)
-    image = Image.open(io.BytesIO(system.blobs.read_bytes(shots[1]["blob_sha256"])))
+    artifacts = system.describe(asset_id).artifacts
+    shots = [a for a in artifacts if a.kind == "shot"]
+    assert [(s.data["start"], s.data["end"]) for s in shots] == [(0.0, 1.0), (1.0, 2.0), (2.0, 3.0)]
+    assert all(s.blob_sha256 and s.data["keyframe_blob"] == s.blob_sha256 for s in shots)
+    assert all(s.data["start"] <= s.data["keyframe_time"] < s.data["end"] for s in shots)
+    assert [s.data["transition_in"] for s in shots] == ["start", "cut", "cut"]
+    assert any(a.kind == "thumbnail_strip" for a in artifacts)
+    image = Image.open(io.BytesIO(system.blobs.read_bytes(shots[1].blob_sha256)))
     assert image.size == (320, 240)

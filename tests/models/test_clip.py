@@ -281,7 +281,7 @@ def test_text_to_image_search_finds_the_picture_by_its_clip_vector(
     paths = _pictures(media_dir)
     with closing(Mediasift(clip_settings)) as system, closing(Mediasift(settings)) as plain:
         report = system.ingest(list(paths.values()), wait=True)
-        assert all(state["status"] == "done" for state in report.status.values()), report.status
+        assert all(state.status == "done" for state in report.status.values()), report.status
         ref = system.inference.catalog.ref(Role.CLIP)
         assert ref == Catalog(clip_settings).ref(Role.CLIP) == Clip().model(clip_settings)
         assert stats.count(ref, "items") >= 3
@@ -308,10 +308,10 @@ def test_text_to_image_search_finds_the_picture_by_its_clip_vector(
     tagged_settings = clip_settings.model_copy(update={"clip_tags": "red, green, blue"})
     with closing(Mediasift(tagged_settings)) as tagged, closing(Mediasift(settings)) as plain:
         plan = tagged.reprocess()
-        assert plan["queued"] == {"clip": 3}
-        tagged.wait_for(plan["assets"])
-        artifacts = tagged.describe(red_id)["artifacts"]
-        tags = next(a for a in artifacts if a["kind"] == "clip_tags")["data"]["tags"]
+        assert plan.queued == {"clip": 3}
+        tagged.wait_for(plan.assets)
+        artifacts = tagged.describe(red_id).artifacts
+        tags = next(a for a in artifacts if a.kind == "clip_tags").data["tags"]
         assert tags[0]["tag"] == "red" and tags[0]["probability"] > 0.9
         for colour, path in paths.items():
             text_only = plain.search(colour)

@@ -318,8 +318,8 @@ def test_a_recording_damaged_in_the_middle_is_transcribed_around_the_damage(sett
     with closing(Mediasift(settings)) as system:
         report = system.ingest([damaged], wait=True)
         (asset,) = report.accepted
-        jobs = system.describe(asset.asset_id)["jobs"]
-        assert jobs["transcribe"]["state"] == "done" and jobs["transcribe"]["attempts"] == 1, jobs["transcribe"]
-        assert jobs["audio_events"]["state"] == "done"
-        transcript = next(a for a in system.describe(asset.asset_id)["artifacts"] if a["kind"] == "transcript")
-        assert "platform" in transcript["data"]["text"].lower()
+        jobs = system.describe(asset.asset_id).jobs
+        assert jobs["transcribe"].state == "done" and jobs["transcribe"].attempts == 1, jobs["transcribe"]
+        assert jobs["audio_events"].state == "done"
+        transcript = next(a for a in system.describe(asset.asset_id).artifacts if a.kind == "transcript")
+        assert "platform" in transcript.data["text"].lower()

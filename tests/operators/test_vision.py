@@ -15,7 +15,7 @@ import hashlib
 import io
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, cast
+from typing import cast
 
 import av
 import numpy as np
@@ -35,6 +35,7 @@ from mediasift.operators.ocr import merge_runs, normalise, similarity
 from mediasift.pipeline.operator import OperatorContext
 from mediasift.records import StoredSegment
 from mediasift.service import Mediasift
+from mediasift.service_models import Artifact
 
 from support import mediagen
 from support.contexts import memory_context
@@ -236,8 +237,8 @@ def _captioned_video(path: Path) -> Path:
     return path
 
 
-def _runs_of(artifacts: list[dict[str, Any]], caption: str) -> list[dict[str, Any]]:
-    return [a for a in artifacts if a["text"] and similarity(normalise(a["text"]), normalise(caption)) >= 0.8]
+def _runs_of(artifacts: list[Artifact], caption: str) -> list[Artifact]:
+    return [a for a in artifacts if a.text and similarity(normalise(a.text), normalise(caption)) >= 0.8]
 
 
 @pytest.mark.slow
@@ -252,8 +253,8 @@ def test_a_caption_over_several_keyframes_is_one_segment_with_its_time_range(
         detail = system.describe(report.accepted[0].asset_id)
     finally:
         system.close()
-    ocr = [a for a in detail["artifacts"] if a["operator"] == "ocr"]
-    assert all(a["kind"] == "ocr" and a["start"] is not None and a["end"] is not None for a in ocr)
+    ocr = [a for a in detail.artifacts if a.operator == "ocr"]
+    assert all(a.kind == "ocr" and a.start is not None and a.end is not None for a in ocr)
 
     # The first caption is on screen in shots 1-2 (0-10 s), the second in shot 3 (10-15 s). However
     # keyframes fall, a caption's range must hold the middle of every shot showing it and no other.
@@ -261,16 +262,16 @@ def test_a_caption_over_several_keyframes_is_one_segment_with_its_time_range(
     (second,) = _runs_of(ocr, SECOND_CAPTION)
     for run, shown in ((first, (0, 1)), (second, (2,))):
         middles = {shot: (shot + 0.5) * SHOT_S for shot in range(len(SHOTS))}
-        assert all(run["start"] <= middles[s] <= run["end"] for s in shown), run
-        assert not any(run["start"] <= middles[s] <= run["end"] for s in middles if s not in shown), run
-        (line,) = run["data"]["lines"]
-        assert line["confidence"] >= 0.8 and run["confidence"] == pytest.approx(line["confidence"], abs=1e-4)
+        assert all(run.start <= middles[s] <= run.end for s in shown), run
+        assert not any(run.start <= middles[s] <= run.end for s in middles if s not in shown), run
+        (line,) = run.data["lines"]
+        assert line["confidence"] >= 0.8 and run.confidence == pytest.approx(line["confidence"], abs=1e-4)
         _, top, width, _ = line["box"]
         assert top > SIZE[1] / 2 and width > 200  # the lower third
-        assert run["data"]["start"] == run["start"] and run["data"]["end"] == run["end"]
-    assert first["start"] == 0.0 and first["end"] <= second["start"]
+        assert run.data["start"] == run.start and run.data["end"] == run.end
+    assert first.start == 0.0 and first.end <= second.start
 
     # Faces ran on the same keyframes: the astronaut's shot has one face, with its time range.
-    faces = [a for a in detail["artifacts"] if a["operator"] == "faces"]
-    searchable = [a for a in faces if a["text"]]
-    assert searchable and all(a["text"] == "face" and a["data"]["start"] < SHOT_S for a in searchable)
+    faces = [a for a in detail.artifacts if a.operator == "faces"]
+    searchable = [a for a in faces if a.text]
+    assert searchable and all(a.text == "face" and a.data["start"] < SHOT_S for a in searchable)

@@ -47,8 +47,8 @@ def _image(media_dir: Path) -> Path:
 
 
 def _runs(system: Mediasift, asset_id: UUID) -> dict[str, Any]:
-    return {name: (run["status"], run["operator_version"], run["finished_at"]) for name, run in
-            system.describe(asset_id)["operators"].items()}  # fmt: skip
+    return {name: (run.status, run.operator_version, run.finished_at) for name, run in
+            system.describe(asset_id).operators.items()}  # fmt: skip
 
 
 def _requeue_and_drain(system: Mediasift, asset_id: UUID) -> None:
@@ -66,9 +66,9 @@ def test_every_operator_runs_once_and_a_second_pass_changes_nothing(settings: Se
     report = system.ingest([_image(media_dir)], wait=True)
     asset_id = report.accepted[0].asset_id
     detail = system.describe(asset_id)
-    assert detail["status"] == "done"
-    assert set(detail["operators"]) == IMAGE_OPERATORS
-    assert {name: row["state"] for name, row in detail["jobs"].items()} == dict.fromkeys(IMAGE_OPERATORS, "done")
+    assert detail.status == "done"
+    assert set(detail.operators) == IMAGE_OPERATORS
+    assert {name: row.state for name, row in detail.jobs.items()} == dict.fromkeys(IMAGE_OPERATORS, "done")
     before = _runs(system, asset_id)
     _requeue_and_drain(system, asset_id)
     assert _runs(system, asset_id) == before, "fresh results are not recomputed"
@@ -90,21 +90,21 @@ def test_transient_failures_are_retried_then_dead_lettered_then_redriven(
     system = _with(Mediasift(fast_retries), FlakyOcr())
     report = system.ingest([_image(media_dir)], wait=True)
     asset_id = report.accepted[0].asset_id
-    assert report.status[asset_id]["status"] == "failed"
+    assert report.status[asset_id].status == "failed"
     (dead,) = system.dead_letters()
     assert dead.job.id == f"{asset_id}:ocr" and dead.attempts == 2
     assert dead.error_class == "exhausted" and "not answering" in dead.message
     assert "ConnectionError" in dead.traceback
     detail = system.describe(asset_id)
-    assert detail["jobs"]["ocr"]["state"] == "dead" and "embed_text" not in detail["jobs"]
-    assert detail["operators"]["ocr"]["status"] == "failed"
-    assert detail["operators"]["labels"]["status"] == "done", "independent operators still ran"
+    assert detail.jobs["ocr"].state == "dead" and "embed_text" not in detail.jobs
+    assert detail.operators["ocr"].status == "failed"
+    assert detail.operators["labels"].status == "done", "independent operators still ran"
 
     healed = _with(system)
     assert healed.redrive(operator="ocr") == 1
     healed.wait_for([asset_id])
     detail = healed.describe(asset_id)
-    assert detail["status"] == "done" and detail["jobs"]["embed_text"]["state"] == "done"
+    assert detail.status == "done" and detail.jobs["embed_text"].state == "done"
     assert healed.dead_letters() == []
 
 
@@ -113,7 +113,7 @@ def test_a_permanent_error_goes_straight_to_the_dead_letter_queue(fast_retries: 
     asset_id = system.ingest([_image(media_dir)], wait=True).accepted[0].asset_id
     (dead,) = system.dead_letters()
     assert (dead.attempts, dead.error_class) == (1, "permanent")
-    assert "cannot be read" in system.job(f"{asset_id}:ocr")["dead_letter"]["message"]
+    assert "cannot be read" in system.job(f"{asset_id}:ocr").dead_letter.message
 
 
 def test_a_rotated_video_gets_upright_keyframes(settings: Settings, media_dir: Path) -> None:
@@ -127,10 +127,10 @@ def test_a_rotated_video_gets_upright_keyframes(settings: Settings, media_dir: P
     system = Mediasift(settings)
     asset_id = system.ingest([path], wait=True).accepted[0].asset_id
     detail = system.describe(asset_id)
-    assert detail["metadata"]["rotation"] == 90
-    keyframes = [a for a in detail["artifacts"] if a["kind"] == "keyframe"]
-    assert keyframes and all((k["data"]["width"], k["data"]["height"]) == (240, 320) for k in keyframes)
-    pixels = np.asarray(Image.open(io.BytesIO(system.blobs.read_bytes(keyframes[0]["blob_sha256"]))))
+    assert detail.metadata["rotation"] == 90
+    keyframes = [a for a in detail.artifacts if a.kind == "keyframe"]
+    assert keyframes and all((k.data["width"], k.data["height"]) == (240, 320) for k in keyframes)
+    pixels = np.asarray(Image.open(io.BytesIO(system.blobs.read_bytes(keyframes[0].blob_sha256))))
     right, left = pixels[:, -20:].reshape(-1, 3).mean(axis=0), pixels[:, :20].reshape(-1, 3).mean(axis=0)
     assert right[0] > 200 > right[2], "the stored top (red) is on the right"
     assert left[2] > 200 > left[0]
@@ -142,31 +142,31 @@ def test_reprocess_after_a_version_bump_runs_exactly_that_operator_and_its_depen
     system = Mediasift(settings)
     image = system.ingest([_image(media_dir)], wait=True).accepted[0].asset_id
     text = system.ingest([mediagen.make_text_file(media_dir / "t.txt", "Plain words.")], wait=True).accepted[0].asset_id
-    assert system.reprocess()["queued"] == {}, "nothing is stale"
+    assert system.reprocess().queued == {}, "nothing is stale"
     before = {a: _runs(system, a) for a in (image, text)}
 
     bumped = Mediasift(settings.model_copy(update={"operator_plugins": "support.plugins:LabelsV2"}))
     plan = bumped.reprocess()
-    assert plan["queued"] == {"labels": 1} and plan["assets"] == [image]
-    bumped.wait_for(plan["assets"])
+    assert plan.queued == {"labels": 1} and plan.assets == [image]
+    bumped.wait_for(plan.assets)
     after = {a: _runs(bumped, a) for a in (image, text)}
     changed = {name for name in before[image] if before[image][name] != after[image][name]}
     assert changed == {"labels", "embed_text"}
     assert after[text] == before[text]
-    assert bumped.reprocess()["queued"] == {}
+    assert bumped.reprocess().queued == {}
 
 
 def test_reprocess_errors_only_retries_what_failed(fast_retries: Settings, media_dir: Path) -> None:
     broken = Mediasift(fast_retries.model_copy(update={"operator_plugins": "support.plugins:FlakyOcr"}))
     asset_id = broken.ingest([_image(media_dir)], wait=True).accepted[0].asset_id
-    assert broken.describe(asset_id)["status"] == "failed"
+    assert broken.describe(asset_id).status == "failed"
     healed = Mediasift(fast_retries)
-    assert healed.reprocess(errors_only=True, operator="labels")["queued"] == {}
+    assert healed.reprocess(errors_only=True, operator="labels").queued == {}
     plan = healed.reprocess(errors_only=True)
-    assert plan["queued"] == {"ocr": 1}
+    assert plan.queued == {"ocr": 1}
     healed.wait_for([asset_id])
     detail = healed.describe(asset_id)
-    assert detail["status"] == "done" and detail["jobs"]["embed_text"]["state"] == "done"
+    assert detail.status == "done" and detail.jobs["embed_text"].state == "done"
     assert healed.dead_letters() == []
 
 
@@ -209,5 +209,5 @@ def test_a_worker_killed_between_commit_and_publish_loses_no_follow_up(
     system.broker.publish(again.follow_ups)
     system.broker.ack([delivery])
     system.wait_for([asset_id])
-    assert system.asset_states([asset_id])[asset_id]["status"] == "done"
+    assert system.asset_states([asset_id])[asset_id].status == "done"
     system.close()

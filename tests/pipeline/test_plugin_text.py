@@ -5,7 +5,6 @@ nobody lists the plugin anywhere."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 from uuid import UUID
 
 import pytest
@@ -15,6 +14,7 @@ from mediasift.jobs.model import Lane
 from mediasift.mediatype import MediaType
 from mediasift.search.hybrid import SearchMode
 from mediasift.service import Mediasift
+from mediasift.service_models import OperatorRun
 
 from support import mediagen
 from support.plugins import CatalogueEntry, CatalogueEntryV2
@@ -38,9 +38,8 @@ def _keyword_kinds(system: Mediasift, query: str) -> set[str]:
     return {hit.kind for hit in system.search(query, mode=SearchMode.KEYWORD, limit=10)}
 
 
-def _run(system: Mediasift, asset_id: UUID, operator: str) -> dict[str, Any]:
-    run: dict[str, Any] = system.describe(asset_id)["operators"][operator]
-    return run
+def _run(system: Mediasift, asset_id: UUID, operator: str) -> OperatorRun:
+    return system.describe(asset_id).operators[operator]
 
 
 def test_a_plugin_that_produces_text_is_read_by_the_embedding_step(settings: Settings) -> None:
@@ -61,12 +60,12 @@ def test_plugin_text_is_embedded_searchable_and_embedded_again_after_a_new_versi
     first = _with(settings, V1)
     (accepted,) = first.ingest([document], wait=True).accepted
     asset_id = accepted.asset_id
-    assert first.asset_states([asset_id])[asset_id]["status"] == "done"
+    assert first.asset_states([asset_id])[asset_id].status == "done"
     # The plugin's line is found by meaning: it was embedded, although only the plugin wrote it.
     kind, similarity = _best(first, "lighthouse lamps and fog horns at sea", asset_id)
     assert kind == "catalogue" and similarity > 0.5
     assert _best(first, "mountain huts on the glacier", asset_id)[1] < 0.35
-    assert first.status()["embeddings"][first.inference.text_ref.id]["count"] == 2  # the chunk and the entry
+    assert first.status().embeddings[first.inference.text_ref.id].count == 2  # the chunk and the entry
     embedded_first = _run(first, asset_id, "embed_text")
     first.close()
 
@@ -74,16 +73,16 @@ def test_plugin_text_is_embedded_searchable_and_embedded_again_after_a_new_versi
     stale = second.stale()
     assert [op.name for op in stale[asset_id]] == ["catalogue"]  # embed_text follows when it is done
     plan = second.reprocess(lane=Lane.INTERACTIVE)
-    assert plan["queued"] == {"catalogue": 1}
-    second.wait_for(plan["assets"])
+    assert plan.queued == {"catalogue": 1}
+    second.wait_for(plan.assets)
     assert second.stale() == {}
     catalogue, embedded = _run(second, asset_id, "catalogue"), _run(second, asset_id, "embed_text")
-    assert catalogue["operator_version"] == CatalogueEntryV2.version != CatalogueEntry.version
-    assert embedded["started_at"] >= catalogue["finished_at"] > embedded_first["finished_at"]
+    assert catalogue.operator_version == CatalogueEntryV2.version != CatalogueEntry.version
+    assert embedded.started_at >= catalogue.finished_at > embedded_first.finished_at
     # Its new line is what the vectors now hold; the old one's text and vector are gone.
     kind, similarity = _best(second, "mountain huts on the glacier", asset_id)
     assert kind == "catalogue" and similarity > 0.5
     assert _best(second, "lighthouse lamps and fog horns at sea", asset_id)[1] < 0.35
     assert _keyword_kinds(second, "foghorns") == set() and _keyword_kinds(second, "glacier") == {"catalogue"}
-    assert second.status()["embeddings"][second.inference.text_ref.id]["count"] == 2
+    assert second.status().embeddings[second.inference.text_ref.id].count == 2
     second.close()

@@ -49,7 +49,7 @@ def library(pg_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     }
     with closing(Mediasift(settings)) as system:
         report = system.ingest(list(files.values()), wait=True)
-        assert all(state["status"] == "done" for state in report.status.values()), report.status
+        assert all(state.status == "done" for state in report.status.values()), report.status
         yield system, {name: str(path) for name, path in files.items()}
 
 

@@ -50,7 +50,7 @@ def world(pg_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     settings = Settings(home=tmp / "home", database_url=create_database(pg_server))
     with closing(Mediasift(settings)) as system:
         report = system.ingest([folder], wait=True)
-        assert all(state["status"] == "done" for state in report.status.values()), report.status
+        assert all(state.status == "done" for state in report.status.values()), report.status
         ids = {Path(a.path).name: a.asset_id for a in report.accepted}
         yield system, ids
 

@@ -162,8 +162,8 @@ def run_chaos(
     try:
         while time.monotonic() - start < timeout_s:
             status = system.status()
-            unfinished = status["assets"]["pending"]
-            if unfinished == 0 and status["queue"]["depth"] == 0 and status["queue"]["in_flight"] == 0:
+            unfinished = status.assets.pending
+            if unfinished == 0 and status.queue.depth == 0 and status.queue.in_flight == 0:
                 break
             if not restarted and unfinished < report.assets * 0.6:
                 server.stop()
@@ -192,21 +192,21 @@ def _check(system: Any, ids: dict[str, Any], good: dict[str, bool], report: Chao
     for name, asset_id in ids.items():
         detail = system.describe(asset_id)
         if good[name]:
-            if detail["status"] == "done":
+            if detail.status == "done":
                 report.done += 1
             else:
                 report.unfinished += 1
-                report.problems.append(f"{name}: {detail['status']} {detail['jobs']}")
+                report.problems.append(f"{name}: {detail.status} {detail.jobs}")
         else:
             letter = dead.get(f"{asset_id}:poison_check")
             if letter is not None and letter.error_class == "permanent":
                 report.dead_lettered_permanent += 1
             else:
                 report.problems.append(f"{name}: poisoned but not dead-lettered as permanent")
-        if detail["media_type"] == "text" and detail["status"] == "done":
-            expected = len(chunk_spans(read_text(system.blobs.read_bytes(detail["sha256"]), "utf-8"), 800, 150))
-            chunks = [a for a in detail["artifacts"] if a["operator"] == "text_chunks" and a["kind"] == "chunks"]
-            found = chunks[0]["data"]["chunks"] if chunks else 0
+        if detail.media_type == "text" and detail.status == "done":
+            expected = len(chunk_spans(read_text(system.blobs.read_bytes(detail.sha256), "utf-8"), 800, 150))
+            chunks = [a for a in detail.artifacts if a.operator == "text_chunks" and a.kind == "chunks"]
+            found = chunks[0].data["chunks"] if chunks else 0
             if found > expected:
                 report.duplicate_results += 1
             elif found < expected:
