@@ -24,8 +24,9 @@ import numpy.typing as npt
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-from mediasift.models.static_embedder import HANDLE as WORDLLAMA
-from mediasift.models.text_embedder import HANDLE as MINILM
+from mediasift.config import load_settings
+from mediasift.inference.catalog import Role
+from mediasift.inference.door import Inference
 
 from support.textgen import prose
 
@@ -74,7 +75,8 @@ def main() -> None:
         name = list(ALTERATIONS)[n % len(ALTERATIONS)]
         queries.append((name, ALTERATIONS[name](originals[index], rng), index))
     texts = [q[1] for q in queries]
-    minilm, wordllama = MINILM.get(), WORDLLAMA.get()
+    door = Inference(load_settings())  # the runtimes themselves are measured, not the door's cache
+    minilm, wordllama = door.handle(Role.MINILM).get(), door.handle(Role.WORDLLAMA).get()
     minilm.embed(originals[:32])
     wordllama.embed(originals[:32])
     results: dict[str, dict[str, float]] = {}

@@ -15,6 +15,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
 from mediasift.config import Settings  # noqa: E402
+from mediasift.inference.door import Inference  # noqa: E402
 from mediasift.ingest.probe import probe_file  # noqa: E402
 
 from support import mediagen as mg  # noqa: E402
@@ -91,9 +92,10 @@ def make_all(out: Path) -> list[Path]:
 
 def main() -> None:
     settings = Settings()
+    language_of = Inference(settings).language
     total = 0
     for path in make_all(SAMPLES):
-        result = probe_file(path, settings)
+        result = probe_file(path, settings, language_of)
         total += path.stat().st_size
         print(f"{path.name:28} {path.stat().st_size:>8} B  {result.mime:12} {result.metadata}")
     print(f"total {total} bytes")
