@@ -194,6 +194,21 @@ def test_every_import_of_mediasift_names_a_module_that_exists() -> None:
     assert not found, "\n".join(found)
 
 
+def test_the_scripts_import_what_exists() -> None:
+    """The benchmarks, evaluations and scripts run by hand, not in the suite: each name they take from
+    mediasift must still be there."""
+    root = SRC.parents[1]
+    missing = []
+    for path in sorted((*root.glob("bench/*.py"), *root.glob("eval/*.py"), *root.glob("scripts/*.py"))):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("mediasift"):
+                module = importlib.import_module(node.module)
+                missing += [f"{path.relative_to(root)}:{node.lineno} {node.module}.{alias.name}"
+                            for alias in node.names if not hasattr(module, alias.name) and not is_module(
+                                f"{node.module}.{alias.name}")]  # fmt: skip
+    assert not missing, "\n".join(missing)
+
+
 def test_no_sql_outside_db() -> None:
     found = [v for module in modules() for v in sql_violations(module)]
     assert not found, "\n".join(found)
