@@ -1,10 +1,8 @@
 """The one door to the models: :class:`Inference`, built from ``Settings``.
 
 Operators, search and ingest ask it for what they need (embed these texts, find the faces in this
-picture, transcribe these windows); every such call goes down one stack (:meth:`Inference.call`):
-
-    result cache  ->  micro-batcher (models that gather concurrent jobs' inputs)  ->  counted call
-    of the runtime (calls, items, seconds, cost, errors)
+picture, transcribe these windows); every such call goes down one stack
+(:class:`~mediasift.inference.stack.CallStack`): result cache, micro-batcher, counted call.
 
 Routing (speech, language) and fallback (OCR) sit above that stack and call each of their tiers
 through it, so a tier's call is cached, batched and counted like any other. The runtimes themselves
@@ -17,11 +15,9 @@ table) its results are shared by every process. A door without one still counts 
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from functools import cached_property
 from typing import Any, TypeVar
 
@@ -30,19 +26,19 @@ import numpy.typing as npt
 
 from mediasift.config import Settings
 from mediasift.errors import PermanentError
-from mediasift.inference import stats
-from mediasift.inference.batcher import MicroBatcher, interactive_lane
-from mediasift.inference.cache import ResultCache, SharedStore, input_hash
-from mediasift.inference.catalog import Catalog, Role
+from mediasift.inference import inventory, stats
+from mediasift.inference.batcher import interactive_lane
+from mediasift.inference.cache import SharedStore, input_hash
+from mediasift.inference.catalog import Role
 from mediasift.inference.fallback import FallbackChain
 from mediasift.inference.language import LanguageRouter
 from mediasift.inference.ocr import CHAIN, Reading
-from mediasift.inference.registry import ModelHandle, pool
 from mediasift.inference.remote import CAPTION_PROMPT, ChatResult, RemoteClient
 from mediasift.inference.speech import LANGUAGE_IDENTIFICATION_SECONDS, LANGUAGE_IDENTIFICATIONS, SpeechRouter
+from mediasift.inference.stack import CallStack
 from mediasift.jobs.breaker import CircuitBreakers
 from mediasift.media.speech_windows import Span, Window
-from mediasift.models import ModelRef, devices
+from mediasift.models import ModelRef
 from mediasift.models.audio_events import AudioEvent
 from mediasift.models.clip import ClipModel
 from mediasift.models.face_detector import Face
@@ -66,15 +62,9 @@ def is_permanent(exc: BaseException) -> bool:
     return isinstance(exc, PermanentError)
 
 
-@dataclasses.dataclass
-class JobScope:
-    """The cost of the model calls made inside :meth:`Inference.job`."""
-
-    usd: float = 0.0
-
-
-class Inference:
-    """Every model these settings declare, behind one call stack. Thread-safe; one per ``Mediasift``.
+class Inference(CallStack):
+    """Every model these settings declare, each task a typed method over the one call stack.
+    Thread-safe; one per ``Mediasift``.
 
     ``about_input`` tells an error about the input (permanent: another model would fail the same
     way) from a failure of the model; the fallback chains use it, and the pipeline gives its own."""
@@ -86,141 +76,18 @@ class Inference:
         store: SharedStore | None = None,
         about_input: Callable[[BaseException], bool] = is_permanent,
     ) -> None:
-        self.settings = settings
-        self.catalog = Catalog(settings)
-        self.cache = ResultCache(store) if settings.inference_cache else None
+        super().__init__(settings, store)
         self.about_input = about_input
-        self._batchers: dict[Role, MicroBatcher[Any, Any]] = {}
-        self._lock = threading.Lock()
-
-    # -- the call stack ------------------------------------------------------------------------------
-
-    def handle(self, role: Role) -> ModelHandle:
-        """The process's handle on the runtime that serves ``role`` under these settings."""
-        return pool.handle(self.catalog.runtime_spec(role))
-
-    def call(
-        self,
-        role: Role,
-        items: Sequence[T],
-        *,
-        run: Callable[[Any, list[T]], Sequence[R]] | None = None,
-        key: Callable[[T], bytes] | None = None,
-        stored: Callable[[R], Any] | None = None,
-        restored: Callable[[Any], R] | None = None,
-        gather: bool = False,
-    ) -> list[R]:
-        """The results of the model of ``role`` for ``items``, in order.
-
-        ``run(runtime, batch)`` makes the model call (default: ``runtime(batch)``). With ``key``, each
-        item's result is looked up in the cache first and only the misses run; ``stored`` and
-        ``restored`` turn a result into what the cache keeps (JSON-like values and arrays) and back.
-        With ``gather``, the misses wait briefly for other jobs' items and run with them in one call.
-        """
-        spec = self.catalog.spec(role)
-        call = run or _call_runtime
-
-        def compute(batch: list[T]) -> Sequence[R]:
-            if gather:
-                return self._batcher(role, call).run(batch)
-            return self._counted(role, lambda runtime: call(runtime, batch), len(batch))
-
-        if key is None or self.cache is None:
-            return list(compute(list(items)))
-        to_cache = stored or _same
-        found = self.cache.map(spec.ref, items, key, lambda batch: [to_cache(r) for r in compute(batch)])
-        return [restored(value) for value in found] if restored else found
-
-    def _counted(
-        self, role: Role, call: Callable[[Any], R], items: int, excluded: Callable[[], float] | None = None
-    ) -> R:
-        """``call(runtime)``, counted as one call of ``role``'s model on ``items`` inputs, its cost
-        charged to the running job. ``excluded()`` is time inside it that was not the model's (the
-        decoding of a stream the model reads)."""
-        spec = self.catalog.spec(role)
-        runtime = self.handle(role).get()
-        started = time.perf_counter()
-        try:
-            result = call(runtime)
-        except Exception:
-            stats.record_error(spec.ref)
-            raise
-        seconds = time.perf_counter() - started - (excluded() if excluded else 0.0)
-        stats.record_call(spec.ref, items, seconds, stats.compute_cost(seconds, self.settings.compute_usd_per_hour))
-        return result
-
-    def _batcher(self, role: Role, call: Callable[[Any, list[Any]], Sequence[Any]]) -> MicroBatcher[Any, Any]:
-        with self._lock:
-            batcher = self._batchers.get(role)
-            if batcher is None:
-                s = self.settings
-                handle = self.handle(role)
-                batcher = self._batchers[role] = MicroBatcher(
-                    self.catalog.ref(role),
-                    lambda batch: call(handle.get(), batch),
-                    max_batch=s.batch_max_size,
-                    wait_s=s.batch_wait_ms / 1000,
-                    interactive_wait_s=s.interactive_batch_wait_ms / 1000,
-                    usd_per_hour=s.compute_usd_per_hour,
-                )
-            return batcher
-
-    def _stream(self, role: Role, chunks: Iterable[npt.NDArray[np.float32]]) -> Any:
-        """A model that reads a whole file as a stream of chunks, counted without the decoding."""
-        clocked = _Clocked(chunks)
-        results = self._counted(role, lambda runtime: runtime([clocked]), 1, clocked.seconds)
-        return results[0]
-
-    def record(self, role: Role, counter: str, value: float = 1.0) -> None:
-        """Add ``value`` to a counter of the model of ``role`` (what a caller counts about its use)."""
-        stats.record(self.catalog.ref(role), counter, value)
-
-    @contextlib.contextmanager
-    def job(self, *, interactive: bool = False) -> Iterator[JobScope]:
-        """Inside the block, model requests wait the interactive (short) or batch time for company, and
-        the cost of every call made is added up in the scope yielded."""
-        scope = JobScope()
-        with interactive_lane(interactive), stats.job_cost() as cost:
-            try:
-                yield scope
-            finally:
-                scope.usd = cost.usd
 
     # -- what there is ---------------------------------------------------------------------------------
 
     def problems(self) -> dict[str, str]:
         """Declared models whose files are missing, each with the reason and how to fix it."""
-        return {spec.id: problem for spec in self.catalog.specs() if (problem := spec.problem()) is not None}
+        return inventory.problems(self.catalog)
 
     def listing(self, counters: dict[str, dict[str, float]]) -> list[dict[str, Any]]:
-        """Each declared model with its declaration, its state in this process, and ``counters``
-        (what every process using the database has counted for it, by model id)."""
-        out = []
-        for spec in self.catalog.specs():
-            handle = pool.handle(spec)  # a role served by another's runtime shows no load of its own
-            problem = spec.problem()
-            state = "missing" if problem else "loaded" if handle.loaded else "available"
-            out.append(
-                {
-                    "id": spec.id,
-                    "version": spec.version,
-                    "task": spec.task,
-                    "input": spec.input_kind,
-                    "runtime": spec.runtime.value,
-                    "output": spec.output,
-                    "batches": spec.batches,
-                    "batch_size": spec.batch_size,
-                    "memory_mb": spec.memory_mb,
-                    "cost_per_item_usd": spec.cost_per_item_usd,
-                    "optional": spec.optional,
-                    "state": state,
-                    "problem": problem,
-                    "load_seconds": handle.load_seconds,
-                    "device": devices.runtime_device(spec.runtime.value),
-                    "counters": counters.get(spec.id, {}),
-                }
-            )
-        return out
+        """Each declared model, its state here, and what every process has ``counters``-ed for it."""
+        return inventory.listing(self.catalog, counters)
 
     # -- text --------------------------------------------------------------------------------------
 
@@ -330,7 +197,7 @@ class Inference:
     def read_with_rapidocr(self, pixels: Pixels) -> list[OcrLine]:
         """rapidocr: detection in the caller's thread (counted on the reader), recognition of the line
         images gathered with those of concurrent pictures (counted on the recogniser)."""
-        found = self._counted(Role.OCR_READER, lambda reader: reader.detect(pixels), 1)
+        found = self.counted(Role.OCR_READER, lambda reader: reader.detect(pixels), 1)
         if found.detected is None:
             return []
         readings = self.call(Role.OCR_RECOGNISER, found.line_images, run=_recognise, gather=True)
@@ -353,7 +220,7 @@ class Inference:
 
     def speech_probabilities(self, chunks: Iterable[npt.NDArray[np.float32]]) -> tuple[Vectors, float]:
         """Per-frame (32 ms) speech probabilities of a file's consecutive 16 kHz chunks, and its length."""
-        result: tuple[Vectors, float] = self._stream(Role.VAD, chunks)
+        result: tuple[Vectors, float] = self.stream(Role.VAD, chunks)
         return result
 
     def speech_spans(
@@ -366,7 +233,7 @@ class Inference:
 
     def audio_events(self, chunks: Iterable[npt.NDArray[np.float32]]) -> tuple[list[AudioEvent], float]:
         """Speech, singing and music events of a file's consecutive 16 kHz chunks, and its length."""
-        result: tuple[list[AudioEvent], float] = self._stream(Role.AUDIO_EVENTS, chunks)
+        result: tuple[list[AudioEvent], float] = self.stream(Role.AUDIO_EVENTS, chunks)
         return result
 
     @cached_property
@@ -436,45 +303,14 @@ class _WhisperTier:
 
     def detect_language(self, audio: npt.NDArray[np.float32]) -> Identification:
         started = time.perf_counter()
-        identified: Identification = self.door._counted(self.role, lambda model: model.identify(audio), 1)
+        identified: Identification = self.door.counted(self.role, lambda model: model.identify(audio), 1)
         stats.record(self.ref, LANGUAGE_IDENTIFICATIONS)
         stats.record(self.ref, LANGUAGE_IDENTIFICATION_SECONDS, time.perf_counter() - started)
         return identified
 
 
-class _Clocked(Iterable[T]):
-    """An iterable that adds up the time spent producing its items (decoding, for a stream)."""
-
-    def __init__(self, items: Iterable[T]) -> None:
-        self._items = items
-        self.spent = 0.0
-
-    def __iter__(self) -> Iterator[T]:
-        source = iter(self._items)
-        while True:
-            started = time.perf_counter()
-            try:
-                item = next(source)
-            except StopIteration:
-                self.spent += time.perf_counter() - started
-                return
-            self.spent += time.perf_counter() - started
-            yield item
-
-    def seconds(self) -> float:
-        return self.spent
-
-
-def _call_runtime(runtime: Any, batch: list[Any]) -> Sequence[Any]:
-    return runtime(batch)
-
-
 def _recognise(reader: Any, line_images: list[Any]) -> Sequence[tuple[str, float]]:
     return reader.recognise_line_images(line_images)
-
-
-def _same(value: Any) -> Any:
-    return value
 
 
 def _records_stored(records: Sequence[Any]) -> list[dict[str, Any]]:
