@@ -41,6 +41,8 @@ SAMPLE_RATE = 16000
 BEAM_SIZE = 5
 # Speech per window: Whisper decodes 30 s of audio at a time, so more would be cut by the model.
 MAX_WINDOW_S = 30.0
+# Whisper's context is 448 tokens; the prompt (start, language, task, timestamps) takes up to four.
+MAX_NEW_TOKENS = 448 - 4
 
 
 def mono(audio: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
@@ -120,9 +122,12 @@ class Decoding:
     tokens_per_second: float | None = None  # None: the model's own limit (448 tokens, so 224 a pass)
 
     def max_new_tokens(self, seconds: float) -> int | None:
+        """The budget for ``seconds`` of audio, within what the model takes: faster-whisper refuses a
+        budget that with the prompt exceeds Whisper's 448 tokens (a candidate decode of a 25 s window
+        asked for 816 and failed)."""
         if self.tokens_per_second is None:
             return None
-        return math.ceil(self.tokens_per_second * seconds) + 16
+        return min(math.ceil(self.tokens_per_second * seconds) + 16, MAX_NEW_TOKENS)
 
 
 FULL = Decoding()
