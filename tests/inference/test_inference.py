@@ -316,7 +316,11 @@ def _calls(counters: dict[str, dict[str, float]]) -> dict[str, float]:
 
 
 @pytest.mark.slow
-def test_renamed_copies_of_the_samples_run_no_model(cli: Any, tmp_path: Path) -> None:
+def test_renamed_copies_of_the_samples_are_the_same_assets(cli: Any, tmp_path: Path) -> None:
+    """Identical bytes are one asset (found by the file's hash at ingest), so no model runs again.
+
+    This is the asset-level dedupe, not the result cache: the cache's reach is tested below with
+    copies whose bytes differ."""
     first, second = tmp_path / "first", tmp_path / "second"
     shutil.copytree(SAMPLES, first)
     code, report = cli("ingest", str(first), "--wait", "--json")
@@ -328,6 +332,7 @@ def test_renamed_copies_of_the_samples_run_no_model(cli: Any, tmp_path: Path) ->
         shutil.copy(path, second / f"copy-of-{path.stem}-renamed{path.suffix}")
     code, report = cli("ingest", str(second), "--wait", "--json")
     assert code == 0 and len(report["accepted"]) == len(list(first.iterdir()))
+    assert all(item["duplicate"] for item in report["accepted"])
     assert _calls(_model_counters(cli)) == _calls(before)
 
 
@@ -362,7 +367,7 @@ def test_models_list_shows_every_model_its_state_and_cost(cli: Any, tmp_path: Pa
 
 
 @pytest.mark.slow
-def test_a_recording_re_encoded_costs_no_transcription(cli: Any, tmp_path: Path) -> None:
+def test_a_recording_re_encoded_losslessly_costs_no_transcription(cli: Any, tmp_path: Path) -> None:
     wav = mediagen.make_speech_wav(tmp_path / "notice.wav", "the library opens at nine on saturday mornings")
     samples, rate = mediagen.read_audio(wav)
     flac = mediagen.write_audio(tmp_path / "notice.flac", samples, rate)  # lossless: the same samples
@@ -381,3 +386,40 @@ def test_a_recording_re_encoded_costs_no_transcription(cli: Any, tmp_path: Path)
         _, detail = cli("assets", "show", asset["asset_id"], "--json")
         texts |= {a["data"]["text"] for a in detail["artifacts"] if a["kind"] == "transcript"}
     assert len(texts) == 1 and "library" in texts.pop()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("suffix", [".mp3", ".m4a"])
+def test_a_lossy_re_encode_is_transcribed_again(cli: Any, tmp_path: Path, suffix: str) -> None:
+    """The cache is keyed by the exact decoded samples: a lossy copy (MP3, AAC) is other samples, so it
+    is transcribed anew (the README says so), and to the same words: what it saves is not claimed."""
+    wav = mediagen.make_speech_wav(tmp_path / "notice.wav", "the library opens at nine on saturday mornings")
+    samples, rate = mediagen.read_audio(wav)
+    lossy = mediagen.write_audio(tmp_path / f"notice{suffix}", samples, rate)
+    decoded, _ = mediagen.read_audio(lossy)
+    assert decoded.shape[-1] > 0 and not np.array_equal(decoded[..., : samples.shape[-1]], samples)
+    cli("ingest", str(wav), "--wait", "--json")
+    before = _model_counters(cli)
+    code, report = cli("ingest", str(lossy), "--wait", "--json")
+    assert code == 0 and not report["accepted"][0]["duplicate"]
+    after = _model_counters(cli)
+    assert after[WHISPER_TINY]["calls"] > before[WHISPER_TINY]["calls"]
+    assert after[WHISPER_TINY].get("cache_hits", 0) == before[WHISPER_TINY].get("cache_hits", 0)
+    _, detail = cli("assets", "show", report["accepted"][0]["asset_id"], "--json")
+    words = " ".join(a["data"]["text"] for a in detail["artifacts"] if a["kind"] == "transcript").lower()
+    assert {"library", "opens", "saturday"} <= set(words.replace(".", " ").replace(",", " ").split())
+
+
+@pytest.mark.slow
+def test_a_picture_re_saved_as_jpeg_is_analysed_again(cli: Any, tmp_path: Path) -> None:
+    """JPEG changes the pixels, so the pixel-keyed cache misses and the image models run again."""
+    png = mediagen.make_text_image(tmp_path / "a.png", "HARBOUR", size=(480, 320), background=mediagen.photo("coffee"))
+    with Image.open(png) as image:
+        image.convert("RGB").save(tmp_path / "b.jpg", quality=90)
+    cli("ingest", str(png), "--wait", "--json")
+    before = _model_counters(cli)
+    code, _ = cli("ingest", str(tmp_path / "b.jpg"), "--wait", "--json")
+    assert code == 0
+    after = _model_counters(cli)
+    for model in IMAGE_MODELS:
+        assert after[model]["calls"] == before[model]["calls"] + 1, model
