@@ -105,6 +105,9 @@ class Settings(BaseSettings):
     url_fetch_timeout_s: float = 60.0  # POST /assets/from-url: connect and between-bytes timeout
     url_fetch_max_redirects: int = 5
     url_fetch_private: bool = False  # allow URLs on loopback, private and link-local addresses
+    # hosts fetched whatever their address (comma-separated names as written in URLs, e.g. an in-house
+    # media server); every other host, and every redirect hop, must resolve to public addresses
+    url_fetch_allowed_hosts: str = ""
 
     # A CLIP-style image-text model exported to ONNX (see docs/inference.md); empty = not used.
     clip_dir: Path | None = None
@@ -121,6 +124,11 @@ class Settings(BaseSettings):
     @cached_property
     def cache_dir(self) -> Path:
         return self.home / "cache"
+
+    @property
+    def url_fetch_trusted(self) -> frozenset[str]:
+        """``url_fetch_allowed_hosts`` as lower-case names without a trailing dot."""
+        return frozenset(h.strip().lower().rstrip(".") for h in self.url_fetch_allowed_hosts.split(",") if h.strip())
 
     def ensure_home(self) -> None:
         self.home.mkdir(parents=True, exist_ok=True)

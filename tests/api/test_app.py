@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import httpx
 import pytest
@@ -39,12 +39,22 @@ def client(settings: Settings) -> Iterator[TestClient]:
 
 
 class _Files(SimpleHTTPRequestHandler):
-    """Serves a folder; /moved/NAME redirects to /NAME; quiet."""
+    """Serves a folder; /moved/NAME redirects to /NAME, /to/HOST/NAME to http://HOST:<this port>/NAME;
+    records the paths asked for; quiet."""
+
+    asked: ClassVar[list[str]] = []
 
     def do_GET(self) -> None:
+        self.asked.append(self.path)
         if self.path.startswith("/moved/"):
             self.send_response(302)
             self.send_header("Location", self.path.removeprefix("/moved"))
+            self.end_headers()
+            return
+        if self.path.startswith("/to/"):
+            host, name = self.path.removeprefix("/to/").split("/", 1)
+            self.send_response(302)
+            self.send_header("Location", f"http://{host}:{self.server.server_address[1]}/{name}")
             self.end_headers()
             return
         super().do_GET()
@@ -146,6 +156,29 @@ def test_bad_input_is_refused_with_a_reason_and_leaves_nothing(
     with TestClient(create_app(settings)) as guarded:  # the default: no private addresses
         refused = guarded.post("/assets/from-url", json={"url": f"{base}/song.mp3"})
         assert refused.status_code == 422 and "not a public address" in refused.json()["detail"]
+
+
+def test_a_trusted_host_that_redirects_to_a_private_address_is_refused(
+    settings: Settings, web: tuple[str, Path]
+) -> None:
+    """Each redirect hop is checked like the first URL: ``localhost`` is trusted by name (as a public host
+    would be), its redirect to 127.0.0.1, a private address nobody trusted, is refused before it is asked."""
+    base, folder = web
+    port = base.rsplit(":", 1)[1]
+    (folder / "cat.png").write_bytes(png_bytes())
+    trusting = settings.model_copy(update={"url_fetch_allowed_hosts": "LOCALHOST."})
+    with TestClient(create_app(trusting)) as client:
+        _Files.asked.clear()
+        refused = client.post("/assets/from-url", json={"url": f"http://localhost:{port}/to/127.0.0.1/cat.png"})
+        assert refused.status_code == 422, refused.text
+        assert "127.0.0.1" in refused.json()["detail"] and "not a public address" in refused.json()["detail"]
+        assert _Files.asked == ["/to/127.0.0.1/cat.png"], "the private hop was never asked"
+        assert asset_count(client) == 0
+        direct = client.post("/assets/from-url", json={"url": f"http://127.0.0.1:{port}/cat.png"})
+        assert direct.status_code == 422 and "not a public address" in direct.json()["detail"]
+        followed = client.post("/assets/from-url", json={"url": f"http://localhost:{port}/to/localhost/cat.png"})
+        assert followed.status_code == 201, followed.text
+        assert followed.json()["accepted"][0]["path"] == f"http://localhost:{port}/cat.png"
 
 
 def test_private_and_odd_addresses_are_not_fetched() -> None:
