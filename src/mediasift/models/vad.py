@@ -22,7 +22,7 @@ import numpy as np
 import numpy.typing as npt
 
 from mediasift.models import ModelRef
-from mediasift.models.weights import Lazy, package_file
+from mediasift.models.weights import LazyModel, package_file
 
 SAMPLE_RATE = 16000
 FRAME = 512  # samples per frame at 16 kHz
@@ -149,7 +149,7 @@ def _split(span: Span, probs: npt.NDArray[np.float32], max_s: float) -> list[Spa
     return pieces
 
 
-class SileroVad:
+class SileroVad(LazyModel[Any]):
     """Silero VAD v6 (16 kHz) on ONNX Runtime, one thread: RTF about 0.003 on this machine.
 
     Thread-safe: the ONNX session is shared and loaded once; each scan keeps its own LSTM state.
@@ -158,12 +158,7 @@ class SileroVad:
     ref = ModelRef("snakers4/silero-vad-v6-sequence-onnx", "silero-vad==6.2.3")
 
     def __init__(self) -> None:
-        self._session = Lazy(self._load)
-
-    def load(self) -> SileroVad:
-        """Load the weights now rather than on first use."""
-        self._session.get()
-        return self
+        super().__init__()
 
     @staticmethod
     def _load() -> Any:
@@ -176,7 +171,7 @@ class SileroVad:
         return ort.InferenceSession(str(path), sess_options=options, providers=["CPUExecutionProvider"])
 
     def stream(self) -> VadStream:
-        return VadStream(self._session.get())
+        return VadStream(self._runtime.get())
 
     def probabilities(self, chunks: Iterable[npt.NDArray[np.float32]]) -> tuple[npt.NDArray[np.float32], float]:
         """Per-frame (32 ms) speech probabilities of consecutive 16 kHz chunks, and their duration."""

@@ -14,7 +14,7 @@ import sys
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Generic, TypeVar, cast
+from typing import Generic, Self, TypeVar, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -84,6 +84,22 @@ class Lazy(Generic[T]):
                     self._value = self._factory()
                     self._built = True
         return cast(T, self._value)
+
+
+class LazyModel(Generic[T]):
+    """A model whose runtime (the weights in memory) ``_load`` builds on first use, exactly once;
+    ``load()`` builds it now, as the inference layer's loaders do."""
+
+    def __init__(self) -> None:
+        self._runtime: Lazy[T] = Lazy(self._load)
+
+    def _load(self) -> T:
+        raise NotImplementedError
+
+    def load(self) -> Self:
+        """Load the weights now rather than on first use."""
+        self._runtime.get()
+        return self
 
 
 def as_rgb_uint8(image: npt.NDArray[np.generic]) -> npt.NDArray[np.uint8]:
