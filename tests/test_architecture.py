@@ -157,6 +157,26 @@ def sql_violations(module: Module) -> list[str]:
     return out
 
 
+# The client libraries of outside things, and where each may be imported (docs/architecture.md's doors).
+CLIENTS: dict[str, tuple[str, ...]] = {
+    "redis": ("mediasift.jobs.",),
+    "nats": ("mediasift.jobs.",),
+    "boto3": ("mediasift.blobs.",),
+    "botocore": ("mediasift.blobs.",),
+    # PyAV: decoding in media/, probing in ingest/; its error types where failures are told apart
+    "av": ("mediasift.media.", "mediasift.ingest.", "mediasift.pipeline.failures", "mediasift.operators.ocr"),
+}
+
+
+def client_violations(module: Module) -> list[str]:
+    out = []
+    for imported in imports(module):
+        doors = CLIENTS.get(imported.target.split(".")[0])
+        if doors and not any(module.name.startswith(d) if d.endswith(".") else module.name == d for d in doors):
+            out.append(f"{module.name}:{imported.line} imports {imported.target}, which only {', '.join(doors)} may")
+    return out
+
+
 def environment_violations(module: Module) -> list[str]:
     """Reads of the environment below the entry points: os.environ, os.getenv, and settings read from
     it (``load_settings()``, or ``Settings()`` outside config.py)."""
@@ -212,6 +232,18 @@ def test_the_scripts_import_what_exists() -> None:
 def test_no_sql_outside_db() -> None:
     found = [v for module in modules() for v in sql_violations(module)]
     assert not found, "\n".join(found)
+
+
+def test_outside_services_are_reached_only_through_their_doors() -> None:
+    found = [v for module in modules() for v in client_violations(module)]
+    assert not found, "\n".join(found)
+
+
+def test_the_client_check_catches_a_client_outside_its_door() -> None:
+    assert len(client_violations(_fake("mediasift.search.fake", "import redis\nfrom boto3 import client\n"))) == 2
+    assert len(client_violations(_fake("mediasift.operators.ocr_timing", "import av\n"))) == 1
+    assert client_violations(_fake("mediasift.jobs.fake", "import redis.asyncio\nimport nats\n")) == []
+    assert client_violations(_fake("mediasift.media.fake", "from av.video.stream import VideoStream\n")) == []
 
 
 def test_nothing_below_the_entry_points_reads_the_environment() -> None:
