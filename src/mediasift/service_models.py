@@ -155,6 +155,7 @@ class JobState(Result):
     attempts: int
     error_class: str | None
     error: str | None
+    worker: str | None = None  # the worker (its id in ``status``) that holds the job or last held it
     updated_at: datetime
 
 

@@ -178,6 +178,60 @@ def test_interactive_work_goes_ahead_of_a_batch_backlog(broker: Broker) -> None:
     assert order.count(Lane.BATCH) == 40
 
 
+def test_an_interactive_flood_does_not_starve_the_batch_lane(broker: Broker) -> None:
+    """Interactive jobs keep arriving faster than the worker can run them, from before the batch jobs
+    are taken until after the last of them is done: the batch jobs still finish within a bound, with
+    a share of the slots (the worker means batch to have a quarter; a tenth is asked here), and the
+    interactive lane still has the larger share."""
+    batch, bound_s = 6, 20.0
+    finished: list[Lane] = []
+    backlog_when_batch_done: list[int] = []
+    lock = threading.Lock()
+    worker: Worker
+
+    def run(j: Job, ctx: JobContext) -> None:
+        time.sleep(0.02)
+        with lock:
+            finished.append(j.lane)
+            last = j.lane is Lane.BATCH and finished.count(Lane.BATCH) == batch
+        if last:
+            backlog_when_batch_done.append(broker.stats().ready.get(Lane.INTERACTIVE.value, 0))
+            worker.stop()
+
+    flooding = threading.Event()
+    flooding.set()
+
+    def flood() -> None:
+        n = 0
+        while flooding.is_set():  # 200 jobs a second; two slots at 20 ms a job run 100 at most
+            broker.publish([job(f"i{n + k}", lane=Lane.INTERACTIVE) for k in range(10)])
+            n += 10
+            time.sleep(0.05)
+
+    broker.publish([job(f"b{i}") for i in range(batch)])
+    broker.publish([job(f"early{k}", lane=Lane.INTERACTIVE) for k in range(40)])
+    flooder = threading.Thread(target=flood, name="flood")
+    flooder.start()
+    worker = Worker(broker, {"k": run}, worker_id="w", classify=classify, concurrency=2)
+    give_up = threading.Timer(bound_s, worker.stop)
+    give_up.start()
+    started = time.monotonic()
+    try:
+        worker.run()
+    finally:
+        give_up.cancel()
+        flooding.clear()
+        flooder.join()
+    took = time.monotonic() - started
+    done = finished.count(Lane.BATCH)
+    assert done == batch, f"batch starved: {done} of {batch} batch jobs finished in {took:.0f} s"
+    assert backlog_when_batch_done and backlog_when_batch_done[0] > 0, "the flood was still queued when batch finished"
+    upto = len(finished) - finished[::-1].index(Lane.BATCH)  # the jobs finished until the last batch one
+    interactive = finished[:upto].count(Lane.INTERACTIVE)
+    assert batch >= upto / 10, f"batch had {batch} of the first {upto} slots"
+    assert interactive >= batch, f"interactive had {interactive} of the first {upto} slots, batch {batch}"
+
+
 def test_work_in_flight_never_exceeds_the_concurrency(broker: Broker) -> None:
     running = 0
     peak = 0

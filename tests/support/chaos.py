@@ -5,7 +5,11 @@
 Workers are real ``mediasift worker`` processes. Every few seconds one of them is killed with
 SIGKILL and started again; once, the broker server is restarted. At the end every good asset must
 be done, every poisoned one dead-lettered with a permanent error, no result doubled and nothing
-lost. ``tests/test_chaos.py`` runs a reduced form in CI.
+lost. ``tests/jobs/test_chaos.py`` runs a reduced form in CI.
+
+"Doubled" and "lost" are counted on the rows stored in PostgreSQL: per asset (by file name) and
+operator, the segments, artifacts and embeddings (per model) the chaos run left, against what one
+clean run of the same files stores in a database of its own (no kills, no restarts, one process).
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ sys.path.insert(0, str(TESTS))
 
 from support import mediagen  # noqa: E402
 from support.chaos_plugins import POISON  # noqa: E402
+from support.databases import create_database  # noqa: E402
 from support.servers import NatsServer, RedisServer  # noqa: E402
 
 WORDS = [
@@ -45,8 +50,9 @@ class ChaosReport:
     unfinished: int = 0
     kills: int = 0
     broker_restarts: int = 0
-    duplicate_results: int = 0
-    missing_results: int = 0
+    duplicate_results: int = 0  # rows stored beyond what the clean run stores
+    missing_results: int = 0  # rows the clean run stores that are not there
+    rows_compared: int = 0  # rows the clean run stores, all tables together
     seconds: float = 0.0
     problems: list[str] = field(default_factory=list)
 
@@ -54,9 +60,18 @@ class ChaosReport:
         return (
             f"assets {self.assets} (good {self.good}, poisoned {self.poisoned}): done {self.done}, "
             f"dead-lettered permanent {self.dead_lettered_permanent}, unfinished {self.unfinished}, "
-            f"duplicate results {self.duplicate_results}, missing results {self.missing_results}; "
+            f"of {self.rows_compared} rows stored by a clean run: {self.duplicate_results} doubled, "
+            f"{self.missing_results} missing; "
             f"{self.kills} SIGKILLs, {self.broker_restarts} broker restart(s), {self.seconds:.0f} s"
         )
+
+
+PLUGINS = "support.chaos_plugins:PoisonCheck"
+
+
+def goodness(folder: Path) -> dict[str, bool]:
+    """File name -> whether it is good (not poisoned), for the files of ``make_media``."""
+    return {path.name: POISON.encode() not in path.read_bytes() for path in sorted(folder.iterdir())}
 
 
 def make_media(folder: Path, n: int, seed: int = 1) -> dict[str, bool]:
@@ -122,11 +137,24 @@ def run_chaos(
     kill_every_s: tuple[float, float] = (3.0, 6.0),
     timeout_s: float = 1800.0,
     seed: int = 1,
+    media: Path | None = None,
+    clean_rows: StoredRows | None = None,
+    clean_database_url: str | None = None,
 ) -> ChaosReport:
+    """The chaos run over ``media`` (made here when None: ``assets`` files from ``seed``), its stored
+    rows compared with ``clean_rows`` (those of a clean run of the same files; made here, in
+    ``clean_database_url``, when None)."""
     from mediasift.config import Settings
     from mediasift.jobs.model import Lane
     from mediasift.service import Mediasift
 
+    if media is None:
+        media = work / "media"
+        make_media(media, assets, seed)
+    if clean_rows is None:
+        if clean_database_url is None:
+            raise ValueError("a clean run to compare with needs a database of its own")
+        clean_rows = clean_run(work / "clean", media, clean_database_url)
     rng = random.Random(seed)
     server_type = RedisServer if broker == "redis" else NatsServer
     server = server_type(work / "broker")
@@ -140,18 +168,18 @@ def run_chaos(
         "MEDIASIFT_MAX_ATTEMPTS": "12",
         "MEDIASIFT_RETRY_BASE_S": "0.5",
         "MEDIASIFT_RETRY_CAP_S": "5",
-        "MEDIASIFT_OPERATOR_PLUGINS": "support.chaos_plugins:PoisonCheck",
+        "MEDIASIFT_OPERATOR_PLUGINS": PLUGINS,
         "PYTHONPATH": os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")]),
         "HF_HUB_OFFLINE": "1",
     }
     settings = Settings(
         home=work / "home", database_url=database_url, broker_url=broker_url, lease_s=3, max_attempts=12,
-        operator_plugins="support.chaos_plugins:PoisonCheck",
+        operator_plugins=PLUGINS,
     )  # fmt: skip
     report = ChaosReport()
-    good = make_media(work / "media", assets, seed)
+    good = goodness(media)
     system = Mediasift(settings)
-    ingest = system.ingest([work / "media"], lane=Lane.BATCH)
+    ingest = system.ingest([media], lane=Lane.BATCH)
     ids = {Path(a.path).name: a.asset_id for a in ingest.accepted}
     report.assets, report.good, report.poisoned = len(ids), sum(good.values()), len(good) - sum(good.values())
 
@@ -180,14 +208,13 @@ def run_chaos(
         pool.stop()
         report.seconds = time.monotonic() - start
         _check(system, ids, good, report)
+        _compare(stored_rows(database_url), clean_rows, report)
         system.close()
         server.stop()
     return report
 
 
 def _check(system: Any, ids: dict[str, Any], good: dict[str, bool], report: ChaosReport) -> None:
-    from mediasift.operators.text_chunks import chunk_spans, read_text
-
     dead = {d.job.id: d for d in system.dead_letters()}
     for name, asset_id in ids.items():
         detail = system.describe(asset_id)
@@ -203,24 +230,60 @@ def _check(system: Any, ids: dict[str, Any], good: dict[str, bool], report: Chao
                 report.dead_lettered_permanent += 1
             else:
                 report.problems.append(f"{name}: poisoned but not dead-lettered as permanent")
-        if detail.media_type == "text" and detail.status == "done":
-            expected = len(chunk_spans(read_text(system.blobs.read_bytes(detail.sha256), "utf-8"), 800, 150))
-            chunks = [a for a in detail.artifacts if a.operator == "text_chunks" and a.kind == "chunks"]
-            found = chunks[0].data["chunks"] if chunks else 0
-            if found > expected:
-                report.duplicate_results += 1
-            elif found < expected:
-                report.missing_results += 1
-    with system.db.connect() as conn:
-        row = conn.execute(
-            "SELECT (SELECT count(*) FROM segments WHERE text IS NOT NULL AND text <> '') AS texts, "
-            "(SELECT count(*) FROM embeddings WHERE model LIKE %s) AS vectors",
-            ("%MiniLM%",),
-        ).fetchone()
-    if row["vectors"] > row["texts"]:
-        report.duplicate_results += row["vectors"] - row["texts"]
-    elif row["vectors"] < row["texts"]:
-        report.missing_results += row["texts"] - row["vectors"]
+
+
+# Per (file name, operator, what): how many rows are stored. ``what`` is "segments", "artifacts" or
+# "embeddings <model>"; an embedding is counted under the operator of the segment it embeds.
+StoredRows = dict[tuple[str, str, str], int]
+
+STORED_ROWS = """
+WITH names AS (SELECT asset_id, min(regexp_replace(source, '^.*/', '')) AS name FROM asset_sources GROUP BY 1)
+SELECT n.name, s.operator, 'segments' AS what, count(*) AS rows
+FROM segments s JOIN names n USING (asset_id) GROUP BY 1, 2, 3
+UNION ALL
+SELECT n.name, a.operator, 'artifacts', count(*) FROM artifacts a JOIN names n USING (asset_id) GROUP BY 1, 2, 3
+UNION ALL
+SELECT n.name, s.operator, 'embeddings ' || e.model, count(*)
+FROM embeddings e JOIN segments s ON s.id = e.segment_id JOIN names n ON n.asset_id = e.asset_id GROUP BY 1, 2, 3
+"""
+
+
+def stored_rows(database_url: str) -> StoredRows:
+    """What is stored, read with SQL of its own rather than through mediasift."""
+    import psycopg
+
+    with psycopg.connect(database_url) as conn:
+        return {(name, op, what): int(rows) for name, op, what, rows in conn.execute(STORED_ROWS).fetchall()}
+
+
+def clean_run(work: Path, media: Path, database_url: str) -> StoredRows:
+    """Analyse ``media`` once, undisturbed, in this process and its own database, with the chaos run's
+    operators; return the rows it stores."""
+    from contextlib import closing
+
+    from mediasift.config import Settings
+    from mediasift.jobs.model import Lane
+    from mediasift.service import Mediasift
+
+    settings = Settings(home=work, database_url=database_url, operator_plugins=PLUGINS)
+    with closing(Mediasift(settings)) as system:
+        system.ingest([media], lane=Lane.BATCH, wait=True)
+    rows = stored_rows(database_url)
+    if not rows:
+        raise RuntimeError("the clean run stored nothing to compare with")
+    return rows
+
+
+def _compare(rows: StoredRows, clean: StoredRows, report: ChaosReport) -> None:
+    report.rows_compared = sum(clean.values())
+    for key in sorted(rows.keys() | clean.keys()):
+        found, expected = rows.get(key, 0), clean.get(key, 0)
+        if found > expected:
+            report.duplicate_results += found - expected
+        elif found < expected:
+            report.missing_results += expected - found
+        if found != expected:
+            report.problems.append(f"{' '.join(key)}: {found} rows stored, a clean run stores {expected}")
 
 
 def main() -> None:
@@ -232,9 +295,12 @@ def main() -> None:
     from mediasift.db.server import embedded_url, stop_embedded
 
     work = Path(tempfile.mkdtemp(prefix="chaos-"))
-    database_url = embedded_url(work / "pg")
+    server_url = embedded_url(work / "pg")
     try:
-        report = run_chaos(work, database_url, assets=args.assets, broker=args.broker, workers=args.workers)
+        report = run_chaos(
+            work, create_database(server_url), assets=args.assets, broker=args.broker, workers=args.workers,
+            clean_database_url=create_database(server_url),
+        )  # fmt: skip
     finally:
         stop_embedded(work / "pg")
     print(report.line())

@@ -97,3 +97,17 @@ class Pause(Operator):
     def run(self, ctx: OperatorContext) -> OperatorResult:
         time.sleep(1.5)
         return OperatorResult()
+
+
+class Hold(Operator):
+    """Holds every asset, of any media type, for two seconds and produces nothing: one job per asset
+    that keeps a worker's slot busy, so that work queued at once has to spread over the workers."""
+
+    name = "hold"
+    version = "1"
+    media_types = frozenset(MediaType)
+    seconds = 2.0
+
+    def run(self, ctx: OperatorContext) -> OperatorResult:
+        time.sleep(self.seconds)
+        return OperatorResult()

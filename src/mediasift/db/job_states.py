@@ -23,25 +23,33 @@ def set_state(
     attempts: int | None = None,
     error_class: str | None = None,
     error: str | None = None,
+    worker: str | None = None,
 ) -> None:
+    """Record where these operators' jobs of the asset stand. ``worker`` names the worker that now
+    holds them; without it the one that last held them stays named, except when they are queued again
+    (then no worker holds them)."""
     conn.execute(
         """
-        INSERT INTO asset_jobs (asset_id, operator, lane, state, attempts, error_class, error)
-        SELECT %(asset)s, op, %(lane)s, %(state)s, coalesce(%(attempts)s, 0), %(error_class)s, %(error)s
+        INSERT INTO asset_jobs (asset_id, operator, lane, state, attempts, error_class, error, worker)
+        SELECT %(asset)s, op, %(lane)s, %(state)s, coalesce(%(attempts)s, 0), %(error_class)s, %(error)s,
+               %(worker)s
         FROM unnest(%(ops)s::text[]) AS op
         ON CONFLICT (asset_id, operator) DO UPDATE SET
             state = EXCLUDED.state, lane = EXCLUDED.lane,
             attempts = coalesce(%(attempts)s, asset_jobs.attempts),
-            error_class = EXCLUDED.error_class, error = EXCLUDED.error, updated_at = now()
+            error_class = EXCLUDED.error_class, error = EXCLUDED.error,
+            worker = CASE WHEN EXCLUDED.state = 'queued' THEN NULL
+                          ELSE coalesce(EXCLUDED.worker, asset_jobs.worker) END,
+            updated_at = now()
         """,
         {"asset": asset_id, "ops": list(operators), "state": state, "lane": lane, "attempts": attempts,
-         "error_class": error_class, "error": error},
+         "error_class": error_class, "error": error, "worker": worker},
     )  # fmt: skip
 
 
 def states(conn: Conn, asset_id: UUID) -> dict[str, dict[str, Any]]:
     rows = conn.execute(
-        "SELECT operator, lane, state, attempts, error_class, error, updated_at FROM asset_jobs "
+        "SELECT operator, lane, state, attempts, error_class, error, worker, updated_at FROM asset_jobs "
         "WHERE asset_id = %s ORDER BY operator",
         (asset_id,),
     ).fetchall()

@@ -38,11 +38,13 @@ PROBE_STRIKES = 3
 
 @dataclass
 class JobContext:
-    """What a handler gets besides its job: the delivery, a cancel flag, and the means to complete
-    the job inside its own database transaction where the broker allows it."""
+    """What a handler gets besides its job: the delivery, the id of the worker running it, a cancel
+    flag, and the means to complete the job inside its own database transaction where the broker
+    allows it."""
 
     delivery: Delivery
     broker: Broker
+    worker_id: str = ""
     cancelled: threading.Event = field(default_factory=threading.Event)
     settled: bool = False
     follow_ups: list[Job] = field(default_factory=list)
@@ -241,7 +243,7 @@ class Worker:
         if dependency is not None and self.breakers.allow(dependency) > 0:
             self._pause(delivery, dependency)
             return
-        context = JobContext(delivery=delivery, broker=self.broker)
+        context = JobContext(delivery=delivery, broker=self.broker, worker_id=self.id)
         handler = self.handlers[job.kind]
         future = self._pool.submit(handler, job, context)
         with self._lock:

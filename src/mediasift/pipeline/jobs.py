@@ -148,7 +148,9 @@ class PipelineJobs:
         with self.db.transaction() as conn:
             asset_repo.set_actor(conn, f"worker:{job.id}")
             asset = load_asset(conn, asset_id)
-            job_states.set_state(conn, asset_id, [op.name], "running", lane=lane, attempts=ctx.delivery.attempt)
+            job_states.set_state(
+                conn, asset_id, [op.name], "running", lane=lane, attempts=ctx.delivery.attempt, worker=ctx.worker_id
+            )
             asset_repo.set_status(conn, asset_id, "processing")
         deps = self._deps(op, asset)
         for _ in range(MAX_INPUT_CHANGES):
@@ -167,7 +169,9 @@ class PipelineJobs:
                     continue  # an input was re-made while this ran: its result is already stale
                 if execution is not None:
                     result_repo.replace_results(conn, execution.run, execution.result, execution.blobs)
-                job_states.set_state(conn, asset_id, [op.name], "done", lane=lane, attempts=ctx.delivery.attempt)
+                job_states.set_state(
+                    conn, asset_id, [op.name], "done", lane=lane, attempts=ctx.delivery.attempt, worker=ctx.worker_id
+                )
                 ctx.complete_within(conn)
                 usage.flush(conn)
                 ready = self._ready_dependents(conn, asset, op)
