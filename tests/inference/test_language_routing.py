@@ -101,6 +101,39 @@ def test_the_threshold_decides_the_route(tmp_path: Path) -> None:
     assert accurate.loaded
 
 
+# The fast mode's own confidence, at the default threshold (0.6): "gracias amigo" Spanish at 0.68,
+# inside the line; "Não sei" Vietnamese at 0.52, past it.
+FAST_SURE = "gracias amigo"
+
+
+def test_the_fast_mode_is_trusted_from_confidence_0_6(tmp_path: Path) -> None:
+    """At the default setting: 0.68 stays on the fast mode, 0.52 goes to the accurate one."""
+    fast_only, _ = _door(tmp_path, min_confidence=0.0)
+    assert [fast_only.language(text) for text in (FAST_SURE, AMBIGUOUS)] == [
+        ("es", pytest.approx(0.677, abs=0.005)), ("vi", pytest.approx(0.516, abs=0.005)),
+    ]  # fmt: skip
+    door = Inference(Settings(home=tmp_path))
+    router = door.language_router.ref
+    before = _counts(router)
+    assert door.language(FAST_SURE) == ("es", pytest.approx(0.677, abs=0.005))
+    stayed = _delta(router, before)
+    assert (stayed["fast"], stayed["accurate"], stayed["escalated"], stayed["accurate_calls"]) == (1, 0, 0, 0)
+    before = _counts(router)
+    found = door.language(AMBIGUOUS)
+    assert found is not None and found[0] == "pt"
+    assert _delta(router, before)["accurate"] == 1 and _delta(router, before)["escalated"] == 1
+
+
+def test_the_setting_moves_the_fast_modes_line(tmp_path: Path) -> None:
+    lower, _ = _door(tmp_path, min_confidence=0.5)
+    higher, _ = _door(tmp_path, min_confidence=0.7)
+    assert lower.language(AMBIGUOUS) == ("vi", pytest.approx(0.516, abs=0.005)), "0.52 is trusted from 0.5"
+    router = higher.language_router.ref
+    before = _counts(router)
+    assert higher.language(FAST_SURE) is not None
+    assert _delta(router, before)["escalated"] == 1, "0.68 is not trusted from 0.7"
+
+
 def test_no_letters_means_no_language_and_no_route(tmp_path: Path) -> None:
     door, accurate = _door(tmp_path)
     router = door.language_router.ref

@@ -94,6 +94,22 @@ def test_probe_verdict_keeps_only_sure_words_without_a_loop() -> None:
     assert probe_verdict(probe(), -0.8) == NO_WORDS
 
 
+def test_tiny_en_is_kept_from_an_average_log_probability_of_minus_0_7() -> None:
+    """The router's verdict on tiny.en's probe (``probe_verdict``, which ``SpeechRouter.route`` asks
+    with the door's ``speech_escalate_logprob``), at the default setting: a probe averaging -0.665
+    (inside the line) is kept, one averaging -0.74 (just past it) goes to base. The probes are made
+    up: a real decode's log-probability is not steered here."""
+    threshold = Settings().speech_escalate_logprob
+    inside = probe(segment("turn off the", -0.5, 0, 1), segment("lights", -0.72, 1, 4))
+    past = probe(segment("turn off the", -0.72, 0, 3), segment("lights", -0.8, 3, 4))
+    assert (mean_logprob(inside.segments), mean_logprob(past.segments)) == (pytest.approx(-0.665), pytest.approx(-0.74))
+    assert probe_verdict(inside, threshold) == SURE
+    assert probe_verdict(past, threshold) == LOW_LOGPROB
+    # the setting moves the line
+    assert probe_verdict(past, Settings(speech_escalate_logprob=-0.75).speech_escalate_logprob) == SURE
+    assert probe_verdict(inside, Settings(speech_escalate_logprob=-0.66).speech_escalate_logprob) == LOW_LOGPROB
+
+
 def test_a_decode_fails_when_it_has_no_words_or_loops_even_briefly() -> None:
     assert decode_failure(decode("fr", segment("je voudrais une table", -1.05))) is None
     assert decode_failure(decode("fr")) == NO_WORDS

@@ -8,9 +8,10 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import pytest
 from PIL import Image, ImageDraw
 
-from mediasift.media.text_gate import choose, pictures, scan, text_patches
+from mediasift.media.text_gate import Patch, choose, pictures, scan, text_patches
 
 from support import mediagen, shotgen
 
@@ -87,3 +88,88 @@ def test_an_anamorphic_video_is_looked_at_and_read_as_it_is_shown(tmp_path: Path
     read = list(pictures(video, choice.chosen, gate.sync_times, max_side=480))
     assert [sample for sample, _ in read] == choice.chosen
     assert all(pixels.shape == (270, 480, 3) for _, pixels in read)
+
+
+# ------------------------------------------------------------------- the gate's lines
+#
+# Strokes drawn to a chosen shape on black: 1-pixel vertical strokes every ``period`` pixels, ``h``
+# rows tall, each row shifted ``shear`` pixels further right (a slanted block). Every stroke's edges
+# reach one pixel past it on each side, so a block of h rows makes a patch h + 2 high. The boxes,
+# edge shares and solidities in the docstrings were measured on these pictures.
+
+
+def _strokes(w: int, h: int, *, period: int = 3, level: int = 255, shear: float = 0.0) -> np.ndarray:
+    luma = np.zeros((300, 640), np.uint8)
+    for row in range(h):
+        left = 50 + round(shear * row)
+        luma[60 + row, left : left + w : period] = level
+    return luma
+
+
+def _dots(dx: int, dy: int) -> np.ndarray:
+    luma = np.zeros((300, 640), np.uint8)
+    luma[60:72:dy, 50:170:dx] = 255
+    return luma
+
+
+def _boxes(luma: np.ndarray) -> list[tuple[int, int, int, int]]:
+    return [patch.box for patch in text_patches(luma)]
+
+
+def test_a_line_of_text_is_at_least_40_pixels_wide() -> None:
+    """A 10-pixel-high patch 42 wide (inside the line) is text-like; 36 wide (past it) is not."""
+    assert _boxes(_strokes(42, 8)) == [(49, 59, 42, 10)]
+    assert _boxes(_strokes(34, 8)) == [], "36 x 10"
+
+
+def test_a_line_of_text_is_at_least_2_5_times_as_wide_as_high() -> None:
+    """30 high: 78 wide (2.6 times, inside the line) is text-like; 69 wide (2.3 times, past it) is not."""
+    assert _boxes(_strokes(78, 28)) == [(49, 59, 78, 30)]
+    assert _boxes(_strokes(68, 28)) == [], "69 x 30"
+
+
+def test_a_line_of_text_is_8_to_80_pixels_high() -> None:
+    """9 and 70 high (inside the lines) are text-like; 7 and 90 high (past them) are not."""
+    assert _boxes(_strokes(60, 7)) == [(49, 59, 60, 9)]
+    assert _boxes(_strokes(60, 5)) == [], "60 x 7"
+    assert _boxes(_strokes(200, 68)) == [(49, 59, 201, 70)]
+    assert _boxes(_strokes(240, 88)) == [], "240 x 90"
+
+
+def test_text_strokes_have_a_contrast_of_150_grey_levels() -> None:
+    """Strokes of grey level 165 on black (inside the line) are seen; 135 (past it) are not."""
+    assert _boxes(_strokes(60, 10, level=165)) == [(49, 59, 60, 12)]
+    assert _boxes(_strokes(60, 10, level=135)) == []
+
+
+def test_a_line_of_text_is_dense_with_edges() -> None:
+    """Dots 11 apart, every 4 rows: 13.3% of the patch is edges (inside the 12% line), text-like.
+    14 apart: 10.7% (past it), not; the patch is as solid and as well shaped."""
+    assert _boxes(_dots(11, 4)) == [(49, 59, 113, 11)]
+    assert _boxes(_dots(14, 4)) == [], "115 x 11, 98.7% solid"
+
+
+def test_a_line_of_text_fills_its_box() -> None:
+    """A block of strokes 30 wide and 20 rows high, slanted: 2.25 pixels a row fills 44.6% of its
+    box (inside the 40% line), text-like; 3.5 pixels a row fills 36.2% (past it), not."""
+    assert _boxes(_strokes(30, 20, period=2, shear=2.25)) == [(49, 59, 74, 22)]
+    assert _boxes(_strokes(30, 20, period=2, shear=3.5)) == [], "97 x 22, 33% edges"
+
+
+def test_two_patches_are_the_same_strokes_from_a_cosine_of_0_75() -> None:
+    """A patch's strokes against themselves with some missing: with 64% of them left the cosine of
+    the two edge masks is 0.80 (inside the line: the same text); with 49% left, 0.70 (past it: other
+    text). Scattered strokes, so no shift matches them better."""
+    rng = np.random.default_rng(11)
+    box = (100, 40, 120, 20)
+    strokes = np.zeros((200, 400), np.uint8)
+    strokes[40:60, 100:220] = rng.random((20, 120)) < 0.2
+    ones = np.flatnonzero(strokes)
+    patch = Patch.of(strokes, box)
+    for kept, same in ((0.64, True), (0.49, False)):
+        fewer = strokes.copy().reshape(-1)
+        fewer[rng.choice(ones, size=round(len(ones) * (1 - kept)), replace=False)] = 0
+        fewer = fewer.reshape(strokes.shape)
+        cosine = (strokes & fewer).sum() / np.sqrt(strokes.sum() * fewer.sum())
+        assert cosine == pytest.approx(np.sqrt(kept), abs=0.005)
+        assert patch.same_as(Patch.of(fewer, box)) is same, cosine

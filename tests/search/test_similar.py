@@ -8,16 +8,19 @@ from collections.abc import Iterator
 from contextlib import closing
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
+import numpy as np
 import pytest
 from PIL import Image
 from typer.testing import CliRunner
 
 from mediasift.cli import app
 from mediasift.config import Settings
+from mediasift.records import ArtifactOut, OperatorResult, SegmentOut
 from mediasift.service import Mediasift
 
-from support import mediagen
+from support import mediagen, stored
 
 pytestmark = pytest.mark.slow
 
@@ -105,3 +108,69 @@ def test_the_cli_lists_similar_assets_as_json(world: tuple[Mediasift, dict[str, 
     assert first["near_duplicate"] is True and first["matches"] and {"start", "other_start"} <= set(first["matches"][0])
     missing = CliRunner(env=env).invoke(app, ["similar", "ffffffff"])
     assert missing.exit_code == 2
+
+
+# ------------------------------------------------------------------- the near-duplicate lines
+#
+# Pictures and texts whose stored vectors sit at a chosen cosine from the query's (a unit vector
+# turned by a chosen angle) and whose perceptual hashes sit a chosen number of bits from its hash,
+# on either side of each line, asked for through the service as users ask.
+
+QUERY_HASH = "d1c4f0e8a3b29675"
+
+
+def _picture(conn: Any, name: str, features: Any, phash: str, ref: Any) -> UUID:
+    asset_id = stored.add_asset(conn, name, "image")
+    labels = SegmentOut(kind="labels", key="image", text="tabby", confidence=0.9, vectors={ref: features})
+    stored.add_run(conn, asset_id, "labels", OperatorResult(segments=[labels]))
+    stored.add_run(conn, asset_id, "phash", OperatorResult(artifacts=[ArtifactOut("phash", "image", {"phash": phash})]))
+    return asset_id
+
+
+def _text(conn: Any, name: str, vector: Any, ref: Any) -> UUID:
+    asset_id = stored.add_asset(conn, name, "text")
+    chunk = SegmentOut(kind="text_chunk", key="c0", start=0.0, end=1.0, text=name, vectors={ref: vector})
+    stored.add_run(conn, asset_id, "text_chunks", OperatorResult(segments=[chunk]))
+    return asset_id
+
+
+def test_pictures_are_near_duplicates_from_cosine_0_92_or_within_10_bits(settings: Settings) -> None:
+    """Inside each line and just past it: features at cosine 0.93 and 0.91 (hashes 32 bits away),
+    hashes 10 and 11 bits away (features at cosine 0.5)."""
+    rng = np.random.default_rng(3)
+    query = stored.unit(rng.normal(size=1280)).astype(np.float32)
+    far = stored.flip_bits(QUERY_HASH, 32)
+    with closing(Mediasift(settings)) as system:
+        ref = system.inference.features_ref
+        with system.db.transaction() as conn:
+            me = _picture(conn, "query.png", query, QUERY_HASH, ref)
+            _picture(conn, "features_inside.png", stored.at_cosine(query, 0.93, 1), far, ref)
+            _picture(conn, "features_past.png", stored.at_cosine(query, 0.91, 2), far, ref)
+            _picture(conn, "hash_inside.png", stored.at_cosine(query, 0.5, 3), stored.flip_bits(QUERY_HASH, 10), ref)
+            _picture(conn, "hash_past.png", stored.at_cosine(query, 0.5, 4), stored.flip_bits(QUERY_HASH, 11), ref)
+        named = by_name(system.similar(me))
+    assert set(named) == {"features_inside.png", "features_past.png", "hash_inside.png", "hash_past.png"}
+    assert named["features_inside.png"].similarity == pytest.approx(0.93, abs=1e-4)
+    assert named["features_past.png"].similarity == pytest.approx(0.91, abs=1e-4)
+    assert named["features_inside.png"].near_duplicate, "cosine 0.93 is over the 0.92 line"
+    assert not named["features_past.png"].near_duplicate, "cosine 0.91 is under the 0.92 line"
+    assert named["hash_inside.png"].phash_distance == 10 and named["hash_inside.png"].near_duplicate
+    assert not named["hash_past.png"].near_duplicate, "11 bits is past the 10-bit line"
+    assert named["hash_past.png"].similarity == pytest.approx(0.5, abs=1e-4)
+
+
+def test_texts_are_near_duplicates_from_cosine_0_97(settings: Settings) -> None:
+    """Text segments at cosine 0.975 (inside the 0.97 line) and 0.965 (just past it)."""
+    with closing(Mediasift(settings)) as system:
+        ref = system.inference.text_ref
+        query = stored.unit(np.random.default_rng(5).normal(size=384)).astype(np.float32)
+        with system.db.transaction() as conn:
+            me = _text(conn, "query.txt", query, ref)
+            _text(conn, "inside.txt", stored.at_cosine(query, 0.975, 1), ref)
+            _text(conn, "past.txt", stored.at_cosine(query, 0.965, 2), ref)
+        found = system.similar(me)
+    named = by_name(found)
+    assert {item.basis for item in found} == {"text"}
+    assert named["inside.txt"].similarity == pytest.approx(0.975, abs=1e-4) and named["inside.txt"].near_duplicate
+    assert named["past.txt"].similarity == pytest.approx(0.965, abs=1e-4) and not named["past.txt"].near_duplicate
+    assert [Path(item.source_path or "").name for item in found] == ["inside.txt", "past.txt"]

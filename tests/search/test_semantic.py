@@ -1,0 +1,47 @@
+"""The text-embedding ranking's floor before fusion (``TEXT_FUSION_FLOOR``), through hybrid search:
+segments whose stored vectors sit at a chosen cosine from the query's own vector, either side of the
+floor, with a keyword match so that the rankings are fused."""
+
+from __future__ import annotations
+
+from contextlib import closing
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mediasift.config import Settings
+from mediasift.records import OperatorResult, SegmentOut
+from mediasift.search.hybrid import SearchMode
+from mediasift.service import Mediasift
+
+from support import stored
+
+pytestmark = pytest.mark.slow
+
+QUERY = "gearbox"
+
+
+def _chunk(conn: Any, name: str, text: str, vector: Any, ref: Any) -> None:
+    asset_id = stored.add_asset(conn, name, "text")
+    segment = SegmentOut(kind="text_chunk", key="c0", start=0.0, end=1.0, text=text, vectors={ref: vector})
+    stored.add_run(conn, asset_id, "text_chunks", OperatorResult(segments=[segment]))
+
+
+def test_meaning_joins_the_keyword_matches_from_cosine_0_3(settings: Settings) -> None:
+    """Cosine 0.33 with the query (inside the 0.3 floor) is fused in; 0.27 (just past it) is not."""
+    with closing(Mediasift(settings)) as system:
+        ref = system.inference.text_ref
+        query = system.inference.embed_query(QUERY)
+        with system.db.transaction() as conn:
+            _chunk(conn, "keyword.txt", "the gearbox was oiled", stored.at_cosine(query, 0.1, 1), ref)
+            _chunk(conn, "inside.txt", "first unrelated words", stored.at_cosine(query, 0.33, 2), ref)
+            _chunk(conn, "past.txt", "second unrelated words", stored.at_cosine(query, 0.27, 3), ref)
+        hybrid = system.search(QUERY)
+        semantic = system.search(QUERY, mode=SearchMode.SEMANTIC)
+    found = [Path(hit.source_path or "").name for hit in hybrid]
+    assert found == ["keyword.txt", "inside.txt"], hybrid
+    # Meaning alone is not cut: nearest first, scored by cosine, however far.
+    assert [(Path(h.source_path or "").name, round(h.score, 3)) for h in semantic] == [
+        ("inside.txt", 0.33), ("past.txt", 0.27), ("keyword.txt", 0.1),
+    ]  # fmt: skip
