@@ -51,8 +51,9 @@ def scene(name: str, size: tuple[int, int], seed: int) -> np.ndarray:
 
 def grade(image: np.ndarray, gains: tuple[float, float, float], gamma: float = 1.0) -> np.ndarray:
     """Per-channel gains (white balance, exposure) and a gamma (contrast) applied to an RGB picture."""
-    linear = (image.astype(np.float32) / 255.0) ** gamma * np.asarray(gains, np.float32)
-    return (np.clip(linear, 0, 1) * 255).round().astype(np.uint8)
+    levels = (np.arange(256, dtype=np.float64) / 255.0) ** gamma
+    table = np.stack([np.clip(levels * gain, 0, 1) * 255 for gain in gains], axis=-1).round().astype(np.uint8)
+    return cv2.LUT(np.ascontiguousarray(image), table[None, :, :])
 
 
 def _cover(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
