@@ -29,6 +29,7 @@ FIRST_UTTERANCE = LIBRIVOX / "sense_and_sensibility_01_austen_64kb-0870.wav"
 SECOND_UTTERANCE = LIBRIVOX / "sense_and_sensibility_01_austen_64kb-0880.wav"  # "he was not an ill disposed young man"
 GAP_S = 2.0
 VIDEO_SPEECH_START_S = 3.0
+VIDEO_CUTS = (71, 163)  # clip.mp4's cuts at 25 fps: 2.84 s and 6.52 s, no whole second
 SPOKEN_IN_VIDEO = "the orange submarine surfaced near the northern glacier"
 LIBRARY_TEXT = (
     "The committee approved the new budget for the city library on Tuesday. Construction of a larger "
@@ -69,9 +70,10 @@ def world(pg_server: str, tmp_path_factory: pytest.TempPathFactory) -> dict[str,
     (folder / "nested").mkdir(parents=True)
     second_start = _two_utterances(folder / "interview.wav")
     padded, speech_s = _speech_after_silence(tmp)
-    scenes = [mediagen.photo("coffee"), mediagen.photo("rocket"), mediagen.photo("chelsea")]
+    coffee = mediagen.photo("coffee")
+    scenes = [coffee, coffee[:, 250:], mediagen.photo("chelsea")]  # the second a closer view of the first
     mediagen.make_video(
-        folder / "clip.mp4", seconds=9.0, size=(480, 270), audio_wav=padded, scenes=scenes, scene_seconds=3.0
+        folder / "clip.mp4", seconds=9.0, size=(480, 270), audio_wav=padded, scenes=scenes, cuts=VIDEO_CUTS
     )
     mediagen.make_text_image(folder / "sign.png", "LIGHTHOUSE", size=(640, 360), background=mediagen.photo("astronaut"))
     mediagen.make_jpeg_with_exif(
@@ -189,14 +191,16 @@ def test_metadata_describes_each_file(world: dict[str, Any]) -> None:
 def test_a_video_is_shots_with_keyframes_and_the_words_said_in_each(world: dict[str, Any]) -> None:
     detail = _show(world, "clip.mp4")
     shots = sorted((a for a in detail["artifacts"] if a["kind"] == "shot"), key=lambda a: a["start"])
-    assert [(round(s["start"]), round(s["end"])) for s in shots] == [(0, 3), (3, 6), (6, 9)], "three photos, 3 s each"
+    edges = [0.0, *(frame / 25 for frame in VIDEO_CUTS), 9.0]
+    assert [s["start"] for s in shots] == pytest.approx(edges[:-1], abs=0.041), "three shots, cut within a frame"
+    assert [s["end"] for s in shots] == pytest.approx(edges[1:], abs=0.041)
     keyframes = [a for a in detail["artifacts"] if a["kind"] == "keyframe"]
     assert len(keyframes) == 3 and all(a["blob_sha256"] for a in keyframes)
     said = {a["key"]: a["data"]["text"].lower() for a in detail["artifacts"] if a["kind"] == "shot_words"}
     speech_start, _ = world["video_speech"]
     spoken_shots = [s["key"] for s in shots if s["end"] > speech_start]
     assert "submarine" in " ".join(said[key] for key in spoken_shots)
-    assert said[shots[0]["key"]] == "", "nothing is said in the first 3 s"
+    assert said[shots[0]["key"]] == "", "nothing is said in the first shot (speech starts at 3 s)"
 
 
 def test_artifacts_carry_lineage(world: dict[str, Any]) -> None:

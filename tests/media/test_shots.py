@@ -1,4 +1,10 @@
-"""Shot detection on small edited videos with known boundaries."""
+"""Shot detection on small edited videos with known boundaries.
+
+The media are not made to the detector's rules: cuts fall on frames that are no whole second,
+cameras pan and shake, one cut joins two views of one picture and one two grades of one scene, fades
+and dissolves are eased or mixed in linear light (the detector models a dissolve as a linear mix),
+and every frame has grain.
+"""
 
 from __future__ import annotations
 
@@ -26,22 +32,27 @@ def videos(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, sh
     edits = {
         "cuts": Edit(
             [
-                Shot("astronaut", 30, "drift"),
-                Shot("coffee", 30, "zoom"),
-                Shot("coffee", 30, "still", crop=(0.05, 0.0)),  # a jump cut: the same picture, elsewhere
-                Shot("camera", 30, "object"),
+                Shot("astronaut", 33, "shake"),
+                Shot("coffee", 29, "zoom"),
+                Shot("coffee", 37, "shake", crop=(0.05, 0.0)),  # a jump cut: the same picture, elsewhere
+                Shot("scene:room", 31, "shake", seed=4),
+                Shot("scene:room", 26, "drift", seed=4, crop=(0.9, 0.2), grade=(1.1, 0.95, 0.8, 1.2)),  # reverse angle
+                Shot("camera", 34, "object"),
             ],
-            [Join("cut")] * 3,
+            [Join("cut")] * 5,
+            grain=3.0,
         ),
         "gradual": Edit(
-            [Shot("rocket", 40, "drift"), Shot("chelsea", 60, "still"), Shot("hubble_deep_field", 40, "zoom")],
-            [Join("fade", frames=8, black=3), Join("dissolve", frames=20)],
+            [Shot("rocket", 43, "pan"), Shot("chelsea", 61, "shake"), Shot("hubble_deep_field", 38, "zoom")],
+            [Join("fade", frames=9, black=3, curve="smooth", light=True), Join("dissolve", frames=21, curve="ease_in")],
+            grain=3.0,
         ),
-        "traps": Edit(
-            [Shot("astronaut", 50, "drift", flash_at=20, flash_frames=2), Shot("coffee", 40, "fast_pan")],
+        "traps": Edit(  # no grain: with grain the cut into the pan is lost (a known miss, below)
+            [Shot("astronaut", 53, "shake", flash_at=21, flash_frames=2, flash_strength=(0.7, 0.5)),
+             Shot("coffee", 41, "fast_pan")],
             [Join("cut")],
         ),
-    }
+    }  # fmt: skip
     written = {}
     for name, edit in edits.items():
         path = folder / f"{name}.mp4"
@@ -56,13 +67,28 @@ def boundaries(found: ShotList) -> list[int]:
 def test_hard_cuts_are_found_on_their_frame(videos: dict[str, tuple[Path, shotgen.Truth]]) -> None:
     path, truth = videos["cuts"]
     found = detect_shots(path)
-    assert boundaries(found) == pytest.approx([span.start for span in truth.transitions], abs=2)
-    assert [shot.transition_in for shot in found.shots] == ["start", "cut", "cut", "cut"]
+    assert [span.start for span in truth.transitions] == [33, 62, 99, 130, 156]
+    assert boundaries(found) == pytest.approx([span.start for span in truth.transitions], abs=1)
+    assert [shot.transition_in for shot in found.shots] == ["start"] + ["cut"] * 5
     assert found.frames == truth.frames and found.fps == 25
     assert found.decoded_frames < found.frames, "B-frames are skipped"
     shots = found.shots
     assert shots[0].start == 0 and shots[-1].end == pytest.approx(truth.duration)
     assert all(a.end == b.start and a.end_frame == b.start_frame for a, b in pairwise(shots))
+
+
+@pytest.mark.xfail(strict=True, reason="known miss: a jump cut into a pan (issue 15)")
+def test_a_jump_cut_into_a_pan_is_found(tmp_path: Path) -> None:
+    """Two views of one picture (the same colours) and the camera panning after the cut: the pan's
+    own frame-to-frame change raises the rolling median the cut must stand out against, and the
+    histograms hardly change, so the detector misses it (out of a pan too, once there is grain). A
+    still or hand-held camera on both sides (the test above) or a slow pan (over 3 s) and it is found.
+    A strict xfail: the day it is found, this fails and the mark goes."""
+    shots = [Shot("astronaut", 33, "shake"), Shot("coffee", 29, "zoom"), Shot("coffee", 37, "pan", crop=(0.05, 0.0))]
+    edit = Edit(shots, [Join("cut")] * 2)
+    path = tmp_path / "jump.mp4"
+    truth = shotgen.write(path, edit, SIZE)
+    assert boundaries(detect_shots(path)) == pytest.approx([span.start for span in truth.transitions], abs=1)
 
 
 def test_a_fade_and_a_dissolve_are_found(videos: dict[str, tuple[Path, shotgen.Truth]]) -> None:
@@ -75,7 +101,18 @@ def test_a_fade_and_a_dissolve_are_found(videos: dict[str, tuple[Path, shotgen.T
 
 def test_a_flash_and_a_whip_pan_make_no_boundary(videos: dict[str, tuple[Path, shotgen.Truth]]) -> None:
     path, truth = videos["traps"]
-    assert boundaries(detect_shots(path)) == pytest.approx([truth.transitions[0].start], abs=2)
+    assert boundaries(detect_shots(path)) == pytest.approx([truth.transitions[0].start], abs=1)
+
+
+@pytest.mark.xfail(strict=True, reason="known miss: a cut into a whip pan, with grain (issue 15)")
+def test_a_cut_into_a_whip_pan_is_found_through_grain(tmp_path: Path) -> None:
+    """The cut before a whip pan is found on a clean picture (the test above), but with grain of 3
+    levels (a standard deviation of about 1% of the range) on every frame it is lost: the pan's change
+    around it and the grain's together leave it short of standing out."""
+    edit = Edit([Shot("astronaut", 53, "drift"), Shot("coffee", 41, "fast_pan")], [Join("cut")], grain=3.0)
+    path = tmp_path / "pan.mp4"
+    truth = shotgen.write(path, edit, SIZE)
+    assert boundaries(detect_shots(path)) == pytest.approx([truth.transitions[0].start], abs=1)
 
 
 def test_fading_in_from_black_and_out_to_black_is_no_boundary(tmp_path: Path) -> None:
@@ -83,8 +120,9 @@ def test_fading_in_from_black_and_out_to_black_is_no_boundary(tmp_path: Path) ->
     pictures = list(frames)
     ramp = len(pictures) // 8
     for step in range(ramp):
-        pictures[step] = (pictures[step] * (step / ramp)).astype(np.uint8)
-        pictures[-1 - step] = (pictures[-1 - step] * (step / ramp)).astype(np.uint8)
+        gain = (step / ramp) ** 2.2  # a linear ramp of light, not of pixel values
+        pictures[step] = (pictures[step] * gain).astype(np.uint8)
+        pictures[-1 - step] = (pictures[-1 - step] * gain).astype(np.uint8)
     black = [np.zeros_like(pictures[0])] * 6
     path = shotgen.write_frames(tmp_path / "titles.mp4", black + pictures + black, SIZE)
     found = detect_shots(path)
@@ -99,7 +137,8 @@ def test_a_fade_through_a_flat_card_is_one_boundary_with_no_keyframe_on_the_card
 ) -> None:
     """0.8 s of the card between the fades: without knowing flat frames that reads as two dissolves
     around a "shot" of the card, two boundaries and a keyframe of the card."""
-    edit = Edit([Shot("rocket", 40, "drift"), Shot("chelsea", 40, "drift")], [Join("fade", 6, 20, colour=card)])
+    edit = Edit([Shot("rocket", 43, "shake"), Shot("chelsea", 39, "pan")],
+                [Join("fade", 6, 20, colour=card, curve="ease_out")], grain=2.0)  # fmt: skip
     path = tmp_path / "card.mp4"
     (span,) = shotgen.write(path, edit, SIZE).transitions
     card_frames = (span.start + 6, span.end - 6)  # first and end of the frames that are all card
@@ -112,6 +151,21 @@ def test_a_fade_through_a_flat_card_is_one_boundary_with_no_keyframe_on_the_card
     with VideoSource(path) as video:
         images = video.frames_at(times, exact=False, sync_times=found.sync_times)
     assert all(pixels.std() > 20 for _, pixels in images), "a keyframe is a picture, not the card"
+
+
+@pytest.mark.xfail(strict=True, reason="known miss: a fade through white mixed in linear light (issue 15)")
+def test_a_fade_through_white_in_linear_light_is_one_boundary(tmp_path: Path) -> None:
+    """Mixed in linear light, as a camera's iris or a colour-managed editor fades, the pixel values
+    of a fade to white climb early and steeply towards the card: the detector reads two dissolves
+    around the card (the card through a blue card, or the same fade mixed in pixel values, is one
+    fade)."""
+    edit = Edit([Shot("rocket", 43, "shake"), Shot("chelsea", 39, "pan")],
+                [Join("fade", 6, 20, colour=shotgen.WHITE, curve="ease_out", light=True)], grain=2.0)  # fmt: skip
+    path = tmp_path / "card.mp4"
+    (span,) = shotgen.write(path, edit, SIZE).transitions
+    found = detect_shots(path)
+    assert [shot.transition_in for shot in found.shots] == ["start", "fade"]
+    assert span.start - 2 <= boundaries(found)[0] <= span.end + 2
 
 
 def test_a_white_opening_and_ending_are_no_boundary(tmp_path: Path) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 from fractions import Fraction
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -30,18 +31,21 @@ def _context(path: Path, blobs: dict[str, bytes]) -> OperatorContext:
 
 def test_the_operator_emits_shots_keyframes_and_a_strip(tmp_path: Path) -> None:
     edit = Edit(
-        [Shot("astronaut", 30, "drift"), Shot("coffee", 30, "zoom"), Shot("rocket", 30, "still"),
-         Shot("camera", 30, "object")],
+        [Shot("astronaut", 33, "shake"), Shot("coffee", 27, "zoom"), Shot("scene:city", 36, "pan", seed=3),
+         Shot("camera", 31, "object")],
         [Join("cut")] * 3,
+        grain=2.0,
     )  # fmt: skip
     path = tmp_path / "cuts.mp4"
-    shotgen.write(path, edit, SIZE)
+    truth = shotgen.write(path, edit, SIZE)
     blobs: dict[str, bytes] = {}
     result = Keyframes().run(_context(path, blobs))
     shots = [s for s in result.segments if s.kind == "shot"]
     keyframes = [s for s in result.segments if s.kind == "keyframe"]
     assert [s.key for s in shots] == ["shot00001", "shot00002", "shot00003", "shot00004"]
     assert [s.key for s in keyframes] == ["kf00001", "kf00002", "kf00003", "kf00004"]
+    cuts = [span.start / truth.fps for span in truth.transitions]  # 1.32 s, 2.4 s, 3.84 s
+    assert [s.start for s in shots[1:]] == pytest.approx(cuts, abs=1.01 / truth.fps), "each cut within a frame"
     for shot, keyframe in zip(shots, keyframes, strict=True):
         assert (keyframe.start, keyframe.end) == (shot.start, shot.end) and keyframe.data["shot"] == shot.key
         assert shot.start is not None and shot.end is not None
@@ -95,13 +99,17 @@ def test_the_operator_stores_keyframes_as_they_are_shown(
 @pytest.mark.slow
 def test_an_ingested_video_lists_its_shots_with_keyframes(settings: Settings, media_dir: Path) -> None:
     """The whole video pipeline, models included: the shots reach ``describe`` as artifacts."""
-    scenes = [mediagen.photo("coffee"), mediagen.photo("rocket"), mediagen.photo("chelsea")]
-    path = mediagen.make_video(media_dir / "three.mp4", 3.0, size=(320, 240), scenes=scenes, scene_seconds=1.0)
+    rocket = mediagen.photo("rocket")
+    scenes = [mediagen.photo("coffee"), rocket, rocket[100:, 150:]]  # the third a closer view of the second
+    path = mediagen.make_video(media_dir / "three.mp4", 3.0, size=(320, 240), scenes=scenes, cuts=(23, 52))
     system = Mediasift(settings)
     asset_id = system.ingest([path], wait=True).accepted[0].asset_id
     artifacts = system.describe(asset_id).artifacts
     shots = [a for a in artifacts if a.kind == "shot"]
-    assert [(s.data["start"], s.data["end"]) for s in shots] == [(0.0, 1.0), (1.0, 2.0), (2.0, 3.0)]
+    edges = [0.0, 23 / 25, 52 / 25, 3.0]  # cuts at 0.92 s and 2.08 s
+    assert [(s.data["start"], s.data["end"]) for s in shots] == [
+        (pytest.approx(a, abs=0.041), pytest.approx(b, abs=0.041)) for a, b in pairwise(edges)
+    ]
     assert all(s.blob_sha256 and s.data["keyframe_blob"] == s.blob_sha256 for s in shots)
     assert all(s.data["start"] <= s.data["keyframe_time"] < s.data["end"] for s in shots)
     assert [s.data["transition_in"] for s in shots] == ["start", "cut", "cut"]

@@ -144,6 +144,7 @@ def make_video(
     rotation: int = 0,
     container: str | None = None,
     sample_aspect_ratio: Fraction | None = None,
+    cuts: Sequence[int] | None = None,
 ) -> Path:
     """Write a video (H.264 in MP4 by default) with a moving pattern and a new scene every ``scene_seconds``.
 
@@ -154,7 +155,9 @@ def make_video(
     clockwise display rotation a player applies (a portrait phone video is stored landscape with
     rotation 90). ``container`` is an FFmpeg muxer name overriding the suffix. ``sample_aspect_ratio``
     is the shape of a stored pixel (width over height): ``size`` (704, 576) with 16:11 is an
-    anamorphic 16:9 PAL video, shown 1024x576.
+    anamorphic 16:9 PAL video, shown 1024x576. ``cuts`` (frame numbers, each the first frame of a new
+    scene) replaces the even ``scene_seconds``: a shot detector test should cut where no whole second
+    falls.
     """
     options = {"movflags": "faststart"} if faststart else {}
     with av.open(str(path), "w", format=container, options=options) as out:
@@ -168,7 +171,7 @@ def make_video(
         if sample_aspect_ratio is not None:
             video.codec_context.sample_aspect_ratio = sample_aspect_ratio
         audio = _add_audio(out, audio_wav, seconds) if audio_wav else None
-        for index, image in enumerate(_frames(seconds, size, fps, scenes, scene_seconds)):
+        for index, image in enumerate(_frames(seconds, size, fps, scenes, scene_seconds, cuts)):
             frame = av.VideoFrame.from_ndarray(image, format="rgb24")
             frame.pts = index
             out.mux(video.encode(frame))
@@ -192,13 +195,18 @@ def _frames(
     fps: int,
     scenes: Sequence[np.ndarray] | None,
     scene_seconds: float,
+    cuts: Sequence[int] | None = None,
 ) -> Iterator[np.ndarray]:
     width, height = size
     n_frames = round(seconds * fps)
     per_scene = max(1, round(scene_seconds * fps))
     backgrounds = [_fit(image, (width * 5 // 4, height * 5 // 4)) for image in scenes or []]
+    starts = [0, *cuts, n_frames] if cuts is not None else []
     for index in range(n_frames):
         scene, offset = divmod(index, per_scene)
+        if starts:
+            scene = sum(1 for start in starts[1:-1] if start <= index)
+            offset, per_scene = index - starts[scene], starts[scene + 1] - starts[scene]
         if backgrounds:
             big = backgrounds[scene % len(backgrounds)]
             shift = offset * (big.shape[1] - width) // per_scene  # pan left to right across the scene
