@@ -217,9 +217,9 @@ def main() -> None:
         path, truth = bench_file(Path(name), options)
         summary[title] = run_case(title, path, truth, args.runs)
     print("\nmediasift's speed-up over each baseline, per codec case (measured in this run):")
-    print(f"{'baseline':38} " + " ".join(f"{title[:34]:>36}" for title in summary))
+    print(f"{'baseline':38} " + " ".join(f"{title.split(' (')[0]:>28}" for title in summary))
     for baseline in BASELINES:
-        print(f"{baseline:38} " + " ".join(f"{ratios[baseline]:35.2f}x" for ratios in summary.values()))
+        print(f"{baseline:38} " + " ".join(f"{ratios[baseline]:27.2f}x" for ratios in summary.values()))
 
 
 if __name__ == "__main__":

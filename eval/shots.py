@@ -217,7 +217,7 @@ def side_by_side(sets: list[tuple[list[shotset.Video], Results]]) -> None:
             for cell, value in zip(cells, figures, strict=False):
                 cell.append(f"{value:.2f}")
             cells[6].append(str(trap_fp))
-            cells[7].append(f"{seconds / spent:.0f}")
+            cells[7].append(f"{seconds / spent:.1f}")
         print(f"{name:18} | " + " ".join(f"{' / '.join(cell):>{width}}" for cell in cells))
     traps = [sum(len(v.truth.traps) for v in videos) for videos, _ in sets]
     print(
