@@ -661,7 +661,7 @@ class Evaluation:
             part.ends += ends
             print(
                 f"  WER {pooled_wer(part.pairs[-1:]):.3f}  {transcript.language} {transcript.model}"
-                f"  [{voice}]  {transcript.text!r}"
+                f"  {seconds:4.1f} s  [{voice}]  {transcript.text!r}"
             )
         print(f"  WER pooled {part.wer()}; word timing over {len(part.starts)} matched words")
         print()
@@ -676,8 +676,8 @@ class Evaluation:
             part.pairs.append((normalise(sentence, english=False), normalise(transcript.text, english=False)))
             print(
                 f"  WER {pooled_wer(part.pairs[-1:]):.3f}  language {transcript.language}"
-                f" (p={transcript.language_probability or 0:.2f})  model {transcript.model}  [{voice}]"
-                f"  {transcript.text!r}"
+                f" (p={transcript.language_probability or 0:.2f})  model {transcript.model}  {seconds:4.1f} s"
+                f"  [{voice}]  {transcript.text!r}"
             )
         print(f"  WER pooled {part.wer()}")
         print()
@@ -768,6 +768,7 @@ def main() -> None:
         languages = [ev.languages(f"espeak-ng in {len(LANGUAGES)} languages (default voices, 160 wpm)",
                                   tuning_languages, "tune")]  # fmt: skip
 
+        ev.costed()  # the language part's identifications are not the routing cost of what follows
         print("==================== HELD-APART SET (seen by no tuning)")
         print()
         real.append(ev.real("Real speech, not audiobooks (pocketsphinx-testdata)", not_audiobooks(folder)))
