@@ -10,10 +10,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pytest
-from PIL import Image
 
 from mediasift.config import Settings
 from mediasift.inference.door import Inference
@@ -33,13 +31,6 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("home")
 
 
-def _blurred_cat(tmp_path: Path, sigma: float) -> tuple[Path, np.ndarray]:
-    pixels = cv2.GaussianBlur(mediagen.photo("chelsea"), (0, 0), sigma)
-    path = tmp_path / f"cat_blur{sigma}.png"
-    Image.fromarray(pixels).save(path)
-    return path, pixels
-
-
 def _searchable(settings: Settings, path: Path) -> list[str]:
     door = Inference(settings)
     result = Labels().run(memory_context(door, path, MediaType.IMAGE, params=Labels().params(settings)))
@@ -55,15 +46,15 @@ def _tiger_score(settings: Settings, pixels: np.ndarray) -> float:
 def test_a_label_is_searchable_from_confidence_0_15(tmp_path: Path, home: Path) -> None:
     """The label "tiger cat" at 0.17 (inside the line) is searchable; at 0.13 (just past it) it is not."""
     settings = Settings(home=home)
-    inside, inside_pixels = _blurred_cat(tmp_path, 6.1)
-    past, past_pixels = _blurred_cat(tmp_path, 5.85)
+    inside, inside_pixels = mediagen.blurred_photo(tmp_path, "chelsea", 6.1)
+    past, past_pixels = mediagen.blurred_photo(tmp_path, "chelsea", 5.85)
     assert (_tiger_score(settings, inside_pixels), _tiger_score(settings, past_pixels)) == (0.17, 0.13)
     assert TIGER in _searchable(settings, inside)
     assert TIGER not in _searchable(settings, past)
 
 
 def test_the_setting_moves_the_line(tmp_path: Path, home: Path) -> None:
-    inside, _ = _blurred_cat(tmp_path, 6.1)
-    past, _ = _blurred_cat(tmp_path, 5.85)
+    inside, _ = mediagen.blurred_photo(tmp_path, "chelsea", 6.1)
+    past, _ = mediagen.blurred_photo(tmp_path, "chelsea", 5.85)
     assert TIGER in _searchable(Settings(home=home, label_min_confidence=0.12), past)
     assert TIGER not in _searchable(Settings(home=home, label_min_confidence=0.18), inside)

@@ -9,10 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pytest
-from PIL import Image
 
 from mediasift.config import Settings
 from mediasift.inference.door import Inference
@@ -30,13 +28,6 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("home")
 
 
-def _blurred_cat(tmp_path: Path, sigma: float) -> tuple[Path, np.ndarray]:
-    pixels = cv2.GaussianBlur(mediagen.photo("chelsea"), (0, 0), sigma)
-    path = tmp_path / f"cat_blur{sigma}.png"
-    Image.fromarray(pixels).save(path)
-    return path, pixels
-
-
 def _found(settings: Settings, path: Path) -> list[tuple[str, float]]:
     door = Inference(settings)
     result = Objects().run(memory_context(door, path, MediaType.IMAGE, params=Objects().params(settings)))
@@ -52,15 +43,15 @@ def _cat_score(settings: Settings, pixels: np.ndarray) -> float:
 def test_an_object_is_kept_from_confidence_0_5(tmp_path: Path, home: Path) -> None:
     """The cat at 0.55 (inside the line) is kept; at 0.46 (just past it) it is not."""
     settings = Settings(home=home)
-    inside, inside_pixels = _blurred_cat(tmp_path, 6.5)
-    past, past_pixels = _blurred_cat(tmp_path, 7.5)
+    inside, inside_pixels = mediagen.blurred_photo(tmp_path, "chelsea", 6.5)
+    past, past_pixels = mediagen.blurred_photo(tmp_path, "chelsea", 7.5)
     assert (_cat_score(settings, inside_pixels), _cat_score(settings, past_pixels)) == (0.55, 0.46)
     assert _found(settings, inside) == [("cat", 0.55)]
     assert _found(settings, past) == []
 
 
 def test_the_setting_moves_the_line(tmp_path: Path, home: Path) -> None:
-    inside, _ = _blurred_cat(tmp_path, 6.5)
-    past, _ = _blurred_cat(tmp_path, 7.5)
+    inside, _ = mediagen.blurred_photo(tmp_path, "chelsea", 6.5)
+    past, _ = mediagen.blurred_photo(tmp_path, "chelsea", 7.5)
     assert _found(Settings(home=home, object_min_confidence=0.45), past) == [("cat", 0.46)]
     assert _found(Settings(home=home, object_min_confidence=0.56), inside) == []

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import cast
 
 import av
+import cv2
 import numpy as np
 from av.audio.stream import AudioStream
 from av.container import OutputContainer
@@ -240,6 +241,15 @@ def photo(name: str = "astronaut") -> np.ndarray:
 
     image = np.asarray(getattr(data, name)())
     return np.stack([image] * 3, axis=-1) if image.ndim == 2 else image[..., :3]
+
+
+def blurred_photo(folder: Path, name: str, sigma: float) -> tuple[Path, np.ndarray]:
+    """``photo(name)`` under a Gaussian blur of ``sigma`` pixels (OpenCV's, so scores steered by it are
+    reproducible), saved as PNG in ``folder``: the file and its pixels."""
+    pixels = cv2.GaussianBlur(photo(name), (0, 0), sigma)
+    path = folder / f"{name}_blur{sigma}.png"
+    Image.fromarray(pixels).save(path)
+    return path, pixels
 
 
 def font(size: int, bold: bool = True) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:

@@ -32,7 +32,7 @@ def scene(name: str, size: tuple[int, int], seed: int) -> np.ndarray:
     if name in STEREO:
         from skimage import data
 
-        return _cover(np.asarray(data.stereo_motorcycle()[STEREO.index(name)]), size)
+        return cover(np.asarray(data.stereo_motorcycle()[STEREO.index(name)]), size)
     kind = name.removeprefix("scene:")
     draw = {
         "landscape": _landscape,
@@ -56,7 +56,8 @@ def grade(image: np.ndarray, gains: tuple[float, float, float], gamma: float = 1
     return cv2.LUT(np.ascontiguousarray(image), table[None, :, :])
 
 
-def _cover(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+def cover(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Scale to cover ``size`` and crop the middle, keeping the aspect ratio."""
     width, height = size
     scale = max(width / image.shape[1], height / image.shape[0])
     resized = cv2.resize(image, (math.ceil(image.shape[1] * scale), math.ceil(image.shape[0] * scale)))

@@ -22,7 +22,6 @@ first clean frame of the new shot).
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -123,16 +122,7 @@ def source_image(name: str, size: tuple[int, int], seed: int) -> np.ndarray:
         return scenegen.scene(name, (width, height), seed)
     if name in PATTERNS:
         return _pattern(name, (width, height), np.random.default_rng(seed))
-    return _cover(mediagen.photo(name), (width, height))
-
-
-def _cover(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """Scale to cover ``size`` and crop the middle, keeping the aspect ratio."""
-    width, height = size
-    scale = max(width / image.shape[1], height / image.shape[0])
-    resized = cv2.resize(image, (math.ceil(image.shape[1] * scale), math.ceil(image.shape[0] * scale)))
-    top, left = (resized.shape[0] - height) // 2, (resized.shape[1] - width) // 2
-    return np.ascontiguousarray(resized[top : top + height, left : left + width])
+    return scenegen.cover(mediagen.photo(name), (width, height))
 
 
 def _pattern(name: str, size: tuple[int, int], rng: np.random.Generator) -> np.ndarray:
@@ -241,7 +231,7 @@ def _fast_pan(shot: Shot, size: tuple[int, int]) -> Iterator[np.ndarray]:
     if scenegen.is_scene(shot.source):
         tile = scenegen.scene(shot.source, (round(height * 1.5), height), shot.seed)
     else:
-        tile = _cover(mediagen.photo(shot.source), (round(height * 1.5), height))
+        tile = scenegen.cover(mediagen.photo(shot.source), (round(height * 1.5), height))
     top = max(1, width // 8)
     speeds = [top * min(1.0, (index + 1) / 5, (shot.frames - index) / 5) for index in range(shot.frames)]
     needed = width + round(sum(speeds)) + 1
