@@ -89,7 +89,7 @@ from mediasift.models.transcripts import Transcript
 from mediasift.operators.transcribe import transcribe_file
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from support.librivox import recordings
+from support.librivox import recordings, transcriptions
 
 ROOT = Path(__file__).resolve().parents[1]
 POCKETSPHINX = Path("/usr/share/pocketsphinx/test/data")
@@ -258,11 +258,7 @@ def not_audiobooks(folder: Path) -> list[Recording]:
     cards = POCKETSPHINX / "cards"
     if not cards.is_dir():
         sys.exit(f"{cards} is missing: apt-get install pocketsphinx-testdata")
-    references = {}
-    for line in (cards / "cards.transcription").read_text().splitlines():
-        match = re.match(r"<s>(.*)</s>\s*\((.+)\)", line.strip())
-        if match:
-            references[match.group(2)] = match.group(1).strip()
+    references = transcriptions(cards / "cards.transcription")
     found = [Recording(path, references[path.stem]) for path in sorted(cards.glob("*.wav"))]
     # What pocketsphinx's own tests expect of these: goforward.raw in its decoder tests,
     # dhd.2934z.raw in its Python tests; numbers.raw and something.raw are decoded there with no
