@@ -105,9 +105,13 @@ def download(url: str, settings: Settings, target_dir: Path) -> tuple[Path, str]
             parts = urlsplit(url)
             if parts.scheme not in ("http", "https") or not parts.hostname:
                 raise Unacceptable(f"not an http or https URL: {url!r}")
+            try:
+                port = parts.port or (443 if parts.scheme == "https" else 80)
+            except ValueError:  # urlsplit reads the port only when asked, and refuses one out of range
+                raise Unacceptable(f"not a valid port in {url!r}") from None
             trusted = parts.hostname.lower().rstrip(".") in settings.url_fetch_trusted
             if not settings.url_fetch_private and not trusted:
-                check_public(parts.hostname, parts.port or (443 if parts.scheme == "https" else 80))
+                check_public(parts.hostname, port)
             try:
                 with client.stream("GET", url) as response:
                     if response.is_redirect and "location" in response.headers:
