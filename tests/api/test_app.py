@@ -143,6 +143,8 @@ def test_bad_input_is_refused_with_a_reason_and_leaves_nothing(
     missing = client.post("/assets/from-url", json={"url": f"{base}/nothing.png"})
     assert missing.status_code == 422 and "404" in missing.json()["detail"]
     assert client.post("/assets/from-url", json={"url": "file:///etc/passwd"}).status_code == 422
+    for query in ("/search?q=a%00b", "/assets?status=%00"):
+        assert client.get(query).status_code == 422, query
     bad_port = client.post("/assets/from-url", json={"url": "http://127.0.0.1:99999/a.png"})
     assert bad_port.status_code == 422 and "port" in bad_port.json()["detail"]
     assert client.post("/assets/from-url", json={"url": f"{base}/song.mp3"}).status_code == 422

@@ -71,6 +71,15 @@ _INGEST_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
+async def _refuse_nul_in_query(request: Request, call_next: Callable[[Request], Any]) -> Any:
+    """A NUL in a query parameter is a 422: PostgreSQL text cannot hold one, so it would fail deep
+    inside a query as a 500."""
+    for name, value in request.query_params.multi_items():
+        if "\x00" in value:
+            return JSONResponse({"detail": f"query parameter {name!r} holds a NUL character"}, status_code=422)
+    return await call_next(request)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """The API over the system ``settings`` describe (the environment's by default: this is an entry
     point, where the environment is read)."""
@@ -91,6 +100,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         dependencies=[Depends(_bearer(system.settings.api_token))],
     )
     app.middleware("http")(timer.middleware)
+    app.middleware("http")(_refuse_nul_in_query)
 
     @app.exception_handler(AssetNotFound)
     async def not_found(_: Request, exc: AssetNotFound) -> JSONResponse:
