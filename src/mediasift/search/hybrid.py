@@ -4,11 +4,14 @@ CLIP model), fused into one ranking of moments."""
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from mediasift.db.connection import Database
-from mediasift.inference.door import Inference
 from mediasift.search import lexical, semantic
 from mediasift.search.hits import Hit, fuse
+
+if TYPE_CHECKING:  # the door is handed in; importing it here would load the model catalog with the CLI
+    from mediasift.inference.door import Inference
 
 # Each ranking is searched this many times deeper than the results wanted, so fusion can lift a
 # moment that one ranking puts low but another high.

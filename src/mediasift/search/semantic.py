@@ -5,12 +5,14 @@ tower and matched against every picture's CLIP vector."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from mediasift.db import search as search_repo
 from mediasift.db.connection import Database
-from mediasift.inference.catalog import Role
-from mediasift.inference.door import Inference
 from mediasift.search.hits import Hit, moments
+
+if TYPE_CHECKING:  # the door is handed in; importing it here would load the model catalog with the CLI
+    from mediasift.inference.door import Inference
 
 # Nearest neighbours are found however unrelated, and fusion weighs a rank the same whatever its
 # similarity, so each ranking is cut at a floor before it is fused. MiniLM cosines measured here:
@@ -39,6 +41,8 @@ def rank(db: Database, inference: Inference, query: str, *, depth: int, media_ty
     """The ``depth`` nearest segments to ``query`` by each vector model, the query embedded through
     the inference layer (cached, batched with concurrent queries, counted)."""
     vector = inference.embed_query(query)  # by the tier the segments were embedded with
+    from mediasift.inference.catalog import Role  # with the door, which the caller has loaded
+
     clip = inference.catalog.ref(Role.CLIP) if inference.catalog.configured(Role.CLIP) else None
     clip_vector = None if clip is None else inference.clip_query(query)
     with db.transaction() as conn:

@@ -15,13 +15,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from mediasift.db import search as search_repo
 from mediasift.db import similar as similar_repo
 from mediasift.db.connection import Database
-from mediasift.inference.door import Inference
+
+if TYPE_CHECKING:  # the door is handed in; importing it here would load the model catalog with the CLI
+    from mediasift.inference.door import Inference
 
 PHASH_NEAR = 10  # bits of 64
 FEATURES_NEAR = 0.92  # cosine of EfficientNet-Lite3 features
