@@ -183,7 +183,9 @@ def test_the_limit_holds_across_threads(standin: StandIn, tmp_path: Path) -> Non
         t.join()
     times = arrivals(standin, "/v1/chat/completions")
     assert len(times) == 8
-    assert times[-1] - times[0] >= (8 - 4) / 4 - 0.02  # four at once, then four a second
+    # four at once, then four a second; arrival times at the server carry the same lateness as in
+    # the test above (CI saw the first of the burst arrive 21 ms after it was let go)
+    assert times[-1] - times[0] >= (8 - 4) / 4 - 0.1
 
 
 def test_tokens_per_minute_hold_back_large_calls(standin: StandIn, tmp_path: Path) -> None:
