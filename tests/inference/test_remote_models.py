@@ -194,7 +194,7 @@ def test_tokens_per_minute_hold_back_large_calls(standin: StandIn, tmp_path: Pat
         client.embed([f"{i} " + "x" * 38])  # 40 characters: 11 tokens, estimated and used
     times = arrivals(standin, "/v1/embeddings")
     # 20 tokens a second, at most 20 at once: 44 tokens need (44 - 20) / 20 = 1.2 s
-    assert times[-1] - times[0] >= 1.2 - 0.02
+    assert times[-1] - times[0] >= 1.2 - 0.1  # the same arrival lateness as above
     assert times[-1] - times[0] < 2.0
 
 
