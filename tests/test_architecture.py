@@ -19,7 +19,7 @@ import pytest
 import mediasift
 
 SRC = Path(mediasift.__file__).parent
-FOUNDATIONS = frozenset({"config", "mediatype", "errors", "records"})
+FOUNDATIONS = frozenset({"config", "mediatype", "errors", "records", "access", "cursors"})
 ENTRY_POINTS = frozenset({"cli", "api"})
 EVERYTHING = frozenset({"db", "blobs", "media", "models", "inference", "jobs", "ingest", "pipeline", "operators",
                         "search", "obs", "service"})  # fmt: skip
@@ -30,6 +30,8 @@ ALLOWED: dict[str, frozenset[str]] = {
     "mediatype": frozenset(),
     "errors": frozenset(),
     "records": frozenset(),
+    "access": frozenset(),
+    "cursors": frozenset(),
     "db": frozenset(),
     "blobs": frozenset(),
     "media": frozenset(),
@@ -46,7 +48,7 @@ ALLOWED: dict[str, frozenset[str]] = {
     "cli": EVERYTHING | {"api"},
 }
 DATA_ONLY_MODELS = frozenset({"operators", "search", "ingest"})
-SERVICE = frozenset({"service", "service_models"})  # the Python API and its typed results: one layer
+SERVICE = frozenset({"service", "service_models", "keyring"})  # the Python API, its typed results, its keys
 
 
 def layer_of(top: str) -> str:

@@ -78,6 +78,21 @@ class IngestSummary(Result):
     rejected: list[RefusedFile]
 
 
+class UploadResult(Result):
+    """``POST /v1/assets`` and ``POST /v1/assets/from-url``: the asset's ``id`` and what
+    ``ingest --json`` says of the file. ``analysed`` is false when ``wait=true`` ran out of time
+    (202): the workers go on, ``GET /v1/assets/{id}`` tells when they are done."""
+
+    id: UUID
+    media_type: str
+    duplicate: bool
+    analysed: bool | None = None
+    status: str | None = None
+    failed: dict[str, str] | None = None
+    accepted: list[IngestedFile]
+    rejected: list[RefusedFile]
+
+
 class AssetState(Result):
     """Where an asset's analysis stands: its status and the operators that failed, with the error."""
 
@@ -90,6 +105,7 @@ class AssetState(Result):
 
 class AssetSummary(Result):
     asset_id: UUID
+    tenant: str
     media_type: str
     mime: str
     size_bytes: int
@@ -99,14 +115,17 @@ class AssetSummary(Result):
 
     @classmethod
     def of(cls, row: AssetRow) -> AssetSummary:
-        return cls(asset_id=row.id, media_type=row.media_type, mime=row.mime, size_bytes=row.size_bytes,
-                   status=row.status, sources=row.sources, created_at=row.created_at)  # fmt: skip
+        return cls(asset_id=row.id, tenant=row.tenant, media_type=row.media_type, mime=row.mime,
+                   size_bytes=row.size_bytes, status=row.status, sources=row.sources,
+                   created_at=row.created_at)  # fmt: skip
 
 
 class AssetList(Result):
-    """Assets, oldest first: ``assets list --json`` and ``GET /assets``."""
+    """Assets, oldest first: ``assets list --json`` and ``GET /v1/assets``; ``next_cursor``, when
+    there are more, asks for the next page."""
 
     assets: list[AssetSummary]
+    next_cursor: str | None = None
 
 
 class Artifact(Result):
@@ -171,6 +190,7 @@ class AssetDetail(Result):
     """One asset: ``assets show --json`` and ``GET /assets/{asset}``."""
 
     id: UUID
+    tenant: str
     media_type: str
     mime: str
     sha256: str
@@ -209,9 +229,10 @@ class DeadLetterInfo(Result):
 
 
 class DeadLetterList(Result):
-    """``jobs dlq --json`` and ``GET /jobs/dead``."""
+    """``jobs dlq --json`` and ``GET /v1/jobs/dead``; ``next_cursor`` as in :class:`AssetList`."""
 
     dead_letters: list[DeadLetterInfo]
+    next_cursor: str | None = None
 
 
 class JobDetail(Result):
@@ -389,3 +410,50 @@ class ModelListing(Result):
 
     device: str
     models: list[ModelInfo]
+
+
+# -- keys and the audit of API actions --------------------------------------------------------------
+
+
+class ApiKeyInfo(Result):
+    """An API key as listed: never its secret."""
+
+    id: str
+    tenant: str
+    scope: str
+    name: str
+    created_at: IsoTime
+    expires_at: IsoTime | None
+    revoked_at: IsoTime | None
+
+
+class CreatedKey(ApiKeyInfo):
+    """A key as made: ``key`` is the only time the secret is shown."""
+
+    key: str
+
+
+class ApiKeyList(Result):
+    keys: list[ApiKeyInfo]
+
+
+class ApiAction(Result):
+    """One action over the API: which key of which tenant, from which client address, did what to
+    which target, and the HTTP status it ended with."""
+
+    id: int
+    at: IsoTime
+    key_id: str | None
+    tenant: str | None
+    client: str
+    action: str
+    target: str
+    status: int
+    detail: dict[str, Any]
+
+
+class ApiActionList(Result):
+    """``GET /v1/audit``: oldest first, ``next_cursor`` as in :class:`AssetList`."""
+
+    actions: list[ApiAction]
+    next_cursor: str | None = None
