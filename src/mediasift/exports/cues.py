@@ -1,6 +1,11 @@
 """Cues from timed text: one per segment, or, for a long segment with word timings, several cut at
 word boundaries so each is short enough to read.
 
+Where a segment is cut is chosen as a paragraph's line breaks are (least raggedness): of the ways to
+cut it into cues within the limits, the one whose cues are the most evenly full, with a bonus for a
+cut after the end of a sentence or a clause. So a segment a little too long becomes two halves, not a
+full cue and an orphaned word or two.
+
 A cut cue's text is a piece of the segment's own text, its punctuation and spacing kept: the words
 are found in the text in order and the text is cut after a word. Where the words cannot all be found
 in it, the pieces are the words themselves, joined by spaces.
@@ -18,9 +23,13 @@ from mediasift.records import StoredSegment
 # most about 7 seconds.
 MAX_CUE_S = 7.0
 MAX_CUE_CHARS = 84
-# A cue is closed after the end of a sentence once it holds this many characters.
-SENTENCE_MIN_CHARS = 24
-_SENTENCE_END = re.compile(r"[.!?…。！？][\"')\]»”’]*$")
+# What a cut after a sentence's or a clause's end is worth, against the cost of a cue (its emptiness,
+# 1 - fill, squared: a cue half full costs 0.25).
+SENTENCE_BONUS = 0.5
+CLAUSE_BONUS = 0.15
+_CLOSERS = re.escape("\"')]»”’")  # a quote or bracket closed after the stop
+_SENTENCE_END = re.compile(rf"[.!?…。！？][{_CLOSERS}]*$")
+_CLAUSE_END = re.compile(rf"[,;:，、；：—–][{_CLOSERS}]*$")
 
 
 @dataclass(frozen=True)
@@ -55,9 +64,8 @@ def segment_cues(
     max_chars: int = MAX_CUE_CHARS,
 ) -> list[Cue]:
     """The cues of one segment: the segment itself when it is short enough or has no word timings;
-    otherwise its words grouped into cues of at most ``max_s`` seconds and ``max_chars`` characters
-    (a single word longer than that is a cue of its own), a cue closed early after the end of a
-    sentence once it holds ``SENTENCE_MIN_CHARS``. No cue is empty."""
+    otherwise its words cut into cues of at most ``max_s`` seconds and ``max_chars`` characters (a
+    single word longer than that is a cue of its own), as evenly full as can be. No cue is empty."""
     text = clean_text(text)
     words = [w for w in words if w.text.strip()]
     if not text:
@@ -65,21 +73,40 @@ def segment_cues(
     if not words or (end - start <= max_s and len(text) <= max_chars):
         return [Cue(start, end, text)]
     pieces = _pieces(text, words)
-    cues: list[Cue] = []
-    first = 0  # the first word of the cue being filled
-    for index, word in enumerate(words):
-        if index > first:
-            longer = _joined(pieces, first, index)
-            if word.end - words[first].start > max_s or len(longer) > max_chars:
-                cues.append(Cue(words[first].start, words[index - 1].end, _joined(pieces, first, index - 1)))
-                first = index
-        so_far = _joined(pieces, first, index)
-        if len(so_far) >= SENTENCE_MIN_CHARS and _SENTENCE_END.search(so_far):
-            cues.append(Cue(words[first].start, word.end, so_far))
-            first = index + 1
-    if first < len(words):
-        cues.append(Cue(words[first].start, words[-1].end, _joined(pieces, first, len(words) - 1)))
+
+    def cost(first: int, last: int) -> float:
+        """What the cue of words ``first``..``last`` costs; infinite past the limits."""
+        chars = len(_joined(pieces, first, last))
+        seconds = words[last].end - words[first].start
+        if last > first and (chars > max_chars or seconds > max_s):
+            return float("inf")
+        fill = min(1.0, max(chars / max_chars, seconds / max_s))
+        return (1.0 - fill) ** 2 - (_bonus(pieces[last]) if last < len(words) - 1 else 0.0)
+
+    # best[i]: the least cost of cutting words[:i]; cut[i]: where its last cue starts
+    best = [0.0] + [float("inf")] * len(words)
+    cut = [0] * (len(words) + 1)
+    for stop in range(1, len(words) + 1):
+        for first in range(stop - 1, -1, -1):
+            step = cost(first, stop - 1)
+            if step == float("inf"):
+                break  # a longer cue is over the limits too
+            if best[first] + step < best[stop]:
+                best[stop], cut[stop] = best[first] + step, first
+    bounds = []
+    stop = len(words)
+    while stop > 0:
+        bounds.append((cut[stop], stop - 1))
+        stop = cut[stop]
+    cues = [Cue(words[i].start, words[j].end, _joined(pieces, i, j)) for i, j in reversed(bounds)]
     return [cue for cue in cues if cue.text]
+
+
+def _bonus(piece: str) -> float:
+    piece = piece.rstrip()
+    if _SENTENCE_END.search(piece):
+        return SENTENCE_BONUS
+    return CLAUSE_BONUS if _CLAUSE_END.search(piece) else 0.0
 
 
 def _pieces(text: str, words: Sequence[Word]) -> list[str]:
