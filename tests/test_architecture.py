@@ -22,7 +22,7 @@ SRC = Path(mediasift.__file__).parent
 FOUNDATIONS = frozenset({"config", "mediatype", "errors", "records", "access", "cursors"})
 ENTRY_POINTS = frozenset({"cli", "api"})
 EVERYTHING = frozenset({"db", "blobs", "media", "models", "inference", "jobs", "ingest", "pipeline", "operators",
-                        "search", "obs", "service"})  # fmt: skip
+                        "search", "obs", "exports", "service"})  # fmt: skip
 # What each layer may import besides the foundations and itself. An entry "package.module" allows that
 # module only. "models" for operators, search and ingest means the data the models return (see below).
 ALLOWED: dict[str, frozenset[str]] = {
@@ -43,6 +43,7 @@ ALLOWED: dict[str, frozenset[str]] = {
     "operators": frozenset({"pipeline", "inference", "media", "models"}),
     "search": frozenset({"db", "inference", "models"}),
     "obs": frozenset({"db", "inference"}),
+    "exports": frozenset(),  # pure formatting: stored segments (records) in, text out
     "service": EVERYTHING,
     "api": EVERYTHING,
     "cli": EVERYTHING | {"api"},

@@ -30,6 +30,7 @@ from mediasift.service_models import (
     ConfidenceEntry,
     DeadLetterInfo,
     DeadLetterList,
+    ExportFormat,
     Lane,
     Refused,
     SearchMode,
@@ -561,6 +562,35 @@ def assets_show(
         conf = f"{art.confidence:.2f}" if art.confidence is not None else ""
         table.add_row(art.operator, art.kind, art.key, _fmt_time(art.start), conf, content[:160])
     console.print(table)
+
+
+@assets_app.command("export")
+def assets_export(
+    asset: Annotated[str, typer.Argument(help="Asset id, or an unambiguous prefix of one.")],
+    fmt: Annotated[
+        ExportFormat,
+        typer.Option(
+            "--format",
+            "-f",
+            help="vtt or srt: the transcript; ocr-vtt: a video's on-screen text; "
+            "json: everything known about the asset.",
+        ),
+    ] = ExportFormat.VTT,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to this file, not stdout.")] = None,
+) -> None:
+    """The transcript as subtitles, a video's on-screen text as subtitles, or the whole asset as JSON."""
+    from mediasift.service import AssetNotFound, NothingToExport
+
+    system = _system()
+    try:
+        text = system.export(system.resolve(asset), fmt)
+    except (AssetNotFound, NothingToExport) as exc:
+        errors.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        output.write_text(text, encoding="utf-8")
 
 
 @app.command()

@@ -18,12 +18,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Annotated, Any
+from enum import StrEnum
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
 
 from mediasift.db.assets import AssetRow
+from mediasift.exports.subtitles import SRT_MIME, VTT_MIME
 from mediasift.ingest.service import Accepted as Accepted
 from mediasift.ingest.service import Refused as Refused
 from mediasift.jobs.model import DeadLetter
@@ -203,6 +205,69 @@ class AssetDetail(Result):
     operators: dict[str, OperatorRun]
     jobs: dict[str, JobState]
     audit: list[AuditEntry]
+
+
+# -- exports ----------------------------------------------------------------------------------------
+
+
+class ExportFormat(StrEnum):
+    """What ``assets export --format`` writes: the transcript as WebVTT or SRT, the on-screen text of a
+    video as WebVTT, or everything known about the asset as JSON (:class:`AssetExport`)."""
+
+    VTT = "vtt"
+    SRT = "srt"
+    OCR_VTT = "ocr-vtt"
+    JSON = "json"
+
+    @property
+    def media_type(self) -> str:
+        """The HTTP ``Content-Type`` of the export."""
+        return {"vtt": VTT_MIME, "ocr-vtt": VTT_MIME, "srt": SRT_MIME}.get(self.value, "application/json")
+
+
+class ExportedSource(Result):
+    """Where the asset came from, without the server's folders: a file by its name, an upload by the
+    name the client gave, a URL as fetched."""
+
+    kind: Literal["file", "upload", "url"]
+    name: str
+
+
+class ExportedSegment(Result):
+    """A time range and/or region of the asset, with what an operator found there. ``start``/``end``
+    are seconds (None for a whole image or document); ``region`` and ``data`` are the operator's own
+    (a transcript's words with their times, on-screen text's box, ...)."""
+
+    operator: str
+    key: str
+    start: float | None
+    end: float | None
+    region: dict[str, Any] | None
+    text: str | None
+    confidence: float | None
+    data: dict[str, Any]
+
+
+class AssetExport(Result):
+    """Everything known about one asset, as one document: ``assets export --format json`` and
+    ``GET /assets/{asset}/export.json``. Segments are grouped by kind (``transcript``, ``ocr``, ``shot``,
+    ...), each kind in order of start; artifacts carry their lineage; ``operators`` holds each
+    operator's last run. Blobs are named by their SHA-256; no path of the server is in it (paths in
+    messages read ``…``). Embedding vectors are left out."""
+
+    version: Literal[1] = 1
+    id: UUID
+    media_type: str
+    mime: str
+    sha256: str
+    size_bytes: int
+    status: str
+    created_at: IsoTime
+    sources: list[ExportedSource]
+    metadata: dict[str, Any]
+    segments: dict[str, list[ExportedSegment]]
+    artifacts: list[Artifact]
+    operators: dict[str, OperatorRun]
 
 
 # -- jobs -------------------------------------------------------------------------------------------

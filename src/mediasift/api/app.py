@@ -25,11 +25,11 @@ from mediasift.api.latency import RequestTimer, request_histogram
 from mediasift.api.problems import ProblemResponse, problem
 from mediasift.api.ratelimit import RequestLimiter
 from mediasift.api.receive import Unacceptable
-from mediasift.api.routes import admin, assets, blobs, jobs, search
+from mediasift.api.routes import admin, assets, blobs, exports, jobs, search
 from mediasift.api.routes import system as system_routes
 from mediasift.config import Settings, load_settings
 from mediasift.cursors import BadCursor
-from mediasift.service import AssetNotFound, Mediasift, NotReady, QueueFull
+from mediasift.service import AssetNotFound, Mediasift, NothingToExport, NotReady, QueueFull
 
 # A multipart body is the file plus a few hundred bytes of headers and boundaries.
 MULTIPART_OVERHEAD = 64 * 1024
@@ -60,7 +60,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     problems.install(app)
     _install_errors(app)
-    for routes in (assets, search, blobs, jobs, admin):
+    for routes in (assets, exports, search, blobs, jobs, admin):
         app.include_router(routes.router(system))
     app.include_router(system_routes.router(system, registry))
 
@@ -99,6 +99,10 @@ def _install_errors(app: FastAPI) -> None:
 
     @app.exception_handler(AssetNotFound)
     async def not_found(_: Request, exc: AssetNotFound) -> ProblemResponse:
+        return problem(404, str(exc))
+
+    @app.exception_handler(NothingToExport)
+    async def nothing_to_export(_: Request, exc: NothingToExport) -> ProblemResponse:
         return problem(404, str(exc))
 
     @app.exception_handler(Unacceptable)
