@@ -33,8 +33,8 @@ from mediasift.service import AssetNotFound, Mediasift, NothingToExport, NotRead
 
 # A multipart body is the file plus a few hundred bytes of headers and boundaries.
 MULTIPART_OVERHEAD = 64 * 1024
-# Statuses the gate may give on any guarded route, documented on each.
-GATE_STATUSES = (400, 401, 403, 413, 429)
+# Statuses the gate may give on any guarded route (and 422, a request that does not validate), documented on each.
+GATE_STATUSES = (400, 401, 403, 413, 422, 429)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
