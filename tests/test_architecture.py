@@ -22,7 +22,7 @@ SRC = Path(mediasift.__file__).parent
 FOUNDATIONS = frozenset({"config", "mediatype", "errors", "records"})
 ENTRY_POINTS = frozenset({"cli", "api"})
 EVERYTHING = frozenset({"db", "blobs", "media", "models", "inference", "jobs", "ingest", "pipeline", "operators",
-                        "search", "obs", "service"})  # fmt: skip
+                        "search", "obs", "net", "service"})  # fmt: skip
 # What each layer may import besides the foundations and itself. An entry "package.module" allows that
 # module only. "models" for operators, search and ingest means the data the models return (see below).
 ALLOWED: dict[str, frozenset[str]] = {
@@ -34,6 +34,7 @@ ALLOWED: dict[str, frozenset[str]] = {
     "blobs": frozenset(),
     "media": frozenset(),
     "models": frozenset(),
+    "net": frozenset(),  # outbound HTTP to URLs users give: below everything that may send it (ingest, webhooks)
     "inference": frozenset({"models", "db", "media", "jobs.breaker"}),
     "jobs": frozenset({"db"}),
     "ingest": frozenset({"db", "blobs", "media", "inference"}),

@@ -25,6 +25,8 @@ from mediasift.api.latency import RequestTimer
 from mediasift.api.receive import Unacceptable, copy_limited, download, landing, safe_name, save_stream
 from mediasift.config import Settings, load_settings
 from mediasift.mediatype import MediaType
+from mediasift.net.errors import FetchBusy
+from mediasift.net.pool import FetchPool
 from mediasift.service import AssetNotFound, IngestReport, Mediasift
 from mediasift.service_models import (
     AssetDetail,
@@ -84,10 +86,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     """The API over the system ``settings`` describe (the environment's by default: this is an entry
     point, where the environment is read)."""
     system = Mediasift(settings or load_settings())
+    fetches = FetchPool(system.settings.url_fetch_concurrency)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         yield
+        fetches.close()
         system.close()
 
     registry = system.metrics_registry()
@@ -109,6 +113,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.exception_handler(Unacceptable)
     async def unacceptable(_: Request, exc: Unacceptable) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=exc.status)
+
+    @app.exception_handler(FetchBusy)
+    async def busy(_: Request, exc: FetchBusy) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=429, headers={"Retry-After": str(exc.retry_after_s)})
 
     @app.get("/healthz", tags=["system"])
     def healthz() -> Health:
@@ -158,11 +166,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return _ingested(report, response)
 
     @app.post("/assets/from-url", tags=["assets"], status_code=201, responses=_INGEST_RESPONSES)
-    def from_url(body: FromUrl, response: Response) -> IngestSummary:
-        """Fetch a file from an http(s) URL and ingest it, recorded as coming from that URL."""
+    async def from_url(body: FromUrl, response: Response) -> IngestSummary:
+        """Fetch a file from an http(s) URL and ingest it, recorded as coming from that URL. The fetch
+        runs on its own pool of ``url_fetch_concurrency`` threads: 429 with Retry-After when all are busy."""
         with landing(system.settings) as folder:
-            path, final_url = download(body.url, system.settings, folder)
-            return _ingested(system.ingest_received(path, final_url, wait=body.wait), response)
+            path, final_url = await fetches.run(download, body.url, system.settings, folder)
+            report = await run_in_threadpool(system.ingest_received, path, final_url, wait=body.wait)
+            return _ingested(report, response)
 
     @app.get("/assets", tags=["assets"])
     def list_assets(
