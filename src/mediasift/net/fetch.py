@@ -65,9 +65,12 @@ class Hop:
     def parse(cls, url: str) -> Hop:
         try:
             parts = urlsplit(url)
-            port = parts.port  # read only when asked, and refused when out of range
-        except ValueError as exc:
+        except ValueError as exc:  # a bracketed host that is not an IPv6 address
             raise Unacceptable(f"not a valid URL {url[:200]!r}: {exc}") from None
+        try:
+            port = parts.port  # read only when asked, and refused when out of range
+        except ValueError:
+            raise Unacceptable(f"not a valid port in {url[:200]!r}") from None
         if parts.scheme not in DEFAULT_PORTS or not parts.hostname:
             raise Unacceptable(f"not an http or https URL: {url[:200]!r}")
         target = quote(parts.path or "/", safe=PATH_SAFE)
@@ -208,4 +211,4 @@ def _header(response: httpcore.Response, name: str) -> str | None:
 def _suggested_name(response: httpcore.Response, hop: Hop) -> str:
     disposition = _header(response, "content-disposition") or ""
     match = re.search(r"filename\*?=(?:UTF-8'')?\"?([^\";]+)", disposition, flags=re.IGNORECASE)
-    return unquote(match.group(1)) if match else unquote(hop.target.split("?", 1)[0])
+    return unquote(match.group(1)) if match else unquote(hop.target.split("?", 1)[0]).rsplit("/", 1)[-1]

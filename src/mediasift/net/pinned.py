@@ -59,10 +59,11 @@ class PacedStream(httpcore.NetworkStream):
         silent_until = None if timeout is None else time.monotonic() + timeout
         while True:
             silence_left = None if silent_until is None else silent_until - time.monotonic()
-            if silence_left is not None and silence_left <= 0:
+            wait = self.pace.next_wait(silence_left)  # the deadline and the rate are judged first
+            if wait <= 0:
                 raise httpcore.ReadTimeout(f"nothing arrived for {timeout:g} s")
             try:
-                data = self.inner.read(max_bytes, self.pace.next_wait(silence_left))
+                data = self.inner.read(max_bytes, wait)
             except httpcore.ReadTimeout:
                 continue  # a wake-up to judge the pace, or the silence is over: the loop says which
             self.pace.got(len(data))
