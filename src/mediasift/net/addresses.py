@@ -59,8 +59,10 @@ def ip_literal(host: str) -> IPAddress | None:
 
 def embedded_ipv4(address: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
     """The IPv4 addresses that traffic to ``address`` reaches through a translator or a tunnel.
-    A local NAT64 prefix (/48) may place the IPv4 address after its 48 bits (RFC 6052) or in the last
-    32 bits (a /96 inside it): both are returned, and both are judged."""
+    A local NAT64 prefix (64:ff9b:1::/48) may hold the IPv4 address after its 48 bits (RFC 6052) or
+    in the last 32 bits (a /96 inside it): bits set in a place give that place's reading, and an
+    address with bits in both places gives both, each judged. (An operator's /56 or /64 inside it is
+    read as one of these two.)"""
     value = int(address)
     if address.ipv4_mapped is not None:
         return [address.ipv4_mapped]
@@ -71,8 +73,13 @@ def embedded_ipv4(address: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]
     if address in NAT64 or (address in IPV4_COMPATIBLE and value > 1):  # :: and ::1 are judged as such
         return [ipaddress.IPv4Address(value & 0xFFFFFFFF)]
     if address in LOCAL_NAT64:
-        after_prefix = (((value >> 64) & 0xFFFF) << 16) | ((value >> 40) & 0xFFFF)  # skips the u octet
-        return [ipaddress.IPv4Address(after_prefix), ipaddress.IPv4Address(value & 0xFFFFFFFF)]
+        middle, last = (value >> 32) & (2**48 - 1), value & 0xFFFFFFFF
+        found = []
+        if middle:  # a /48 layout: bits 48-63, then 72-87 past the u octet
+            found.append(ipaddress.IPv4Address((((value >> 64) & 0xFFFF) << 16) | ((value >> 40) & 0xFFFF)))
+        if last or not middle:  # a /96 inside the prefix
+            found.append(ipaddress.IPv4Address(last))
+        return found
     return []
 
 
