@@ -177,6 +177,19 @@ def test_the_deadline_cuts_a_silent_server_before_the_timeout_between_bytes(
         fetch.download(web.url("/silent"), settings, tmp_path / "b")
 
 
+def test_an_ipv6_address_is_fetched_with_brackets_in_its_host_header(home: Settings, tmp_path: Path) -> None:
+    try:
+        stub = WebStub("::1", files={"a.txt": b"six"})
+    except OSError:
+        pytest.skip("no IPv6 loopback here")
+    with stub:
+        with pytest.raises(Unacceptable, match=r"::1 resolves to ::1, which is not a public address \(loopback"):
+            fetch.download(stub.url("/file/a.txt"), home, tmp_path / "a")
+        got = fetch.download(stub.url("/file/a.txt"), _paced(home), tmp_path / "a")
+        assert got.url == f"http://[::1]:{stub.port}/file/a.txt" and (tmp_path / "a").read_bytes() == b"six"
+        assert [a.headers["host"] for a in stub.asked] == [f"[::1]:{stub.port}"]
+
+
 def test_a_compressed_body_is_asked_against_and_kept_as_sent(home: Settings, web: WebStub, tmp_path: Path) -> None:
     """The server compresses anyway: the file holds the gzip bytes, and the size limit counts those."""
     settings = _paced(home, max_file_bytes=len(GZIPPED))

@@ -8,6 +8,7 @@ Every request is recorded with its headers, even when the server answers 404."""
 from __future__ import annotations
 
 import gzip
+import socket
 import ssl
 import threading
 import time
@@ -38,7 +39,8 @@ class WebStub:
     sni: list[str | None] = field(default_factory=list)  # the server names TLS clients asked for
 
     def __post_init__(self) -> None:
-        self._server = ThreadingHTTPServer((self.host, self.port), _handler(self))
+        server = _IPv6Server if ":" in self.host else ThreadingHTTPServer
+        self._server = server((self.host, self.port), _handler(self))
         self.port = self._server.server_address[1]
         if self.tls is not None:
             self.tls.sni_callback = self._saw_sni
@@ -50,7 +52,8 @@ class WebStub:
 
     def url(self, path: str, host: str | None = None) -> str:
         scheme = "http" if self.tls is None else "https"
-        return f"{scheme}://{host or self.host}:{self.port}{path}"
+        host = host or self.host
+        return f"{scheme}://{f'[{host}]' if ':' in host else host}:{self.port}{path}"
 
     def close(self) -> None:
         self.stop.set()
@@ -62,6 +65,10 @@ class WebStub:
 
     def __exit__(self, *_: Any) -> None:
         self.close()
+
+
+class _IPv6Server(ThreadingHTTPServer):
+    address_family = socket.AF_INET6
 
 
 def _handler(stub: WebStub) -> type[BaseHTTPRequestHandler]:
