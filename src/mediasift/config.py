@@ -100,8 +100,17 @@ class Settings(BaseSettings):
     drift_baseline_days: float = 30.0
     drift_min_items: int = 50  # fewer results in either window: no drift figure
 
-    # HTTP API (``mediasift serve``).
-    api_token: str = ""  # when set, every request but /healthz needs "Authorization: Bearer <token>"
+    # HTTP API (``mediasift serve``, ``mediasift up``). Requests carry an API key (``mediasift keys create``).
+    api_token: str = ""  # a shared token that acts as an admin key of the default tenant (prefer keys)
+    metrics_token: str = ""  # when set, /metrics needs "Authorization: Bearer <token>"; open otherwise
+    api_max_body_bytes: int = 1024 * 1024  # every body but an upload's (which max_file_bytes bounds)
+    api_requests_per_minute: float = 600.0  # per key, after a burst of api_burst; 0 = no limit
+    api_burst: int = 60
+    api_wait_timeout_s: float = 60.0  # ?wait=true: how long an upload waits for the workers before a 202
+    # Host headers answered (comma-separated; "*" any). Empty: loopback names when serving on loopback,
+    # any otherwise, so a page that rebinds its DNS name to 127.0.0.1 cannot reach a local server.
+    api_trusted_hosts: str = ""
+    api_cors_origins: str = ""  # browser origins that may call the API (comma-separated); none by default
     url_fetch_timeout_s: float = 60.0  # POST /assets/from-url: connect and between-bytes timeout
     url_fetch_deadline_s: float = 300.0  # a whole fetch, redirects included, is cut off after this
     # a fetch slower than this over the last url_fetch_rate_window_s, once url_fetch_rate_grace_s have
@@ -131,6 +140,10 @@ class Settings(BaseSettings):
     @cached_property
     def cache_dir(self) -> Path:
         return self.home / "cache"
+
+    @property
+    def cors_origins(self) -> frozenset[str]:
+        return frozenset(o.strip().rstrip("/") for o in self.api_cors_origins.split(",") if o.strip())
 
     @property
     def url_fetch_trusted(self) -> frozenset[str]:

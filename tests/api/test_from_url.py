@@ -18,6 +18,7 @@ from fastapi import FastAPI
 from mediasift.api.app import create_app
 from mediasift.config import Settings
 
+from support.apikeys import Keys, bearer
 from support.webstub import WebStub, wait_for
 
 
@@ -38,22 +39,26 @@ def _serve(app: FastAPI) -> tuple[uvicorn.Server, threading.Thread, str]:
     return server, thread, f"http://127.0.0.1:{port}"
 
 
-def test_slow_fetches_hold_only_their_own_pool(settings: Settings, web: WebStub) -> None:
+def test_slow_fetches_hold_only_their_own_pool(settings: Settings, keys: Keys, web: WebStub) -> None:
+    """Every 429 here is the fetch pool's: the per-key request limit is off."""
     slow = settings.model_copy(
         update={"url_fetch_private": True, "url_fetch_concurrency": 2, "url_fetch_min_bytes_per_s": 100,
-                "url_fetch_rate_grace_s": 3, "url_fetch_rate_window_s": 1}
+                "url_fetch_rate_grace_s": 3, "url_fetch_rate_window_s": 1, "api_requests_per_minute": 0}
     )  # fmt: skip
     app = create_app(slow)
     server, thread, base = _serve(app)
     from_url, healthz = base + app.url_path_for("from_url"), base + app.url_path_for("healthz")
+    auth = bearer(keys.write)
+
+    def trickle(_: int) -> httpx.Response:
+        return httpx.post(from_url, headers=auth, json={"url": web.url("/trickle")}, timeout=30)
+
     try:
         with ThreadPoolExecutor(45) as callers:
-            held = [callers.submit(httpx.post, from_url, json={"url": web.url("/trickle")}, timeout=30)
-                    for _ in range(2)]  # fmt: skip
+            held = [callers.submit(trickle, n) for n in range(2)]
             wait_for(lambda: len(web.asked) == 2)
             started = time.monotonic()
-            more = list(callers.map(lambda _: httpx.post(from_url, json={"url": web.url("/trickle")}, timeout=30),
-                                    range(43)))  # fmt: skip
+            more = list(callers.map(trickle, range(43)))
             refused_in = time.monotonic() - started
             started = time.monotonic()
             health = httpx.get(healthz, timeout=30)
@@ -66,7 +71,7 @@ def test_slow_fetches_hold_only_their_own_pool(settings: Settings, web: WebStub)
             for answer in (future.result() for future in held):
                 assert answer.status_code == 422 and "slower than the minimum" in answer.json()["detail"]
         time.sleep(0.1)  # the pool's slots are free once the fetch threads return
-        fetched = httpx.post(from_url, json={"url": web.url("/file/note.txt")}, timeout=30)
+        fetched = httpx.post(from_url, headers=auth, json={"url": web.url("/file/note.txt")}, timeout=30)
         assert fetched.status_code == 201, fetched.text
         assert fetched.json()["accepted"][0]["path"] == web.url("/file/note.txt")
     finally:

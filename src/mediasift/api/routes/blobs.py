@@ -1,0 +1,41 @@
+"""Stored bytes by their sha256: thumbnails and keyframes (named in artifacts), and originals."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, Request, Response
+
+from mediasift.api.deps import ReadTenant
+from mediasift.api.problems import documented
+from mediasift.service import Mediasift
+
+_BLOB_RESPONSE: dict[int | str, dict[str, Any]] = {
+    200: {"description": "The bytes", "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}}},
+    **documented(404),
+}
+
+
+def router(system: Mediasift) -> APIRouter:
+    api = APIRouter(prefix="/v1", tags=["assets"])
+
+    @api.get("/blobs/{sha256}", response_class=Response, responses=_BLOB_RESPONSE)
+    def blob(sha256: str, request: Request, tenant: ReadTenant) -> Response:
+        """Stored bytes the tenant may read, by their sha256. An asset's original is an attachment,
+        and its download is written to the audit of API actions."""
+        if len(sha256) != 64 or any(c not in "0123456789abcdef" for c in sha256):
+            raise HTTPException(404, f"no blob {sha256!r}")
+        info = system.blob_info(sha256, tenant=tenant)
+        headers = {
+            "Cache-Control": "private, max-age=86400",
+            "X-Content-Type-Options": "nosniff",
+            "ETag": f'"{sha256}"',
+        }
+        if info.original:
+            request.state.audit = True
+            request.state.audit_target = sha256
+            headers["Content-Disposition"] = f'attachment; filename="{sha256[:16]}"'
+        data, _ = system.blob(sha256, tenant=tenant)
+        return Response(data, media_type=info.mime, headers=headers)
+
+    return api
