@@ -21,7 +21,7 @@ from uuid import UUID
 from prometheus_client import CollectorRegistry, ProcessCollector
 
 from mediasift import cursors
-from mediasift.access import DEFAULT_TENANT
+from mediasift.access import DEFAULT_TENANT, Scope
 from mediasift.blobs import blob_store
 from mediasift.config import Settings
 from mediasift.db import api_audit, connection, job_states
@@ -68,6 +68,7 @@ from mediasift.service_models import (
     AssetSummary,
     AuditEntry,
     ConfidenceEntry,
+    CreatedKey,
     DeadLetterInfo,
     DeadLetterList,
     EmbeddingCount,
@@ -292,6 +293,13 @@ class Mediasift:
     def model_problems(self) -> dict[str, str]:
         """Models whose files are missing (declared ones: shipped and configured), with the fix."""
         return self.inference.problems()
+
+    def first_admin_key(self) -> CreatedKey | None:
+        """An admin key of the default tenant, made when the API is about to serve with no usable
+        admin key and no shared token: a fresh install is never open, and its owner gets a key."""
+        if self.settings.api_token or self.keys.has_admin():
+            return None
+        return self.keys.create(DEFAULT_TENANT, Scope.ADMIN, name="first admin key, made on first start")
 
     # -- health and metrics ---------------------------------------------------------------------------
 
