@@ -47,6 +47,6 @@ def test_keys_are_made_listed_and_revoked_from_the_command_line(settings: Settin
     assert _run(settings, "keys", "revoke", created["id"]).returncode == 2, "revoked already"
 
     for bad in (["--expires", "0m"], ["--expires", "next tuesday"], ["--tenant", "News Room"], ["--scope", "root"]):
-        args = {"--tenant": "newsroom", "--scope": "read"} | dict([bad])  # type: ignore[list-item]
+        args = {"--tenant": "newsroom", "--scope": "read", bad[0]: bad[1]}
         refused = _run(settings, "keys", "create", *[x for pair in args.items() for x in pair])
         assert refused.returncode == 2, (bad, refused.stdout)
