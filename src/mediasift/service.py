@@ -401,20 +401,15 @@ class Mediasift:
         self._register(ingestor, path, source, Lane.INTERACTIVE, report)
         return report
 
-    def await_analysis(self, report: IngestReport, timeout_s: float) -> bool:
-        """Wait up to ``timeout_s`` for the workers to finish the report's assets, never analysing
-        here; whether they finished (their states are in ``report.status`` then)."""
+    def analysed(self, report: IngestReport) -> bool:
+        """Whether the report's assets are done or failed; their states are in ``report.status`` then.
+        For callers that wait on their own terms (the HTTP API polls it without holding a thread)."""
         asset_ids = list(dict.fromkeys(a.asset_id for a in report.accepted))
-        deadline = time.monotonic() + timeout_s
-        while True:
-            with self.db.connect() as conn:
-                unfinished = job_states.unfinished(conn, asset_ids)
-            if unfinished == 0:
-                report.status = self.asset_states(asset_ids)
-                return True
-            if time.monotonic() >= deadline:
+        with self.db.connect() as conn:
+            if job_states.unfinished(conn, asset_ids):
                 return False
-            time.sleep(min(0.25, max(0.0, deadline - time.monotonic())))
+        report.status = self.asset_states(asset_ids)
+        return True
 
     def _register(
         self, ingestor: Ingestor, path: Path, source: str | None, lane: Lane, report: IngestReport
