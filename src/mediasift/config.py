@@ -106,6 +106,7 @@ class Settings(BaseSettings):
     api_max_body_bytes: int = 1024 * 1024  # every body but an upload's (which max_file_bytes bounds)
     api_requests_per_minute: float = 600.0  # per key, after a burst of api_burst; 0 = no limit
     api_burst: int = 60
+    api_ready_timeout_s: float = 5.0  # /readyz: how long the database and the broker have to answer
     api_wait_timeout_s: float = 60.0  # ?wait=true: how long an upload waits for the workers before a 202
     # Host headers answered (comma-separated; "*" any). Empty: loopback names when serving on loopback,
     # any otherwise, so a page that rebinds its DNS name to 127.0.0.1 cannot reach a local server.

@@ -309,7 +309,7 @@ class Mediasift:
 
     def ready(self) -> None:
         """Reach the database and the broker; NotReady (with which, and why) when one cannot be reached."""
-        for name, reach in (("database", self.db.ping), ("broker", self.broker.stats)):
+        for name, reach in (("database", self.db.ping), ("broker", lambda: self.broker.stats())):
             try:
                 reach()
             except Exception as exc:  # any failure to reach it means not ready; the reason is reported
