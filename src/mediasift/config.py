@@ -100,8 +100,12 @@ class Settings(BaseSettings):
     drift_baseline_days: float = 30.0
     drift_min_items: int = 50  # fewer results in either window: no drift figure
 
-    # HTTP API (``mediasift serve``).
+    # HTTP API (``mediasift serve``, ``mediasift up``).
     api_token: str = ""  # when set, every request but /healthz needs "Authorization: Bearer <token>"
+    api_header_timeout_s: float = 10.0  # a request's line and headers must all arrive within this, or it is closed
+    api_keepalive_timeout_s: int = 5  # an idle kept-alive connection is closed after this (whole seconds)
+    api_max_concurrency: int = 200  # requests handled at once; more are answered 503 with Retry-After
+    api_shutdown_grace_s: int = 30  # on SIGTERM/SIGINT, requests in flight get this long to finish
     url_fetch_timeout_s: float = 60.0  # POST /assets/from-url: connect and between-bytes timeout
     url_fetch_max_redirects: int = 5
     url_fetch_private: bool = False  # allow URLs on loopback, private and link-local addresses
