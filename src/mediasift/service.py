@@ -499,13 +499,14 @@ class Mediasift:
         with self.db.connect() as conn:
             return asset_repo.list_assets(conn, media_type=media_type, status=status, limit=10_000_000)
 
-    def blob(self, sha256: str) -> tuple[bytes, str]:
-        """A stored blob's bytes and media type (thumbnails, keyframes, originals)."""
+    def blob_media_type(self, sha256: str) -> str:
+        """The media type a recorded blob (thumbnail, keyframe, original) was stored with; its bytes
+        are read from :attr:`blobs`, which says whether it holds them."""
         with self.db.connect() as conn:
             mime = asset_repo.blob_mime(conn, sha256)
-        if mime is None or not self.blobs.exists(sha256):
+        if mime is None:
             raise AssetNotFound(f"no blob {sha256}")
-        return self.blobs.read_bytes(sha256), mime
+        return mime
 
     def describe(self, asset_id: UUID) -> AssetDetail:
         """The asset with its metadata, every artifact with lineage, each operator's run and job state,

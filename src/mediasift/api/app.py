@@ -21,6 +21,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
 from starlette.datastructures import UploadFile
 
+from mediasift.api.blob_response import blob_response
 from mediasift.api.latency import RequestTimer
 from mediasift.api.receive import Unacceptable, copy_limited, download, landing, safe_name, save_stream
 from mediasift.config import Settings, load_settings
@@ -192,10 +193,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return SearchResults(results=hits)
 
     @app.get("/blobs/{sha256}", tags=["assets"], response_class=Response, responses=_BLOB_RESPONSE)
-    def blob(sha256: Annotated[str, Depends(_sha256)]) -> Response:
-        """Stored bytes by their sha256: thumbnails, keyframes (named in artifacts) and originals."""
-        data, mime = system.blob(sha256)
-        return Response(data, media_type=mime, headers={"Cache-Control": "public, max-age=31536000, immutable"})
+    def blob(sha256: Annotated[str, Depends(_sha256)], request: Request) -> Response:
+        """Stored bytes by their sha256: thumbnails, keyframes (named in artifacts) and originals;
+        streamed, with byte ranges (206/416) and ETag revalidation (304)."""
+        return blob_response(system.blobs, sha256, system.blob_media_type(sha256), request.headers)
 
     @app.get("/jobs/dead", tags=["jobs"])
     def dead_letters(operator: str | None = None) -> DeadLetterList:
