@@ -19,10 +19,10 @@ import pytest
 import mediasift
 
 SRC = Path(mediasift.__file__).parent
-FOUNDATIONS = frozenset({"config", "mediatype", "errors", "records"})
+FOUNDATIONS = frozenset({"config", "mediatype", "errors", "records", "access", "cursors"})
 ENTRY_POINTS = frozenset({"cli", "api"})
 EVERYTHING = frozenset({"db", "blobs", "media", "models", "inference", "jobs", "ingest", "pipeline", "operators",
-                        "search", "obs", "service"})  # fmt: skip
+                        "search", "obs", "exports", "service"})  # fmt: skip
 # What each layer may import besides the foundations and itself. An entry "package.module" allows that
 # module only. "models" for operators, search and ingest means the data the models return (see below).
 ALLOWED: dict[str, frozenset[str]] = {
@@ -30,6 +30,8 @@ ALLOWED: dict[str, frozenset[str]] = {
     "mediatype": frozenset(),
     "errors": frozenset(),
     "records": frozenset(),
+    "access": frozenset(),
+    "cursors": frozenset(),
     "db": frozenset(),
     "blobs": frozenset(),
     "media": frozenset(),
@@ -41,12 +43,13 @@ ALLOWED: dict[str, frozenset[str]] = {
     "operators": frozenset({"pipeline", "inference", "media", "models"}),
     "search": frozenset({"db", "inference", "models"}),
     "obs": frozenset({"db", "inference"}),
+    "exports": frozenset(),  # pure formatting: stored segments (records) in, text out
     "service": EVERYTHING,
     "api": EVERYTHING,
     "cli": EVERYTHING | {"api"},
 }
 DATA_ONLY_MODELS = frozenset({"operators", "search", "ingest"})
-SERVICE = frozenset({"service", "service_models"})  # the Python API and its typed results: one layer
+SERVICE = frozenset({"service", "service_models", "keyring"})  # the Python API, its typed results, its keys
 
 
 def layer_of(top: str) -> str:

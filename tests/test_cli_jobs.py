@@ -95,15 +95,16 @@ def test_up_serves_the_api_and_runs_the_worker_that_does_the_work(settings: Sett
         assert code == 0 and report["accepted"][0]["status"] == "done"
 
         # An upload over the API is queued (no wait) and analysed by up's worker.
-        sent = httpx.post(
-            f"{api}/assets", params={"filename": "log.txt"}, content=b"The ferry left the harbour at dawn.", timeout=30
-        )
+        code, created = _run(env, "keys", "create", "--tenant", "ops", "--scope", "write", "--json")
+        key = {"Authorization": f"Bearer {created['key']}"}
+        note = b"The ferry left the harbour at dawn."
+        sent = httpx.post(f"{api}/v1/assets", params={"filename": "log.txt"}, content=note, headers=key, timeout=30)
         assert sent.status_code == 201, sent.text
         asset_id = sent.json()["accepted"][0]["asset_id"]
         deadline, detail = time.monotonic() + 60, {"status": "pending"}
         while detail["status"] != "done" and time.monotonic() < deadline:
             time.sleep(0.3)
-            detail = httpx.get(f"{api}/assets/{asset_id}", timeout=10).json()
+            detail = httpx.get(f"{api}/v1/assets/{asset_id}", headers=key, timeout=10).json()
         assert detail["status"] == "done" and "upload:log.txt" in detail["sources"]
         time.sleep(1.5)
         status = _run(env, "status", "--json")[1]

@@ -19,15 +19,18 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from mediasift.access import Scope, expiry
 from mediasift.config import Settings, load_settings
 from mediasift.mediatype import MediaType
 from mediasift.service_models import (
     Accepted,
+    ApiKeyList,
     AssetList,
     AssetSummary,
     ConfidenceEntry,
     DeadLetterInfo,
     DeadLetterList,
+    ExportFormat,
     Lane,
     Refused,
     SearchMode,
@@ -51,6 +54,8 @@ app.add_typer(db_app, name="db")
 app.add_typer(jobs_app, name="jobs")
 models_app = typer.Typer(help="The models: declared, loaded, used.", no_args_is_help=True)
 app.add_typer(models_app, name="models")
+keys_app = typer.Typer(help="API keys: each of one tenant, with one scope (read, write, admin).", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
 
 # Piped output is read by scripts and people alike: no wrapping at rich's 80 columns there.
 _PIPED_WIDTH = None if sys.stdout.isatty() or "COLUMNS" in os.environ else 200
@@ -417,6 +422,62 @@ def jobs_redrive(
     console.print(f"{count} job{'s' if count != 1 else ''} queued again")
 
 
+@keys_app.command("create")
+def keys_create(
+    tenant: Annotated[str, typer.Option("--tenant", help="The tenant the key acts for (created when new).")],
+    scope: Annotated[Scope, typer.Option("--scope", help="read, write (also ingest and delete) or admin.")],
+    expires: Annotated[
+        str | None, typer.Option("--expires", help="When it stops working: a duration (30d, 12h, 90m) or an ISO time.")
+    ] = None,
+    name: Annotated[str, typer.Option("--name", help="A note on what the key is for.")] = "",
+    as_json: JsonFlag = False,
+) -> None:
+    """Make an API key and print it: this is the only time it is shown (only its hash is kept)."""
+    try:
+        expires_at = expiry(expires) if expires else None
+        with closing(_system()) as system:
+            created = system.keys.create(tenant, scope, expires_at=expires_at, name=name)
+    except ValueError as exc:
+        errors.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+    if as_json:
+        _print_json(created)
+        return
+    console.print(created.key)
+    errors.print(f"key {created.id}: tenant {created.tenant}, scope {created.scope} (shown once: keep it now)")
+
+
+@keys_app.command("list")
+def keys_list(
+    tenant: Annotated[str | None, typer.Option("--tenant", help="Only this tenant's keys.")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Every key (never its secret): tenant, scope, when it was made, expires, was revoked."""
+    with closing(_system()) as system:
+        listing = ApiKeyList(keys=system.keys.list(tenant))
+    if as_json:
+        _print_json(listing)
+        return
+    table = Table()
+    for column in ("id", "tenant", "scope", "name", "created", "expires", "revoked"):
+        table.add_column(column, overflow="fold")
+    for k in listing.keys:
+        when = [t.isoformat(timespec="seconds") if t else "" for t in (k.created_at, k.expires_at, k.revoked_at)]
+        table.add_row(k.id, k.tenant, k.scope, k.name, *when)
+    console.print(table if listing.keys else "No keys.")
+
+
+@keys_app.command("revoke")
+def keys_revoke(key_id: Annotated[str, typer.Argument(help="The key's id (as keys list shows it).")]) -> None:
+    """Revoke a key: it stops working at once."""
+    with closing(_system()) as system:
+        revoked = system.keys.revoke(key_id)
+    if not revoked:
+        errors.print(f"[red]no key {key_id!r} that is not revoked[/red]")
+        raise typer.Exit(2)
+    console.print(f"revoked {key_id}")
+
+
 def _fmt_time(value: float | None) -> str:
     if value is None:
         return ""
@@ -550,6 +611,35 @@ def assets_show(
         conf = f"{art.confidence:.2f}" if art.confidence is not None else ""
         table.add_row(art.operator, art.kind, art.key, _fmt_time(art.start), conf, content[:160])
     console.print(table)
+
+
+@assets_app.command("export")
+def assets_export(
+    asset: Annotated[str, typer.Argument(help="Asset id, or an unambiguous prefix of one.")],
+    fmt: Annotated[
+        ExportFormat,
+        typer.Option(
+            "--format",
+            "-f",
+            help="vtt or srt: the transcript; ocr-vtt: a video's on-screen text; "
+            "json: everything known about the asset.",
+        ),
+    ] = ExportFormat.VTT,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to this file, not stdout.")] = None,
+) -> None:
+    """The transcript as subtitles, a video's on-screen text as subtitles, or the whole asset as JSON."""
+    from mediasift.service import AssetNotFound, NothingToExport
+
+    system = _system()
+    try:
+        text = system.export(system.resolve(asset), fmt)
+    except (AssetNotFound, NothingToExport) as exc:
+        errors.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        output.write_text(text, encoding="utf-8")
 
 
 @app.command()

@@ -100,8 +100,17 @@ class Settings(BaseSettings):
     drift_baseline_days: float = 30.0
     drift_min_items: int = 50  # fewer results in either window: no drift figure
 
-    # HTTP API (``mediasift serve``, ``mediasift up``).
-    api_token: str = ""  # when set, every request but /healthz needs "Authorization: Bearer <token>"
+    # HTTP API (``mediasift serve``, ``mediasift up``). Requests carry an API key (``mediasift keys create``).
+    api_token: str = ""  # a shared token that acts as an admin key of the default tenant (prefer keys)
+    metrics_token: str = ""  # when set, /metrics needs "Authorization: Bearer <token>"; open otherwise
+    api_max_body_bytes: int = 1024 * 1024  # every body but an upload's (which max_file_bytes bounds)
+    api_requests_per_minute: float = 600.0  # per key, after a burst of api_burst; 0 = no limit
+    api_burst: int = 60
+    api_wait_timeout_s: float = 60.0  # ?wait=true: how long an upload waits for the workers before a 202
+    # Host headers answered (comma-separated; "*" any). Empty: loopback names when serving on loopback,
+    # any otherwise, so a page that rebinds its DNS name to 127.0.0.1 cannot reach a local server.
+    api_trusted_hosts: str = ""
+    api_cors_origins: str = ""  # browser origins that may call the API (comma-separated); none by default
     api_header_timeout_s: float = 10.0  # a request's line and headers must all arrive within this, or it is closed
     api_keepalive_timeout_s: int = 5  # an idle kept-alive connection is closed after this (whole seconds)
     api_max_concurrency: int = 200  # requests handled at once; more are answered 503 with Retry-After
@@ -128,6 +137,10 @@ class Settings(BaseSettings):
     @cached_property
     def cache_dir(self) -> Path:
         return self.home / "cache"
+
+    @property
+    def cors_origins(self) -> frozenset[str]:
+        return frozenset(o.strip().rstrip("/") for o in self.api_cors_origins.split(",") if o.strip())
 
     @property
     def url_fetch_trusted(self) -> frozenset[str]:

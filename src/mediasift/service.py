@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
+from datetime import datetime
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -19,15 +20,20 @@ from uuid import UUID
 
 from prometheus_client import CollectorRegistry, ProcessCollector
 
+from mediasift import cursors
+from mediasift.access import DEFAULT_TENANT
 from mediasift.blobs import blob_store
 from mediasift.config import Settings
+from mediasift.db import api_audit, connection, job_states
 from mediasift.db import assets as asset_repo
-from mediasift.db import connection, job_states
 from mediasift.db import results as result_repo
 from mediasift.db import workers as worker_repo
 from mediasift.db.connection import Database
 from mediasift.db.inference_cache import InferenceCacheTable
 from mediasift.db.server import stop_embedded
+from mediasift.exports.cues import text_cues, transcript_cues
+from mediasift.exports.sources import describe_source, file_folders, redact, redact_tree
+from mediasift.exports.subtitles import to_srt, to_vtt
 from mediasift.inference import usage
 from mediasift.inference.door import Inference
 from mediasift.inference.registry import IdleUnloader, pool
@@ -36,6 +42,8 @@ from mediasift.jobs.breaker import CircuitBreakers
 from mediasift.jobs.broker import Broker, open_broker
 from mediasift.jobs.model import DeadLetter, Lane
 from mediasift.jobs.runtime import RetryPolicy, Worker
+from mediasift.keyring import KeyRing
+from mediasift.mediatype import MediaType
 from mediasift.models import devices
 from mediasift.obs import metrics
 from mediasift.obs.quality import confidence_report
@@ -44,18 +52,28 @@ from mediasift.pipeline.execute import load_asset
 from mediasift.pipeline.failures import about_input, classify
 from mediasift.pipeline.jobs import JOB_KIND, PipelineJobs
 from mediasift.pipeline.operator import Operator
+from mediasift.records import StoredSegment
 from mediasift.search.hits import Hit
 from mediasift.search.hybrid import SearchMode, search
 from mediasift.search.similar import SimilarAsset, similar
 from mediasift.service_models import (
+    ApiAction,
+    ApiActionList,
     Artifact,
     AssetCounts,
     AssetDetail,
+    AssetExport,
+    AssetList,
     AssetState,
+    AssetSummary,
     AuditEntry,
     ConfidenceEntry,
     DeadLetterInfo,
+    DeadLetterList,
     EmbeddingCount,
+    ExportedSegment,
+    ExportedSource,
+    ExportFormat,
     IngestedFile,
     IngestSummary,
     JobDetail,
@@ -82,6 +100,56 @@ OnProgress = Callable[[int, int], None]
 
 class AssetNotFound(LookupError):
     pass
+
+
+class NotReady(RuntimeError):
+    """The database or the broker cannot be reached."""
+
+
+class QueueFull(RuntimeError):
+    """The queue is past its high-water mark: a caller that cannot wait (the HTTP API) is told to
+    come back later instead."""
+
+
+@dataclass(frozen=True)
+class BlobInfo:
+    """A stored blob a tenant may read: its media type, size, and whether it is an asset's original
+    bytes (served as an attachment, its download audited) rather than a derived picture."""
+
+    sha256: str
+    mime: str
+    size_bytes: int
+    original: bool
+
+
+class NothingToExport(LookupError):
+    """The asset is there, but not what was asked of it: it has no speech or no timed on-screen text,
+    or the operator that finds it has not run on it yet, or failed. The message says which."""
+
+
+@dataclass(frozen=True)
+class TimedText:
+    """Timed text an asset may have: the operator and kind of segment that hold it, and what to say
+    when the asset cannot have it (per media type, and when the operator does not apply)."""
+
+    operator: str
+    kind: str
+    noun: str
+    not_for: dict[MediaType, str]
+    lacking: str
+
+
+TRANSCRIPT = TimedText(
+    "transcribe", "transcript", "transcript",
+    {MediaType.IMAGE: "an image has no speech", MediaType.TEXT: "a text document has no speech"},
+    "it has no sound track",
+)  # fmt: skip
+ON_SCREEN_TEXT = TimedText(
+    "ocr", "ocr", "on-screen text",
+    {MediaType.IMAGE: "no timed on-screen text for an image", MediaType.AUDIO: "an audio file has no on-screen text",
+     MediaType.TEXT: "a text document has no on-screen text"},
+    "it has no pictures",
+)  # fmt: skip
 
 
 @dataclass
@@ -129,6 +197,7 @@ class Mediasift:
         self.blobs = blob_store(self.settings)
         self.pipeline = default_pipeline(self.settings.operator_plugins)
         self.inference = Inference(self.settings, store=InferenceCacheTable(self.db.url), about_input=about_input)
+        self.keys = KeyRing(self.db)
 
     @cached_property
     def broker(self) -> Broker:
@@ -230,6 +299,14 @@ class Mediasift:
         """Reach the database; raises when it cannot be reached."""
         self.db.ping()
 
+    def ready(self) -> None:
+        """Reach the database and the broker; NotReady (with which, and why) when one cannot be reached."""
+        for name, reach in (("database", self.db.ping), ("broker", self.broker.stats)):
+            try:
+                reach()
+            except Exception as exc:  # any failure to reach it means not ready; the reason is reported
+                raise NotReady(f"the {name} cannot be reached: {exc.__class__.__name__}: {exc}") from exc
+
     def metrics_registry(self) -> CollectorRegistry:
         """Prometheus collectors: what ``status`` says, read at each scrape, and this process's figures."""
         collectors = metrics.registry_for(self._status_data)
@@ -272,18 +349,20 @@ class Mediasift:
         *,
         wait: bool = False,
         lane: Lane | None = None,
+        tenant: str = DEFAULT_TENANT,
         on_file: Callable[[Path, Accepted | Refused], None] | None = None,
         on_wait: OnWait | None = None,
         on_progress: OnProgress | None = None,
     ) -> IngestReport:
-        """Register every file and queue its analysis; with ``wait``, return when it is done.
+        """Register every file as an asset of ``tenant`` and queue its analysis; with ``wait``, return
+        when it is done.
 
         With no worker running, the work is done here, through the same runtime. When the queue is
         deeper than the high-water mark, ingest waits (or works) until it is back under the
         low-water mark, so neither the queue nor memory grows without bound."""
         files = self.files(paths)
         lane = lane or (Lane.INTERACTIVE if len(files) <= self.settings.interactive_max_files else Lane.BATCH)
-        ingestor = Ingestor(self.db, self.settings, self.blobs, self.inference.language)
+        ingestor = Ingestor(self.db, self.settings, self.blobs, self.inference.language, tenant=tenant)
         report = IngestReport()
         for index, path in enumerate(files):
             if index % BACKPRESSURE_CHECK_EVERY == 0:
@@ -295,16 +374,39 @@ class Mediasift:
             self._wait_into(report, on_wait, on_progress)
         return report
 
-    def ingest_received(self, path: Path, source: str, *, wait: bool = False) -> IngestReport:
+    def check_queue_room(self) -> None:
+        """QueueFull when the queue is at its high-water mark: for callers that answer "later"
+        rather than wait, as ``ingest`` does."""
+        depth = self.broker.stats().depth
+        if depth >= self.settings.queue_high_water:
+            raise QueueFull(
+                f"the queue holds {depth} jobs (high-water mark {self.settings.queue_high_water}); try again later"
+            )
+
+    def ingest_received(self, path: Path, source: str, *, tenant: str = DEFAULT_TENANT) -> IngestReport:
         """One file received from elsewhere (an upload, a download), recorded as coming from
-        ``source``; queued on the interactive lane, after the same back-pressure as ``ingest``."""
-        self._hold_back(None)
+        ``source``, as an asset of ``tenant``; queued on the interactive lane. QueueFull when the
+        queue is at its high-water mark: nothing is registered then."""
+        self.check_queue_room()
         report = IngestReport()
-        ingestor = Ingestor(self.db, self.settings, self.blobs, self.inference.language, actor="api")
+        ingestor = Ingestor(self.db, self.settings, self.blobs, self.inference.language, actor="api", tenant=tenant)
         self._register(ingestor, path, source, Lane.INTERACTIVE, report)
-        if wait:
-            self._wait_into(report, None, None)
         return report
+
+    def await_analysis(self, report: IngestReport, timeout_s: float) -> bool:
+        """Wait up to ``timeout_s`` for the workers to finish the report's assets, never analysing
+        here; whether they finished (their states are in ``report.status`` then)."""
+        asset_ids = list(dict.fromkeys(a.asset_id for a in report.accepted))
+        deadline = time.monotonic() + timeout_s
+        while True:
+            with self.db.connect() as conn:
+                unfinished = job_states.unfinished(conn, asset_ids)
+            if unfinished == 0:
+                report.status = self.asset_states(asset_ids)
+                return True
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(min(0.25, max(0.0, deadline - time.monotonic())))
 
     def _register(
         self, ingestor: Ingestor, path: Path, source: str | None, lane: Lane, report: IngestReport
@@ -446,27 +548,60 @@ class Mediasift:
 
     # -- dead letters ---------------------------------------------------------------------------------
 
-    def dead_letters(self, operator: str | None = None) -> list[DeadLetter]:
-        letters = self.broker.dead_letters(limit=100_000)
-        return [d for d in letters if operator is None or d.job.group == operator]
+    def dead_letters(self, operator: str | None = None, *, tenant: str | None = None) -> list[DeadLetter]:
+        """Dead jobs (of one operator), of ``tenant``'s assets (every tenant's when None), oldest first."""
+        letters = [d for d in self.broker.dead_letters(limit=100_000) if operator is None or d.job.group == operator]
+        if tenant is not None:
+            asset_ids = {d.job.id: _asset_of_job(d.job.id) for d in letters}
+            with self.db.connect() as conn:
+                owners = asset_repo.tenants_of(conn, [a for a in asset_ids.values() if a is not None])
+            letters = [d for d in letters if owners.get(asset_ids[d.job.id]) == tenant]  # type: ignore[arg-type]
+        return sorted(letters, key=lambda d: (d.failed_at, d.job.id))
 
-    def redrive(self, job_ids: Sequence[str] | None = None, operator: str | None = None) -> int:
-        """Queue dead jobs again from attempt 1: the ones named, or all (of one operator)."""
-        letters = self.dead_letters(operator)
+    def dead_letter_page(
+        self, operator: str | None = None, *, tenant: str | None = None, cursor: str | None = None, limit: int = 100
+    ) -> DeadLetterList:
+        """One page of :meth:`dead_letters`, after ``cursor`` (a page's ``next_cursor``)."""
+        letters = self.dead_letters(operator, tenant=tenant)
+        if cursor is not None:
+            after_at, after_id = cursors.decode(cursor, 2)
+            try:
+                after = (datetime.fromisoformat(after_at), str(after_id))
+            except (ValueError, TypeError):
+                raise cursors.BadCursor("not a cursor this API gave (use next_cursor as it came)") from None
+            letters = [d for d in letters if (d.failed_at, d.job.id) > after]
+        page = letters[:limit]
+        more = len(letters) > limit
+        return DeadLetterList(
+            dead_letters=[DeadLetterInfo.of(d) for d in page],
+            next_cursor=cursors.encode([page[-1].failed_at.isoformat(), page[-1].job.id]) if more else None,
+        )
+
+    def redrive(
+        self, job_ids: Sequence[str] | None = None, operator: str | None = None, *, tenant: str | None = None
+    ) -> int:
+        """Queue dead jobs (of ``tenant``'s assets, every tenant's when None) again from attempt 1:
+        the ones named, or all (of one operator)."""
+        letters = self.dead_letters(operator, tenant=tenant)
         chosen = [d for d in letters if job_ids is None or d.job.id in job_ids]
         count = self.broker.redrive([d.job.id for d in chosen])
         self.jobs.on_redrive(d.job for d in chosen)
         return count
 
-    def job(self, job_id: str) -> JobDetail:
+    def job(self, job_id: str, *, tenant: str | None = None) -> JobDetail:
         """A job's state in its asset's pipeline, and its dead letter if it has one (AssetNotFound
-        when it has neither)."""
-        asset_ref, _, operator = job_id.partition(":")
+        when it has neither, or its asset is not ``tenant``'s)."""
+        asset_id = _asset_of_job(job_id)
+        operator = job_id.partition(":")[2]
         state = None
-        if operator and _is_uuid(asset_ref):
+        if asset_id is not None and tenant is not None:
             with self.db.connect() as conn:
-                state = job_states.states(conn, UUID(asset_ref)).get(operator)
-        dead = next((d for d in self.dead_letters() if d.job.id == job_id), None)
+                if asset_repo.tenants_of(conn, [asset_id]).get(asset_id) != tenant:
+                    raise AssetNotFound(f"no job {job_id!r}")
+        if operator and asset_id is not None:
+            with self.db.connect() as conn:
+                state = job_states.states(conn, asset_id).get(operator)
+        dead = next((d for d in self.dead_letters(tenant=tenant) if d.job.id == job_id), None)
         if state is None and dead is None:
             raise AssetNotFound(f"no job {job_id!r}")
         return JobDetail(
@@ -478,49 +613,128 @@ class Mediasift:
     # -- reading --------------------------------------------------------------------------------------
 
     def search(
-        self, query: str, *, limit: int = 10, media_type: str | None = None, mode: SearchMode = SearchMode.HYBRID
+        self,
+        query: str,
+        *,
+        limit: int = 10,
+        media_type: str | None = None,
+        mode: SearchMode = SearchMode.HYBRID,
+        tenant: str | None = None,
     ) -> list[Hit]:
-        return search(self.db, self.inference, query, limit=limit, media_type=media_type, mode=mode)
+        """Best moments first, of ``tenant``'s assets (every tenant's when None)."""
+        return search(self.db, self.inference, query, limit=limit, media_type=media_type, mode=mode, tenant=tenant)
 
-    def similar(self, asset_id: UUID, *, limit: int = 10) -> list[SimilarAsset]:
-        return similar(self.db, self.inference, asset_id, limit=limit)
+    def similar(self, asset_id: UUID, *, limit: int = 10, tenant: str | None = None) -> list[SimilarAsset]:
+        """The assets of ``tenant`` (every tenant's when None) most like ``asset_id``."""
+        return similar(self.db, self.inference, asset_id, limit=limit, tenant=tenant)
 
-    def resolve(self, asset_ref: str) -> UUID:
-        """An asset id from a full id or an unambiguous prefix of one."""
-        with self.db.connect() as conn:
-            matches = asset_repo.find_assets_by_prefix(conn, asset_ref.strip())
+    def resolve(self, asset_ref: str, *, tenant: str | None = None) -> UUID:
+        """An asset id of ``tenant`` (any tenant when None) from a full id or an unambiguous prefix."""
+        ref = asset_ref.strip().lower()
+        matches = []
+        if 0 < len(ref) <= 36 and all(c in "0123456789abcdef-" for c in ref):
+            with self.db.connect() as conn:
+                matches = asset_repo.find_assets_by_prefix(conn, ref, tenant)
         if len(matches) != 1:
             raise AssetNotFound(
                 f"no asset with id {asset_ref!r}" if not matches else f"{asset_ref!r} matches several assets"
             )
         return matches[0]
 
-    def list_assets(self, *, media_type: str | None = None, status: str | None = None) -> list[asset_repo.AssetRow]:
+    def list_assets(
+        self, *, media_type: str | None = None, status: str | None = None, tenant: str | None = None
+    ) -> list[asset_repo.AssetRow]:
+        """Every asset (of ``tenant``, every tenant's when None), oldest first."""
         with self.db.connect() as conn:
-            return asset_repo.list_assets(conn, media_type=media_type, status=status, limit=10_000_000)
+            return asset_repo.list_assets(conn, media_type=media_type, status=status, tenant=tenant, limit=10_000_000)
 
-    def blob_media_type(self, sha256: str) -> str:
-        """The media type a recorded blob (thumbnail, keyframe, original) was stored with; its bytes
-        are read from :attr:`blobs`, which says whether it holds them."""
+    def asset_page(
+        self,
+        *,
+        media_type: str | None = None,
+        status: str | None = None,
+        tenant: str | None = None,
+        cursor: str | None = None,
+        limit: int = 100,
+    ) -> AssetList:
+        """One page of :meth:`list_assets`, after ``cursor`` (a page's ``next_cursor``); BadCursor
+        for one this API did not give."""
+        after = None
+        if cursor is not None:
+            at, asset_id = cursors.decode(cursor, 2)
+            try:
+                after = (datetime.fromisoformat(at), UUID(asset_id))
+            except (ValueError, TypeError):
+                raise cursors.BadCursor("not a cursor this API gave (use next_cursor as it came)") from None
         with self.db.connect() as conn:
-            mime = asset_repo.blob_mime(conn, sha256)
-        if mime is None:
+            rows = asset_repo.list_assets(
+                conn, media_type=media_type, status=status, tenant=tenant, after=after, limit=limit + 1
+            )
+        page = rows[:limit]
+        more = len(rows) > limit
+        return AssetList(
+            assets=[AssetSummary.of(row) for row in page],
+            next_cursor=cursors.encode([page[-1].created_at.isoformat(), str(page[-1].id)]) if more else None,
+        )
+
+    def blob_info(self, sha256: str, *, tenant: str | None = None) -> BlobInfo:
+        """A stored blob (thumbnail, keyframe, original) ``tenant`` may read (any, when None):
+        AssetNotFound when there is none."""
+        with self.db.connect() as conn:
+            row = asset_repo.blob_info(conn, sha256, tenant)
+        if row is None or not self.blobs.exists(sha256):
             raise AssetNotFound(f"no blob {sha256}")
-        return mime
+        return BlobInfo(sha256=sha256, mime=row["mime"], size_bytes=int(row["size_bytes"]), original=row["original"])
 
-    def describe(self, asset_id: UUID) -> AssetDetail:
-        """The asset with its metadata, every artifact with lineage, each operator's run and job state,
-        and its audit trail (who or what changed it, when, how)."""
+    def api_actions(self, *, tenant: str | None = None, cursor: str | None = None, limit: int = 100) -> ApiActionList:
+        """The audit of API actions of ``tenant`` (every tenant's when None), oldest first, a page
+        after ``cursor``."""
+        after = None
+        if cursor is not None:
+            (after_value,) = cursors.decode(cursor, 1)
+            if not isinstance(after_value, int):
+                raise cursors.BadCursor("not a cursor this API gave (use next_cursor as it came)")
+            after = after_value
         with self.db.connect() as conn:
-            asset = asset_repo.get_asset(conn, asset_id)
+            rows = api_audit.page(conn, tenant=tenant, after=after, limit=limit + 1)
+        page = rows[:limit]
+        return ApiActionList(
+            actions=[ApiAction.model_validate(row) for row in page],
+            next_cursor=cursors.encode([page[-1]["id"]]) if len(rows) > limit else None,
+        )
+
+    def record_api_action(
+        self,
+        *,
+        key_id: str | None,
+        tenant: str | None,
+        client: str,
+        action: str,
+        target: str,
+        status: int,
+        detail: dict[str, Any] | None = None,
+    ) -> None:
+        with self.db.transaction() as conn:
+            api_audit.record(
+                conn, key_id=key_id, tenant=tenant, client=client, action=action, target=target,
+                status=status, detail=detail,
+            )  # fmt: skip
+
+    def describe(self, asset_id: UUID, *, tenant: str | None = None) -> AssetDetail:
+        """The asset (AssetNotFound unless it is ``tenant``'s, any tenant's when None) with its
+        metadata, every artifact with lineage, each operator's run and job state, and its audit trail
+        (who or what changed it, when, how)."""
+        with self.db.connect() as conn:
+            asset = asset_repo.get_asset(conn, asset_id, tenant)
             if asset is None:
                 raise AssetNotFound(f"no asset with id {asset_id}")
             artifacts = result_repo.read_artifacts(conn, asset_id)
             runs = result_repo.read_runs(conn, asset_id)
             states = job_states.states(conn, asset_id)
-            audit = asset_repo.audit_trail(conn, str(asset_id))
+            audit = asset_repo.audit_trail(conn, asset_id)
         return AssetDetail(
             id=asset.id,
+            tenant=asset.tenant,
             media_type=asset.media_type,
             mime=asset.mime,
             sha256=asset.sha256,
@@ -534,6 +748,86 @@ class Mediasift:
             jobs={name: JobState.model_validate(row) for name, row in states.items()},
             audit=[AuditEntry.model_validate(row) for row in audit],
         )
+
+    # -- exports --------------------------------------------------------------------------------------
+
+    def export(self, asset_id: UUID, fmt: ExportFormat, *, tenant: str | None = None) -> str:
+        """The asset as ``fmt``: its transcript as WebVTT or SRT (long segments cut at word timings),
+        its on-screen text (a video's) as WebVTT, or :meth:`asset_export` as JSON.
+
+        A transcript or on-screen text that was looked for and not found is a file without cues.
+        Raises AssetNotFound (also when the asset is not ``tenant``'s), or NothingToExport with the
+        reason when the asset cannot have what was asked (an image has no speech) or it has not been
+        found yet (not run, or failed)."""
+        if fmt is ExportFormat.JSON:
+            return self.asset_export(asset_id, tenant=tenant).model_dump_json(indent=2) + "\n"
+        if fmt is ExportFormat.OCR_VTT:
+            return to_vtt(text_cues(self._timed_text(asset_id, ON_SCREEN_TEXT, tenant)))
+        cues = transcript_cues(self._timed_text(asset_id, TRANSCRIPT, tenant))
+        return to_vtt(cues) if fmt is ExportFormat.VTT else to_srt(cues)
+
+    def _timed_text(self, asset_id: UUID, wanted: TimedText, tenant: str | None) -> list[StoredSegment]:
+        with self.db.connect() as conn:
+            asset = asset_repo.get_asset(conn, asset_id, tenant)
+            if asset is None:
+                raise AssetNotFound(f"no asset with id {asset_id}")
+            run = result_repo.read_runs(conn, asset_id).get(wanted.operator)
+            segments = result_repo.read_segments_of_kinds(conn, asset_id, [wanted.kind])
+            view = load_asset(conn, asset_id)
+        media_type = MediaType(asset.media_type)
+        if media_type in wanted.not_for:
+            raise NothingToExport(wanted.not_for[media_type])
+        if run is None:
+            operator = self.pipeline.operators.get(wanted.operator)
+            if operator is None or not operator.enabled(self.settings):
+                raise NothingToExport(f"no {wanted.noun}: the {wanted.operator} operator is not in this pipeline")
+            if not operator.applies(view):
+                raise NothingToExport(f"no {wanted.noun}: {wanted.lacking}")
+            raise NothingToExport(f"no {wanted.noun} yet: the asset's analysis is {asset.status}")
+        if run["status"] != "done":
+            error = redact((run["error"] or "").strip().partition("\n")[0], self._roots(asset))
+            raise NothingToExport(f"no {wanted.noun}: {wanted.operator} failed" + (f": {error}" if error else ""))
+        return segments
+
+    def asset_export(self, asset_id: UUID, *, tenant: str | None = None) -> AssetExport:
+        """Everything known about the asset, as one document without the server's paths (see
+        :class:`AssetExport`). Raises AssetNotFound (also when the asset is not ``tenant``'s)."""
+        with self.db.connect() as conn:
+            asset = asset_repo.get_asset(conn, asset_id, tenant)
+            if asset is None:
+                raise AssetNotFound(f"no asset with id {asset_id}")
+            segments = result_repo.read_segments(conn, asset_id)
+            artifacts = result_repo.read_artifacts(conn, asset_id)
+            runs = result_repo.read_runs(conn, asset_id)
+        roots = self._roots(asset)
+        by_kind: dict[str, list[ExportedSegment]] = {}
+        for seg in segments:
+            by_kind.setdefault(seg.kind, []).append(
+                ExportedSegment(
+                    operator=seg.operator, key=seg.key, start=seg.start, end=seg.end,
+                    region=redact_tree(seg.region, roots), text=redact(seg.text, roots) if seg.text else seg.text,
+                    confidence=seg.confidence, data=redact_tree(seg.data, roots),
+                )
+            )  # fmt: skip
+        return AssetExport(
+            id=asset.id,
+            media_type=asset.media_type,
+            mime=asset.mime,
+            sha256=asset.sha256,
+            size_bytes=asset.size_bytes,
+            status=asset.status,
+            created_at=asset.created_at,
+            sources=[ExportedSource(kind=k, name=n) for k, n in map(describe_source, asset.sources)],
+            metadata=redact_tree(asset.metadata, roots),
+            segments=by_kind,
+            artifacts=[Artifact.model_validate(redact_tree(row, roots)) for row in artifacts],
+            operators={name: OperatorRun.model_validate(redact_tree(row, roots)) for name, row in runs.items()},
+        )
+
+    def _roots(self, asset: asset_repo.AssetRow) -> list[str]:
+        """The folders of this server that an export must not show: the data directory and the
+        folders the asset's files were ingested from."""
+        return [str(self.settings.home), *file_folders(asset.sources)]
 
     def status(self) -> Status:
         with self.db.connect() as conn:
@@ -591,12 +885,12 @@ class Mediasift:
         )
 
 
-def _is_uuid(text: str) -> bool:
+def _asset_of_job(job_id: str) -> UUID | None:
+    """The asset of a pipeline job id (``ASSET_ID:OPERATOR``); None for any other id."""
     try:
-        UUID(text)
+        return UUID(job_id.partition(":")[0])
     except ValueError:
-        return False
-    return True
+        return None
 
 
 @contextmanager

@@ -18,12 +18,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Annotated, Any
+from enum import StrEnum
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
 
 from mediasift.db.assets import AssetRow
+from mediasift.exports.subtitles import SRT_MIME, VTT_MIME
 from mediasift.ingest.service import Accepted as Accepted
 from mediasift.ingest.service import Refused as Refused
 from mediasift.jobs.model import DeadLetter
@@ -78,6 +80,21 @@ class IngestSummary(Result):
     rejected: list[RefusedFile]
 
 
+class UploadResult(Result):
+    """``POST /v1/assets`` and ``POST /v1/assets/from-url``: the asset's ``id`` and what
+    ``ingest --json`` says of the file. ``analysed`` is false when ``wait=true`` ran out of time
+    (202): the workers go on, ``GET /v1/assets/{id}`` tells when they are done."""
+
+    id: UUID
+    media_type: str
+    duplicate: bool
+    analysed: bool | None = None
+    status: str | None = None
+    failed: dict[str, str] | None = None
+    accepted: list[IngestedFile]
+    rejected: list[RefusedFile]
+
+
 class AssetState(Result):
     """Where an asset's analysis stands: its status and the operators that failed, with the error."""
 
@@ -90,6 +107,7 @@ class AssetState(Result):
 
 class AssetSummary(Result):
     asset_id: UUID
+    tenant: str
     media_type: str
     mime: str
     size_bytes: int
@@ -99,14 +117,17 @@ class AssetSummary(Result):
 
     @classmethod
     def of(cls, row: AssetRow) -> AssetSummary:
-        return cls(asset_id=row.id, media_type=row.media_type, mime=row.mime, size_bytes=row.size_bytes,
-                   status=row.status, sources=row.sources, created_at=row.created_at)  # fmt: skip
+        return cls(asset_id=row.id, tenant=row.tenant, media_type=row.media_type, mime=row.mime,
+                   size_bytes=row.size_bytes, status=row.status, sources=row.sources,
+                   created_at=row.created_at)  # fmt: skip
 
 
 class AssetList(Result):
-    """Assets, oldest first: ``assets list --json`` and ``GET /assets``."""
+    """Assets, oldest first: ``assets list --json`` and ``GET /v1/assets``; ``next_cursor``, when
+    there are more, asks for the next page."""
 
     assets: list[AssetSummary]
+    next_cursor: str | None = None
 
 
 class Artifact(Result):
@@ -171,6 +192,7 @@ class AssetDetail(Result):
     """One asset: ``assets show --json`` and ``GET /assets/{asset}``."""
 
     id: UUID
+    tenant: str
     media_type: str
     mime: str
     sha256: str
@@ -183,6 +205,69 @@ class AssetDetail(Result):
     operators: dict[str, OperatorRun]
     jobs: dict[str, JobState]
     audit: list[AuditEntry]
+
+
+# -- exports ----------------------------------------------------------------------------------------
+
+
+class ExportFormat(StrEnum):
+    """What ``assets export --format`` writes: the transcript as WebVTT or SRT, the on-screen text of a
+    video as WebVTT, or everything known about the asset as JSON (:class:`AssetExport`)."""
+
+    VTT = "vtt"
+    SRT = "srt"
+    OCR_VTT = "ocr-vtt"
+    JSON = "json"
+
+    @property
+    def media_type(self) -> str:
+        """The HTTP ``Content-Type`` of the export."""
+        return {"vtt": VTT_MIME, "ocr-vtt": VTT_MIME, "srt": SRT_MIME}.get(self.value, "application/json")
+
+
+class ExportedSource(Result):
+    """Where the asset came from, without the server's folders: a file by its name, an upload by the
+    name the client gave, a URL as fetched."""
+
+    kind: Literal["file", "upload", "url"]
+    name: str
+
+
+class ExportedSegment(Result):
+    """A time range and/or region of the asset, with what an operator found there. ``start``/``end``
+    are seconds (None for a whole image or document); ``region`` and ``data`` are the operator's own
+    (a transcript's words with their times, on-screen text's box, ...)."""
+
+    operator: str
+    key: str
+    start: float | None
+    end: float | None
+    region: dict[str, Any] | None
+    text: str | None
+    confidence: float | None
+    data: dict[str, Any]
+
+
+class AssetExport(Result):
+    """Everything known about one asset, as one document: ``assets export --format json`` and
+    ``GET /assets/{asset}/export.json``. Segments are grouped by kind (``transcript``, ``ocr``, ``shot``,
+    ...), each kind in order of start; artifacts carry their lineage; ``operators`` holds each
+    operator's last run. Blobs are named by their SHA-256; no path of the server is in it (paths in
+    messages read ``…``). Embedding vectors are left out."""
+
+    version: Literal[1] = 1
+    id: UUID
+    media_type: str
+    mime: str
+    sha256: str
+    size_bytes: int
+    status: str
+    created_at: IsoTime
+    sources: list[ExportedSource]
+    metadata: dict[str, Any]
+    segments: dict[str, list[ExportedSegment]]
+    artifacts: list[Artifact]
+    operators: dict[str, OperatorRun]
 
 
 # -- jobs -------------------------------------------------------------------------------------------
@@ -209,9 +294,10 @@ class DeadLetterInfo(Result):
 
 
 class DeadLetterList(Result):
-    """``jobs dlq --json`` and ``GET /jobs/dead``."""
+    """``jobs dlq --json`` and ``GET /v1/jobs/dead``; ``next_cursor`` as in :class:`AssetList`."""
 
     dead_letters: list[DeadLetterInfo]
+    next_cursor: str | None = None
 
 
 class JobDetail(Result):
@@ -389,3 +475,50 @@ class ModelListing(Result):
 
     device: str
     models: list[ModelInfo]
+
+
+# -- keys and the audit of API actions --------------------------------------------------------------
+
+
+class ApiKeyInfo(Result):
+    """An API key as listed: never its secret."""
+
+    id: str
+    tenant: str
+    scope: str
+    name: str
+    created_at: IsoTime
+    expires_at: IsoTime | None
+    revoked_at: IsoTime | None
+
+
+class CreatedKey(ApiKeyInfo):
+    """A key as made: ``key`` is the only time the secret is shown."""
+
+    key: str
+
+
+class ApiKeyList(Result):
+    keys: list[ApiKeyInfo]
+
+
+class ApiAction(Result):
+    """One action over the API: which key of which tenant, from which client address, did what to
+    which target, and the HTTP status it ended with."""
+
+    id: int
+    at: IsoTime
+    key_id: str | None
+    tenant: str | None
+    client: str
+    action: str
+    target: str
+    status: int
+    detail: dict[str, Any]
+
+
+class ApiActionList(Result):
+    """``GET /v1/audit``: oldest first, ``next_cursor`` as in :class:`AssetList`."""
+
+    actions: list[ApiAction]
+    next_cursor: str | None = None

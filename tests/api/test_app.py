@@ -28,14 +28,9 @@ from mediasift.api.receive import Unacceptable, check_public, safe_name
 from mediasift.config import Settings
 
 from support import mediagen
+from support.apikeys import Keys, bearer
 
 NOTE = "The lighthouse keeper wrote that the storm reached the harbour at midnight."
-
-
-@pytest.fixture
-def client(settings: Settings) -> Iterator[TestClient]:
-    with TestClient(create_app(settings.model_copy(update={"url_fetch_private": True}))) as test_client:
-        yield test_client
 
 
 class _Files(SimpleHTTPRequestHandler):
@@ -82,88 +77,90 @@ def png_bytes() -> bytes:
 
 
 def asset_count(client: TestClient) -> int:
-    return len(client.get("/assets").json()["assets"])
+    return len(client.get("/v1/assets").json()["assets"])
 
 
 @pytest.mark.slow
-def test_an_upload_is_analysed_and_its_results_served(client: TestClient) -> None:
-    response = client.post("/assets?wait=true", files={"file": ("cat.png", png_bytes(), "image/png")})
+def test_an_upload_is_analysed_and_its_results_served(client: TestClient, worker: None) -> None:
+    response = client.post("/v1/assets?wait=true", files={"file": ("cat.png", png_bytes(), "image/png")})
     assert response.status_code == 201, response.text
     (item,) = response.json()["accepted"]
     assert item["media_type"] == "image" and item["status"] == "done" and item["duplicate"] is False
     assert item["path"] == "upload:cat.png"
 
-    again = client.post("/assets", files={"file": ("copy.png", png_bytes(), "image/png")})
+    again = client.post("/v1/assets", files={"file": ("copy.png", png_bytes(), "image/png")})
     assert again.status_code == 200 and again.json()["accepted"][0]["duplicate"] is True
 
-    detail = client.get(f"/assets/{item['asset_id'][:8]}").json()
+    detail = client.get(f"/v1/assets/{item['asset_id'][:8]}").json()
     assert detail["id"] == item["asset_id"] and "upload:copy.png" in detail["sources"]
     kinds = {artifact["kind"] for artifact in detail["artifacts"]}
     assert {"labels", "thumbnail", "phash"} <= kinds
     thumbnail = next(a for a in detail["artifacts"] if a["kind"] == "thumbnail")
-    served = client.get(f"/blobs/{thumbnail['blob_sha256']}")
+    served = client.get(f"/v1/blobs/{thumbnail['blob_sha256']}")
     assert served.status_code == 200 and served.headers["content-type"].startswith("image/")
     assert max(Image.open(io.BytesIO(served.content)).size) <= 320
-    assert client.get("/blobs/" + "0" * 64).status_code == 404
-    assert client.get("/blobs/not-a-hash").status_code == 404
+    assert client.get("/v1/blobs/" + "0" * 64).status_code == 404
+    assert client.get("/v1/blobs/not-a-hash").status_code == 404
 
-    hits = client.get("/search", params={"q": "a tabby cat", "type": "image"}).json()["results"]
+    hits = client.get("/v1/search", params={"q": "a tabby cat", "type": "image"}).json()["results"]
     assert hits and hits[0]["asset_id"] == item["asset_id"]
-    assert client.get(f"/assets/{item['asset_id']}/similar").json()["asset_id"] == item["asset_id"]
-    assert client.get("/assets/ffffffff").status_code == 404
-    assert client.get("/search", params={"q": "cat", "mode": "fuzzy"}).status_code == 422
+    assert client.get(f"/v1/assets/{item['asset_id']}/similar").json()["asset_id"] == item["asset_id"]
+    assert client.get("/v1/assets/ffffffff").status_code == 404
+    assert client.get("/v1/search", params={"q": "cat", "mode": "fuzzy"}).status_code == 422
 
 
 @pytest.mark.slow
-def test_a_raw_body_upload_and_a_url_are_ingested_with_their_source(client: TestClient, web: tuple[str, Path]) -> None:
-    raw = client.post("/assets?filename=../../etc/note.txt&wait=true", content=NOTE.encode())
+def test_a_raw_body_upload_and_a_url_are_ingested_with_their_source(
+    client: TestClient, worker: None, web: tuple[str, Path]
+) -> None:
+    raw = client.post("/v1/assets?filename=../../etc/note.txt&wait=true", content=NOTE.encode())
     assert raw.status_code == 201, raw.text
     assert raw.json()["accepted"][0]["path"] == "upload:note.txt", "only the last part of a name is kept"
 
     base, folder = web
     mediagen.make_image(folder / "gradient.webp", (200, 120))
-    fetched = client.post("/assets/from-url", json={"url": f"{base}/moved/gradient.webp", "wait": True})
+    fetched = client.post("/v1/assets/from-url", json={"url": f"{base}/moved/gradient.webp", "wait": True})
     assert fetched.status_code == 201, fetched.text
     (item,) = fetched.json()["accepted"]
     assert item["media_type"] == "image" and item["path"] == f"{base}/gradient.webp" and item["status"] == "done"
-    assert client.get(f"/assets/{item['asset_id']}").json()["sources"] == [f"{base}/gradient.webp"]
+    assert client.get(f"/v1/assets/{item['asset_id']}").json()["sources"] == [f"{base}/gradient.webp"]
 
 
 @pytest.mark.slow
 def test_bad_input_is_refused_with_a_reason_and_leaves_nothing(
-    settings: Settings, client: TestClient, web: tuple[str, Path]
+    settings: Settings, client: TestClient, keys: Keys, web: tuple[str, Path]
 ) -> None:
     base, folder = web
     (folder / "song.mp3").write_bytes(os.urandom(50_000))
     before = asset_count(client)
-    junk = client.post("/assets", files={"file": ("song.mp3", os.urandom(50_000), "audio/mpeg")})
+    junk = client.post("/v1/assets", files={"file": ("song.mp3", os.urandom(50_000), "audio/mpeg")})
     assert junk.status_code == 422 and junk.json()["detail"]
-    assert client.post("/assets", files={"file": ("empty.txt", b"", "text/plain")}).status_code == 422
-    assert client.post("/assets", data={"note": "no file"}).status_code == 422
-    missing = client.post("/assets/from-url", json={"url": f"{base}/nothing.png"})
+    assert client.post("/v1/assets", files={"file": ("empty.txt", b"", "text/plain")}).status_code == 422
+    assert client.post("/v1/assets", data={"note": "no file"}).status_code == 422
+    missing = client.post("/v1/assets/from-url", json={"url": f"{base}/nothing.png"})
     assert missing.status_code == 422 and "404" in missing.json()["detail"]
-    assert client.post("/assets/from-url", json={"url": "file:///etc/passwd"}).status_code == 422
-    for query in ("/search?q=a%00b", "/assets?status=%00"):
-        assert client.get(query).status_code == 422, query
-    bad_port = client.post("/assets/from-url", json={"url": "http://127.0.0.1:99999/a.png"})
+    assert client.post("/v1/assets/from-url", json={"url": "file:///etc/passwd"}).status_code == 422
+    for query in ("/v1/search?q=a%00b", "/v1/assets?status=%00", "/v1/assets/%01x"):
+        assert client.get(query).status_code == 400, query
+    bad_port = client.post("/v1/assets/from-url", json={"url": "http://127.0.0.1:99999/a.png"})
     assert bad_port.status_code == 422 and "port" in bad_port.json()["detail"]
-    assert client.post("/assets/from-url", json={"url": f"{base}/song.mp3"}).status_code == 422
+    assert client.post("/v1/assets/from-url", json={"url": f"{base}/song.mp3"}).status_code == 422
     assert asset_count(client) == before
     assert not any((settings.home / "uploads").iterdir()), "received files are removed"
 
     small = settings.model_copy(update={"max_file_bytes": 1000, "url_fetch_private": True})
-    with TestClient(create_app(small)) as limited:
-        too_big = limited.post("/assets", files={"file": ("big.txt", b"x" * 5000, "text/plain")})
+    with TestClient(create_app(small), headers=bearer(keys.write)) as limited:
+        too_big = limited.post("/v1/assets", files={"file": ("big.txt", b"x" * 5000, "text/plain")})
         assert too_big.status_code == 413
-        assert limited.post("/assets/from-url", json={"url": f"{base}/song.mp3"}).status_code == 413
+        assert limited.post("/v1/assets/from-url", json={"url": f"{base}/song.mp3"}).status_code == 413
 
-    with TestClient(create_app(settings)) as guarded:  # the default: no private addresses
-        refused = guarded.post("/assets/from-url", json={"url": f"{base}/song.mp3"})
+    with TestClient(create_app(settings), headers=bearer(keys.write)) as guarded:  # no private addresses
+        refused = guarded.post("/v1/assets/from-url", json={"url": f"{base}/song.mp3"})
         assert refused.status_code == 422 and "not a public address" in refused.json()["detail"]
 
 
 def test_a_trusted_host_that_redirects_to_a_private_address_is_refused(
-    settings: Settings, web: tuple[str, Path]
+    settings: Settings, keys: Keys, web: tuple[str, Path]
 ) -> None:
     """Each redirect hop is checked like the first URL: ``localhost`` is trusted by name (as a public host
     would be), its redirect to 127.0.0.1, a private address nobody trusted, is refused before it is asked."""
@@ -171,16 +168,16 @@ def test_a_trusted_host_that_redirects_to_a_private_address_is_refused(
     port = base.rsplit(":", 1)[1]
     (folder / "cat.png").write_bytes(png_bytes())
     trusting = settings.model_copy(update={"url_fetch_allowed_hosts": "LOCALHOST."})
-    with TestClient(create_app(trusting)) as client:
+    with TestClient(create_app(trusting), headers=bearer(keys.write)) as client:
         _Files.asked.clear()
-        refused = client.post("/assets/from-url", json={"url": f"http://localhost:{port}/to/127.0.0.1/cat.png"})
+        refused = client.post("/v1/assets/from-url", json={"url": f"http://localhost:{port}/to/127.0.0.1/cat.png"})
         assert refused.status_code == 422, refused.text
         assert "127.0.0.1" in refused.json()["detail"] and "not a public address" in refused.json()["detail"]
         assert _Files.asked == ["/to/127.0.0.1/cat.png"], "the private hop was never asked"
         assert asset_count(client) == 0
-        direct = client.post("/assets/from-url", json={"url": f"http://127.0.0.1:{port}/cat.png"})
+        direct = client.post("/v1/assets/from-url", json={"url": f"http://127.0.0.1:{port}/cat.png"})
         assert direct.status_code == 422 and "not a public address" in direct.json()["detail"]
-        followed = client.post("/assets/from-url", json={"url": f"http://localhost:{port}/to/localhost/cat.png"})
+        followed = client.post("/v1/assets/from-url", json={"url": f"http://localhost:{port}/to/localhost/cat.png"})
         assert followed.status_code == 201, followed.text
         assert followed.json()["accepted"][0]["path"] == f"http://localhost:{port}/cat.png"
 
@@ -194,24 +191,27 @@ def test_private_and_odd_addresses_are_not_fetched() -> None:
     assert safe_name("../../a/b\x00c.png", "x") == "bc.png" and safe_name("..", "x") == "x"
 
 
-def test_a_token_guards_everything_but_health(settings: Settings) -> None:
+def test_the_shared_token_acts_as_an_admin_and_nothing_else_opens_the_api(settings: Settings) -> None:
     with TestClient(create_app(settings.model_copy(update={"api_token": "s3cret"}))) as guarded:
         assert guarded.get("/healthz").status_code == 200
-        assert guarded.get("/status").status_code == 401
-        assert guarded.get("/status", headers={"Authorization": "Bearer wrong"}).status_code == 401
-        assert guarded.get("/status", headers={"Authorization": "Bearer s3cret"}).status_code == 200
+        assert guarded.get("/readyz").status_code == 200
+        assert guarded.get("/v1/status").status_code == 401
+        assert guarded.get("/v1/status", headers=bearer("wrong")).status_code == 401
+        assert guarded.get("/v1/status", headers=bearer("s3cret")).status_code == 200
+        assert guarded.get("/openapi.json").status_code == 401
+        assert guarded.get("/docs", headers=bearer("s3cret")).status_code == 404, "no docs page loading a CDN"
 
 
 def test_metrics_time_each_route_by_its_template(client: TestClient) -> None:
-    assert client.get("/assets/00000000").status_code == 404
-    assert client.get("/status").status_code == 200
+    assert client.get("/v1/assets/00000000").status_code == 404
+    assert client.get("/v1/assets").status_code == 200
     families = {f.name: f for f in text_string_to_metric_families(client.get("/metrics").text)}
     counts = {
         (s.labels["route"], s.labels["status"]): s.value
         for s in families["mediasift_api_request_seconds"].samples
         if s.name.endswith("_count")
     }
-    assert counts[("/assets/{asset}", "404")] == 1 and counts[("/status", "200")] == 1
+    assert counts[("/v1/assets/{asset}", "404")] == 1 and counts[("/v1/assets", "200")] == 1
     assert "mediasift_queue_ready" in families and "process_resident_memory_bytes" in families
 
 
@@ -232,7 +232,7 @@ def test_serve_answers_over_a_real_socket(settings: Settings) -> None:
             except httpx.ConnectError:
                 time.sleep(0.3)
         assert answer is not None and answer.json() == {"status": "ok"}
-        assert httpx.get(f"http://127.0.0.1:{port}/openapi.json").json()["info"]["title"] == "mediasift"
+        assert httpx.get(f"http://127.0.0.1:{port}/openapi.json").status_code == 401
     finally:
         server.send_signal(signal.SIGTERM)
         _, err = server.communicate(timeout=30)
@@ -241,13 +241,13 @@ def test_serve_answers_over_a_real_socket(settings: Settings) -> None:
 
 
 # Routes whose success is not JSON, and the media type each declares instead.
-NOT_JSON = {"/metrics": "text/plain", "/blobs/{sha256}": "*/*"}
+NOT_JSON = {"/metrics": "text/plain", "/v1/blobs/{sha256}": "*/*"}
 
 
 def test_openapi_describes_every_successful_response(settings: Settings) -> None:
     document = create_app(settings).openapi()
     schemas = document["components"]["schemas"]
-    assert {"/status", "/assets", *NOT_JSON} <= set(document["paths"])
+    assert {"/v1/status", "/v1/assets", *NOT_JSON} <= set(document["paths"])
     for path, operations in document["paths"].items():
         for method, operation in operations.items():
             route = f"{method.upper()} {path}"
@@ -255,6 +255,9 @@ def test_openapi_describes_every_successful_response(settings: Settings) -> None
             assert successes, f"{route} declares no successful response"
             for code, answer in successes.items():
                 content = answer.get("content", {})
+                if code == "204":
+                    assert not content, f"{route} 204 declares a body"
+                    continue
                 if path in NOT_JSON:
                     assert [kind for kind in content if kind.startswith(NOT_JSON[path])], f"{route} {code}: {content}"
                     continue

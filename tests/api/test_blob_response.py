@@ -33,6 +33,7 @@ from mediasift.config import Settings
 from mediasift.db import assets as asset_repo
 from mediasift.service import Mediasift
 
+from support.apikeys import Keys, bearer
 from support.blob_stores import KINDS, blob_store_of
 
 MIB = 1024 * 1024
@@ -100,7 +101,7 @@ def test_one_range_is_206_with_its_part(client: tuple[TestClient, str], asked: s
 def test_a_range_past_the_end_is_416_with_the_size(client: tuple[TestClient, str], asked: str) -> None:
     http, sha = client
     answer = http.get(f"/b/{sha}", headers={"Range": asked})
-    assert answer.status_code == 416 and answer.content == b""
+    assert answer.status_code == 416 and f"{SIZE} bytes" in answer.json()["detail"]
     assert answer.headers["content-range"] == f"bytes */{SIZE}"
 
 
@@ -187,7 +188,7 @@ def _download(url: str, headers: dict[str, str] | None = None) -> tuple[int, str
 
 @pytest.fixture
 def big_blob(settings: Settings, tmp_path: Path) -> str:
-    """A 60 MB blob in the settings' store, recorded as a video (as an original would be)."""
+    """A 60 MB blob in the settings' store: the original of a video of tenant alpha."""
     source = tmp_path / "big.bin"
     with source.open("wb") as out:
         for _ in range(BIG // MIB):
@@ -196,7 +197,9 @@ def big_blob(settings: Settings, tmp_path: Path) -> str:
     try:
         sha, size = system.blobs.put_file(source)
         with system.db.transaction() as conn:
-            asset_repo.insert_blob(conn, sha, size, "video/mp4")
+            asset_repo.register_asset(
+                conn, tenant="alpha", sha256=sha, media_type="video", mime="video/mp4", size_bytes=size, metadata={}
+            )
     finally:
         system.close()
     source.unlink()
@@ -204,13 +207,16 @@ def big_blob(settings: Settings, tmp_path: Path) -> str:
 
 
 @pytest.mark.slow
-def test_served_blobs_stream_to_parallel_clients_in_bounded_memory(settings: Settings, big_blob: str) -> None:
+def test_served_blobs_stream_to_parallel_clients_in_bounded_memory(
+    settings: Settings, keys: Keys, big_blob: str
+) -> None:
     port = _free_port()
     env = {**os.environ, "MEDIASIFT_HOME": str(settings.home), "MEDIASIFT_DATABASE_URL": settings.database_url}
     server = subprocess.Popen(
         [sys.executable, "-m", "mediasift.cli", "serve", "--port", str(port)], env=env, stderr=subprocess.PIPE
     )
-    url = f"http://127.0.0.1:{port}/blobs/{big_blob}"
+    url = f"http://127.0.0.1:{port}/v1/blobs/{big_blob}"
+    key = bearer(keys.read)
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -219,16 +225,17 @@ def test_served_blobs_stream_to_parallel_clients_in_bounded_memory(settings: Set
                 break
             except httpx.ConnectError:
                 time.sleep(0.3)
-        part = httpx.get(url, headers={"Range": "bytes=1000-1999"}, timeout=30)
-        assert part.status_code == 206 and len(part.content) == 1000
+        part = httpx.get(url, headers={**key, "Range": "bytes=1000-1999"}, timeout=30)
+        assert part.status_code == 206 and len(part.content) == 1000, part.text
+        assert part.headers["content-disposition"] == f'attachment; filename="{big_blob[:16]}"'
         assert part.headers["content-range"] == f"bytes 1000-1999/{BIG}" and part.headers["content-type"] == "video/mp4"
-        assert httpx.get(url, headers={"If-None-Match": f'"{big_blob}"'}, timeout=30).status_code == 304
-        assert _download(url) == (200, big_blob, BIG)  # warm: every code path and pool thread in place
+        assert httpx.get(url, headers={**key, "If-None-Match": f'"{big_blob}"'}, timeout=30).status_code == 304
+        assert _download(url, key) == (200, big_blob, BIG)  # warm: every code path and pool thread in place
 
         before = _status(server.pid)["VmRSS"]
         Path(f"/proc/{server.pid}/clear_refs").write_text("5")  # VmHWM from now on
         results: list[tuple[int, str, int]] = []
-        clients = [threading.Thread(target=lambda: results.append(_download(url))) for _ in range(CLIENTS)]
+        clients = [threading.Thread(target=lambda: results.append(_download(url, key))) for _ in range(CLIENTS)]
         started = time.monotonic()
         for client in clients:
             client.start()

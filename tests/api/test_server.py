@@ -20,9 +20,11 @@ from mediasift.api.head_deadline import head_deadline_protocol
 from mediasift.api.server import ApiThread, bind
 from mediasift.config import Settings
 
+from support.apikeys import make_keys
+
 HEAD_TIMEOUT_S = 2.0
 # What each kind of half-open connection sends before it goes silent.
-PARTIAL_HEADS = [b"", b"GET /hea", b"GET /healthz HTTP/1.1\r\n", b"GET /healthz HTTP/1.1\r\nHost: x\r\nUser-Ag"]
+PARTIAL_HEADS = [b"", b"GET /hea", b"GET /healthz HTTP/1.1\r\n", b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Ag"]
 
 
 @contextmanager
@@ -135,7 +137,7 @@ def test_a_head_trickled_a_byte_at_a_time_is_closed_at_the_deadline_not_kept_by_
 
 
 def test_kept_alive_connections_close_when_idle_and_a_second_head_has_its_own_deadline(settings: Settings) -> None:
-    request = b"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n"
+    request = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
     with served(settings, api_keepalive_timeout_s=1) as (_, port):
         idle = connect(port, request)
         assert idle.recv(65536).startswith(b"HTTP/1.1 200")
@@ -152,9 +154,13 @@ def test_kept_alive_connections_close_when_idle_and_a_second_head_has_its_own_de
 
 
 def test_requests_past_the_concurrency_limit_get_503_until_one_finishes(settings: Settings) -> None:
+    key = make_keys(settings).write
     with served(settings, api_max_concurrency=2) as (url, port):
         # Uploads whose bodies stop halfway: two requests held in the app, waiting for the rest.
-        upload = b"POST /assets?filename=a.txt HTTP/1.1\r\nHost: t\r\nContent-Length: 1000\r\n\r\nhalf"
+        upload = (
+            f"POST /v1/assets?filename=a.txt HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {key}\r\n"
+            "Content-Length: 1000\r\n\r\nhalf"
+        ).encode()
         held = [connect(port, upload) for _ in range(2)]
         deadline, answer = time.monotonic() + 10, httpx.get(f"{url}/healthz", timeout=5)
         while answer.status_code == 200 and time.monotonic() < deadline:

@@ -93,7 +93,7 @@ def test_audit_trail_records_every_change_and_is_append_only(db: Database) -> No
         asset_repo.set_actor(conn, "tester")
         asset_repo.set_status(conn, asset_id, "done")
     with db.connect() as conn:
-        trail = asset_repo.audit_trail(conn, str(asset_id))
+        trail = asset_repo.audit_trail(conn, asset_id)
         actions = [(r["entity"], r["action"], r["actor"]) for r in trail]
         assert ("assets", "insert", "test") in actions
         assert ("asset_sources", "insert", "test") in actions
@@ -151,7 +151,7 @@ def test_vector_search_uses_a_per_model_index_and_ranks_by_cosine(db: Database) 
     with db.transaction() as conn:
         result_repo.replace_results(conn, _run(asset_id), result, [])
     with db.transaction() as conn:
-        hits = nearest_segments(conn, MODEL.id, vectors[7] * 3, limit=3, media_type=None)
+        hits = nearest_segments(conn, MODEL.id, vectors[7] * 3, limit=3, media_type=None, tenant=None)
         indexes = [
             r["indexname"] for r in conn.execute("SELECT indexname FROM pg_indexes WHERE tablename='embeddings'")
         ]

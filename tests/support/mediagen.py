@@ -74,7 +74,7 @@ def write_audio(path: Path, planar: np.ndarray, rate: int) -> Path:
     layout = "mono" if planar.shape[0] == 1 else "stereo"
     with av.open(str(path), "w", format=muxer) as out:
         stream = cast(AudioStream, out.add_stream(codec, rate=rate, layout=layout))
-        _encode_audio(out, stream, planar.astype(np.float32), rate)
+        encode_audio(out, stream, planar.astype(np.float32), rate)
     return path
 
 
@@ -100,11 +100,11 @@ def make_tone_audio(
     wave = np.stack([0.3 * np.sin(2 * np.pi * freq * (1 + 0.5 * ch) * t) for ch in range(channels)])
     with av.open(str(path), "w", format=container or muxer, options=options or {}) as out:
         stream = cast(AudioStream, out.add_stream(codec, rate=rate, layout="mono" if channels == 1 else "stereo"))
-        _encode_audio(out, stream, wave.astype(np.float32), rate)
+        encode_audio(out, stream, wave.astype(np.float32), rate)
     return path
 
 
-def _encode_audio(out: OutputContainer, stream: AudioStream, planar: np.ndarray, rate: int) -> None:
+def encode_audio(out: OutputContainer, stream: AudioStream, planar: np.ndarray, rate: int) -> None:
     """Encode float planar samples (channels x n) in 1024-sample chunks; the codec converts the format."""
     layout = "mono" if planar.shape[0] == 1 else "stereo"
     for start in range(0, planar.shape[1], 1024):
@@ -179,7 +179,7 @@ def make_video(
         out.mux(video.encode(None))
         if audio is not None:
             stream, samples, rate = audio
-            _encode_audio(out, stream, samples, rate)
+            encode_audio(out, stream, samples, rate)
     return path
 
 

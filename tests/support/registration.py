@@ -22,7 +22,13 @@ def register(db: Database, payload: bytes, source: str = "/x") -> tuple[Any, boo
     with db.transaction() as conn:
         asset_repo.set_actor(conn, "test")
         asset_id, created = asset_repo.register_asset(
-            conn, sha256=sha, media_type="text", mime="text/plain", size_bytes=len(payload), metadata={"a": 1}
+            conn,
+            tenant="default",
+            sha256=sha,
+            media_type="text",
+            mime="text/plain",
+            size_bytes=len(payload),
+            metadata={"a": 1},
         )
         asset_repo.add_source(conn, asset_id, source)
     return asset_id, created

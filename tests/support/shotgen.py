@@ -31,6 +31,7 @@ from typing import cast
 import av
 import cv2
 import numpy as np
+from av.audio.stream import AudioStream
 from av.video.stream import VideoStream
 from PIL import Image, ImageDraw
 
@@ -402,10 +403,12 @@ def write_frames(
     codec: str = "h264",
     rotation: int = 0,
     sample_aspect_ratio: Fraction | None = None,
+    audio_wav: Path | None = None,
 ) -> Path:
     """Encode RGB frames as :func:`write` does; ``codec`` "libx265" writes HEVC (preset fast).
     ``rotation`` (clockwise degrees) and ``sample_aspect_ratio`` are how a player is told to show the
-    frames, as :func:`support.mediagen.make_video` writes them."""
+    frames, as :func:`support.mediagen.make_video` writes them. ``audio_wav`` (any audio file) is
+    muxed as AAC, cut to the frames' length."""
     with av.open(str(path), "w") as out:
         stream = cast(VideoStream, out.add_stream(codec, rate=fps))
         stream.width, stream.height = size
@@ -415,11 +418,20 @@ def write_frames(
             stream.set_display_rotation(-rotation)  # PyAV takes counter-clockwise degrees
         if sample_aspect_ratio is not None:
             stream.codec_context.sample_aspect_ratio = sample_aspect_ratio
+        sound: tuple[AudioStream, np.ndarray, int] | None = None
+        if audio_wav is not None:
+            samples, rate = mediagen.read_audio(audio_wav)
+            layout = "mono" if samples.shape[0] == 1 else "stereo"
+            sound = cast(AudioStream, out.add_stream("aac", rate=rate, layout=layout)), samples[:2], rate
+        index = -1
         for index, image in enumerate(frames):
             frame = av.VideoFrame.from_ndarray(image, format="rgb24")
             frame.pts = index
             out.mux(stream.encode(frame))
         out.mux(stream.encode(None))
+        if sound is not None:
+            audio, samples, rate = sound
+            mediagen.encode_audio(out, audio, samples[:, : round((index + 1) / fps * rate)], rate)
     return path
 
 

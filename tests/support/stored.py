@@ -44,7 +44,13 @@ def add_asset(conn: Any, name: str, media_type: str) -> UUID:
     """A new asset (its bytes stand in by its name) with ``name`` as its source path."""
     sha = hashlib.sha256(name.encode()).hexdigest()
     asset_id, created = asset_repo.register_asset(
-        conn, sha256=sha, media_type=media_type, mime="application/octet-stream", size_bytes=1, metadata={}
+        conn,
+        tenant="default",
+        sha256=sha,
+        media_type=media_type,
+        mime="application/octet-stream",
+        size_bytes=1,
+        metadata={},
     )
     assert created, name
     asset_repo.add_source(conn, asset_id, name)

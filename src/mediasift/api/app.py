@@ -1,90 +1,47 @@
-"""The HTTP API: the CLI's contracts over HTTP (same JSON), plus uploads, URLs and blobs.
+"""The HTTP API, versioned under ``/v1``: the CLI's contracts over HTTP (same JSON), plus uploads,
+URLs, blobs, keys and the audit of API actions, for many tenants at once.
 
-Handlers that touch the database or wait for work are plain functions, which FastAPI runs in its
-thread pool; bodies are read asynchronously and handed to ingest in that pool too. Ingest over HTTP
-queues work for the workers; ``wait=true`` holds the answer until the analysis is done, and does the
-work in this process when no worker is alive, as ``ingest --wait`` does.
+Every request but ``/healthz``, ``/readyz`` and ``/metrics`` carries an API key, checked by the gate
+(:mod:`mediasift.api.gate`) before any body is read; what a route reads and writes is the key's
+tenant's. Errors are ``application/problem+json``. Handlers that touch the database are plain
+functions, which FastAPI runs in its thread pool. Ingest over HTTP queues work for the workers and
+never analyses in this process: ``wait=true`` waits for them, then answers 202.
 """
 
 from __future__ import annotations
 
-import hmac
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib.metadata import version
-from typing import Annotated, Any, Literal
 
-from fastapi import Depends, FastAPI, HTTPException, Query, Request, Response
-from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from pydantic import BaseModel
-from starlette.datastructures import UploadFile
+from fastapi import FastAPI, Request
+from starlette.middleware.cors import CORSMiddleware
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 
-from mediasift.api.blob_response import blob_response
-from mediasift.api.latency import RequestTimer
-from mediasift.api.receive import Unacceptable, copy_limited, download, landing, safe_name, save_stream
+from mediasift.access import DEFAULT_TENANT, Principal, Scope
+from mediasift.api import problems
+from mediasift.api.gate import BodyTooLarge, Gate, GateRules
+from mediasift.api.latency import RequestTimer, request_histogram
+from mediasift.api.problems import ProblemResponse, problem
+from mediasift.api.ratelimit import RequestLimiter
+from mediasift.api.receive import Unacceptable
+from mediasift.api.routes import admin, assets, blobs, exports, jobs, search
+from mediasift.api.routes import system as system_routes
 from mediasift.config import Settings, load_settings
-from mediasift.mediatype import MediaType
-from mediasift.service import AssetNotFound, IngestReport, Mediasift
-from mediasift.service_models import (
-    AssetDetail,
-    AssetList,
-    AssetSummary,
-    DeadLetterInfo,
-    DeadLetterList,
-    IngestSummary,
-    JobDetail,
-    SearchMode,
-    SearchResults,
-    SimilarList,
-    Status,
-)
+from mediasift.cursors import BadCursor
+from mediasift.service import AssetNotFound, Mediasift, NothingToExport, NotReady, QueueFull
 
 # A multipart body is the file plus a few hundred bytes of headers and boundaries.
 MULTIPART_OVERHEAD = 64 * 1024
-
-
-class FromUrl(BaseModel):
-    url: str
-    wait: bool = False
-
-
-class Health(BaseModel):
-    status: Literal["ok"]
-
-
-class Requeued(BaseModel):
-    requeued: int  # dead jobs queued again
-
-
-class PrometheusText(Response):
-    media_type = CONTENT_TYPE_LATEST
-
-
-# Stored bytes go out with the media type they were stored with: a thumbnail, a keyframe, an original.
-_BLOB_RESPONSE: dict[int | str, dict[str, Any]] = {
-    200: {"description": "The bytes", "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}}}
-}
-# An ingested file is 201 when it is a new asset and 200 when the same bytes were there already.
-_INGEST_RESPONSES: dict[int | str, dict[str, Any]] = {
-    200: {"model": IngestSummary, "description": "The same bytes were stored already"},
-}
-
-
-async def _refuse_nul_in_query(request: Request, call_next: Callable[[Request], Any]) -> Any:
-    """A NUL in a query parameter is a 422: PostgreSQL text cannot hold one, so it would fail deep
-    inside a query as a 500."""
-    for name, value in request.query_params.multi_items():
-        if "\x00" in value:
-            return JSONResponse({"detail": f"query parameter {name!r} holds a NUL character"}, status_code=422)
-    return await call_next(request)
+# Statuses the gate may give on any guarded route, documented on each.
+GATE_STATUSES = (400, 401, 403, 413, 429)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     """The API over the system ``settings`` describe (the environment's by default: this is an entry
     point, where the environment is read)."""
     system = Mediasift(settings or load_settings())
+    s = system.settings
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -92,148 +49,78 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         system.close()
 
     registry = system.metrics_registry()
-    timer = RequestTimer(registry)
     app = FastAPI(
         title="mediasift",
         version=version("mediasift"),
         summary="Ingest, analyse and search video, audio, images and text.",
         lifespan=lifespan,
-        dependencies=[Depends(_bearer(system.settings.api_token))],
+        docs_url=None,  # the interactive docs would load their scripts from a CDN; /openapi.json needs a key
+        redoc_url=None,
+        responses=problems.documented(*GATE_STATUSES),
     )
-    app.middleware("http")(timer.middleware)
-    app.middleware("http")(_refuse_nul_in_query)
+    problems.install(app)
+    _install_errors(app)
+    for routes in (assets, exports, search, blobs, jobs, admin):
+        app.include_router(routes.router(system))
+    app.include_router(system_routes.router(system, registry))
 
-    @app.exception_handler(AssetNotFound)
-    async def not_found(_: Request, exc: AssetNotFound) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status_code=404)
-
-    @app.exception_handler(Unacceptable)
-    async def unacceptable(_: Request, exc: Unacceptable) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status_code=exc.status)
-
-    @app.get("/healthz", tags=["system"])
-    def healthz() -> Health:
-        """Whether the API can reach its database (open without a token, for load balancers)."""
-        system.ping()
-        return Health(status="ok")
-
-    @app.get("/status", tags=["system"])
-    def status() -> Status:
-        return system.status()
-
-    @app.get("/metrics", tags=["system"], response_class=PrometheusText)
-    def metrics() -> PrometheusText:
-        """Prometheus: what ``status`` says, request latency per route, and this process's figures."""
-        return PrometheusText(generate_latest(registry))
-
-    @app.post("/assets", tags=["assets"], status_code=201, responses=_INGEST_RESPONSES)
-    async def upload(
-        request: Request, response: Response, filename: str | None = None, wait: bool = False
-    ) -> IngestSummary:
-        """Upload one file: multipart/form-data with a ``file`` field, or the raw bytes as the body
-        with ``?filename=``. 201 when it is a new asset, 200 when the same bytes were there already,
-        413 over the size limit, 422 when the file is refused (with the reason)."""
-        limit = system.settings.max_file_bytes
-        multipart = request.headers.get("content-type", "").startswith("multipart/form-data")
-        declared = request.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > limit + (MULTIPART_OVERHEAD if multipart else 0):
-            raise Unacceptable(f"larger than the limit of {limit:,} bytes (MEDIASIFT_MAX_FILE_BYTES)", status=413)
-        if multipart:
-            form = await request.form(max_files=1, max_fields=4)
-            part = form.get("file")
-            if not isinstance(part, UploadFile):
-                raise Unacceptable('a multipart upload needs its file in a field named "file"')
-            name = safe_name(part.filename, "upload")
-            with landing(system.settings) as folder:
-                path = folder / name
-                await run_in_threadpool(copy_limited, part.file, path, limit)
-                report = await run_in_threadpool(system.ingest_received, path, f"upload:{name}", wait=wait)
-        else:
-            if not filename:
-                raise Unacceptable('send the file as multipart/form-data (field "file") or as the body, ?filename=')
-            name = safe_name(filename, "upload")
-            with landing(system.settings) as folder:
-                path = folder / name
-                await save_stream(request.stream(), path, limit)
-                report = await run_in_threadpool(system.ingest_received, path, f"upload:{name}", wait=wait)
-        return _ingested(report, response)
-
-    @app.post("/assets/from-url", tags=["assets"], status_code=201, responses=_INGEST_RESPONSES)
-    def from_url(body: FromUrl, response: Response) -> IngestSummary:
-        """Fetch a file from an http(s) URL and ingest it, recorded as coming from that URL."""
-        with landing(system.settings) as folder:
-            path, final_url = download(body.url, system.settings, folder)
-            return _ingested(system.ingest_received(path, final_url, wait=body.wait), response)
-
-    @app.get("/assets", tags=["assets"])
-    def list_assets(
-        media_type: Annotated[MediaType | None, Query(alias="type")] = None, status: str | None = None
-    ) -> AssetList:
-        rows = system.list_assets(media_type=media_type.value if media_type else None, status=status)
-        return AssetList(assets=[AssetSummary.of(row) for row in rows])
-
-    @app.get("/assets/{asset}", tags=["assets"])
-    def show(asset: str) -> AssetDetail:
-        """One asset (an id or an unambiguous prefix): metadata, artifacts with lineage, jobs, audit."""
-        return system.describe(system.resolve(asset))
-
-    @app.get("/assets/{asset}/similar", tags=["search"])
-    def similar(asset: str, limit: Annotated[int, Query(ge=1, le=1000)] = 10) -> SimilarList:
-        asset_id = system.resolve(asset)
-        return SimilarList.of(asset_id, system.similar(asset_id, limit=limit))
-
-    @app.get("/search", tags=["search"])
-    def search(
-        q: Annotated[str, Query(min_length=1, description="What to look for.")],
-        media_type: Annotated[MediaType | None, Query(alias="type")] = None,
-        mode: SearchMode = SearchMode.HYBRID,
-        limit: Annotated[int, Query(ge=1, le=1000)] = 10,
-    ) -> SearchResults:
-        hits = system.search(q, limit=limit, media_type=media_type.value if media_type else None, mode=mode)
-        return SearchResults(results=hits)
-
-    @app.get("/blobs/{sha256}", tags=["assets"], response_class=Response, responses=_BLOB_RESPONSE)
-    def blob(sha256: Annotated[str, Depends(_sha256)], request: Request) -> Response:
-        """Stored bytes by their sha256: thumbnails, keyframes (named in artifacts) and originals;
-        streamed, with byte ranges (206/416) and ETag revalidation (304)."""
-        return blob_response(system.blobs, sha256, system.blob_media_type(sha256), request.headers)
-
-    @app.get("/jobs/dead", tags=["jobs"])
-    def dead_letters(operator: str | None = None) -> DeadLetterList:
-        return DeadLetterList(dead_letters=[DeadLetterInfo.of(letter) for letter in system.dead_letters(operator)])
-
-    @app.get("/jobs/{job_id}", tags=["jobs"])
-    def job(job_id: str) -> JobDetail:
-        return system.job(job_id)
-
-    @app.post("/jobs/{job_id}/redrive", tags=["jobs"])
-    def redrive(job_id: str) -> Requeued:
-        return Requeued(requeued=system.redrive([job_id]))
-
+    # Middleware runs outermost last-added: trusted hosts, CORS, timing, then the gate.
+    app.add_middleware(
+        Gate,
+        rules=GateRules(
+            authenticate=system.keys.authenticate,
+            record=system.record_api_action,
+            legacy_token=s.api_token,
+            legacy_principal=Principal(tenant=DEFAULT_TENANT, scope=Scope.ADMIN, key_id="token"),
+            metrics_token=s.metrics_token,
+            upload_path="/v1/assets",
+            upload_limit=s.max_file_bytes + MULTIPART_OVERHEAD,
+            body_limit=s.api_max_body_bytes,
+            limiter=RequestLimiter(s.api_requests_per_minute, s.api_burst),
+            allowed_origins=s.cors_origins,
+        ),
+    )
+    app.add_middleware(RequestTimer, seconds=request_histogram(registry))
+    if s.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=sorted(s.cors_origins),
+            allow_methods=["GET", "POST", "DELETE"],
+            allow_headers=["Authorization", "Content-Type"],
+        )
+    hosts = [h.strip() for h in s.api_trusted_hosts.split(",") if h.strip()] or ["*"]
+    app.add_middleware(TrustedHostMiddleware, allowed_hosts=hosts)
     return app
 
 
-def _ingested(report: IngestReport, response: Response) -> IngestSummary:
-    if report.refused:
-        raise Unacceptable(report.refused[0].reason)
-    response.status_code = 200 if report.accepted[0].duplicate else 201
-    return report.summary()
+def _install_errors(app: FastAPI) -> None:
+    """The service's refusals as problems: what is not there (or is another tenant's) 404, what cannot
+    be taken 413/422, a full queue 429, an unreachable database or broker 503."""
 
+    @app.exception_handler(AssetNotFound)
+    async def not_found(_: Request, exc: AssetNotFound) -> ProblemResponse:
+        return problem(404, str(exc))
 
-def _sha256(sha256: str) -> str:
-    if len(sha256) != 64 or any(c not in "0123456789abcdef" for c in sha256):
-        raise HTTPException(404, f"no blob {sha256!r}")
-    return sha256
+    @app.exception_handler(NothingToExport)
+    async def nothing_to_export(_: Request, exc: NothingToExport) -> ProblemResponse:
+        return problem(404, str(exc))
 
+    @app.exception_handler(Unacceptable)
+    async def unacceptable(_: Request, exc: Unacceptable) -> ProblemResponse:
+        return problem(exc.status, str(exc))
 
-def _bearer(token: str) -> Callable[[Request], None]:
-    """A check of ``Authorization: Bearer <token>`` on every route but /healthz; none when no token."""
+    @app.exception_handler(BadCursor)
+    async def bad_cursor(_: Request, exc: BadCursor) -> ProblemResponse:
+        return problem(422, str(exc))
 
-    def check(request: Request) -> None:
-        if not token or request.url.path == "/healthz":
-            return
-        scheme, _, given = request.headers.get("authorization", "").partition(" ")
-        if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), token.encode()):
-            raise HTTPException(401, "a valid bearer token is required", headers={"WWW-Authenticate": "Bearer"})
+    @app.exception_handler(BodyTooLarge)
+    async def too_large(_: Request, exc: BodyTooLarge) -> ProblemResponse:
+        return problem(413, str(exc))
 
-    return check
+    @app.exception_handler(QueueFull)
+    async def queue_full(_: Request, exc: QueueFull) -> ProblemResponse:
+        return problem(429, str(exc), headers={"Retry-After": "30"})
+
+    @app.exception_handler(NotReady)
+    async def not_ready(_: Request, exc: NotReady) -> ProblemResponse:
+        return problem(503, str(exc))

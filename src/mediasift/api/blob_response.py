@@ -2,14 +2,15 @@
 
 - ``Range: bytes=a-b``, ``bytes=a-`` and ``bytes=-n`` get 206 with ``Content-Range``; a range that
   starts past the end (or ``bytes=-0``, or any range of an empty blob) gets 416 with
-  ``Content-Range: bytes */size``. A Range header this does not parse, a unit other than bytes, or
-  several ranges (``bytes=0-1,5-9``) is ignored and the whole blob is sent with 200, as RFC 9110
-  (14.2) allows: players and download managers ask for one range, and a multipart/byteranges answer
-  would be code for clients that do not exist here. ``If-Range`` with the ETag keeps the range;
+  ``Content-Range: bytes */size`` (an HTTPException, which the app's error handler words). A Range
+  header this does not parse, a unit other than bytes, or several ranges (``bytes=0-1,5-9``) is
+  ignored and the whole blob is sent with 200, as RFC 9110 (14.2) allows: players and download
+  managers ask for one range, and a multipart/byteranges answer would be code for clients that do
+  not exist here. ``If-Range`` with the ETag keeps the range;
   anything else there (a date, another tag) means the whole blob.
 - The ETag is the sha256 (strong: the bytes cannot change under it), and ``If-None-Match`` naming it
   (or ``*``) gets 304. ``Cache-Control: private``: blobs are behind API keys, so shared caches must
-  not keep them; ``immutable`` and a year's max-age because the same URL always means the same bytes.
+  not keep them; a day's max-age, not more, as a key can be revoked and an asset deleted.
 - ``X-Content-Type-Options: nosniff``: the stored media type is what the browser uses (an uploaded
   "image" that is really HTML is not rendered as HTML), and with a ``filename`` the blob goes out as
   an attachment (``Content-Disposition``), for originals that should be saved rather than shown.
@@ -33,7 +34,7 @@ from starlette.responses import Response, StreamingResponse
 
 from mediasift.blobs import BlobStore
 
-MAX_AGE_S = 365 * 24 * 3600
+MAX_AGE_S = 24 * 3600
 _RANGE = re.compile(r"bytes\s*=\s*(\d*)\s*-\s*(\d*)", re.IGNORECASE)
 _UNSAFE_IN_QUOTES = re.compile(r'[^\x20-\x7e]|["\\]')
 
@@ -109,7 +110,7 @@ def blob_response(
     etag = f'"{sha256}"'
     headers = {
         "etag": etag,
-        "cache-control": f"private, max-age={max_age_s}, immutable",
+        "cache-control": f"private, max-age={max_age_s}",
         "accept-ranges": "bytes",
         "x-content-type-options": "nosniff",
     }
@@ -124,7 +125,9 @@ def blob_response(
         try:
             byte_range = parse_range(wanted, size)
         except RangeNotSatisfiable:
-            return Response(status_code=416, headers={**headers, "content-range": f"bytes */{size}"})
+            raise HTTPException(
+                416, f"the blob has {size} bytes: no part of {wanted!r} is in it", {"content-range": f"bytes */{size}"}
+            ) from None
         if byte_range is not None:
             headers["content-range"] = byte_range.content_range(size)
             return _stream(store, sha256, media_type, byte_range, 206, headers)

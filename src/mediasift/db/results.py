@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -151,13 +152,28 @@ def read_segments(
         """,
         {"asset": asset_id, "operator": operator, "kind": kind},
     ).fetchall()
-    return [
-        StoredSegment(
-            id=r["id"], operator=r["operator"], kind=r["kind"], key=r["key"], start=r["start_s"],
-            end=r["end_s"], region=r["region"], text=r["text"], confidence=r["confidence"], data=r["data"],
-        )
-        for r in rows
-    ]  # fmt: skip
+    return [_segment(r) for r in rows]
+
+
+def read_segments_of_kinds(conn: Conn, asset_id: UUID, kinds: Sequence[str]) -> list[StoredSegment]:
+    """The asset's segments of any of ``kinds``, whichever operator made them, in order of start, then
+    end (untimed ones first)."""
+    rows = conn.execute(
+        """
+        SELECT id, operator, kind, key, start_s, end_s, region, text, confidence, data FROM segments
+        WHERE asset_id = %s AND kind = ANY(%s)
+        ORDER BY start_s NULLS FIRST, end_s NULLS FIRST, operator, key
+        """,
+        (asset_id, list(kinds)),
+    ).fetchall()
+    return [_segment(r) for r in rows]
+
+
+def _segment(r: dict[str, Any]) -> StoredSegment:
+    return StoredSegment(
+        id=r["id"], operator=r["operator"], kind=r["kind"], key=r["key"], start=r["start_s"], end=r["end_s"],
+        region=r["region"], text=r["text"], confidence=r["confidence"], data=r["data"],
+    )  # fmt: skip
 
 
 def read_runs(conn: Conn, asset_id: UUID) -> dict[str, dict[str, Any]]:

@@ -35,10 +35,18 @@ def ensure_vector_index(conn: Conn, model: str, dim: int) -> None:
 
 
 def nearest_segments(
-    conn: Conn, model: str, query: np.ndarray, *, limit: int, media_type: str | None, model_version: str | None = None
+    conn: Conn,
+    model: str,
+    query: np.ndarray,
+    *,
+    limit: int,
+    media_type: str | None,
+    tenant: str | None,
+    model_version: str | None = None,
 ) -> list[dict[str, Any]]:
-    """Segments nearest to ``query``, best first, with their asset and its latest source path.
-    With ``model_version``, only vectors that version made (another version's may not share its space).
+    """Segments nearest to ``query``, best first, with their asset and its latest source path: of
+    ``tenant``'s assets only (every tenant's when None). With ``model_version``, only vectors that
+    version made (another version's may not share its space).
 
     Iterative index scans keep a media-type filter from starving the result (pgvector >= 0.8).
     """
@@ -52,6 +60,7 @@ def nearest_segments(
             FROM embeddings e JOIN assets a ON a.id = e.asset_id
             WHERE e.model = %(model)s AND (%(media_type)s::text IS NULL OR a.media_type = %(media_type)s)
               AND (%(version)s::text IS NULL OR e.model_version = %(version)s)
+              AND (%(tenant)s::text IS NULL OR a.tenant = %(tenant)s)
             ORDER BY e.embedding::vector({dim}) <=> %(q)s
             LIMIT %(limit)s
         )
@@ -64,7 +73,15 @@ def nearest_segments(
         """
     ).format(dim=sql.Literal(dim))
     return conn.execute(
-        query_sql, {"q": query, "model": model, "media_type": media_type, "limit": limit, "version": model_version}
+        query_sql,
+        {
+            "q": query,
+            "model": model,
+            "media_type": media_type,
+            "limit": limit,
+            "version": model_version,
+            "tenant": tenant,
+        },
     ).fetchall()
 
 
@@ -72,7 +89,9 @@ def nearest_segments(
 HEADLINE_OPTIONS = 'MaxFragments=1, MaxWords=35, MinWords=15, ShortWord=0, StartSel="", StopSel=""'
 
 
-def matching_segments(conn: Conn, query: str, *, limit: int, media_type: str | None) -> list[dict[str, Any]]:
+def matching_segments(
+    conn: Conn, query: str, *, limit: int, media_type: str | None, tenant: str | None
+) -> list[dict[str, Any]]:
     """Segments whose text matches ``query`` in web-search syntax (all the words; "a phrase";
     ``or``; ``-excluded``), best ``ts_rank_cd`` first, shorter texts first among equals. Words are
     matched as written, lowercased (the ``simple`` configuration: no stemming, no stop words, any
@@ -84,6 +103,7 @@ def matching_segments(conn: Conn, query: str, *, limit: int, media_type: str | N
             SELECT s.id, ts_rank_cd(s.tsv, q.q) AS score
             FROM segments s JOIN assets a ON a.id = s.asset_id, q
             WHERE s.tsv @@ q.q AND (%(media_type)s::text IS NULL OR a.media_type = %(media_type)s)
+              AND (%(tenant)s::text IS NULL OR a.tenant = %(tenant)s)
             ORDER BY score DESC, length(s.text), s.id
             LIMIT %(limit)s
         )
@@ -94,5 +114,5 @@ def matching_segments(conn: Conn, query: str, *, limit: int, media_type: str | N
         FROM matched m JOIN segments s ON s.id = m.id JOIN assets a ON a.id = s.asset_id, q
         ORDER BY m.score DESC, length(s.text), s.id
         """,
-        {"query": query, "media_type": media_type, "limit": limit, "headline": HEADLINE_OPTIONS},
+        {"query": query, "media_type": media_type, "limit": limit, "headline": HEADLINE_OPTIONS, "tenant": tenant},
     ).fetchall()

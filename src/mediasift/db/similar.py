@@ -29,11 +29,12 @@ def vectors_of(conn: Conn, asset_id: UUID, model: str, limit: int) -> list[dict[
 
 
 def phash_neighbours(
-    conn: Conn, asset_id: UUID, keys: list[str], hashes: list[str], max_distance: int
+    conn: Conn, asset_id: UUID, keys: list[str], hashes: list[str], max_distance: int, tenant: str | None
 ) -> list[dict[str, Any]]:
     """Pictures of other assets within ``max_distance`` bits of each of ``hashes`` (64-bit hex, the
     query pictures named by ``keys``): query_key, asset_id, media_type, source_path, start_s, end_s
-    (of the matching picture's label segment) and distance. A scan of every stored hash."""
+    (of the matching picture's label segment) and distance; of ``tenant``'s assets only (every
+    tenant's when None). A scan of every stored hash."""
     return conn.execute(
         """
         WITH q AS (SELECT * FROM unnest(%(keys)s::text[], %(hashes)s::text[]) AS q(key, phash)),
@@ -47,8 +48,8 @@ def phash_neighbours(
                 ORDER BY src.last_seen DESC LIMIT 1) AS source_path
         FROM hits h JOIN assets a ON a.id = h.asset_id
         LEFT JOIN segments s ON s.asset_id = h.asset_id AND s.key = h.key AND s.operator = 'labels'
-        WHERE h.distance <= %(max)s
+        WHERE h.distance <= %(max)s AND (%(tenant)s::text IS NULL OR a.tenant = %(tenant)s)
         ORDER BY h.distance
         """,
-        {"asset": asset_id, "keys": keys, "hashes": hashes, "max": max_distance},
+        {"asset": asset_id, "keys": keys, "hashes": hashes, "max": max_distance, "tenant": tenant},
     ).fetchall()

@@ -8,9 +8,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from uuid import UUID
 
+from mediasift.access import DEFAULT_TENANT
 from mediasift.blobs import BlobStore
 from mediasift.config import Settings
 from mediasift.db import assets as asset_repo
+from mediasift.db import keys as key_repo
 from mediasift.db.connection import Database
 from mediasift.ingest.probe import Rejected, probe_file
 from mediasift.ingest.probe_text import LanguageOf
@@ -44,14 +46,15 @@ def expand_paths(paths: Iterable[Path]) -> Iterator[Path]:
 
 @dataclass
 class Ingestor:
-    """Registers files: probed (a text's language told by ``language_of``), stored, recorded as done
-    by ``actor`` in the audit trail."""
+    """Registers files as assets of ``tenant``: probed (a text's language told by ``language_of``),
+    stored, recorded as done by ``actor`` in the audit trail."""
 
     db: Database
     settings: Settings
     blobs: BlobStore
     language_of: LanguageOf
     actor: str = "ingest"
+    tenant: str = DEFAULT_TENANT
 
     def ingest_file(self, path: Path, source: str | None = None) -> Accepted | Refused:
         """Register the file at ``path``, recorded as coming from ``source`` (default: its absolute
@@ -69,8 +72,10 @@ class Ingestor:
         sha256, size = self.blobs.put_file(path)
         with self.db.transaction() as conn:
             asset_repo.set_actor(conn, self.actor)
+            key_repo.ensure_tenant(conn, self.tenant)
             asset_id, created = asset_repo.register_asset(
                 conn,
+                tenant=self.tenant,
                 sha256=sha256,
                 media_type=probe.media_type.value,
                 mime=probe.mime,

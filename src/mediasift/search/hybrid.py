@@ -32,6 +32,7 @@ def search(
     limit: int = 10,
     media_type: str | None = None,
     mode: SearchMode = SearchMode.HYBRID,
+    tenant: str | None = None,
 ) -> list[Hit]:
     """Best moments first: one hit per asset and time window (the best of its segments).
 
@@ -39,13 +40,15 @@ def search(
     meaning (:mod:`semantic`), each vector ranking cut at its similarity floor, are merged by
     reciprocal rank fusion, keyword matches first among equals (their snippet shows the words). When
     no text has all the words and no CLIP model is configured, this is meaning-based search alone:
-    nearest first, scored by cosine similarity, however far.
+    nearest first, scored by cosine similarity, however far. Only ``tenant``'s assets are searched
+    (every tenant's when None).
     """
     depth = limit * DEPTH_PER_RESULT
     if mode is SearchMode.KEYWORD:
-        return lexical.rank(db, query, depth=depth, media_type=media_type)[:limit]
-    vectors = semantic.rank(db, inference, query, depth=depth, media_type=media_type)
-    keyword = lexical.rank(db, query, depth=depth, media_type=media_type) if mode is SearchMode.HYBRID else []
+        return lexical.rank(db, query, depth=depth, media_type=media_type, tenant=tenant)[:limit]
+    vectors = semantic.rank(db, inference, query, depth=depth, media_type=media_type, tenant=tenant)
+    hybrid = mode is SearchMode.HYBRID
+    keyword = lexical.rank(db, query, depth=depth, media_type=media_type, tenant=tenant) if hybrid else []
     if not keyword and vectors.clip is None:
         return vectors.text[:limit]
     return fuse([keyword, *vectors.above_floors()])[:limit]

@@ -8,8 +8,9 @@ from mediasift.db.connection import Database
 from mediasift.search.hits import Hit, moments
 
 
-def rank(db: Database, query: str, *, depth: int, media_type: str | None) -> list[Hit]:
-    """Up to ``depth`` moments whose text has every word of ``query`` (web-search syntax), best first."""
+def rank(db: Database, query: str, *, depth: int, media_type: str | None, tenant: str | None) -> list[Hit]:
+    """Up to ``depth`` moments of ``tenant``'s assets (every tenant's when None) whose text has every
+    word of ``query`` (web-search syntax), best first."""
     with db.transaction() as conn:
-        rows = search_repo.matching_segments(conn, query, limit=depth, media_type=media_type)
+        rows = search_repo.matching_segments(conn, query, limit=depth, media_type=media_type, tenant=tenant)
     return moments(rows, "keyword")

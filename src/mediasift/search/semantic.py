@@ -37,19 +37,30 @@ class Rankings:
         return ranked
 
 
-def rank(db: Database, inference: Inference, query: str, *, depth: int, media_type: str | None) -> Rankings:
-    """The ``depth`` nearest segments to ``query`` by each vector model, the query embedded through
-    the inference layer (cached, batched with concurrent queries, counted)."""
+def rank(
+    db: Database, inference: Inference, query: str, *, depth: int, media_type: str | None, tenant: str | None
+) -> Rankings:
+    """The ``depth`` nearest segments of ``tenant``'s assets (every tenant's when None) to ``query``
+    by each vector model, the query embedded through the inference layer (cached, batched with
+    concurrent queries, counted)."""
     vector = inference.embed_query(query)  # by the tier the segments were embedded with
     from mediasift.inference.catalog import Role  # with the door, which the caller has loaded
 
     clip = inference.catalog.ref(Role.CLIP) if inference.catalog.configured(Role.CLIP) else None
     clip_vector = None if clip is None else inference.clip_query(query)
     with db.transaction() as conn:
-        rows = search_repo.nearest_segments(conn, inference.text_ref.id, vector, limit=depth, media_type=media_type)
+        rows = search_repo.nearest_segments(
+            conn, inference.text_ref.id, vector, limit=depth, media_type=media_type, tenant=tenant
+        )
         if clip is None or clip_vector is None:
             return Rankings(moments(rows, "text"), None)
         picture_rows = search_repo.nearest_segments(
-            conn, clip.id, clip_vector, limit=depth, media_type=media_type, model_version=clip.version
+            conn,
+            clip.id,
+            clip_vector,
+            limit=depth,
+            media_type=media_type,
+            tenant=tenant,
+            model_version=clip.version,
         )
     return Rankings(moments(rows, "text"), moments(picture_rows, "clip"), inference.clip().config.min_similarity)

@@ -107,8 +107,11 @@ def _match_order(match: Match) -> tuple[float, int]:
     return (-(match.similarity or 0.0), 64 if match.phash_distance is None else match.phash_distance)
 
 
-def similar(db: Database, inference: Inference, asset_id: UUID, *, limit: int = 10) -> list[SimilarAsset]:
-    """The ``limit`` assets most like ``asset_id``: near-duplicates first, then by best similarity."""
+def similar(
+    db: Database, inference: Inference, asset_id: UUID, *, limit: int = 10, tenant: str | None = None
+) -> list[SimilarAsset]:
+    """The ``limit`` assets of ``tenant`` (every tenant's when None) most like ``asset_id``:
+    near-duplicates first, then by best similarity."""
     found: dict[UUID, SimilarAsset] = {}
     with db.transaction() as conn:
         features = inference.features_ref.id
@@ -117,7 +120,7 @@ def similar(db: Database, inference: Inference, asset_id: UUID, *, limit: int = 
         query = pictures or similar_repo.vectors_of(conn, asset_id, model, MAX_QUERY_SEGMENTS)
         for row in query:
             neighbours = search_repo.nearest_segments(
-                conn, model, row["embedding"].to_numpy(), limit=NEIGHBOURS, media_type=None
+                conn, model, row["embedding"].to_numpy(), limit=NEIGHBOURS, media_type=None, tenant=tenant
             )
             for other in neighbours:
                 if other["asset_id"] == asset_id:
@@ -128,7 +131,7 @@ def similar(db: Database, inference: Inference, asset_id: UUID, *, limit: int = 
         if hashed:
             by_key = {row["key"]: row for row in hashed}
             for other in similar_repo.phash_neighbours(
-                conn, asset_id, [r["key"] for r in hashed], [r["phash"] for r in hashed], PHASH_NEAR
+                conn, asset_id, [r["key"] for r in hashed], [r["phash"] for r in hashed], PHASH_NEAR, tenant
             ):
                 mine = by_key[other["query_key"]]
                 moments = (mine["start_s"], mine["end_s"], other["start_s"], other["end_s"])

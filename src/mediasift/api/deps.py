@@ -1,0 +1,64 @@
+"""What routes take from a request: the principal the gate let through, the tenant it reads, and
+server paths turned into names a client may see."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import PurePosixPath
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Query, Request
+
+from mediasift.access import Principal, check_tenant_name
+from mediasift.search.hits import Hit
+
+TenantQuery = Annotated[
+    str | None,
+    Query(description="An admin key's choice of tenant (every tenant when absent); other keys read their own."),
+]
+
+
+def principal(request: Request) -> Principal:
+    found = request.state.principal if hasattr(request.state, "principal") else None
+    if not isinstance(found, Principal):  # only a route the gate does not guard could get here
+        raise HTTPException(401, "a valid API key is required")
+    return found
+
+
+Caller = Annotated[Principal, Depends(principal)]
+
+
+def reading_tenant(caller: Caller, tenant: TenantQuery = None) -> str | None:
+    """The tenant whose data the request reads (None: every tenant, for an admin asking for none)."""
+    if tenant is not None:
+        try:
+            check_tenant_name(tenant)
+        except ValueError as exc:
+            raise HTTPException(422, str(exc)) from None
+    return caller.visible_tenant(tenant)
+
+
+def owning_tenant(request: Request, caller: Caller, tenant: TenantQuery = None) -> str:
+    """The tenant what the request creates belongs to (an admin may name one), noted for the audit."""
+    try:
+        owner = caller.owning_tenant(tenant)
+    except ValueError as exc:
+        raise HTTPException(422, str(exc)) from None
+    request.state.tenant = owner
+    return owner
+
+
+ReadTenant = Annotated[str | None, Depends(reading_tenant)]
+OwnTenant = Annotated[str, Depends(owning_tenant)]
+
+
+def public_source(source: str) -> str:
+    """Where an asset came from, as a client may see it: uploads and URLs as recorded, a file ingested
+    from this server's disk by its name only (``file:NAME``), never its path."""
+    if source.startswith(("upload:", "http://", "https://")):
+        return source
+    return "file:" + PurePosixPath(source).name
+
+
+def public_hit(hit: Hit) -> Hit:
+    return replace(hit, source_path=public_source(hit.source_path) if hit.source_path else None)

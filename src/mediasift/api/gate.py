@@ -1,0 +1,195 @@
+"""The gate in front of every route, as plain ASGI middleware so that it acts before a byte of the body
+is read: the URL is checked for control characters, the key is checked and its scope weighed against
+what the request does, the key's rate is held, cross-site writes from browsers are refused, the body
+is counted as it arrives, and writes (and downloads of originals) are written to the audit of API
+actions with the status they ended with.
+"""
+
+from __future__ import annotations
+
+import hmac
+import math
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import unquote_to_bytes, urlsplit
+
+from anyio import to_thread
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from mediasift.access import Principal
+from mediasift.access import Scope as KeyScope
+from mediasift.api.problems import problem
+from mediasift.api.ratelimit import RequestLimiter
+
+OPEN_PATHS = frozenset({"/healthz", "/readyz"})
+METRICS_PATH = "/metrics"
+ADMIN_PREFIXES = ("/v1/keys", "/v1/status", "/v1/models")
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+CONTROL = re.compile(rb"[\x00-\x1f\x7f]")
+
+
+class BodyTooLarge(Exception):
+    """The body grew past ``limit`` bytes as it arrived."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"the body is larger than the limit of {limit:,} bytes")
+        self.limit = limit
+
+
+@dataclass(frozen=True)
+class GateRules:
+    """What the gate needs to know: how to tell a key, the legacy shared token (an admin of the
+    default tenant), the metrics token, body limits, the rate per key and the origins browsers may
+    write from."""
+
+    authenticate: Callable[[str], Principal | None]
+    record: Callable[..., None]
+    legacy_token: str
+    legacy_principal: Principal
+    metrics_token: str
+    upload_path: str
+    upload_limit: int
+    body_limit: int
+    limiter: RequestLimiter
+    allowed_origins: frozenset[str]
+
+
+def needed_scope(method: str, path: str) -> KeyScope:
+    if path.startswith(ADMIN_PREFIXES):
+        return KeyScope.ADMIN
+    return KeyScope.READ if method in SAFE_METHODS else KeyScope.WRITE
+
+
+def _header(scope: Scope, name: bytes) -> str:
+    for key, value in scope["headers"]:
+        if key == name:
+            return str(value.decode("latin-1"))
+    return ""
+
+
+class Gate:
+    def __init__(self, app: ASGIApp, rules: GateRules) -> None:
+        self.app = app
+        self.rules = rules
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        refusal = await self._refusal(scope)
+        if refusal is not None:
+            await refusal(scope, receive, send)
+            return
+        principal: Principal | None = scope["state"].get("principal")
+        limit = self.rules.upload_limit if scope["path"] == self.rules.upload_path else self.rules.body_limit
+        declared = _header(scope, b"content-length")
+        if declared.isdigit() and int(declared) > limit:
+            await problem(413, f"the body is larger than the limit of {limit:,} bytes")(scope, receive, send)
+            return
+        audited = principal is not None and scope["path"].startswith("/v1/")
+        await self._forward(scope, _counted(receive, limit), send, principal if audited else None)
+
+    async def _refusal(self, scope: Scope) -> Any:
+        """A response refusing the request before the app sees it, or None to let it through."""
+        raw = scope.get("raw_path") or scope["path"].encode()
+        if CONTROL.search(unquote_to_bytes(raw)) or CONTROL.search(unquote_to_bytes(scope["query_string"])):
+            return problem(400, "the URL holds a control character")
+        path, method = scope["path"], scope["method"]
+        scope.setdefault("state", {})
+        if path in OPEN_PATHS:
+            return None
+        if path == METRICS_PATH:
+            token = self.rules.metrics_token
+            return None if not token or self._bearer(scope) == token else _unauthorized("the metrics token")
+        given = self._bearer(scope)
+        principal = await to_thread.run_sync(self._principal, given) if given else None
+        if principal is None:
+            return _unauthorized("a valid API key")
+        if not principal.scope.allows(needed := needed_scope(method, path)):
+            return problem(403, f"this key's scope is {principal.scope.value}; {method} {path} needs {needed.value}")
+        if method not in SAFE_METHODS and self._cross_site(scope):
+            return problem(403, "a write from another site's page is refused (Origin not allowed)")
+        wait = self.rules.limiter.take(principal.key_id or "token")
+        if wait > 0:
+            retry = str(max(1, math.ceil(wait)))
+            return problem(429, f"too many requests for this key; retry in {retry} s", headers={"Retry-After": retry})
+        scope["state"]["principal"] = principal
+        return None
+
+    def _principal(self, given: str) -> Principal | None:
+        legacy = self.rules.legacy_token
+        if legacy and hmac.compare_digest(given.encode(), legacy.encode()):
+            return self.rules.legacy_principal
+        return self.rules.authenticate(given)
+
+    @staticmethod
+    def _bearer(scope: Scope) -> str:
+        kind, _, given = _header(scope, b"authorization").partition(" ")
+        return given.strip() if kind.lower() == "bearer" else ""
+
+    def _cross_site(self, scope: Scope) -> bool:
+        """Whether a browser sent this from another site's page: ``Sec-Fetch-Site`` says so, or the
+        ``Origin`` is neither this host nor an allowed origin."""
+        if _header(scope, b"sec-fetch-site") == "cross-site":
+            return True
+        origin = _header(scope, b"origin")
+        if not origin or origin in self.rules.allowed_origins:
+            return False
+        return urlsplit(origin).netloc.lower() != _header(scope, b"host").lower()
+
+    async def _forward(self, scope: Scope, receive: Receive, send: Send, principal: Principal | None) -> None:
+        started = False
+
+        async def send_audited(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+                if principal is not None:
+                    await self._audit(scope, principal, int(message["status"]))
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_audited)
+        except BodyTooLarge as exc:
+            if started:
+                raise
+            await problem(413, str(exc))(scope, receive, send_audited)
+
+    async def _audit(self, scope: Scope, principal: Principal, status: int) -> None:
+        state = scope["state"]
+        if scope["method"] in SAFE_METHODS and not state.get("audit"):
+            return
+        route = scope.get("route")
+        template = getattr(route, "path", scope["path"])
+        client = scope.get("client")
+        await to_thread.run_sync(
+            lambda: self.rules.record(
+                key_id=principal.key_id,
+                tenant=state.get("tenant", principal.tenant),
+                client=client[0] if client else "",
+                action=f"{scope['method']} {template}",
+                target=str(state.get("audit_target", scope["path"])),
+                status=status,
+            )
+        )
+
+
+def _counted(receive: Receive, limit: int) -> Receive:
+    seen = 0
+
+    async def counted() -> Message:
+        nonlocal seen
+        message = await receive()
+        if message["type"] == "http.request":
+            seen += len(message.get("body", b""))
+            if seen > limit:
+                raise BodyTooLarge(limit)
+        return message
+
+    return counted
+
+
+def _unauthorized(what: str) -> Any:
+    return problem(401, f"{what} is required (Authorization: Bearer ...)", headers={"WWW-Authenticate": "Bearer"})

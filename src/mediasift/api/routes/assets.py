@@ -1,0 +1,133 @@
+"""Assets: upload, fetch from a URL, list, show, and their stored bytes."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from pydantic import BaseModel
+from starlette.datastructures import UploadFile
+
+from mediasift.api.deps import OwnTenant, ReadTenant, public_source
+from mediasift.api.problems import documented
+from mediasift.api.receive import Unacceptable, copy_limited, download, landing, safe_name, save_stream
+from mediasift.mediatype import MediaType
+from mediasift.service import IngestReport, Mediasift
+from mediasift.service_models import AssetDetail, AssetList, IngestedFile, UploadResult
+
+MULTIPART_FIELDS = 4
+
+
+class FromUrl(BaseModel):
+    url: str
+    wait: bool = False
+
+
+_INGESTED: dict[int | str, dict[str, object]] = {
+    200: {"model": UploadResult, "description": "The same bytes were this tenant's asset already"},
+    202: {"model": UploadResult, "description": "Registered; wait=true ran out of time before the analysis ended"},
+    **documented(413, 422, 429),
+}
+WaitQuery = Annotated[
+    bool, Query(description="Answer once the workers have analysed it (202 after MEDIASIFT_API_WAIT_TIMEOUT_S).")
+]
+CursorQuery = Annotated[str | None, Query(description="next_cursor of the page before.", max_length=512)]
+LimitQuery = Annotated[int, Query(ge=1, le=1000)]
+
+
+def router(system: Mediasift) -> APIRouter:
+    api = APIRouter(prefix="/v1", tags=["assets"])
+
+    async def finish(request: Request, report: IngestReport, response: Response, wait: bool) -> UploadResult:
+        if report.refused:
+            raise Unacceptable(report.refused[0].reason)
+        accepted = report.accepted[0]
+        request.state.audit_target = str(accepted.asset_id)
+        response.status_code = 200 if accepted.duplicate else 201
+        analysed = None
+        if wait:
+            analysed = await run_in_threadpool(system.await_analysis, report, system.settings.api_wait_timeout_s)
+            if not analysed:
+                response.status_code = 202
+        summary = report.summary()
+        state = report.status.get(accepted.asset_id)
+        return UploadResult(
+            id=accepted.asset_id,
+            media_type=accepted.media_type,
+            duplicate=accepted.duplicate,
+            analysed=analysed,
+            status=state.status if state else None,
+            failed=state.failed if state else None,
+            accepted=[_public(a) for a in summary.accepted],
+            rejected=summary.rejected,
+        )
+
+    @api.post("/assets", status_code=201, responses=_INGESTED)
+    async def upload(
+        request: Request, response: Response, tenant: OwnTenant, filename: str | None = None, wait: WaitQuery = False
+    ) -> UploadResult:
+        """Upload one file: multipart/form-data with a ``file`` field, or the raw bytes as the body
+        with ``?filename=``. 201 when it is a new asset, 200 when the same bytes were this tenant's
+        already, 413 over the size limit, 422 when the file is refused (with the reason), 429 when
+        the queue is full."""
+        limit = system.settings.max_file_bytes
+        multipart = request.headers.get("content-type", "").startswith("multipart/form-data")
+        with landing(system.settings) as folder:
+            if multipart:
+                form = await request.form(max_files=1, max_fields=MULTIPART_FIELDS)
+                part = form.get("file")
+                if not isinstance(part, UploadFile):
+                    raise Unacceptable('a multipart upload needs its file in a field named "file"')
+                name = safe_name(part.filename, "upload")
+                await run_in_threadpool(copy_limited, part.file, folder / name, limit)
+            else:
+                if not filename:
+                    raise Unacceptable('send the file as multipart/form-data (field "file") or as the body, ?filename=')
+                name = safe_name(filename, "upload")
+                await save_stream(request.stream(), folder / name, limit)
+            report = await run_in_threadpool(system.ingest_received, folder / name, f"upload:{name}", tenant=tenant)
+        return await finish(request, report, response, wait)
+
+    @api.post("/assets/from-url", status_code=201, responses=_INGESTED)
+    async def from_url(request: Request, body: FromUrl, response: Response, tenant: OwnTenant) -> UploadResult:
+        """Fetch a file from an http(s) URL on a public address and ingest it, recorded as coming
+        from that URL."""
+        with landing(system.settings) as folder:
+            path, final_url = await run_in_threadpool(download, body.url, system.settings, folder)
+            report = await run_in_threadpool(system.ingest_received, path, final_url, tenant=tenant)
+        return await finish(request, report, response, body.wait)
+
+    @api.get("/assets", responses=documented(422))
+    def list_assets(
+        tenant: ReadTenant,
+        media_type: Annotated[MediaType | None, Query(alias="type")] = None,
+        status: Annotated[str | None, Query(max_length=32)] = None,
+        cursor: CursorQuery = None,
+        limit: LimitQuery = 100,
+    ) -> AssetList:
+        """The tenant's assets, oldest first, a page at a time (``next_cursor`` asks for the next)."""
+        page = system.asset_page(
+            media_type=media_type.value if media_type else None,
+            status=status,
+            tenant=tenant,
+            cursor=cursor,
+            limit=limit,
+        )
+        return page.model_copy(
+            update={
+                "assets": [a.model_copy(update={"sources": [public_source(s) for s in a.sources]}) for a in page.assets]
+            }
+        )
+
+    @api.get("/assets/{asset}", responses=documented(404))
+    def show(asset: str, tenant: ReadTenant) -> AssetDetail:
+        """One asset (an id or an unambiguous prefix): metadata, artifacts with lineage, jobs, audit."""
+        detail = system.describe(system.resolve(asset, tenant=tenant), tenant=tenant)
+        return detail.model_copy(update={"sources": [public_source(s) for s in detail.sources]})
+
+    return api
+
+
+def _public(accepted: IngestedFile) -> IngestedFile:
+    return accepted.model_copy(update={"path": public_source(accepted.path)})
