@@ -241,7 +241,13 @@ def test_serve_answers_over_a_real_socket(settings: Settings) -> None:
 
 
 # Routes whose success is not JSON, and the media type each declares instead.
-NOT_JSON = {"/metrics": "text/plain", "/v1/blobs/{sha256}": "*/*"}
+NOT_JSON = {
+    "/metrics": "text/plain",
+    "/v1/blobs/{sha256}": "*/*",
+    "/v1/assets/{asset}/transcript.vtt": "text/vtt",
+    "/v1/assets/{asset}/ocr.vtt": "text/vtt",
+    "/v1/assets/{asset}/transcript.srt": "application/x-subrip",
+}
 
 
 def test_openapi_describes_every_successful_response(settings: Settings) -> None:
