@@ -24,8 +24,9 @@ from PIL import Image
 from prometheus_client.parser import text_string_to_metric_families
 
 from mediasift.api.app import create_app
-from mediasift.api.receive import Unacceptable, check_public, safe_name
+from mediasift.api.receive import Unacceptable, safe_name
 from mediasift.config import Settings
+from mediasift.net.addresses import check_public
 
 from support import mediagen
 from support.apikeys import Keys, bearer

@@ -7,11 +7,8 @@ from __future__ import annotations
 
 import os
 import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
@@ -22,48 +19,16 @@ from mediasift.api.app import create_app
 from mediasift.config import Settings
 
 from support.apikeys import Keys, bearer
+from support.apiserver import Served, serving
 
 MIB = 1024 * 1024
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def _rss_bytes(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) * 1024
-    raise AssertionError("no VmRSS")
-
-
 @pytest.fixture
-def served(settings: Settings, keys: Keys) -> Iterator[tuple[str, int]]:
-    """``mediasift serve`` in its own process, uploads limited to 20 MiB: (base URL, its pid)."""
-    port = _free_port()
-    env = {
-        **os.environ,
-        "MEDIASIFT_HOME": str(settings.home),
-        "MEDIASIFT_DATABASE_URL": settings.database_url,
-        "MEDIASIFT_MAX_FILE_BYTES": str(20 * MIB),
-    }
-    server = subprocess.Popen([sys.executable, "-m", "mediasift.cli", "serve", "--port", str(port)], env=env)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                httpx.get(f"{base}/healthz", timeout=5)
-                break
-            except httpx.TransportError:
-                assert time.monotonic() < deadline, "the server did not start"
-                time.sleep(0.3)
-        yield base, server.pid
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
+def served(settings: Settings, keys: Keys) -> Iterator[Served]:
+    """``mediasift serve`` in its own process, uploads limited to 20 MiB."""
+    with serving(settings, MEDIASIFT_MAX_FILE_BYTES=str(20 * MIB)) as server:
+        yield server
 
 
 def _answer_to_headers(port: int, head: bytes, body: bytes) -> bytes:
@@ -74,10 +39,9 @@ def _answer_to_headers(port: int, head: bytes, body: bytes) -> bytes:
 
 
 @pytest.mark.slow
-def test_the_key_is_checked_before_the_body_is_read(served: tuple[str, int], keys: Keys) -> None:
-    base, pid = served
-    port = int(base.rsplit(":", 1)[1])
-    before = _rss_bytes(pid)
+def test_the_key_is_checked_before_the_body_is_read(served: Served, keys: Keys) -> None:
+    port = served.port
+    before = served.rss_bytes()
     head = (
         b"POST /v1/assets?filename=big.bin HTTP/1.1\r\nHost: 127.0.0.1\r\n"
         b"Content-Length: 157286400\r\nContent-Type: application/octet-stream\r\n\r\n"
@@ -91,15 +55,13 @@ def test_the_key_is_checked_before_the_body_is_read(served: tuple[str, int], key
     )
     answer = _answer_to_headers(port, keyed, os.urandom(64 * 1024))
     assert answer.startswith(b"HTTP/1.1 413"), "a declared length over the limit is refused before it is read"
-    assert _rss_bytes(pid) - before < 30 * MIB
+    assert served.rss_bytes() - before < 30 * MIB
 
 
 @pytest.mark.slow
-def test_a_chunked_multipart_upload_past_the_limit_is_cut_off(
-    served: tuple[str, int], keys: Keys, settings: Settings
-) -> None:
-    base, pid = served
-    before = _rss_bytes(pid)
+def test_a_chunked_multipart_upload_past_the_limit_is_cut_off(served: Served, keys: Keys, settings: Settings) -> None:
+    base = served.base
+    before = served.rss_bytes()
     sent = 0
     boundary = "xyzzy"
 
@@ -120,7 +82,7 @@ def test_a_chunked_multipart_upload_past_the_limit_is_cut_off(
         status = 413
     assert status == 413
     assert sent < 100 * MIB, f"the server read {sent / MIB:.0f} MiB before refusing"
-    assert _rss_bytes(pid) - before < 50 * MIB
+    assert served.rss_bytes() - before < 50 * MIB
     assert not any((settings.home / "uploads").glob("*/*")), "nothing received is kept"
     after = httpx.get(f"{base}/v1/assets", headers=bearer(keys.write), timeout=10).json()["assets"]
     assert after == []
