@@ -6,10 +6,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import signal
-import socket
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -34,6 +30,7 @@ from mediasift.db import assets as asset_repo
 from mediasift.service import Mediasift
 
 from support.apikeys import Keys, bearer
+from support.apiserver import serving
 from support.blob_stores import KINDS, blob_store_of
 
 MIB = 1024 * 1024
@@ -163,12 +160,6 @@ BIG = 60 * MIB
 CLIENTS = 4
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def _status(pid: int) -> dict[str, int]:
     """The memory lines of /proc/PID/status, in bytes."""
     lines = Path(f"/proc/{pid}/status").read_text().splitlines()
@@ -210,21 +201,9 @@ def big_blob(settings: Settings, tmp_path: Path) -> str:
 def test_served_blobs_stream_to_parallel_clients_in_bounded_memory(
     settings: Settings, keys: Keys, big_blob: str
 ) -> None:
-    port = _free_port()
-    env = {**os.environ, "MEDIASIFT_HOME": str(settings.home), "MEDIASIFT_DATABASE_URL": settings.database_url}
-    server = subprocess.Popen(
-        [sys.executable, "-m", "mediasift.cli", "serve", "--port", str(port)], env=env, stderr=subprocess.PIPE
-    )
-    url = f"http://127.0.0.1:{port}/v1/blobs/{big_blob}"
     key = bearer(keys.read)
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=5)
-                break
-            except httpx.ConnectError:
-                time.sleep(0.3)
+    with serving(settings) as server:
+        url = f"{server.base}/v1/blobs/{big_blob}"
         part = httpx.get(url, headers={**key, "Range": "bytes=1000-1999"}, timeout=30)
         assert part.status_code == 206 and len(part.content) == 1000, part.text
         assert part.headers["content-disposition"] == f'attachment; filename="{big_blob[:16]}"'
@@ -243,10 +222,7 @@ def test_served_blobs_stream_to_parallel_clients_in_bounded_memory(
             client.join(timeout=120)
         took = time.monotonic() - started
         peak = _status(server.pid)["VmHWM"]
-    finally:
-        server.send_signal(signal.SIGTERM)
-        _, err = server.communicate(timeout=30)
-    assert results == [(200, big_blob, BIG)] * CLIENTS, err
+    assert results == [(200, big_blob, BIG)] * CLIENTS
     grew = peak - before
     print(f"{CLIENTS} x {BIG // MIB} MiB in {took:.2f} s: RSS {before / MIB:.0f} MiB, peak +{grew / MIB:.1f} MiB")
     assert grew < BIG, f"the server's memory grew by {grew / MIB:.0f} MiB serving {CLIENTS} x {BIG / MIB:.0f} MiB"
