@@ -19,7 +19,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from mediasift.access import Scope, expiry
+from mediasift.access import DEFAULT_TENANT, Scope, check_tenant_name, expiry
 from mediasift.config import Settings, load_settings
 from mediasift.mediatype import MediaType
 from mediasift.service_models import (
@@ -127,9 +127,15 @@ def ingest(
         bool, typer.Option("--wait", help="Return when the analysis is done (does it if no worker runs).")
     ] = False,
     lane: LaneOption = None,
+    tenant: Annotated[str, typer.Option("--tenant", help="The tenant the assets belong to.")] = DEFAULT_TENANT,
     as_json: JsonFlag = False,
 ) -> None:
     """Register media and queue its analysis. Exit 1 if any file was refused, 3 if analysis failed."""
+    try:
+        check_tenant_name(tenant)
+    except ValueError as exc:
+        errors.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
     system = _system()
     files = system.files(paths)
     show = not as_json and errors.is_terminal
@@ -151,7 +157,9 @@ def ingest(
                 analysed.append(progress.add_task("analyse", total=total, detail=""))
             progress.update(analysed[0], completed=done)
 
-        report = system.ingest(files, wait=wait, lane=lane, on_file=on_file, on_wait=on_wait, on_progress=on_progress)
+        report = system.ingest(
+            files, wait=wait, lane=lane, tenant=tenant, on_file=on_file, on_wait=on_wait, on_progress=on_progress
+        )
     system.close()
     if as_json:
         _print_json(report.summary())

@@ -21,7 +21,7 @@ from uuid import UUID
 from prometheus_client import CollectorRegistry, ProcessCollector
 
 from mediasift import cursors
-from mediasift.access import DEFAULT_TENANT
+from mediasift.access import DEFAULT_TENANT, Scope
 from mediasift.blobs import blob_store
 from mediasift.config import Settings
 from mediasift.db import api_audit, connection, job_states
@@ -68,6 +68,7 @@ from mediasift.service_models import (
     AssetSummary,
     AuditEntry,
     ConfidenceEntry,
+    CreatedKey,
     DeadLetterInfo,
     DeadLetterList,
     EmbeddingCount,
@@ -293,6 +294,13 @@ class Mediasift:
         """Models whose files are missing (declared ones: shipped and configured), with the fix."""
         return self.inference.problems()
 
+    def first_admin_key(self) -> CreatedKey | None:
+        """An admin key of the default tenant, made when the API is about to serve with no usable
+        admin key and no shared token: a fresh install is never open, and its owner gets a key."""
+        if self.settings.api_token or self.keys.has_admin():
+            return None
+        return self.keys.create(DEFAULT_TENANT, Scope.ADMIN, name="first admin key, made on first start")
+
     # -- health and metrics ---------------------------------------------------------------------------
 
     def ping(self) -> None:
@@ -393,20 +401,15 @@ class Mediasift:
         self._register(ingestor, path, source, Lane.INTERACTIVE, report)
         return report
 
-    def await_analysis(self, report: IngestReport, timeout_s: float) -> bool:
-        """Wait up to ``timeout_s`` for the workers to finish the report's assets, never analysing
-        here; whether they finished (their states are in ``report.status`` then)."""
+    def analysed(self, report: IngestReport) -> bool:
+        """Whether the report's assets are done or failed; their states are in ``report.status`` then.
+        For callers that wait on their own terms (the HTTP API polls it without holding a thread)."""
         asset_ids = list(dict.fromkeys(a.asset_id for a in report.accepted))
-        deadline = time.monotonic() + timeout_s
-        while True:
-            with self.db.connect() as conn:
-                unfinished = job_states.unfinished(conn, asset_ids)
-            if unfinished == 0:
-                report.status = self.asset_states(asset_ids)
-                return True
-            if time.monotonic() >= deadline:
+        with self.db.connect() as conn:
+            if job_states.unfinished(conn, asset_ids):
                 return False
-            time.sleep(min(0.25, max(0.0, deadline - time.monotonic())))
+        report.status = self.asset_states(asset_ids)
+        return True
 
     def _register(
         self, ingestor: Ingestor, path: Path, source: str | None, lane: Lane, report: IngestReport

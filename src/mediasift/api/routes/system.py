@@ -24,7 +24,7 @@ def router(system: Mediasift, registry: CollectorRegistry) -> APIRouter:
     api = APIRouter(tags=["system"])
 
     @api.get("/healthz")
-    def healthz() -> Health:
+    async def healthz() -> Health:
         """The API process answers (no database call: a liveness probe)."""
         return Health(status="ok")
 
