@@ -689,11 +689,6 @@ class Mediasift:
             raise AssetNotFound(f"no blob {sha256}")
         return BlobInfo(sha256=sha256, mime=row["mime"], size_bytes=int(row["size_bytes"]), original=row["original"])
 
-    def blob(self, sha256: str, *, tenant: str | None = None) -> tuple[bytes, str]:
-        """A stored blob's bytes and media type (thumbnails, keyframes, originals)."""
-        info = self.blob_info(sha256, tenant=tenant)
-        return self.blobs.read_bytes(sha256), info.mime
-
     def api_actions(self, *, tenant: str | None = None, cursor: str | None = None, limit: int = 100) -> ApiActionList:
         """The audit of API actions of ``tenant`` (every tenant's when None), oldest first, a page
         after ``cursor``."""
