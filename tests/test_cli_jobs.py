@@ -79,8 +79,9 @@ def test_up_serves_the_api_and_runs_the_worker_that_does_the_work(settings: Sett
     env = _env(settings, MEDIASIFT_LEASE_S="3")  # workers heartbeat every second
     port, api_port = _free_port(), _free_port()
     up = subprocess.Popen(
-        [*CLI, "up", "--metrics-port", str(port), "--port", str(api_port)], env=env, stderr=subprocess.PIPE, text=True
-    )
+        [*CLI, "up", "--metrics-port", str(port), "--port", str(api_port)],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
     api = f"http://127.0.0.1:{api_port}"
     try:
         deadline = time.monotonic() + 60
@@ -90,6 +91,10 @@ def test_up_serves_the_api_and_runs_the_worker_that_does_the_work(settings: Sett
             workers = _run(env, "status", "--json")[1]["workers"]
         assert len(workers) == 1
         assert httpx.get(f"{api}/healthz", timeout=10).json() == {"status": "ok"}
+        assert up.stdout is not None
+        admin = {"Authorization": f"Bearer {up.stdout.readline().strip()}"}  # made on first start, shown once
+        assert httpx.get(f"{api}/v1/assets", timeout=10).status_code == 401, "a fresh install is not open"
+        assert httpx.get(f"{api}/v1/keys", headers=admin, timeout=10).json()["keys"][0]["scope"] == "admin"
         mediagen.make_text_file(media_dir / "note.txt", "The lighthouse keeper logged a storm at midnight.")
         code, report = _run(env, "ingest", str(media_dir), "--wait", "--json")
         assert code == 0 and report["accepted"][0]["status"] == "done"
@@ -118,7 +123,7 @@ def test_up_serves_the_api_and_runs_the_worker_that_does_the_work(settings: Sett
         up.send_signal(signal.SIGTERM)
         _, err = up.communicate(timeout=60)
     assert up.returncode == 0, err
-    assert f"API: {api}" in err and "SIGTERM" in err and "stopped" in err
+    assert f"API: {api}" in err and "SIGTERM" in err and "stopped" in err and "shown once" in err
     with pytest.raises(httpx.ConnectError):
         httpx.get(f"{api}/healthz", timeout=5)
 

@@ -309,7 +309,7 @@ def up(
     errors.print(f"database: {database_url(settings)}")
     sock = _bound(host, port)
     with ApiThread(_api_app(settings, host), settings, sock) as api:
-        errors.print(f"API: {api.url} (docs at {api.url}/docs)")
+        errors.print(f"API: {api.url} (OpenAPI at {api.url}/openapi.json, with a key)")
         code = _run_worker(concurrency, "interactive,batch", None, metrics_port, metrics_addr, also_stop=api.stop)
     raise typer.Exit(code)
 
@@ -332,26 +332,42 @@ def _metrics_served(system: Mediasift, port: int | None, addr: str) -> Iterator[
 
 @app.command()
 def serve(host: ApiHost = "127.0.0.1", port: ApiPort = 8000) -> None:
-    """Serve the HTTP API (OpenAPI docs at /docs): uploads, URLs, search, assets, jobs, /metrics.
+    """Serve the HTTP API under /v1: uploads, URLs, search, assets, exports, jobs, keys, audit.
 
-    Uploads and URLs are queued for the workers (run `mediasift worker` beside it, or `mediasift up`
-    for both in one); set MEDIASIFT_API_TOKEN to require a bearer token."""
+    Every request carries an API key (mediasift keys create); with none yet, an admin key is made
+    and printed once. Uploads and URLs are queued for the workers (run `mediasift worker` beside
+    it, or `mediasift up` for both in one)."""
     from mediasift.api.server import serve as serve_api
     from mediasift.api.server import url_of
 
     settings = load_settings()
     sock = _bound(host, port)
     api = _api_app(settings, host)
-    errors.print(f"API: {url_of(sock)} (docs at {url_of(sock)}/docs)")
+    errors.print(f"API: {url_of(sock)} (OpenAPI at {url_of(sock)}/openapi.json, with a key)")
     serve_api(api, settings, sock)
 
 
-def _api_app(settings: Settings, host: str) -> FastAPI:
-    """The HTTP API of ``serve`` and ``up``, and what either does once before serving it."""
-    from mediasift.api.app import create_app
+LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1", "[::1]")
 
-    if host not in ("127.0.0.1", "localhost", "::1") and not settings.api_token:
-        errors.print("[yellow]listening beyond this machine without MEDIASIFT_API_TOKEN: anyone can use it[/yellow]")
+
+def _api_app(settings: Settings, host: str) -> FastAPI:
+    """The HTTP API of ``serve`` and ``up``, and what either does once before serving it: on loopback,
+    only loopback host names are answered (unless MEDIASIFT_API_TRUSTED_HOSTS says otherwise), so a
+    web page whose name rebinds to 127.0.0.1 cannot reach it; and with no admin key yet (and no
+    shared token), one is made and printed, once, so a fresh install is never open."""
+    from mediasift.api.app import create_app
+    from mediasift.service import Mediasift
+
+    if host in LOOPBACK_NAMES and not settings.api_trusted_hosts:
+        settings = settings.model_copy(update={"api_trusted_hosts": ",".join(LOOPBACK_NAMES)})
+    with closing(Mediasift(settings)) as system:
+        created = system.first_admin_key()
+    if created is not None:
+        errors.print(
+            f"[bold]No API key existed: made an admin key of tenant {created.tenant} (shown once, keep it):[/bold]"
+        )
+        console.print(created.key)
+        errors.print("make keys for each team with: mediasift keys create --tenant T --scope read|write|admin")
     return create_app(settings)
 
 
