@@ -31,7 +31,7 @@ import numpy as np
 from mediasift.config import Settings
 from mediasift.inference.catalog import Role
 from mediasift.inference.door import OcrChain
-from mediasift.media import text_gate
+from mediasift.media import box_match, text_gate
 from mediasift.media.text_tracking import Seen, Sighting, Span, visible_spans
 from mediasift.media.video import NoVideoFrames
 from mediasift.mediatype import MediaType
@@ -145,6 +145,7 @@ class VideoReads:
     engines: dict[str, str] = field(default_factory=dict)
     sizes: dict[str, tuple[int, int]] = field(default_factory=dict)
     times: dict[str, float] = field(default_factory=dict)
+    boxes: dict[tuple[str, tuple[int, int, int, int]], np.ndarray] = field(default_factory=dict)  # each line's box
 
     def add(self, frame: Frame, engine: str, lines: list[OcrLine], pixels: np.ndarray) -> None:
         self.frames.append((frame, lines))
@@ -152,6 +153,9 @@ class VideoReads:
         self.sizes[frame.key] = (pixels.shape[1], pixels.shape[0])
         if frame.time is not None:
             self.times[frame.key] = frame.time
+        for line in lines:
+            x, y, w, h = line.box
+            self.boxes[(frame.key, line.box)] = pixels[y : y + h, x : x + w].copy()
 
 
 class Ocr(ImageOperator):
@@ -159,7 +163,7 @@ class Ocr(ImageOperator):
     broken model files, for one)."""
 
     name = "ocr"
-    version = "6"  # 6: gate sees anamorphic video at display aspect; tracking skips non-H.264 non-reference frames
+    version = "7"  # 7: lines timed by their box's pixels where those tell; large pictures gated on a small copy
     produces = frozenset({TEXT})
     role = Role.OCR_CHAIN
 
@@ -318,10 +322,21 @@ def time_runs(ctx: OperatorContext, runs: list[TextRun], reads: VideoReads) -> l
     video_end = max((seg.end for seg in shots if seg.end is not None), default=max(times.values()))
 
     def looks(crops: list[tuple[int, np.ndarray]]) -> list[Seen]:
-        readings = ctx.inference.recognise_crops([crop for _, crop in crops])
-        return [
-            seen(normalise(text), runs[timed[i]].normalised) for (i, _), (text, _) in zip(crops, readings, strict=True)
-        ]
+        """By the box's pixels against the box as read where they tell (:mod:`mediasift.media.box_match`),
+        else by reading the box with the recogniser."""
+        verdicts: list[Seen | None] = []
+        for i, crop in crops:
+            run = runs[timed[i]]
+            read = reads.boxes.get((run.best_key, run.best.box))
+            verdicts.append(None if read is None else box_match.compare(read, crop))
+        unread = [index for index, verdict in enumerate(verdicts) if verdict is None]
+        if unread:
+            readings = ctx.inference.recognise_crops([crops[index][1] for index in unread])
+            for index, (text, _) in zip(unread, readings, strict=True):
+                verdicts[index] = seen(normalise(text), runs[timed[crops[index][0]]].normalised)
+        ctx.inference.record(Role.OCR_CHAIN, "track_pixel_verdicts", len(crops) - len(unread))
+        ctx.inference.record(Role.OCR_CHAIN, "track_reads", len(unread))
+        return [verdict or Seen.GONE for verdict in verdicts]
 
     sightings = [Sighting(runs[i].best.box, tuple(runs[i].keys)) for i in timed]
     size = reads.sizes[runs[timed[0]].best_key]

@@ -1,0 +1,85 @@
+"""Photos a second through the whole pipeline, and what each operator's share of the time is.
+
+    HF_HUB_OFFLINE=1 .venv/bin/python bench/photos.py [--count 60] [--width 1600] [--seed N]
+
+Makes (once, cached in /tmp) ``--count`` distinct JPEG photos ``--width`` pixels wide from the
+photos bundled with scikit-image (``support.benchmedia``: a random crop of a random photo, graded and
+scaled up, so no two share pixels and no cache helps), a caption banner on every third; ingests them
+all with ``mediasift ingest DIR --wait`` in a fresh process, data directory and database (model
+loading included, as a user sees it), and prints photos a second, CPU seconds a photo, each
+operator's time from lineage (``operator_runs``) per photo and as a share of all operators' time,
+and whether OCR read every caption (and what text it reported on the photos without one). The
+baseline in the same run: registration alone (``ingest`` without ``--wait``: probe, hash, store).
+"""
+
+from __future__ import annotations
+
+import benchpath  # noqa: F401  (first: keeps bench/queue.py from hiding the standard library's queue)
+
+import argparse
+import os
+import subprocess
+import time
+from difflib import SequenceMatcher
+from pathlib import Path
+from uuid import UUID
+
+from support import benchmedia, benchrun
+
+
+def register_only(folder: Path, pg: benchrun.Server) -> float:
+    """Seconds of ``mediasift ingest DIR`` without ``--wait``: the floor of any ingest."""
+    home = pg.folder / f"register{pg.made + 1}"
+    env = {**os.environ, "MEDIASIFT_HOME": str(home), "MEDIASIFT_DATABASE_URL": pg.fresh_database(),
+           "HF_HUB_OFFLINE": "1"}  # fmt: skip
+    start = time.perf_counter()
+    subprocess.run([*benchrun.MEDIASIFT, "ingest", str(folder), "--json"], env=env, check=True, capture_output=True)
+    return time.perf_counter() - start
+
+
+def read_captions(run: benchrun.Ingested, captions: dict[str, str]) -> None:
+    """Whether OCR read each caption (80 % of its characters alike), and the text on the others."""
+    read: dict[str, str] = {}
+    for asset, artifacts in run.artifacts.items():
+        name = _name(run, asset)
+        read[name] = " ".join(art.text or "" for art in artifacts if art.operator == "ocr" and art.kind == "ocr")
+    missed = [name for name, text in captions.items() if not _reads(read.get(name, ""), text)]
+    others = {name: text for name, text in read.items() if name not in captions and text.strip()}
+    print(f"\ncaptions read: {len(captions) - len(missed)}/{len(captions)}" + (f" (missed: {missed})" if missed else ""))
+    print(f"photos without a caption on which OCR reported text: {len(others)}")
+
+
+def _reads(found: str, caption: str) -> bool:
+    found, caption = found.casefold(), caption.casefold()
+    if caption in found:
+        return True
+    match = SequenceMatcher(None, found, caption, autojunk=False)
+    return sum(block.size for block in match.get_matching_blocks()) >= 0.8 * len(caption)
+
+
+def _name(run: benchrun.Ingested, asset: UUID) -> str:
+    sources = run.sources.get(asset, [])
+    return Path(sources[0]).name if sources else str(asset)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--count", type=int, default=60)
+    parser.add_argument("--width", type=int, default=1600)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    folder, captions = benchmedia.photos(args.count, args.seed, args.width)
+    with benchrun.server() as pg:
+        register_s = register_only(folder, pg)
+        run = benchrun.ingest([folder], pg)
+    count = len(run.assets)
+    print(f"\n{count} photos {args.width} px wide, {len(captions)} with a caption")
+    print(f"{'registration only (ingest, no --wait)':40} {register_s:7.2f} s")
+    print(f"{'mediasift ingest --wait':40} {run.wall_s:7.2f} s  {count / run.wall_s:5.2f} photos/s, "
+          f"{run.wall_s / count:.2f} s a photo, CPU {run.cpu_s / count:.2f} s a photo")  # fmt: skip
+    benchrun.print_operators(run.operator_seconds(), run.wall_s, count, "photo")
+    read_captions(run, captions)
+
+
+if __name__ == "__main__":
+    main()

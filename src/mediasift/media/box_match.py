@@ -1,0 +1,60 @@
+"""Whether a line of text read in one frame is still in its box in another, by the pixels alone.
+
+Timing a line (:mod:`mediasift.media.text_tracking`) asks, frame after frame, whether the box a line
+was read in still shows it. Reading the box again costs the recogniser (tens of milliseconds a crop);
+comparing its pixels with the box as it was read costs a fraction of a millisecond. Drawn text is
+told by its strokes: edges where the luma jumps by ``STROKE_CONTRAST`` or more within a pixel or two
+(the text gate's test, :mod:`mediasift.media.text_gate`), which a background moving under a caption
+hardly has. The box shows the line when its stroke mask matches the mask of the box as read
+(cosine at the best shift of up to ``SHIFT`` pixels, coding noise and a pixel of jitter) at
+``SAME_STROKES`` or more; it does not when the match is lower and the box holds few strokes (under
+``OTHER_TEXT`` of the read box's): the line is gone and nothing text-like took its place. Everything
+else is left to the recogniser (``None``): a box whose read mask holds too few strokes to compare
+(under ``MIN_STROKES`` of its pixels: text faint, thin or without contrast), and a box that holds
+strokes of something else (another line, or the line moved and cut off by the box, which only
+reading tells apart).
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+from mediasift.media.text_gate import STROKE_CONTRAST
+from mediasift.media.text_tracking import Seen
+
+Rgb = npt.NDArray[np.uint8]
+
+SHIFT = 3  # pixels a line may move between the frame it was read in and another, and still match
+SAME_STROKES = 0.75  # cosine of the two stroke masks at the best shift: the same line at or above
+MIN_STROKES = 0.04  # share of a read box's pixels that are stroke edges, below which pixels cannot tell
+OTHER_TEXT = 0.5  # a box with at least this share of the read box's strokes may hold other text: read it
+
+
+def gradient(rgb: Rgb) -> npt.NDArray[np.float32]:
+    """The luma's 3x3 morphological gradient of an RGB crop: how much it jumps around each pixel."""
+    grey = cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2GRAY)
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3))
+    return cv2.morphologyEx(grey, cv2.MORPH_GRADIENT, kernel).astype(np.float32)
+
+
+def compare(read: Rgb, crop: Rgb) -> Seen | None:
+    """Whether ``crop`` (the box in another frame) shows the line that ``read`` (the box where the
+    line was read) shows: ``Seen.SHOWN``, ``Seen.GONE``, or None where the pixels cannot tell."""
+    if crop.shape[:2] != read.shape[:2]:
+        crop = np.asarray(cv2.resize(crop, (read.shape[1], read.shape[0]), interpolation=cv2.INTER_AREA), np.uint8)
+    reference, candidate = gradient(read), gradient(crop)
+    density = float((reference >= STROKE_CONTRAST).mean())
+    if density < MIN_STROKES or min(reference.shape) <= 2 * SHIFT + 2:
+        return None
+    # The strokes' gradients, not their thresholded masks: a stroke's edge near the threshold flips in
+    # and out of a mask with coding noise, which its gradient hardly notices.
+    template = np.minimum(reference, STROKE_CONTRAST)[SHIFT:-SHIFT, SHIFT:-SHIFT]
+    shown = np.minimum(candidate, STROKE_CONTRAST)
+    if shown.any() and template.any():
+        if float(cv2.matchTemplate(shown, template, cv2.TM_CCORR_NORMED).max()) >= SAME_STROKES:
+            return Seen.SHOWN
+    if float((candidate >= STROKE_CONTRAST).mean()) >= OTHER_TEXT * density:
+        return None
+    return Seen.GONE
