@@ -45,7 +45,9 @@ def read_captions(run: benchrun.Ingested, captions: dict[str, str]) -> None:
         read[name] = " ".join(art.text or "" for art in artifacts if art.operator == "ocr" and art.kind == "ocr")
     missed = [name for name, text in captions.items() if not _reads(read.get(name, ""), text)]
     others = {name: text for name, text in read.items() if name not in captions and text.strip()}
-    print(f"\ncaptions read: {len(captions) - len(missed)}/{len(captions)}" + (f" (missed: {missed})" if missed else ""))
+    print(
+        f"\ncaptions read: {len(captions) - len(missed)}/{len(captions)}" + (f" (missed: {missed})" if missed else "")
+    )
     print(f"photos without a caption on which OCR reported text: {len(others)}")
 
 

@@ -78,7 +78,8 @@ def batch(count: int, pg: benchrun.Server) -> None:
     for concurrency in (1, 2):
         run = benchrun.ingest(videos, pg, env={"MEDIASIFT_WORKER_CONCURRENCY": str(concurrency)})
         walls[concurrency] = run.wall_s
-        print(f"batch of {count}, concurrency {concurrency}: {run.wall_s:7.1f} s, {seconds / run.wall_s:5.2f}x realtime, "
+        speed = seconds / run.wall_s
+        print(f"batch of {count}, concurrency {concurrency}: {run.wall_s:7.1f} s, {speed:5.2f}x realtime, "
               f"CPU {run.cpu_s:.0f} s")  # fmt: skip
     print(f"second core: {walls[1] / walls[2]:.2f}x the throughput of one")
 
@@ -87,7 +88,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("video", nargs="?", type=Path, help="ingest this file instead of the generated one")
     parser.add_argument("--seed", type=int, default=0, help="which generated video")
-    parser.add_argument("--batch", type=int, default=0, help="also ingest this many distinct videos, concurrency 1 and 2")
+    parser.add_argument(
+        "--batch", type=int, default=0, help="also ingest this many distinct videos, concurrency 1 and 2"
+    )
     args = parser.parse_args()
     from mediasift.config import Settings
 

@@ -204,3 +204,18 @@ def test_text_free_video_reads_no_frame_between_keyframes(tmp_path: Path) -> Non
     _run([Keyframes(), Ocr()], video, Settings(home=tmp_path))
     assert _counted("gate_samples") - samples == 8  # the gate looked ...
     assert _counted("extra_frames") == extra and _counted("extra_frames_refused") == refused  # ... and saw nothing
+
+
+@pytest.mark.slow
+def test_a_caption_on_screen_for_1_5_s_in_the_middle_of_a_long_shot_is_found_with_its_time(tmp_path: Path) -> None:
+    """20 s of one panning shot (one keyframe, not in the caption); the caption is on from 9.0 to 10.5 s."""
+    video = _panning(tmp_path / "long.mp4", 20.0, (("Bridge closed for repairs", 9.0, 10.5),))
+    pixels, reads = _counted("track_pixel_verdicts"), _counted("track_reads")
+    segments = _run([Keyframes(), Ocr()], video, Settings(home=tmp_path))
+    runs = _text_runs(segments, "Bridge closed for repairs")
+    assert len(runs) == 1, [(s.text, s.start, s.end) for s in segments if s.operator == "ocr"]
+    (run,) = runs
+    assert run.start == pytest.approx(9.0, abs=0.3) and run.end == pytest.approx(10.5, abs=0.3), run
+    assert run.data["timing"] == {"start": "frames", "end": "frames"}
+    # Its edges were found by comparing the box's pixels, not by reading it again.
+    assert _counted("track_pixel_verdicts") - pixels >= 4 and _counted("track_reads") - reads <= 2

@@ -35,10 +35,11 @@ SHOTS = 30
 SHOT_S = 8.0
 CAPTION_S = 3.0  # a caption that comes up inside a shot is on screen this long
 PHOTOS = shotgen.COLOUR_PHOTOS + shotgen.GREY_PHOTOS
-WORDS = (
+VOCABULARY = (
     "harbour market river bridge station morning evening winter summer garden museum festival "
     "council school village mountain coast storm harvest library concert factory airport island"
-).split()
+)
+WORDS = VOCABULARY.split()
 
 
 @dataclass(frozen=True)

@@ -45,16 +45,28 @@ def compare(read: Rgb, crop: Rgb) -> Seen | None:
     if crop.shape[:2] != read.shape[:2]:
         crop = np.asarray(cv2.resize(crop, (read.shape[1], read.shape[0]), interpolation=cv2.INTER_AREA), np.uint8)
     reference, candidate = gradient(read), gradient(crop)
-    density = float((reference >= STROKE_CONTRAST).mean())
+    density = stroke_share(reference)
     if density < MIN_STROKES or min(reference.shape) <= 2 * SHIFT + 2:
         return None
-    # The strokes' gradients, not their thresholded masks: a stroke's edge near the threshold flips in
-    # and out of a mask with coding noise, which its gradient hardly notices.
-    template = np.minimum(reference, STROKE_CONTRAST)[SHIFT:-SHIFT, SHIFT:-SHIFT]
-    shown = np.minimum(candidate, STROKE_CONTRAST)
-    if shown.any() and template.any():
-        if float(cv2.matchTemplate(shown, template, cv2.TM_CCORR_NORMED).max()) >= SAME_STROKES:
-            return Seen.SHOWN
-    if float((candidate >= STROKE_CONTRAST).mean()) >= OTHER_TEXT * density:
+    if likeness(reference, candidate) >= SAME_STROKES:
+        return Seen.SHOWN
+    if stroke_share(candidate) >= OTHER_TEXT * density:
         return None
     return Seen.GONE
+
+
+def stroke_share(gradients: npt.NDArray[np.float32]) -> float:
+    """The share of a box's pixels that are stroke edges."""
+    return float((gradients >= STROKE_CONTRAST).mean())
+
+
+def likeness(reference: npt.NDArray[np.float32], candidate: npt.NDArray[np.float32]) -> float:
+    """The cosine of two boxes' stroke gradients (same size) at the best shift of up to ``SHIFT``
+    pixels. The gradients, capped at ``STROKE_CONTRAST``, not their thresholded masks: a stroke's
+    edge near the threshold flips in and out of a mask with coding noise, which its gradient hardly
+    notices."""
+    template = np.minimum(reference, STROKE_CONTRAST)[SHIFT:-SHIFT, SHIFT:-SHIFT]
+    shown = np.minimum(candidate, STROKE_CONTRAST)
+    if not shown.any() or not template.any():
+        return 0.0
+    return float(cv2.matchTemplate(shown, template, cv2.TM_CCORR_NORMED).max())

@@ -23,11 +23,20 @@ MODEL_FILES = ("PP-OCRv6_det_small.onnx", "PP-OCRv6_rec_small.onnx", "ch_ppocr_m
 
 # The text-presence gate: a picture larger than GATE_ABOVE (longest side) is first looked at by the
 # detector shrunk to GATE_SIDE; where that finds no line, the picture holds no text worth reading and
-# the full-size detection is not run. At 640 a line is found down to letters of some 8 px there: 20 px
-# in a 1600-pixel photo, 16 px in a 1280x720 frame. Smaller pictures are detected at full size at once
-# (the gate would save little).
+# the full-size detection is not run. On a plain background the shrunk detector finds a 12 px line
+# (DejaVu Sans Bold) of a 1600-pixel picture and not a 10 px one; the full-size detection needs 16 px
+# there. Smaller pictures are detected at full size at once (the gate would save little).
+# A region counts only with a line's shape: its rotated box at least GATE_MIN_ASPECT times as long as
+# it is high, and at most GATE_MAX_HEIGHT of the shrunk picture's shorter side high. Textures the
+# detector likes at that size (brick, gravel, grass, cells) come out as fat blobs or as bands across
+# the whole picture, lines as long thin boxes (measured on bench/photos.py's photos, seed 0: blobs at
+# aspect 1.0-1.4, or 0.8-1.0 of the picture high; captions at 8-17; a printed page's lines at 4-12;
+# a three-letter word at 60 px about 1.9). Two characters alone (a number on a sign) are turned away
+# with the textures.
 GATE_SIDE = 640
 GATE_ABOVE = 960
+GATE_MIN_ASPECT = 1.5
+GATE_MAX_HEIGHT = 0.5
 
 LineImage = npt.NDArray[np.float32]  # one text line, resized and normalised for the recogniser: (3, 48, width)
 Reading = tuple[str, float]  # the recogniser's text and confidence for one line image
@@ -71,6 +80,7 @@ class FoundLines:
     width: int
     height: int
     line_images: list[LineImage]
+    gated: bool = False  # the gate turned the picture away: no full-size detection ran
 
 
 class TextReader(LazyModel[Any]):
@@ -95,13 +105,19 @@ class TextReader(LazyModel[Any]):
     wheel; a failed load is tried again on the next call.
     """
 
-    ref = ModelRef("rapidocr-ppocrv6-small-det-rec", f"rapidocr==3.10.0;gate={GATE_SIDE}>{GATE_ABOVE}")
+    ref = ModelRef(
+        "rapidocr-ppocrv6-small-det-rec",
+        f"rapidocr==3.10.0;gate={GATE_SIDE}>{GATE_ABOVE}:{GATE_MIN_ASPECT}:{GATE_MAX_HEIGHT}",
+    )
     rec_ref = ModelRef("rapidocr-ppocrv6-small-rec-batched", "rapidocr==3.10.0")
 
-    def __init__(self, threads: int = 2, model_dir: Path | None = None, *, max_batch: int = 32) -> None:
+    def __init__(
+        self, threads: int = 2, model_dir: Path | None = None, *, max_batch: int = 32, gate_above: int = GATE_ABOVE
+    ) -> None:
         self.threads = threads
         self.model_dir = model_dir
         self.max_batch = max_batch
+        self.gate_above = gate_above  # the gate looks at pictures larger than this (longest side)
         super().__init__()
 
     @property
@@ -133,15 +149,15 @@ class TextReader(LazyModel[Any]):
 
     def detect(self, image: npt.NDArray[np.uint8]) -> FoundLines:
         """The text lines of an RGB uint8 picture, found and cropped, not yet read; nothing when the
-        picture is larger than ``GATE_ABOVE`` and :meth:`may_hold_text` says no."""
+        picture is larger than ``gate_above`` and :meth:`may_hold_text` says no."""
         from rapidocr.main import RapidOCRError
 
         engine = self.engine
         rgb = as_rgb_uint8(image)
         height, width = rgb.shape[:2]
-        bgr = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
-        if max(height, width) > GATE_ABOVE and not self.may_hold_text(bgr):
-            return FoundLines(bgr, None, [], {}, width, height, [])
+        bgr = np.asarray(cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), dtype=np.uint8)
+        if max(height, width) > self.gate_above and not self.may_hold_text(bgr):
+            return FoundLines(bgr, None, [], {}, width, height, [], gated=True)
         original = engine.load_img(bgr)
         resized, op_record = engine.preprocess_img(original)
         try:
@@ -152,20 +168,22 @@ class TextReader(LazyModel[Any]):
         return FoundLines(original, detected, crops, op_record, width, height, line_images)
 
     def may_hold_text(self, bgr: npt.NDArray[np.uint8]) -> bool:
-        """Whether the detector finds a line in the picture shrunk to ``GATE_SIDE`` (longest side): a
-        tenth of the full-size detection's cost on a 1600-pixel photo. Textures the detector likes
-        (brick, gravel) pass it and are left to the full-size detection, which turns them down."""
+        """Whether the detector finds a region of a line's shape (:func:`line_shaped`) in the picture
+        shrunk to ``GATE_SIDE`` (longest side): a tenth of the full-size detection's cost on a
+        1600-pixel photo."""
         from rapidocr.ch_ppocr_det.utils import DetPreProcess
 
         detector = self.engine.text_det
         height, width = bgr.shape[:2]
         scale = GATE_SIDE / max(height, width)
-        small = cv2.resize(bgr, (max(1, round(width * scale)), max(1, round(height * scale))), interpolation=cv2.INTER_AREA)
+        small = cv2.resize(
+            bgr, (max(1, round(width * scale)), max(1, round(height * scale))), interpolation=cv2.INTER_AREA
+        )
         prepared = DetPreProcess(GATE_SIDE, "max", detector.mean, detector.std)(small)
         if prepared is None:
             return True
         boxes, _ = detector.postprocess_op(detector.session(prepared), small.shape[:2])
-        return len(boxes) > 0
+        return any(line_shaped(box, min(small.shape[:2])) for box in boxes)
 
     def assemble(self, found: FoundLines, readings: list[Reading]) -> list[OcrLine]:
         """The lines of a picture from its detection and the readings of its line images, in reading order."""
@@ -220,6 +238,14 @@ class TextReader(LazyModel[Any]):
                 for index, (text, score) in zip(chunk, decoded, strict=True):
                     readings[index] = (text, score)
         return readings
+
+
+def line_shaped(polygon: Any, picture_side: int) -> bool:
+    """Whether a detected region's rotated box is at least ``GATE_MIN_ASPECT`` times as long as high,
+    and at most ``GATE_MAX_HEIGHT`` of ``picture_side`` (the picture's shorter side) high."""
+    _, (width, height), _ = cv2.minAreaRect(np.asarray(polygon, dtype=np.float32).reshape(-1, 2))
+    long, short = max(width, height), min(width, height)
+    return 0 < short <= GATE_MAX_HEIGHT * picture_side and long >= GATE_MIN_ASPECT * short
 
 
 def lines_of(result: Any, width: int, height: int) -> list[OcrLine]:

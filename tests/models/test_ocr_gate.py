@@ -1,0 +1,80 @@
+"""The text-presence gate of the OCR reader: a large picture is looked at shrunk to ``GATE_SIDE``
+first, and detected at full size only where that finds a line (:mod:`mediasift.models.ocr`)."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+import cv2
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+
+from mediasift.models.ocr import GATE_ABOVE, GATE_MAX_HEIGHT, GATE_MIN_ASPECT, TextReader, line_shaped
+
+from support import mediagen, scenegen
+
+LINE = "Harbour market opens today"
+
+
+@pytest.fixture(scope="module")
+def reader() -> TextReader:
+    return TextReader().load()
+
+
+def _picture(size: tuple[int, int], font_px: int = 0, background: np.ndarray | None = None) -> np.ndarray:
+    image = Image.fromarray(background) if background is not None else Image.new("RGB", size, (90, 90, 90))
+    if font_px:
+        ImageDraw.Draw(image).text(
+            (size[0] // 8, size[1] // 2), LINE, fill=(255, 255, 255), font=mediagen.font(font_px)
+        )
+    return np.asarray(image)
+
+
+def test_a_text_free_photo_costs_no_full_size_detection(reader: TextReader) -> None:
+    """A photo, and textures the shrunk detector likes (it finds regions in them, of no line's shape)."""
+    for name in ("astronaut", "brick", "gravel"):
+        photo = scenegen.cover(mediagen.photo(name), (1600, 1067))
+        found = reader.detect(photo)
+        assert found.gated and found.detected is None and reader.read(photo) == [], name
+    photo = scenegen.cover(mediagen.photo("astronaut"), (1600, 1067))
+    captioned = _picture((1600, 1067), 40, photo)
+    assert not reader.detect(captioned).gated
+    assert [line.text for line in reader.read(captioned)] == [LINE]
+
+
+def test_the_gate_looks_at_pictures_larger_than_960_pixels(reader: TextReader) -> None:
+    """A plain 960-pixel picture (the limit, inside it) is detected at full size; 962 (past it) is gated."""
+    assert GATE_ABOVE == 960
+    assert not reader.detect(_picture((960, 600))).gated
+    assert reader.detect(_picture((962, 600))).gated
+
+
+def test_the_gate_sees_a_12_pixel_line_in_a_1600_pixel_picture(reader: TextReader) -> None:
+    """12 px letters (inside what the shrunk detector sees) pass the gate; 10 px (past it) do not. The
+    full-size detection needs 16 px there: the gate loses no line it would have read."""
+    assert not reader.detect(_picture((1600, 1000), 12)).gated
+    assert reader.detect(_picture((1600, 1000), 10)).gated
+    assert [line.text for line in reader.read(_picture((1600, 1000), 16))] == [LINE]
+    assert TextReader(gate_above=10**6).read(_picture((1600, 1000), 12)) == []  # ungated: not read either
+
+
+def _rect(long: float, short: float) -> np.ndarray:
+    """A detected region's polygon: a box ``long`` x ``short``, turned 10 degrees as slanted text is."""
+    return cv2.boxPoints(((300.0, 200.0), (long, short), 10.0))
+
+
+def test_a_region_is_line_shaped_from_an_aspect_of_1_5() -> None:
+    """Three letters come out at about 1.9 (inside); 1.52 is in, 1.48 (past it: two digits, a blob) is out."""
+    assert GATE_MIN_ASPECT == 1.5
+    assert line_shaped(_rect(152, 100), 400) and line_shaped(_rect(190, 100), 400)
+    assert not line_shaped(_rect(148, 100), 400)
+
+
+def test_a_line_shaped_region_is_at_most_half_the_picture_high() -> None:
+    """In a picture 400 high: 198 high is a line (inside); 204 (past it: a band of texture) is not."""
+    assert GATE_MAX_HEIGHT == 0.5
+    assert line_shaped(_rect(600, 198), 400)
+    assert not line_shaped(_rect(600, 204), 400)
