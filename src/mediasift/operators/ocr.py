@@ -11,8 +11,8 @@ in the next frame read extends the same text run, and each run becomes one segme
 where the line is visible, found by following its box in the frames around the frames read
 (:mod:`mediasift.media.text_tracking`): compared by its pixels with the box as read
 (:mod:`mediasift.media.box_match`), read again by the recogniser only where those cannot tell. The
-range of the shots whose frames showed it is kept as ``seen_in``, and ``timing`` says per bound whether it was found in the frames or is the shots'. A
-line that tesseract read (the fallback, when rapidocr failed) keeps the shots' range: the frames are
+range of the shots whose frames showed it is kept as ``seen_in``, and ``timing`` says per bound
+whether it was found in the frames or is the shots'. A line that tesseract read (the fallback, when rapidocr failed) keeps the shots' range: the frames are
 read with rapidocr's recogniser, which was just found wanting. Every line is stored with its
 confidence; lines under ``min_confidence`` are not searchable. A run's data names the frames read
 that showed it (``frames``: keyframe keys, and ``at<seconds>`` for frames between keyframes)."""
