@@ -2,20 +2,21 @@
 fails or is too slow (the fallback chain of :mod:`mediasift.inference.ocr`). Which engine read a picture
 is kept in its data (``engine``).
 
-An image gives one segment holding all its lines. A video is read on its keyframes and, where a cheap
-gate sees text-like content come up that no frame read nearby showed (a subtitle that changes inside
-a shot, a caption gone before the shot's keyframe), on frames between them, at most
-``ocr_extra_frames_per_minute`` (:mod:`mediasift.media.text_gate`). A caption or lower third
-stays on screen across several of the frames read; rather than repeat it per frame, a line read again
-in the next frame read extends the same text run, and each run becomes one segment. Its time range is
+An image gives one segment holding all its lines. A video is read on its keyframes and, where a
+cheap gate sees text-like content come up that no frame read nearby showed (a subtitle that changes
+inside a shot, a caption gone before the shot's keyframe), on frames between them, at most
+``ocr_extra_frames_per_minute`` (:mod:`mediasift.media.text_gate`). A caption or lower third stays
+on screen across several of the frames read; rather than repeat it per frame, a line read again in
+the next frame read extends the same text run, and each run becomes one segment. Its time range is
 where the line is visible, found by following its box in the frames around the frames read
 (:mod:`mediasift.media.text_tracking`): compared by its pixels with the box as read
 (:mod:`mediasift.media.box_match`), read again by the recogniser only where those cannot tell. The
 range of the shots whose frames showed it is kept as ``seen_in``, and ``timing`` says per bound
-whether it was found in the frames or is the shots'. A line that tesseract read (the fallback, when rapidocr failed) keeps the shots' range: the frames are
-read with rapidocr's recogniser, which was just found wanting. Every line is stored with its
-confidence; lines under ``min_confidence`` are not searchable. A run's data names the frames read
-that showed it (``frames``: keyframe keys, and ``at<seconds>`` for frames between keyframes)."""
+whether it was found in the frames or is the shots'. A line that tesseract read (the fallback, when
+rapidocr failed) keeps the shots' range: the frames are read with rapidocr's recogniser, which was
+just found wanting. Every line is stored with its confidence; lines under ``min_confidence`` are not
+searchable. A run's data names the frames read that showed it (``frames``: keyframe keys, and
+``at<seconds>`` for frames between keyframes)."""
 
 from __future__ import annotations
 
