@@ -24,7 +24,7 @@ from mediasift import cursors
 from mediasift.access import DEFAULT_TENANT
 from mediasift.blobs import blob_store
 from mediasift.config import Settings
-from mediasift.db import api_audit, connection, job_states
+from mediasift.db import api_audit, connection, erasure, job_states
 from mediasift.db import assets as asset_repo
 from mediasift.db import results as result_repo
 from mediasift.db import workers as worker_repo
@@ -70,6 +70,7 @@ from mediasift.service_models import (
     ConfidenceEntry,
     DeadLetterInfo,
     DeadLetterList,
+    DeletedAsset,
     EmbeddingCount,
     ExportedSegment,
     ExportedSource,
@@ -752,6 +753,40 @@ class Mediasift:
             operators={name: OperatorRun.model_validate(row) for name, row in runs.items()},
             jobs={name: JobState.model_validate(row) for name, row in states.items()},
             audit=[AuditEntry.model_validate(row) for row in audit],
+        )
+
+    # -- deletion -------------------------------------------------------------------------------------
+
+    def delete_asset(self, asset_id: UUID, *, tenant: str | None, actor: str) -> DeletedAsset:
+        """Delete the asset (AssetNotFound unless it is ``tenant``'s; any tenant's when None) and
+        everything made from it, recorded in the audit log as done by ``actor``.
+
+        One transaction removes its rows (segments, embeddings, artifacts, runs, sources, job
+        states), the cached model results its analysis stored, the blob rows nothing else
+        references, its jobs where the broker is PostgreSQL (queued, delayed, dead, and in flight:
+        that one's worker finds the asset gone and ends the job as a no-op), and redacts what the
+        audit log copied of it (who deleted it, when, and its id stay). After the commit, the bytes
+        of those blobs leave the blob store (each re-checked under its lock: bytes another ingest
+        recorded meanwhile stay) and, with Redis or NATS, its dead letters leave the broker (its
+        queued jobs stay there and end as no-ops when a worker takes them)."""
+        forget_within = getattr(self.broker, "forget_within", None)
+        with self.db.transaction() as conn:
+            asset_repo.set_actor(conn, actor)
+            erased = erasure.erase_asset(conn, asset_id, tenant)
+            if erased is None:
+                raise AssetNotFound(f"no asset with id {asset_id}")
+            jobs = forget_within(conn, f"{asset_id}:") if forget_within is not None else 0
+        removed = erasure.remove_unreferenced_bytes(self.db, erased.blobs, self.blobs.delete)
+        if forget_within is None:
+            dead = [d.job.id for d in self.broker.dead_letters(limit=1_000_000) if _asset_of_job(d.job.id) == asset_id]
+            jobs = self.broker.drop_dead(dead)
+        return DeletedAsset(
+            id=asset_id,
+            tenant=erased.tenant,
+            blobs_removed=len(removed),
+            cached_results_removed=erased.cached_results,
+            jobs_removed=jobs,
+            audit_rows_redacted=erased.audit_rows_redacted,
         )
 
     # -- exports --------------------------------------------------------------------------------------

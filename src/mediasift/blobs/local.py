@@ -93,3 +93,6 @@ class LocalBlobStore:
 
     def read_bytes(self, sha256: str) -> bytes:
         return self.local_path(sha256).read_bytes()
+
+    def delete(self, sha256: str) -> None:
+        self._path(sha256).unlink(missing_ok=True)
