@@ -53,6 +53,7 @@ class GateRules:
     upload_limit: int
     body_limit: int
     limiter: RequestLimiter
+    failures: RequestLimiter  # refused keys per client address, so guessing keys costs the guesser
     allowed_origins: frozenset[str]
 
 
@@ -80,16 +81,17 @@ class Gate:
             return
         refusal = await self._refusal(scope)
         if refusal is not None:
-            await refusal(scope, receive, send)
+            await refusal(scope, receive, _closing(send, scope))
             return
         principal: Principal | None = scope["state"].get("principal")
         limit = self.rules.upload_limit if scope["path"] == self.rules.upload_path else self.rules.body_limit
         declared = _header(scope, b"content-length")
         if declared.isdigit() and int(declared) > limit:
-            await problem(413, f"the body is larger than the limit of {limit:,} bytes")(scope, receive, send)
+            too_large = problem(413, f"the body is larger than the limit of {limit:,} bytes")
+            await too_large(scope, receive, _closing(send, scope))
             return
         audited = principal is not None and scope["path"].startswith("/v1/")
-        await self._forward(scope, _counted(receive, limit), send, principal if audited else None)
+        await self._forward(scope, _counted(receive, limit), _closing(send, scope), principal if audited else None)
 
     async def _refusal(self, scope: Scope) -> Any:
         """A response refusing the request before the app sees it, or None to let it through."""
@@ -104,8 +106,14 @@ class Gate:
             token = self.rules.metrics_token
             return None if not token or self._bearer(scope) == token else _unauthorized("the metrics token")
         given = self._bearer(scope)
+        client = scope.get("client")
+        address = f"client:{client[0] if client else ''}"
+        if given and (blocked := self.rules.failures.wait(address)) > 0:
+            return _too_many(blocked, "refused keys from this address")
         principal = await to_thread.run_sync(self._principal, given) if given else None
         if principal is None:
+            if given:
+                self.rules.failures.take(address)
             return _unauthorized("a valid API key")
         if not principal.scope.allows(needed := needed_scope(method, path)):
             return problem(403, f"this key's scope is {principal.scope.value}; {method} {path} needs {needed.value}")
@@ -113,8 +121,7 @@ class Gate:
             return problem(403, "a write from another site's page is refused (Origin not allowed)")
         wait = self.rules.limiter.take(principal.key_id or "token")
         if wait > 0:
-            retry = str(max(1, math.ceil(wait)))
-            return problem(429, f"too many requests for this key; retry in {retry} s", headers={"Retry-After": retry})
+            return _too_many(wait, "requests for this key")
         scope["state"]["principal"] = principal
         return None
 
@@ -176,6 +183,22 @@ class Gate:
         )
 
 
+def _closing(send: Send, scope: Scope) -> Send:
+    """``send``, closing the connection after an error answer to a request that has a body: the
+    server would otherwise go on reading (and discarding) the rest of a body nobody wants, however
+    long, to keep the connection alive."""
+    has_body = _header(scope, b"transfer-encoding") or _header(scope, b"content-length") not in ("", "0")
+    if not has_body:
+        return send
+
+    async def closing(message: Message) -> None:
+        if message["type"] == "http.response.start" and int(message["status"]) >= 400:
+            message = {**message, "headers": [*message.get("headers", []), (b"connection", b"close")]}
+        await send(message)
+
+    return closing
+
+
 def _counted(receive: Receive, limit: int) -> Receive:
     seen = 0
 
@@ -189,6 +212,11 @@ def _counted(receive: Receive, limit: int) -> Receive:
         return message
 
     return counted
+
+
+def _too_many(wait_s: float, what: str) -> Any:
+    retry = str(max(1, math.ceil(wait_s)))
+    return problem(429, f"too many {what}; retry in {retry} s", headers={"Retry-After": retry})
 
 
 def _unauthorized(what: str) -> Any:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
@@ -13,10 +15,12 @@ from mediasift.api.deps import Caller, OwnTenant, ReadTenant, public_source
 from mediasift.api.problems import documented
 from mediasift.api.receive import Unacceptable, copy_limited, download, landing, safe_name, save_stream
 from mediasift.mediatype import MediaType
+from mediasift.net.pool import FetchPool
 from mediasift.service import IngestReport, Mediasift
 from mediasift.service_models import AssetDetail, AssetList, IngestedFile, UploadResult
 
 MULTIPART_FIELDS = 4
+WAIT_POLL_S = 0.25
 
 
 class FromUrl(BaseModel):
@@ -36,7 +40,7 @@ CursorQuery = Annotated[str | None, Query(description="next_cursor of the page b
 LimitQuery = Annotated[int, Query(ge=1, le=1000)]
 
 
-def router(system: Mediasift) -> APIRouter:
+def router(system: Mediasift, fetches: FetchPool) -> APIRouter:
     api = APIRouter(prefix="/v1", tags=["assets"])
 
     async def finish(request: Request, report: IngestReport, response: Response, wait: bool) -> UploadResult:
@@ -47,7 +51,7 @@ def router(system: Mediasift) -> APIRouter:
         response.status_code = 200 if accepted.duplicate else 201
         analysed = None
         if wait:
-            analysed = await run_in_threadpool(system.await_analysis, report, system.settings.api_wait_timeout_s)
+            analysed = await _wait_for_workers(system, report)
             if not analysed:
                 response.status_code = 202
         summary = report.summary()
@@ -92,9 +96,10 @@ def router(system: Mediasift) -> APIRouter:
     @api.post("/assets/from-url", status_code=201, responses=_INGESTED)
     async def from_url(request: Request, body: FromUrl, response: Response, tenant: OwnTenant) -> UploadResult:
         """Fetch a file from an http(s) URL on a public address and ingest it, recorded as coming
-        from that URL."""
+        from that URL. The fetch runs on a pool of its own (``url_fetch_concurrency`` threads): 429
+        with Retry-After when every one is busy."""
         with landing(system.settings) as folder:
-            path, final_url = await run_in_threadpool(download, body.url, system.settings, folder)
+            path, final_url = await fetches.run(download, body.url, system.settings, folder)
             report = await run_in_threadpool(system.ingest_received, path, final_url, tenant=tenant)
         return await finish(request, report, response, body.wait)
 
@@ -139,6 +144,18 @@ def router(system: Mediasift) -> APIRouter:
         return Response(status_code=204)
 
     return api
+
+
+async def _wait_for_workers(system: Mediasift, report: IngestReport) -> bool:
+    """Whether the workers finish the report's assets within ``api_wait_timeout_s``. The wait holds no
+    thread (a thread only for each look at the database), so many waiting clients cannot starve the
+    API; the analysis is never done here."""
+    deadline = time.monotonic() + system.settings.api_wait_timeout_s
+    while not await run_in_threadpool(system.analysed, report):
+        if time.monotonic() >= deadline:
+            return False
+        await asyncio.sleep(WAIT_POLL_S)
+    return True
 
 
 def _public(accepted: IngestedFile) -> IngestedFile:
