@@ -108,11 +108,9 @@ def erase_asset(conn: Conn, asset_id: UUID, tenant: str | None) -> Erased | None
         f"""
         UPDATE audit_log SET detail = '{REDACTED}'::jsonb,
             entity_id = CASE WHEN entity = 'asset_sources' THEN %(id)s || ':source' ELSE entity_id END
-        WHERE (entity_id = %(id)s OR starts_with(entity_id, %(id)s || ':')
-               OR (entity = 'blobs' AND entity_id = ANY(%(blobs)s)))
-          AND detail <> '{REDACTED}'::jsonb
+        WHERE split_part(entity_id, ':', 1) = ANY(%(subjects)s) AND detail <> '{REDACTED}'::jsonb
         """,
-        {"id": str(asset_id), "blobs": removed},
+        {"id": str(asset_id), "subjects": [str(asset_id), *removed]},
     ).rowcount
     return Erased(tenant=row["tenant"], blobs=sorted(removed), cached_results=cached, audit_rows_redacted=redacted)
 
