@@ -39,9 +39,18 @@ def test_keys_are_made_listed_and_revoked_from_the_command_line(settings: Settin
     ingested = _run(settings, "ingest", str(media_dir / "note.txt"), "--tenant", "newsroom", "--json")
     assert ingested.returncode == 0, ingested.stderr
     asset_id = json.loads(ingested.stdout)["accepted"][0]["asset_id"]
+    assert _run(settings, "process").returncode == 0
+    cli_hits = json.loads(_run(settings, "search", "orange submarine", "--json").stdout)["results"]
+    cli_asset = json.loads(_run(settings, "assets", "show", asset_id, "--json").stdout)
     with TestClient(create_app(settings)) as client:
         seen = client.get("/v1/assets", headers=bearer(created["key"])).json()["assets"]
         assert [a["asset_id"] for a in seen] == [asset_id] and seen[0]["tenant"] == "newsroom"
+        api_hits = client.get("/v1/search", params={"q": "orange submarine"}, headers=bearer(created["key"])).json()
+        assert [h["asset_id"] for h in api_hits["results"]] == [h["asset_id"] for h in cli_hits] == [asset_id]
+        assert api_hits["results"][0].keys() == cli_hits[0].keys(), "one model for both doors"
+        assert api_hits["results"][0]["source_path"] == "file:note.txt", "no server path over HTTP"
+        api_asset = client.get(f"/v1/assets/{asset_id}", headers=bearer(created["key"])).json()
+        assert api_asset.keys() == cli_asset.keys() and api_asset["sources"] == ["file:note.txt"]
         assert _run(settings, "keys", "revoke", created["id"]).returncode == 0
         assert client.get("/v1/assets", headers=bearer(created["key"])).status_code == 401
     assert _run(settings, "keys", "revoke", created["id"]).returncode == 2, "revoked already"

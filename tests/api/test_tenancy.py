@@ -70,6 +70,9 @@ def test_every_route_family_keeps_tenants_apart(tenancy: tuple[TestClient, Keys]
     ):
         assert client.get(path, headers=beta).status_code == 404, path
     assert client.get(f"/v1/assets/{alpha_id}", headers=alpha).status_code == 200
+    for pattern in ("%25", "_", "%25%25"):  # LIKE's wildcards are characters of a prefix, not patterns
+        wild = client.get(f"/v1/assets/{pattern}", headers=alpha)
+        assert wild.status_code == 404 and "no asset" in wild.json()["detail"], pattern
     listed = {a["asset_id"] for a in client.get("/v1/assets", headers=beta).json()["assets"]}
     assert listed == {shared_beta["id"]}
     everyone = {a["asset_id"] for a in client.get("/v1/assets", headers=admin).json()["assets"]}
