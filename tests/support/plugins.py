@@ -116,9 +116,10 @@ class Hold(Operator):
 
 
 class Held(Operator):
-    """Signals ``started`` and waits for ``release`` (the test's to set), then stores a derived blob
-    and a segment, or, with ``reads_media``, first reads the asset's file: a job that is in flight
-    while its asset is deleted, and then writes results or fails on the missing bytes."""
+    """Signals ``started`` and waits for ``release`` (the test's to set), then has a model result
+    cached and stores a derived blob and a segment, or, with ``reads_media``, first reads the asset's
+    file: a job that is in flight while its asset is deleted, and then writes results or fails on the
+    missing bytes."""
 
     name = "held"
     version = "1"
@@ -137,6 +138,7 @@ class Held(Operator):
         self.release.wait(60)
         if self.reads_media:
             ctx.media_path.read_bytes()
+        ctx.inference.embed_texts([f"held harbour words of {ctx.asset.id}"])  # a model result cached now
         sha256 = stored or ctx.put_blob(self.derived(ctx), "application/octet-stream")
         return OperatorResult(
             segments=[SegmentOut(kind="held", key="held", text="held harbour words")],

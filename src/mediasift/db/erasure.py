@@ -90,7 +90,7 @@ def erase_asset(conn: Conn, asset_id: UUID, tenant: str | None) -> Erased | None
         ).fetchall()
     }
     lock_blobs(conn, blobs)
-    cached = conn.execute("DELETE FROM inference_cache WHERE asset_id = %s", (asset_id,)).rowcount
+    cached = forget_cached_results(conn, asset_id)
     conn.execute("DELETE FROM assets WHERE id = %s", (asset_id,))
     removed = [
         r["sha256"]
@@ -113,6 +113,13 @@ def erase_asset(conn: Conn, asset_id: UUID, tenant: str | None) -> Erased | None
         {"id": str(asset_id), "subjects": [str(asset_id), *removed]},
     ).rowcount
     return Erased(tenant=row["tenant"], blobs=sorted(removed), cached_results=cached, audit_rows_redacted=redacted)
+
+
+def forget_cached_results(conn: Conn, asset_id: UUID) -> int:
+    """Remove the cached model results the asset's analysis stored; how many there were. A job of
+    the asset in flight during its deletion may store more after it: that job calls this again when
+    it finds the asset gone."""
+    return conn.execute("DELETE FROM inference_cache WHERE asset_id = %s", (asset_id,)).rowcount
 
 
 def blob_unreferenced(conn: Conn, sha256: str) -> bool:

@@ -151,8 +151,8 @@ class PipelineJobs:
     def handle(self, job: Job, ctx: JobContext) -> None:
         """Run the job's operator on its asset and record the results. A job whose asset was deleted
         (before it started, while it ran, or while it failed) ends as a no-op: nothing is recorded,
-        the blobs it stored that nothing references are removed, and it is neither retried nor
-        buried, whatever its failure was (a missing file, a foreign key)."""
+        the model results it cached and the blobs it stored that nothing references are removed, and
+        it is neither retried nor buried, whatever its failure was (a missing file, a foreign key)."""
         asset_id = UUID(job.payload["asset_id"])
         stored: list[tuple[str, int, str]] = []
         try:
@@ -161,6 +161,8 @@ class PipelineJobs:
             if not self._deleted(asset_id):
                 raise
             log.info("job %s: its asset was deleted; nothing to do", job.id)
+            with self.db.transaction() as conn:
+                erasure.forget_cached_results(conn, asset_id)
             erasure.remove_unreferenced_bytes(self.db, [sha for sha, _, _ in stored], self.blobs.delete)
 
     def _deleted(self, asset_id: UUID) -> bool:
