@@ -123,6 +123,13 @@ class Settings(BaseSettings):
     api_trusted_hosts: str = ""
     api_cors_origins: str = ""  # browser origins that may call the API (comma-separated); none by default
     url_fetch_timeout_s: float = 60.0  # POST /assets/from-url: connect and between-bytes timeout
+    url_fetch_deadline_s: float = 300.0  # a whole fetch, redirects included, is cut off after this
+    # a fetch slower than this over the last url_fetch_rate_window_s, once url_fetch_rate_grace_s have
+    # passed, is cut off (a server that trickles bytes holds a thread no longer than that)
+    url_fetch_min_bytes_per_s: int = 10_000
+    url_fetch_rate_grace_s: float = 10.0
+    url_fetch_rate_window_s: float = 5.0
+    url_fetch_concurrency: int = 8  # fetches at once per API process (their own threads); one more is a 429
     url_fetch_max_redirects: int = 5
     url_fetch_private: bool = False  # allow URLs on loopback, private and link-local addresses
     # hosts fetched whatever their address (comma-separated names as written in URLs, e.g. an in-house

@@ -24,8 +24,9 @@ from PIL import Image
 from prometheus_client.parser import text_string_to_metric_families
 
 from mediasift.api.app import create_app
-from mediasift.api.receive import Unacceptable, check_public, safe_name
+from mediasift.api.receive import Unacceptable, safe_name
 from mediasift.config import Settings
+from mediasift.net.addresses import check_public
 
 from support import mediagen
 from support.apikeys import Keys, bearer
@@ -241,7 +242,13 @@ def test_serve_answers_over_a_real_socket(settings: Settings) -> None:
 
 
 # Routes whose success is not JSON, and the media type each declares instead.
-NOT_JSON = {"/metrics": "text/plain", "/v1/blobs/{sha256}": "*/*"}
+NOT_JSON = {
+    "/metrics": "text/plain",
+    "/v1/blobs/{sha256}": "*/*",
+    "/v1/assets/{asset}/transcript.vtt": "text/vtt",
+    "/v1/assets/{asset}/ocr.vtt": "text/vtt",
+    "/v1/assets/{asset}/transcript.srt": "application/x-subrip",
+}
 
 
 def test_openapi_describes_every_successful_response(settings: Settings) -> None:

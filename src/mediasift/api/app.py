@@ -29,12 +29,14 @@ from mediasift.api.routes import admin, assets, blobs, exports, jobs, search
 from mediasift.api.routes import system as system_routes
 from mediasift.config import Settings, load_settings
 from mediasift.cursors import BadCursor
+from mediasift.net.errors import FetchBusy
+from mediasift.net.pool import FetchPool
 from mediasift.service import AssetNotFound, Mediasift, NothingToExport, NotReady, QueueFull
 
 # A multipart body is the file plus a few hundred bytes of headers and boundaries.
 MULTIPART_OVERHEAD = 64 * 1024
-# Statuses the gate may give on any guarded route, documented on each.
-GATE_STATUSES = (400, 401, 403, 413, 429)
+# Statuses the gate may give on any guarded route (and 422, a request that does not validate), documented on each.
+GATE_STATUSES = (400, 401, 403, 413, 422, 429)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -42,10 +44,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     point, where the environment is read)."""
     system = Mediasift(settings or load_settings())
     s = system.settings
+    fetches = FetchPool(s.url_fetch_concurrency)  # URL fetches run on these threads, not the shared ones
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         yield
+        fetches.close()
         system.close()
 
     registry = system.metrics_registry()
@@ -60,7 +64,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     problems.install(app)
     _install_errors(app)
-    for routes in (assets, exports, search, blobs, jobs, admin):
+    app.include_router(assets.router(system, fetches))
+    for routes in (exports, search, blobs, jobs, admin):
         app.include_router(routes.router(system))
     app.include_router(system_routes.router(system, registry))
 
@@ -95,7 +100,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 def _install_errors(app: FastAPI) -> None:
     """The service's refusals as problems: what is not there (or is another tenant's) 404, what cannot
-    be taken 413/422, a full queue 429, an unreachable database or broker 503."""
+    be taken 413/422, a full queue or fetch pool 429, an unreachable database or broker 503."""
 
     @app.exception_handler(AssetNotFound)
     async def not_found(_: Request, exc: AssetNotFound) -> ProblemResponse:
@@ -116,6 +121,10 @@ def _install_errors(app: FastAPI) -> None:
     @app.exception_handler(BodyTooLarge)
     async def too_large(_: Request, exc: BodyTooLarge) -> ProblemResponse:
         return problem(413, str(exc))
+
+    @app.exception_handler(FetchBusy)
+    async def fetch_busy(_: Request, exc: FetchBusy) -> ProblemResponse:
+        return problem(429, str(exc), headers={"Retry-After": str(exc.retry_after_s)})
 
     @app.exception_handler(QueueFull)
     async def queue_full(_: Request, exc: QueueFull) -> ProblemResponse:

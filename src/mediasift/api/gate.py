@@ -80,16 +80,17 @@ class Gate:
             return
         refusal = await self._refusal(scope)
         if refusal is not None:
-            await refusal(scope, receive, send)
+            await refusal(scope, receive, _closing(send, scope))
             return
         principal: Principal | None = scope["state"].get("principal")
         limit = self.rules.upload_limit if scope["path"] == self.rules.upload_path else self.rules.body_limit
         declared = _header(scope, b"content-length")
         if declared.isdigit() and int(declared) > limit:
-            await problem(413, f"the body is larger than the limit of {limit:,} bytes")(scope, receive, send)
+            too_large = problem(413, f"the body is larger than the limit of {limit:,} bytes")
+            await too_large(scope, receive, _closing(send, scope))
             return
         audited = principal is not None and scope["path"].startswith("/v1/")
-        await self._forward(scope, _counted(receive, limit), send, principal if audited else None)
+        await self._forward(scope, _counted(receive, limit), _closing(send, scope), principal if audited else None)
 
     async def _refusal(self, scope: Scope) -> Any:
         """A response refusing the request before the app sees it, or None to let it through."""
@@ -174,6 +175,22 @@ class Gate:
                 status=status,
             )
         )
+
+
+def _closing(send: Send, scope: Scope) -> Send:
+    """``send``, closing the connection after an error answer to a request that has a body: the
+    server would otherwise go on reading (and discarding) the rest of a body nobody wants, however
+    long, to keep the connection alive."""
+    has_body = _header(scope, b"transfer-encoding") or _header(scope, b"content-length") not in ("", "0")
+    if not has_body:
+        return send
+
+    async def closing(message: Message) -> None:
+        if message["type"] == "http.response.start" and int(message["status"]) >= 400:
+            message = {**message, "headers": [*message.get("headers", []), (b"connection", b"close")]}
+        await send(message)
+
+    return closing
 
 
 def _counted(receive: Receive, limit: int) -> Receive:

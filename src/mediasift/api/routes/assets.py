@@ -13,6 +13,7 @@ from mediasift.api.deps import OwnTenant, ReadTenant, public_source
 from mediasift.api.problems import documented
 from mediasift.api.receive import Unacceptable, copy_limited, download, landing, safe_name, save_stream
 from mediasift.mediatype import MediaType
+from mediasift.net.pool import FetchPool
 from mediasift.service import IngestReport, Mediasift
 from mediasift.service_models import AssetDetail, AssetList, IngestedFile, UploadResult
 
@@ -36,7 +37,7 @@ CursorQuery = Annotated[str | None, Query(description="next_cursor of the page b
 LimitQuery = Annotated[int, Query(ge=1, le=1000)]
 
 
-def router(system: Mediasift) -> APIRouter:
+def router(system: Mediasift, fetches: FetchPool) -> APIRouter:
     api = APIRouter(prefix="/v1", tags=["assets"])
 
     async def finish(request: Request, report: IngestReport, response: Response, wait: bool) -> UploadResult:
@@ -92,9 +93,10 @@ def router(system: Mediasift) -> APIRouter:
     @api.post("/assets/from-url", status_code=201, responses=_INGESTED)
     async def from_url(request: Request, body: FromUrl, response: Response, tenant: OwnTenant) -> UploadResult:
         """Fetch a file from an http(s) URL on a public address and ingest it, recorded as coming
-        from that URL."""
+        from that URL. The fetch runs on a pool of its own (``url_fetch_concurrency`` threads): 429
+        with Retry-After when every one is busy."""
         with landing(system.settings) as folder:
-            path, final_url = await run_in_threadpool(download, body.url, system.settings, folder)
+            path, final_url = await fetches.run(download, body.url, system.settings, folder)
             report = await run_in_threadpool(system.ingest_received, path, final_url, tenant=tenant)
         return await finish(request, report, response, body.wait)
 
