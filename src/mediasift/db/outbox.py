@@ -9,6 +9,7 @@ the work) and delete them in the same transaction once handed over.
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+import psycopg
 from psycopg import Connection
 from psycopg.types.json import Jsonb
 
@@ -171,6 +173,28 @@ def asset_summary(conn: Conn, asset_id: UUID) -> dict[str, Any]:
     }
 
 
-def listen(conn: Conn) -> None:
-    """Have ``conn`` (in autocommit) hear :func:`add_event`'s ``NOTIFY``."""
-    conn.execute(f"LISTEN {CHANNEL}")
+class Listener:
+    """A connection of its own that hears :func:`add_event`'s ``NOTIFY``: opened on first use and
+    again after it is lost."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._conn: Conn | None = None
+
+    def wait(self, timeout: float) -> None:
+        """Return when an event was written since the last wait, or after ``timeout``."""
+        try:
+            if self._conn is None or self._conn.closed:
+                self._conn = psycopg.connect(self.url, autocommit=True)
+                self._conn.execute(f"LISTEN {CHANNEL}")
+            heard = list(self._conn.notifies(timeout=timeout, stop_after=1))
+            if heard:  # and the rest that came meanwhile: one pass takes all their events
+                list(self._conn.notifies(timeout=0))
+        except psycopg.Error:
+            self.close()
+            time.sleep(timeout)
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None

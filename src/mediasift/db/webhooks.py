@@ -14,7 +14,9 @@ Conn = Connection[dict[str, Any]]
 _COLUMNS = "id, tenant, url, event_types, created_at, last_attempt_at, last_status"
 
 
-def insert(conn: Conn, *, webhook_id: UUID, tenant: str, url: str, event_types: Sequence[str], secret: str) -> dict[str, Any]:
+def insert(
+    conn: Conn, *, webhook_id: UUID, tenant: str, url: str, event_types: Sequence[str], secret: str
+) -> dict[str, Any]:
     row = conn.execute(
         f"INSERT INTO webhooks (id, tenant, url, event_types, secret) VALUES (%s, %s, %s, %s, %s) RETURNING {_COLUMNS}",
         (webhook_id, tenant, url, list(event_types), secret),
