@@ -114,9 +114,7 @@ def test_a_receiver_that_is_down_gets_the_event_when_it_is_back(system: Mediasif
     assert _last_status(system) == "HTTP 200"
 
 
-def test_a_failing_receiver_leaves_a_dead_letter_and_redrive_delivers_it(
-    system: Mediasift, receiver: Receiver
-) -> None:
+def test_a_failing_receiver_leaves_a_dead_letter_and_redrive_delivers_it(system: Mediasift, receiver: Receiver) -> None:
     receiver.status = 503
     webhook_id = hook(system, receiver, tenant="alpha")
     event_id = write_event(system, tenant="alpha")
