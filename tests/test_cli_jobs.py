@@ -75,10 +75,14 @@ def _scrape(port: int) -> dict[str, list[Any]]:
     return {family.name: family.samples for family in text_string_to_metric_families(text)}
 
 
-def test_up_runs_a_worker_that_ingest_leaves_the_work_to(settings: Settings, media_dir: Path) -> None:
+def test_up_serves_the_api_and_runs_the_worker_that_does_the_work(settings: Settings, media_dir: Path) -> None:
     env = _env(settings, MEDIASIFT_LEASE_S="3")  # workers heartbeat every second
-    port = _free_port()
-    up = subprocess.Popen([*CLI, "up", "--metrics-port", str(port)], env=env, stderr=subprocess.PIPE, text=True)
+    port, api_port = _free_port(), _free_port()
+    up = subprocess.Popen(
+        [*CLI, "up", "--metrics-port", str(port), "--port", str(api_port)],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    api = f"http://127.0.0.1:{api_port}"
     try:
         deadline = time.monotonic() + 60
         workers: list[Any] = []
@@ -86,22 +90,42 @@ def test_up_runs_a_worker_that_ingest_leaves_the_work_to(settings: Settings, med
             time.sleep(0.3)
             workers = _run(env, "status", "--json")[1]["workers"]
         assert len(workers) == 1
+        assert httpx.get(f"{api}/healthz", timeout=10).json() == {"status": "ok"}
+        assert up.stdout is not None
+        admin = {"Authorization": f"Bearer {up.stdout.readline().strip()}"}  # made on first start, shown once
+        assert httpx.get(f"{api}/v1/assets", timeout=10).status_code == 401, "a fresh install is not open"
+        assert httpx.get(f"{api}/v1/keys", headers=admin, timeout=10).json()["keys"][0]["scope"] == "admin"
         mediagen.make_text_file(media_dir / "note.txt", "The lighthouse keeper logged a storm at midnight.")
         code, report = _run(env, "ingest", str(media_dir), "--wait", "--json")
         assert code == 0 and report["accepted"][0]["status"] == "done"
+
+        # An upload over the API is queued (no wait) and analysed by up's worker.
+        code, created = _run(env, "keys", "create", "--tenant", "ops", "--scope", "write", "--json")
+        key = {"Authorization": f"Bearer {created['key']}"}
+        note = b"The ferry left the harbour at dawn."
+        sent = httpx.post(f"{api}/v1/assets", params={"filename": "log.txt"}, content=note, headers=key, timeout=30)
+        assert sent.status_code == 201, sent.text
+        asset_id = sent.json()["accepted"][0]["asset_id"]
+        deadline, detail = time.monotonic() + 60, {"status": "pending"}
+        while detail["status"] != "done" and time.monotonic() < deadline:
+            time.sleep(0.3)
+            detail = httpx.get(f"{api}/v1/assets/{asset_id}", headers=key, timeout=10).json()
+        assert detail["status"] == "done" and "upload:log.txt" in detail["sources"]
         time.sleep(1.5)
         status = _run(env, "status", "--json")[1]
-        assert status["workers"][0]["processed"] >= 2, "the worker did the work, not the ingest command"
+        assert status["workers"][0]["processed"] >= 4, "the worker did the work, not the ingest command or the API"
         metrics = _scrape(port)  # the worker serves what status says, and its own process figures
         assert [s.value for s in metrics["mediasift_workers_alive"]] == [1]
         done = {s.labels["operator"]: s.value for s in metrics["mediasift_jobs"] if s.labels["state"] == "done"}
-        assert done.get("embed_text") == 1 and done.get("text_chunks") == 1
+        assert done.get("embed_text") == 2 and done.get("text_chunks") == 2
         assert metrics["process_resident_memory_bytes"][0].value > 50e6
     finally:
         up.send_signal(signal.SIGTERM)
         _, err = up.communicate(timeout=60)
     assert up.returncode == 0, err
-    assert "SIGTERM" in err and "stopped" in err
+    assert f"API: {api}" in err and "SIGTERM" in err and "stopped" in err and "shown once" in err
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(f"{api}/healthz", timeout=5)
 
 
 def test_reprocess_says_when_a_worker_with_other_settings_ran_its_jobs(settings: Settings, media_dir: Path) -> None:

@@ -19,7 +19,7 @@ from support import mediagen
 
 pytestmark = pytest.mark.slow
 
-HIGH, LOW, FILES = 40, 20, 400
+HIGH, LOW, FILES = 40, 20, 200  # five times the high-water mark
 
 
 def rss_mb(pid: int) -> float:

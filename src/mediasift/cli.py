@@ -20,8 +20,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from mediasift.access import DEFAULT_TENANT, Scope, expiry
-from mediasift.config import load_settings
+from mediasift.access import DEFAULT_TENANT, Scope, check_tenant_name, expiry
+from mediasift.config import Settings, load_settings
 from mediasift.mediatype import MediaType
 from mediasift.service_models import (
     Accepted,
@@ -40,6 +40,10 @@ from mediasift.service_models import (
 )
 
 if TYPE_CHECKING:
+    import socket
+
+    from fastapi import FastAPI
+
     from mediasift.service import IngestReport, Mediasift
 
 app = typer.Typer(help="mediasift: ingest, analyse and search video, audio, images and text.", no_args_is_help=True)
@@ -128,9 +132,15 @@ def ingest(
         bool, typer.Option("--wait", help="Return when the analysis is done (does it if no worker runs).")
     ] = False,
     lane: LaneOption = None,
+    tenant: Annotated[str, typer.Option("--tenant", help="The tenant the assets belong to.")] = DEFAULT_TENANT,
     as_json: JsonFlag = False,
 ) -> None:
     """Register media and queue its analysis. Exit 1 if any file was refused, 3 if analysis failed."""
+    try:
+        check_tenant_name(tenant)
+    except ValueError as exc:
+        errors.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
     system = _system()
     files = system.files(paths)
     show = not as_json and errors.is_terminal
@@ -152,7 +162,9 @@ def ingest(
                 analysed.append(progress.add_task("analyse", total=total, detail=""))
             progress.update(analysed[0], completed=done)
 
-        report = system.ingest(files, wait=wait, lane=lane, on_file=on_file, on_wait=on_wait, on_progress=on_progress)
+        report = system.ingest(
+            files, wait=wait, lane=lane, tenant=tenant, on_file=on_file, on_wait=on_wait, on_progress=on_progress
+        )
     system.close()
     if as_json:
         _print_json(report.summary())
@@ -235,6 +247,18 @@ def worker(
     metrics_addr: MetricsAddr = "127.0.0.1",
 ) -> None:
     """Run a worker until SIGTERM/SIGINT (then finish or release what it holds, and exit)."""
+    raise typer.Exit(_run_worker(concurrency, lanes, operators, metrics_port, metrics_addr))
+
+
+def _run_worker(
+    concurrency: int | None,
+    lanes: str,
+    operators: str | None,
+    metrics_port: int | None,
+    metrics_addr: str,
+    also_stop: Callable[[], None] | None = None,
+) -> int:
+    """Run a worker until SIGTERM/SIGINT, which also calls ``also_stop``; return its exit code."""
     system = _system()
     chosen = [Lane(name.strip()) for name in lanes.split(",") if name.strip()]
     only = {name.strip() for name in operators.split(",")} if operators else None
@@ -243,7 +267,13 @@ def worker(
     except ValueError as exc:
         errors.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from None
-    _stop_on_signals(runner.stop)
+
+    def stop() -> None:
+        runner.stop()
+        if also_stop is not None:
+            also_stop()
+
+    _stop_on_signals(stop)
     errors.print(
         f"worker {runner.id} on {system.broker.name}: lanes {', '.join(chosen)}, concurrency {runner.concurrency}"
     )
@@ -255,26 +285,38 @@ def worker(
         code = system.run_worker(runner, on_model_problem=unavailable)
     system.close()
     errors.print(f"worker {runner.id} stopped: {runner.stats}")
-    raise typer.Exit(code)
+    return code
+
+
+ApiHost = Annotated[str, typer.Option("--host", envvar="MEDIASIFT_API_HOST", help="Address to serve the API on.")]
+ApiPort = Annotated[
+    int, typer.Option("--port", envvar="MEDIASIFT_API_PORT", min=0, max=65535, help="API port (0: any free one).")
+]
 
 
 @app.command()
 def up(
     concurrency: Annotated[int | None, typer.Option("--concurrency", "-c", min=1)] = None,
+    host: ApiHost = "127.0.0.1",
+    port: ApiPort = 8000,
     metrics_port: MetricsPort = None,
     metrics_addr: MetricsAddr = "127.0.0.1",
 ) -> None:
-    """Run the embedded default in one command: the database and one worker."""
+    """Run the embedded default in one command: the database, one worker and the HTTP API.
+
+    The API is served on a thread of this process: SIGTERM/SIGINT stop both, the API after its
+    requests in flight (MEDIASIFT_API_SHUTDOWN_GRACE_S), the worker after its jobs."""
+    from mediasift.api.server import ApiThread
     from mediasift.service import database_url
 
-    errors.print(f"database: {database_url(load_settings())}")
-    worker(
-        concurrency=concurrency,
-        lanes="interactive,batch",
-        operators=None,
-        metrics_port=metrics_port,
-        metrics_addr=metrics_addr,
-    )
+    _quiet_libraries()
+    settings = load_settings()
+    errors.print(f"database: {database_url(settings)}")
+    sock = _bound(host, port)
+    with ApiThread(_api_app(settings, host), settings, sock) as api:
+        errors.print(f"API: {api.url} (OpenAPI at {api.url}/openapi.json, with a key)")
+        code = _run_worker(concurrency, "interactive,batch", None, metrics_port, metrics_addr, also_stop=api.stop)
+    raise typer.Exit(code)
 
 
 @contextmanager
@@ -294,24 +336,55 @@ def _metrics_served(system: Mediasift, port: int | None, addr: str) -> Iterator[
 
 
 @app.command()
-def serve(
-    host: Annotated[str, typer.Option("--host", envvar="MEDIASIFT_API_HOST", help="Address to listen on.")] = (
-        "127.0.0.1"
-    ),
-    port: Annotated[int, typer.Option("--port", envvar="MEDIASIFT_API_PORT", min=1, max=65535)] = 8000,
-) -> None:
-    """Serve the HTTP API (OpenAPI docs at /docs): uploads, URLs, search, assets, jobs, /metrics.
+def serve(host: ApiHost = "127.0.0.1", port: ApiPort = 8000) -> None:
+    """Serve the HTTP API under /v1: uploads, URLs, search, assets, exports, jobs, keys, audit.
 
-    Uploads and URLs are queued for the workers (run `mediasift worker` or `mediasift up` beside it);
-    set MEDIASIFT_API_TOKEN to require a bearer token."""
-    import uvicorn
-
-    from mediasift.api.app import create_app
+    Every request carries an API key (mediasift keys create); with none yet, an admin key is made
+    and printed once. Uploads and URLs are queued for the workers (run `mediasift worker` beside
+    it, or `mediasift up` for both in one)."""
+    from mediasift.api.server import serve as serve_api
+    from mediasift.api.server import url_of
 
     settings = load_settings()
-    if host not in ("127.0.0.1", "localhost", "::1") and not settings.api_token:
-        errors.print("[yellow]listening beyond this machine without MEDIASIFT_API_TOKEN: anyone can use it[/yellow]")
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
+    sock = _bound(host, port)
+    api = _api_app(settings, host)
+    errors.print(f"API: {url_of(sock)} (OpenAPI at {url_of(sock)}/openapi.json, with a key)")
+    serve_api(api, settings, sock)
+
+
+LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1", "[::1]")
+
+
+def _api_app(settings: Settings, host: str) -> FastAPI:
+    """The HTTP API of ``serve`` and ``up``, and what either does once before serving it: on loopback,
+    only loopback host names are answered (unless MEDIASIFT_API_TRUSTED_HOSTS says otherwise), so a
+    web page whose name rebinds to 127.0.0.1 cannot reach it; and with no admin key yet (and no
+    shared token), one is made and printed, once, so a fresh install is never open."""
+    from mediasift.api.app import create_app
+    from mediasift.service import Mediasift
+
+    if host in LOOPBACK_NAMES and not settings.api_trusted_hosts:
+        settings = settings.model_copy(update={"api_trusted_hosts": ",".join(LOOPBACK_NAMES)})
+    with closing(Mediasift(settings)) as system:
+        created = system.first_admin_key()
+    if created is not None:
+        errors.print(
+            f"[bold]No API key existed: made an admin key of tenant {created.tenant} (shown once, keep it):[/bold]"
+        )
+        console.print(created.key)
+        errors.print("make keys for each team with: mediasift keys create --tenant T --scope read|write|admin")
+    return create_app(settings)
+
+
+def _bound(host: str, port: int) -> socket.socket:
+    """A socket listening on ``host:port``, or exit 2 saying why not."""
+    from mediasift.api.server import bind
+
+    try:
+        return bind(host, port)
+    except OSError as exc:
+        errors.print(f"[red]cannot serve the API on {host}:{port}: {exc.strerror or exc}[/red]")
+        raise typer.Exit(2) from None
 
 
 def _stop_on_signals(stop: Callable[[], None]) -> None:

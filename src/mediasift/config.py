@@ -117,11 +117,16 @@ class Settings(BaseSettings):
     api_max_body_bytes: int = 1024 * 1024  # every body but an upload's (which max_file_bytes bounds)
     api_requests_per_minute: float = 600.0  # per key, after a burst of api_burst; 0 = no limit
     api_burst: int = 60
+    api_ready_timeout_s: float = 5.0  # /readyz: how long the database and the broker have to answer
     api_wait_timeout_s: float = 60.0  # ?wait=true: how long an upload waits for the workers before a 202
     # Host headers answered (comma-separated; "*" any). Empty: loopback names when serving on loopback,
     # any otherwise, so a page that rebinds its DNS name to 127.0.0.1 cannot reach a local server.
     api_trusted_hosts: str = ""
     api_cors_origins: str = ""  # browser origins that may call the API (comma-separated); none by default
+    api_header_timeout_s: float = 10.0  # a request's line and headers must all arrive within this, or it is closed
+    api_keepalive_timeout_s: int = 5  # an idle kept-alive connection is closed after this (whole seconds)
+    api_max_concurrency: int = 200  # requests handled at once; more are answered 503 with Retry-After
+    api_shutdown_grace_s: int = 30  # on SIGTERM/SIGINT, requests in flight get this long to finish
     url_fetch_timeout_s: float = 60.0  # POST /assets/from-url: connect and between-bytes timeout
     url_fetch_deadline_s: float = 300.0  # a whole fetch, redirects included, is cut off after this
     # a fetch slower than this over the last url_fetch_rate_window_s, once url_fetch_rate_grace_s have

@@ -21,7 +21,7 @@ from uuid import UUID, uuid4
 from prometheus_client import CollectorRegistry, ProcessCollector
 
 from mediasift import cursors
-from mediasift.access import DEFAULT_TENANT, check_tenant_name
+from mediasift.access import DEFAULT_TENANT, Scope, check_tenant_name
 from mediasift.blobs import blob_store
 from mediasift.config import Settings
 from mediasift.db import api_audit, connection, job_states, outbox
@@ -78,6 +78,7 @@ from mediasift.service_models import (
     AssetSummary,
     AuditEntry,
     ConfidenceEntry,
+    CreatedKey,
     CreatedWebhook,
     DeadLetterInfo,
     DeadLetterList,
@@ -317,6 +318,13 @@ class Mediasift:
         """Models whose files are missing (declared ones: shipped and configured), with the fix."""
         return self.inference.problems()
 
+    def first_admin_key(self) -> CreatedKey | None:
+        """An admin key of the default tenant, made when the API is about to serve with no usable
+        admin key and no shared token: a fresh install is never open, and its owner gets a key."""
+        if self.settings.api_token or self.keys.has_admin():
+            return None
+        return self.keys.create(DEFAULT_TENANT, Scope.ADMIN, name="first admin key, made on first start")
+
     # -- health and metrics ---------------------------------------------------------------------------
 
     def ping(self) -> None:
@@ -325,7 +333,7 @@ class Mediasift:
 
     def ready(self) -> None:
         """Reach the database and the broker; NotReady (with which, and why) when one cannot be reached."""
-        for name, reach in (("database", self.db.ping), ("broker", self.broker.stats)):
+        for name, reach in (("database", self.db.ping), ("broker", lambda: self.broker.stats())):
             try:
                 reach()
             except Exception as exc:  # any failure to reach it means not ready; the reason is reported
@@ -417,20 +425,15 @@ class Mediasift:
         self._register(ingestor, path, source, Lane.INTERACTIVE, report)
         return report
 
-    def await_analysis(self, report: IngestReport, timeout_s: float) -> bool:
-        """Wait up to ``timeout_s`` for the workers to finish the report's assets, never analysing
-        here; whether they finished (their states are in ``report.status`` then)."""
+    def analysed(self, report: IngestReport) -> bool:
+        """Whether the report's assets are done or failed; their states are in ``report.status`` then.
+        For callers that wait on their own terms (the HTTP API polls it without holding a thread)."""
         asset_ids = list(dict.fromkeys(a.asset_id for a in report.accepted))
-        deadline = time.monotonic() + timeout_s
-        while True:
-            with self.db.connect() as conn:
-                unfinished = job_states.unfinished(conn, asset_ids)
-            if unfinished == 0:
-                report.status = self.asset_states(asset_ids)
-                return True
-            if time.monotonic() >= deadline:
+        with self.db.connect() as conn:
+            if job_states.unfinished(conn, asset_ids):
                 return False
-            time.sleep(min(0.25, max(0.0, deadline - time.monotonic())))
+        report.status = self.asset_states(asset_ids)
+        return True
 
     def _register(
         self, ingestor: Ingestor, path: Path, source: str | None, lane: Lane, report: IngestReport
@@ -756,11 +759,6 @@ class Mediasift:
         if row is None or not self.blobs.exists(sha256):
             raise AssetNotFound(f"no blob {sha256}")
         return BlobInfo(sha256=sha256, mime=row["mime"], size_bytes=int(row["size_bytes"]), original=row["original"])
-
-    def blob(self, sha256: str, *, tenant: str | None = None) -> tuple[bytes, str]:
-        """A stored blob's bytes and media type (thumbnails, keyframes, originals)."""
-        info = self.blob_info(sha256, tenant=tenant)
-        return self.blobs.read_bytes(sha256), info.mime
 
     def api_actions(self, *, tenant: str | None = None, cursor: str | None = None, limit: int = 100) -> ApiActionList:
         """The audit of API actions of ``tenant`` (every tenant's when None), oldest first, a page

@@ -272,3 +272,28 @@ def test_openapi_describes_every_successful_response(settings: Settings) -> None
                 if "$ref" in schema:
                     schema = schemas[schema["$ref"].rsplit("/", 1)[-1]]
                 assert schema.get("properties"), f"{route} {code} has no response schema"
+
+
+def test_wait_never_analyses_in_the_api_process(api_settings: Settings, keys: Keys) -> None:
+    """With no worker alive, ``wait=true`` waits its time out and answers 202: the file is registered
+    and queued, and nothing of its analysis ran here."""
+    impatient = api_settings.model_copy(update={"api_wait_timeout_s": 1.0})
+    with TestClient(create_app(impatient), headers=bearer(keys.write)) as client:
+        started = time.monotonic()
+        answer = client.post("/v1/assets?filename=note.txt&wait=true", content=NOTE.encode())
+        assert answer.status_code == 202 and answer.json()["analysed"] is False, answer.text
+        assert 1.0 <= time.monotonic() - started < 10
+        detail = client.get(f"/v1/assets/{answer.json()['id']}").json()
+        assert detail["status"] == "pending" and detail["operators"] == {} and detail["artifacts"] == []
+        assert {job["state"] for job in detail["jobs"].values()} == {"queued"}
+
+
+def test_readiness_says_which_server_cannot_be_reached(settings: Settings) -> None:
+    unreachable = settings.model_copy(update={"broker_url": "redis://127.0.0.1:1/0", "api_ready_timeout_s": 1.0})
+    with TestClient(create_app(unreachable)) as client:
+        assert client.get("/healthz").status_code == 200, "alive"
+        ready = client.get("/readyz")
+        assert ready.status_code == 503 and "broker" in ready.json()["detail"]
+    patient = settings.model_copy(update={"api_ready_timeout_s": 60.0})  # a first look opens the broker
+    with TestClient(create_app(patient)) as client:
+        assert client.get("/readyz").json() == {"status": "ok"}

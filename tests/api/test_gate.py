@@ -147,3 +147,11 @@ def test_hosts_not_trusted_are_refused(settings: Settings, keys: Keys) -> None:
         assert client.get("/v1/assets", headers=bearer(keys.read)).status_code == 200
         rebound = client.get("/v1/assets", headers={**bearer(keys.read), "Host": "attacker.example"})
         assert rebound.status_code == 400
+
+
+def test_guessing_keys_is_slowed_per_client_address(settings: Settings, keys: Keys) -> None:
+    with TestClient(create_app(settings)) as client:
+        guesses = [client.get("/v1/assets", headers=bearer(f"ms_{i:016x}_guess")).status_code for i in range(21)]
+        assert guesses[:20] == [401] * 20 and guesses[20] == 429
+        assert client.get("/v1/assets", headers=bearer(keys.read)).status_code == 429, "the address waits"
+        assert client.get("/healthz").status_code == 200

@@ -37,6 +37,9 @@ from mediasift.service import AssetNotFound, Mediasift, NothingToExport, NotRead
 MULTIPART_OVERHEAD = 64 * 1024
 # Statuses the gate may give on any guarded route (and 422, a request that does not validate), documented on each.
 GATE_STATUSES = (400, 401, 403, 413, 422, 429)
+# A client address that sends this many keys that are not valid is told to wait.
+REFUSED_KEYS_BURST = 20
+REFUSED_KEYS_PER_MINUTE = 30
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -82,6 +85,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             upload_limit=s.max_file_bytes + MULTIPART_OVERHEAD,
             body_limit=s.api_max_body_bytes,
             limiter=RequestLimiter(s.api_requests_per_minute, s.api_burst),
+            failures=RequestLimiter(REFUSED_KEYS_PER_MINUTE, REFUSED_KEYS_BURST),
             allowed_origins=s.cors_origins,
         ),
     )

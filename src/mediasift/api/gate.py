@@ -53,6 +53,7 @@ class GateRules:
     upload_limit: int
     body_limit: int
     limiter: RequestLimiter
+    failures: RequestLimiter  # refused keys per client address, so guessing keys costs the guesser
     allowed_origins: frozenset[str]
 
 
@@ -105,8 +106,14 @@ class Gate:
             token = self.rules.metrics_token
             return None if not token or self._bearer(scope) == token else _unauthorized("the metrics token")
         given = self._bearer(scope)
+        client = scope.get("client")
+        address = f"client:{client[0] if client else ''}"
+        if given and (blocked := self.rules.failures.wait(address)) > 0:
+            return _too_many(blocked, "refused keys from this address")
         principal = await to_thread.run_sync(self._principal, given) if given else None
         if principal is None:
+            if given:
+                self.rules.failures.take(address)
             return _unauthorized("a valid API key")
         if not principal.scope.allows(needed := needed_scope(method, path)):
             return problem(403, f"this key's scope is {principal.scope.value}; {method} {path} needs {needed.value}")
@@ -114,8 +121,7 @@ class Gate:
             return problem(403, "a write from another site's page is refused (Origin not allowed)")
         wait = self.rules.limiter.take(principal.key_id or "token")
         if wait > 0:
-            retry = str(max(1, math.ceil(wait)))
-            return problem(429, f"too many requests for this key; retry in {retry} s", headers={"Retry-After": retry})
+            return _too_many(wait, "requests for this key")
         scope["state"]["principal"] = principal
         return None
 
@@ -206,6 +212,11 @@ def _counted(receive: Receive, limit: int) -> Receive:
         return message
 
     return counted
+
+
+def _too_many(wait_s: float, what: str) -> Any:
+    retry = str(max(1, math.ceil(wait_s)))
+    return problem(429, f"too many {what}; retry in {retry} s", headers={"Retry-After": retry})
 
 
 def _unauthorized(what: str) -> Any:

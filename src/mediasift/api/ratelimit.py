@@ -25,6 +25,13 @@ class RequestLimiter:
 
     def take(self, key: str) -> float:
         """Spend one request of ``key``: 0 when it may go now, else the seconds until it may."""
+        return self._spend(key, 1.0)
+
+    def wait(self, key: str) -> float:
+        """The seconds until ``key`` may go again, spending nothing (0 when it may go now)."""
+        return self._spend(key, 0.0)
+
+    def _spend(self, key: str, cost: float) -> float:
         if self.rate <= 0:
             return 0.0
         now = time.monotonic()
@@ -37,6 +44,6 @@ class RequestLimiter:
             bucket.tokens = min(float(self.burst), bucket.tokens + (now - bucket.at) * self.rate)
             bucket.at = now
             if bucket.tokens >= 1.0:
-                bucket.tokens -= 1.0
+                bucket.tokens -= cost
                 return 0.0
             return (1.0 - bucket.tokens) / self.rate

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Generator
 from pathlib import Path
 from typing import Protocol
 
@@ -26,6 +27,17 @@ class BlobStore(Protocol):
         ...
 
     def read_bytes(self, sha256: str) -> bytes: ...
+
+    def size(self, sha256: str) -> int:
+        """The blob's size in bytes; FileNotFoundError when it is not stored."""
+        ...
+
+    def open_range(self, sha256: str, start: int, end: int) -> Generator[bytes, None, None]:
+        """Bytes ``start`` up to (not including) ``end`` of the blob, in chunks of at most 1 MiB read as
+        they are consumed, so memory stays bounded whatever the size. Nothing is opened before the
+        first chunk is asked for (FileNotFoundError then, when the blob is not stored); ``close()``
+        releases what is open before the end."""
+        ...
 
 
 def blob_store(settings: Settings) -> BlobStore:

@@ -6,6 +6,7 @@ import hashlib
 import os
 import re
 import tempfile
+from collections.abc import Generator
 from pathlib import Path
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
@@ -93,3 +94,17 @@ class LocalBlobStore:
 
     def read_bytes(self, sha256: str) -> bytes:
         return self.local_path(sha256).read_bytes()
+
+    def size(self, sha256: str) -> int:
+        try:
+            return self._path(sha256).stat().st_size
+        except FileNotFoundError:
+            raise FileNotFoundError(f"blob {sha256} is missing from {self.root}") from None
+
+    def open_range(self, sha256: str, start: int, end: int) -> Generator[bytes, None, None]:
+        with self.local_path(sha256).open("rb") as handle:
+            handle.seek(start)
+            left = end - start
+            while left > 0 and (chunk := handle.read(min(_CHUNK, left))):
+                left -= len(chunk)
+                yield chunk

@@ -12,7 +12,7 @@ import io
 import os
 import re
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, NoReturn
@@ -30,6 +30,7 @@ _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 # Files above the threshold go up (and down) in parallel parts of this size.
 _PART_BYTES = 8 * 1024 * 1024
 _TRANSFER = TransferConfig(multipart_threshold=_PART_BYTES, multipart_chunksize=_PART_BYTES)
+_READ_CHUNK = 1024 * 1024  # streamed reads (open_range)
 _AUTH_CODES = {"AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "InvalidToken", "ExpiredToken"}
 _ALREADY_CODES = {"BucketAlreadyOwnedByYou", "BucketAlreadyExists"}
 
@@ -236,3 +237,29 @@ class S3BlobStore:
         if got != sha256:
             raise OSError(f"blob {sha256} read from {self.url} hashes to {got}")
         return data
+
+    def size(self, sha256: str) -> int:
+        head = self._head(sha256)
+        if head is None:
+            raise self._missing(sha256)
+        return int(head["ContentLength"])
+
+    def open_range(self, sha256: str, start: int, end: int) -> Generator[bytes, None, None]:
+        """One ranged GET, its body read chunk by chunk as the chunks are consumed (not checked against
+        the sha256, which needs every byte: the object's size was checked when it was written)."""
+        if end <= start:
+            return
+        with self._auth_errors("read a blob"):
+            try:
+                response = self.client.get_object(
+                    Bucket=self.bucket, Key=self.key(sha256), Range=f"bytes={start}-{end - 1}"
+                )
+            except ClientError as error:
+                if _is_missing(error):
+                    raise self._missing(sha256) from error
+                raise
+        body = response["Body"]
+        try:
+            yield from body.iter_chunks(_READ_CHUNK)
+        finally:
+            body.close()  # before the end too: the connection is not left half read

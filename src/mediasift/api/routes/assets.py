@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
@@ -18,6 +20,7 @@ from mediasift.service import IngestReport, Mediasift
 from mediasift.service_models import AssetDetail, AssetList, IngestedFile, UploadResult
 
 MULTIPART_FIELDS = 4
+WAIT_POLL_S = 0.25
 
 
 class FromUrl(BaseModel):
@@ -48,7 +51,7 @@ def router(system: Mediasift, fetches: FetchPool) -> APIRouter:
         response.status_code = 200 if accepted.duplicate else 201
         analysed = None
         if wait:
-            analysed = await run_in_threadpool(system.await_analysis, report, system.settings.api_wait_timeout_s)
+            analysed = await _wait_for_workers(system, report)
             if not analysed:
                 response.status_code = 202
         summary = report.summary()
@@ -129,6 +132,18 @@ def router(system: Mediasift, fetches: FetchPool) -> APIRouter:
         return detail.model_copy(update={"sources": [public_source(s) for s in detail.sources]})
 
     return api
+
+
+async def _wait_for_workers(system: Mediasift, report: IngestReport) -> bool:
+    """Whether the workers finish the report's assets within ``api_wait_timeout_s``. The wait holds no
+    thread (a thread only for each look at the database), so many waiting clients cannot starve the
+    API; the analysis is never done here."""
+    deadline = time.monotonic() + system.settings.api_wait_timeout_s
+    while not await run_in_threadpool(system.analysed, report):
+        if time.monotonic() >= deadline:
+            return False
+        await asyncio.sleep(WAIT_POLL_S)
+    return True
 
 
 def _public(accepted: IngestedFile) -> IngestedFile:

@@ -6,13 +6,16 @@ from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request, Response
 
+from mediasift.api.blob_response import blob_response
 from mediasift.api.deps import ReadTenant
 from mediasift.api.problems import documented
 from mediasift.service import Mediasift
 
 _BLOB_RESPONSE: dict[int | str, dict[str, Any]] = {
     200: {"description": "The bytes", "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}}},
-    **documented(404),
+    206: {"description": "The range asked for", "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}}},
+    304: {"description": "Not modified: the ETag given is this blob's"},
+    **documented(404, 416),
 }
 
 
@@ -21,21 +24,17 @@ def router(system: Mediasift) -> APIRouter:
 
     @api.get("/blobs/{sha256}", response_class=Response, responses=_BLOB_RESPONSE)
     def blob(sha256: str, request: Request, tenant: ReadTenant) -> Response:
-        """Stored bytes the tenant may read, by their sha256. An asset's original is an attachment,
-        and its download is written to the audit of API actions."""
+        """Stored bytes the tenant may read, by their sha256, streamed: one byte range is 206 (416
+        past the end), and the sha256 is the ETag (If-None-Match: 304). An asset's original is an
+        attachment, and its download (each range of it) is written to the audit of API actions."""
         if len(sha256) != 64 or any(c not in "0123456789abcdef" for c in sha256):
             raise HTTPException(404, f"no blob {sha256!r}")
         info = system.blob_info(sha256, tenant=tenant)
-        headers = {
-            "Cache-Control": "private, max-age=86400",
-            "X-Content-Type-Options": "nosniff",
-            "ETag": f'"{sha256}"',
-        }
+        filename = None
         if info.original:
             request.state.audit = True
             request.state.audit_target = sha256
-            headers["Content-Disposition"] = f'attachment; filename="{sha256[:16]}"'
-        data, _ = system.blob(sha256, tenant=tenant)
-        return Response(data, media_type=info.mime, headers=headers)
+            filename = sha256[:16]
+        return blob_response(system.blobs, sha256, info.mime, request.headers, filename=filename)
 
     return api

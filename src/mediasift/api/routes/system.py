@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Literal
 
 from fastapi import APIRouter, Response
+from fastapi.concurrency import run_in_threadpool
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from pydantic import BaseModel
 
 from mediasift.api.problems import documented
-from mediasift.service import Mediasift
+from mediasift.service import Mediasift, NotReady
 
 
 class Health(BaseModel):
@@ -24,14 +26,19 @@ def router(system: Mediasift, registry: CollectorRegistry) -> APIRouter:
     api = APIRouter(tags=["system"])
 
     @api.get("/healthz")
-    def healthz() -> Health:
+    async def healthz() -> Health:
         """The API process answers (no database call: a liveness probe)."""
         return Health(status="ok")
 
     @api.get("/readyz", responses=documented(503))
-    def readyz() -> Health:
-        """The database and the broker answer (a readiness probe); 503 when one does not."""
-        system.ready()
+    async def readyz() -> Health:
+        """The database and the broker answer (a readiness probe), within a few seconds; 503 with the
+        one that does not, and why."""
+        try:
+            await asyncio.wait_for(run_in_threadpool(system.ready), system.settings.api_ready_timeout_s)
+        except TimeoutError:
+            within = system.settings.api_ready_timeout_s
+            raise NotReady(f"the database or the broker did not answer within {within:g} s") from None
         return Health(status="ok")
 
     @api.get("/metrics", response_class=PrometheusText)
