@@ -13,7 +13,6 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import cached_property
 from pathlib import Path
 from typing import Any
 from uuid import UUID, uuid4
@@ -212,23 +211,36 @@ class Mediasift:
         self.pipeline = default_pipeline(self.settings.operator_plugins)
         self.inference = Inference(self.settings, store=InferenceCacheTable(self.db.url), about_input=about_input)
         self.keys = KeyRing(self.db)
+        self._opening = threading.RLock()
+        self._broker: Broker | None = None
+        self._jobs: PipelineJobs | None = None
 
-    @cached_property
+    @property
     def broker(self) -> Broker:
-        return open_broker(
-            self.settings.broker_url,
-            database_url=self.db.url,
-            lease_s=self.settings.lease_s,
-            namespace=self.settings.queue_namespace,
-        )
+        """The broker, opened on first use. Not a ``cached_property``: on Python 3.11 that holds one
+        lock for every instance, so a system whose broker retries its connection for half a minute
+        would hold up every other system's first use in the process."""
+        with self._opening:
+            if self._broker is None:
+                self._broker = open_broker(
+                    self.settings.broker_url,
+                    database_url=self.db.url,
+                    lease_s=self.settings.lease_s,
+                    namespace=self.settings.queue_namespace,
+                )
+            return self._broker
 
-    @cached_property
+    @property
     def jobs(self) -> PipelineJobs:
-        return PipelineJobs(self.db, self.settings, self.blobs, self.pipeline, self.broker, self.inference)
+        with self._opening:
+            if self._jobs is None:
+                broker = self.broker
+                self._jobs = PipelineJobs(self.db, self.settings, self.blobs, self.pipeline, broker, self.inference)
+            return self._jobs
 
     def close(self) -> None:
-        if "broker" in self.__dict__:
-            self.broker.close()
+        if self._broker is not None:
+            self._broker.close()
 
     # -- workers ------------------------------------------------------------------------------------
 
