@@ -35,7 +35,9 @@ from support.plugins import Held
 
 NOTE = "The lighthouse keeper logged a storm over the harbour at midnight."
 OTHER_NOTE = "The ferry to the island leaves at noon every day in summer."
-AUDITS = ("audit_log", "api_audit")  # they keep the fact of the deletion: checked on their own
+# They keep the fact of the deletion (the audits) and that the asset existed (its events, by design of
+# the outbox): the audit is checked on its own.
+AUDITS = ("audit_log", "api_audit", "events")
 
 
 def save_photo(path: Path, name: str) -> Path:

@@ -13,24 +13,29 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import cached_property
 from pathlib import Path
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
 from prometheus_client import CollectorRegistry, ProcessCollector
 
 from mediasift import cursors
-from mediasift.access import DEFAULT_TENANT, Scope
+from mediasift.access import DEFAULT_TENANT, Scope, check_tenant_name
 from mediasift.blobs import blob_store
 from mediasift.config import Settings
-from mediasift.db import api_audit, connection, erasure, job_states
+from mediasift.db import api_audit, connection, erasure, job_states, outbox
 from mediasift.db import assets as asset_repo
+from mediasift.db import keys as key_repo
 from mediasift.db import results as result_repo
+from mediasift.db import webhooks as webhook_repo
 from mediasift.db import workers as worker_repo
 from mediasift.db.connection import Database
 from mediasift.db.inference_cache import InferenceCacheTable
 from mediasift.db.server import stop_embedded
+from mediasift.events.delivery import WEBHOOK_GROUP, WEBHOOK_KIND, WebhookDelivery
+from mediasift.events.kafka import KafkaSink
+from mediasift.events.relay import Relay
+from mediasift.events.signing import new_secret
 from mediasift.exports.cues import text_cues, transcript_cues
 from mediasift.exports.sources import describe_source, file_folders, redact, redact_tree
 from mediasift.exports.subtitles import to_srt, to_vtt
@@ -42,9 +47,13 @@ from mediasift.jobs.breaker import CircuitBreakers
 from mediasift.jobs.broker import Broker, open_broker
 from mediasift.jobs.model import DeadLetter, Lane
 from mediasift.jobs.runtime import RetryPolicy, Worker
+from mediasift.jobs.topic import open_topic
 from mediasift.keyring import KeyRing
 from mediasift.mediatype import MediaType
 from mediasift.models import devices
+from mediasift.net.addresses import check_public
+from mediasift.net.errors import Unacceptable
+from mediasift.net.fetch import Hop
 from mediasift.obs import metrics
 from mediasift.obs.quality import confidence_report
 from mediasift.operators import default_pipeline
@@ -69,6 +78,7 @@ from mediasift.service_models import (
     AuditEntry,
     ConfidenceEntry,
     CreatedKey,
+    CreatedWebhook,
     DeadLetterInfo,
     DeadLetterList,
     DeletedAsset,
@@ -88,6 +98,8 @@ from mediasift.service_models import (
     RefusedFile,
     Reprocessed,
     Status,
+    WebhookInfo,
+    WebhookList,
     WorkerInfo,
 )
 
@@ -200,23 +212,36 @@ class Mediasift:
         self.pipeline = default_pipeline(self.settings.operator_plugins)
         self.inference = Inference(self.settings, store=InferenceCacheTable(self.db.url), about_input=about_input)
         self.keys = KeyRing(self.db)
+        self._opening = threading.RLock()
+        self._broker: Broker | None = None
+        self._jobs: PipelineJobs | None = None
 
-    @cached_property
+    @property
     def broker(self) -> Broker:
-        return open_broker(
-            self.settings.broker_url,
-            database_url=self.db.url,
-            lease_s=self.settings.lease_s,
-            namespace=self.settings.queue_namespace,
-        )
+        """The broker, opened on first use. Not a ``cached_property``: on Python 3.11 that holds one
+        lock for every instance, so a system whose broker retries its connection for half a minute
+        would hold up every other system's first use in the process."""
+        with self._opening:
+            if self._broker is None:
+                self._broker = open_broker(
+                    self.settings.broker_url,
+                    database_url=self.db.url,
+                    lease_s=self.settings.lease_s,
+                    namespace=self.settings.queue_namespace,
+                )
+            return self._broker
 
-    @cached_property
+    @property
     def jobs(self) -> PipelineJobs:
-        return PipelineJobs(self.db, self.settings, self.blobs, self.pipeline, self.broker, self.inference)
+        with self._opening:
+            if self._jobs is None:
+                broker = self.broker
+                self._jobs = PipelineJobs(self.db, self.settings, self.blobs, self.pipeline, broker, self.inference)
+            return self._jobs
 
     def close(self) -> None:
-        if "broker" in self.__dict__:
-            self.broker.close()
+        if self._broker is not None:
+            self._broker.close()
 
     # -- workers ------------------------------------------------------------------------------------
 
@@ -235,12 +260,12 @@ class Mediasift:
             raise ValueError(f"unknown operators: {', '.join(sorted(unknown))}")
         return Worker(
             self.broker,
-            {JOB_KIND: self.jobs.handle},
+            {JOB_KIND: self.jobs.handle, WEBHOOK_KIND: WebhookDelivery(self.db, s).handle},
             worker_id=worker_id or f"{os.uname().nodename}-{os.getpid()}-{os.urandom(2).hex()}",
             classify=classify,
             concurrency=concurrency or s.worker_concurrency,
             lanes=lanes,
-            groups=operators,
+            groups=operators | {WEBHOOK_GROUP} if operators is not None else None,
             dependency_of=self.jobs.dependency_of,
             hooks=self.jobs,
             retry=RetryPolicy(s.retry_base_s, s.retry_cap_s),
@@ -260,7 +285,8 @@ class Mediasift:
         Around the run: models whose files are missing are reported to ``on_model_problem`` (model
         id, the fix) when it is given; the worker is registered, so ``status`` shows it and waiting
         callers leave the work to it, and heartbeats with its counts; models idle for
-        ``model_idle_unload_s`` are unloaded; at the end the worker is marked stopped."""
+        ``model_idle_unload_s`` are unloaded; the events relay runs beside it (:meth:`relay`); at the
+        end the worker is marked stopped."""
         if on_model_problem is not None:
             for model_id, problem in self.model_problems().items():
                 on_model_problem(model_id, problem)
@@ -268,12 +294,22 @@ class Mediasift:
         with self.db.transaction() as conn:
             worker_repo.register(conn, worker.id, self.broker.name, lanes, worker.concurrency)
         unloader = IdleUnloader(pool, self.settings.model_idle_unload_s).start()
+        relay = self.relay().start()
         try:
             return worker.run(until=until)
         finally:
+            relay.stop()
             unloader.stop()
             with self.db.transaction() as conn:
                 worker_repo.stopped(conn, worker.id)
+
+    def relay(self) -> Relay:
+        """A relay of events to every sink these settings configure: webhooks always, the broker's
+        topic (Redis or NATS), Kafka when ``kafka_bootstrap`` is set. Start it with ``.start()``."""
+        s = self.settings
+        topic = open_topic(s.broker_url, namespace=s.queue_namespace, max_events=s.events_topic_max)
+        kafka = KafkaSink(s.kafka_bootstrap, s.kafka_topic) if s.kafka_bootstrap.strip() else None
+        return Relay(self.db, s, self.broker, topic=topic, kafka=kafka)
 
     def _beat(self, worker: Worker) -> None:
         with self.db.transaction() as conn:
@@ -559,7 +595,14 @@ class Mediasift:
             asset_ids = {d.job.id: _asset_of_job(d.job.id) for d in letters}
             with self.db.connect() as conn:
                 owners = asset_repo.tenants_of(conn, [a for a in asset_ids.values() if a is not None])
-            letters = [d for d in letters if owners.get(asset_ids[d.job.id]) == tenant]  # type: ignore[arg-type]
+
+            def owner(letter: DeadLetter) -> str | None:
+                if letter.job.kind == WEBHOOK_KIND:  # its event's tenant (the asset may be deleted)
+                    return str(letter.job.payload.get("tenant"))
+                asset_id = asset_ids[letter.job.id]
+                return owners.get(asset_id) if asset_id is not None else None
+
+            letters = [d for d in letters if owner(d) == tenant]
         return sorted(letters, key=lambda d: (d.failed_at, d.job.id))
 
     def dead_letter_page(
@@ -613,6 +656,46 @@ class Mediasift:
             state=JobState.model_validate(state) if state else None,
             dead_letter=DeadLetterInfo.of(dead) if dead else None,
         )
+
+    # -- webhooks ---------------------------------------------------------------------------------------
+
+    def add_webhook(self, url: str, events: Sequence[str], *, tenant: str = DEFAULT_TENANT) -> CreatedWebhook:
+        """A webhook of ``tenant`` (created when new) for these event types; the answer is the only
+        time its signing secret is shown. ValueError when the URL is not http(s), its host is not
+        public (unless ``url_fetch_private`` or a trusted host: each delivery checks again), or an
+        event type is unknown."""
+        check_tenant_name(tenant)
+        wanted = list(dict.fromkeys(e.strip() for e in events if e.strip()))
+        unknown = [e for e in wanted if e not in outbox.EVENT_TYPES]
+        if not wanted or unknown:
+            given = f" (not {', '.join(unknown)})" if unknown else ""
+            raise ValueError(f"name event types among {', '.join(outbox.EVENT_TYPES)}{given}")
+        try:
+            hop = Hop.parse(url)
+            if not (self.settings.url_fetch_private or hop.host in self.settings.url_fetch_trusted):
+                check_public(hop.host, hop.port)
+        except Unacceptable as exc:
+            raise ValueError(str(exc)) from None
+        secret = new_secret()
+        with self.db.transaction() as conn:
+            key_repo.ensure_tenant(conn, tenant)
+            row = webhook_repo.insert(
+                conn, webhook_id=uuid4(), tenant=tenant, url=url, event_types=wanted, secret=secret
+            )
+        return CreatedWebhook.model_validate({**row, "secret": secret})
+
+    def webhooks(self, *, tenant: str | None = None) -> WebhookList:
+        """The webhooks of ``tenant`` (every tenant's when None), without their secrets."""
+        with self.db.connect() as conn:
+            rows = webhook_repo.list_webhooks(conn, tenant)
+        return WebhookList(webhooks=[WebhookInfo.model_validate(row) for row in rows])
+
+    def remove_webhook(self, webhook_id: UUID, *, tenant: str | None = None) -> None:
+        """Stop sending to a webhook of ``tenant`` (any tenant's when None): deliveries still queued
+        send nothing. AssetNotFound when there is no such webhook."""
+        with self.db.transaction() as conn:
+            if not webhook_repo.remove(conn, webhook_id, tenant):
+                raise AssetNotFound(f"no webhook {webhook_id}")
 
     # -- reading --------------------------------------------------------------------------------------
 

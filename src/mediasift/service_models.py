@@ -515,6 +515,30 @@ class ApiKeyList(Result):
     keys: list[ApiKeyInfo]
 
 
+class WebhookInfo(Result):
+    """A webhook as listed (never its secret): where a tenant's events of some types are POSTed,
+    signed, and how the latest try went."""
+
+    id: UUID
+    tenant: str
+    url: str
+    event_types: list[str]
+    created_at: IsoTime
+    last_attempt_at: IsoTime | None = None
+    last_status: str | None = None
+
+
+class CreatedWebhook(WebhookInfo):
+    """A webhook as made: ``secret`` (``whsec_`` and base64, the Standard Webhooks form) is the only
+    time the signing secret is shown."""
+
+    secret: str
+
+
+class WebhookList(Result):
+    webhooks: list[WebhookInfo]
+
+
 class ApiAction(Result):
     """One action over the API: which key of which tenant, from which client address, did what to
     which target, and the HTTP status it ended with."""

@@ -147,6 +147,9 @@ def test_keys_can_do_only_what_their_scope_allows(settings: Settings) -> None:
         assert client.delete(f"/v1/keys/{revoked.id}", headers=bearer(keys.admin)).status_code == 204
         assert client.get("/v1/assets", headers=bearer(revoked.key)).status_code == 401, "revoked at once"
         assert client.delete(f"/v1/keys/{revoked.id}", headers=bearer(keys.admin)).status_code == 404
+        admin_id = keys.admin.split("_")[1]
+        assert client.delete(f"/v1/keys/{admin_id}", headers=bearer(keys.admin)).status_code == 422, "not itself"
+        assert client.get("/v1/keys", headers=bearer(keys.admin)).status_code == 200
 
         assert client.get("/v1/assets", headers=bearer(later.key)).status_code == 200, "not expired yet"
         assert client.get("/v1/assets", headers=bearer(expired.key)).status_code == 401, "expired a second ago"

@@ -25,7 +25,7 @@ from mediasift.api.latency import RequestTimer, request_histogram
 from mediasift.api.problems import ProblemResponse, problem
 from mediasift.api.ratelimit import RequestLimiter
 from mediasift.api.receive import Unacceptable
-from mediasift.api.routes import admin, assets, blobs, exports, jobs, search
+from mediasift.api.routes import admin, assets, blobs, exports, jobs, search, webhooks
 from mediasift.api.routes import system as system_routes
 from mediasift.config import Settings, load_settings
 from mediasift.cursors import BadCursor
@@ -68,7 +68,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     problems.install(app)
     _install_errors(app)
     app.include_router(assets.router(system, fetches))
-    for routes in (exports, search, blobs, jobs, admin):
+    for routes in (exports, search, blobs, jobs, admin, webhooks):
         app.include_router(routes.router(system))
     app.include_router(system_routes.router(system, registry))
 

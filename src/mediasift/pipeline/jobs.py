@@ -15,7 +15,7 @@ from uuid import UUID
 from mediasift.blobs import BlobStore
 from mediasift.config import Settings
 from mediasift.db import assets as asset_repo
-from mediasift.db import erasure, job_states
+from mediasift.db import erasure, job_states, outbox
 from mediasift.db import results as result_repo
 from mediasift.db.connection import Database
 from mediasift.errors import PermanentError, TransientError
@@ -32,6 +32,8 @@ log = logging.getLogger(__name__)
 
 JOB_KIND = "operator"
 MAX_INPUT_CHANGES = 3
+# The event an asset's analysis ends with, by the status it ends in.
+FINAL_EVENTS = {"done": outbox.ANALYSED, "failed": outbox.FAILED}
 
 
 class PipelineJobs:
@@ -242,6 +244,8 @@ class PipelineJobs:
         return ready
 
     def _refresh_status(self, conn: Any, asset: AssetView) -> None:
+        """Set the asset's status from its jobs' states. When the analysis has just ended (the status
+        became done or failed), its event is written in this same transaction."""
         states = {name: row["state"] for name, row in job_states.states(conn, asset.id).items()}
         names = [op.name for op in self._applicable(asset)]
         if any(states.get(n) in job_states.ACTIVE for n in names):
@@ -250,11 +254,16 @@ class PipelineJobs:
             status = "done"
         else:
             status = "failed"
-        asset_repo.set_status(conn, asset.id, status)
+        if asset_repo.set_status(conn, asset.id, status) and status in FINAL_EVENTS:
+            tenant = asset_repo.tenants_of(conn, [asset.id])[asset.id]
+            payload = {"status": status, "media_type": asset.media_type.value, **outbox.asset_summary(conn, asset.id)}
+            outbox.add_event(conn, FINAL_EVENTS[status], tenant, asset.id, payload, sinks=self.settings.event_sinks)
 
     # -- hooks --------------------------------------------------------------------------------------
 
     def on_retry(self, job: Job, attempt: int, failure: Failure, delay_s: float) -> None:
+        if job.kind != JOB_KIND:
+            return
         asset_id = UUID(job.payload["asset_id"])
         with self.db.transaction() as conn:
             asset_repo.set_actor(conn, f"worker:{job.id}")
@@ -269,6 +278,8 @@ class PipelineJobs:
 
     def on_dead(self, job: Job, attempt: int, failure: Failure) -> None:
         """A dead job leaves a failed run (no stale results) and the asset marked failed."""
+        if job.kind != JOB_KIND:
+            return
         asset_id = UUID(job.payload["asset_id"])
         op = self.pipeline.operators.get(job.group)
         with self.db.transaction() as conn:

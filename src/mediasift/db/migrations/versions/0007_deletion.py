@@ -5,14 +5,14 @@ copied) may be replaced by the redaction marker, and a source row's ``entity_id`
 (``ASSET_ID:SOURCE``, the source being a path or URL) may lose its source. Who, when, which
 action on which entity, and the ids, stay as written; rows are never deleted.
 
-Revision ID: 0006
-Revises: 0005
+Revision ID: 0007
+Revises: 0006
 """
 
 from alembic import op
 
-revision = "0006"
-down_revision = "0005"
+revision = "0007"
+down_revision = "0006"
 
 SCHEMA = r"""
 CREATE FUNCTION audit_log_redaction_only() RETURNS trigger LANGUAGE plpgsql AS $$
