@@ -131,6 +131,16 @@ def test_deleting_an_asset_leaves_no_row_or_blob_of_it(settings: Settings, tmp_p
             assert trail and all(detail == json.loads(REDACTED) for *_, detail in trail)
             assert ("tester", "delete", "assets", str(rocket)) in [row[:4] for row in trail], "who deleted it stays"
             assert audit_rows(conn, str(photo)) == [], "the file it came from is gone from the audit too"
+            events = conn.execute(
+                "SELECT type, tenant, payload FROM events WHERE asset_id = %s ORDER BY seq", (rocket,)
+            ).fetchall()
+            assert [(kind, tenant) for kind, tenant, _ in events] == [
+                ("asset.analysed", "alpha"),
+                ("asset.deleted", "alpha"),
+            ], "the deletion is an event, in the same transaction"
+            assert events[0][2] == {"status": "done", "redacted": True}, "the earlier summary is gone"
+            assert events[1][2]["status"] == "deleted" and events[1][2]["media_type"] == "image"
+            assert "labels" in events[1][2]["operators"] and str(photo) not in json.dumps(events[1][2])
             for sha256 in rocket_blobs:
                 assert {
                     (entity, detail == json.loads(REDACTED)) for _, _, entity, _, detail in audit_rows(conn, sha256)

@@ -853,10 +853,20 @@ class Mediasift:
         forget_within = getattr(self.broker, "forget_within", None)
         with self.db.transaction() as conn:
             asset_repo.set_actor(conn, actor)
+            asset = asset_repo.get_asset(conn, asset_id, tenant)
+            summary = outbox.asset_summary(conn, asset_id)
             erased = erasure.erase_asset(conn, asset_id, tenant)
-            if erased is None:
+            if erased is None or asset is None:
                 raise AssetNotFound(f"no asset with id {asset_id}")
             jobs = forget_within(conn, f"{asset_id}:") if forget_within is not None else 0
+            outbox.redact_events(conn, asset_id)
+            deleted = {
+                "status": "deleted",
+                "media_type": asset.media_type,
+                "operators": summary["operators"],
+                "segments": summary["segments"],
+            }
+            outbox.add_event(conn, outbox.DELETED, erased.tenant, asset_id, deleted, sinks=self.settings.event_sinks)
         removed = erasure.remove_unreferenced_bytes(self.db, erased.blobs, self.blobs.delete)
         if forget_within is None:
             dead = [d.job.id for d in self.broker.dead_letters(limit=1_000_000) if _asset_of_job(d.job.id) == asset_id]
