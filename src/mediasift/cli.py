@@ -720,11 +720,11 @@ def assets_export(
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to this file, not stdout.")] = None,
 ) -> None:
     """The transcript as subtitles, a video's on-screen text as subtitles, or the whole asset as JSON."""
-    from mediasift.service import AssetNotFound, NothingToExport
+    from mediasift.service_errors import AssetNotFound, NothingToExport
 
     system = _system()
     try:
-        text = system.export(system.resolve(asset), fmt)
+        text = system.exports.text(system.resolve(asset), fmt)
     except (AssetNotFound, NothingToExport) as exc:
         errors.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from None
