@@ -71,6 +71,16 @@ def nats_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     server.stop()
 
 
+@pytest.fixture(scope="session")
+def kafka_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A Kafka-compatible broker (Tansu, in memory): its bootstrap address."""
+    from support.servers import TansuServer
+
+    server = TansuServer(tmp_path_factory.mktemp("tansu"))
+    yield server.start()
+    server.stop()
+
+
 BACKENDS = ["postgres", "redis", "nats"]
 
 

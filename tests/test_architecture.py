@@ -22,7 +22,7 @@ SRC = Path(mediasift.__file__).parent
 FOUNDATIONS = frozenset({"config", "mediatype", "errors", "records", "access", "cursors"})
 ENTRY_POINTS = frozenset({"cli", "api"})
 EVERYTHING = frozenset({"db", "blobs", "media", "models", "inference", "jobs", "ingest", "pipeline", "operators",
-                        "search", "obs", "exports", "net", "service"})  # fmt: skip
+                        "search", "obs", "exports", "net", "events", "service"})  # fmt: skip
 # What each layer may import besides the foundations and itself. An entry "package.module" allows that
 # module only. "models" for operators, search and ingest means the data the models return (see below).
 ALLOWED: dict[str, frozenset[str]] = {
@@ -39,6 +39,8 @@ ALLOWED: dict[str, frozenset[str]] = {
     "net": frozenset(),  # outbound HTTP to URLs users give: below everything that may send it (ingest, webhooks)
     "inference": frozenset({"models", "db", "media", "jobs.breaker"}),
     "jobs": frozenset({"db"}),
+    # events out: the relay (outbox rows to the broker's topic, Kafka, webhook jobs) and webhook delivery
+    "events": frozenset({"db", "jobs", "net"}),
     "ingest": frozenset({"db", "blobs", "media", "inference"}),
     "pipeline": frozenset({"db", "blobs", "jobs", "inference", "media"}),
     "operators": frozenset({"pipeline", "inference", "media", "models"}),
@@ -50,7 +52,9 @@ ALLOWED: dict[str, frozenset[str]] = {
     "cli": EVERYTHING | {"api"},
 }
 DATA_ONLY_MODELS = frozenset({"operators", "search", "ingest"})
-SERVICE = frozenset({"service", "service_models", "keyring"})  # the Python API, its typed results, its keys
+SERVICE = frozenset(
+    {"service", "service_models", "service_errors", "service_exports", "keyring"}
+)  # the Python API, its typed results, its keys
 
 
 def layer_of(top: str) -> str:
@@ -164,7 +168,8 @@ def sql_violations(module: Module) -> list[str]:
 # The client libraries of outside things, and where each may be imported (docs/architecture.md's doors).
 CLIENTS: dict[str, tuple[str, ...]] = {
     "redis": ("mediasift.jobs.",),
-    "nats": ("mediasift.jobs.",),
+    "nats": ("mediasift.jobs.",),  # the broker, and its events topic (jobs/nats_topic.py)
+    "aiokafka": ("mediasift.events.kafka",),  # Kafka is a sink of events only, not a broker of jobs
     "boto3": ("mediasift.blobs.",),
     "botocore": ("mediasift.blobs.",),
     # PyAV: decoding in media/, probing in ingest/; its error types where failures are told apart

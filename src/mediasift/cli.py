@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from contextlib import ExitStack, closing, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
+from uuid import UUID
 
 import typer
 from pydantic import BaseModel
@@ -46,7 +47,7 @@ if TYPE_CHECKING:
     from mediasift.service import IngestReport, Mediasift
 
 app = typer.Typer(help="mediasift: ingest, analyse and search video, audio, images and text.", no_args_is_help=True)
-assets_app = typer.Typer(help="List and inspect assets.", no_args_is_help=True)
+assets_app = typer.Typer(help="List, inspect, export and delete assets.", no_args_is_help=True)
 db_app = typer.Typer(help="The database: where it is, and stopping the embedded server.", no_args_is_help=True)
 jobs_app = typer.Typer(help="Jobs: the dead-letter queue, one job, re-driving.", no_args_is_help=True)
 app.add_typer(assets_app, name="assets")
@@ -56,6 +57,10 @@ models_app = typer.Typer(help="The models: declared, loaded, used.", no_args_is_
 app.add_typer(models_app, name="models")
 keys_app = typer.Typer(help="API keys: each of one tenant, with one scope (read, write, admin).", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
+webhooks_app = typer.Typer(
+    help="Webhooks: a tenant's asset events POSTed to a URL, signed (Standard Webhooks).", no_args_is_help=True
+)
+app.add_typer(webhooks_app, name="webhooks")
 
 # Piped output is read by scripts and people alike: no wrapping at rich's 80 columns there.
 _PIPED_WIDTH = None if sys.stdout.isatty() or "COLUMNS" in os.environ else 200
@@ -502,6 +507,69 @@ def keys_revoke(key_id: Annotated[str, typer.Argument(help="The key's id (as key
     console.print(f"revoked {key_id}")
 
 
+@webhooks_app.command("add")
+def webhooks_add(
+    url: Annotated[str, typer.Argument(help="Where to POST the events (http or https).")],
+    events: Annotated[
+        str, typer.Option("--events", help="Comma-separated: asset.analysed, asset.failed, asset.deleted.")
+    ],
+    tenant: Annotated[str, typer.Option("--tenant", help="Whose events (created when new).")] = DEFAULT_TENANT,
+    as_json: JsonFlag = False,
+) -> None:
+    """Send a tenant's events to URL. Prints the webhook's id and its signing secret: this is the only
+    time the secret is shown."""
+    try:
+        with closing(_system()) as system:
+            created = system.add_webhook(url, events.split(","), tenant=tenant)
+    except ValueError as exc:
+        errors.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+    if as_json:
+        _print_json(created)
+        return
+    console.print(f"{created.id} {created.secret}")
+    errors.print(
+        f"webhook {created.id}: tenant {created.tenant}, {', '.join(created.event_types)} to {created.url} "
+        "(the secret is shown once: keep it now)"
+    )
+
+
+@webhooks_app.command("list")
+def webhooks_list(
+    tenant: Annotated[str | None, typer.Option("--tenant", help="Only this tenant's webhooks.")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Every webhook (never its secret): tenant, URL, event types, how the latest delivery went."""
+    with closing(_system()) as system:
+        listing = system.webhooks(tenant=tenant)
+    if as_json:
+        _print_json(listing)
+        return
+    table = Table()
+    for column in ("id", "tenant", "url", "events", "created", "last try", "outcome"):
+        table.add_column(column, overflow="fold")
+    for w in listing.webhooks:
+        when = [t.isoformat(timespec="seconds") if t else "" for t in (w.created_at, w.last_attempt_at)]
+        table.add_row(str(w.id), w.tenant, w.url, ",".join(w.event_types), *when, w.last_status or "")
+    console.print(table if listing.webhooks else "No webhooks.")
+
+
+@webhooks_app.command("remove")
+def webhooks_remove(
+    webhook_id: Annotated[str, typer.Argument(help="The webhook's id (as webhooks list shows it).")],
+) -> None:
+    """Stop sending to a webhook: deliveries still queued send nothing."""
+    from mediasift.service import AssetNotFound
+
+    try:
+        with closing(_system()) as system:
+            system.remove_webhook(UUID(webhook_id))
+    except (ValueError, AssetNotFound):
+        errors.print(f"[red]no webhook {webhook_id!r}[/red]")
+        raise typer.Exit(2) from None
+    console.print(f"removed {webhook_id}")
+
+
 def _fmt_time(value: float | None) -> str:
     if value is None:
         return ""
@@ -652,11 +720,11 @@ def assets_export(
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to this file, not stdout.")] = None,
 ) -> None:
     """The transcript as subtitles, a video's on-screen text as subtitles, or the whole asset as JSON."""
-    from mediasift.service import AssetNotFound, NothingToExport
+    from mediasift.service_errors import AssetNotFound, NothingToExport
 
     system = _system()
     try:
-        text = system.export(system.resolve(asset), fmt)
+        text = system.exports.text(system.resolve(asset), fmt)
     except (AssetNotFound, NothingToExport) as exc:
         errors.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from None
@@ -664,6 +732,36 @@ def assets_export(
         sys.stdout.write(text)
     else:
         output.write_text(text, encoding="utf-8")
+
+
+@assets_app.command("delete")
+def assets_delete(
+    asset: Annotated[str, typer.Argument(help="Asset id, or an unambiguous prefix of one.")],
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Delete an asset (of any tenant) and everything made from it: segments, embeddings, artifacts,
+    jobs, cached model results, and the stored bytes no other asset uses. The audit keeps who deleted
+    which id, and when, not what it held."""
+    from mediasift.service import AssetNotFound
+
+    with closing(_system()) as system:
+        try:
+            asset_id = system.resolve(asset)
+            if not yes and not typer.confirm(f"Delete asset {asset_id} and everything made from it?"):
+                raise typer.Exit(1)
+            deleted = system.delete_asset(asset_id, tenant=None, actor="cli")
+        except AssetNotFound as exc:
+            errors.print(f"[red]{exc}[/red]")
+            raise typer.Exit(2) from None
+    if as_json:
+        _print_json(deleted)
+        return
+    console.print(
+        f"deleted {deleted.id} (tenant {deleted.tenant}): {deleted.blobs_removed} blobs, "
+        f"{deleted.cached_results_removed} cached model results, {deleted.jobs_removed} jobs removed; "
+        f"{deleted.audit_rows_redacted} audit rows redacted"
+    )
 
 
 @app.command()

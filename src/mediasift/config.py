@@ -55,6 +55,17 @@ class Settings(BaseSettings):
     operator_plugins: str = ""
     interactive_max_files: int = 10
 
+    # Events out (asset.analysed, asset.failed, asset.deleted; docs/events.md): relayed by every worker
+    # to the broker's topic (NATS subject <namespace>.events.<type>, Redis stream <namespace>:events),
+    # to Kafka when kafka_bootstrap is set, and to the tenants' webhooks.
+    kafka_bootstrap: str = ""  # "host:port[,host:port]": also publish events to Kafka; empty = not
+    kafka_topic: str = "mediasift.events"  # the Kafka topic (each record keyed by its asset id)
+    events_topic_max: int = 1_000_000  # events the broker's topic keeps (Redis MAXLEN ~, JetStream max_msgs)
+    events_poll_s: float = 1.0  # a relay looks for due events this often when no NOTIFY wakes it sooner
+    events_batch: int = 500  # deliveries one relay claims and publishes at once
+    webhook_timeout_s: float = 10.0  # one webhook POST, connecting included; slower is a failed try
+    webhook_max_attempts: int = 12  # tries of one event at one webhook (retry_base_s backoff) before its dead letter
+
     # Ingest limits: what is refused before it is decoded.
     max_image_pixels: int = 120_000_000
     max_video_pixels: int = 8192 * 8192
@@ -154,6 +165,14 @@ class Settings(BaseSettings):
     def url_fetch_trusted(self) -> frozenset[str]:
         """``url_fetch_allowed_hosts`` as lower-case names without a trailing dot."""
         return frozenset(h.strip().lower().rstrip(".") for h in self.url_fetch_allowed_hosts.split(",") if h.strip())
+
+    @property
+    def event_sinks(self) -> tuple[str, ...]:
+        """The sinks besides webhooks an event is queued for: "topic" when the broker is Redis or NATS
+        (the PostgreSQL broker has none), "kafka" when ``kafka_bootstrap`` is set."""
+        scheme = self.broker_url.split("://", 1)[0] if self.broker_url else "postgresql"
+        topic = ("topic",) if scheme in ("redis", "rediss", "unix", "nats", "tls") else ()
+        return topic + (("kafka",) if self.kafka_bootstrap.strip() else ())
 
     def ensure_home(self) -> None:
         self.home.mkdir(parents=True, exist_ok=True)

@@ -13,27 +13,29 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import cached_property
 from pathlib import Path
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
 from prometheus_client import CollectorRegistry, ProcessCollector
 
 from mediasift import cursors
-from mediasift.access import DEFAULT_TENANT, Scope
+from mediasift.access import DEFAULT_TENANT, Scope, check_tenant_name
 from mediasift.blobs import blob_store
 from mediasift.config import Settings
-from mediasift.db import api_audit, connection, job_states
+from mediasift.db import api_audit, connection, erasure, job_states, outbox
 from mediasift.db import assets as asset_repo
+from mediasift.db import keys as key_repo
 from mediasift.db import results as result_repo
+from mediasift.db import webhooks as webhook_repo
 from mediasift.db import workers as worker_repo
 from mediasift.db.connection import Database
 from mediasift.db.inference_cache import InferenceCacheTable
 from mediasift.db.server import stop_embedded
-from mediasift.exports.cues import text_cues, transcript_cues
-from mediasift.exports.sources import describe_source, file_folders, redact, redact_tree
-from mediasift.exports.subtitles import to_srt, to_vtt
+from mediasift.events.delivery import WEBHOOK_GROUP, WEBHOOK_KIND, WebhookDelivery
+from mediasift.events.kafka import KafkaSink
+from mediasift.events.relay import Relay
+from mediasift.events.signing import new_secret
 from mediasift.inference import usage
 from mediasift.inference.door import Inference
 from mediasift.inference.registry import IdleUnloader, pool
@@ -42,9 +44,12 @@ from mediasift.jobs.breaker import CircuitBreakers
 from mediasift.jobs.broker import Broker, open_broker
 from mediasift.jobs.model import DeadLetter, Lane
 from mediasift.jobs.runtime import RetryPolicy, Worker
+from mediasift.jobs.topic import open_topic
 from mediasift.keyring import KeyRing
-from mediasift.mediatype import MediaType
 from mediasift.models import devices
+from mediasift.net.addresses import check_public
+from mediasift.net.errors import Unacceptable
+from mediasift.net.fetch import Hop
 from mediasift.obs import metrics
 from mediasift.obs.quality import confidence_report
 from mediasift.operators import default_pipeline
@@ -52,29 +57,28 @@ from mediasift.pipeline.execute import load_asset
 from mediasift.pipeline.failures import about_input, classify
 from mediasift.pipeline.jobs import JOB_KIND, PipelineJobs
 from mediasift.pipeline.operator import Operator
-from mediasift.records import StoredSegment
 from mediasift.search.hits import Hit
 from mediasift.search.hybrid import SearchMode, search
 from mediasift.search.similar import SimilarAsset, similar
+from mediasift.service_errors import AssetNotFound, NotReady, QueueFull
+from mediasift.service_exports import Exports
 from mediasift.service_models import (
     ApiAction,
     ApiActionList,
     Artifact,
     AssetCounts,
     AssetDetail,
-    AssetExport,
     AssetList,
     AssetState,
     AssetSummary,
     AuditEntry,
     ConfidenceEntry,
     CreatedKey,
+    CreatedWebhook,
     DeadLetterInfo,
     DeadLetterList,
+    DeletedAsset,
     EmbeddingCount,
-    ExportedSegment,
-    ExportedSource,
-    ExportFormat,
     IngestedFile,
     IngestSummary,
     JobDetail,
@@ -87,6 +91,8 @@ from mediasift.service_models import (
     RefusedFile,
     Reprocessed,
     Status,
+    WebhookInfo,
+    WebhookList,
     WorkerInfo,
 )
 
@@ -99,19 +105,6 @@ OnWait = Callable[[str], None]
 OnProgress = Callable[[int, int], None]
 
 
-class AssetNotFound(LookupError):
-    pass
-
-
-class NotReady(RuntimeError):
-    """The database or the broker cannot be reached."""
-
-
-class QueueFull(RuntimeError):
-    """The queue is past its high-water mark: a caller that cannot wait (the HTTP API) is told to
-    come back later instead."""
-
-
 @dataclass(frozen=True)
 class BlobInfo:
     """A stored blob a tenant may read: its media type, size, and whether it is an asset's original
@@ -121,36 +114,6 @@ class BlobInfo:
     mime: str
     size_bytes: int
     original: bool
-
-
-class NothingToExport(LookupError):
-    """The asset is there, but not what was asked of it: it has no speech or no timed on-screen text,
-    or the operator that finds it has not run on it yet, or failed. The message says which."""
-
-
-@dataclass(frozen=True)
-class TimedText:
-    """Timed text an asset may have: the operator and kind of segment that hold it, and what to say
-    when the asset cannot have it (per media type, and when the operator does not apply)."""
-
-    operator: str
-    kind: str
-    noun: str
-    not_for: dict[MediaType, str]
-    lacking: str
-
-
-TRANSCRIPT = TimedText(
-    "transcribe", "transcript", "transcript",
-    {MediaType.IMAGE: "an image has no speech", MediaType.TEXT: "a text document has no speech"},
-    "it has no sound track",
-)  # fmt: skip
-ON_SCREEN_TEXT = TimedText(
-    "ocr", "ocr", "on-screen text",
-    {MediaType.IMAGE: "no timed on-screen text for an image", MediaType.AUDIO: "an audio file has no on-screen text",
-     MediaType.TEXT: "a text document has no on-screen text"},
-    "it has no pictures",
-)  # fmt: skip
 
 
 @dataclass
@@ -199,23 +162,37 @@ class Mediasift:
         self.pipeline = default_pipeline(self.settings.operator_plugins)
         self.inference = Inference(self.settings, store=InferenceCacheTable(self.db.url), about_input=about_input)
         self.keys = KeyRing(self.db)
+        self.exports = Exports(self.db, self.settings, self.pipeline)
+        self._opening = threading.RLock()
+        self._broker: Broker | None = None
+        self._jobs: PipelineJobs | None = None
 
-    @cached_property
+    @property
     def broker(self) -> Broker:
-        return open_broker(
-            self.settings.broker_url,
-            database_url=self.db.url,
-            lease_s=self.settings.lease_s,
-            namespace=self.settings.queue_namespace,
-        )
+        """The broker, opened on first use. Not a ``cached_property``: on Python 3.11 that holds one
+        lock for every instance, so a system whose broker retries its connection for half a minute
+        would hold up every other system's first use in the process."""
+        with self._opening:
+            if self._broker is None:
+                self._broker = open_broker(
+                    self.settings.broker_url,
+                    database_url=self.db.url,
+                    lease_s=self.settings.lease_s,
+                    namespace=self.settings.queue_namespace,
+                )
+            return self._broker
 
-    @cached_property
+    @property
     def jobs(self) -> PipelineJobs:
-        return PipelineJobs(self.db, self.settings, self.blobs, self.pipeline, self.broker, self.inference)
+        with self._opening:
+            if self._jobs is None:
+                broker = self.broker
+                self._jobs = PipelineJobs(self.db, self.settings, self.blobs, self.pipeline, broker, self.inference)
+            return self._jobs
 
     def close(self) -> None:
-        if "broker" in self.__dict__:
-            self.broker.close()
+        if self._broker is not None:
+            self._broker.close()
 
     # -- workers ------------------------------------------------------------------------------------
 
@@ -234,12 +211,12 @@ class Mediasift:
             raise ValueError(f"unknown operators: {', '.join(sorted(unknown))}")
         return Worker(
             self.broker,
-            {JOB_KIND: self.jobs.handle},
+            {JOB_KIND: self.jobs.handle, WEBHOOK_KIND: WebhookDelivery(self.db, s).handle},
             worker_id=worker_id or f"{os.uname().nodename}-{os.getpid()}-{os.urandom(2).hex()}",
             classify=classify,
             concurrency=concurrency or s.worker_concurrency,
             lanes=lanes,
-            groups=operators,
+            groups=operators | {WEBHOOK_GROUP} if operators is not None else None,
             dependency_of=self.jobs.dependency_of,
             hooks=self.jobs,
             retry=RetryPolicy(s.retry_base_s, s.retry_cap_s),
@@ -259,7 +236,8 @@ class Mediasift:
         Around the run: models whose files are missing are reported to ``on_model_problem`` (model
         id, the fix) when it is given; the worker is registered, so ``status`` shows it and waiting
         callers leave the work to it, and heartbeats with its counts; models idle for
-        ``model_idle_unload_s`` are unloaded; at the end the worker is marked stopped."""
+        ``model_idle_unload_s`` are unloaded; the events relay runs beside it (:meth:`relay`); at the
+        end the worker is marked stopped."""
         if on_model_problem is not None:
             for model_id, problem in self.model_problems().items():
                 on_model_problem(model_id, problem)
@@ -267,12 +245,22 @@ class Mediasift:
         with self.db.transaction() as conn:
             worker_repo.register(conn, worker.id, self.broker.name, lanes, worker.concurrency)
         unloader = IdleUnloader(pool, self.settings.model_idle_unload_s).start()
+        relay = self.relay().start()
         try:
             return worker.run(until=until)
         finally:
+            relay.stop()
             unloader.stop()
             with self.db.transaction() as conn:
                 worker_repo.stopped(conn, worker.id)
+
+    def relay(self) -> Relay:
+        """A relay of events to every sink these settings configure: webhooks always, the broker's
+        topic (Redis or NATS), Kafka when ``kafka_bootstrap`` is set. Start it with ``.start()``."""
+        s = self.settings
+        topic = open_topic(s.broker_url, namespace=s.queue_namespace, max_events=s.events_topic_max)
+        kafka = KafkaSink(s.kafka_bootstrap, s.kafka_topic) if s.kafka_bootstrap.strip() else None
+        return Relay(self.db, s, self.broker, topic=topic, kafka=kafka)
 
     def _beat(self, worker: Worker) -> None:
         with self.db.transaction() as conn:
@@ -558,7 +546,14 @@ class Mediasift:
             asset_ids = {d.job.id: _asset_of_job(d.job.id) for d in letters}
             with self.db.connect() as conn:
                 owners = asset_repo.tenants_of(conn, [a for a in asset_ids.values() if a is not None])
-            letters = [d for d in letters if owners.get(asset_ids[d.job.id]) == tenant]  # type: ignore[arg-type]
+
+            def owner(letter: DeadLetter) -> str | None:
+                if letter.job.kind == WEBHOOK_KIND:  # its event's tenant (the asset may be deleted)
+                    return str(letter.job.payload.get("tenant"))
+                asset_id = asset_ids[letter.job.id]
+                return owners.get(asset_id) if asset_id is not None else None
+
+            letters = [d for d in letters if owner(d) == tenant]
         return sorted(letters, key=lambda d: (d.failed_at, d.job.id))
 
     def dead_letter_page(
@@ -612,6 +607,46 @@ class Mediasift:
             state=JobState.model_validate(state) if state else None,
             dead_letter=DeadLetterInfo.of(dead) if dead else None,
         )
+
+    # -- webhooks ---------------------------------------------------------------------------------------
+
+    def add_webhook(self, url: str, events: Sequence[str], *, tenant: str = DEFAULT_TENANT) -> CreatedWebhook:
+        """A webhook of ``tenant`` (created when new) for these event types; the answer is the only
+        time its signing secret is shown. ValueError when the URL is not http(s), its host is not
+        public (unless ``url_fetch_private`` or a trusted host: each delivery checks again), or an
+        event type is unknown."""
+        check_tenant_name(tenant)
+        wanted = list(dict.fromkeys(e.strip() for e in events if e.strip()))
+        unknown = [e for e in wanted if e not in outbox.EVENT_TYPES]
+        if not wanted or unknown:
+            given = f" (not {', '.join(unknown)})" if unknown else ""
+            raise ValueError(f"name event types among {', '.join(outbox.EVENT_TYPES)}{given}")
+        try:
+            hop = Hop.parse(url)
+            if not (self.settings.url_fetch_private or hop.host in self.settings.url_fetch_trusted):
+                check_public(hop.host, hop.port)
+        except Unacceptable as exc:
+            raise ValueError(str(exc)) from None
+        secret = new_secret()
+        with self.db.transaction() as conn:
+            key_repo.ensure_tenant(conn, tenant)
+            row = webhook_repo.insert(
+                conn, webhook_id=uuid4(), tenant=tenant, url=url, event_types=wanted, secret=secret
+            )
+        return CreatedWebhook.model_validate({**row, "secret": secret})
+
+    def webhooks(self, *, tenant: str | None = None) -> WebhookList:
+        """The webhooks of ``tenant`` (every tenant's when None), without their secrets."""
+        with self.db.connect() as conn:
+            rows = webhook_repo.list_webhooks(conn, tenant)
+        return WebhookList(webhooks=[WebhookInfo.model_validate(row) for row in rows])
+
+    def remove_webhook(self, webhook_id: UUID, *, tenant: str | None = None) -> None:
+        """Stop sending to a webhook of ``tenant`` (any tenant's when None): deliveries still queued
+        send nothing. AssetNotFound when there is no such webhook."""
+        with self.db.transaction() as conn:
+            if not webhook_repo.remove(conn, webhook_id, tenant):
+                raise AssetNotFound(f"no webhook {webhook_id}")
 
     # -- reading --------------------------------------------------------------------------------------
 
@@ -752,85 +787,49 @@ class Mediasift:
             audit=[AuditEntry.model_validate(row) for row in audit],
         )
 
-    # -- exports --------------------------------------------------------------------------------------
+    # -- deletion -------------------------------------------------------------------------------------
 
-    def export(self, asset_id: UUID, fmt: ExportFormat, *, tenant: str | None = None) -> str:
-        """The asset as ``fmt``: its transcript as WebVTT or SRT (long segments cut at word timings),
-        its on-screen text (a video's) as WebVTT, or :meth:`asset_export` as JSON.
+    def delete_asset(self, asset_id: UUID, *, tenant: str | None, actor: str) -> DeletedAsset:
+        """Delete the asset (AssetNotFound unless it is ``tenant``'s; any tenant's when None) and
+        everything made from it, recorded in the audit log as done by ``actor``.
 
-        A transcript or on-screen text that was looked for and not found is a file without cues.
-        Raises AssetNotFound (also when the asset is not ``tenant``'s), or NothingToExport with the
-        reason when the asset cannot have what was asked (an image has no speech) or it has not been
-        found yet (not run, or failed)."""
-        if fmt is ExportFormat.JSON:
-            return self.asset_export(asset_id, tenant=tenant).model_dump_json(indent=2) + "\n"
-        if fmt is ExportFormat.OCR_VTT:
-            return to_vtt(text_cues(self._timed_text(asset_id, ON_SCREEN_TEXT, tenant)))
-        cues = transcript_cues(self._timed_text(asset_id, TRANSCRIPT, tenant))
-        return to_vtt(cues) if fmt is ExportFormat.VTT else to_srt(cues)
-
-    def _timed_text(self, asset_id: UUID, wanted: TimedText, tenant: str | None) -> list[StoredSegment]:
-        with self.db.connect() as conn:
+        One transaction removes its rows (segments, embeddings, artifacts, runs, sources, job
+        states), the cached model results its analysis stored, the blob rows nothing else
+        references, its jobs where the broker is PostgreSQL (queued, delayed, dead, and in flight:
+        that one's worker finds the asset gone and ends the job as a no-op), and redacts what the
+        audit log copied of it (who deleted it, when, and its id stay). After the commit, the bytes
+        of those blobs leave the blob store (each re-checked under its lock: bytes another ingest
+        recorded meanwhile stay) and, with Redis or NATS, its dead letters leave the broker (its
+        queued jobs stay there and end as no-ops when a worker takes them)."""
+        forget_within = getattr(self.broker, "forget_within", None)
+        with self.db.transaction() as conn:
+            asset_repo.set_actor(conn, actor)
             asset = asset_repo.get_asset(conn, asset_id, tenant)
-            if asset is None:
+            summary = outbox.asset_summary(conn, asset_id)
+            erased = erasure.erase_asset(conn, asset_id, tenant)
+            if erased is None or asset is None:
                 raise AssetNotFound(f"no asset with id {asset_id}")
-            run = result_repo.read_runs(conn, asset_id).get(wanted.operator)
-            segments = result_repo.read_segments_of_kinds(conn, asset_id, [wanted.kind])
-            view = load_asset(conn, asset_id)
-        media_type = MediaType(asset.media_type)
-        if media_type in wanted.not_for:
-            raise NothingToExport(wanted.not_for[media_type])
-        if run is None:
-            operator = self.pipeline.operators.get(wanted.operator)
-            if operator is None or not operator.enabled(self.settings):
-                raise NothingToExport(f"no {wanted.noun}: the {wanted.operator} operator is not in this pipeline")
-            if not operator.applies(view):
-                raise NothingToExport(f"no {wanted.noun}: {wanted.lacking}")
-            raise NothingToExport(f"no {wanted.noun} yet: the asset's analysis is {asset.status}")
-        if run["status"] != "done":
-            error = redact((run["error"] or "").strip().partition("\n")[0], self._roots(asset))
-            raise NothingToExport(f"no {wanted.noun}: {wanted.operator} failed" + (f": {error}" if error else ""))
-        return segments
-
-    def asset_export(self, asset_id: UUID, *, tenant: str | None = None) -> AssetExport:
-        """Everything known about the asset, as one document without the server's paths (see
-        :class:`AssetExport`). Raises AssetNotFound (also when the asset is not ``tenant``'s)."""
-        with self.db.connect() as conn:
-            asset = asset_repo.get_asset(conn, asset_id, tenant)
-            if asset is None:
-                raise AssetNotFound(f"no asset with id {asset_id}")
-            segments = result_repo.read_segments(conn, asset_id)
-            artifacts = result_repo.read_artifacts(conn, asset_id)
-            runs = result_repo.read_runs(conn, asset_id)
-        roots = self._roots(asset)
-        by_kind: dict[str, list[ExportedSegment]] = {}
-        for seg in segments:
-            by_kind.setdefault(seg.kind, []).append(
-                ExportedSegment(
-                    operator=seg.operator, key=seg.key, start=seg.start, end=seg.end,
-                    region=redact_tree(seg.region, roots), text=redact(seg.text, roots) if seg.text else seg.text,
-                    confidence=seg.confidence, data=redact_tree(seg.data, roots),
-                )
-            )  # fmt: skip
-        return AssetExport(
-            id=asset.id,
-            media_type=asset.media_type,
-            mime=asset.mime,
-            sha256=asset.sha256,
-            size_bytes=asset.size_bytes,
-            status=asset.status,
-            created_at=asset.created_at,
-            sources=[ExportedSource(kind=k, name=n) for k, n in map(describe_source, asset.sources)],
-            metadata=redact_tree(asset.metadata, roots),
-            segments=by_kind,
-            artifacts=[Artifact.model_validate(redact_tree(row, roots)) for row in artifacts],
-            operators={name: OperatorRun.model_validate(redact_tree(row, roots)) for name, row in runs.items()},
+            jobs = forget_within(conn, f"{asset_id}:") if forget_within is not None else 0
+            outbox.redact_events(conn, asset_id)
+            deleted = {
+                "status": "deleted",
+                "media_type": asset.media_type,
+                "operators": summary["operators"],
+                "segments": summary["segments"],
+            }
+            outbox.add_event(conn, outbox.DELETED, erased.tenant, asset_id, deleted, sinks=self.settings.event_sinks)
+        removed = erasure.remove_unreferenced_bytes(self.db, erased.blobs, self.blobs.delete)
+        if forget_within is None:
+            dead = [d.job.id for d in self.broker.dead_letters(limit=1_000_000) if _asset_of_job(d.job.id) == asset_id]
+            jobs = self.broker.drop_dead(dead)
+        return DeletedAsset(
+            id=asset_id,
+            tenant=erased.tenant,
+            blobs_removed=len(removed),
+            cached_results_removed=erased.cached_results,
+            jobs_removed=jobs,
+            audit_rows_redacted=erased.audit_rows_redacted,
         )
-
-    def _roots(self, asset: asset_repo.AssetRow) -> list[str]:
-        """The folders of this server that an export must not show: the data directory and the
-        folders the asset's files were ingested from."""
-        return [str(self.settings.home), *file_folders(asset.sources)]
 
     def status(self) -> Status:
         with self.db.connect() as conn:

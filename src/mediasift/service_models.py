@@ -207,6 +207,19 @@ class AssetDetail(Result):
     audit: list[AuditEntry]
 
 
+class DeletedAsset(Result):
+    """What deleting an asset removed, besides its rows: the blobs whose bytes went (those no other
+    asset or artifact references), the cached model results its analysis stored, the queued and dead
+    jobs of it, and how many audit rows had their content redacted (the rows stay)."""
+
+    id: UUID
+    tenant: str
+    blobs_removed: int
+    cached_results_removed: int
+    jobs_removed: int
+    audit_rows_redacted: int
+
+
 # -- exports ----------------------------------------------------------------------------------------
 
 
@@ -500,6 +513,30 @@ class CreatedKey(ApiKeyInfo):
 
 class ApiKeyList(Result):
     keys: list[ApiKeyInfo]
+
+
+class WebhookInfo(Result):
+    """A webhook as listed (never its secret): where a tenant's events of some types are POSTed,
+    signed, and how the latest try went."""
+
+    id: UUID
+    tenant: str
+    url: str
+    event_types: list[str]
+    created_at: IsoTime
+    last_attempt_at: IsoTime | None = None
+    last_status: str | None = None
+
+
+class CreatedWebhook(WebhookInfo):
+    """A webhook as made: ``secret`` (``whsec_`` and base64, the Standard Webhooks form) is the only
+    time the signing secret is shown."""
+
+    secret: str
+
+
+class WebhookList(Result):
+    webhooks: list[WebhookInfo]
 
 
 class ApiAction(Result):

@@ -32,7 +32,7 @@ def test_the_api_holds_to_its_own_schema_when_fuzzed(settings: Settings, keys: K
                 "--checks", CHECKS,
                 "--max-examples", str(EXAMPLES_PER_OPERATION),
                 "--seed", "20261202",
-                "--workers", "2",
+                "--workers", "1",  # two threads trip a CPython 3.11 ast.parse bug inside hypothesis
                 "--phases", "examples,fuzzing,stateful",  # the coverage phase crashes inside hypothesis here
                 "--request-timeout", "30",
                 "--report", "ndjson", "--report-dir", str(tmp_path),

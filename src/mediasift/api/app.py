@@ -25,13 +25,14 @@ from mediasift.api.latency import RequestTimer, request_histogram
 from mediasift.api.problems import ProblemResponse, problem
 from mediasift.api.ratelimit import RequestLimiter
 from mediasift.api.receive import Unacceptable
-from mediasift.api.routes import admin, assets, blobs, exports, jobs, search
+from mediasift.api.routes import admin, assets, blobs, exports, jobs, search, webhooks
 from mediasift.api.routes import system as system_routes
 from mediasift.config import Settings, load_settings
 from mediasift.cursors import BadCursor
 from mediasift.net.errors import FetchBusy
 from mediasift.net.pool import FetchPool
-from mediasift.service import AssetNotFound, Mediasift, NothingToExport, NotReady, QueueFull
+from mediasift.service import AssetNotFound, Mediasift, NotReady, QueueFull
+from mediasift.service_errors import NothingToExport
 
 # A multipart body is the file plus a few hundred bytes of headers and boundaries.
 MULTIPART_OVERHEAD = 64 * 1024
@@ -68,7 +69,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     problems.install(app)
     _install_errors(app)
     app.include_router(assets.router(system, fetches))
-    for routes in (exports, search, blobs, jobs, admin):
+    for routes in (exports, search, blobs, jobs, admin, webhooks):
         app.include_router(routes.router(system))
     app.include_router(system_routes.router(system, registry))
 

@@ -81,11 +81,13 @@ def add_source(conn: Conn, asset_id: UUID, source: str) -> None:
     )
 
 
-def set_status(conn: Conn, asset_id: UUID, status: str) -> None:
-    conn.execute(
+def set_status(conn: Conn, asset_id: UUID, status: str) -> bool:
+    """Set the asset's status; whether it changed (it was another)."""
+    cursor = conn.execute(
         "UPDATE assets SET status = %s, updated_at = now() WHERE id = %s AND status IS DISTINCT FROM %s",
         (status, asset_id, status),
     )
+    return cursor.rowcount > 0
 
 
 _SELECT = """

@@ -10,7 +10,7 @@ from fastapi import APIRouter, HTTPException, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from mediasift.access import Scope
-from mediasift.api.deps import ReadTenant
+from mediasift.api.deps import Caller, ReadTenant
 from mediasift.api.problems import documented
 from mediasift.service import AssetNotFound, Mediasift
 from mediasift.service_models import ApiActionList, ApiKeyList, CreatedKey, ModelListing, Status
@@ -41,9 +41,15 @@ def router(system: Mediasift) -> APIRouter:
     def list_keys(tenant: ReadTenant) -> ApiKeyList:
         return ApiKeyList(keys=system.keys.list(tenant))
 
-    @api.delete("/keys/{key_id}", tags=["keys"], status_code=204, response_class=Response, responses=documented(404))
-    def revoke_key(key_id: Annotated[str, "16 hex digits"], request: Request) -> Response:
+    @api.delete(
+        "/keys/{key_id}", tags=["keys"], status_code=204, response_class=Response, responses=documented(404, 422)
+    )
+    def revoke_key(key_id: str, request: Request, caller: Caller) -> Response:
+        """Revoke a key: it stops working at once. A key cannot revoke itself over the API (the
+        CLI can), so an admin cannot lock itself out by mistake."""
         request.state.audit_target = key_id
+        if key_id == caller.key_id:
+            raise HTTPException(422, "a key cannot revoke itself; use another admin key or `mediasift keys revoke`")
         if not system.keys.revoke(key_id):
             raise AssetNotFound(f"no key {key_id!r} that is not revoked")
         return Response(status_code=204)

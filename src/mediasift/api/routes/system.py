@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 from typing import Literal
 
+from anyio import to_thread
 from fastapi import APIRouter, Response
-from fastapi.concurrency import run_in_threadpool
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from pydantic import BaseModel
 
@@ -35,7 +35,10 @@ def router(system: Mediasift, registry: CollectorRegistry) -> APIRouter:
         """The database and the broker answer (a readiness probe), within a few seconds; 503 with the
         one that does not, and why."""
         try:
-            await asyncio.wait_for(run_in_threadpool(system.ready), system.settings.api_ready_timeout_s)
+            # abandoned on timeout: a broker client retrying its connection must not hold the answer
+            await asyncio.wait_for(
+                to_thread.run_sync(system.ready, abandon_on_cancel=True), system.settings.api_ready_timeout_s
+            )
         except TimeoutError:
             within = system.settings.api_ready_timeout_s
             raise NotReady(f"the database or the broker did not answer within {within:g} s") from None
