@@ -78,3 +78,22 @@ def test_a_line_shaped_region_is_at_most_half_the_picture_high() -> None:
     assert GATE_MAX_HEIGHT == 0.5
     assert line_shaped(_rect(600, 198), 400)
     assert not line_shaped(_rect(600, 204), 400)
+
+
+def test_only_the_part_of_a_large_picture_that_holds_lines_is_detected_at_full_size(reader: TextReader) -> None:
+    """One caption: the strip around it is detected (its lines in the picture's pixels). Lines at the
+    top left and the bottom right: their hull is half the picture or more, so the whole of it is
+    detected."""
+    photo = scenegen.cover(mediagen.photo("astronaut"), (1600, 1000))
+    one = _picture((1600, 1000), 40, photo)  # the line at y 500, x 200
+    found = reader.detect(one)
+    assert found.offset != (0, 0) and found.width * found.height < 0.5 * 1600 * 1000
+    (line,) = reader.read(one)
+    assert line.text == LINE and abs(line.box[0] - 200) < 12 and abs(line.box[1] + line.box[3] / 2 - 525) < 20
+    image = Image.fromarray(photo)
+    for left, top in ((100, 60), (800, 900)):
+        ImageDraw.Draw(image).text((left, top), LINE, fill=(255, 255, 255), font=mediagen.font(40))
+    two = np.asarray(image)
+    found = reader.detect(two)
+    assert found.offset == (0, 0) and (found.width, found.height) == (1600, 1000)
+    assert [line.text for line in reader.read(two)] == [LINE, LINE]

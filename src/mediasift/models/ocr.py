@@ -37,7 +37,14 @@ GATE_SIDE = 640
 GATE_ABOVE = 960
 GATE_MIN_ASPECT = 1.5
 GATE_MAX_HEIGHT = 0.5
+# Where the gate found lines, the full-size detection runs on the part of the picture that holds them
+# (the hull of their regions, widened by REGION_MARGIN of the tallest one's height, at least
+# REGION_MARGIN_MIN pixels, each side), unless that part is REGION_WHOLE of the picture or more.
+REGION_MARGIN = 1.0
+REGION_MARGIN_MIN = 32
+REGION_WHOLE = 0.5
 
+Box = tuple[int, int, int, int]  # x, y, w, h
 LineImage = npt.NDArray[np.float32]  # one text line, resized and normalised for the recogniser: (3, 48, width)
 Reading = tuple[str, float]  # the recogniser's text and confidence for one line image
 
@@ -81,6 +88,7 @@ class FoundLines:
     height: int
     line_images: list[LineImage]
     gated: bool = False  # the gate turned the picture away: no full-size detection ran
+    offset: tuple[int, int] = (0, 0)  # where the part detected lies in the picture (x, y)
 
 
 class TextReader(LazyModel[Any]):
@@ -156,8 +164,15 @@ class TextReader(LazyModel[Any]):
         rgb = as_rgb_uint8(image)
         height, width = rgb.shape[:2]
         bgr = np.asarray(cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), dtype=np.uint8)
-        if max(height, width) > self.gate_above and not self.may_hold_text(bgr):
-            return FoundLines(bgr, None, [], {}, width, height, [], gated=True)
+        region: Box | None = None
+        if max(height, width) > self.gate_above:
+            region = self.text_region(bgr)
+            if region is None:
+                return FoundLines(bgr, None, [], {}, width, height, [], gated=True)
+            if region[2] * region[3] >= REGION_WHOLE * width * height:
+                region = None
+        if region is not None:
+            return self._detect_part(bgr, region)
         original = engine.load_img(bgr)
         resized, op_record = engine.preprocess_img(original)
         try:
@@ -167,10 +182,11 @@ class TextReader(LazyModel[Any]):
         line_images = padded_line_images(engine.text_rec, crops)
         return FoundLines(original, detected, crops, op_record, width, height, line_images)
 
-    def may_hold_text(self, bgr: npt.NDArray[np.uint8]) -> bool:
-        """Whether the detector finds a region of a line's shape (:func:`line_shaped`) in the picture
-        shrunk to ``GATE_SIDE`` (longest side): a tenth of the full-size detection's cost on a
-        1600-pixel photo."""
+    def text_region(self, bgr: npt.NDArray[np.uint8]) -> Box | None:
+        """Where the picture may hold text: the detector on the picture shrunk to ``GATE_SIDE``
+        (longest side; a tenth of the full-size detection's cost on a 1600-pixel photo) finds regions
+        of a line's shape (:func:`line_shaped`); their hull, widened (``REGION_MARGIN``), in the
+        picture's pixels. None where it finds none."""
         from rapidocr.ch_ppocr_det.utils import DetPreProcess
 
         detector = self.engine.text_det
@@ -181,9 +197,47 @@ class TextReader(LazyModel[Any]):
         )
         prepared = DetPreProcess(GATE_SIDE, "max", detector.mean, detector.std)(small)
         if prepared is None:
-            return True
+            return (0, 0, width, height)
         boxes, _ = detector.postprocess_op(detector.session(prepared), small.shape[:2])
-        return any(line_shaped(box, min(small.shape[:2])) for box in boxes)
+        lines = [np.asarray(box, dtype=np.float32).reshape(-1, 2) / scale for box in boxes
+                 if line_shaped(box, min(small.shape[:2]))]  # fmt: skip
+        if not lines:
+            return None
+        points = np.concatenate(lines)
+        tallest = max(min(cv2.minAreaRect(line)[1]) for line in lines)
+        margin = max(REGION_MARGIN_MIN, REGION_MARGIN * tallest)
+        left, top = max(0, math.floor(points[:, 0].min() - margin)), max(0, math.floor(points[:, 1].min() - margin))
+        right = min(width, math.ceil(points[:, 0].max() + margin))
+        bottom = min(height, math.ceil(points[:, 1].max() + margin))
+        return (left, top, right - left, bottom - top)
+
+    def _detect_part(self, bgr: npt.NDArray[np.uint8], region: Box) -> FoundLines:
+        """:meth:`detect` on the part ``region`` of the picture, at the picture's own scale (rapidocr's
+        detector would scale a part whose shorter side is under 736 pixels up to that)."""
+        from rapidocr.ch_ppocr_det.utils import DetPreProcess, TextDetOutput
+        from rapidocr.main import apply_vertical_padding
+
+        engine, detector = self.engine, self.engine.text_det
+        x, y, w, h = region
+        original = engine.load_img(np.ascontiguousarray(bgr[y : y + h, x : x + w]))
+        resized, op_record = engine.preprocess_img(original)
+        if engine.cfg.Global.use_vertical_padding:
+            resized, op_record = apply_vertical_padding(
+                resized, op_record, engine.width_height_ratio, engine.min_height
+            )
+        else:
+            op_record["padding_1"] = {"top": 0, "left": 0}
+        prepared = DetPreProcess(max(resized.shape[:2]), "max", detector.mean, detector.std)(resized)
+        boxes, scores = (
+            ([], []) if prepared is None else detector.postprocess_op(detector.session(prepared), resized.shape[:2])
+        )
+        if len(boxes) == 0:
+            return FoundLines(original, None, [], op_record, w, h, [], offset=(x, y))
+        boxes = detector.sorted_boxes(boxes)
+        crops = engine.crop_text_regions(resized, boxes)
+        detected = TextDetOutput(resized, boxes, scores)
+        return FoundLines(original, detected, crops, op_record, w, h,
+                          padded_line_images(engine.text_rec, crops), offset=(x, y))  # fmt: skip
 
     def assemble(self, found: FoundLines, readings: list[Reading]) -> list[OcrLine]:
         """The lines of a picture from its detection and the readings of its line images, in reading order."""
@@ -202,7 +256,11 @@ class TextReader(LazyModel[Any]):
         result = self.engine.build_final_output(
             found.original, found.detected, TextClsOutput(), recognised, found.crops, found.op_record
         )
-        return lines_of(result, found.width, found.height)
+        dx, dy = found.offset
+        return [
+            OcrLine(line.text, line.confidence, (line.box[0] + dx, line.box[1] + dy, line.box[2], line.box[3]))
+            for line in lines_of(result, found.width, found.height)
+        ]
 
     def read(self, image: npt.NDArray[np.uint8]) -> list[OcrLine]:
         """The text lines of an RGB uint8 picture, in reading order: both stages, unbatched."""
