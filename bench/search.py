@@ -41,8 +41,8 @@ from typing import Any
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-LABELS = ["person", "speech", "face", "music", "car", "dog", "text", "tree", "building", "crowd",
-          "laughter", "applause", "silence", "bird", "water", "sky", "street", "computer", "phone", "chair"]  # fmt: skip
+LABELS = ["person", "speech", "face", "music", "car", "dog", "text", "tree", "building", "crowd", "laughter",
+          "applause", "silence", "bird", "water", "sky", "street", "computer", "phone", "chair"]  # fmt: skip
 NOISE = 0.012  # per dimension: a unit vector moved ~0.23 in all, cosine to its sentence ~0.97
 QUERIES = 200
 FRESH = 100
@@ -167,7 +167,7 @@ def build_library(n: int, assets: int, sentences: list[str], base: np.ndarray, l
     vectors[is_label] = labels[label_of[is_label]]
     texts = [LABELS[label_of[i]] if is_label[i] else f"{sentences[picks[i]]} #{i}" for i in range(n)]
     return Library(
-        asset_ids=[uuid.UUID(int=rng.integers(1 << 62) << 64 | a) for a in range(assets)],
+        asset_ids=[uuid.UUID(int=int(rng.integers(1 << 62)) << 64 | a) for a in range(assets)],
         media_types=[media_type_of(a) for a in range(assets)],
         tenants=[tenant_of(a) for a in range(assets)],
         seg_asset=np.arange(n) // per_asset,
@@ -201,7 +201,9 @@ def _copy_assets(conn: Any, lib: Library) -> None:
     with conn.cursor().copy("COPY blobs (sha256, size_bytes, mime) FROM STDIN") as copy:
         for a in range(len(lib.asset_ids)):
             copy.write_row((f"{a:064x}", 1000, "application/octet-stream"))
-    with conn.cursor().copy("COPY assets (id, sha256, media_type, mime, size_bytes, status, tenant) FROM STDIN") as copy:
+    with conn.cursor().copy(
+        "COPY assets (id, sha256, media_type, mime, size_bytes, status, tenant) FROM STDIN"
+    ) as copy:
         for a, asset_id in enumerate(lib.asset_ids):
             copy.write_row((asset_id, f"{a:064x}", lib.media_types[a], "application/octet-stream", 1000, "done",
                             lib.tenants[a]))  # fmt: skip
@@ -254,7 +256,9 @@ def _copy_deduped(conn: Any, lib: Library, model: str, version: str) -> None:
                 copy.write_row((vector_of[key], model, version, key[0], key[1], sha, 384, lib.vectors[i]))
             links.append(vector_of[key])
     conn.execute("SELECT setval('search_vectors_id_seq', %s)", (len(vector_of),))
-    sql = "COPY embeddings (segment_id, model, model_version, asset_id, dim, search_vector_id) FROM STDIN (FORMAT BINARY)"
+    sql = (
+        "COPY embeddings (segment_id, model, model_version, asset_id, dim, search_vector_id) FROM STDIN (FORMAT BINARY)"
+    )
     with conn.cursor().copy(sql) as copy:
         copy.set_types(["bigint", "text", "text", "uuid", "integer", "bigint"])
         for i in range(len(lib.texts)):
@@ -394,7 +398,7 @@ def fresh_items(home: Path, env_settings: Any, items: list[str]) -> list[str]:
 
 
 def found(client: Client, queries: list[str], asset_ids: list[str], mode: str) -> int:
-    return sum(any(h["asset_id"] == a for h in client.search(q, mode)) for q, a in zip(queries, asset_ids))
+    return sum(any(h["asset_id"] == a for h in client.search(q, mode)) for q, a in zip(queries, asset_ids, strict=True))
 
 
 # -- main -------------------------------------------------------------------------------------------
@@ -405,8 +409,10 @@ def main() -> None:
     parser.add_argument("--segments", type=int, default=1_000_000)
     parser.add_argument("--assets", type=int, default=10_000)
     parser.add_argument("--work", type=Path, default=Path("/tmp/mediasift-bench-search"))
+    parser.add_argument("--keep", action="store_true", help="leave the data directory and its server running")
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    from mediasift.access import Scope
     from mediasift.config import Settings
     from mediasift.db.connection import Database
     from mediasift.service import Mediasift
@@ -428,9 +434,9 @@ def main() -> None:
     print(f"index build: {build_s:.0f} s ({'distinct texts' if deduped else 'one vector per segment'})", flush=True)
 
     system = Mediasift(settings)
-    keys = {t: system.keys.create(t, "read").key for t in ("default", "acme")}
+    keys = {t: system.keys.create(t, Scope.READ).key for t in ("default", "acme")}
     system.close()
-    env = {**os.environ, "MEDIASIFT_HOME": str(home), "HF_HUB_OFFLINE": "1"}
+    env = {**os.environ, "MEDIASIFT_HOME": str(home), "HF_HUB_OFFLINE": "1", "MEDIASIFT_API_REQUESTS_PER_MINUTE": "0"}
     port = free_port()
     server = start_server(env, port)
     try:
@@ -443,8 +449,9 @@ def main() -> None:
         rows = []
         for mode in ("semantic", "keyword", "hybrid"):
             qs = keyword_queries if mode == "keyword" else queries
-            for label, clients, media_type in (("all", one, None), ("type=image", one, "image"),
-                                               ("tenant=acme", acme, None), ("all, 8 clients", eight, None)):  # fmt: skip
+            cases = (("all", one, None), ("type=image", one, "image"), ("tenant=acme", acme, None),
+                     ("all, 8 clients", eight, None))  # fmt: skip
+            for label, clients, media_type in cases:
                 rows.append((mode, label, latency(clients, qs[:QUERIES], mode, media_type)))
         exact_ms = exact_scan_ms(db.url, qv[:5], deduped)
         recall = {
@@ -465,6 +472,11 @@ def main() -> None:
     finally:
         server.terminate()
         server.wait(30)
+        if not args.keep:
+            from mediasift.db.server import stop_embedded
+
+            stop_embedded(settings.pg_dir)
+            shutil.rmtree(home, ignore_errors=True)
 
     print(f"\n{args.segments:,} segments over {args.assets:,} assets; index build {build_s:.0f} s")
     print(f"{'mode':9} {'filter':16} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'q/s':>7}")
