@@ -374,6 +374,34 @@ def exact_scan_ms(url: str, qv: np.ndarray, deduped: bool) -> float:
     return float(np.median(took))
 
 
+def sweep_ef_search(url: str, lib: Library, qv: np.ndarray, deduped: bool) -> list[tuple[int, float, float]]:
+    """(ef_search, recall@10, median SQL ms) of the bare index query, unfiltered: what the setting buys."""
+    import psycopg
+    from pgvector.psycopg import register_vector
+
+    table = "search_vectors" if deduped else "embeddings"
+    sims = lib.vectors @ qv.T
+    tenth = np.partition(sims, -10, axis=0)[-10]
+    out = []
+    with psycopg.connect(url) as conn:
+        register_vector(conn)
+        for ef in (40, 100, 200, 400):
+            conn.execute(f"SET hnsw.ef_search = {ef}")
+            got, took = 0, []
+            for k, v in enumerate(qv):
+                started = time.perf_counter()
+                rows = conn.execute(
+                    f"SELECT 1 - (embedding::vector(384) <=> %s) FROM {table} ORDER BY embedding::vector(384) <=> %s "
+                    f"LIMIT 10 -- ef {ef}",
+                    (v, v),
+                    prepare=False,
+                ).fetchall()
+                took.append((time.perf_counter() - started) * 1000)
+                got += sum(row[0] >= tenth[k] - 1e-4 for row in rows)
+            out.append((ef, got / (10 * len(qv)), float(np.median(took))))
+    return out
+
+
 # -- fresh items ------------------------------------------------------------------------------------
 
 
@@ -454,6 +482,7 @@ def main() -> None:
             for label, clients, media_type in cases:
                 rows.append((mode, label, latency(clients, qs[:QUERIES], mode, media_type)))
         exact_ms = exact_scan_ms(db.url, qv[:5], deduped)
+        sweep = sweep_ef_search(db.url, lib, qv[:100], deduped)
         recall = {
             "all": recall_at_10(lib, one[0], queries, qv, None, "default"),
             "type=image": recall_at_10(lib, one[0], queries[:100], qv[:100], "image", "default"),
@@ -489,6 +518,8 @@ def main() -> None:
     semantic_p50 = next(r for m, lbl, r in rows if m == "semantic" and lbl == "all")["p50"]
     print(f"exact scan (SQL, no index): {exact_ms:.0f} ms median; semantic p50 through the API is "
           f"{semantic_p50 / exact_ms:.3f}x of it")  # fmt: skip
+    for ef, value, ms in sweep:
+        print(f"index alone, hnsw.ef_search {ef}: recall@10 {value:.3f}, median {ms:.1f} ms (SQL)")
     for label, value in recall.items():
         print(f"recall@10 semantic vs exact scan, {label}: {value:.3f}")
     print(f"fresh items: {FRESH} text files ingested in {ingest_s:.0f} s")
