@@ -374,7 +374,9 @@ def exact_scan_ms(url: str, qv: np.ndarray, deduped: bool) -> float:
     return float(np.median(took))
 
 
-def sweep_ef_search(url: str, lib: Library, qv: np.ndarray, deduped: bool) -> list[tuple[int, float, float]]:
+def sweep_ef_search(
+    url: str, lib: Library, qv: np.ndarray, deduped: bool, model: str
+) -> list[tuple[int, float, float]]:
     """(ef_search, recall@10, median SQL ms) of the bare index query, unfiltered: what the setting buys."""
     import psycopg
     from pgvector.psycopg import register_vector
@@ -385,20 +387,42 @@ def sweep_ef_search(url: str, lib: Library, qv: np.ndarray, deduped: bool) -> li
     out = []
     with psycopg.connect(url) as conn:
         register_vector(conn)
-        for ef in (40, 100, 200, 400):
+        for ef in (100, 200, 400, 800):
             conn.execute(f"SET hnsw.ef_search = {ef}")
             got, took = 0, []
             for k, v in enumerate(qv):
                 started = time.perf_counter()
                 rows = conn.execute(
-                    f"SELECT 1 - (embedding::vector(384) <=> %s) FROM {table} ORDER BY embedding::vector(384) <=> %s "
-                    f"LIMIT 10 -- ef {ef}",
-                    (v, v),
+                    f"SELECT 1 - (embedding::vector(384) <=> %s) FROM {table} WHERE model = %s "
+                    f"ORDER BY embedding::vector(384) <=> %s LIMIT 10 -- ef {ef}",
+                    (v, model, v),
                     prepare=False,
                 ).fetchall()
                 took.append((time.perf_counter() - started) * 1000)
                 got += sum(row[0] >= tenth[k] - 1e-4 for row in rows)
             out.append((ef, got / (10 * len(qv)), float(np.median(took))))
+    return out
+
+
+def keyword_sql_ms(url: str, sentences: list[str]) -> dict[str, float]:
+    """Median ms of the keyword SQL alone by kind of query: a word in most rows, a phrase of such
+    words, a rare word, and whole sentences."""
+    import psycopg
+    from psycopg.rows import dict_row
+
+    from mediasift.db.search import matching_segments
+
+    kinds = {"the": ["the"] * 5, "of the": ["of the"] * 5, "rare word": ["xylophone", "bytecode", "quaternion"],
+             "sentences": sentences}  # fmt: skip
+    out = {}
+    with psycopg.connect(url, row_factory=dict_row) as conn:
+        for kind, qs in kinds.items():
+            took = []
+            for q in qs:
+                started = time.perf_counter()
+                matching_segments(conn, q, limit=40, media_type=None, tenant="default")
+                took.append((time.perf_counter() - started) * 1000)
+            out[kind] = float(np.median(took))
     return out
 
 
@@ -482,7 +506,8 @@ def main() -> None:
             for label, clients, media_type in cases:
                 rows.append((mode, label, latency(clients, qs[:QUERIES], mode, media_type)))
         exact_ms = exact_scan_ms(db.url, qv[:5], deduped)
-        sweep = sweep_ef_search(db.url, lib, qv[:100], deduped)
+        sweep = sweep_ef_search(db.url, lib, qv[:100], deduped, text_ref.id)
+        words = keyword_sql_ms(db.url, queries[:20])
         recall = {
             "all": recall_at_10(lib, one[0], queries, qv, None, "default"),
             "type=image": recall_at_10(lib, one[0], queries[:100], qv[:100], "image", "default"),
@@ -518,6 +543,8 @@ def main() -> None:
     semantic_p50 = next(r for m, lbl, r in rows if m == "semantic" and lbl == "all")["p50"]
     print(f"exact scan (SQL, no index): {exact_ms:.0f} ms median; semantic p50 through the API is "
           f"{semantic_p50 / exact_ms:.3f}x of it")  # fmt: skip
+    for kind, ms in words.items():
+        print(f"keyword SQL alone, {kind}: median {ms:.1f} ms")
     for ef, value, ms in sweep:
         print(f"index alone, hnsw.ef_search {ef}: recall@10 {value:.3f}, median {ms:.1f} ms (SQL)")
     for label, value in recall.items():

@@ -248,13 +248,14 @@ def matching_segments(
     matched as written, lowercased (the ``simple`` configuration: no stemming, no stop words, any
     language), through the GIN index on ``segments.tsv``. ``text`` is the fragment that matched.
     At most :data:`KEYWORD_CANDIDATES` matches of the phrase and as many of all the words are ranked."""
-    filters = [sql.SQL("s.tsv @@ {}")]
-    for column, value in (("media_type", media_type), ("tenant", tenant)):
-        if value is not None:
-            filters.append(sql.SQL("s.{} = {}").format(sql.Identifier(column), sql.Literal(value)))
+    filters: list[sql.Composable] = [
+        sql.SQL("s.{} = {}").format(sql.Identifier(column), sql.Literal(value))
+        for column, value in (("media_type", media_type), ("tenant", tenant))
+        if value is not None
+    ]
 
     def candidates(tsquery: str) -> sql.Composed:
-        where = sql.SQL(" AND ").join([filters[0].format(sql.SQL(tsquery)), *filters[1:]])
+        where = sql.SQL(" AND ").join([sql.SQL("s.tsv @@ " + tsquery), *filters])
         return sql.SQL("(SELECT s.id FROM segments s, q WHERE {} LIMIT {})").format(
             where, sql.Literal(KEYWORD_CANDIDATES)
         )
