@@ -87,11 +87,13 @@ def nearest_segments(
 
 # -- text vectors: one per distinct text --------------------------------------------------------------
 
-# HNSW parameters measured by bench/search.py (docs/search.md): at 200k segments of real sentence
-# vectors in near-duplicate groups, ef_search 100 gave recall@10 0.93, below the 0.95 wanted.
+# HNSW parameters measured by bench/search.py at 1M segments (docs/search.md): real sentence vectors
+# in groups of ~28 near-duplicates; the index alone gave recall@10 0.735 / 0.811 / 0.892 / 0.966 at
+# ef_search 100 / 200 / 400 / 800, in a median 2.1 / 1.8 / 2.8 / 5.2 ms. m and ef_construction were
+# not varied (a build of 900k vectors took ~290 s on this shared machine).
 HNSW_M = 16
 HNSW_EF_CONSTRUCTION = 64
-EF_SEARCH = 200
+EF_SEARCH = 800
 # A filter that leaves at most this many vectors is answered by an exact scan of them (a few ms,
 # recall 1); above it, by the index with an iterative scan, which a common filter does not starve.
 EXACT_BELOW = 20_000
@@ -256,20 +258,20 @@ def matching_segments(
 
     def candidates(tsquery: str) -> sql.Composed:
         where = sql.SQL(" AND ").join([sql.SQL("s.tsv @@ " + tsquery), *filters])
-        return sql.SQL("(SELECT s.id FROM segments s, q WHERE {} LIMIT {})").format(
+        return sql.SQL("(SELECT s.id, s.tsv, length(s.text) AS chars FROM segments s WHERE {} LIMIT {})").format(
             where, sql.Literal(KEYWORD_CANDIDATES)
         )
 
     query_sql = sql.SQL(
         """
-        WITH q AS (SELECT websearch_to_tsquery('simple', %(query)s) AS q,
-                          phraseto_tsquery('simple', %(query)s) AS phrase),
-        candidates AS ({phrase} UNION {all_words}),
-        matched AS (
-            SELECT s.id, ts_rank_cd(s.tsv, q.q) AS score
-            FROM candidates c JOIN segments s ON s.id = c.id, q
-            WHERE s.tsv @@ q.q
-            ORDER BY score DESC, length(s.text), s.id
+        WITH q AS (SELECT websearch_to_tsquery('simple', %(query)s) AS q),
+        candidates AS ({phrase} UNION ALL {all_words}),
+        matched AS (  -- ranked from the candidates' own columns: a join back to segments on the
+                      -- tsquery was planned as a scan of every match ("the": 590k rows, 450 ms)
+            SELECT DISTINCT ON (score, c.chars, c.id) c.id, ts_rank_cd(c.tsv, q.q) AS score, c.chars
+            FROM candidates c, q
+            WHERE c.tsv @@ q.q
+            ORDER BY score DESC, c.chars, c.id
             LIMIT %(limit)s
         )
         SELECT s.id AS segment_id, s.asset_id, s.media_type, s.kind, s.operator, s.start_s, s.end_s,
@@ -277,7 +279,12 @@ def matching_segments(
                (SELECT src.source FROM asset_sources src WHERE src.asset_id = s.asset_id
                 ORDER BY src.last_seen DESC LIMIT 1) AS source_path
         FROM matched m JOIN segments s ON s.id = m.id, q
-        ORDER BY m.score DESC, length(s.text), s.id
+        ORDER BY m.score DESC, m.chars, s.id
         """
-    ).format(phrase=candidates("q.phrase"), all_words=candidates("q.q"))
+    ).format(
+        # the tsquery written out, not read from q: planned with its real selectivity, a word in most
+        # rows is read by a scan that stops at the cap, not a bitmap of every match (50 ms for "the")
+        phrase=candidates("phraseto_tsquery('simple', %(query)s)"),
+        all_words=candidates("websearch_to_tsquery('simple', %(query)s)"),
+    )
     return conn.execute(query_sql, {"query": query, "limit": limit, "headline": HEADLINE_OPTIONS}).fetchall()
