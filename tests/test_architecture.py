@@ -52,7 +52,9 @@ ALLOWED: dict[str, frozenset[str]] = {
     "cli": EVERYTHING | {"api"},
 }
 DATA_ONLY_MODELS = frozenset({"operators", "search", "ingest"})
-SERVICE = frozenset({"service", "service_models", "keyring"})  # the Python API, its typed results, its keys
+SERVICE = frozenset(
+    {"service", "service_models", "service_errors", "service_exports", "keyring"}
+)  # the Python API, its typed results, its keys
 
 
 def layer_of(top: str) -> str:

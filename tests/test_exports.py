@@ -23,7 +23,8 @@ from typer.testing import CliRunner
 
 from mediasift.cli import app
 from mediasift.config import Settings
-from mediasift.service import AssetNotFound, Mediasift, NothingToExport
+from mediasift.service import Mediasift
+from mediasift.service_errors import AssetNotFound, NothingToExport
 from mediasift.service_models import ExportFormat
 
 from support import mediagen, shotgen
@@ -112,7 +113,7 @@ def world(pg_server: str, tmp_path_factory: pytest.TempPathFactory) -> dict[str,
 
 def _export(world: dict[str, Any], asset: str, fmt: ExportFormat) -> str:
     with closing(Mediasift(world["settings"])) as system:
-        return system.export(world[asset], fmt)
+        return system.exports.text(world[asset], fmt)
 
 
 def _words_in_order(cues: list[Cue]) -> list[tuple[str, Cue]]:
@@ -190,7 +191,7 @@ def test_what_an_asset_cannot_have_is_refused_with_the_reason(world: dict[str, A
         _export(world, "image", ExportFormat.SRT)
     assert json.loads(_export(world, "image", ExportFormat.JSON))["segments"]["ocr"][0]["text"] == "LIGHTHOUSE"
     with closing(Mediasift(settings)) as system, pytest.raises(AssetNotFound):
-        system.export(uuid4(), ExportFormat.VTT)
+        system.exports.text(uuid4(), ExportFormat.VTT)
 
 
 def test_an_asset_not_analysed_yet_has_no_transcript_yet(settings: Settings, tmp_path: Path) -> None:
@@ -198,9 +199,9 @@ def test_an_asset_not_analysed_yet_has_no_transcript_yet(settings: Settings, tmp
     with closing(Mediasift(settings)) as system:
         (accepted,) = system.ingest([wav]).accepted  # queued, not waited for: no worker takes it
         with pytest.raises(NothingToExport, match=r"^no transcript yet: the asset's analysis is pending$"):
-            system.export(accepted.asset_id, ExportFormat.VTT)
+            system.exports.text(accepted.asset_id, ExportFormat.VTT)
         with pytest.raises(NothingToExport, match=r"^an audio file has no on-screen text$"):
-            system.export(accepted.asset_id, ExportFormat.OCR_VTT)
+            system.exports.text(accepted.asset_id, ExportFormat.OCR_VTT)
 
 
 def test_the_cli_exports_by_id_prefix_to_stdout_or_a_file(world: dict[str, Any], tmp_path: Path) -> None:

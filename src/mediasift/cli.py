@@ -47,7 +47,7 @@ if TYPE_CHECKING:
     from mediasift.service import IngestReport, Mediasift
 
 app = typer.Typer(help="mediasift: ingest, analyse and search video, audio, images and text.", no_args_is_help=True)
-assets_app = typer.Typer(help="List and inspect assets.", no_args_is_help=True)
+assets_app = typer.Typer(help="List, inspect, export and delete assets.", no_args_is_help=True)
 db_app = typer.Typer(help="The database: where it is, and stopping the embedded server.", no_args_is_help=True)
 jobs_app = typer.Typer(help="Jobs: the dead-letter queue, one job, re-driving.", no_args_is_help=True)
 app.add_typer(assets_app, name="assets")
@@ -720,11 +720,11 @@ def assets_export(
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to this file, not stdout.")] = None,
 ) -> None:
     """The transcript as subtitles, a video's on-screen text as subtitles, or the whole asset as JSON."""
-    from mediasift.service import AssetNotFound, NothingToExport
+    from mediasift.service_errors import AssetNotFound, NothingToExport
 
     system = _system()
     try:
-        text = system.export(system.resolve(asset), fmt)
+        text = system.exports.text(system.resolve(asset), fmt)
     except (AssetNotFound, NothingToExport) as exc:
         errors.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from None
@@ -732,6 +732,36 @@ def assets_export(
         sys.stdout.write(text)
     else:
         output.write_text(text, encoding="utf-8")
+
+
+@assets_app.command("delete")
+def assets_delete(
+    asset: Annotated[str, typer.Argument(help="Asset id, or an unambiguous prefix of one.")],
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """Delete an asset (of any tenant) and everything made from it: segments, embeddings, artifacts,
+    jobs, cached model results, and the stored bytes no other asset uses. The audit keeps who deleted
+    which id, and when, not what it held."""
+    from mediasift.service import AssetNotFound
+
+    with closing(_system()) as system:
+        try:
+            asset_id = system.resolve(asset)
+            if not yes and not typer.confirm(f"Delete asset {asset_id} and everything made from it?"):
+                raise typer.Exit(1)
+            deleted = system.delete_asset(asset_id, tenant=None, actor="cli")
+        except AssetNotFound as exc:
+            errors.print(f"[red]{exc}[/red]")
+            raise typer.Exit(2) from None
+    if as_json:
+        _print_json(deleted)
+        return
+    console.print(
+        f"deleted {deleted.id} (tenant {deleted.tenant}): {deleted.blobs_removed} blobs, "
+        f"{deleted.cached_results_removed} cached model results, {deleted.jobs_removed} jobs removed; "
+        f"{deleted.audit_rows_redacted} audit rows redacted"
+    )
 
 
 @app.command()

@@ -23,7 +23,7 @@ from mediasift import cursors
 from mediasift.access import DEFAULT_TENANT, Scope, check_tenant_name
 from mediasift.blobs import blob_store
 from mediasift.config import Settings
-from mediasift.db import api_audit, connection, job_states, outbox
+from mediasift.db import api_audit, connection, erasure, job_states, outbox
 from mediasift.db import assets as asset_repo
 from mediasift.db import keys as key_repo
 from mediasift.db import results as result_repo
@@ -36,9 +36,6 @@ from mediasift.events.delivery import WEBHOOK_GROUP, WEBHOOK_KIND, WebhookDelive
 from mediasift.events.kafka import KafkaSink
 from mediasift.events.relay import Relay
 from mediasift.events.signing import new_secret
-from mediasift.exports.cues import text_cues, transcript_cues
-from mediasift.exports.sources import describe_source, file_folders, redact, redact_tree
-from mediasift.exports.subtitles import to_srt, to_vtt
 from mediasift.inference import usage
 from mediasift.inference.door import Inference
 from mediasift.inference.registry import IdleUnloader, pool
@@ -49,7 +46,6 @@ from mediasift.jobs.model import DeadLetter, Lane
 from mediasift.jobs.runtime import RetryPolicy, Worker
 from mediasift.jobs.topic import open_topic
 from mediasift.keyring import KeyRing
-from mediasift.mediatype import MediaType
 from mediasift.models import devices
 from mediasift.net.addresses import check_public
 from mediasift.net.errors import Unacceptable
@@ -61,17 +57,17 @@ from mediasift.pipeline.execute import load_asset
 from mediasift.pipeline.failures import about_input, classify
 from mediasift.pipeline.jobs import JOB_KIND, PipelineJobs
 from mediasift.pipeline.operator import Operator
-from mediasift.records import StoredSegment
 from mediasift.search.hits import Hit
 from mediasift.search.hybrid import SearchMode, search
 from mediasift.search.similar import SimilarAsset, similar
+from mediasift.service_errors import AssetNotFound, NotReady, QueueFull
+from mediasift.service_exports import Exports
 from mediasift.service_models import (
     ApiAction,
     ApiActionList,
     Artifact,
     AssetCounts,
     AssetDetail,
-    AssetExport,
     AssetList,
     AssetState,
     AssetSummary,
@@ -81,10 +77,8 @@ from mediasift.service_models import (
     CreatedWebhook,
     DeadLetterInfo,
     DeadLetterList,
+    DeletedAsset,
     EmbeddingCount,
-    ExportedSegment,
-    ExportedSource,
-    ExportFormat,
     IngestedFile,
     IngestSummary,
     JobDetail,
@@ -111,19 +105,6 @@ OnWait = Callable[[str], None]
 OnProgress = Callable[[int, int], None]
 
 
-class AssetNotFound(LookupError):
-    pass
-
-
-class NotReady(RuntimeError):
-    """The database or the broker cannot be reached."""
-
-
-class QueueFull(RuntimeError):
-    """The queue is past its high-water mark: a caller that cannot wait (the HTTP API) is told to
-    come back later instead."""
-
-
 @dataclass(frozen=True)
 class BlobInfo:
     """A stored blob a tenant may read: its media type, size, and whether it is an asset's original
@@ -133,36 +114,6 @@ class BlobInfo:
     mime: str
     size_bytes: int
     original: bool
-
-
-class NothingToExport(LookupError):
-    """The asset is there, but not what was asked of it: it has no speech or no timed on-screen text,
-    or the operator that finds it has not run on it yet, or failed. The message says which."""
-
-
-@dataclass(frozen=True)
-class TimedText:
-    """Timed text an asset may have: the operator and kind of segment that hold it, and what to say
-    when the asset cannot have it (per media type, and when the operator does not apply)."""
-
-    operator: str
-    kind: str
-    noun: str
-    not_for: dict[MediaType, str]
-    lacking: str
-
-
-TRANSCRIPT = TimedText(
-    "transcribe", "transcript", "transcript",
-    {MediaType.IMAGE: "an image has no speech", MediaType.TEXT: "a text document has no speech"},
-    "it has no sound track",
-)  # fmt: skip
-ON_SCREEN_TEXT = TimedText(
-    "ocr", "ocr", "on-screen text",
-    {MediaType.IMAGE: "no timed on-screen text for an image", MediaType.AUDIO: "an audio file has no on-screen text",
-     MediaType.TEXT: "a text document has no on-screen text"},
-    "it has no pictures",
-)  # fmt: skip
 
 
 @dataclass
@@ -211,6 +162,7 @@ class Mediasift:
         self.pipeline = default_pipeline(self.settings.operator_plugins)
         self.inference = Inference(self.settings, store=InferenceCacheTable(self.db.url), about_input=about_input)
         self.keys = KeyRing(self.db)
+        self.exports = Exports(self.db, self.settings, self.pipeline)
         self._opening = threading.RLock()
         self._broker: Broker | None = None
         self._jobs: PipelineJobs | None = None
@@ -835,85 +787,49 @@ class Mediasift:
             audit=[AuditEntry.model_validate(row) for row in audit],
         )
 
-    # -- exports --------------------------------------------------------------------------------------
+    # -- deletion -------------------------------------------------------------------------------------
 
-    def export(self, asset_id: UUID, fmt: ExportFormat, *, tenant: str | None = None) -> str:
-        """The asset as ``fmt``: its transcript as WebVTT or SRT (long segments cut at word timings),
-        its on-screen text (a video's) as WebVTT, or :meth:`asset_export` as JSON.
+    def delete_asset(self, asset_id: UUID, *, tenant: str | None, actor: str) -> DeletedAsset:
+        """Delete the asset (AssetNotFound unless it is ``tenant``'s; any tenant's when None) and
+        everything made from it, recorded in the audit log as done by ``actor``.
 
-        A transcript or on-screen text that was looked for and not found is a file without cues.
-        Raises AssetNotFound (also when the asset is not ``tenant``'s), or NothingToExport with the
-        reason when the asset cannot have what was asked (an image has no speech) or it has not been
-        found yet (not run, or failed)."""
-        if fmt is ExportFormat.JSON:
-            return self.asset_export(asset_id, tenant=tenant).model_dump_json(indent=2) + "\n"
-        if fmt is ExportFormat.OCR_VTT:
-            return to_vtt(text_cues(self._timed_text(asset_id, ON_SCREEN_TEXT, tenant)))
-        cues = transcript_cues(self._timed_text(asset_id, TRANSCRIPT, tenant))
-        return to_vtt(cues) if fmt is ExportFormat.VTT else to_srt(cues)
-
-    def _timed_text(self, asset_id: UUID, wanted: TimedText, tenant: str | None) -> list[StoredSegment]:
-        with self.db.connect() as conn:
+        One transaction removes its rows (segments, embeddings, artifacts, runs, sources, job
+        states), the cached model results its analysis stored, the blob rows nothing else
+        references, its jobs where the broker is PostgreSQL (queued, delayed, dead, and in flight:
+        that one's worker finds the asset gone and ends the job as a no-op), and redacts what the
+        audit log copied of it (who deleted it, when, and its id stay). After the commit, the bytes
+        of those blobs leave the blob store (each re-checked under its lock: bytes another ingest
+        recorded meanwhile stay) and, with Redis or NATS, its dead letters leave the broker (its
+        queued jobs stay there and end as no-ops when a worker takes them)."""
+        forget_within = getattr(self.broker, "forget_within", None)
+        with self.db.transaction() as conn:
+            asset_repo.set_actor(conn, actor)
             asset = asset_repo.get_asset(conn, asset_id, tenant)
-            if asset is None:
+            summary = outbox.asset_summary(conn, asset_id)
+            erased = erasure.erase_asset(conn, asset_id, tenant)
+            if erased is None or asset is None:
                 raise AssetNotFound(f"no asset with id {asset_id}")
-            run = result_repo.read_runs(conn, asset_id).get(wanted.operator)
-            segments = result_repo.read_segments_of_kinds(conn, asset_id, [wanted.kind])
-            view = load_asset(conn, asset_id)
-        media_type = MediaType(asset.media_type)
-        if media_type in wanted.not_for:
-            raise NothingToExport(wanted.not_for[media_type])
-        if run is None:
-            operator = self.pipeline.operators.get(wanted.operator)
-            if operator is None or not operator.enabled(self.settings):
-                raise NothingToExport(f"no {wanted.noun}: the {wanted.operator} operator is not in this pipeline")
-            if not operator.applies(view):
-                raise NothingToExport(f"no {wanted.noun}: {wanted.lacking}")
-            raise NothingToExport(f"no {wanted.noun} yet: the asset's analysis is {asset.status}")
-        if run["status"] != "done":
-            error = redact((run["error"] or "").strip().partition("\n")[0], self._roots(asset))
-            raise NothingToExport(f"no {wanted.noun}: {wanted.operator} failed" + (f": {error}" if error else ""))
-        return segments
-
-    def asset_export(self, asset_id: UUID, *, tenant: str | None = None) -> AssetExport:
-        """Everything known about the asset, as one document without the server's paths (see
-        :class:`AssetExport`). Raises AssetNotFound (also when the asset is not ``tenant``'s)."""
-        with self.db.connect() as conn:
-            asset = asset_repo.get_asset(conn, asset_id, tenant)
-            if asset is None:
-                raise AssetNotFound(f"no asset with id {asset_id}")
-            segments = result_repo.read_segments(conn, asset_id)
-            artifacts = result_repo.read_artifacts(conn, asset_id)
-            runs = result_repo.read_runs(conn, asset_id)
-        roots = self._roots(asset)
-        by_kind: dict[str, list[ExportedSegment]] = {}
-        for seg in segments:
-            by_kind.setdefault(seg.kind, []).append(
-                ExportedSegment(
-                    operator=seg.operator, key=seg.key, start=seg.start, end=seg.end,
-                    region=redact_tree(seg.region, roots), text=redact(seg.text, roots) if seg.text else seg.text,
-                    confidence=seg.confidence, data=redact_tree(seg.data, roots),
-                )
-            )  # fmt: skip
-        return AssetExport(
-            id=asset.id,
-            media_type=asset.media_type,
-            mime=asset.mime,
-            sha256=asset.sha256,
-            size_bytes=asset.size_bytes,
-            status=asset.status,
-            created_at=asset.created_at,
-            sources=[ExportedSource(kind=k, name=n) for k, n in map(describe_source, asset.sources)],
-            metadata=redact_tree(asset.metadata, roots),
-            segments=by_kind,
-            artifacts=[Artifact.model_validate(redact_tree(row, roots)) for row in artifacts],
-            operators={name: OperatorRun.model_validate(redact_tree(row, roots)) for name, row in runs.items()},
+            jobs = forget_within(conn, f"{asset_id}:") if forget_within is not None else 0
+            outbox.redact_events(conn, asset_id)
+            deleted = {
+                "status": "deleted",
+                "media_type": asset.media_type,
+                "operators": summary["operators"],
+                "segments": summary["segments"],
+            }
+            outbox.add_event(conn, outbox.DELETED, erased.tenant, asset_id, deleted, sinks=self.settings.event_sinks)
+        removed = erasure.remove_unreferenced_bytes(self.db, erased.blobs, self.blobs.delete)
+        if forget_within is None:
+            dead = [d.job.id for d in self.broker.dead_letters(limit=1_000_000) if _asset_of_job(d.job.id) == asset_id]
+            jobs = self.broker.drop_dead(dead)
+        return DeletedAsset(
+            id=asset_id,
+            tenant=erased.tenant,
+            blobs_removed=len(removed),
+            cached_results_removed=erased.cached_results,
+            jobs_removed=jobs,
+            audit_rows_redacted=erased.audit_rows_redacted,
         )
-
-    def _roots(self, asset: asset_repo.AssetRow) -> list[str]:
-        """The folders of this server that an export must not show: the data directory and the
-        folders the asset's files were ingested from."""
-        return [str(self.settings.home), *file_folders(asset.sources)]
 
     def status(self) -> Status:
         with self.db.connect() as conn:

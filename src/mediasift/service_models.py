@@ -207,6 +207,19 @@ class AssetDetail(Result):
     audit: list[AuditEntry]
 
 
+class DeletedAsset(Result):
+    """What deleting an asset removed, besides its rows: the blobs whose bytes went (those no other
+    asset or artifact references), the cached model results its analysis stored, the queued and dead
+    jobs of it, and how many audit rows had their content redacted (the rows stay)."""
+
+    id: UUID
+    tenant: str
+    blobs_removed: int
+    cached_results_removed: int
+    jobs_removed: int
+    audit_rows_redacted: int
+
+
 # -- exports ----------------------------------------------------------------------------------------
 
 

@@ -297,3 +297,14 @@ def test_readiness_says_which_server_cannot_be_reached(settings: Settings) -> No
     patient = settings.model_copy(update={"api_ready_timeout_s": 60.0})  # a first look opens the broker
     with TestClient(create_app(patient)) as client:
         assert client.get("/readyz").json() == {"status": "ok"}
+
+
+def test_a_full_queue_is_answered_429_and_registers_nothing(api_settings: Settings, keys: Keys) -> None:
+    """Ingest back-pressure over HTTP: at the high-water mark an upload is told to come back later
+    (the CLI waits instead); nothing of it is kept."""
+    full = api_settings.model_copy(update={"queue_high_water": 0})
+    with TestClient(create_app(full), headers=bearer(keys.write)) as client:
+        answer = client.post("/v1/assets?filename=note.txt", content=NOTE.encode())
+        assert answer.status_code == 429 and int(answer.headers["retry-after"]) > 0
+        assert "high-water" in answer.json()["detail"]
+        assert asset_count(client) == 0

@@ -70,6 +70,10 @@ def test_every_route_family_keeps_tenants_apart(tenancy: tuple[TestClient, Keys]
     ):
         assert client.get(path, headers=beta).status_code == 404, path
     assert client.get(f"/v1/assets/{alpha_id}", headers=alpha).status_code == 200
+    exported = client.get(f"/v1/assets/{alpha_id}/export.json", headers=alpha)
+    assert exported.status_code == 200 and exported.json()["id"] == alpha_id and exported.json()["segments"]
+    no_speech = client.get(f"/v1/assets/{alpha_id}/transcript.vtt", headers=alpha)
+    assert no_speech.status_code == 404 and "no speech" in no_speech.json()["detail"]
     for pattern in ("%25", "_", "%25%25"):  # LIKE's wildcards are characters of a prefix, not patterns
         wild = client.get(f"/v1/assets/{pattern}", headers=alpha)
         assert wild.status_code == 404 and "no asset" in wild.json()["detail"], pattern

@@ -99,6 +99,18 @@ def test_an_analysed_asset_is_posted_signed_with_its_summary(
         assert str(stored.id) == got.msg_id and outbox.pending_counts(conn) == {}
 
 
+def test_a_deleted_asset_is_posted_as_asset_deleted(system: Mediasift, receiver: Receiver, media_dir: Path) -> None:
+    hook(system, receiver, events="asset.deleted")
+    path = mediagen.make_text_file(media_dir / "note.txt", "The ferry timetable changes in winter.")
+    report = system.ingest([path], wait=True)
+    asset_id = report.accepted[0].asset_id
+    system.delete_asset(asset_id, tenant=None, actor="tester")
+    with working(system):
+        (got,) = receiver.wait_for(1, timeout_s=60)
+    assert got.verified and got.event["type"] == "asset.deleted" and got.event["asset_id"] == str(asset_id)
+    assert got.event["data"]["status"] == "deleted" and "embed_text" in got.event["data"]["operators"]
+
+
 def test_a_receiver_that_is_down_gets_the_event_when_it_is_back(system: Mediasift) -> None:
     receiver = Receiver()  # not started: its port refuses connections
     hook(system, receiver)

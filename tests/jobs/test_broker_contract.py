@@ -132,6 +132,18 @@ def test_buried_jobs_wait_in_the_dead_letter_queue_until_redriven(broker: Broker
     broker.ack([back])
 
 
+def test_dropped_dead_letters_are_gone_for_good(broker: Broker) -> None:
+    broker.publish([job(1), job(2)])
+    for delivery in drain(broker):
+        broker.bury(delivery, Failure(ErrorClass.PERMANENT, "corrupt input"))
+    assert broker.drop_dead(["job-1", "job-unknown"]) == 1
+    assert [d.job.id for d in broker.dead_letters()] == ["job-2"] and broker.stats().dead == 1
+    assert broker.drop_dead(["job-1"]) == 0, "dropping again finds nothing"
+    assert broker.redrive(["job-1"]) == 0, "a dropped job cannot be re-driven"
+    assert broker.drop_dead([]) == 0
+    assert broker.fetch("c1", ALL, 0.2) == []
+
+
 def test_a_job_already_queued_is_not_queued_twice(broker: Broker) -> None:
     broker.publish([job(1)])
     broker.publish([job(1)])

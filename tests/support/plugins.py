@@ -3,8 +3,10 @@ user's own package would be."""
 
 from __future__ import annotations
 
+import threading
 import time
 
+from mediasift.errors import PermanentError
 from mediasift.mediatype import MediaType
 from mediasift.operators.labels import Labels
 from mediasift.pipeline.operator import TEXT, Operator, OperatorContext
@@ -111,3 +113,61 @@ class Hold(Operator):
     def run(self, ctx: OperatorContext) -> OperatorResult:
         time.sleep(self.seconds)
         return OperatorResult()
+
+
+class Held(Operator):
+    """Signals ``started`` and waits for ``release`` (the test's to set), then has a model result
+    cached and stores a derived blob and a segment, or, with ``reads_media``, first reads the asset's
+    file: a job that is in flight while its asset is deleted, and then writes results or fails on the
+    missing bytes."""
+
+    name = "held"
+    version = "1"
+    media_types = frozenset({MediaType.TEXT})
+    started = threading.Event()
+    release = threading.Event()
+    reads_media = False
+    stores_first = False
+
+    def derived(self, ctx: OperatorContext) -> bytes:
+        return b"held: derived from " + ctx.asset.id.bytes
+
+    def run(self, ctx: OperatorContext) -> OperatorResult:
+        stored = ctx.put_blob(self.derived(ctx), "application/octet-stream") if self.stores_first else None
+        self.started.set()
+        self.release.wait(60)
+        if self.reads_media:
+            ctx.media_path.read_bytes()
+        ctx.inference.embed_texts([f"held harbour words of {ctx.asset.id}"])  # a model result cached now
+        sha256 = stored or ctx.put_blob(self.derived(ctx), "application/octet-stream")
+        return OperatorResult(
+            segments=[SegmentOut(kind="held", key="held", text="held harbour words")],
+            artifacts=[ArtifactOut(kind="held", blob_sha256=sha256)],
+        )
+
+
+class HeldThenReads(Held):
+    """:class:`Held`, reading the asset's file once let go."""
+
+    reads_media = True
+
+
+class HeldStamp(Held):
+    """:class:`Held` storing the same bytes for every asset, before it waits."""
+
+    stores_first = True
+
+    def derived(self, ctx: OperatorContext) -> bytes:
+        return b"held: the same stamp for every asset"
+
+
+class Broken(Operator):
+    """Refuses every text document as corrupt (a permanent error): its jobs go straight to the
+    dead-letter queue."""
+
+    name = "broken"
+    version = "1"
+    media_types = frozenset({MediaType.TEXT})
+
+    def run(self, ctx: OperatorContext) -> OperatorResult:
+        raise PermanentError("this document cannot be read")

@@ -31,7 +31,8 @@ from mediasift.config import Settings, load_settings
 from mediasift.cursors import BadCursor
 from mediasift.net.errors import FetchBusy
 from mediasift.net.pool import FetchPool
-from mediasift.service import AssetNotFound, Mediasift, NothingToExport, NotReady, QueueFull
+from mediasift.service import AssetNotFound, Mediasift, NotReady, QueueFull
+from mediasift.service_errors import NothingToExport
 
 # A multipart body is the file plus a few hundred bytes of headers and boundaries.
 MULTIPART_OVERHEAD = 64 * 1024

@@ -39,6 +39,11 @@ class BlobStore(Protocol):
         releases what is open before the end."""
         ...
 
+    def delete(self, sha256: str) -> None:
+        """Remove the blob (and any local copy of it); removing one that is not there is no error.
+        Only for bytes nothing references any more: the caller checks that (see ``db/erasure.py``)."""
+        ...
+
 
 def blob_store(settings: Settings) -> BlobStore:
     """The store ``settings.blob_url`` names: empty for files under ``home``, ``s3://…`` for a bucket."""

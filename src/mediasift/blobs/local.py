@@ -108,3 +108,6 @@ class LocalBlobStore:
             while left > 0 and (chunk := handle.read(min(_CHUNK, left))):
                 left -= len(chunk)
                 yield chunk
+
+    def delete(self, sha256: str) -> None:
+        self._path(sha256).unlink(missing_ok=True)

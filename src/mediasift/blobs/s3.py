@@ -263,3 +263,13 @@ class S3BlobStore:
             yield from body.iter_chunks(_READ_CHUNK)
         finally:
             body.close()  # before the end too: the connection is not left half read
+
+    def delete(self, sha256: str) -> None:
+        """Delete the object (S3 answers a missing key with success too) and the cached copy."""
+        with self._auth_errors("delete a blob"):
+            try:
+                self.client.delete_object(Bucket=self.bucket, Key=self.key(sha256))
+            except ClientError as error:
+                if not _is_missing(error):  # a bucket that is not there holds nothing to delete
+                    raise
+        (self.cache_dir / sha256[:2] / sha256[2:4] / sha256).unlink(missing_ok=True)

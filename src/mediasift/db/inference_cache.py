@@ -7,6 +7,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 from typing import Any
+from uuid import UUID
 
 import psycopg
 
@@ -26,13 +27,16 @@ class InferenceCacheTable:
         )
         return {bytes(key): bytes(value) for key, value in rows}
 
-    def put_many(self, model_id: str, model_version: str, values: dict[bytes, bytes]) -> None:
-        """Store values; an entry already there (another process was first) is left as it is."""
+    def put_many(
+        self, model_id: str, model_version: str, values: dict[bytes, bytes], asset_id: UUID | None = None
+    ) -> None:
+        """Store values, made while analysing ``asset_id`` (None: not for an asset, a search query
+        say); an entry already there (another process was first) is left as it is."""
         self._execute(
-            "INSERT INTO inference_cache (model_id, model_version, input_hash, value)"
-            " SELECT %s, %s, k, v FROM unnest(%s::bytea[], %s::bytea[]) AS t(k, v)"
+            "INSERT INTO inference_cache (model_id, model_version, input_hash, value, asset_id)"
+            " SELECT %s, %s, k, v, %s FROM unnest(%s::bytea[], %s::bytea[]) AS t(k, v)"
             " ON CONFLICT DO NOTHING",
-            (model_id, model_version, list(values), list(values.values())),
+            (model_id, model_version, asset_id, list(values), list(values.values())),
         )
 
     def _execute(self, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:

@@ -222,6 +222,22 @@ class JobQueue:
             self._notify(conn)
         return count
 
+    def drop_dead(self, job_ids: Sequence[str]) -> int:
+        """Remove these dead jobs; how many there were."""
+        with self.pool.connection() as conn:
+            return conn.execute(
+                "DELETE FROM queue_jobs WHERE namespace = %s AND state = 'dead' AND id = ANY(%s)",
+                (self.namespace, list(job_ids)),
+            ).rowcount
+
+    def forget_within(self, conn: Conn, id_prefix: str) -> int:
+        """Remove every job whose id starts with ``id_prefix``, whatever its state, in the caller's
+        transaction; how many there were. A consumer holding one finds its lease gone: extending,
+        releasing, burying or acking it then changes nothing."""
+        return conn.execute(
+            "DELETE FROM queue_jobs WHERE namespace = %s AND starts_with(id, %s)", (self.namespace, id_prefix)
+        ).rowcount
+
     def counts(self) -> list[StateCount]:
         with self.pool.connection() as conn:
             rows = conn.execute(

@@ -173,6 +173,21 @@ def asset_summary(conn: Conn, asset_id: UUID) -> dict[str, Any]:
     }
 
 
+def redact_events(conn: Conn, asset_id: UUID) -> int:
+    """Keep only the fact of an erased asset's earlier events (type, tenant, id, time, status): their
+    summaries go, error lines being the asset's content. Deliveries still pending send the redacted
+    payload. Returns how many events were redacted."""
+    rows = conn.execute(
+        """
+        UPDATE events SET payload = jsonb_build_object('status', payload -> 'status', 'redacted', true)
+        WHERE asset_id = %s AND type <> %s AND NOT payload ? 'redacted'
+        RETURNING id
+        """,
+        (asset_id, DELETED),
+    ).fetchall()
+    return len(rows)
+
+
 class Listener:
     """A connection of its own that hears :func:`add_event`'s ``NOTIFY``: opened on first use and
     again after it is lost."""

@@ -5,15 +5,24 @@ process using the database reads and writes. A repeated keyframe, the same text 
 documents or the same image under another name then costs one inference. Lookups are batched: one
 query for all the inputs of a call. Values are stored as JSON plus numpy's format, never pickled
 (:mod:`mediasift.inference.codec`).
+
+A shared entry records the asset whose analysis stored it, so that deleting the asset deletes the
+results derived from its content. The asset is named once, where its operator runs
+(``Inference.job(asset=...)``), and reaches the cache through a context variable (:func:`analysing`)
+rather than through every typed call of the door; like the job's cost, it follows the caller's
+context into the threads the door starts (the fallback chain copies it).
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import hashlib
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Protocol, TypeVar
+from uuid import UUID
 
 import numpy as np
 
@@ -31,7 +40,22 @@ class SharedStore(Protocol):
 
     def get_many(self, model_id: str, model_version: str, keys: Sequence[bytes]) -> dict[bytes, bytes]: ...
 
-    def put_many(self, model_id: str, model_version: str, values: dict[bytes, bytes]) -> None: ...
+    def put_many(
+        self, model_id: str, model_version: str, values: dict[bytes, bytes], asset_id: UUID | None = None
+    ) -> None: ...
+
+
+_asset: contextvars.ContextVar[UUID | None] = contextvars.ContextVar("mediasift_cache_asset", default=None)
+
+
+@contextlib.contextmanager
+def analysing(asset_id: UUID | None) -> Iterator[None]:
+    """Inside the block, results stored in the shared cache are recorded as made from ``asset_id``."""
+    token = _asset.set(asset_id)
+    try:
+        yield
+    finally:
+        _asset.reset(token)
 
 
 def input_hash(*parts: bytes | str | np.ndarray) -> bytes:
@@ -79,7 +103,7 @@ class ResultCache:
         for key, value in encoded.items():
             self._remember(model, key, value)
         if encoded and self.store is not None:
-            self.store.put_many(model.id, model.version, encoded)
+            self.store.put_many(model.id, model.version, encoded, _asset.get())
 
     def _remember(self, model: ModelRef, key: bytes, value: bytes) -> None:
         with self._lock:

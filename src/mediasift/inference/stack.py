@@ -15,6 +15,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, TypeVar
+from uuid import UUID
 
 import numpy as np
 import numpy.typing as npt
@@ -22,7 +23,7 @@ import numpy.typing as npt
 from mediasift.config import Settings
 from mediasift.inference import stats
 from mediasift.inference.batcher import MicroBatcher, interactive_lane
-from mediasift.inference.cache import ResultCache, SharedStore
+from mediasift.inference.cache import ResultCache, SharedStore, analysing
 from mediasift.inference.catalog import Catalog, Role
 from mediasift.inference.registry import ModelHandle, pool
 
@@ -128,11 +129,12 @@ class CallStack:
         stats.record(self.catalog.ref(role), counter, value)
 
     @contextlib.contextmanager
-    def job(self, *, interactive: bool = False) -> Iterator[JobScope]:
-        """Inside the block, model requests wait the interactive (short) or batch time for company, and
-        the cost of every call made is added up in the scope yielded."""
+    def job(self, *, interactive: bool = False, asset: UUID | None = None) -> Iterator[JobScope]:
+        """Inside the block, model requests wait the interactive (short) or batch time for company, the
+        cost of every call made is added up in the scope yielded, and results cached are recorded as
+        made from ``asset`` (so that deleting it deletes them)."""
         scope = JobScope()
-        with interactive_lane(interactive), stats.job_cost() as cost:
+        with interactive_lane(interactive), analysing(asset), stats.job_cost() as cost:
             try:
                 yield scope
             finally:

@@ -12,6 +12,7 @@ from mediasift.access import DEFAULT_TENANT
 from mediasift.blobs import BlobStore
 from mediasift.config import Settings
 from mediasift.db import assets as asset_repo
+from mediasift.db import erasure
 from mediasift.db import keys as key_repo
 from mediasift.db.connection import Database
 from mediasift.ingest.probe import Rejected, probe_file
@@ -72,6 +73,11 @@ class Ingestor:
         sha256, size = self.blobs.put_file(path)
         with self.db.transaction() as conn:
             asset_repo.set_actor(conn, self.actor)
+            # A deletion of another asset over these bytes may have removed them since they were
+            # stored; under the digest's lock that is settled (see db/erasure.py).
+            erasure.lock_blobs(conn, [sha256])
+            if erasure.missing_blob_rows(conn, [sha256]) and not self.blobs.exists(sha256):
+                self.blobs.put_file(path)
             key_repo.ensure_tenant(conn, self.tenant)
             asset_id, created = asset_repo.register_asset(
                 conn,

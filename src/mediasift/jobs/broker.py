@@ -8,7 +8,7 @@ Semantics every backend gives (tests/jobs/test_broker_contract.py holds them to 
   with ``count_attempt=False`` the attempt it just had is not counted (a job paused by a circuit
   breaker has not really been tried);
 - ``bury`` moves a job to the dead-letter queue with its failure; ``redrive`` puts dead jobs back
-  at attempt 1;
+  at attempt 1; ``drop_dead`` removes them for good;
 - ``fetch`` takes up to ``quotas[lane]`` jobs from each lane and blocks up to ``wait_s`` only
   when none at all is ready; a job published with ``delay_s`` is not ready before then;
 - publishing a job whose id is already queued (ready, delayed or in flight) may be dropped.
@@ -41,6 +41,10 @@ class Broker(Protocol):
     def dead_letters(self, limit: int = 1000) -> list[DeadLetter]: ...
 
     def redrive(self, job_ids: Sequence[str]) -> int: ...
+
+    def drop_dead(self, job_ids: Sequence[str]) -> int:
+        """Remove these jobs' dead letters (their subject is gone); how many there were."""
+        ...
 
     def stats(self) -> QueueStats: ...
 

@@ -150,6 +150,9 @@ class NatsBroker:
     def redrive(self, job_ids: Sequence[str]) -> int:
         return self._call(self._redrive(job_ids))
 
+    def drop_dead(self, job_ids: Sequence[str]) -> int:
+        return self._call(self._drop_dead(job_ids)) if job_ids else 0
+
     def stats(self) -> QueueStats:
         return self._call(self._stats())
 
@@ -455,6 +458,22 @@ class NatsBroker:
             await self._js.delete_msg(self._dead, dead.seq)
         except NotFoundError:
             return False  # another redrive of the same job got there first
+        return True
+
+    async def _drop_dead(self, job_ids: Sequence[str]) -> int:
+        await self._ensure_set_up()
+        return sum(await asyncio.gather(*(self._drop_one(job_id) for job_id in dict.fromkeys(job_ids))))
+
+    async def _drop_one(self, job_id: str) -> bool:
+        try:
+            dead = await self._js.get_last_msg(self._dead, f"{self.namespace}.dead.{_key(job_id)}")
+        except NotFoundError:
+            return False
+        assert dead.seq is not None
+        try:
+            await self._js.delete_msg(self._dead, dead.seq)
+        except NotFoundError:
+            return False  # another caller removed it first
         return True
 
     # Counts and cleanup.

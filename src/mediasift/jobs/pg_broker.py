@@ -110,6 +110,14 @@ class PostgresBroker:
     def redrive(self, job_ids: Sequence[str]) -> int:
         return self.queue.redrive(job_ids)
 
+    def drop_dead(self, job_ids: Sequence[str]) -> int:
+        return self.queue.drop_dead(job_ids) if job_ids else 0
+
+    def forget_within(self, conn: Any, id_prefix: str) -> int:
+        """Remove every job whose id starts with ``id_prefix`` (queued, delayed, in flight or dead)
+        inside the caller's transaction, so they go exactly when what they were for goes."""
+        return self.queue.forget_within(conn, id_prefix)
+
     def stats(self) -> QueueStats:
         stats = QueueStats(ready={lane.value: 0 for lane in Lane})
         for row in self.queue.counts():

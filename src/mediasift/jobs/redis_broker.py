@@ -317,6 +317,10 @@ class RedisBroker:
         jobs = [replace(Job.from_json(json.loads(text)["job"]), attempts_before=0) for text in texts if text]
         return self._enqueue(jobs, delay_ms=0, redrive=True)
 
+    def drop_dead(self, job_ids: Sequence[str]) -> int:
+        ids = list(dict.fromkeys(job_ids))
+        return int(self._redis.hdel(self._dead, *ids)) if ids else 0
+
     def stats(self) -> QueueStats:
         def read() -> list[Any]:
             pipe = self._redis.pipeline()  # MULTI/EXEC: one consistent snapshot

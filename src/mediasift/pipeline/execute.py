@@ -93,13 +93,21 @@ class OperatorExecutor:
     blobs: BlobStore
     inference: Inference
 
-    def execute(self, asset: AssetView, op: Operator, *, interactive: bool = False) -> Execution:
+    def execute(
+        self,
+        asset: AssetView,
+        op: Operator,
+        *,
+        interactive: bool = False,
+        stored: list[tuple[str, int, str]] | None = None,
+    ) -> Execution:
         """Run ``op``; raises whatever the operator raises. Nothing is written to the database.
 
         Model requests wait the interactive or batch time for company, and the cost of the model calls
-        made is the run's cost.
+        made is the run's cost. The blobs the operator stores (sha256, size, media type) are added to
+        ``stored`` as they are, so a caller knows them even when the operator fails later.
         """
-        new_blobs: list[tuple[str, int, str]] = []
+        new_blobs = stored if stored is not None else []
 
         def put_blob(data: bytes, mime: str) -> str:
             sha = self.blobs.put_bytes(data)
@@ -122,7 +130,7 @@ class OperatorExecutor:
             put_blob=put_blob,
         )
         started = time.time()
-        with self.inference.job(interactive=interactive) as models:
+        with self.inference.job(interactive=interactive, asset=asset.id) as models:
             result = op.run(ctx)
         cost = result.cost + models.usd
         return Execution(run_record(asset, op, self.settings, params, started, cost=cost), result, new_blobs)

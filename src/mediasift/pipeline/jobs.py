@@ -6,6 +6,7 @@ follow-ups are published, so a crash in between repeats work (idempotently) but 
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterable
 from typing import Any
@@ -14,7 +15,7 @@ from uuid import UUID
 from mediasift.blobs import BlobStore
 from mediasift.config import Settings
 from mediasift.db import assets as asset_repo
-from mediasift.db import job_states, outbox
+from mediasift.db import erasure, job_states, outbox
 from mediasift.db import results as result_repo
 from mediasift.db.connection import Database
 from mediasift.errors import PermanentError, TransientError
@@ -26,6 +27,8 @@ from mediasift.jobs.runtime import JobContext
 from mediasift.pipeline.execute import OperatorExecutor, inputs_unchanged_since, is_fresh, load_asset, run_record
 from mediasift.pipeline.graph import Pipeline
 from mediasift.pipeline.operator import AssetView, Operator
+
+log = logging.getLogger(__name__)
 
 JOB_KIND = "operator"
 MAX_INPUT_CHANGES = 3
@@ -49,6 +52,7 @@ class PipelineJobs:
         self.settings = settings
         self.pipeline = pipeline
         self.broker = broker
+        self.blobs = blobs
         self.executor = OperatorExecutor(db, settings, blobs, inference)
 
     # -- queueing ---------------------------------------------------------------------------------
@@ -77,12 +81,17 @@ class PipelineJobs:
         return [op for op in self._applicable(asset) if not names & set(self._deps(op, asset))]
 
     def enqueue(self, asset_ids: Iterable[UUID], lane: Lane) -> int:
-        """Queue the first operators of each asset; return how many jobs were queued."""
+        """Queue the first operators of each asset (one deleted meanwhile has none); return how many
+        jobs were queued."""
         queued = 0
         for asset_id in asset_ids:
             with self.db.transaction() as conn:
                 asset_repo.set_actor(conn, "ingest")
-                asset = load_asset(conn, asset_id)
+                job_states.lock_asset(conn, asset_id)
+                try:
+                    asset = load_asset(conn, asset_id)
+                except KeyError:
+                    continue
                 roots = self.roots(asset)
                 job_states.set_state(conn, asset_id, [op.name for op in roots], "queued", lane=lane.value)
                 jobs = [self.job_for(asset_id, op, lane) for op in roots]
@@ -142,7 +151,27 @@ class PipelineJobs:
         return model.id if model is not None else None
 
     def handle(self, job: Job, ctx: JobContext) -> None:
+        """Run the job's operator on its asset and record the results. A job whose asset was deleted
+        (before it started, while it ran, or while it failed) ends as a no-op: nothing is recorded,
+        the model results it cached and the blobs it stored that nothing references are removed, and
+        it is neither retried nor buried, whatever its failure was (a missing file, a foreign key)."""
         asset_id = UUID(job.payload["asset_id"])
+        stored: list[tuple[str, int, str]] = []
+        try:
+            self._handle(job, ctx, asset_id, stored)
+        except Exception:
+            if not self._deleted(asset_id):
+                raise
+            log.info("job %s: its asset was deleted; nothing to do", job.id)
+            with self.db.transaction() as conn:
+                erasure.forget_cached_results(conn, asset_id)
+            erasure.remove_unreferenced_bytes(self.db, [sha for sha, _, _ in stored], self.blobs.delete)
+
+    def _deleted(self, asset_id: UUID) -> bool:
+        with self.db.connect() as conn:
+            return asset_repo.get_asset(conn, asset_id) is None
+
+    def _handle(self, job: Job, ctx: JobContext, asset_id: UUID, stored: list[tuple[str, int, str]]) -> None:
         op = self.pipeline.operators.get(job.payload["operator"])
         if op is None:
             raise PermanentError(f"this worker's pipeline has no operator {job.payload['operator']!r}")
@@ -160,13 +189,15 @@ class PipelineJobs:
                 runs = result_repo.read_runs(conn, asset_id)
             execution = None
             if not is_fresh(op, op.params(self.settings), runs, deps):
-                execution = self.executor.execute(asset, op, interactive=job.lane is Lane.INTERACTIVE)
+                execution = self.executor.execute(asset, op, interactive=job.lane is Lane.INTERACTIVE, stored=stored)
             basis = execution.run.started_at if execution else runs[op.name]["started_at"]
             if ctx.cancelled.is_set():
                 return
             with self.db.transaction() as conn:
                 asset_repo.set_actor(conn, f"worker:{job.id}")
                 job_states.lock_asset(conn, asset_id)
+                if execution is not None:
+                    self._check_blobs(conn, execution.blobs)
                 if not inputs_unchanged_since(result_repo.read_runs(conn, asset_id), deps, basis):
                     continue  # an input was re-made while this ran: its result is already stale
                 if execution is not None:
@@ -182,6 +213,16 @@ class PipelineJobs:
                 self._refresh_status(conn, asset)
                 return
         raise TransientError(f"the inputs of {op.name} kept changing while it ran")
+
+    def _check_blobs(self, conn: Any, blobs: list[tuple[str, int, str]]) -> None:
+        """Under their locks (held to the commit), that the blobs about to be recorded still have their
+        bytes: a deletion of another asset over the same bytes may have removed them since the
+        operator stored them (see db/erasure.py). If so, the job is tried again."""
+        digests = [sha for sha, _, _ in blobs]
+        erasure.lock_blobs(conn, digests)
+        for sha in erasure.missing_blob_rows(conn, digests):
+            if not self.blobs.exists(sha):
+                raise TransientError(f"blob {sha} was removed by a deletion while the operator ran")
 
     def _ready_dependents(self, conn: Any, asset: AssetView, finished: Operator) -> list[Operator]:
         """The operators waiting on ``finished`` whose inputs are now all done. One already marked
@@ -223,10 +264,14 @@ class PipelineJobs:
     def on_retry(self, job: Job, attempt: int, failure: Failure, delay_s: float) -> None:
         if job.kind != JOB_KIND:
             return
+        asset_id = UUID(job.payload["asset_id"])
         with self.db.transaction() as conn:
             asset_repo.set_actor(conn, f"worker:{job.id}")
+            job_states.lock_asset(conn, asset_id)
+            if asset_repo.get_asset(conn, asset_id) is None:
+                return  # deleted: its job states went with it
             job_states.set_state(
-                conn, UUID(job.payload["asset_id"]), [job.group], "retrying", lane=job.lane.value, attempts=attempt,
+                conn, asset_id, [job.group], "retrying", lane=job.lane.value, attempts=attempt,
                 error_class=failure.error_class.value, error=failure.message,
             )  # fmt: skip
             usage.flush(conn)
@@ -240,15 +285,15 @@ class PipelineJobs:
         with self.db.transaction() as conn:
             asset_repo.set_actor(conn, f"worker:{job.id}")
             job_states.lock_asset(conn, asset_id)
+            try:
+                asset = load_asset(conn, asset_id)
+            except KeyError:
+                return  # deleted: its job states went with it
             job_states.set_state(
                 conn, asset_id, [job.group], "dead", lane=job.lane.value, attempts=attempt,
                 error_class=failure.error_class.value, error=failure.message,
             )  # fmt: skip
             usage.flush(conn)
-            try:
-                asset = load_asset(conn, asset_id)
-            except KeyError:
-                return
             if op is not None:
                 params = op.params(self.settings)
                 record = run_record(

@@ -1,4 +1,4 @@
-"""Assets: upload, fetch from a URL, list, show, and their stored bytes."""
+"""Assets: upload, fetch from a URL, list, show, delete, and their stored bytes."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel
 from starlette.datastructures import UploadFile
 
-from mediasift.api.deps import OwnTenant, ReadTenant, public_source
+from mediasift.api.deps import Caller, OwnTenant, ReadTenant, public_source
 from mediasift.api.problems import documented
 from mediasift.api.receive import Unacceptable, copy_limited, download, landing, safe_name, save_stream
 from mediasift.mediatype import MediaType
@@ -130,6 +130,18 @@ def router(system: Mediasift, fetches: FetchPool) -> APIRouter:
         """One asset (an id or an unambiguous prefix): metadata, artifacts with lineage, jobs, audit."""
         detail = system.describe(system.resolve(asset, tenant=tenant), tenant=tenant)
         return detail.model_copy(update={"sources": [public_source(s) for s in detail.sources]})
+
+    @api.delete("/assets/{asset}", status_code=204, response_class=Response, responses=documented(404))
+    def delete(asset: str, request: Request, tenant: ReadTenant, caller: Caller) -> Response:
+        """Delete one asset (an id or an unambiguous prefix) and everything made from it: segments,
+        embeddings, artifacts, jobs, cached model results, and the stored bytes no other asset
+        uses. The audit keeps who deleted which id, and when, not what it held. 404 for an asset
+        that is not there or is another tenant's."""
+        asset_id = system.resolve(asset, tenant=tenant)
+        request.state.audit_target = str(asset_id)
+        deleted = system.delete_asset(asset_id, tenant=tenant, actor=f"api:{caller.key_id}")
+        request.state.tenant = deleted.tenant
+        return Response(status_code=204)
 
     return api
 

@@ -26,7 +26,7 @@ def router(system: Mediasift) -> APIRouter:
 
     async def exported(asset: str, tenant: str | None, fmt: ExportFormat) -> Response:
         asset_id = await run_in_threadpool(system.resolve, asset, tenant=tenant)
-        text = await run_in_threadpool(system.export, asset_id, fmt, tenant=tenant)
+        text = await run_in_threadpool(system.exports.text, asset_id, fmt, tenant=tenant)
         return Response(text, media_type=fmt.media_type, headers={"X-Content-Type-Options": "nosniff"})
 
     @api.get("/transcript.vtt", response_class=Response, responses=_text(ExportFormat.VTT.media_type))
@@ -49,6 +49,6 @@ def router(system: Mediasift) -> APIRouter:
     def export_json(asset: str, tenant: ReadTenant) -> AssetExport:
         """Everything known about the asset: metadata, sources, segments by kind, artifacts with
         lineage, operator runs."""
-        return system.asset_export(system.resolve(asset, tenant=tenant), tenant=tenant)
+        return system.exports.document(system.resolve(asset, tenant=tenant), tenant=tenant)
 
     return api

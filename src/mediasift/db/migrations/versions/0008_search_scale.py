@@ -8,13 +8,13 @@ unreachable (found 1 time of 20 by their own text). A text model's vectors now l
 row points at it instead of holding a copy. A vector goes when the last segment pointing at it does.
 
 Revision ID: 0008
-Revises: 0006
+Revises: 0007
 """
 
 from alembic import op
 
 revision = "0008"
-down_revision = "0006"
+down_revision = "0007"
 
 SCHEMA = r"""
 CREATE TABLE search_vectors (

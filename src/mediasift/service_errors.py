@@ -1,0 +1,21 @@
+"""What the Python API raises for a caller to tell apart (the doors map each to an answer)."""
+
+from __future__ import annotations
+
+
+class AssetNotFound(LookupError):
+    pass
+
+
+class NotReady(RuntimeError):
+    """The database or the broker cannot be reached."""
+
+
+class QueueFull(RuntimeError):
+    """The queue is past its high-water mark: a caller that cannot wait (the HTTP API) is told to
+    come back later instead."""
+
+
+class NothingToExport(LookupError):
+    """The asset is there, but not what was asked of it: it has no speech or no timed on-screen text,
+    or the operator that finds it has not run on it yet, or failed. The message says which."""
