@@ -11,7 +11,6 @@ from typing import Any
 import pytest
 
 from mediasift.config import Settings
-from mediasift.records import OperatorResult, SegmentOut
 from mediasift.search.hybrid import SearchMode
 from mediasift.service import Mediasift
 
@@ -23,9 +22,7 @@ QUERY = "gearbox"
 
 
 def _chunk(conn: Any, name: str, text: str, vector: Any, ref: Any) -> None:
-    asset_id = stored.add_asset(conn, name, "text")
-    segment = SegmentOut(kind="text_chunk", key="c0", start=0.0, end=1.0, text=text, vectors={ref: vector})
-    stored.add_run(conn, asset_id, "text_chunks", OperatorResult(segments=[segment]))
+    stored.add_text_chunks(conn, stored.add_asset(conn, name, "text"), ref, [(text, vector)])
 
 
 def test_meaning_joins_the_keyword_matches_from_cosine_0_3(settings: Settings) -> None:

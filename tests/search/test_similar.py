@@ -129,8 +129,7 @@ def _picture(conn: Any, name: str, features: Any, phash: str, ref: Any) -> UUID:
 
 def _text(conn: Any, name: str, vector: Any, ref: Any) -> UUID:
     asset_id = stored.add_asset(conn, name, "text")
-    chunk = SegmentOut(kind="text_chunk", key="c0", start=0.0, end=1.0, text=name, vectors={ref: vector})
-    stored.add_run(conn, asset_id, "text_chunks", OperatorResult(segments=[chunk]))
+    stored.add_text_chunks(conn, asset_id, ref, [(name, vector)])
     return asset_id
 
 

@@ -18,7 +18,7 @@ import numpy.typing as npt
 
 from mediasift.db import assets as asset_repo
 from mediasift.db import results as result_repo
-from mediasift.records import OperatorResult
+from mediasift.records import EmbeddingOut, ModelRef, OperatorResult, SegmentOut
 
 
 def unit(vector: npt.ArrayLike) -> npt.NDArray[np.float64]:
@@ -68,3 +68,16 @@ def add_run(
         duration_ms=1000.0,
     )  # fmt: skip
     result_repo.replace_results(conn, run, result, [])
+
+
+def add_text_chunks(conn: Any, asset_id: UUID, ref: ModelRef, chunks: list[tuple[str, Any]]) -> None:
+    """Text chunks of the asset (one second each, in order) with the vectors of their text, stored as
+    the pipeline stores them: a ``text_chunks`` run, then ``embed_text``'s vectors of its segments."""
+    segments = [
+        SegmentOut(kind="text_chunk", key=f"c{i}", start=float(i), end=float(i + 1), text=text)
+        for i, (text, _) in enumerate(chunks)
+    ]
+    add_run(conn, asset_id, "text_chunks", OperatorResult(segments=segments))
+    ids = {seg.key: seg.id for seg in result_repo.read_segments(conn, asset_id, operator="text_chunks")}
+    vectors = [EmbeddingOut(segment_id=ids[f"c{i}"], model=ref, vector=v) for i, (_, v) in enumerate(chunks)]
+    add_run(conn, asset_id, "embed_text", OperatorResult(embeddings=vectors))

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 from typing import Any, ClassVar
 
 import h11
@@ -27,6 +28,17 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 from uvicorn.server import ServerState
 
 logger = logging.getLogger(__name__)
+
+
+def _no_delay(transport: asyncio.Transport) -> None:
+    """Send each write at once (``TCP_NODELAY``). asyncio sets it only on sockets whose ``proto`` is
+    ``IPPROTO_TCP``, and the listening socket (``socket.create_server``) and so every accepted one
+    have proto 0: with Nagle's algorithm on, the body written after the response head waited for the
+    client's delayed ACK, 40 ms on every request of a kept-alive connection but the first (measured:
+    /healthz 44 ms over one connection, 1 ms on a new one; 1 ms with this)."""
+    sock = transport.get_extra_info("socket")
+    if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
 class HeadDeadlineProtocol(H11Protocol):
@@ -49,6 +61,7 @@ class HeadDeadlineProtocol(H11Protocol):
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
+        _no_delay(transport)
         self._arm_head_deadline()
 
     def data_received(self, data: bytes) -> None:

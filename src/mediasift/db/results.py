@@ -11,7 +11,7 @@ from uuid import UUID
 from psycopg import Connection
 from psycopg.types.json import Jsonb
 
-from mediasift.db.search import ensure_vector_index
+from mediasift.db.search import ensure_text_index, ensure_vector_index, link_text_vectors
 from mediasift.records import OperatorResult, StoredSegment
 
 Conn = Connection[dict[str, Any]]
@@ -71,8 +71,9 @@ def replace_results(conn: Conn, run: RunRecord, result: OperatorResult, blobs: l
     """Replace everything ``run.operator`` produced for the asset with ``result``.
 
     Called inside one transaction, this makes a re-run leave exactly one set of results.
-    Embeddings of other operators' segments (``result.embeddings``) are owned by this operator
-    for their models: all of this asset's vectors of those models are replaced.
+    Embeddings of other operators' segments (``result.embeddings``: vectors of their text) are owned by
+    this operator for their models: all of this asset's vectors of those models are replaced, each
+    distinct text's vector stored once (``search_vectors``) and the segments pointing at it.
     """
     for sha256, size, mime in blobs:
         conn.execute(
@@ -81,10 +82,10 @@ def replace_results(conn: Conn, run: RunRecord, result: OperatorResult, blobs: l
         )
     _delete_previous(conn, run.asset_id, run.operator)
     _upsert_run(conn, run)
-    vector_models = {(m.id, len(v)) for seg in result.segments for m, v in seg.vectors.items()}
-    vector_models |= {(emb.model.id, len(emb.vector)) for emb in result.embeddings}
-    for model_id, dim in sorted(vector_models):
+    for model_id, dim in sorted({(m.id, len(v)) for seg in result.segments for m, v in seg.vectors.items()}):
         ensure_vector_index(conn, model_id, dim)
+    for model_id, dim in sorted({(emb.model.id, len(emb.vector)) for emb in result.embeddings}):
+        ensure_text_index(conn, model_id, dim)
 
     segment_ids: dict[str, int] = {}
     for seg in result.segments:
@@ -120,10 +121,13 @@ def replace_results(conn: Conn, run: RunRecord, result: OperatorResult, blobs: l
             ),
         )  # fmt: skip
 
-    for model_id in {emb.model.id for emb in result.embeddings}:
-        conn.execute("DELETE FROM embeddings WHERE asset_id = %s AND model = %s", (run.asset_id, model_id))
+    by_model: dict[tuple[str, str], list[tuple[int, Any]]] = {}
     for emb in result.embeddings:
-        _insert_embedding(conn, emb.segment_id, run.asset_id, emb.model.id, emb.model.version, emb.vector)
+        by_model.setdefault((emb.model.id, emb.model.version), []).append((emb.segment_id, emb.vector))
+    for model_id in {model_id for model_id, _ in by_model}:
+        conn.execute("DELETE FROM embeddings WHERE asset_id = %s AND model = %s", (run.asset_id, model_id))
+    for (model_id, version), vectors in sorted(by_model.items()):
+        link_text_vectors(conn, run.asset_id, model_id, version, vectors)
 
 
 def _insert_embedding(conn: Conn, segment_id: int, asset_id: UUID, model: str, model_version: str, vector: Any) -> None:

@@ -1,5 +1,5 @@
-"""Search SQL: nearest segments by cosine distance over one model's embeddings, and segments whose
-text matches a keyword query."""
+"""Search SQL: nearest segments by cosine distance over one model's embeddings (a text model's: over
+each distinct text's vector, ``search_vectors``), and segments whose text matches a keyword query."""
 
 from __future__ import annotations
 
@@ -85,8 +85,161 @@ def nearest_segments(
     ).fetchall()
 
 
+# -- text vectors: one per distinct text --------------------------------------------------------------
+
+# HNSW parameters measured by bench/search.py at 1M segments (docs/search.md): real sentence vectors
+# in groups of ~28 near-duplicates; the index alone gave recall@10 0.735 / 0.811 / 0.892 / 0.966 at
+# ef_search 100 / 200 / 400 / 800, in a median 2.1 / 1.8 / 2.8 / 5.2 ms. m and ef_construction were
+# not varied (a build of 900k vectors took ~290 s on this shared machine).
+HNSW_M = 16
+HNSW_EF_CONSTRUCTION = 64
+EF_SEARCH = 800
+# A filter that leaves at most this many vectors is answered by an exact scan of them (a few ms,
+# recall 1); above it, by the index with an iterative scan, which a common filter does not starve.
+EXACT_BELOW = 20_000
+
+
+def _text_index_name(model: str) -> str:
+    return "search_vectors_hnsw_" + re.sub(r"[^a-z0-9]+", "_", model.lower())[:40]
+
+
+def ensure_text_index(conn: Conn, model: str, dim: int) -> None:
+    """The HNSW index over one text model's distinct vectors (partial: dimensions differ between
+    models). Built with the server's ``maintenance_work_mem`` and parallel workers, which
+    :mod:`mediasift.db.server` sizes to the machine."""
+    key = (conn.info.dsn, "text:" + model, dim)
+    if key in _ensured:
+        return
+    conn.execute("SELECT pg_advisory_xact_lock(%s)", (INDEX_LOCK_KEY,))
+    conn.execute(
+        sql.SQL(
+            "CREATE INDEX IF NOT EXISTS {name} ON search_vectors USING hnsw "
+            "((embedding::vector({dim})) vector_cosine_ops) WITH (m = {m}, ef_construction = {ef}) "
+            "WHERE model = {model}"
+        ).format(
+            name=sql.Identifier(_text_index_name(model)),
+            dim=sql.Literal(dim),
+            m=sql.Literal(HNSW_M),
+            ef=sql.Literal(HNSW_EF_CONSTRUCTION),
+            model=sql.Literal(model),
+        )
+    )
+    _ensured.add(key)
+
+
+def link_text_vectors(
+    conn: Conn, asset_id: Any, model: str, model_version: str, vectors: list[tuple[int, np.ndarray]]
+) -> None:
+    """Point each segment (id, vector of its text) of ``asset_id`` at its text's shared vector,
+    storing the vector only when no segment of the same tenant and media type has the same text."""
+    if not vectors:
+        return
+    with conn.cursor() as cur:
+        cur.executemany(
+            """
+            INSERT INTO search_vectors (model, model_version, tenant, media_type, text_sha256, dim, embedding)
+            SELECT %(model)s, %(version)s, s.tenant, s.media_type, sha256(convert_to(s.text, 'UTF8')), %(dim)s, %(v)s
+            FROM segments s WHERE s.id = %(segment)s
+            ON CONFLICT DO NOTHING
+            """,
+            [{"model": model, "version": model_version, "dim": len(v), "v": v, "segment": sid} for sid, v in vectors],
+        )
+    conn.execute(
+        """
+        INSERT INTO embeddings (segment_id, model, model_version, asset_id, dim, search_vector_id)
+        SELECT s.id, v.model, v.model_version, s.asset_id, v.dim, v.id
+        FROM segments s JOIN search_vectors v ON v.model = %(model)s AND v.tenant = s.tenant
+            AND v.media_type = s.media_type AND v.text_sha256 = sha256(convert_to(s.text, 'UTF8'))
+            AND v.model_version = %(version)s
+        WHERE s.id = ANY(%(segments)s) AND s.asset_id = %(asset)s
+        ON CONFLICT (segment_id, model) DO UPDATE SET
+            model_version = EXCLUDED.model_version, dim = EXCLUDED.dim, embedding = NULL,
+            search_vector_id = EXCLUDED.search_vector_id, created_at = now()
+        """,
+        {"model": model, "version": model_version, "segments": [sid for sid, _ in vectors], "asset": asset_id},
+    )
+
+
+def _vector_filters(model: str, media_type: str | None, tenant: str | None, version: str | None) -> sql.Composed:
+    parts = [sql.SQL("v.model = {}").format(sql.Literal(model))]
+    for column, value in (("tenant", tenant), ("media_type", media_type), ("model_version", version)):
+        if value is not None:
+            parts.append(sql.SQL("v.{} = {}").format(sql.Identifier(column), sql.Literal(value)))
+    return sql.SQL(" AND ").join(parts)
+
+
+def filtered_vectors(conn: Conn, where: sql.Composable, cap: int) -> int:
+    """How many vectors ``where`` leaves, counted up to ``cap`` + 1 (through the unique index)."""
+    row = conn.execute(
+        sql.SQL("SELECT count(*) AS n FROM (SELECT 1 FROM search_vectors v WHERE {} LIMIT {}) c").format(
+            where, sql.Literal(cap + 1)
+        )
+    ).fetchone()
+    assert row is not None
+    return int(row["n"])
+
+
+def nearest_text_segments(
+    conn: Conn,
+    model: str,
+    query: np.ndarray,
+    *,
+    limit: int,
+    media_type: str | None,
+    tenant: str | None,
+    model_version: str | None = None,
+) -> list[dict[str, Any]]:
+    """Segments whose text is nearest to ``query`` by a text model, best first (the fields of
+    :func:`nearest_segments`): the ``limit`` nearest distinct texts of the filter, each standing for
+    its newest segments (a label shared by thousands of segments gives up to ``limit`` of them).
+
+    A filter that leaves few vectors (a rare media type, a small tenant) is answered by an exact scan
+    of them; otherwise the HNSW index is walked, iteratively, until ``limit`` rows pass the filter.
+    """
+    dim = len(query)
+    where = _vector_filters(model, media_type, tenant, model_version)
+    exact = (media_type is not None or tenant is not None) and filtered_vectors(conn, where, EXACT_BELOW) <= EXACT_BELOW
+    if exact:  # "+ 0": not the index's ordering, so the planner scans the filtered rows instead
+        order = sql.SQL("(v.embedding::vector({dim}) <=> %(q)s) + 0").format(dim=sql.Literal(dim))
+    else:
+        conn.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
+        conn.execute(sql.SQL("SET LOCAL hnsw.ef_search = {}").format(sql.Literal(max(EF_SEARCH, limit))))
+        order = sql.SQL("v.embedding::vector({dim}) <=> %(q)s").format(dim=sql.Literal(dim))
+    query_sql = sql.SQL(
+        """
+        WITH nearest AS MATERIALIZED (
+            SELECT v.id, v.embedding::vector({dim}) <=> %(q)s AS distance
+            FROM search_vectors v WHERE {where}
+            ORDER BY {order}
+            LIMIT %(limit)s
+        ),
+        shown AS (
+            SELECT n.distance, e.segment_id FROM nearest n
+            CROSS JOIN LATERAL (SELECT e.segment_id FROM embeddings e WHERE e.search_vector_id = n.id
+                                ORDER BY e.segment_id DESC LIMIT %(limit)s) e
+            ORDER BY n.distance, e.segment_id DESC
+            LIMIT %(limit)s
+        )
+        SELECT s.id AS segment_id, s.asset_id, s.media_type, s.kind, s.operator, s.start_s, s.end_s,
+               s.text, 1 - n.distance AS score,
+               (SELECT src.source FROM asset_sources src WHERE src.asset_id = s.asset_id
+                ORDER BY src.last_seen DESC LIMIT 1) AS source_path
+        FROM shown n JOIN segments s ON s.id = n.segment_id
+        ORDER BY n.distance, s.id DESC
+        """
+    ).format(dim=sql.Literal(dim), where=where, order=order)
+    return conn.execute(query_sql, {"q": query, "limit": limit}).fetchall()
+
+
+# -- keyword search -----------------------------------------------------------------------------------
+
 # The part of a long segment shown for a keyword match: the best fragment around the matched words.
 HEADLINE_OPTIONS = 'MaxFragments=1, MaxWords=35, MinWords=15, ShortWord=0, StartSel="", StopSel=""'
+# Matches ranked per query at most: ranking reads each candidate's tsvector, so a word in most rows
+# ("the": 740k of 1M) cost 1.2 s when every match was ranked. The phrase's matches are candidates
+# first (the words next to each other, in order: what a person typing them most likely means), then
+# matches of all the words; past the cap, matches are not ranked.
+KEYWORD_CANDIDATES = 2000
 
 
 def matching_segments(
@@ -95,24 +248,43 @@ def matching_segments(
     """Segments whose text matches ``query`` in web-search syntax (all the words; "a phrase";
     ``or``; ``-excluded``), best ``ts_rank_cd`` first, shorter texts first among equals. Words are
     matched as written, lowercased (the ``simple`` configuration: no stemming, no stop words, any
-    language), through the GIN index on ``segments.tsv``. ``text`` is the fragment that matched."""
-    return conn.execute(
+    language), through the GIN index on ``segments.tsv``. ``text`` is the fragment that matched.
+    At most :data:`KEYWORD_CANDIDATES` matches of the phrase and as many of all the words are ranked."""
+    filters: list[sql.Composable] = [
+        sql.SQL("s.{} = {}").format(sql.Identifier(column), sql.Literal(value))
+        for column, value in (("media_type", media_type), ("tenant", tenant))
+        if value is not None
+    ]
+
+    def candidates(tsquery: str) -> sql.Composed:
+        where = sql.SQL(" AND ").join([sql.SQL("s.tsv @@ " + tsquery), *filters])
+        return sql.SQL("(SELECT s.id, s.tsv, length(s.text) AS chars FROM segments s WHERE {} LIMIT {})").format(
+            where, sql.Literal(KEYWORD_CANDIDATES)
+        )
+
+    query_sql = sql.SQL(
         """
         WITH q AS (SELECT websearch_to_tsquery('simple', %(query)s) AS q),
-        matched AS (
-            SELECT s.id, ts_rank_cd(s.tsv, q.q) AS score
-            FROM segments s JOIN assets a ON a.id = s.asset_id, q
-            WHERE s.tsv @@ q.q AND (%(media_type)s::text IS NULL OR a.media_type = %(media_type)s)
-              AND (%(tenant)s::text IS NULL OR a.tenant = %(tenant)s)
-            ORDER BY score DESC, length(s.text), s.id
+        candidates AS ({phrase} UNION ALL {all_words}),
+        matched AS (  -- ranked from the candidates' own columns: a join back to segments on the
+                      -- tsquery was planned as a scan of every match ("the": 590k rows, 450 ms)
+            SELECT DISTINCT ON (score, c.chars, c.id) c.id, ts_rank_cd(c.tsv, q.q) AS score, c.chars
+            FROM candidates c, q
+            WHERE c.tsv @@ q.q
+            ORDER BY score DESC, c.chars, c.id
             LIMIT %(limit)s
         )
-        SELECT s.id AS segment_id, s.asset_id, a.media_type, s.kind, s.operator, s.start_s, s.end_s,
+        SELECT s.id AS segment_id, s.asset_id, s.media_type, s.kind, s.operator, s.start_s, s.end_s,
                ts_headline('simple', s.text, q.q, %(headline)s) AS text, m.score,
                (SELECT src.source FROM asset_sources src WHERE src.asset_id = s.asset_id
                 ORDER BY src.last_seen DESC LIMIT 1) AS source_path
-        FROM matched m JOIN segments s ON s.id = m.id JOIN assets a ON a.id = s.asset_id, q
-        ORDER BY m.score DESC, length(s.text), s.id
-        """,
-        {"query": query, "media_type": media_type, "limit": limit, "headline": HEADLINE_OPTIONS, "tenant": tenant},
-    ).fetchall()
+        FROM matched m JOIN segments s ON s.id = m.id, q
+        ORDER BY m.score DESC, m.chars, s.id
+        """
+    ).format(
+        # the tsquery written out, not read from q: planned with its real selectivity, a word in most
+        # rows is read by a scan that stops at the cap, not a bitmap of every match (50 ms for "the")
+        phrase=candidates("phraseto_tsquery('simple', %(query)s)"),
+        all_words=candidates("websearch_to_tsquery('simple', %(query)s)"),
+    )
+    return conn.execute(query_sql, {"query": query, "limit": limit, "headline": HEADLINE_OPTIONS}).fetchall()

@@ -12,13 +12,15 @@ Conn = Connection[dict[str, Any]]
 
 
 def vectors_of(conn: Conn, asset_id: UUID, model: str, limit: int) -> list[dict[str, Any]]:
-    """The asset's segments that have a ``model`` vector, in time order: key, start_s, end_s,
-    embedding and, for pictures, the perceptual hash stored under the same key."""
+    """The asset's segments that have a ``model`` vector (their own, or their text's shared one), in
+    time order: key, start_s, end_s, embedding and, for pictures, the perceptual hash stored under the same key."""
     return conn.execute(
         """
-        SELECT s.key, s.start_s, s.end_s, e.embedding::vector AS embedding, p.data->>'phash' AS phash
+        SELECT s.key, s.start_s, s.end_s, coalesce(e.embedding, v.embedding)::vector AS embedding,
+               p.data->>'phash' AS phash
         FROM segments s
         JOIN embeddings e ON e.segment_id = s.id AND e.model = %(model)s
+        LEFT JOIN search_vectors v ON v.id = e.search_vector_id
         LEFT JOIN artifacts p ON p.asset_id = s.asset_id AND p.kind = 'phash' AND p.key = s.key
         WHERE s.asset_id = %(asset)s
         ORDER BY s.start_s NULLS FIRST, s.key

@@ -3,6 +3,7 @@ CLIP model), fused into one ranking of moments."""
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
@@ -16,6 +17,10 @@ if TYPE_CHECKING:  # the door is handed in; importing it here would load the mod
 # Each ranking is searched this many times deeper than the results wanted, so fusion can lift a
 # moment that one ranking puts low but another high.
 DEPTH_PER_RESULT = 4
+
+# Hybrid runs its keyword side here while the semantic side (query embedding, then SQL) runs in the
+# caller's thread: each on its own pooled connection, so a query costs the slower side, not the sum.
+_keyword_side = ThreadPoolExecutor(max_workers=8, thread_name_prefix="search-keyword")
 
 
 class SearchMode(StrEnum):
@@ -46,9 +51,13 @@ def search(
     depth = limit * DEPTH_PER_RESULT
     if mode is SearchMode.KEYWORD:
         return lexical.rank(db, query, depth=depth, media_type=media_type, tenant=tenant)[:limit]
+    words = (
+        _keyword_side.submit(lexical.rank, db, query, depth=depth, media_type=media_type, tenant=tenant)
+        if mode is SearchMode.HYBRID
+        else None
+    )
     vectors = semantic.rank(db, inference, query, depth=depth, media_type=media_type, tenant=tenant)
-    hybrid = mode is SearchMode.HYBRID
-    keyword = lexical.rank(db, query, depth=depth, media_type=media_type, tenant=tenant) if hybrid else []
+    keyword = words.result() if words is not None else []
     if not keyword and vectors.clip is None:
         return vectors.text[:limit]
     return fuse([keyword, *vectors.above_floors()])[:limit]

@@ -49,7 +49,7 @@ def rank(
     clip = inference.catalog.ref(Role.CLIP) if inference.catalog.configured(Role.CLIP) else None
     clip_vector = None if clip is None else inference.clip_query(query)
     with db.transaction() as conn:
-        rows = search_repo.nearest_segments(
+        rows = search_repo.nearest_text_segments(
             conn, inference.text_ref.id, vector, limit=depth, media_type=media_type, tenant=tenant
         )
         if clip is None or clip_vector is None:

@@ -119,7 +119,8 @@ def similar(
         basis, model = ("pictures", features) if pictures else ("text", inference.text_ref.id)
         query = pictures or similar_repo.vectors_of(conn, asset_id, model, MAX_QUERY_SEGMENTS)
         for row in query:
-            neighbours = search_repo.nearest_segments(
+            nearest = search_repo.nearest_segments if basis == "pictures" else search_repo.nearest_text_segments
+            neighbours = nearest(
                 conn, model, row["embedding"].to_numpy(), limit=NEIGHBOURS, media_type=None, tenant=tenant
             )
             for other in neighbours:

@@ -1,0 +1,129 @@
+"""Search that holds as a library grows: every item found by its own text however many segments
+repeat the same labels, filters answered at recall, and keyword ranking that stays bounded for common
+words without losing the phrase a person typed."""
+
+from __future__ import annotations
+
+from contextlib import closing
+from typing import Any
+
+import pytest
+
+from mediasift.config import Settings
+from mediasift.db import search as search_repo
+from mediasift.records import OperatorResult, SegmentOut
+from mediasift.search.hybrid import SearchMode
+from mediasift.service import Mediasift
+
+from support import stored
+
+pytestmark = pytest.mark.slow
+
+LABELS = ["person", "speech", "face", "music", "car", "dog", "tree", "crowd", "water", "street"]
+SUBJECTS = ["a beekeeper", "the harbour pilot", "an old violinist", "two cyclists", "the night nurse", "a glassblower"]
+ACTIONS = ["repairs", "describes", "photographs", "paints", "argues about", "measures"]
+THINGS = ["a broken compass", "the winter orchard", "a copper kettle", "the tide tables", "a paper lantern",
+          "the village clock", "a salt marsh", "the lighthouse lamp", "an empty train"]  # fmt: skip
+
+
+def _sentences() -> list[str]:
+    """Distinct sentences on topics of their own (6 x 6 x 9 = 324)."""
+    return [f"{s} {a} {t}" for s in SUBJECTS for a in ACTIONS for t in THINGS]
+
+
+def test_every_new_item_is_found_by_its_own_text_among_thousands_of_repeated_labels(settings: Settings) -> None:
+    """3,000 label segments (10 labels, as mediasift writes them: one per shot) and 274 unique texts
+    are loaded; 50 more unique texts ingested after them are each found in the top 10 by their own
+    text, and the labels take one stored vector each, not one per segment."""
+    texts = _sentences()
+    earlier, fresh = texts[:-50], texts[-50:]
+    with closing(Mediasift(settings)) as system:
+        ref = system.inference.text_ref
+        label_vectors = dict(zip(LABELS, system.inference.embed_texts(LABELS), strict=True))
+        vectors = dict(zip(texts, system.inference.embed_texts(texts), strict=True))
+        with system.db.transaction() as conn:
+            for n in range(30):
+                shots = [
+                    (LABELS[(n + i) % len(LABELS)], label_vectors[LABELS[(n + i) % len(LABELS)]]) for i in range(100)
+                ]
+                stored.add_text_chunks(conn, stored.add_asset(conn, f"video-{n}.mp4", "video"), ref, shots)
+            for n, text in enumerate(earlier):
+                stored.add_text_chunks(
+                    conn, stored.add_asset(conn, f"earlier-{n}.txt", "text"), ref, [(text, vectors[text])]
+                )
+        fresh_ids = {}
+        for n, text in enumerate(fresh):
+            with system.db.transaction() as conn:
+                fresh_ids[text] = stored.add_asset(conn, f"fresh-{n}.txt", "text")
+                stored.add_text_chunks(conn, fresh_ids[text], ref, [(text, vectors[text])])
+        missed = [
+            t for t in fresh if fresh_ids[t] not in {h.asset_id for h in system.search(t, mode=SearchMode.SEMANTIC)}
+        ]
+        with system.db.transaction() as conn:
+            stored_vectors = _count(conn, "SELECT count(*) AS n FROM search_vectors")
+            segments = _count(conn, "SELECT count(*) AS n FROM embeddings")
+    assert missed == []
+    assert (stored_vectors, segments) == (len(LABELS) + len(texts), 3000 + len(texts))
+
+
+def test_a_filter_on_a_rare_type_or_a_small_tenant_keeps_every_match(settings: Settings) -> None:
+    """Five images among 60 videos: each image is found by its text with the type filter (an exact
+    scan of the few vectors the filter leaves); a label shared by videos and images comes back for
+    images only."""
+    texts = _sentences()[:65]
+    with closing(Mediasift(settings)) as system:
+        ref = system.inference.text_ref
+        vectors = dict(zip(texts, system.inference.embed_texts(texts), strict=True))
+        person = system.inference.embed_texts(["person"])[0]
+        images = {}
+        with system.db.transaction() as conn:
+            for n, text in enumerate(texts):
+                kind = "image" if n % 13 == 0 else "video"
+                asset_id = stored.add_asset(conn, f"{kind}-{n}", kind)
+                stored.add_text_chunks(conn, asset_id, ref, [(text, vectors[text]), ("person", person)])
+                if kind == "image":
+                    images[text] = asset_id
+        found = {
+            t: [h.asset_id for h in system.search(t, media_type="image", mode=SearchMode.SEMANTIC)] for t in images
+        }
+        people = system.search("person", media_type="image", mode=SearchMode.SEMANTIC, limit=20)
+    assert all(found[t][0] == images[t] for t in images), found
+    assert {h.asset_id for h in people} == set(images.values()) and {h.media_type for h in people} == {"image"}
+
+
+def test_a_vector_goes_with_the_last_segment_that_shares_it(settings: Settings) -> None:
+    with closing(Mediasift(settings)) as system:
+        ref = system.inference.text_ref
+        speech = system.inference.embed_texts(["speech"])[0]
+        with system.db.transaction() as conn:
+            first = stored.add_asset(conn, "first.mp4", "video")
+            second = stored.add_asset(conn, "second.mp4", "video")
+            for asset_id in (first, second):
+                stored.add_text_chunks(conn, asset_id, ref, [("speech", speech), ("speech", speech)])
+            shared = _count(conn, "SELECT count(*) AS n FROM search_vectors")
+            conn.execute("DELETE FROM assets WHERE id = %s", (first,))
+            kept = _count(conn, "SELECT count(*) AS n FROM search_vectors")
+            conn.execute("DELETE FROM assets WHERE id = %s", (second,))
+            gone = _count(conn, "SELECT count(*) AS n FROM search_vectors")
+    assert (shared, kept, gone) == (1, 1, 0)
+
+
+def test_a_common_word_ranks_a_bounded_set_and_the_phrase_typed_is_in_it(settings: Settings) -> None:
+    """More segments than the candidate cap hold both words apart ("keeper of the lamp"); the one
+    that holds them as typed ("the keeper"), stored last, still comes first."""
+    many = search_repo.KEYWORD_CANDIDATES + 100
+    with closing(Mediasift(settings)) as system:
+        with system.db.transaction() as conn:
+            asset_id = stored.add_asset(conn, "log.txt", "text")
+            segments = [SegmentOut(kind="text_chunk", key=f"c{i}", start=float(i), end=float(i + 1),
+                                   text=f"keeper of the lamp number {i}") for i in range(many)]  # fmt: skip
+            segments.append(SegmentOut(kind="text_chunk", key="last", start=float(many), end=float(many + 1),
+                                       text="words of the keeper at last"))  # fmt: skip
+            stored.add_run(conn, asset_id, "text_chunks", OperatorResult(segments=segments))
+        hits = system.search("the keeper", mode=SearchMode.KEYWORD)
+    assert hits[0].start == float(many) and len(hits) == 10
+
+
+def _count(conn: Any, query: str) -> int:
+    row = conn.execute(query).fetchone()
+    return int(row["n"])
