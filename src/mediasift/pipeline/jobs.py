@@ -198,8 +198,13 @@ class PipelineJobs:
                 job_states.lock_asset(conn, asset_id)
                 if execution is not None:
                     self._check_blobs(conn, execution.blobs)
-                if not inputs_unchanged_since(result_repo.read_runs(conn, asset_id), deps, basis):
+                runs = result_repo.read_runs(conn, asset_id)
+                if not inputs_unchanged_since(runs, deps, basis):
                     continue  # an input was re-made while this ran: its result is already stale
+                if execution is not None and is_fresh(op, op.params(self.settings), runs, deps):
+                    # Another delivery of this job (a lease that ran out under a slow worker) finished
+                    # first: its results stand, and those made from them are not made again.
+                    execution = None
                 if execution is not None:
                     result_repo.replace_results(conn, execution.run, execution.result, execution.blobs)
                 job_states.set_state(
@@ -229,16 +234,20 @@ class PipelineJobs:
         queued is included: with Redis or NATS its job is published after this commits, so a worker
         killed in between leaves it marked but never sent, and the redelivered job must send it (a
         second copy of a job that was sent is harmless: brokers drop or results skip it). One running
-        or retrying has its job in hand."""
+        or retrying has its job in hand; one done after all its inputs were made needs nothing."""
         applicable = {op.name: op for op in self._applicable(asset)}
         states = job_states.states(conn, asset.id)
+        runs = result_repo.read_runs(conn, asset.id)
         ready = []
         for op in applicable.values():
             deps = [d for d in self._deps(op, asset) if d in applicable]
             if finished.name not in deps:
                 continue
-            if states.get(op.name, {}).get("state") in ("running", "retrying"):
+            state = states.get(op.name, {}).get("state")
+            if state in ("running", "retrying"):
                 continue
+            if state == "done" and is_fresh(op, op.params(self.settings), runs, tuple(deps)):
+                continue  # made after everything it reads: a repeated delivery of ``finished`` changed nothing
             if all(states.get(d, {}).get("state") == "done" for d in deps):
                 ready.append(op)
         return ready
