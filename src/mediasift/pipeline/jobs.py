@@ -178,12 +178,14 @@ class PipelineJobs:
         lane = job.lane.value
         with self.db.transaction() as conn:
             asset_repo.set_actor(conn, f"worker:{job.id}")
+            job_states.lock_asset(conn, asset_id)
             asset = load_asset(conn, asset_id)
-            job_states.set_state(
-                conn, asset_id, [op.name], "running", lane=lane, attempts=ctx.delivery.attempt, worker=ctx.worker_id
-            )
-            asset_repo.set_status(conn, asset_id, "processing")
-        deps = self._deps(op, asset)
+            deps = self._deps(op, asset)
+            if not self._already_done(conn, asset_id, op, deps):
+                job_states.set_state(
+                    conn, asset_id, [op.name], "running", lane=lane, attempts=ctx.delivery.attempt, worker=ctx.worker_id
+                )
+                asset_repo.set_status(conn, asset_id, "processing")
         for _ in range(MAX_INPUT_CHANGES):
             with self.db.connect() as conn:
                 runs = result_repo.read_runs(conn, asset_id)
@@ -218,6 +220,14 @@ class PipelineJobs:
                 self._refresh_status(conn, asset)
                 return
         raise TransientError(f"the inputs of {op.name} kept changing while it ran")
+
+    def _already_done(self, conn: Any, asset_id: UUID, op: Operator, deps: tuple[str, ...]) -> bool:
+        """Done, and made after everything it reads: a delivery of a job that committed but was not
+        acked (its worker killed in between). Such a delivery only sends the follow-up jobs that may
+        not have been sent; it does not mark the asset as processing again, so the asset's analysis
+        does not end (and its event is not written) a second time."""
+        state = job_states.states(conn, asset_id).get(op.name, {}).get("state")
+        return state == "done" and is_fresh(op, op.params(self.settings), result_repo.read_runs(conn, asset_id), deps)
 
     def _check_blobs(self, conn: Any, blobs: list[tuple[str, int, str]]) -> None:
         """Under their locks (held to the commit), that the blobs about to be recorded still have their
