@@ -19,7 +19,7 @@ from uuid import UUID, uuid4
 
 from prometheus_client import CollectorRegistry, ProcessCollector
 
-from mediasift import cursors
+from mediasift import cursors, telemetry
 from mediasift.access import DEFAULT_TENANT, Scope, check_tenant_name
 from mediasift.blobs import blob_store
 from mediasift.config import Settings
@@ -51,7 +51,7 @@ from mediasift.models import devices
 from mediasift.net.addresses import check_public
 from mediasift.net.errors import Unacceptable
 from mediasift.net.fetch import Hop
-from mediasift.obs import metrics
+from mediasift.obs import metrics, tracing
 from mediasift.obs.cost import cost_report, run_seconds
 from mediasift.obs.drift import embedding_report, input_mix_report
 from mediasift.obs.quality import confidence_report
@@ -165,6 +165,7 @@ class Mediasift:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        tracing.setup(settings)  # nothing unless an OTLP endpoint is set
         self.db = Database(self.settings)
         self.blobs = blob_store(self.settings)
         self.pipeline = default_pipeline(self.settings.operator_plugins)
@@ -201,6 +202,7 @@ class Mediasift:
     def close(self) -> None:
         if self._broker is not None:
             self._broker.close()
+        tracing.flush()
 
     # -- workers ------------------------------------------------------------------------------------
 
@@ -410,13 +412,19 @@ class Mediasift:
     def _register(
         self, ingestor: Ingestor, path: Path, source: str | None, lane: Lane, report: IngestReport
     ) -> Accepted | Refused:
-        outcome = ingestor.ingest_file(path, source)
-        if isinstance(outcome, Accepted):
-            report.accepted.append(outcome)
-            if not outcome.duplicate or self._never_queued(outcome.asset_id):
-                self.jobs.enqueue([outcome.asset_id], lane)
-        else:
-            report.refused.append(outcome)
+        # One trace per asset: it starts here (linked to the upload's request, if traced) and its
+        # jobs carry it through the broker.
+        with telemetry.span("ingest", {"ingest.source": source or str(path)}, root=True) as span:
+            outcome = ingestor.ingest_file(path, source)
+            if isinstance(outcome, Accepted):
+                report.accepted.append(outcome)
+                if span is not None:
+                    span.set_attributes({"asset.id": str(outcome.asset_id), "asset.duplicate": outcome.duplicate})
+                if not outcome.duplicate or self._never_queued(outcome.asset_id):
+                    with telemetry.tagged(asset_id=str(outcome.asset_id)):
+                        self.jobs.enqueue([outcome.asset_id], lane)
+            else:
+                report.refused.append(outcome)
         return outcome
 
     def _wait_into(self, report: IngestReport, on_wait: OnWait | None, on_progress: OnProgress | None) -> None:

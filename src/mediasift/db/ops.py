@@ -85,19 +85,21 @@ def embedding_sample(
     conn: Conn, model: str, recent_s: float, horizon_s: float, limit: int
 ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
     """The latest ``limit`` vectors of ``model`` made in the last ``recent_s`` seconds, and the latest
-    ``limit`` made in the baseline before them (back to ``horizon_s`` ago), each as an (n, dim) array."""
+    ``limit`` made in the baseline before them (back to ``horizon_s`` ago), each as an (n, dim) array.
+    A segment's vector is its own or the one it shares with equal texts (``search_vectors``)."""
     windows = []
     for lower, upper in ((recent_s, 0.0), (horizon_s, recent_s)):
         rows = conn.execute(
             """
-            SELECT embedding FROM embeddings
-            WHERE model = %(model)s AND created_at >= now() - make_interval(secs => %(lower)s)
-              AND created_at < now() - make_interval(secs => %(upper)s)
-            ORDER BY created_at DESC LIMIT %(limit)s
+            SELECT coalesce(e.embedding, v.embedding)::vector AS embedding
+            FROM embeddings e LEFT JOIN search_vectors v ON v.id = e.search_vector_id
+            WHERE e.model = %(model)s AND e.created_at >= now() - make_interval(secs => %(lower)s)
+              AND e.created_at < now() - make_interval(secs => %(upper)s)
+            ORDER BY e.created_at DESC LIMIT %(limit)s
             """,
             {"model": model, "lower": lower, "upper": upper, "limit": limit},
         ).fetchall()
-        vectors = [np.asarray(row["embedding"], dtype=np.float32) for row in rows]
+        vectors = [np.asarray(row["embedding"].to_numpy(), dtype=np.float32) for row in rows]
         windows.append(np.stack(vectors) if vectors else np.zeros((0, 0), dtype=np.float32))
     return windows[0], windows[1]
 
