@@ -1,11 +1,13 @@
 """Each request's id and span: the id a client sent in ``X-Request-ID`` (when it is a sane token) or
 a new one, set for the request's log lines and returned in the response's ``X-Request-ID``; and,
 when tracing is on, a server span named by the route template (``POST /v1/assets``), which the
-ingest of each uploaded asset links its own trace to."""
+ingest of each uploaded asset links its own trace to. At log level INFO, one line per request."""
 
 from __future__ import annotations
 
+import logging
 import re
+import time
 import uuid
 
 from opentelemetry.trace import SpanKind
@@ -13,6 +15,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mediasift import telemetry
 from mediasift.api.latency import METHODS, route_template
+
+log = logging.getLogger(__name__)
 
 HEADER = b"x-request-id"
 # What a client may name its request with: short, printable, nothing a log line would choke on.
@@ -36,16 +40,23 @@ class RequestContext:
             telemetry.tagged(request_id=request_id),
             telemetry.span(f"{method} request", attributes, kind=SpanKind.SERVER) as span,
         ):
+            status = 500
 
             async def identified(message: Message) -> None:
+                nonlocal status
                 if message["type"] == "http.response.start":
+                    status = int(message["status"])
                     message["headers"] = [*message.get("headers", []), (HEADER, request_id.encode())]
                     if span is not None:
                         span.set_attribute("http.response.status_code", int(message["status"]))
                 await send(message)
 
+            started = time.perf_counter()
             try:
                 await self.app(scope, receive, identified)
             finally:
+                route = route_template(scope)
                 if span is not None:
-                    span.update_name(f"{method} {route_template(scope)}")
+                    span.update_name(f"{method} {route}")
+                if log.isEnabledFor(logging.INFO):
+                    log.info("%s %s %s in %.1f ms", method, route, status, (time.perf_counter() - started) * 1000)

@@ -356,5 +356,12 @@ def _run_tagged(handler: Handler, job: Job, context: JobContext) -> None:
     attributes = {"job.id": job.id, "job.kind": job.kind, "job.group": job.group, "job.lane": job.lane.value,
                   "job.attempt": context.delivery.attempt, "worker.id": context.worker_id}  # fmt: skip
     parent = job.payload.get(telemetry.TRACEPARENT)
+    started = time.perf_counter()
     with telemetry.span(f"job {job.group or job.kind}", attributes, parent=parent, kind=SpanKind.CONSUMER):
-        handler(job, context)
+        try:
+            handler(job, context)
+        except Exception as exc:
+            log.warning("job %s failed after %.3f s: %s: %s", job.id, time.perf_counter() - started,
+                        type(exc).__name__, exc)  # fmt: skip
+            raise
+    log.info("job %s done in %.3f s", job.id, time.perf_counter() - started)
