@@ -824,12 +824,14 @@ def _print_drift(drift: Drift) -> None:
         if e.centroid_shift is not None and e.spread_ratio is not None:
             console.print(
                 f"embeddings {model}: centroid shift {e.centroid_shift:.2f} radii, spread x{e.spread_ratio:.2f}"
-                f" (recent/baseline {e.recent}/{e.baseline} vectors){' SHIFTED' if e.shifted else ''}"
+                f" (recent/baseline {e.recent}/{e.baseline} vectors){' SHIFTED' if e.shifted else ''}",
+                soft_wrap=True,
             )
     for dimension, mix in sorted(drift.inputs.items()):
         if mix.psi is not None:
             now = ", ".join(f"{c} {share:.0%}" for c, share in mix.recent.items())
-            console.print(f"inputs {dimension}: {now} (drift {mix.psi:.2f}){' SHIFTED' if mix.shifted else ''}")
+            shifted = " SHIFTED" if mix.shifted else ""
+            console.print(f"inputs {dimension}: {now} (drift {mix.psi:.2f}){shifted}", soft_wrap=True)
 
 
 SinceOption = Annotated[

@@ -4,13 +4,16 @@ are flagged; a fresh sample of the baseline's own distribution is not."""
 from __future__ import annotations
 
 import random
+import re
 from contextlib import closing
 from pathlib import Path
 
 import numpy as np
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
+from typer.testing import CliRunner
 
+from mediasift.cli import app
 from mediasift.config import Settings
 from mediasift.obs.drift import (
     CENTROID_SHIFT,
@@ -164,6 +167,14 @@ def test_german_text_after_english_is_flagged_and_more_english_is_not(settings: 
         samples = families["mediasift_drift_shifted"].samples
         verdicts = {(s.labels["signal"], s.labels["name"]): s.value for s in samples}
         assert verdicts[("embedding", model)] == 1 and verdicts[("inputs", "language")] == 1
+
+    env = {"MEDIASIFT_HOME": str(settings.home), "MEDIASIFT_DATABASE_URL": settings.database_url}
+    shown = CliRunner(env=env).invoke(app, ["status"])
+    assert shown.exit_code == 0, shown.output
+    text = " ".join(shown.stdout.split())
+    embeddings = rf"embeddings {re.escape(model)}: centroid shift [\d.]+ radii, spread x[\d.]+ .* vectors\) SHIFTED"
+    assert re.search(embeddings, text)
+    assert re.search(r"inputs language: de 100% \(drift [\d.]+\) SHIFTED", text)
 
 
 def _age(system: Mediasift, days: int) -> None:

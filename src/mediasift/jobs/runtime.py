@@ -364,4 +364,4 @@ def _run_tagged(handler: Handler, job: Job, context: JobContext) -> None:
             log.warning("job %s failed after %.3f s: %s: %s", job.id, time.perf_counter() - started,
                         type(exc).__name__, exc)  # fmt: skip
             raise
-    log.info("job %s done in %.3f s", job.id, time.perf_counter() - started)
+        log.info("job %s done in %.3f s", job.id, time.perf_counter() - started)

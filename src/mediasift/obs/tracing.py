@@ -44,3 +44,8 @@ def setup(settings: Settings) -> bool:
 def flush(timeout_s: float = 10.0) -> bool:
     """Export the spans still held (before a process ends on its own terms)."""
     return _provider.force_flush(int(timeout_s * 1000)) if _provider is not None else True
+
+
+def set_recording(on: bool) -> None:
+    """Stop or resume sending spans once set up (for a benchmark comparing the two in one process)."""
+    telemetry.enable(_provider.get_tracer("mediasift") if on and _provider is not None else None)
