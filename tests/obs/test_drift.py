@@ -168,7 +168,8 @@ def test_german_text_after_english_is_flagged_and_more_english_is_not(settings: 
         verdicts = {(s.labels["signal"], s.labels["name"]): s.value for s in samples}
         assert verdicts[("embedding", model)] == 1 and verdicts[("inputs", "language")] == 1
 
-    env = {"MEDIASIFT_HOME": str(settings.home), "MEDIASIFT_DATABASE_URL": settings.database_url}
+    env = {"MEDIASIFT_HOME": str(settings.home), "MEDIASIFT_DATABASE_URL": settings.database_url,
+           "MEDIASIFT_DRIFT_MIN_ITEMS": "10"}  # fmt: skip
     shown = CliRunner(env=env).invoke(app, ["status"])
     assert shown.exit_code == 0, shown.output
     text = " ".join(shown.stdout.split())
