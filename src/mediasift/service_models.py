@@ -394,6 +394,7 @@ class QueueInfo(Result):
     depth: int
     high_water: int
     jobs: dict[str, dict[str, dict[str, int]]]  # lane -> operator -> state -> jobs
+    oldest_queued_s: dict[str, float] = {}  # per lane: how long the longest-waiting queued job has waited
 
 
 class WorkerInfo(Result):
@@ -425,6 +426,7 @@ class ConfidenceWindow(Result):
     p10: float | None
     p50: float | None
     p90: float | None
+    bins: list[int] = []  # results in each tenth of [0, 1], lowest first
 
 
 class ConfidenceEntry(Result):
@@ -435,6 +437,93 @@ class ConfidenceEntry(Result):
     baseline: ConfidenceWindow
     psi: float | None
     shifted: bool
+
+
+class EmbeddingDrift(Result):
+    """One embedding model's recent vectors against its baseline's (see ``obs/drift.py``): the centroid's
+    shift beyond sampling noise and the spread's ratio, in baseline radii; None without enough vectors."""
+
+    recent: int
+    baseline: int
+    centroid_shift: float | None
+    spread_ratio: float | None
+    shifted: bool
+
+
+class InputMix(Result):
+    """One dimension of the inputs (resolution, duration, language): each category's share of the
+    assets created in the recent window and in the baseline, and their population stability index."""
+
+    recent: dict[str, float]
+    baseline: dict[str, float]
+    counts: dict[str, int]  # recent, baseline
+    psi: float | None
+    shifted: bool
+
+
+class Drift(Result):
+    """Drift beyond confidence: per embedding model, and per dimension of the inputs' mix."""
+
+    embeddings: dict[str, EmbeddingDrift]
+    inputs: dict[str, InputMix]
+
+
+class OperatorSpend(Result):
+    """One operator's current runs on one media type: what they cost and took, in all and per item."""
+
+    runs: int
+    failed: int
+    usd: float
+    seconds: float
+    usd_per_item: float
+    seconds_per_item: float
+
+
+class MediaSpend(Result):
+    items: int  # assets with at least one run
+    usd: float
+    seconds: float
+    usd_per_item: float
+    seconds_per_item: float
+    operators: dict[str, OperatorSpend]
+
+
+class ModelShare(Result):
+    usd: float
+    share: float  # of every model's cost
+    calls: float
+    items: float
+
+
+class Savings(Result):
+    """What the result cache and the routers saved (estimates from average costs; see ``obs/cost.py``)."""
+
+    cache_usd: float
+    cache_seconds: float
+    routing_usd: float
+    by_model: dict[str, dict[str, float]]  # model -> cache_usd, routing_usd
+
+
+class CostReport(Result):
+    """``mediasift cost --json`` and ``GET /v1/cost``: cost and time per item by media type and operator
+    (runs finished since ``since``), each model's share and the savings (since the counters began)."""
+
+    since: datetime | None
+    media_types: dict[str, MediaSpend]
+    models: dict[str, ModelShare]
+    saved: Savings
+    total_usd: float
+    total_seconds: float
+    items: int
+
+
+class RunSeconds(Result):
+    """An operator's successful runs' durations: cumulative counts at each upper bound (seconds)."""
+
+    bounds: list[float]
+    le: list[int]
+    count: int
+    sum_s: float
 
 
 class MediaCost(Result):
@@ -457,6 +546,9 @@ class Status(Result):
     confidence: dict[str, dict[str, ConfidenceEntry]]  # operator -> kind
     cost: dict[str, MediaCost]  # per media type
     gpus: list[GpuStats]
+    drift: Drift | None = None
+    spend: CostReport | None = None  # every current run: what ``mediasift cost`` says
+    run_seconds: dict[str, RunSeconds] = {}  # per operator
 
 
 # -- models -----------------------------------------------------------------------------------------

@@ -25,12 +25,14 @@ from mediasift.api.latency import RequestTimer, request_histogram
 from mediasift.api.problems import ProblemResponse, problem
 from mediasift.api.ratelimit import RequestLimiter
 from mediasift.api.receive import Unacceptable
+from mediasift.api.request_context import RequestContext
 from mediasift.api.routes import admin, assets, blobs, exports, jobs, search, webhooks
 from mediasift.api.routes import system as system_routes
 from mediasift.config import Settings, load_settings
 from mediasift.cursors import BadCursor
 from mediasift.net.errors import FetchBusy
 from mediasift.net.pool import FetchPool
+from mediasift.obs import logs
 from mediasift.service import AssetNotFound, Mediasift, NotReady, QueueFull
 from mediasift.service_errors import NothingToExport
 
@@ -48,6 +50,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     point, where the environment is read)."""
     system = Mediasift(settings or load_settings())
     s = system.settings
+    logs.configure(s)
     fetches = FetchPool(s.url_fetch_concurrency)  # URL fetches run on these threads, not the shared ones
 
     @asynccontextmanager
@@ -73,7 +76,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(routes.router(system))
     app.include_router(system_routes.router(system, registry))
 
-    # Middleware runs outermost last-added: trusted hosts, CORS, timing, then the gate.
+    # Middleware runs outermost last-added: trusted hosts, CORS, the request's id and span, timing, then the gate.
     app.add_middleware(
         Gate,
         rules=GateRules(
@@ -91,6 +94,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ),
     )
     app.add_middleware(RequestTimer, seconds=request_histogram(registry))
+    app.add_middleware(RequestContext)
     if s.cors_origins:
         app.add_middleware(
             CORSMiddleware,

@@ -25,7 +25,7 @@ from mediasift.api.ratelimit import RequestLimiter
 
 OPEN_PATHS = frozenset({"/healthz", "/readyz"})
 METRICS_PATH = "/metrics"
-ADMIN_PREFIXES = ("/v1/keys", "/v1/status", "/v1/models")
+ADMIN_PREFIXES = ("/v1/keys", "/v1/status", "/v1/models", "/v1/cost")
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 CONTROL = re.compile(rb"[\x00-\x1f\x7f]")
 

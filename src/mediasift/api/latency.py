@@ -52,10 +52,11 @@ class RequestTimer:
         finally:
             method = scope["method"] if scope["method"] in METHODS else "other"
             label = str(status) if 100 <= status <= 599 else "other"
-            self.seconds.labels(method, _template(scope), label).observe(time.perf_counter() - started)
+            self.seconds.labels(method, route_template(scope), label).observe(time.perf_counter() - started)
 
 
-def _template(scope: Scope) -> str:
+def route_template(scope: Scope) -> str:
+    """The path template of the route that answers the request (``unmatched`` for none)."""
     route = scope.get("route")
     if route is not None:
         return str(getattr(route, "path", "unmatched"))

@@ -20,11 +20,12 @@ from uuid import UUID
 import numpy as np
 import numpy.typing as npt
 
+from mediasift import telemetry
 from mediasift.config import Settings
 from mediasift.inference import stats
 from mediasift.inference.batcher import MicroBatcher, interactive_lane
 from mediasift.inference.cache import ResultCache, SharedStore, analysing
-from mediasift.inference.catalog import Catalog, Role
+from mediasift.inference.catalog import Catalog, ModelSpec, Role
 from mediasift.inference.registry import ModelHandle, pool
 
 T = TypeVar("T")
@@ -71,6 +72,20 @@ class CallStack:
         With ``gather``, the misses wait briefly for other jobs' items and run with them in one call.
         """
         spec = self.catalog.spec(role)
+        with telemetry.model_call(spec.ref.id, spec.ref.version, len(items)):
+            return self._call(spec, role, items, run, key, stored, restored, gather)
+
+    def _call(
+        self,
+        spec: ModelSpec,
+        role: Role,
+        items: Sequence[T],
+        run: Callable[[Any, list[T]], Sequence[R]] | None,
+        key: Callable[[T], bytes] | None,
+        stored: Callable[[R], Any] | None,
+        restored: Callable[[Any], R] | None,
+        gather: bool,
+    ) -> list[R]:
         call = run or _call_runtime
 
         def compute(batch: list[T]) -> Sequence[R]:
@@ -91,6 +106,12 @@ class CallStack:
         charged to the running job. ``excluded()`` is time inside it that was not the model's (the
         decoding of a stream the model reads)."""
         spec = self.catalog.spec(role)
+        with telemetry.model_call(spec.ref.id, spec.ref.version, items):
+            return self._counted(spec, role, call, items, excluded)
+
+    def _counted(
+        self, spec: ModelSpec, role: Role, call: Callable[[Any], R], items: int, excluded: Callable[[], float] | None
+    ) -> R:
         runtime = self.handle(role).get()
         started = time.perf_counter()
         try:

@@ -13,6 +13,7 @@ exits with ``EXIT_STUCK`` for its supervisor to restart it.
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import random
 import threading
@@ -23,6 +24,9 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from opentelemetry.trace import SpanKind
+
+from mediasift import telemetry
 from mediasift.jobs.breaker import CircuitBreakers
 from mediasift.jobs.broker import Broker
 from mediasift.jobs.model import Delivery, ErrorClass, Failure, Job, Lane
@@ -245,7 +249,7 @@ class Worker:
             return
         context = JobContext(delivery=delivery, broker=self.broker, worker_id=self.id)
         handler = self.handlers[job.kind]
-        future = self._pool.submit(handler, job, context)
+        future = self._pool.submit(_traced, handler, job, context)
         with self._lock:
             self._running[future] = _Running(delivery, context, time.monotonic(), future)
 
@@ -339,3 +343,25 @@ class Worker:
             log.error("%d jobs are stuck in threads that cannot be stopped; exiting for a restart", self._abandoned)
             self.exit_code = EXIT_STUCK
             self._stop.set()
+
+
+def _traced(handler: Handler, job: Job, context: JobContext) -> None:
+    """Run ``handler`` in a span continuing the trace its job carries, with the job's id on its logs.
+    The pool's threads are reused: the context is copied so that nothing set here outlives the job."""
+    contextvars.copy_context().run(_run_tagged, handler, job, context)
+
+
+def _run_tagged(handler: Handler, job: Job, context: JobContext) -> None:
+    telemetry.tag(job_id=job.id)
+    attributes = {"job.id": job.id, "job.kind": job.kind, "job.group": job.group, "job.lane": job.lane.value,
+                  "job.attempt": context.delivery.attempt, "worker.id": context.worker_id}  # fmt: skip
+    parent = job.payload.get(telemetry.TRACEPARENT)
+    started = time.perf_counter()
+    with telemetry.span(f"job {job.group or job.kind}", attributes, parent=parent, kind=SpanKind.CONSUMER):
+        try:
+            handler(job, context)
+        except Exception as exc:
+            log.warning("job %s failed after %.3f s: %s: %s", job.id, time.perf_counter() - started,
+                        type(exc).__name__, exc)  # fmt: skip
+            raise
+        log.info("job %s done in %.3f s", job.id, time.perf_counter() - started)

@@ -9,7 +9,7 @@ from typing import Any
 from wsgiref.simple_server import WSGIServer
 
 from prometheus_client import CollectorRegistry, ProcessCollector, generate_latest, start_http_server
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.registry import Collector
 
 StatusSnapshot = Callable[[], Mapping[str, Any]]
@@ -21,7 +21,7 @@ class StatusCollector(Collector):
     def __init__(self, status: StatusSnapshot) -> None:
         self.status = status
 
-    def collect(self) -> Iterator[GaugeMetricFamily]:
+    def collect(self) -> Iterator[GaugeMetricFamily | HistogramMetricFamily]:
         info = self.status()
         queue = info["queue"]
         ready = GaugeMetricFamily("mediasift_queue_ready", "Jobs ready to run, per lane", labels=["broker", "lane"])
@@ -72,6 +72,12 @@ class StatusCollector(Collector):
         yield from _model_metrics(info["models"])
         yield from _gpu_metrics(info["gpus"])
         yield from _confidence_metrics(info["confidence"])
+        yield from _queue_age_metrics(queue.get("oldest_queued_s", {}))
+        yield from _run_seconds_metrics(info.get("run_seconds", {}))
+        if info.get("spend") is not None:
+            yield from _spend_metrics(info["spend"])
+        if info.get("drift") is not None:
+            yield from _drift_metrics(info["drift"])
 
 
 # Model counters exported as their own metric families; the rest (route:…, fallback:…) as one labelled family.
@@ -119,7 +125,7 @@ def _gpu_metrics(gpus: list[dict[str, Any]]) -> Iterator[GaugeMetricFamily]:
     yield from (used, total, busy)
 
 
-def _confidence_metrics(report: dict[str, dict[str, Any]]) -> Iterator[GaugeMetricFamily]:
+def _confidence_metrics(report: dict[str, dict[str, Any]]) -> Iterator[GaugeMetricFamily | HistogramMetricFamily]:
     labels = ["operator", "kind", "window"]
     quantiles = GaugeMetricFamily(
         "mediasift_confidence", "Result confidence quantiles, recent window and baseline", labels=[*labels, "quantile"]
@@ -127,6 +133,9 @@ def _confidence_metrics(report: dict[str, dict[str, Any]]) -> Iterator[GaugeMetr
     counts = GaugeMetricFamily("mediasift_confidence_results", "Results with a confidence, per window", labels=labels)
     psi = GaugeMetricFamily(
         "mediasift_confidence_drift_psi", "Population stability index, recent vs baseline", labels=["operator", "kind"]
+    )
+    shifted = GaugeMetricFamily(
+        "mediasift_confidence_drift_shifted", "1 when the confidence drift is SHIFTED", labels=["operator", "kind"]
     )
     for operator, kinds in report.items():
         for kind, entry in kinds.items():
@@ -138,7 +147,111 @@ def _confidence_metrics(report: dict[str, dict[str, Any]]) -> Iterator[GaugeMetr
                         quantiles.add_metric([operator, kind, window, q], summary[name])
             if entry["psi"] is not None:
                 psi.add_metric([operator, kind], entry["psi"])
-    yield from (quantiles, counts, psi)
+            shifted.add_metric([operator, kind], 1.0 if entry["shifted"] else 0.0)
+    yield from (quantiles, counts, psi, shifted)
+    yield _confidence_histogram(report)
+
+
+def _confidence_histogram(report: dict[str, dict[str, Any]]) -> HistogramMetricFamily:
+    """Each window's results per tenth of confidence, as a histogram (``le`` 0.1 ... 1.0)."""
+    histogram = HistogramMetricFamily(
+        "mediasift_result_confidence", "Result confidence per window", labels=["operator", "kind", "window"]
+    )
+    for operator, kinds in report.items():
+        for kind, entry in kinds.items():
+            for window in ("recent", "baseline"):
+                bins = entry[window].get("bins") or []
+                if not bins:
+                    continue
+                cumulative, buckets = 0, []
+                for index, n in enumerate(bins):
+                    cumulative += n
+                    buckets.append((f"{(index + 1) / len(bins):.1f}", cumulative))
+                buckets[-1] = ("+Inf", cumulative)
+                mean = entry[window]["mean"] or 0.0
+                histogram.add_metric([operator, kind, window], buckets, sum_value=mean * cumulative)
+    return histogram
+
+
+def _queue_age_metrics(oldest: dict[str, float]) -> Iterator[GaugeMetricFamily]:
+    age = GaugeMetricFamily(
+        "mediasift_queue_oldest_seconds", "Wait of the oldest queued job, per lane", labels=["lane"]
+    )
+    for lane, seconds in oldest.items():
+        age.add_metric([lane], seconds)
+    yield age
+
+
+def _run_seconds_metrics(durations: dict[str, dict[str, Any]]) -> Iterator[HistogramMetricFamily]:
+    histogram = HistogramMetricFamily(
+        "mediasift_operator_run_seconds", "Time of each operator's current successful runs", labels=["operator"]
+    )
+    for operator, h in durations.items():
+        buckets = [(f"{bound:g}", n) for bound, n in zip(h["bounds"], h["le"], strict=True)] + [("+Inf", h["count"])]
+        histogram.add_metric([operator], buckets, sum_value=h["sum_s"])
+    yield histogram
+
+
+def _spend_metrics(spend: dict[str, Any]) -> Iterator[GaugeMetricFamily]:
+    """What ``mediasift cost`` says: its totals are the sums of these series."""
+    labels = ["media_type", "operator"]
+    usd = GaugeMetricFamily("mediasift_operator_cost_usd", "Model cost of the current operator runs", labels=labels)
+    seconds = GaugeMetricFamily("mediasift_operator_seconds", "Time of the current operator runs", labels=labels)
+    runs = GaugeMetricFamily("mediasift_operator_runs", "Current operator runs by outcome", labels=[*labels, "status"])
+    items = GaugeMetricFamily("mediasift_items_analysed", "Assets with at least one run", labels=["media_type"])
+    per_item = GaugeMetricFamily(
+        "mediasift_cost_per_item_usd", "Model cost per analysed asset, by media type and operator", labels=labels
+    )
+    for media_type, entry in spend["media_types"].items():
+        items.add_metric([media_type], entry["items"])
+        for operator, op in entry["operators"].items():
+            usd.add_metric([media_type, operator], op["usd"])
+            seconds.add_metric([media_type, operator], op["seconds"])
+            runs.add_metric([media_type, operator, "done"], op["runs"] - op["failed"])
+            runs.add_metric([media_type, operator, "failed"], op["failed"])
+            per_item.add_metric([media_type, operator], op["usd"] / entry["items"] if entry["items"] else 0.0)
+    share = GaugeMetricFamily("mediasift_model_cost_share", "Each model's share of all models' cost", labels=["model"])
+    for model, m in spend["models"].items():
+        share.add_metric([model], m["share"])
+    saved = GaugeMetricFamily(
+        "mediasift_saved_usd", "Cost the result cache and the routers saved (estimates)", labels=["model", "by"]
+    )
+    for model, by in spend["saved"]["by_model"].items():
+        saved.add_metric([model, "cache"], by["cache_usd"])
+        saved.add_metric([model, "routing"], by["routing_usd"])
+    yield from (usd, seconds, runs, items, per_item, share, saved)
+
+
+def _drift_metrics(drift: dict[str, Any]) -> Iterator[GaugeMetricFamily]:
+    shift = GaugeMetricFamily(
+        "mediasift_embedding_centroid_shift", "Recent embeddings' centroid shift, in baseline radii", labels=["model"]
+    )
+    spread = GaugeMetricFamily(
+        "mediasift_embedding_spread_ratio", "Recent embeddings' spread over the baseline's", labels=["model"]
+    )
+    vectors = GaugeMetricFamily(
+        "mediasift_embedding_drift_vectors", "Vectors compared per window", labels=["model", "window"]
+    )
+    shifted = GaugeMetricFamily("mediasift_drift_shifted", "1 when a drift is SHIFTED", labels=["signal", "name"])
+    for model, e in drift["embeddings"].items():
+        if e["centroid_shift"] is not None:
+            shift.add_metric([model], e["centroid_shift"])
+            spread.add_metric([model], e["spread_ratio"])
+        vectors.add_metric([model, "recent"], e["recent"])
+        vectors.add_metric([model, "baseline"], e["baseline"])
+        shifted.add_metric(["embedding", model], 1.0 if e["shifted"] else 0.0)
+    psi = GaugeMetricFamily("mediasift_input_mix_psi", "Input mix PSI, recent vs baseline", labels=["dimension"])
+    shares = GaugeMetricFamily(
+        "mediasift_input_mix_share", "Share of each input category", labels=["dimension", "category", "window"]
+    )
+    for dimension, mix in drift["inputs"].items():
+        if mix["psi"] is not None:
+            psi.add_metric([dimension], mix["psi"])
+        shifted.add_metric(["inputs", dimension], 1.0 if mix["shifted"] else 0.0)
+        for window in ("recent", "baseline"):
+            for category, value in mix[window].items():
+                shares.add_metric([dimension, category, window], value)
+    yield from (shift, spread, vectors, psi, shares, shifted)
 
 
 def registry_for(status: StatusSnapshot) -> CollectorRegistry:

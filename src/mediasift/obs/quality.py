@@ -34,7 +34,8 @@ def population_stability(recent: Sequence[float], baseline: Sequence[float]) -> 
 
 def confidence_report(conn: Conn, settings: Settings) -> dict[str, dict[str, Any]]:
     """``{operator: {kind: {"recent": {...}, "baseline": {...}, "psi": float | None, "shifted": bool}}}``;
-    each window has ``count``, ``mean``, ``p10``, ``p50``, ``p90`` (None without results)."""
+    each window has ``count``, ``mean``, ``p10``, ``p50``, ``p90`` (None without results) and ``bins``
+    (results per tenth of [0, 1])."""
     recent_s, baseline_s = settings.drift_window_h * 3600, settings.drift_baseline_days * 86400
     report: dict[str, dict[str, Any]] = {}
     for row in quality_repo.confidence_summary(conn, recent_s, baseline_s):
@@ -50,6 +51,7 @@ def confidence_report(conn: Conn, settings: Settings) -> dict[str, dict[str, Any
     for operator, kinds in report.items():
         for kind, entry in kinds.items():
             recent, baseline = bins.get((operator, kind, True)), bins.get((operator, kind, False))
+            entry["recent"]["bins"], entry["baseline"]["bins"] = recent or [0] * BINS, baseline or [0] * BINS
             if recent and baseline and min(sum(recent), sum(baseline)) >= settings.drift_min_items:
                 psi = population_stability(recent, baseline)
                 entry["psi"], entry["shifted"] = round(psi, 4), psi >= SHIFT_PSI

@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from typing import Any
 from uuid import UUID
 
+from mediasift import telemetry
 from mediasift.blobs import BlobStore
 from mediasift.config import Settings
 from mediasift.db import assets as asset_repo
@@ -57,13 +58,17 @@ class PipelineJobs:
 
     # -- queueing ---------------------------------------------------------------------------------
 
-    def job_for(self, asset_id: UUID, op: Operator, lane: Lane) -> Job:
+    def job_for(self, asset_id: UUID, op: Operator, lane: Lane, traceparent: str | None = None) -> Job:
+        """The job of ``op`` on the asset; ``traceparent`` (the asset's trace) rides in its payload."""
+        payload = {"asset_id": str(asset_id), "operator": op.name, "version": op.version}
+        if traceparent:
+            payload[telemetry.TRACEPARENT] = traceparent
         return Job(
             id=f"{asset_id}:{op.name}",
             kind=JOB_KIND,
             lane=lane,
             group=op.name,
-            payload={"asset_id": str(asset_id), "operator": op.name, "version": op.version},
+            payload=payload,
             max_attempts=self.settings.max_attempts,
             timeout_s=self.settings.job_timeout_s,
         )
@@ -94,7 +99,8 @@ class PipelineJobs:
                     continue
                 roots = self.roots(asset)
                 job_states.set_state(conn, asset_id, [op.name for op in roots], "queued", lane=lane.value)
-                jobs = [self.job_for(asset_id, op, lane) for op in roots]
+                trace = telemetry.traceparent()
+                jobs = [self.job_for(asset_id, op, lane, trace) for op in roots]
                 self._publish(conn, jobs)
             queued += len(jobs)
         return queued
@@ -156,6 +162,7 @@ class PipelineJobs:
         the model results it cached and the blobs it stored that nothing references are removed, and
         it is neither retried nor buried, whatever its failure was (a missing file, a foreign key)."""
         asset_id = UUID(job.payload["asset_id"])
+        telemetry.tag(asset_id=str(asset_id))
         stored: list[tuple[str, int, str]] = []
         try:
             self._handle(job, ctx, asset_id, stored)
@@ -216,7 +223,8 @@ class PipelineJobs:
                 usage.flush(conn)
                 ready = self._ready_dependents(conn, asset, op)
                 job_states.set_state(conn, asset_id, [d.name for d in ready], "queued", lane=lane)
-                ctx.publish_within(conn, [self.job_for(asset_id, d, job.lane) for d in ready])
+                trace = job.payload.get(telemetry.TRACEPARENT)
+                ctx.publish_within(conn, [self.job_for(asset_id, d, job.lane, trace) for d in ready])
                 self._refresh_status(conn, asset)
                 return
         raise TransientError(f"the inputs of {op.name} kept changing while it ran")

@@ -13,7 +13,7 @@ from mediasift.access import Scope
 from mediasift.api.deps import Caller, ReadTenant
 from mediasift.api.problems import documented
 from mediasift.service import AssetNotFound, Mediasift
-from mediasift.service_models import ApiActionList, ApiKeyList, CreatedKey, ModelListing, Status
+from mediasift.service_models import ApiActionList, ApiKeyList, CostReport, CreatedKey, ModelListing, Status
 
 
 class NewKey(BaseModel):
@@ -58,6 +58,14 @@ def router(system: Mediasift) -> APIRouter:
     def status() -> Status:
         """What ``mediasift status`` says: assets, queue, workers, models, confidence, cost."""
         return system.status().model_copy(update={"home": ""})
+
+    @api.get("/cost", tags=["system"])
+    def cost(
+        since: Annotated[datetime | None, Query(description="Only runs finished at or after this time")] = None,
+    ) -> CostReport:
+        """What ``mediasift cost`` says: cost and time per item by media type and operator, each
+        model's share, and what the cache and the routers saved (every tenant's: an admin's view)."""
+        return system.cost(since)
 
     @api.get("/models", tags=["system"])
     def models() -> ModelListing:
