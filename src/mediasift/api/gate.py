@@ -37,7 +37,7 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 CONTROL = re.compile(rb"[\x00-\x1f\x7f]")
 # The web UI: what needs no session, the one write a read key may do, what only admins see.
 UI_OPEN_PREFIXES = ("/static/",)
-UI_OPEN_PATHS = frozenset({"/signin"})
+UI_OPEN_PATHS = frozenset({"/signin", "/favicon.ico"})
 UI_READ_WRITES = frozenset({"/signout"})
 UI_ADMIN_PREFIXES = ("/ops",)
 SIGNIN_PATH = "/signin"
@@ -162,7 +162,7 @@ class Gate:
         opener = self.rules.sessions
         session = await to_thread.run_sync(opener, cookie) if cookie and opener is not None else None
         if session is None:
-            if method in SAFE_METHODS:
+            if method in SAFE_METHODS and "text/html" in _header(scope, b"accept"):  # a page: to the sign-in
                 query = scope["query_string"].decode("latin-1")
                 back = quote(path + (f"?{query}" if query else ""), safe="")
                 return RedirectResponse(f"{SIGNIN_PATH}?next={back}", status_code=303)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 
 from fastapi import APIRouter, Request
@@ -15,6 +16,7 @@ from mediasift.api.ui.session import COOKIE, SIGNIN_COOKIE, SIGNIN_COOKIE_S, Ses
 from mediasift.service import Mediasift
 
 HOME = "/"
+NONCE = re.compile(r"[A-Za-z0-9_-]{22}")
 MAX_KEY_CHARS = 200
 
 
@@ -32,7 +34,10 @@ def router(system: Mediasift, sessions: Sessions, failures: RequestLimiter) -> A
     ui = APIRouter(include_in_schema=False)
 
     def form(request: Request, next_: str, error: str = "", status: int = 200) -> Response:
-        nonce = secrets.token_urlsafe(16)
+        # one nonce per sign-in cookie's life: a second tab (or a favicon fetch) must not void the first form
+        nonce = request.cookies.get(SIGNIN_COOKIE, "")
+        if not NONCE.fullmatch(nonce):
+            nonce = secrets.token_urlsafe(16)
         response = page(request, "signin.html", code=status, next=local_target(next_), error=error,
                         signin_csrf=sessions.signin_token(nonce))  # fmt: skip
         response.set_cookie(SIGNIN_COOKIE, nonce, max_age=SIGNIN_COOKIE_S, path="/signin", httponly=True,

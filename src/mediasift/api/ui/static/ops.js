@@ -22,6 +22,7 @@
 
   function fmt(value, unit) {
     if (value === null || value === undefined) return "–";
+    if (Number.isInteger(value)) return `${value}${unit ? ` ${unit}` : ""}`;
     const abs = Math.abs(value);
     const digits = abs === 0 ? 0 : abs < 0.001 ? 6 : abs < 1 ? 3 : abs < 100 ? 1 : 0;
     return `${value.toFixed(digits)}${unit ? ` ${unit}` : ""}`;
@@ -65,9 +66,11 @@
     const max = Math.max(0, ...chart.groups.flatMap((g) => g.values)) || 1;
     const height = chart.groups.length * (n * 10 + 20) + 20;
     const box = svg("svg", { viewBox: `0 0 ${W} ${height}`, class: "chart" });
+    let at = LABEL_W;
     chart.legend.forEach((name, k) => {
-      box.appendChild(svg("rect", { x: LABEL_W + k * 70, y: 2, width: 10, height: 10, class: `bar s${k}` }));
-      box.appendChild(svg("text", { x: LABEL_W + k * 70 + 14, y: 11, class: "value" }, name));
+      box.appendChild(svg("rect", { x: at, y: 2, width: 10, height: 10, class: `bar s${k}` }));
+      box.appendChild(svg("text", { x: at + 14, y: 11, class: "value" }, name));
+      at += 26 + name.length * 7;
     });
     chart.groups.forEach((g, i) => {
       const y = 20 + i * (n * 10 + 20);
