@@ -31,10 +31,10 @@ from mediasift.api.ratelimit import RequestLimiter
 from mediasift.api.receive import Unacceptable
 from mediasift.api.routes import admin, assets, blobs, exports, jobs, search, webhooks
 from mediasift.api.routes import system as system_routes
-from mediasift.api.ui.site import router as ui_router
 from mediasift.api.ui.headers import SecurityHeaders
 from mediasift.api.ui.render import STATIC
 from mediasift.api.ui.session import Sessions, load_secret
+from mediasift.api.ui.site import router as ui_router
 from mediasift.config import Settings, load_settings
 from mediasift.cursors import BadCursor
 from mediasift.net.errors import FetchBusy

@@ -45,7 +45,7 @@ def router(system: Mediasift, sessions: Sessions, failures: RequestLimiter) -> A
         return response
 
     @ui.get("/signin")
-    def signin_page(request: Request, next: str = HOME) -> Response:  # noqa: A002 - the query's name
+    def signin_page(request: Request, next: str = HOME) -> Response:
         return form(request, next[:2000])
 
     @ui.post("/signin")
@@ -61,11 +61,12 @@ def router(system: Mediasift, sessions: Sessions, failures: RequestLimiter) -> A
             return form(request, next_, f"Too many keys that did not work. Try again in {int(wait) + 1} s.", 429)
         key = str(fields.get("key") or "").strip()[:MAX_KEY_CHARS]
         principal = await run_in_threadpool(system.keys.authenticate, key) if key else None
-        found = await run_in_threadpool(system.keys.session_principal, principal.key_id) if principal and principal.key_id else None
+        key_id = principal.key_id if principal else None  # None too for the legacy shared token: keys only
+        found = await run_in_threadpool(system.keys.session_principal, key_id) if key_id else None
         if principal is None or found is None:
             failures.take(address)
             return form(request, next_, "That key was not accepted (unknown, revoked or expired).", 401)
-        cookie, session = sessions.issue(*found)
+        cookie, _ = sessions.issue(*found)
         await run_in_threadpool(
             lambda: system.record_api_action(key_id=principal.key_id, tenant=principal.tenant, client=client,
                                              action="POST /signin", target=principal.key_id or "", status=303)

@@ -18,6 +18,7 @@ CSP = (
 MEDIA_CSP = "default-src 'none'; sandbox"
 MEDIA_PREFIX = "/media/"
 STATIC_PREFIX = "/static/"
+SYSTEM_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 
 
 def _headers(path: str) -> list[tuple[bytes, bytes]]:
@@ -40,7 +41,7 @@ class SecurityHeaders:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or is_api_path(scope["path"]) or scope["path"] in ("/healthz", "/readyz", "/metrics"):
+        if scope["type"] != "http" or is_api_path(scope["path"]) or scope["path"] in SYSTEM_PATHS:
             await self.app(scope, receive, send)
             return
         added = _headers(scope["path"])

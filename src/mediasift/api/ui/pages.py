@@ -13,8 +13,7 @@ from mediasift.api.ui import views
 from mediasift.api.ui.render import page, session_of
 from mediasift.mediatype import MediaType
 from mediasift.service import AssetNotFound, Mediasift
-from mediasift.service_errors import NothingToExport
-from mediasift.service_models import SearchMode
+from mediasift.service_models import SearchMode, SimilarList
 
 RESULTS = 40  # moments asked of the service per search (filters applied here may drop some)
 LIBRARY_PAGE = 24
@@ -56,7 +55,7 @@ def router(system: Mediasift) -> APIRouter:
     def search_page(
         request: Request,
         q: Text = "",
-        type: Short = "",  # noqa: A002 - the query's name
+        type: Short = "",
         mode: Short = "hybrid",
         since: Short = "",
         until: Short = "",
@@ -98,10 +97,8 @@ def router(system: Mediasift) -> APIRouter:
         for name, fmt in (("transcript.vtt", "transcript"), ("transcript.srt", "transcript"), ("ocr.vtt", "ocr")):
             if document.segments.get(fmt):
                 exports.append(name)
-        try:
-            similar = views.similar_items(system.similar(asset_id, limit=SIMILAR, tenant=tenant)) if detail.status == "done" else []
-        except (AssetNotFound, NothingToExport):
-            similar = []
+        found = system.similar(asset_id, limit=SIMILAR, tenant=tenant) if detail.status == "done" else []
+        similar = views.similar_items(SimilarList.of(asset_id, found).similar)
         script = {
             "boxes": views.boxes(detail, document),
             "media": f"/media/{detail.sha256}",

@@ -251,7 +251,8 @@ def boxes(detail: AssetDetail, document: AssetExport) -> list[dict[str, Any]]:
 
     for segment in document.segments.get("ocr", []):
         for line in segment.data.get("lines", []):
-            add("text", str(line.get("text", "")), line.get("box"), segment.start, segment.end, segment.data.get("frame"))
+            frame = segment.data.get("frame")
+            add("text", str(line.get("text", "")), line.get("box"), segment.start, segment.end, frame)
     for artifact in detail.artifacts:
         if artifact.kind == "objects":
             for obj in artifact.data.get("objects", []):
