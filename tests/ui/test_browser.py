@@ -67,21 +67,18 @@ def _tour_video(folder: Path) -> Path:
 def site(pg_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     tmp = tmp_path_factory.mktemp("ui")
     settings = Settings(home=tmp / "home", database_url=create_database(pg_server))
-    keys = make_keys(settings)
+    keys = make_keys(settings)  # (and the schema, before two processes start on it)
+    tests = str(Path(__file__).parents[1])
+    env = {"MEDIASIFT_OPERATOR_PLUGINS": PLUGINS, "MEDIASIFT_API_REQUESTS_PER_MINUTE": "0",
+           "PYTHONPATH": os.pathsep.join([tests, os.environ.get("PYTHONPATH", "")])}  # fmt: skip
+    home = {"MEDIASIFT_HOME": str(settings.home), "MEDIASIFT_DATABASE_URL": settings.database_url}
+    worker = subprocess.Popen(  # started first: it loads its models while the media is made
+        [sys.executable, "-m", "mediasift.cli", "worker", "--concurrency", "1"], env={**os.environ, **env, **home}
+    )
     media = tmp / "media"
     media.mkdir()
     _tour_video(media)
     mediagen.make_text_file(media / "ledger.txt", f"perfectly ordinary words {POISON}")
-    tests = str(Path(__file__).parents[1])
-    env = {"MEDIASIFT_OPERATOR_PLUGINS": PLUGINS, "MEDIASIFT_API_REQUESTS_PER_MINUTE": "0",
-           "PYTHONPATH": os.pathsep.join([tests, os.environ.get("PYTHONPATH", "")])}  # fmt: skip
-    worker_env = {
-        **os.environ,
-        **env,
-        "MEDIASIFT_HOME": str(settings.home),
-        "MEDIASIFT_DATABASE_URL": settings.database_url,
-    }
-    worker = subprocess.Popen([sys.executable, "-m", "mediasift.cli", "worker", "--concurrency", "1"], env=worker_env)
     try:
         with serving(settings, **env) as server, chromium() as browser:
             yield Site(server, keys, browser, media, tmp / "screenshots")
@@ -154,6 +151,26 @@ def test_an_uploaded_video_is_analysed_while_the_page_watches(uploaded: Site) ->
     assert detail.json()["status"] == "done" and detail.json()["media_type"] == "video"
     poisoned = httpx.get(f"{site.server.base}/v1/assets/{site.assets['ledger.txt']}", headers=bearer(site.keys.write))
     assert poisoned.json()["status"] == "failed"
+
+
+def test_a_dropped_file_is_uploaded_and_a_refused_url_says_why(uploaded: Site) -> None:
+    site = uploaded
+    context = signed_in(site.browser, site.server.base, site.keys.write)
+    page = context.new_page()
+    page.goto("/upload")
+    dropped = page.evaluate_handle(
+        "() => { const t = new DataTransfer();"
+        " t.items.add(new File(['notes on the lighthouse keeper'], 'dropped.txt', {type: 'text/plain'}));"
+        " return t; }"
+    )
+    page.dispatch_event("#drop", "drop", {"dataTransfer": dropped})
+    page.wait_for_selector("#uploads li[data-status='done']:has-text('dropped.txt')", timeout=60_000)
+    page.get_by_label("Or fetch from a URL").fill("http://127.0.0.1:9/private.mp4")
+    page.get_by_role("button", name="Fetch").click()
+    refused = page.locator("#uploads li[data-status='refused']")
+    refused.wait_for()
+    assert "refused:" in refused.inner_text() and "127.0.0.1" in refused.inner_text()
+    context.close()
 
 
 def test_a_spoken_phrase_is_found_and_its_moment_plays_in_the_page(uploaded: Site) -> None:
@@ -257,7 +274,7 @@ def test_the_pages_fit_a_phone(uploaded: Site) -> None:
     page = context.new_page()
     page.set_viewport_size(PHONE)
     for path in ("/", "/?q=orange+submarine", f"/assets/{site.assets['harbour-tour.mp4']}", "/upload", "/jobs", "/ops"):
-        page.goto(path)
+        page.goto(path, wait_until="networkidle")  # the ops charts drawn, too
         width = page.evaluate("document.documentElement.scrollWidth")
         assert width <= PHONE["width"], (path, width)
     context.close()

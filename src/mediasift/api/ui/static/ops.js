@@ -22,7 +22,7 @@
 
   function fmt(value, unit) {
     if (value === null || value === undefined) return "–";
-    if (Number.isInteger(value)) return `${value}${unit ? ` ${unit}` : ""}`;
+    if (Number.isInteger(value)) return `${value}${unit ? ` ${value === 1 && unit === "jobs" ? "job" : unit}` : ""}`;
     const abs = Math.abs(value);
     const digits = abs === 0 ? 0 : abs < 0.001 ? 6 : abs < 1 ? 3 : abs < 100 ? 1 : 0;
     return `${value.toFixed(digits)}${unit ? ` ${unit}` : ""}`;
@@ -32,7 +32,6 @@
 
   function table(caption, head, rows) {
     const t = document.createElement("table");
-    t.className = "visually-hidden";
     const c = document.createElement("caption");
     c.textContent = caption;
     t.appendChild(c);
@@ -44,7 +43,10 @@
       r.forEach((cell) => { const td = document.createElement("td"); td.textContent = cell; row.appendChild(td); });
       t.appendChild(row);
     });
-    return t;
+    const hidden = document.createElement("div");  // a table grows past any width: its box is hidden instead
+    hidden.className = "visually-hidden";
+    hidden.appendChild(t);
+    return hidden;
   }
 
   function bars(chart) {

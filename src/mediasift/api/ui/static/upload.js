@@ -34,6 +34,7 @@
     const link = document.createElement("a");
     link.href = `/assets/${id}`;
     link.textContent = "open";
+    link.setAttribute("aria-label", `Open ${view.li.querySelector(".name").textContent}`);
     view.li.appendChild(link);
     view.li.dataset.assetId = id;
     const poll = async () => {
