@@ -155,6 +155,7 @@ def test_what_users_wrote_is_escaped_on_every_page(
         assert "<img src=x" not in page.text and "<script>alert" not in page.text, path
     results = client.get("/?q=orange+submarine").text
     assert "onerror=alert(1)&gt;" in results and "<mark>orange</mark>" in results
+    assert "&lt;/script&gt;&lt;script&gt;alert(2)" in client.get(f"/assets/{asset}").text, "the text, escaped"
     assert client.get("/?q=%3Cscript%3E").text.count("<script>") == 0
 
 
@@ -228,3 +229,20 @@ def test_junk_gets_a_4xx_never_a_server_error(client: TestClient, keys: Keys) ->
     for method, path in JUNK:
         answer = client.request(method, path, headers={"X-CSRF-Token": csrf})
         assert answer.status_code < 500, (method, path, answer.status_code, answer.text[:300])
+
+
+def test_sessions_are_signed_with_a_secret_kept_for_the_owner_and_shared_by_every_api_process(
+    settings: Settings, keys: Keys
+) -> None:
+    with TestClient(create_app(settings), follow_redirects=False) as first:
+        sign_in(first, keys.read)
+        cookie = first.cookies["ms_session"]
+    secret = settings.home / "ui-secret"
+    assert secret.stat().st_mode & 0o777 == 0o600
+    with TestClient(create_app(settings), follow_redirects=False) as second:
+        second.cookies.set("ms_session", cookie)
+        assert second.get("/jobs").status_code == 200, "another API process over the same home"
+    other = settings.model_copy(update={"ui_secret": "another secret"})
+    with TestClient(create_app(other), follow_redirects=False) as third:
+        third.cookies.set("ms_session", cookie)
+        assert third.get("/jobs", headers=HTML).status_code == 303, "a session of another secret is not one"

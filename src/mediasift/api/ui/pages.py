@@ -104,7 +104,7 @@ def router(system: Mediasift) -> APIRouter:
             "media": f"/media/{detail.sha256}",
             "kind": detail.media_type,
         }
-        text = "\n\n".join(s.text or "" for s in document.segments.get("chunk", []))
+        text = "\n\n".join(s.text or "" for s in document.segments.get("text_chunk", []))
         return page(request, "asset.html", asset=card, detail=detail, document=document, script=script,
                     transcript=views.transcript(document), labels=views.labels(document),
                     on_screen=views.on_screen_text(document), metadata=views.metadata_rows(detail.metadata),
