@@ -144,6 +144,7 @@ def test_a_session_does_not_open_the_http_api_and_the_api_lists_no_page(client: 
     assert "content-security-policy" not in client.get("/v1/assets", headers=bearer(keys.admin)).headers
 
 
+@pytest.mark.slow
 def test_what_users_wrote_is_escaped_on_every_page(
     settings: Settings, client: TestClient, keys: Keys, tmp_path: Path
 ) -> None:
@@ -181,6 +182,7 @@ def test_a_read_key_looks_but_does_not_write_and_only_admins_see_ops(client: Tes
     assert client.post("/signout", data={"csrf": csrf}).status_code == 303
 
 
+@pytest.mark.slow
 def test_a_tenant_reads_only_its_own_assets_media_state_and_exports(
     settings: Settings, client: TestClient, keys: Keys, tmp_path: Path
 ) -> None:
