@@ -252,7 +252,18 @@ def test_the_ops_page_draws_charts_from_the_numbers(uploaded: Site) -> None:
     context = signed_in(site.browser, site.server.base, site.keys.admin)
     page = context.new_page()
     page.goto("/ops")
-    rows = ["queue", "latency", "jobs-done", "operator-errors", "model-errors", "confidence", "cost", "seconds"]
+    rows = [
+        "queue",
+        "latency",
+        "jobs-done",
+        "operator-errors",
+        "model-errors",
+        "confidence",
+        "cost",
+        "seconds",
+        "cache",
+        "routing",
+    ]
     for chart in rows:  # a row per lane, route, operator, model, media type
         page.wait_for_selector(f"#chart-{chart} svg rect.bar", state="attached", timeout=15_000)
     for chart in ("latency", "jobs-done", "confidence", "cost", "seconds"):  # and figures above zero

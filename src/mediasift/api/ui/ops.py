@@ -96,6 +96,17 @@ def charts(status: Status, registry: CollectorRegistry) -> dict[str, Any]:
                 if figures.p50 is not None:
                     ranges.append({"label": f"{operator}/{kind} {window}", "low": figures.p10, "mid": figures.p50,
                                    "high": figures.p90, "verdict": verdict})  # fmt: skip
+    cache = [
+        (model, 100.0 * c.get("cache_hits", 0.0) / (c.get("cache_hits", 0.0) + c.get("cache_misses", 0.0)))
+        for model, c in sorted(status.models.items())
+        if c.get("cache_hits", 0.0) + c.get("cache_misses", 0.0) > 0
+    ]
+    routes = [
+        (f"{router} → {counter.removeprefix('route:')}", n)
+        for router, c in sorted(status.models.items())
+        for counter, n in sorted(c.items())
+        if counter.startswith("route:")
+    ]
     processed = sum(w.processed for w in status.workers)
     failed = sum(w.failed for w in status.workers)
     found: list[dict[str, Any]] = [
@@ -117,6 +128,8 @@ def charts(status: Status, registry: CollectorRegistry) -> dict[str, Any]:
               [(t, c.per_asset_usd) for t, c in sorted(status.cost.items())]),
         _bars("seconds", "Processing seconds per item by media type", "s",
               [(t, c.processing_s_per_asset) for t, c in sorted(status.cost.items())]),
+        _bars("cache", "Model results served from the cache (share of lookups)", "%", cache),
+        _bars("routing", "Routing: calls each router sent to each model", "calls", routes),
         {"id": "workers", "title": "Workers alive: jobs processed and failed", "unit": "jobs", "kind": "grouped",
          "legend": ["processed", "failed"],
          "groups": [{"label": f"{w.host}:{w.pid}", "values": [w.processed, w.failed]} for w in status.workers]},
