@@ -9,6 +9,7 @@
   const W = 360;
   const ROW = 22;
   const LABEL_W = 150;
+  const VALUE_W = 90; // room right of the longest bar for its value
   const EVERY_MS = 5000;
   const KEEP = 120;
   const history = [];
@@ -28,7 +29,13 @@
     return `${value.toFixed(digits)}${unit ? ` ${unit}` : ""}`;
   }
 
-  function short(label) { return label.length > 24 ? `${label.slice(0, 23)}…` : label; }
+  function short(label) { return label.length > 21 ? `${label.slice(0, 20)}…` : label; }
+
+  function named(x, y, label) {  // a row's name, cut to fit, whole in its tooltip
+    const text = svg("text", { x, y, class: "label" }, short(label));
+    text.appendChild(svg("title", {}, label));
+    return text;
+  }
 
   function table(caption, head, rows) {
     const t = document.createElement("table");
@@ -55,8 +62,8 @@
     const box = svg("svg", { viewBox: `0 0 ${W} ${rows.length * ROW + 4}`, class: "chart" });
     rows.forEach((r, i) => {
       const y = i * ROW + 2;
-      const width = ((W - LABEL_W - 60) * r.value) / max;
-      box.appendChild(svg("text", { x: 0, y: y + 14, class: "label" }, short(r.label)));
+      const width = ((W - LABEL_W - VALUE_W) * r.value) / max;
+      box.appendChild(named(0, y + 14, r.label));
       box.appendChild(svg("rect", { x: LABEL_W, y: y + 3, width: Math.max(width, r.value > 0 ? 1 : 0), height: ROW - 8, class: "bar s0" }));
       box.appendChild(svg("text", { x: LABEL_W + width + 4, y: y + 14, class: "value" }, fmt(r.value, chart.unit)));
     });
@@ -76,9 +83,9 @@
     });
     chart.groups.forEach((g, i) => {
       const y = 20 + i * (n * 10 + 20);
-      box.appendChild(svg("text", { x: 0, y: y + 12, class: "label" }, short(g.label)));
+      box.appendChild(named(0, y + 12, g.label));
       g.values.forEach((v, k) => {
-        const width = ((W - LABEL_W - 60) * v) / max;
+        const width = ((W - LABEL_W - VALUE_W) * v) / max;
         box.appendChild(svg("rect", { x: LABEL_W, y: y + 4 + k * 10, width: Math.max(width, v > 0 ? 1 : 0), height: 8, class: `bar s${k}` }));
         box.appendChild(svg("text", { x: LABEL_W + width + 4, y: y + 11 + k * 10, class: "value small" }, fmt(v, chart.unit)));
       });
@@ -94,7 +101,7 @@
     [0, 0.5, 1].forEach((v) => box.appendChild(svg("text", { x: x(v) - 6, y: 10, class: "value small" }, v.toFixed(1))));
     rows.forEach((r, i) => {
       const y = 20 + i * 34;
-      box.appendChild(svg("text", { x: 0, y: y + 10, class: "label" }, short(r.label)));
+      box.appendChild(named(0, y + 10, r.label));
       box.appendChild(svg("text", { x: 0, y: y + 24, class: `value small ${r.verdict.startsWith("SHIFTED") ? "bad" : ""}` }, r.verdict));
       box.appendChild(svg("line", { x1: x(r.low), x2: x(r.high), y1: y + 8, y2: y + 8, class: "range" }));
       box.appendChild(svg("rect", { x: x(r.mid) - 2, y: y + 2, width: 4, height: 12, class: "bar s1" }));
@@ -129,7 +136,7 @@
       if (xy.length === 1) xy.push([W - 10, xy[0][1]]);
       box.appendChild(svg("polyline", { points: xy.map((p) => p.join(",")).join(" "), class: "series" }));
       const last = points[points.length - 1];
-      box.appendChild(svg("text", { x: W - 90, y: H + 16, class: "value" }, `now ${fmt(last.v, chart.unit)}`));
+      box.appendChild(svg("text", { x: W, y: H + 16, "text-anchor": "end", class: "value" }, `now ${fmt(last.v, chart.unit)}`));
     }
     const secs = history.length > 1 ? Math.round((history[history.length - 1].t - history[0].t) / 1000) : 0;
     box.appendChild(svg("text", { x: 30, y: H + 16, class: "value small" }, `last ${secs} s`));
