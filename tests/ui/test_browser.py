@@ -206,6 +206,16 @@ def test_the_asset_page_seeks_from_a_transcript_word_and_draws_what_is_on_screen
     assert abs(_seeked_time(page) - start) <= SEEK_TOLERANCE_S
     page.wait_for_function("() => document.querySelector('#transcript .word.now') !== null")
     page.evaluate("document.getElementById('player').pause()")
+    last = page.locator("#transcript button.word").last  # and from the keyboard: End, then Enter
+    page.locator("#transcript button.word").first.focus()
+    page.keyboard.press("End")
+    assert last.evaluate("w => w === document.activeElement")
+    page.keyboard.press("Enter")
+    page.wait_for_function(
+        "t => Math.abs(document.getElementById('player').currentTime - t) <= 0.5",
+        arg=float(str(last.get_attribute("data-start"))),
+    )
+    page.evaluate("document.getElementById('player').pause()")
     page.locator("ol.shots button").nth(1).click()  # the second shot, where HARBOUR is shown
     page.wait_for_function(f"() => document.querySelector('#overlay .box-text')?.textContent === '{SHOWN}'")
     page.evaluate("document.getElementById('player').pause()")

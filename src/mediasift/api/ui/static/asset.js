@@ -19,6 +19,23 @@
     });
   });
 
+  // One tab stop for the whole transcript (the word last focused); arrows, Home and End move between words.
+  words.forEach((word, i) => word.setAttribute("tabindex", i === 0 ? "0" : "-1"));
+  const transcript = document.getElementById("transcript");
+  if (transcript) {
+    transcript.addEventListener("keydown", (event) => {
+      const at = words.indexOf(document.activeElement);
+      if (at < 0) return;
+      const moves = { ArrowRight: at + 1, ArrowDown: at + 1, ArrowLeft: at - 1, ArrowUp: at - 1, Home: 0, End: words.length - 1 };
+      if (!(event.key in moves)) return;
+      event.preventDefault();
+      const next = words[Math.max(0, Math.min(words.length - 1, moves[event.key]))];
+      words[at].setAttribute("tabindex", "-1");
+      next.setAttribute("tabindex", "0");
+      next.focus();
+    });
+  }
+
   function highlight(t) {
     let found = null;
     for (const word of words) {
