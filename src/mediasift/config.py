@@ -141,6 +141,10 @@ class Settings(BaseSettings):
     api_keepalive_timeout_s: int = 5  # an idle kept-alive connection is closed after this (whole seconds)
     api_max_concurrency: int = 200  # requests handled at once; more are answered 503 with Retry-After
     api_shutdown_grace_s: int = 30  # on SIGTERM/SIGINT, requests in flight get this long to finish
+    # Web UI (served by the API under /): the secret that signs session cookies (a file in home,
+    # made on first use, when empty; give every API replica the same one), and how long a session lasts.
+    ui_secret: str = ""
+    ui_session_hours: float = 12.0
     url_fetch_timeout_s: float = 60.0  # POST /assets/from-url: connect and between-bytes timeout
     url_fetch_deadline_s: float = 300.0  # a whole fetch, redirects included, is cut off after this
     # a fetch slower than this over the last url_fetch_rate_window_s, once url_fetch_rate_grace_s have

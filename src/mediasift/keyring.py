@@ -63,6 +63,16 @@ class KeyRing:
             return None
         return Principal(tenant=row["tenant"], scope=Scope(row["scope"]), key_id=key_id)
 
+    def session_principal(self, key_id: str) -> tuple[Principal, bytes] | None:
+        """The principal of the key ``key_id`` and its secret's hash (what a web session is signed
+        with, so that a session outlives neither the key nor its revocation); None when the key is
+        unknown, revoked or expired."""
+        with self.db.connect() as conn:
+            row = key_repo.usable_key(conn, key_id)
+        if row is None:
+            return None
+        return Principal(tenant=row["tenant"], scope=Scope(row["scope"]), key_id=key_id), bytes(row["secret_sha256"])
+
     def list(self, tenant: str | None = None) -> list[ApiKeyInfo]:
         with self.db.connect() as conn:
             return [ApiKeyInfo.model_validate(row) for row in key_repo.list_keys(conn, tenant)]

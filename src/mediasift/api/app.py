@@ -6,6 +6,9 @@ Every request but ``/healthz``, ``/readyz`` and ``/metrics`` carries an API key,
 tenant's. Errors are ``application/problem+json``. Handlers that touch the database are plain
 functions, which FastAPI runs in its thread pool. Ingest over HTTP queues work for the workers and
 never analyses in this process: ``wait=true`` waits for them, then answers 202.
+
+The web UI (:mod:`mediasift.api.ui`) is served by the same app under ``/``, with its static files
+under ``/static``; it is left out of ``/openapi.json``.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from importlib.metadata import version
 from fastapi import FastAPI, Request
 from starlette.middleware.cors import CORSMiddleware
 from starlette.middleware.trustedhost import TrustedHostMiddleware
+from starlette.staticfiles import StaticFiles
 
 from mediasift.access import DEFAULT_TENANT, Principal, Scope
 from mediasift.api import problems
@@ -28,6 +32,10 @@ from mediasift.api.receive import Unacceptable
 from mediasift.api.request_context import RequestContext
 from mediasift.api.routes import admin, assets, blobs, exports, jobs, search, webhooks
 from mediasift.api.routes import system as system_routes
+from mediasift.api.ui.headers import SecurityHeaders
+from mediasift.api.ui.render import STATIC
+from mediasift.api.ui.session import Sessions, load_secret
+from mediasift.api.ui.site import router as ui_router
 from mediasift.config import Settings, load_settings
 from mediasift.cursors import BadCursor
 from mediasift.net.errors import FetchBusy
@@ -75,8 +83,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for routes in (exports, search, blobs, jobs, admin, webhooks):
         app.include_router(routes.router(system))
     app.include_router(system_routes.router(system, registry))
+    failures = RequestLimiter(REFUSED_KEYS_PER_MINUTE, REFUSED_KEYS_BURST)
+    sessions = Sessions(load_secret(s.ui_secret, s.home), system.keys.session_principal, s.ui_session_hours * 3600)
+    app.include_router(ui_router(system, fetches, registry, sessions, failures))
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
-    # Middleware runs outermost last-added: trusted hosts, CORS, the request's id and span, timing, then the gate.
+    # Middleware runs outermost last-added: trusted hosts, CORS, the request's id and span, timing, the UI's
+    # headers, then the gate.
     app.add_middleware(
         Gate,
         rules=GateRules(
@@ -85,14 +98,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             legacy_token=s.api_token,
             legacy_principal=Principal(tenant=DEFAULT_TENANT, scope=Scope.ADMIN, key_id="token"),
             metrics_token=s.metrics_token,
-            upload_path="/v1/assets",
+            upload_paths=frozenset({"/v1/assets", "/upload"}),
             upload_limit=s.max_file_bytes + MULTIPART_OVERHEAD,
             body_limit=s.api_max_body_bytes,
             limiter=RequestLimiter(s.api_requests_per_minute, s.api_burst),
-            failures=RequestLimiter(REFUSED_KEYS_PER_MINUTE, REFUSED_KEYS_BURST),
+            failures=failures,
             allowed_origins=s.cors_origins,
+            sessions=sessions.open,
         ),
     )
+    app.add_middleware(SecurityHeaders)
     app.add_middleware(RequestTimer, seconds=request_histogram(registry))
     app.add_middleware(RequestContext)
     if s.cors_origins:

@@ -3,6 +3,11 @@ is read: the URL is checked for control characters, the key is checked and its s
 what the request does, the key's rate is held, cross-site writes from browsers are refused, the body
 is counted as it arrives, and writes (and downloads of originals) are written to the audit of API
 actions with the status they ended with.
+
+Paths outside ``/v1`` (and ``/openapi.json``) are the web UI's: there the gate takes the session
+cookie (:mod:`mediasift.api.ui.session`) instead of a bearer key, sends a browser without one to
+the sign-in page, and holds the session's key to the same scopes, rate and cross-site rule; the
+UI's routes check the CSRF token of each write themselves (it may be a form field).
 """
 
 from __future__ import annotations
@@ -13,21 +18,29 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import unquote_to_bytes, urlsplit
+from urllib.parse import quote, unquote_to_bytes, urlsplit
 
 from anyio import to_thread
+from starlette.responses import RedirectResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mediasift.access import Principal
 from mediasift.access import Scope as KeyScope
 from mediasift.api.problems import problem
 from mediasift.api.ratelimit import RequestLimiter
+from mediasift.api.ui.session import COOKIE, Session
 
 OPEN_PATHS = frozenset({"/healthz", "/readyz"})
 METRICS_PATH = "/metrics"
 ADMIN_PREFIXES = ("/v1/keys", "/v1/status", "/v1/models", "/v1/cost")
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 CONTROL = re.compile(rb"[\x00-\x1f\x7f]")
+# The web UI: what needs no session, the one write a read key may do, what only admins see.
+UI_OPEN_PREFIXES = ("/static/",)
+UI_OPEN_PATHS = frozenset({"/signin", "/favicon.ico"})
+UI_READ_WRITES = frozenset({"/signout"})
+UI_ADMIN_PREFIXES = ("/ops",)
+SIGNIN_PATH = "/signin"
 
 
 class BodyTooLarge(Exception):
@@ -49,12 +62,24 @@ class GateRules:
     legacy_token: str
     legacy_principal: Principal
     metrics_token: str
-    upload_path: str
+    upload_paths: frozenset[str]
     upload_limit: int
     body_limit: int
     limiter: RequestLimiter
     failures: RequestLimiter  # refused keys per client address, so guessing keys costs the guesser
     allowed_origins: frozenset[str]
+    sessions: Callable[[str], Session | None] | None = None  # a session cookie's value -> its session
+
+
+def is_api_path(path: str) -> bool:
+    """Whether ``path`` is the HTTP API's (bearer keys) rather than the web UI's (sessions)."""
+    return path == "/openapi.json" or path == "/v1" or path.startswith("/v1/")
+
+
+def ui_needed_scope(method: str, path: str) -> KeyScope:
+    if path.startswith(UI_ADMIN_PREFIXES):
+        return KeyScope.ADMIN
+    return KeyScope.READ if method in SAFE_METHODS or path in UI_READ_WRITES else KeyScope.WRITE
 
 
 def needed_scope(method: str, path: str) -> KeyScope:
@@ -84,14 +109,13 @@ class Gate:
             await refusal(scope, receive, _closing(send, scope))
             return
         principal: Principal | None = scope["state"].get("principal")
-        limit = self.rules.upload_limit if scope["path"] == self.rules.upload_path else self.rules.body_limit
+        limit = self.rules.upload_limit if scope["path"] in self.rules.upload_paths else self.rules.body_limit
         declared = _header(scope, b"content-length")
         if declared.isdigit() and int(declared) > limit:
             too_large = problem(413, f"the body is larger than the limit of {limit:,} bytes")
             await too_large(scope, receive, _closing(send, scope))
             return
-        audited = principal is not None and scope["path"].startswith("/v1/")
-        await self._forward(scope, _counted(receive, limit), _closing(send, scope), principal if audited else None)
+        await self._forward(scope, _counted(receive, limit), _closing(send, scope), principal)
 
     async def _refusal(self, scope: Scope) -> Any:
         """A response refusing the request before the app sees it, or None to let it through."""
@@ -105,6 +129,8 @@ class Gate:
         if path == METRICS_PATH:
             token = self.rules.metrics_token
             return None if not token or self._bearer(scope) == token else _unauthorized("the metrics token")
+        if not is_api_path(path):
+            return await self._ui_refusal(scope)
         given = self._bearer(scope)
         client = scope.get("client")
         address = f"client:{client[0] if client else ''}"
@@ -123,6 +149,32 @@ class Gate:
         if wait > 0:
             return _too_many(wait, "requests for this key")
         scope["state"]["principal"] = principal
+        return None
+
+    async def _ui_refusal(self, scope: Scope) -> Any:
+        """The web UI's gate: a session cookie in place of a bearer key."""
+        path, method = scope["path"], scope["method"]
+        if method not in SAFE_METHODS and self._cross_site(scope):
+            return problem(403, "a write from another site's page is refused (Origin not allowed)")
+        if path in UI_OPEN_PATHS or path.startswith(UI_OPEN_PREFIXES):
+            return None
+        cookie = _cookie(scope, COOKIE)
+        opener = self.rules.sessions
+        session = await to_thread.run_sync(opener, cookie) if cookie and opener is not None else None
+        if session is None:
+            if method in SAFE_METHODS and "text/html" in _header(scope, b"accept"):  # a page: to the sign-in
+                query = scope["query_string"].decode("latin-1")
+                back = quote(path + (f"?{query}" if query else ""), safe="")
+                return RedirectResponse(f"{SIGNIN_PATH}?next={back}", status_code=303)
+            return problem(401, "sign in first: this page needs a session")
+        principal = session.principal
+        if not principal.scope.allows(needed := ui_needed_scope(method, path)):
+            return problem(403, f"this key's scope is {principal.scope.value}; {method} {path} needs {needed.value}")
+        wait = self.rules.limiter.take(principal.key_id or "token")
+        if wait > 0:
+            return _too_many(wait, "requests for this key")
+        scope["state"]["principal"] = principal
+        scope["state"]["session"] = session
         return None
 
     def _principal(self, given: str) -> Principal | None:
@@ -181,6 +233,18 @@ class Gate:
                 status=status,
             )
         )
+
+
+def _cookie(scope: Scope, name: str) -> str:
+    """The value of cookie ``name`` (the first, when sent twice), or ''."""
+    for key, value in scope["headers"]:
+        if key != b"cookie":
+            continue
+        for pair in value.decode("latin-1").split(";"):
+            found, _, given = pair.strip().partition("=")
+            if found == name:
+                return given.strip()
+    return ""
 
 
 def _closing(send: Send, scope: Scope) -> Send:

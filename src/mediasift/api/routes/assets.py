@@ -75,22 +75,7 @@ def router(system: Mediasift, fetches: FetchPool) -> APIRouter:
         with ``?filename=``. 201 when it is a new asset, 200 when the same bytes were this tenant's
         already, 413 over the size limit, 422 when the file is refused (with the reason), 429 when
         the queue is full."""
-        limit = system.settings.max_file_bytes
-        multipart = request.headers.get("content-type", "").startswith("multipart/form-data")
-        with landing(system.settings) as folder:
-            if multipart:
-                form = await request.form(max_files=1, max_fields=MULTIPART_FIELDS)
-                part = form.get("file")
-                if not isinstance(part, UploadFile):
-                    raise Unacceptable('a multipart upload needs its file in a field named "file"')
-                name = safe_name(part.filename, "upload")
-                await run_in_threadpool(copy_limited, part.file, folder / name, limit)
-            else:
-                if not filename:
-                    raise Unacceptable('send the file as multipart/form-data (field "file") or as the body, ?filename=')
-                name = safe_name(filename, "upload")
-                await save_stream(request.stream(), folder / name, limit)
-            report = await run_in_threadpool(system.ingest_received, folder / name, f"upload:{name}", tenant=tenant)
+        report = await received(system, request, tenant, filename)
         return await finish(request, report, response, wait)
 
     @api.post("/assets/from-url", status_code=201, responses=_INGESTED)
@@ -98,9 +83,7 @@ def router(system: Mediasift, fetches: FetchPool) -> APIRouter:
         """Fetch a file from an http(s) URL on a public address and ingest it, recorded as coming
         from that URL. The fetch runs on a pool of its own (``url_fetch_concurrency`` threads): 429
         with Retry-After when every one is busy."""
-        with landing(system.settings) as folder:
-            path, final_url = await fetches.run(download, body.url, system.settings, folder)
-            report = await run_in_threadpool(system.ingest_received, path, final_url, tenant=tenant)
+        report = await fetched(system, fetches, body.url, tenant)
         return await finish(request, report, response, body.wait)
 
     @api.get("/assets", responses=documented(422))
@@ -144,6 +127,34 @@ def router(system: Mediasift, fetches: FetchPool) -> APIRouter:
         return Response(status_code=204)
 
     return api
+
+
+async def received(system: Mediasift, request: Request, tenant: str, filename: str | None) -> IngestReport:
+    """The file a request uploads (multipart, field ``file``; or the raw body named ``filename``),
+    registered as ``tenant``'s and queued; Unacceptable when it cannot be taken."""
+    limit = system.settings.max_file_bytes
+    multipart = request.headers.get("content-type", "").startswith("multipart/form-data")
+    with landing(system.settings) as folder:
+        if multipart:
+            form = await request.form(max_files=1, max_fields=MULTIPART_FIELDS)
+            part = form.get("file")
+            if not isinstance(part, UploadFile):
+                raise Unacceptable('a multipart upload needs its file in a field named "file"')
+            name = safe_name(part.filename, "upload")
+            await run_in_threadpool(copy_limited, part.file, folder / name, limit)
+        else:
+            if not filename:
+                raise Unacceptable('send the file as multipart/form-data (field "file") or as the body, ?filename=')
+            name = safe_name(filename, "upload")
+            await save_stream(request.stream(), folder / name, limit)
+        return await run_in_threadpool(system.ingest_received, folder / name, f"upload:{name}", tenant=tenant)
+
+
+async def fetched(system: Mediasift, fetches: FetchPool, url: str, tenant: str) -> IngestReport:
+    """The file at ``url``, fetched on ``fetches`` and registered as ``tenant``'s, from that URL."""
+    with landing(system.settings) as folder:
+        path, final_url = await fetches.run(download, url, system.settings, folder)
+        return await run_in_threadpool(system.ingest_received, path, final_url, tenant=tenant)
 
 
 async def _wait_for_workers(system: Mediasift, report: IngestReport) -> bool:

@@ -1,0 +1,140 @@
+"""The web UI's pages: search (the home page), an asset, upload, jobs and ops."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Query, Request
+from starlette.responses import RedirectResponse, Response
+
+from mediasift.api.ui import views
+from mediasift.api.ui.render import page, session_of
+from mediasift.mediatype import MediaType
+from mediasift.service import AssetNotFound, Mediasift
+from mediasift.service_models import SearchMode, SimilarList
+
+RESULTS = 40  # moments asked of the service per search (filters applied here may drop some)
+LIBRARY_PAGE = 24
+SIMILAR = 8
+
+Text = Annotated[str, Query(max_length=1000)]
+Short = Annotated[str, Query(max_length=64)]
+
+
+def _date(text: str) -> date | None:
+    try:
+        return date.fromisoformat(text) if text else None
+    except ValueError:
+        return None
+
+
+def _number(text: str) -> float | None:
+    try:
+        value = float(text) if text else None
+    except ValueError:
+        return None
+    return value if value is not None and value >= 0 and value < 1e9 else None
+
+
+def router(system: Mediasift) -> APIRouter:
+    ui = APIRouter(include_in_schema=False)
+
+    def cards(asset_ids: list[UUID], tenant: str | None) -> dict[UUID, tuple[views.AssetCard, date]]:
+        found = {}
+        for asset_id in asset_ids:
+            try:
+                detail = system.describe(asset_id, tenant=tenant)
+            except AssetNotFound:  # deleted since the search
+                continue
+            found[asset_id] = (views.card(detail), detail.created_at.date())
+        return found
+
+    @ui.get("/")
+    def search_page(
+        request: Request,
+        q: Text = "",
+        type: Short = "",
+        mode: Short = "hybrid",
+        since: Short = "",
+        until: Short = "",
+        min_duration: Short = "",
+        max_duration: Short = "",
+        language: Short = "",
+        cursor: Annotated[str | None, Query(max_length=512)] = None,
+    ) -> Response:
+        tenant = session_of(request).principal.visible_tenant()
+        media_type = type if type in {m.value for m in MediaType} else None
+        search_mode = mode if mode in {m.value for m in SearchMode} else SearchMode.HYBRID.value
+        filters = views.Filters(media_type, _date(since), _date(until), _number(min_duration),
+                                _number(max_duration), language.strip() or None)  # fmt: skip
+        form = {"q": q, "type": media_type or "", "mode": search_mode, "since": since, "until": until,
+                "min_duration": min_duration, "max_duration": max_duration, "language": language}  # fmt: skip
+        if not q.strip():
+            library = system.asset_page(media_type=media_type, tenant=tenant, cursor=cursor, limit=LIBRARY_PAGE)
+            shown = cards([a.asset_id for a in library.assets], tenant)
+            assets = [c for c, _ in shown.values()]
+            return page(request, "search.html", form=form, groups=[], library=assets,
+                        next_cursor=library.next_cursor, searched=False)  # fmt: skip
+        hits = system.search(q, limit=RESULTS, media_type=media_type, mode=SearchMode(search_mode), tenant=tenant)
+        found = cards(list(dict.fromkeys(h.asset_id for h in hits)), tenant)
+        admitted = {asset_id: c for asset_id, (c, created) in found.items() if filters.admits(c, created)}
+        groups = views.group_hits(hits, admitted, q)
+        return page(request, "search.html", form=form, groups=groups, library=[], next_cursor=None, searched=True)
+
+    @ui.get("/assets/{asset}")
+    def asset_page(request: Request, asset: str) -> Response:
+        tenant = session_of(request).principal.visible_tenant()
+        try:
+            asset_id = system.resolve(asset[:64], tenant=tenant)
+            detail = system.describe(asset_id, tenant=tenant)
+            document = system.exports.document(asset_id, tenant=tenant)
+        except AssetNotFound:
+            return page(request, "missing.html", code=404, what="asset")
+        card = views.card(detail)
+        exports = ["export.json"]
+        for name, fmt in (("transcript.vtt", "transcript"), ("transcript.srt", "transcript"), ("ocr.vtt", "ocr")):
+            if document.segments.get(fmt):
+                exports.append(name)
+        found = system.similar(asset_id, limit=SIMILAR, tenant=tenant) if detail.status == "done" else []
+        similar = views.similar_items(SimilarList.of(asset_id, found).similar)
+        script = {
+            "boxes": views.boxes(detail, document),
+            "media": f"/media/{detail.sha256}",
+            "kind": detail.media_type,
+        }
+        text = "\n\n".join(s.text or "" for s in document.segments.get("text_chunk", []))
+        return page(request, "asset.html", asset=card, detail=detail, document=document, script=script,
+                    transcript=views.transcript(document), labels=views.labels(document),
+                    on_screen=views.on_screen_text(document), metadata=views.metadata_rows(detail.metadata),
+                    similar=similar, exports=exports, text=text,
+                    artifacts=sorted(detail.artifacts, key=lambda a: (a.operator, a.kind, a.key)))  # fmt: skip
+
+    @ui.get("/upload")
+    def upload_page(request: Request) -> Response:
+        return page(request, "upload.html")
+
+    @ui.get("/jobs")
+    def jobs_page(
+        request: Request,
+        requeued: Annotated[int | None, Query(ge=0, le=1000)] = None,
+        cursor: Annotated[str | None, Query(max_length=512)] = None,
+    ) -> Response:
+        principal = session_of(request).principal
+        letters = system.dead_letter_page(None, tenant=principal.visible_tenant(), cursor=cursor, limit=100)
+        status = system.status() if principal.is_admin else None
+        return page(request, "jobs.html", letters=letters.dead_letters, next_cursor=letters.next_cursor,
+                    status=status, requeued=requeued)  # fmt: skip
+
+    @ui.get("/ops")
+    async def ops_page(request: Request) -> Response:
+        return page(request, "ops.html")
+
+    @ui.get("/search")
+    def old_search(request: Request) -> Response:
+        """The search page lives at ``/``; this keeps a typed ``/search?q=`` working."""
+        query = request.url.query
+        return RedirectResponse("/" + (f"?{query}" if query else ""), status_code=303)
+
+    return ui

@@ -1,0 +1,330 @@
+"""What the pages show, made from the service's results: plain data for the templates (which escape
+everything) and for the pages' scripts (as JSON). Pure functions, no I/O."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+from uuid import UUID
+
+from markupsafe import Markup, escape
+
+from mediasift.api.deps import public_source
+from mediasift.search.hits import Hit
+from mediasift.service_models import AssetDetail, AssetExport, SimilarItem
+
+WORD = re.compile(r"\w+", re.UNICODE)
+MATCHED_NAMES = {"keyword": "keyword", "text": "meaning", "clip": "meaning (picture)"}
+
+
+def clock(seconds: float | None) -> str:
+    """``m:ss.s`` (``h:mm:ss`` past an hour); '' for no time."""
+    if seconds is None:
+        return ""
+    whole = int(seconds)
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours}:{minutes:02d}:{secs:02d}"
+    return f"{minutes}:{secs:02d}.{int((seconds - whole) * 10)}"
+
+
+def display_name(sources: Sequence[str]) -> str:
+    """What to call an asset: the name of its first source as a client may see it."""
+    if not sources:
+        return "untitled"
+    shown = public_source(sources[0])
+    for prefix in ("upload:", "file:"):
+        if shown.startswith(prefix):
+            return shown[len(prefix) :]
+    return shown
+
+
+def marked(text: str, query: str) -> Markup:
+    """``text`` escaped, with each word that starts with a word of ``query`` (of two letters or more,
+    any case) in ``<mark>``."""
+    stems = {w.lower() for w in WORD.findall(query) if len(w) >= 2}
+    out: list[str] = []
+    last = 0
+    for match in WORD.finditer(text):
+        word = match.group(0)
+        if any(word.lower().startswith(stem) for stem in stems):
+            out.append(str(escape(text[last : match.start()])))
+            out.append(f"<mark>{escape(word)}</mark>")
+            last = match.end()
+    out.append(str(escape(text[last:])))
+    return Markup("".join(out))
+
+
+@dataclass(frozen=True)
+class Keyframe:
+    start: float
+    end: float
+    time: float
+    sha256: str
+
+
+@dataclass(frozen=True)
+class AssetCard:
+    """An asset as search results and lists show it."""
+
+    id: UUID
+    name: str
+    media_type: str
+    mime: str
+    status: str
+    created: str
+    original: str  # sha256 of the stored original
+    thumbnail: str | None
+    duration: float | None
+    language: str | None
+    keyframes: tuple[Keyframe, ...]
+
+    def keyframe_at(self, seconds: float | None) -> str | None:
+        """The keyframe of the shot that holds ``seconds`` (the thumbnail when none does)."""
+        if seconds is not None:
+            for frame in self.keyframes:
+                if frame.start <= seconds < frame.end:
+                    return frame.sha256
+        return self.thumbnail
+
+
+def card(detail: AssetDetail) -> AssetCard:
+    thumbnail = next((a.blob_sha256 for a in detail.artifacts if a.kind == "thumbnail" and a.blob_sha256), None)
+    if thumbnail is None and detail.media_type == "image":
+        thumbnail = detail.sha256
+    frames = sorted(
+        (
+            Keyframe(float(a.data.get("start", a.start or 0.0)), float(a.data.get("end", a.end or 0.0)),
+                     float(a.data.get("keyframe_time", 0.0)), str(a.data["keyframe_blob"]))
+            for a in detail.artifacts
+            if a.kind == "shot" and a.data.get("keyframe_blob")
+        ),
+        key=lambda f: f.start,
+    )  # fmt: skip
+    language = detail.metadata.get("language")
+    for artifact in detail.artifacts:
+        if artifact.kind == "transcript" and artifact.data.get("language"):
+            language = language or artifact.data["language"]
+    duration = detail.metadata.get("duration")
+    return AssetCard(
+        id=detail.id,
+        name=display_name(detail.sources),
+        media_type=detail.media_type,
+        mime=detail.mime,
+        status=detail.status,
+        created=detail.created_at.strftime("%Y-%m-%d %H:%M"),
+        original=detail.sha256,
+        thumbnail=thumbnail,
+        duration=float(duration) if isinstance(duration, int | float) else None,
+        language=str(language) if language else None,
+        keyframes=tuple(frames),
+    )
+
+
+# -- search -----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Filters:
+    """The search page's filters. The service filters by media type; the rest are applied here to
+    the assets of the moments it returns (so a narrow filter can show fewer than asked for)."""
+
+    media_type: str | None = None
+    since: date | None = None
+    until: date | None = None
+    min_duration: float | None = None
+    max_duration: float | None = None
+    language: str | None = None
+
+    def admits(self, asset: AssetCard, created: date) -> bool:
+        if self.since and created < self.since:
+            return False
+        if self.until and created > self.until:
+            return False
+        if self.min_duration is not None and (asset.duration is None or asset.duration < self.min_duration):
+            return False
+        if self.max_duration is not None and (asset.duration is None or asset.duration > self.max_duration):
+            return False
+        return not self.language or (asset.language or "").lower() == self.language.lower()
+
+
+@dataclass(frozen=True)
+class Moment:
+    start: float | None
+    end: float | None
+    range: str
+    snippet: Markup
+    kind: str
+    matched: tuple[str, ...]
+    keyframe: str | None
+    score: float
+
+
+@dataclass
+class ResultGroup:
+    asset: AssetCard
+    moments: list[Moment] = field(default_factory=list)
+
+
+def group_hits(hits: Iterable[Hit], cards: dict[UUID, AssetCard], query: str) -> list[ResultGroup]:
+    """Moments grouped per asset, groups in the order of each asset's best moment; hits whose asset
+    is not in ``cards`` (filtered out) are left out."""
+    groups: dict[UUID, ResultGroup] = {}
+    for hit in hits:
+        asset = cards.get(hit.asset_id)
+        if asset is None:
+            continue
+        group = groups.setdefault(hit.asset_id, ResultGroup(asset))
+        span = f"{clock(hit.start)}–{clock(hit.end)}" if hit.start is not None else "whole"
+        group.moments.append(
+            Moment(
+                start=hit.start,
+                end=hit.end,
+                range=span,
+                snippet=marked(hit.snippet, query),
+                kind=hit.kind,
+                matched=tuple(MATCHED_NAMES.get(m, m) for m in hit.matched),
+                keyframe=asset.keyframe_at(hit.start),
+                score=hit.score,
+            )
+        )
+    return list(groups.values())
+
+
+# -- the asset page ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Word:
+    text: str
+    start: float
+    end: float
+
+
+@dataclass(frozen=True)
+class Line:
+    start: float | None
+    end: float | None
+    range: str
+    words: tuple[Word, ...]
+    text: str
+
+
+def transcript(document: AssetExport) -> list[Line]:
+    """The transcript's segments, each with its timed words (the text alone when it has none)."""
+    lines = []
+    for segment in document.segments.get("transcript", []):
+        words = tuple(
+            Word(str(w["word"]), float(w["start"]), float(w["end"]))
+            for w in segment.data.get("words", [])
+            if isinstance(w, dict) and {"word", "start", "end"} <= w.keys()
+        )
+        span = f"{clock(segment.start)}–{clock(segment.end)}"
+        lines.append(Line(segment.start, segment.end, span, words, segment.text or ""))
+    return lines
+
+
+def boxes(detail: AssetDetail, document: AssetExport) -> list[dict[str, Any]]:
+    """On-screen text, faces and objects as boxes over the picture, each as fractions of the frame
+    it was found in (x, y, w, h) and the time range it stands for (its shot's, or its text's)."""
+    frame_size: dict[str, tuple[float, float]] = {}
+    for artifact in detail.artifacts:
+        if artifact.kind == "keyframe":
+            frame_size[artifact.key] = (float(artifact.data.get("width", 0)), float(artifact.data.get("height", 0)))
+    meta = detail.metadata
+    default = (float(meta.get("width") or 0), float(meta.get("height") or 0))
+    found: list[dict[str, Any]] = []
+
+    def add(kind: str, label: str, box: Any, start: Any, end: Any, frame: str | None) -> None:
+        width, height = frame_size.get(frame or "", default)
+        if not (isinstance(box, list) and len(box) == 4 and width > 0 and height > 0):
+            return
+        x, y, w, h = (float(v) for v in box)
+        start_s = float(start) if isinstance(start, int | float) else 0.0
+        end_s = float(end) if isinstance(end, int | float) else start_s
+        found.append({"kind": kind, "label": label, "start": start_s, "end": end_s,
+                      "x": x / width, "y": y / height, "w": w / width, "h": h / height})  # fmt: skip
+
+    for segment in document.segments.get("ocr", []):
+        for line in segment.data.get("lines", []):
+            frame = segment.data.get("frame")
+            add("text", str(line.get("text", "")), line.get("box"), segment.start, segment.end, frame)
+    for artifact in detail.artifacts:
+        if artifact.kind == "objects":
+            for obj in artifact.data.get("objects", []):
+                label = f"{obj.get('label', '')} {float(obj.get('confidence', 0)):.0%}"
+                add("object", label, obj.get("box"), artifact.data.get("start", artifact.start),
+                    artifact.data.get("end", _shot_end(detail, artifact.key)), artifact.key)  # fmt: skip
+        elif artifact.kind == "faces":
+            for face in artifact.data.get("faces", []):
+                label = f"face {float(face.get('confidence', 0)):.0%}"
+                add("face", label, face.get("box"), artifact.data.get("start"), artifact.data.get("end"), artifact.key)
+    return found
+
+
+def _shot_end(detail: AssetDetail, keyframe: str) -> float | None:
+    """The end of the shot whose keyframe is ``keyframe``."""
+    for artifact in detail.artifacts:
+        if artifact.kind == "keyframe" and artifact.key == keyframe:
+            shot = artifact.data.get("shot")
+            for other in detail.artifacts:
+                if other.kind == "shot" and other.key == shot:
+                    end = other.data.get("end")
+                    return float(end) if isinstance(end, int | float) else None
+    return None
+
+
+def labels(document: AssetExport) -> list[tuple[str, str]]:
+    """Each shot's (or the picture's) labels: its time range and the top names with confidence."""
+    rows = []
+    for segment in document.segments.get("labels", []):
+        names = ", ".join(
+            f"{item['label']} ({float(item['confidence']):.0%})" for item in segment.data.get("labels", [])[:3]
+        )
+        span = f"{clock(segment.start)}–{clock(segment.end)}" if segment.start is not None else "whole"
+        rows.append((span, names))
+    return rows
+
+
+def on_screen_text(document: AssetExport) -> list[tuple[float | None, str, str]]:
+    return [
+        (s.start, f"{clock(s.start)}–{clock(s.end)}" if s.start is not None else "whole", s.text or "")
+        for s in document.segments.get("ocr", [])
+    ]
+
+
+@dataclass(frozen=True)
+class Similar:
+    id: UUID
+    name: str
+    media_type: str
+    similarity: float
+    near_duplicate: bool
+    basis: str
+
+
+def similar_items(items: Sequence[SimilarItem]) -> list[Similar]:
+    return [
+        Similar(i.asset_id, display_name([i.source_path]) if i.source_path else str(i.asset_id)[:8], i.media_type,
+                i.similarity, i.near_duplicate, i.basis)
+        for i in items
+    ]  # fmt: skip
+
+
+def metadata_rows(metadata: dict[str, Any]) -> list[tuple[str, str]]:
+    """The metadata as (name, value) rows, nested values flattened to ``a.b``."""
+    rows: list[tuple[str, str]] = []
+
+    def walk(prefix: str, value: Any) -> None:
+        if isinstance(value, dict):
+            for key in sorted(value):
+                walk(f"{prefix}.{key}" if prefix else str(key), value[key])
+        else:
+            rows.append((prefix, str(value)))
+
+    walk("", metadata)
+    return rows

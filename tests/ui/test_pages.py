@@ -1,0 +1,82 @@
+"""The search page's filters over the real service: media type and match mode go to the search, date
+added, length and language are applied to the assets of the moments found."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, timedelta
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from mediasift.api.app import create_app
+from mediasift.config import Settings
+from mediasift.service import Mediasift
+
+from support import mediagen
+from support.apikeys import make_keys
+
+pytestmark = pytest.mark.slow
+
+ENGLISH = "The harbour festival starts at noon on the northern pier with music and boats."
+GERMAN = "Das Hafenfest beginnt am Mittag am nördlichen Pier mit Musik und Booten."
+
+
+def _names(page: str) -> list[str]:
+    return re.findall(r'<h3><a href="/assets/[^"]+">([^<]+)</a></h3>', page)
+
+
+def test_filters_narrow_the_moments_found_to_assets_that_match(settings: Settings, tmp_path: Path) -> None:
+    keys = make_keys(settings)
+    system = Mediasift(settings)
+    files = [
+        mediagen.make_text_file(tmp_path / "en.txt", ENGLISH),
+        mediagen.make_text_file(tmp_path / "de.txt", GERMAN),
+    ]
+    system.ingest(files, wait=True, tenant="alpha")
+    system.close()
+    with TestClient(create_app(settings), follow_redirects=False) as client:
+        form = client.get("/signin")
+        token = re.search(r'name="csrf" value="([^"]+)"', form.text)
+        assert token
+        client.post("/signin", data={"key": keys.read, "csrf": token.group(1)})
+
+        def found(**query: str) -> list[str]:
+            answer = client.get("/", params={"q": "pier", **query})
+            assert answer.status_code == 200
+            return sorted(_names(answer.text))
+
+        assert found() == ["de.txt", "en.txt"]
+        assert found(language="de") == ["de.txt"] and found(language="EN") == ["en.txt"]
+        assert found(type="video") == [] and found(type="text") == ["de.txt", "en.txt"]
+        tomorrow = (date.today() + timedelta(days=1)).isoformat()
+        assert found(since=tomorrow) == [] and found(until=tomorrow) == ["de.txt", "en.txt"]
+        assert found(min_duration="1") == [], "a text has no length: a length filter leaves it out"
+        assert found(mode="keyword", language="de") == ["de.txt"]
+
+
+def test_each_media_type_has_its_page_and_library_card(settings: Settings, tmp_path: Path) -> None:
+    keys = make_keys(settings)
+    system = Mediasift(settings)
+    made = {
+        "image": mediagen.make_text_image(tmp_path / "sign.png", "LIGHTHOUSE", size=(480, 270)),
+        "audio": mediagen.make_speech_wav(tmp_path / "talk.wav", "the lighthouse keeper waved"),
+        "text": mediagen.make_text_file(tmp_path / "note.txt", ENGLISH),
+    }
+    report = system.ingest(list(made.values()), wait=True, tenant="alpha")
+    ids = {a.media_type: str(a.asset_id) for a in report.accepted}
+    system.close()
+    with TestClient(create_app(settings), follow_redirects=False) as client:
+        form = client.get("/signin")
+        token = re.search(r'name="csrf" value="([^"]+)"', form.text)
+        assert token
+        client.post("/signin", data={"key": keys.read, "csrf": token.group(1)})
+        library = client.get("/").text
+        assert all(f'href="/assets/{asset}"' in library for asset in ids.values())
+        image = client.get(f"/assets/{ids['image']}").text
+        assert '<img id="picture"' in image and '"kind": "text"' in image and "LIGHTHOUSE" in image
+        audio = client.get(f"/assets/{ids['audio']}").text
+        assert '<audio id="player"' in audio and 'class="word"' in audio and "transcript.vtt" in audio
+        text = client.get(f"/assets/{ids['text']}").text
+        assert "northern pier" in text and "<video" not in text
