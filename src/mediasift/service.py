@@ -31,6 +31,7 @@ from mediasift.db import webhooks as webhook_repo
 from mediasift.db import workers as worker_repo
 from mediasift.db.connection import Database
 from mediasift.db.inference_cache import InferenceCacheTable
+from mediasift.db.search_filters import NO_FILTERS, AssetFilters
 from mediasift.db.server import stop_embedded
 from mediasift.events.delivery import WEBHOOK_GROUP, WEBHOOK_KIND, WebhookDelivery
 from mediasift.events.kafka import KafkaSink
@@ -57,6 +58,7 @@ from mediasift.pipeline.execute import load_asset
 from mediasift.pipeline.failures import about_input, classify
 from mediasift.pipeline.jobs import JOB_KIND, PipelineJobs
 from mediasift.pipeline.operator import Operator
+from mediasift.search.answers import Group, answer
 from mediasift.search.hits import Hit
 from mediasift.search.hybrid import SearchMode, search
 from mediasift.search.similar import SimilarAsset, similar
@@ -90,6 +92,7 @@ from mediasift.service_models import (
     QueueInfo,
     RefusedFile,
     Reprocessed,
+    SearchResults,
     Status,
     WebhookInfo,
     WebhookList,
@@ -658,9 +661,35 @@ class Mediasift:
         media_type: str | None = None,
         mode: SearchMode = SearchMode.HYBRID,
         tenant: str | None = None,
+        filters: AssetFilters = NO_FILTERS,
     ) -> list[Hit]:
-        """Best moments first, of ``tenant``'s assets (every tenant's when None)."""
-        return search(self.db, self.inference, query, limit=limit, media_type=media_type, mode=mode, tenant=tenant)
+        """Best hits first, one per segment time window, of ``tenant``'s assets (every tenant's when
+        None) that ``filters`` leave: the raw ranking (:meth:`answers` is what a person reads)."""
+        return search(
+            self.db, self.inference, query, limit=limit, media_type=media_type, mode=mode, tenant=tenant,
+            filters=filters,
+        )  # fmt: skip
+
+    def answers(
+        self,
+        query: str,
+        *,
+        group: Group = Group.ASSET,
+        limit: int = 10,
+        media_type: str | None = None,
+        mode: SearchMode = SearchMode.HYBRID,
+        tenant: str | None = None,
+        filters: AssetFilters = NO_FILTERS,
+    ) -> SearchResults:
+        """The ``limit`` best assets (each with its best moments) or moments for ``query``, of
+        ``tenant``'s assets (every tenant's when None) that ``filters`` leave: readable scores (0-1),
+        the query's words marked in each snippet, and the keyframe or thumbnail of each moment, all
+        a page needs to show them."""
+        found = answer(
+            self.db, self.inference, query, group=group, limit=limit, media_type=media_type, mode=mode,
+            tenant=tenant, filters=filters,
+        )  # fmt: skip
+        return SearchResults.of(query, mode, group, found)
 
     def similar(self, asset_id: UUID, *, limit: int = 10, tenant: str | None = None) -> list[SimilarAsset]:
         """The assets of ``tenant`` (every tenant's when None) most like ``asset_id``."""

@@ -2,15 +2,47 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, HTTPException, Query
 
-from mediasift.api.deps import ReadTenant, public_hit, public_source
+from mediasift.api.deps import ReadTenant, public_results, public_source
 from mediasift.api.problems import documented
 from mediasift.mediatype import MediaType
 from mediasift.service import Mediasift
-from mediasift.service_models import SearchMode, SearchResults, SimilarList
+from mediasift.service_models import AssetFilters, Group, SearchMode, SearchResults, SimilarList
+
+
+def search_filters(
+    ingested_after: Annotated[datetime | None, Query(description="Ingested at or after (ISO 8601).")] = None,
+    ingested_before: Annotated[datetime | None, Query(description="Ingested before (ISO 8601).")] = None,
+    recorded_after: Annotated[
+        datetime | None, Query(description="Recorded at or after: EXIF capture time, container creation time.")
+    ] = None,
+    recorded_before: Annotated[datetime | None, Query(description="Recorded before.")] = None,
+    min_duration: Annotated[float | None, Query(ge=0, allow_inf_nan=False, description="Seconds, at least.")] = None,
+    max_duration: Annotated[float | None, Query(ge=0, allow_inf_nan=False, description="Seconds, at most.")] = None,
+    language: Annotated[
+        str | None, Query(pattern="^[a-z]{2,3}$", description="ISO 639 code of a text's or speech's language.")
+    ] = None,
+    has_faces: Annotated[bool | None, Query(description="Only assets with (true) or without (false) faces.")] = None,
+    label: Annotated[
+        str | None, Query(min_length=1, max_length=100, description="An image label or detected object it shows.")
+    ] = None,
+    source_prefix: Annotated[
+        str | None, Query(min_length=1, max_length=1000, description="A source it was ingested from begins so.")
+    ] = None,
+) -> AssetFilters:
+    """The filters of a search request; 422 with the reason for a range that cannot hold anything."""
+    try:
+        return AssetFilters(
+            ingested_after=ingested_after, ingested_before=ingested_before, recorded_after=recorded_after,
+            recorded_before=recorded_before, min_duration=min_duration, max_duration=max_duration,
+            language=language, has_faces=has_faces, label=label, source_prefix=source_prefix,
+        )  # fmt: skip
+    except ValueError as exc:
+        raise HTTPException(422, str(exc)) from None
 
 
 def router(system: Mediasift) -> APIRouter:
@@ -20,15 +52,18 @@ def router(system: Mediasift) -> APIRouter:
     def search(
         q: Annotated[str, Query(min_length=1, max_length=1000, description="What to look for.")],
         tenant: ReadTenant,
+        filters: Annotated[AssetFilters, Depends(search_filters)],
         media_type: Annotated[MediaType | None, Query(alias="type")] = None,
         mode: SearchMode = SearchMode.HYBRID,
-        limit: Annotated[int, Query(ge=1, le=1000)] = 10,
+        group: Annotated[Group, Query(description="asset: one result per asset; moment: per moment.")] = Group.ASSET,
+        limit: Annotated[int, Query(ge=1, le=1000, description="Results (assets or moments) at most.")] = 10,
     ) -> SearchResults:
-        """Moments of the tenant's assets, best first, with the fields of ``search --json``."""
-        hits = system.search(
-            q, limit=limit, media_type=media_type.value if media_type else None, mode=mode, tenant=tenant
-        )
-        return SearchResults(results=[public_hit(hit) for hit in hits])
+        """The tenant's assets (or moments) best first, with the fields of ``search --json``."""
+        found = system.answers(
+            q, group=group, limit=limit, media_type=media_type.value if media_type else None, mode=mode,
+            tenant=tenant, filters=filters,
+        )  # fmt: skip
+        return public_results(found)
 
     @api.get("/assets/{asset}/similar", responses=documented(404, 422))
     def similar(asset: str, tenant: ReadTenant, limit: Annotated[int, Query(ge=1, le=1000)] = 10) -> SimilarList:
