@@ -39,6 +39,7 @@ from mediasift.service_models import (
     ExportFormat,
     Group,
     Lane,
+    PictureMatches,
     Refused,
     SearchMode,
     SimilarList,
@@ -681,21 +682,32 @@ def assets_list(
 
 @app.command("similar")
 def similar_command(
-    asset: Annotated[str, typer.Argument(help="Asset id, or an unambiguous prefix of one.")],
+    asset: Annotated[str | None, typer.Argument(help="Asset id, or an unambiguous prefix of one.")] = None,
+    image: Annotated[
+        Path | None, typer.Option("--image", help="A picture file: the images and video shots that look like it.")
+    ] = None,
     limit: Annotated[int, typer.Option("--limit", "-n", min=1, max=1000)] = 10,
     as_json: JsonFlag = False,
 ) -> None:
     """The assets most like this one, near-duplicates first (pictures by look and content, the rest
-    by their text), with the moments that match."""
+    by their text), with the moments that match; or, with --image, those whose pictures look like
+    a picture file."""
+    from mediasift.media.pictures import Unreadable
     from mediasift.service import AssetNotFound
 
+    if (asset is None) == (image is None):
+        raise typer.BadParameter("give an asset id or --image FILE (one of them)")
     system = _system()
+    found: SimilarList | PictureMatches
     try:
-        asset_id = system.resolve(asset)
-    except AssetNotFound as exc:
-        errors.print(f"[red]{exc}[/red]")
+        if image is not None:
+            found = system.similar_to_picture(image.read_bytes(), limit=limit)
+        else:
+            asset_id = system.resolve(asset or "")
+            found = SimilarList.of(asset_id, system.similar(asset_id, limit=limit))
+    except (AssetNotFound, Unreadable, OSError) as exc:
+        errors.print(f"[red]{escape(str(exc))}[/red]")
         raise typer.Exit(2) from None
-    found = SimilarList.of(asset_id, system.similar(asset_id, limit=limit))
     if as_json:
         _print_json(found)
         return

@@ -47,6 +47,7 @@ from mediasift.jobs.model import DeadLetter, Lane
 from mediasift.jobs.runtime import RetryPolicy, Worker
 from mediasift.jobs.topic import open_topic
 from mediasift.keyring import KeyRing
+from mediasift.media.pictures import decode_picture, perceptual_hash
 from mediasift.models import devices
 from mediasift.net.addresses import check_public
 from mediasift.net.errors import Unacceptable
@@ -61,7 +62,7 @@ from mediasift.pipeline.operator import Operator
 from mediasift.search.answers import Group, answer
 from mediasift.search.hits import Hit
 from mediasift.search.hybrid import SearchMode, search
-from mediasift.search.similar import SimilarAsset, similar
+from mediasift.search.similar import SimilarAsset, like_picture, similar
 from mediasift.service_errors import AssetNotFound, NotReady, QueueFull
 from mediasift.service_exports import Exports
 from mediasift.service_models import (
@@ -89,6 +90,7 @@ from mediasift.service_models import (
     ModelInfo,
     ModelListing,
     OperatorRun,
+    PictureMatches,
     QueueInfo,
     RefusedFile,
     Reprocessed,
@@ -694,6 +696,16 @@ class Mediasift:
     def similar(self, asset_id: UUID, *, limit: int = 10, tenant: str | None = None) -> list[SimilarAsset]:
         """The assets of ``tenant`` (every tenant's when None) most like ``asset_id``."""
         return similar(self.db, self.inference, asset_id, limit=limit, tenant=tenant)
+
+    def similar_to_picture(self, data: bytes, *, limit: int = 10, tenant: str | None = None) -> PictureMatches:
+        """The assets of ``tenant`` (every tenant's when None) whose pictures are most like the image
+        file ``data`` (query by example). :class:`mediasift.media.pictures.Unreadable` (a ValueError,
+        with the reason) when it is not a picture, or one over ``max_image_pixels``."""
+        pixels = decode_picture(data, self.settings.max_image_pixels)
+        phash = perceptual_hash(pixels)
+        return PictureMatches.of(
+            phash, like_picture(self.db, self.inference, pixels, phash, limit=limit, tenant=tenant)
+        )
 
     def resolve(self, asset_ref: str, *, tenant: str | None = None) -> UUID:
         """An asset id of ``tenant`` (any tenant when None) from a full id or an unambiguous prefix."""

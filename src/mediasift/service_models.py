@@ -442,6 +442,20 @@ class SimilarList(Result):
         return cls(asset_id=asset_id, similar=[SimilarItem.model_validate(item.to_json()) for item in found])
 
 
+class PictureMatches(Result):
+    """``similar --image FILE --json`` and ``POST /v1/search/by-image``: the assets whose pictures
+    (images, video keyframes) are most like the one given, near-duplicates first; each match's
+    ``other_start``/``other_end`` is the video shot's time (None for an image). ``phash`` is the
+    picture's own perceptual hash."""
+
+    phash: str
+    similar: list[SimilarItem]
+
+    @classmethod
+    def of(cls, phash: str, found: Sequence[SimilarAsset]) -> PictureMatches:
+        return cls(phash=phash, similar=[SimilarItem.model_validate(item.to_json()) for item in found])
+
+
 # -- status -----------------------------------------------------------------------------------------
 
 

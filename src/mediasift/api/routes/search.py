@@ -5,13 +5,30 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
 
 from mediasift.api.deps import ReadTenant, public_results, public_source
 from mediasift.api.problems import documented
+from mediasift.api.routes.assets import MULTIPART_FIELDS
+from mediasift.media.pictures import Unreadable
 from mediasift.mediatype import MediaType
 from mediasift.service import Mediasift
-from mediasift.service_models import AssetFilters, Group, SearchMode, SearchResults, SimilarList
+from mediasift.service_models import AssetFilters, Group, PictureMatches, SearchMode, SearchResults, SimilarList
+
+_PICTURE_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {"type": "object", "properties": {"file": {"type": "string", "format": "binary"}}}
+            },
+            "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
+            "image/*": {"schema": {"type": "string", "format": "binary"}},
+        },
+    }
+}
 
 
 def search_filters(
@@ -64,6 +81,37 @@ def router(system: Mediasift) -> APIRouter:
             tenant=tenant, filters=filters,
         )  # fmt: skip
         return public_results(found)
+
+    @api.post("/search/by-image", responses=documented(413, 422), openapi_extra=_PICTURE_BODY)
+    async def by_image(
+        request: Request, tenant: ReadTenant, limit: Annotated[int, Query(ge=1, le=1000)] = 10
+    ) -> PictureMatches:
+        """The tenant's images and videos whose pictures (a video's shot keyframes) look most like the
+        picture sent: multipart/form-data with a ``file`` field, or the raw bytes as the body. At most
+        the API's body limit (``api_max_body_bytes``: 413 past it); 422 with the reason when it is not
+        a picture that can be read. Near-duplicates first; a match's ``other_start`` is the shot's time."""
+        if request.headers.get("content-type", "").startswith("multipart/form-data"):
+            form = await request.form(max_files=1, max_fields=MULTIPART_FIELDS)
+            part = form.get("file")
+            if not isinstance(part, UploadFile):
+                raise HTTPException(422, 'a multipart request needs its picture in a field named "file"')
+            data = await part.read()
+        else:
+            data = await request.body()
+        if not data:
+            raise HTTPException(422, 'no picture: send its bytes as the body or in a multipart field named "file"')
+        try:
+            found = await run_in_threadpool(system.similar_to_picture, data, limit=limit, tenant=tenant)
+        except Unreadable as exc:
+            raise HTTPException(422, str(exc)) from None
+        return found.model_copy(
+            update={
+                "similar": [
+                    s.model_copy(update={"source_path": public_source(s.source_path) if s.source_path else None})
+                    for s in found.similar
+                ]
+            }
+        )
 
     @api.get("/assets/{asset}/similar", responses=documented(404, 422))
     def similar(asset: str, tenant: ReadTenant, limit: Annotated[int, Query(ge=1, le=1000)] = 10) -> SimilarList:
