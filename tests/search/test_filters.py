@@ -154,7 +154,8 @@ def test_the_api_takes_filters_and_refuses_bad_values_with_a_reason(library: Lib
             assert answer.status_code == 422 and reason in answer.json()["detail"], (name, answer.text)
         empty_range = client.get("/v1/search", params={"q": "storm", "min_duration": "5", "max_duration": "4"})
         assert empty_range.status_code == 422 and "min_duration" in empty_range.json()["detail"]
-        after = client.get("/v1/search", params={"q": "storm", "ingested_after": "2025-01-02", "ingested_before": "2025-01-01"})
+        backwards = {"q": "storm", "ingested_after": "2025-01-02", "ingested_before": "2025-01-01"}
+        after = client.get("/v1/search", params=backwards)
         assert after.status_code == 422 and "ingested_after must be before" in after.json()["detail"]
 
 
