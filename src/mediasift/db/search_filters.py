@@ -40,9 +40,12 @@ class AssetFilters:
     source_prefix: str | None = None  # an ingested path or URL begins with it
 
     def __post_init__(self) -> None:
-        """ValueError with the reason when a range cannot hold anything."""
+        """Times made UTC (PostgreSQL takes offsets up to 15:59 only); ValueError with the reason for
+        a time that cannot be, or a range that cannot hold anything."""
+        for name in ("ingested_after", "ingested_before", "recorded_after", "recorded_before"):
+            object.__setattr__(self, name, _instant(name, getattr(self, name)))
         for name in ("ingested", "recorded"):
-            low, high = _instant(getattr(self, name + "_after")), _instant(getattr(self, name + "_before"))
+            low, high = getattr(self, name + "_after"), getattr(self, name + "_before")
             if low is not None and high is not None and low >= high:
                 raise ValueError(f"{name}_after must be before {name}_before")
         if self.min_duration is not None and self.max_duration is not None and self.min_duration > self.max_duration:
@@ -61,10 +64,10 @@ def asset_condition(filters: AssetFilters) -> sql.Composable:
         if value is not None:
             parts.append(sql.SQL(template).format(v=sql.Literal(value)))
 
-    add("a.created_at >= {v}", _instant(f.ingested_after))
-    add("a.created_at < {v}", _instant(f.ingested_before))
-    add(RECORDED + " >= {v}", _instant(f.recorded_after))
-    add(RECORDED + " < {v}", _instant(f.recorded_before))
+    add("a.created_at >= {v}", f.ingested_after)
+    add("a.created_at < {v}", f.ingested_before)
+    add(RECORDED + " >= {v}", f.recorded_after)
+    add(RECORDED + " < {v}", f.recorded_before)
     add(DURATION + " >= {v}", f.min_duration)
     add(DURATION + " <= {v}", f.max_duration)
     add(
@@ -89,9 +92,14 @@ def asset_condition(filters: AssetFilters) -> sql.Composable:
     return sql.SQL(" AND ").join(parts) if parts else sql.SQL("TRUE")
 
 
-def _instant(value: datetime | None) -> datetime | None:
-    """A naive time as UTC: the server's session zone is not the caller's business."""
-    return value if value is None or value.tzinfo is not None else value.replace(tzinfo=UTC)
+def _instant(name: str, value: datetime | None) -> datetime | None:
+    """``value`` in UTC, a naive one read as UTC (the server's session zone is not the caller's business)."""
+    if value is None:
+        return None
+    try:
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError(f"{name} is out of range") from None
 
 
 NO_FILTERS = AssetFilters()
