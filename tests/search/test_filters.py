@@ -31,17 +31,18 @@ from support.databases import create_database
 
 pytestmark = pytest.mark.slow
 
-TAKEN = datetime(2019, 7, 20, 12, 0, tzinfo=UTC)
+TAKEN = datetime(2019, 7, 20, 12, 0, tzinfo=UTC)  # the photo's EXIF capture time
+RECORDED = datetime(2021, 3, 4, 5, 6, 7, tzinfo=UTC)  # the recording's MP4 creation time
 QUERY = "the lighthouse keeper in a storm"
 
 
 @dataclass
 class Library:
     system: Mediasift
-    ids: dict[str, str]  # by name: en, de, portrait, cat, wav
+    ids: dict[str, str]  # by name: en, de, portrait, cat, speech
     between: datetime  # after the first ingest, before the German note's
     folder: Path
-    wav_seconds: float
+    speech_seconds: float
     key: str  # a read key of the default tenant
 
 
@@ -58,8 +59,12 @@ def library(pg_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterato
             first / "portrait.jpg", "Canon", "EOS 5D", TAKEN, base=mediagen.photo("astronaut")
         ),
         "cat": first / "cat.png",
-        "wav": mediagen.make_speech_wav(first / "keeper.wav", "the lighthouse keeper watched the storm"),
+        "speech": first / "keeper.m4a",
     }
+    spoken, rate = mediagen.read_audio(
+        mediagen.make_speech_wav(tmp / "keeper.wav", "the lighthouse keeper watched the storm")
+    )
+    mediagen.write_m4a(files["speech"], spoken, rate, creation_time=RECORDED)
     Image.fromarray(mediagen.photo("chelsea")).save(files["cat"])
     german = mediagen.make_text_file(
         later / "de.txt", "Der Leuchtturmwärter notierte den Sturm über dem Hafen im Morgengrauen des Tages."
@@ -71,9 +76,9 @@ def library(pg_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterato
         report_de = system.ingest([german], wait=True)
         accepted = {Path(a.path).name: str(a.asset_id) for a in [*report.accepted, *report_de.accepted]}
         ids = {name: accepted[path.name] for name, path in [*files.items(), ("de", german)]}
-        wav = system.describe(system.resolve(ids["wav"])).metadata["duration"]
+        seconds = system.describe(system.resolve(ids["speech"])).metadata["duration"]
         key = system.keys.create("default", Scope.READ).key
-        yield Library(system, ids, between, tmp, float(wav), key)
+        yield Library(system, ids, between, tmp, float(seconds), key)
 
 
 def found(library: Library, mode: SearchMode = SearchMode.SEMANTIC, query: str = QUERY, **filters: object) -> set[str]:
@@ -83,7 +88,7 @@ def found(library: Library, mode: SearchMode = SearchMode.SEMANTIC, query: str =
     return {names[str(hit.asset_id)] for hit in hits}
 
 
-EVERYTHING = {"en", "de", "portrait", "cat", "wav"}
+EVERYTHING = {"en", "de", "portrait", "cat", "speech"}
 
 
 def test_without_filters_meaning_finds_every_asset(library: Library) -> None:
@@ -96,30 +101,33 @@ def test_date_ingested(library: Library) -> None:
     assert found(library, ingested_after=datetime.now(UTC) + timedelta(seconds=5)) == set()
 
 
-def test_date_recorded_from_exif(library: Library) -> None:
-    assert found(library, recorded_after=TAKEN) == {"portrait"}, "at the time: inside"
-    assert found(library, recorded_after=TAKEN + timedelta(seconds=1)) == set(), "a second later: past it"
-    assert found(library, recorded_before=TAKEN + timedelta(seconds=1)) == {"portrait"}
+def test_date_recorded_from_exif_and_the_container(library: Library) -> None:
+    second = timedelta(seconds=1)
+    assert found(library, recorded_after=TAKEN, recorded_before=RECORDED) == {"portrait"}, "at the time: inside"
+    assert found(library, recorded_after=TAKEN + second, recorded_before=RECORDED) == set(), "a second later: past"
+    assert found(library, recorded_after=RECORDED) == {"speech"}, "an MP4's creation time"
+    assert found(library, recorded_after=RECORDED + second) == set()
+    assert found(library, recorded_before=RECORDED + second) == {"portrait", "speech"}
     assert found(library, recorded_before=TAKEN) == set()
     naive = datetime(2019, 7, 20, 11, 59)  # read as UTC
     assert found(library, recorded_after=naive, recorded_before=naive + timedelta(minutes=2)) == {"portrait"}
 
 
 def test_duration(library: Library) -> None:
-    seconds = library.wav_seconds
-    assert found(library, min_duration=seconds - 0.01) == {"wav"} == found(library, max_duration=seconds + 0.01)
+    seconds = library.speech_seconds
+    assert found(library, min_duration=seconds - 0.01) == {"speech"} == found(library, max_duration=seconds + 0.01)
     assert found(library, min_duration=seconds + 0.01) == set() == found(library, max_duration=seconds - 0.01)
 
 
 def test_language_of_text_and_speech(library: Library) -> None:
     assert found(library, language="de") == {"de"}
-    assert found(library, language="en") == {"en", "wav"}, "a text's language, and its speech's"
+    assert found(library, language="en") == {"en", "speech"}, "a text's language, and its speech's"
     assert found(library, language="fr") == set()
 
 
 def test_faces_labels_and_source(library: Library) -> None:
     with_faces = found(library, has_faces=True)
-    assert "portrait" in with_faces and not with_faces & {"en", "de", "wav"}
+    assert "portrait" in with_faces and not with_faces & {"en", "de", "speech"}
     assert found(library, has_faces=False) == EVERYTHING - with_faces
     assert found(library, label="PERSON") == {"portrait"}, "a detected object, any case"
     assert found(library, label="submarine") == set()
@@ -131,7 +139,7 @@ def test_keyword_search_and_the_index_walk_keep_to_the_filters(
     library: Library, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     keyword = SearchMode.KEYWORD
-    assert found(library, keyword, "storm") == {"en", "wav"}
+    assert found(library, keyword, "storm") == {"en", "speech"}
     assert found(library, keyword, "storm", source_prefix=str(library.folder / "a" / "en")) == {"en"}
     assert found(library, keyword, "storm", language="de") == set()
     monkeypatch.setattr(search_repo, "EXACT_BELOW", 0)  # every filter now walks the HNSW index

@@ -11,15 +11,14 @@ from datetime import UTC, datetime
 
 from psycopg import sql
 
-# Where each asset-level property is read from: ``exif.taken_at`` is what the image probe stores (EXIF
-# DateTimeOriginal, or DateTime; with OffsetTimeOriginal when the camera wrote one, else read as UTC).
-# The audio/video probe stores no container creation time, so "recorded" filters leave only images.
-# ``duration`` is an audio or video's seconds; ``language`` a text's (probe), and each transcript's
-# and text chunk's own.
-RECORDED = (  # a psycopg sql.SQL template: its braces doubled
-    "(CASE WHEN a.metadata #>> '{{exif,taken_at}}' ~ '[+-][0-9]{{2}}:[0-9]{{2}}$' "
-    "THEN (a.metadata #>> '{{exif,taken_at}}')::timestamptz "
-    "ELSE (a.metadata #>> '{{exif,taken_at}}')::timestamp AT TIME ZONE 'UTC' END)"
+# Where each asset-level property is read from. Recorded: ``exif.taken_at``, what the image probe
+# stores (EXIF DateTimeOriginal, or DateTime; with OffsetTimeOriginal when the camera wrote one, else
+# read as UTC), or ``recorded_at``, an audio or video container's creation time (UTC). ``duration``
+# is an audio or video's seconds; ``language`` a text's (probe), and each transcript's and text chunk's own.
+_TAKEN = "coalesce(a.metadata #>> '{{exif,taken_at}}', a.metadata ->> 'recorded_at')"  # sql.SQL: braces doubled
+RECORDED = (
+    f"(CASE WHEN {_TAKEN} ~ '[+-][0-9]{{{{2}}}}:[0-9]{{{{2}}}}$' THEN ({_TAKEN})::timestamptz "
+    f"ELSE ({_TAKEN})::timestamp AT TIME ZONE 'UTC' END)"
 )
 DURATION = "(a.metadata ->> 'duration')::float8"
 

@@ -26,7 +26,7 @@ class Hit:
     ranking decided, its keyword rank (``ts_rank_cd``) in keyword mode, and the reciprocal-rank-fusion
     score (at most 3 / 61) when several rankings were fused. ``matched`` names the rankings that
     found it: ``keyword``, ``text`` (the text embedding), ``clip``. ``relevance`` is the readable
-    score (0-1, the same meaning in every mode); ``segment_id`` the best segment's."""
+    score (0-1, the same meaning in every mode)."""
 
     asset_id: UUID
     media_type: str
@@ -38,7 +38,6 @@ class Hit:
     kind: str
     matched: tuple[str, ...] = ()
     relevance: float = 0.0
-    segment_id: int | None = None
 
 
 def snippet(text: str | None) -> str:
@@ -67,7 +66,6 @@ def moments(rows: list[dict[str, Any]], matched: str) -> list[Hit]:
                 kind=row["kind"],
                 matched=(matched,),
                 relevance=relevance.calibrated(matched, float(row["score"])),
-                segment_id=row.get("segment_id"),
             )
         )
     return hits
