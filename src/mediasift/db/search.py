@@ -204,13 +204,12 @@ def nearest_text_segments(
     """
     dim = len(query)
     where = _vector_filters(model, media_type, tenant, model_version)
-    source: sql.Composable = sql.SQL("search_vectors v")
     if filters:
         exact = filtered_segments(conn, model, filters, media_type, tenant, EXACT_BELOW) <= EXACT_BELOW
-        if exact:  # from the few assets' own vectors, looked up by id
-            source = sql.SQL(
-                "(SELECT DISTINCT e.search_vector_id AS id FROM ({}) e) ids JOIN search_vectors v ON v.id = ids.id"
-            ).format(_vectors_of_assets(model, filters, media_type, tenant))
+        if exact:  # the few assets' own vectors, looked up by id (an array: never a hash join of every vector)
+            where = sql.SQL("{} AND v.id = ANY (ARRAY({}))").format(
+                where, _vectors_of_assets(model, filters, media_type, tenant)
+            )
         else:  # a subplan per row the index yields (an EXISTS would be planned as a join of every row)
             where = sql.SQL(
                 "{} AND (SELECT true FROM embeddings e JOIN assets a ON a.id = e.asset_id "
@@ -230,7 +229,7 @@ def nearest_text_segments(
         """
         WITH nearest AS MATERIALIZED (
             SELECT v.id, v.embedding::vector({dim}) <=> %(q)s AS distance
-            FROM {source} WHERE {where}
+            FROM search_vectors v WHERE {where}
             ORDER BY {order}
             LIMIT %(limit)s
         ),
@@ -249,7 +248,7 @@ def nearest_text_segments(
         FROM shown n JOIN segments s ON s.id = n.segment_id
         ORDER BY n.distance, s.id DESC
         """
-    ).format(dim=sql.Literal(dim), source=source, where=where, order=order, filters=asset_condition(filters))
+    ).format(dim=sql.Literal(dim), where=where, order=order, filters=asset_condition(filters))
     return conn.execute(query_sql, {"q": query, "limit": limit}).fetchall()
 
 

@@ -37,6 +37,7 @@ UNMARKED = frozenset(
 )  # fmt: skip
 
 Span = tuple[int, int]
+PICTURED = frozenset({"video", "image"})  # media whose moments have a keyframe or thumbnail
 
 
 class Group(StrEnum):
@@ -174,6 +175,9 @@ def _asset(moments: list[Moment]) -> AssetAnswer:
 
 
 def _with_pictures(db: Database, moments: list[Moment]) -> list[Moment]:
+    """The moments with their pictures: one query for all, none when no moment can have one."""
+    if not any(m.media_type in PICTURED for m in moments):
+        return moments
     with db.transaction() as conn:
         pictures = search_repo.pictures_of(conn, [(m.asset_id, m.start, m.end) for m in moments])
     return [replace(m, picture=p) for m, p in zip(moments, pictures, strict=True)]
