@@ -24,26 +24,25 @@ def _hit(start: float | None, end: float | None, rel: float, text: str = "x", ma
 
 
 def test_touching_hits_are_one_moment_and_a_gap_past_a_second_is_two() -> None:
-    words = terms("submarine")
-    inside = merge([_hit(0, 4, 0.9, "best"), _hit(4 + ADJACENT_S, 9, 0.8, matched="keyword")], words)
+    inside = merge([_hit(0, 4, 0.9, "best"), _hit(4 + ADJACENT_S, 9, 0.8, matched="keyword")])
     assert [(m.start, m.end, m.relevance, m.snippet, m.matched) for m in inside] == [
         (0, 9, 0.9, "best", ("text", "keyword"))
     ], "the best hit's place and snippet, spanning both, found by both"
-    past = merge([_hit(0, 4, 0.9), _hit(4 + ADJACENT_S + 0.01, 9, 0.8)], words)
+    past = merge([_hit(0, 4, 0.9), _hit(4 + ADJACENT_S + 0.01, 9, 0.8)])
     assert [(m.start, m.end) for m in past] == [(0, 4), (5.01, 9)]
 
 
 def test_a_hit_can_bridge_two_moments_and_untimed_hits_stay_apart() -> None:
-    bridged = merge([_hit(0, 4, 0.9), _hit(10, 14, 0.8), _hit(4, 10, 0.7)], [])
+    bridged = merge([_hit(0, 4, 0.9), _hit(10, 14, 0.8), _hit(4, 10, 0.7)])
     assert [(m.start, m.end) for m in bridged] == [(0, 14)]
-    untimed = merge([_hit(None, None, 0.9), _hit(None, None, 0.8)], [])
+    untimed = merge([_hit(None, None, 0.9), _hit(None, None, 0.8)])
     assert len(untimed) == 2
 
 
 def test_a_much_weaker_touching_hit_does_not_widen_the_moment() -> None:
-    weak = merge([_hit(3, 6, 0.8), _hit(0, 3, 0.8 * WIDEN_SHARE - 0.01)], [])
+    weak = merge([_hit(3, 6, 0.8), _hit(0, 3, 0.8 * WIDEN_SHARE - 0.01)])
     assert [(m.start, m.end) for m in weak] == [(3, 6)], "absorbed, not widened"
-    kept = merge([_hit(3, 6, 0.8), _hit(0, 3, 0.8 * WIDEN_SHARE)], [])
+    kept = merge([_hit(3, 6, 0.8), _hit(0, 3, 0.8 * WIDEN_SHARE)])
     assert [(m.start, m.end) for m in kept] == [(0, 6)]
 
 

@@ -95,11 +95,12 @@ def answer(
         db, inference, query, depth=limit * DEPTH_PER_RESULT, media_type=media_type, mode=mode, tenant=tenant,
         filters=filters,
     )  # fmt: skip
-    found = merge(hits, terms(query))
+    found = merge(hits)
+    words = terms(query)
     if group is Group.MOMENT:
-        return _with_pictures(db, found[:limit])
+        return _with_pictures(db, [marked(m, words) for m in found[:limit]])
     assets = by_asset(found)[:limit]
-    shown = _with_pictures(db, [moment for asset in assets for moment in asset.moments])
+    shown = _with_pictures(db, [marked(moment, words) for asset in assets for moment in asset.moments])
     pictured = iter(shown)
     out = []
     for asset in assets:
@@ -109,19 +110,22 @@ def answer(
     return out
 
 
-def merge(hits: list[Hit], words: list[str]) -> list[Moment]:
+def merge(hits: list[Hit]) -> list[Moment]:
     """Hits best first as moments best first: a hit that overlaps or comes within :data:`ADJACENT_S`
     of moments of its asset joins them (the moment keeps its best hit's place, snippet and kind, and
     spans them all), or, when it is much less relevant (:data:`WIDEN_SHARE`), is absorbed by the best
     of them; untimed hits (a text chunk, an image) stay apart."""
     moments: list[Moment | None] = []
+    of_asset: dict[UUID, list[int]] = {}  # indexes into moments: a hit is compared with its asset's only
     for hit in hits:
         moment = Moment(
-            hit.asset_id, hit.media_type, hit.source_path, hit.start, hit.end, hit.relevance, hit.snippet,
-            highlights(hit.snippet, words), hit.kind, hit.matched,
+            hit.asset_id, hit.media_type, hit.source_path, hit.start, hit.end, hit.relevance, hit.snippet, (),
+            hit.kind, hit.matched,
         )  # fmt: skip
-        touching = [i for i, m in enumerate(moments) if m is not None and _touch(m, moment)]
+        mine = of_asset.setdefault(hit.asset_id, [])
+        touching = [i for i in mine if (m := moments[i]) is not None and _touch(m, moment)]
         if not touching:
+            mine.append(len(moments))
             moments.append(moment)
             continue
         best = moments[touching[0]]  # the best ranked of them: moments are kept in rank order
@@ -184,6 +188,11 @@ def _with_pictures(db: Database, moments: list[Moment]) -> list[Moment]:
 
 
 # -- marking the words --------------------------------------------------------------------------------
+
+
+def marked(moment: Moment, words: list[str]) -> Moment:
+    """``moment`` with ``words`` marked in its snippet (done on the moments shown only)."""
+    return replace(moment, highlights=highlights(moment.snippet, words))
 
 
 def terms(query: str) -> list[str]:
