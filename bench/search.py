@@ -47,6 +47,13 @@ NOISE = 0.012  # per dimension: a unit vector moved ~0.23 in all, cosine to its 
 QUERIES = 200
 FRESH = 100
 SEED = 7
+# Filters as query parameters: a rare media type, and (servers that take them) two source prefixes:
+# "/library/1" (assets 1, 10-19, 100-199, 1000-1999: 1,111, 56% of 2,000, 11% of 10,000; walked by
+# the index) and "/library/7" (111 assets, ~11,000 segments: an exact scan).
+Filter = dict[str, str] | None
+IMAGES: Filter = {"type": "image"}
+COMMON_SOURCE: Filter = {"source_prefix": "/library/1"}
+RARE_SOURCE: Filter = {"source_prefix": "/library/7"}
 
 
 # -- the corpus -------------------------------------------------------------------------------------
@@ -148,6 +155,10 @@ class Library:
         return self._asset_no
 
 
+def source_of(lib: Library, asset: int) -> str:
+    return f"/library/{asset}.{lib.media_types[asset]}"
+
+
 def media_type_of(asset: int) -> str:
     return "image" if asset % 100 == 0 else "audio" if asset % 7 == 1 else "text" if asset % 7 == 2 else "video"
 
@@ -209,7 +220,7 @@ def _copy_assets(conn: Any, lib: Library) -> None:
                             lib.tenants[a]))  # fmt: skip
     with conn.cursor().copy("COPY asset_sources (asset_id, source) FROM STDIN") as copy:
         for a, asset_id in enumerate(lib.asset_ids):
-            copy.write_row((asset_id, f"/library/{a}.{lib.media_types[a]}"))
+            copy.write_row((asset_id, source_of(lib, a)))
 
 
 def _segment_columns(conn: Any) -> set[str]:
@@ -313,48 +324,83 @@ class Client:
 
         self.http = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {key}"}, timeout=60)
 
-    def search(self, q: str, mode: str, media_type: str | None = None, limit: int = 10) -> list[dict[str, Any]]:
-        params = {"q": q, "mode": mode, "limit": str(limit), **({"type": media_type} if media_type else {})}
+    def search(
+        self, q: str, mode: str, where: Filter = None, limit: int = 10, group: str = "asset"
+    ) -> list[dict[str, Any]]:
+        """Results as ``GET /v1/search`` gives them: assets by default (what a page shows; older
+        servers ignore ``group`` and give moments), or moments; ``where``: filter parameters."""
+        params = {"q": q, "mode": mode, "limit": str(limit), "group": group, **(where or {})}
         response = self.http.get("/v1/search", params=params)
         response.raise_for_status()
         return list(response.json()["results"])
 
 
-def timed(client: Client, queries: list[str], mode: str, media_type: str | None) -> list[float]:
+def timed(client: Client, queries: list[str], mode: str, where: Filter) -> list[float]:
     took = []
     for q in queries:
         started = time.perf_counter()
-        client.search(q, mode, media_type)
+        client.search(q, mode, where)
         took.append((time.perf_counter() - started) * 1000)
     return took
 
 
-def latency(clients: list[Client], queries: list[str], mode: str, media_type: str | None) -> dict[str, float]:
+def latency(clients: list[Client], queries: list[str], mode: str, where: Filter) -> dict[str, float]:
     shares = [queries[i :: len(clients)] for i in range(len(clients))]
     started = time.perf_counter()
     with ThreadPoolExecutor(len(clients)) as pool:
-        took = [t for part in pool.map(timed, clients, shares, [mode] * len(clients), [media_type] * len(clients))
+        took = [t for part in pool.map(timed, clients, shares, [mode] * len(clients), [where] * len(clients))
                 for t in part]  # fmt: skip
     wall = time.perf_counter() - started
     p = np.percentile(took, [50, 95, 99])
     return {"p50": p[0], "p95": p[1], "p99": p[2], "qps": len(queries) / wall}
 
 
+def compare(
+    src: Path, env: dict[str, str], this: Client, key: str, queries: list[str], keyword_queries: list[str]
+) -> dict[str, tuple[tuple[float, float], tuple[float, float]]]:
+    """p50 and p99 of each mode through this server and through ``src``'s on the same data, each query
+    sent to both in turn (which goes first alternates), so load from elsewhere falls on both alike."""
+    port = free_port()
+    server = start_server({**env, "PYTHONPATH": str(src)}, port)
+    try:
+        other = Client(f"http://127.0.0.1:{port}", key)
+        timed(other, queries[:20], "hybrid", None)  # warm-up
+        out = {}
+        for mode in ("semantic", "keyword", "hybrid"):
+            took: tuple[list[float], list[float]] = ([], [])
+            for i, q in enumerate(keyword_queries if mode == "keyword" else queries):
+                for side in (0, 1) if i % 2 else (1, 0):
+                    took[side].extend(timed((this, other)[side], [q], mode, None))
+            this_p, other_p = (np.percentile(t, [50, 99]) for t in took)
+            out[mode] = ((float(this_p[0]), float(this_p[1])), (float(other_p[0]), float(other_p[1])))
+        return out
+    finally:
+        server.terminate()
+        server.wait(30)
+
+
 # -- recall -----------------------------------------------------------------------------------------
 
 
-def recall_at_10(lib: Library, client: Client, queries: list[str], qv: np.ndarray, media_type: str | None,
+def recall_at_10(lib: Library, client: Client, queries: list[str], qv: np.ndarray, where: Filter,
                  tenant: str) -> float:  # fmt: skip
-    """Share of the top 10 that an exact scan would also return (ties at the 10th similarity count)."""
-    allowed = np.array([lib.tenants[a] == tenant and (media_type is None or lib.media_types[a] == media_type)
+    """Share of the top 10 that an exact scan would also return (ties at the 10th similarity count).
+    Moments are asked for; one that merged touching segments counts each segment in its window."""
+    where = where or {}
+    allowed = np.array([lib.tenants[a] == tenant and lib.media_types[a] == where.get("type", lib.media_types[a])
+                        and source_of(lib, a).startswith(where.get("source_prefix", ""))
                         for a in range(len(lib.asset_ids))])[lib.seg_asset]  # fmt: skip
     sims = lib.vectors @ qv.T  # (n, queries)
     sims[~allowed] = -2
     got = 0
     for k, q in enumerate(queries):
         tenth = np.partition(sims[:, k], -10)[-10]
-        for hit in client.search(q, "semantic", media_type):
-            got += sims[lib.segment_of(hit["asset_id"], hit["start"]), k] >= tenth - 1e-4
+        right = 0
+        for hit in client.search(q, "semantic", where, group="moment"):
+            first = lib.segment_of(hit["asset_id"], hit["start"])
+            count = max(1, round((hit["end"] - hit["start"]) / 5.0))
+            right += sum(sims[first + i, k] >= tenth - 1e-4 for i in range(count))
+        got += min(10, right)
     return got / (10 * len(queries))
 
 
@@ -462,6 +508,8 @@ def main() -> None:
     parser.add_argument("--assets", type=int, default=10_000)
     parser.add_argument("--work", type=Path, default=Path("/tmp/mediasift-bench-search"))
     parser.add_argument("--keep", action="store_true", help="leave the data directory and its server running")
+    parser.add_argument("--compare-src", type=Path, help="another checkout's src/: its server, on the same data, "
+                        "is queried in turn with this one's (A/B under the same load)")  # fmt: skip
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from mediasift.access import Scope
@@ -501,18 +549,24 @@ def main() -> None:
         rows = []
         for mode in ("semantic", "keyword", "hybrid"):
             qs = keyword_queries if mode == "keyword" else queries
-            cases = (("all", one, None), ("type=image", one, "image"), ("tenant=acme", acme, None),
+            cases = (("all", one, None), ("type=image", one, IMAGES), ("tenant=acme", acme, None),
+                     ("source=/library/1", one, COMMON_SOURCE), ("source=/library/7", one, RARE_SOURCE),
                      ("all, 8 clients", eight, None))  # fmt: skip
-            for label, clients, media_type in cases:
-                rows.append((mode, label, latency(clients, qs[:QUERIES], mode, media_type)))
+            for label, clients, where in cases:
+                rows.append((mode, label, latency(clients, qs[:QUERIES], mode, where)))
         exact_ms = exact_scan_ms(db.url, qv[:5], deduped)
         sweep = sweep_ef_search(db.url, lib, qv[:100], deduped, text_ref.id)
         words = keyword_sql_ms(db.url, queries[:20])
         recall = {
             "all": recall_at_10(lib, one[0], queries, qv, None, "default"),
-            "type=image": recall_at_10(lib, one[0], queries[:100], qv[:100], "image", "default"),
+            "type=image": recall_at_10(lib, one[0], queries[:100], qv[:100], IMAGES, "default"),
             "tenant=acme": recall_at_10(lib, acme[0], queries[:100], qv[:100], None, "acme"),
+            "source=/library/1": recall_at_10(lib, one[0], queries[:100], qv[:100], COMMON_SOURCE, "default"),
+            "source=/library/7": recall_at_10(lib, one[0], queries[:100], qv[:100], RARE_SOURCE, "default"),
         }
+        ab = {}
+        if args.compare_src:
+            ab = compare(args.compare_src, env, one[0], keys["default"], queries, keyword_queries)
         started = time.perf_counter()
         fresh_ids = fresh_items(home, settings, fresh)
         ingest_s = time.perf_counter() - started
@@ -545,6 +599,9 @@ def main() -> None:
           f"{semantic_p50 / exact_ms:.3f}x of it")  # fmt: skip
     for kind, ms in words.items():
         print(f"keyword SQL alone, {kind}: median {ms:.1f} ms")
+    for mode, (this, other) in ab.items():
+        print(f"A/B {mode}, one client, p50 / p99 ms: this {this[0]:.1f} / {this[1]:.1f}, "
+              f"{args.compare_src} {other[0]:.1f} / {other[1]:.1f}")  # fmt: skip
     for ef, value, ms in sweep:
         print(f"index alone, hnsw.ef_search {ef}: recall@10 {value:.3f}, median {ms:.1f} ms (SQL)")
     for label, value in recall.items():

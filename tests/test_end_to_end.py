@@ -217,7 +217,8 @@ def test_artifacts_carry_lineage(world: dict[str, Any]) -> None:
 
 
 def _search(world: dict[str, Any], query: str, *extra: str) -> list[dict[str, Any]]:
-    exit_code, out = world["cli"]("search", query, "--json", *extra)
+    """Moments, best first: these tests are about where in an asset the words are."""
+    exit_code, out = world["cli"]("search", query, "--json", "--group", "moment", *extra)
     assert exit_code == 0
     return out["results"]
 

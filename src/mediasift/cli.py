@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import signal
 import sys
 import warnings
@@ -18,6 +19,7 @@ from uuid import UUID
 import typer
 from pydantic import BaseModel
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -27,17 +29,20 @@ from mediasift.mediatype import MediaType
 from mediasift.service_models import (
     Accepted,
     ApiKeyList,
+    AssetFilters,
     AssetList,
+    AssetResult,
     AssetSummary,
     ConfidenceEntry,
     DeadLetterInfo,
     DeadLetterList,
     Drift,
     ExportFormat,
+    Group,
     Lane,
+    PictureMatches,
     Refused,
     SearchMode,
-    SearchResults,
     SimilarList,
 )
 
@@ -585,35 +590,79 @@ def _fmt_time(value: float | None) -> str:
 @app.command("search")
 def search_command(
     query: Annotated[str, typer.Argument(help="What to look for, in plain words.")],
-    limit: Annotated[int, typer.Option("--limit", "-n", min=1, max=1000)] = 10,
+    limit: Annotated[int, typer.Option("--limit", "-n", min=1, max=1000, help="Results (assets or moments).")] = 10,
     media_type: Annotated[MediaType | None, typer.Option("--type", help="Only this media type.")] = None,
     mode: Annotated[
         SearchMode,
         typer.Option("--mode", help="hybrid: words and meaning fused; semantic: meaning only; keyword: words only."),
     ] = SearchMode.HYBRID,
+    group: Annotated[
+        Group, typer.Option("--group", help="asset: one result per asset, its best moments in it; moment: per moment.")
+    ] = Group.ASSET,
+    ingested_after: Annotated[datetime | None, typer.Option(help="Ingested at or after this time.")] = None,
+    ingested_before: Annotated[datetime | None, typer.Option(help="Ingested before this time.")] = None,
+    recorded_after: Annotated[
+        datetime | None, typer.Option(help="Recorded (EXIF capture, container creation) at or after.")
+    ] = None,
+    recorded_before: Annotated[datetime | None, typer.Option(help="Recorded before.")] = None,
+    min_duration: Annotated[float | None, typer.Option(min=0, help="Seconds, at least.")] = None,
+    max_duration: Annotated[float | None, typer.Option(min=0, help="Seconds, at most.")] = None,
+    language: Annotated[str | None, typer.Option(help="ISO 639 code of its text or speech (en, de, ...).")] = None,
+    faces: Annotated[bool | None, typer.Option("--faces/--no-faces", help="Only with (or without) faces.")] = None,
+    label: Annotated[str | None, typer.Option(help="An image label or detected object it shows.")] = None,
+    source_prefix: Annotated[str | None, typer.Option(help="A path or URL it was ingested from begins so.")] = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """Search everything said, written and shown, by its words and its meaning.
+    """Search everything said, written and shown, by its words and its meaning: the best assets,
+    each with its best moments (or, with --group moment, the best moments).
 
-    Keyword matching takes web-search syntax: all the words, "a quoted phrase", or, -excluded."""
-    system = _system()
-    hits = system.search(query, limit=limit, media_type=media_type.value if media_type else None, mode=mode)
+    Keyword matching takes web-search syntax: all the words, "a quoted phrase", or, -excluded.
+    Scores are relevances from 0 to 1, the same scale in every mode."""
+    if language is not None and not re.fullmatch(r"[a-z]{2,3}", language):
+        raise typer.BadParameter("an ISO 639 code in lower case, like en or de", param_hint="--language")
+    try:
+        filters = AssetFilters(
+            ingested_after=ingested_after, ingested_before=ingested_before, recorded_after=recorded_after,
+            recorded_before=recorded_before, min_duration=min_duration, max_duration=max_duration,
+            language=language, has_faces=faces, label=label, source_prefix=source_prefix,
+        )  # fmt: skip
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    found = _system().answers(
+        query, group=group, limit=limit, media_type=media_type.value if media_type else None, mode=mode,
+        filters=filters,
+    )  # fmt: skip
     if as_json:
-        _print_json(SearchResults(results=hits))
+        _print_json(found)
         return
-    if not hits:
+    if not found.results:
         console.print("No results.")
         return
-    table = Table(show_lines=False)
+    table = Table(show_lines=group is Group.ASSET)
     for column in ("score", "type", "asset", "when", "source", "snippet"):
         table.add_column(column, overflow="fold")
-    for hit in hits:
-        when = f"{_fmt_time(hit.start)}–{_fmt_time(hit.end)}" if hit.start is not None else ""
+    for item in found.results:
+        moments = item.moments if isinstance(item, AssetResult) else [item]
         table.add_row(
-            f"{hit.score:.3f}", hit.media_type, str(hit.asset_id)[:8], when,
-            Path(hit.source_path).name if hit.source_path else "", hit.snippet,
+            f"{item.score:.2f}", item.media_type, str(item.asset_id)[:8],
+            "\n".join(_when(m.start, m.end) for m in moments),
+            Path(item.source_path).name if item.source_path else "",
+            "\n".join(_marked(m.snippet, m.highlights) for m in moments),
         )  # fmt: skip
     console.print(table)
+
+
+def _when(start: float | None, end: float | None) -> str:
+    return f"{_fmt_time(start)}–{_fmt_time(end)}" if start is not None else ""
+
+
+def _marked(snippet: str, highlights: list[tuple[int, int]]) -> str:
+    """The snippet with its matched words in bold (rich markup; the rest escaped)."""
+    out, last = [], 0
+    for start, end in highlights:
+        out += [escape(snippet[last:start]), "[bold]", escape(snippet[start:end]), "[/bold]"]
+        last = end
+    return "".join([*out, escape(snippet[last:])])
 
 
 @assets_app.command("list")
@@ -637,21 +686,32 @@ def assets_list(
 
 @app.command("similar")
 def similar_command(
-    asset: Annotated[str, typer.Argument(help="Asset id, or an unambiguous prefix of one.")],
+    asset: Annotated[str | None, typer.Argument(help="Asset id, or an unambiguous prefix of one.")] = None,
+    image: Annotated[
+        Path | None, typer.Option("--image", help="A picture file: the images and video shots that look like it.")
+    ] = None,
     limit: Annotated[int, typer.Option("--limit", "-n", min=1, max=1000)] = 10,
     as_json: JsonFlag = False,
 ) -> None:
     """The assets most like this one, near-duplicates first (pictures by look and content, the rest
-    by their text), with the moments that match."""
+    by their text), with the moments that match; or, with --image, those whose pictures look like
+    a picture file."""
+    from mediasift.media.pictures import Unreadable
     from mediasift.service import AssetNotFound
 
+    if (asset is None) == (image is None):
+        raise typer.BadParameter("give an asset id or --image FILE (one of them)")
     system = _system()
+    found: SimilarList | PictureMatches
     try:
-        asset_id = system.resolve(asset)
-    except AssetNotFound as exc:
-        errors.print(f"[red]{exc}[/red]")
+        if image is not None:
+            found = system.similar_to_picture(image.read_bytes(), limit=limit)
+        else:
+            asset_id = system.resolve(asset or "")
+            found = SimilarList.of(asset_id, system.similar(asset_id, limit=limit))
+    except (AssetNotFound, Unreadable, OSError) as exc:
+        errors.print(f"[red]{escape(str(exc))}[/red]")
         raise typer.Exit(2) from None
-    found = SimilarList.of(asset_id, system.similar(asset_id, limit=limit))
     if as_json:
         _print_json(found)
         return

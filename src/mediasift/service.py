@@ -32,6 +32,7 @@ from mediasift.db import webhooks as webhook_repo
 from mediasift.db import workers as worker_repo
 from mediasift.db.connection import Database
 from mediasift.db.inference_cache import InferenceCacheTable
+from mediasift.db.search_filters import NO_FILTERS, AssetFilters
 from mediasift.db.server import stop_embedded
 from mediasift.events.delivery import WEBHOOK_GROUP, WEBHOOK_KIND, WebhookDelivery
 from mediasift.events.kafka import KafkaSink
@@ -47,6 +48,7 @@ from mediasift.jobs.model import DeadLetter, Lane
 from mediasift.jobs.runtime import RetryPolicy, Worker
 from mediasift.jobs.topic import open_topic
 from mediasift.keyring import KeyRing
+from mediasift.media.pictures import decode_picture, perceptual_hash
 from mediasift.models import devices
 from mediasift.net.addresses import check_public
 from mediasift.net.errors import Unacceptable
@@ -60,9 +62,10 @@ from mediasift.pipeline.execute import load_asset
 from mediasift.pipeline.failures import about_input, classify
 from mediasift.pipeline.jobs import JOB_KIND, PipelineJobs
 from mediasift.pipeline.operator import Operator
+from mediasift.search.answers import Group, answer
 from mediasift.search.hits import Hit
 from mediasift.search.hybrid import SearchMode, search
-from mediasift.search.similar import SimilarAsset, similar
+from mediasift.search.similar import SimilarAsset, like_picture, similar
 from mediasift.service_errors import AssetNotFound, NotReady, QueueFull
 from mediasift.service_exports import Exports
 from mediasift.service_models import (
@@ -94,10 +97,12 @@ from mediasift.service_models import (
     ModelInfo,
     ModelListing,
     OperatorRun,
+    PictureMatches,
     QueueInfo,
     RefusedFile,
     Reprocessed,
     RunSeconds,
+    SearchResults,
     Status,
     WebhookInfo,
     WebhookList,
@@ -674,13 +679,49 @@ class Mediasift:
         media_type: str | None = None,
         mode: SearchMode = SearchMode.HYBRID,
         tenant: str | None = None,
+        filters: AssetFilters = NO_FILTERS,
     ) -> list[Hit]:
-        """Best moments first, of ``tenant``'s assets (every tenant's when None)."""
-        return search(self.db, self.inference, query, limit=limit, media_type=media_type, mode=mode, tenant=tenant)
+        """Best hits first, one per segment time window, of ``tenant``'s assets (every tenant's when
+        None) that ``filters`` leave: the raw ranking (:meth:`answers` is what a person reads)."""
+        return search(
+            self.db, self.inference, query, limit=limit, media_type=media_type, mode=mode, tenant=tenant,
+            filters=filters,
+        )  # fmt: skip
+
+    def answers(
+        self,
+        query: str,
+        *,
+        group: Group = Group.ASSET,
+        limit: int = 10,
+        media_type: str | None = None,
+        mode: SearchMode = SearchMode.HYBRID,
+        tenant: str | None = None,
+        filters: AssetFilters = NO_FILTERS,
+    ) -> SearchResults:
+        """The ``limit`` best assets (each with its best moments) or moments for ``query``, of
+        ``tenant``'s assets (every tenant's when None) that ``filters`` leave: readable scores (0-1),
+        the query's words marked in each snippet, and the keyframe or thumbnail of each moment, all
+        a page needs to show them."""
+        found = answer(
+            self.db, self.inference, query, group=group, limit=limit, media_type=media_type, mode=mode,
+            tenant=tenant, filters=filters,
+        )  # fmt: skip
+        return SearchResults.of(query, mode, group, found)
 
     def similar(self, asset_id: UUID, *, limit: int = 10, tenant: str | None = None) -> list[SimilarAsset]:
         """The assets of ``tenant`` (every tenant's when None) most like ``asset_id``."""
         return similar(self.db, self.inference, asset_id, limit=limit, tenant=tenant)
+
+    def similar_to_picture(self, data: bytes, *, limit: int = 10, tenant: str | None = None) -> PictureMatches:
+        """The assets of ``tenant`` (every tenant's when None) whose pictures are most like the image
+        file ``data`` (query by example). :class:`mediasift.media.pictures.Unreadable` (a ValueError,
+        with the reason) when it is not a picture, or one over ``max_image_pixels``."""
+        pixels = decode_picture(data, self.settings.max_image_pixels)
+        phash = perceptual_hash(pixels)
+        return PictureMatches.of(
+            phash, like_picture(self.db, self.inference, pixels, phash, limit=limit, tenant=tenant)
+        )
 
     def resolve(self, asset_ref: str, *, tenant: str | None = None) -> UUID:
         """An asset id of ``tenant`` (any tenant when None) from a full id or an unambiguous prefix."""

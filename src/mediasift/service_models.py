@@ -25,13 +25,15 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
 
 from mediasift.db.assets import AssetRow
+from mediasift.db.search_filters import AssetFilters as AssetFilters
 from mediasift.exports.subtitles import SRT_MIME, VTT_MIME
 from mediasift.ingest.service import Accepted as Accepted
 from mediasift.ingest.service import Refused as Refused
 from mediasift.jobs.model import DeadLetter
 from mediasift.jobs.model import Lane as Lane
 from mediasift.models.devices import GpuStats
-from mediasift.search.hits import Hit
+from mediasift.search.answers import AssetAnswer, Moment
+from mediasift.search.answers import Group as Group
 from mediasift.search.hybrid import SearchMode as SearchMode
 from mediasift.search.similar import SimilarAsset
 
@@ -335,10 +337,76 @@ class Reprocessed(Result):
 # -- search -----------------------------------------------------------------------------------------
 
 
-class SearchResults(Result):
-    """``search --json`` and ``GET /search``: moments, best first."""
+class MomentResult(Result):
+    """A stretch of an asset a search found (adjacent and overlapping hits merged). ``score`` is
+    its relevance, 0 to 1, the same scale in every mode (:mod:`mediasift.search.relevance`); ``snippet``
+    its best text, and ``highlights`` the query's words in it as ``[start, end)`` offsets in
+    Unicode code points (a page wraps each in ``<mark>``); ``keyframe`` the sha256 of a picture
+    showing it (a video shot's keyframe covering it, an image's thumbnail; ``GET /v1/blobs/{sha256}``),
+    None when there is none; ``matched`` the rankings that found it (``keyword``, ``text``, ``clip``)."""
 
-    results: list[Hit]
+    asset_id: UUID
+    media_type: str
+    source_path: str | None
+    start: float | None
+    end: float | None
+    score: float = Field(ge=0, le=1)
+    snippet: str
+    highlights: list[tuple[int, int]]
+    kind: str
+    matched: list[str]
+    keyframe: str | None
+
+    @classmethod
+    def of(cls, moment: Moment) -> MomentResult:
+        return cls(
+            asset_id=moment.asset_id, media_type=moment.media_type, source_path=moment.source_path,
+            start=moment.start, end=moment.end, score=moment.relevance, snippet=moment.snippet,
+            highlights=list(moment.highlights), kind=moment.kind, matched=list(moment.matched),
+            keyframe=moment.picture,
+        )  # fmt: skip
+
+
+class AssetResult(Result):
+    """An asset a search found: ``score`` is its best moment's, ``keyframe`` the first picture among
+    its moments', ``moments`` its best moments first (at most five)."""
+
+    asset_id: UUID
+    media_type: str
+    source_path: str | None
+    score: float = Field(ge=0, le=1)
+    keyframe: str | None
+    moments: list[MomentResult]
+
+    @classmethod
+    def of(cls, found: AssetAnswer) -> AssetResult:
+        return cls(
+            asset_id=found.asset_id, media_type=found.media_type, source_path=found.source_path,
+            score=found.relevance, keyframe=found.picture, moments=[MomentResult.of(m) for m in found.moments],
+        )  # fmt: skip
+
+
+class SearchResults(Result):
+    """``search --json`` and ``GET /v1/search``: best first, in the order of the search's ranking
+    (hybrid: reciprocal rank fusion, which rewards words and meaning agreeing; a result may rank
+    above one with a higher score). ``group`` says what ``results`` are: ``asset`` (the default),
+    one per asset with its best moments; ``moment``, one per moment."""
+
+    query: str
+    mode: SearchMode
+    group: Group
+    results: list[AssetResult] | list[MomentResult]
+
+    @classmethod
+    def of(
+        cls, query: str, mode: SearchMode, group: Group, found: Sequence[AssetAnswer] | Sequence[Moment]
+    ) -> SearchResults:
+        results: list[AssetResult] | list[MomentResult] = (
+            [AssetResult.of(item) for item in found if isinstance(item, AssetAnswer)]
+            if group is Group.ASSET
+            else [MomentResult.of(item) for item in found if isinstance(item, Moment)]
+        )
+        return cls(query=query, mode=mode, group=group, results=results)
 
 
 class SimilarMatch(Result):
@@ -372,6 +440,20 @@ class SimilarList(Result):
     @classmethod
     def of(cls, asset_id: UUID, found: Sequence[SimilarAsset]) -> SimilarList:
         return cls(asset_id=asset_id, similar=[SimilarItem.model_validate(item.to_json()) for item in found])
+
+
+class PictureMatches(Result):
+    """``similar --image FILE --json`` and ``POST /v1/search/by-image``: the assets whose pictures
+    (images, video keyframes) are most like the one given, near-duplicates first; each match's
+    ``other_start``/``other_end`` is the video shot's time (None for an image). ``phash`` is the
+    picture's own perceptual hash."""
+
+    phash: str
+    similar: list[SimilarItem]
+
+    @classmethod
+    def of(cls, phash: str, found: Sequence[SimilarAsset]) -> PictureMatches:
+        return cls(phash=phash, similar=[SimilarItem.model_validate(item.to_json()) for item in found])
 
 
 # -- status -----------------------------------------------------------------------------------------

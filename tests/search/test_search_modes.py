@@ -113,7 +113,15 @@ def test_the_cli_takes_a_mode_and_says_what_matched(library: tuple[Mediasift, di
     }
     result = CliRunner(env=env).invoke(app, ["search", "XJ-9000", "--mode", "keyword", "--json"])
     assert result.exit_code == 0, result.output
-    (hit,) = json.loads(result.output)["results"]
-    assert Path(hit["source_path"]).stem == "manual" and hit["matched"] == ["keyword"]
+    answer = json.loads(result.output)
+    assert (answer["group"], answer["mode"]) == ("asset", "keyword"), "assets by default"
+    (found,) = answer["results"]
+    (hit,) = found["moments"]
+    assert Path(found["source_path"]).stem == "manual" and hit["matched"] == ["keyword"]
+    marked = [hit["snippet"][start:end] for start, end in hit["highlights"]]
+    assert marked == ["XJ", "9000"] and 0.5 < hit["score"] == found["score"] <= 1, "a keyword match reads >= 0.5"
+    moments = CliRunner(env=env).invoke(app, ["search", "XJ-9000", "--mode", "keyword", "--group", "moment", "--json"])
+    (moment,) = json.loads(moments.output)["results"]
+    assert moment == hit, "one moment, the same either way"
     bad = CliRunner(env=env).invoke(app, ["search", "XJ-9000", "--mode", "fuzzy"])
     assert bad.exit_code == 2 and "fuzzy" in bad.output

@@ -117,6 +117,18 @@ def encode_audio(out: OutputContainer, stream: AudioStream, planar: np.ndarray, 
     out.mux(stream.encode(None))
 
 
+def write_m4a(path: Path, planar: np.ndarray, rate: int, creation_time: datetime | None = None) -> Path:
+    """Float planar samples as AAC in MP4, with the container's creation time (as a phone writes it)."""
+    with av.open(str(path), "w", format="mp4") as out:
+        if creation_time is not None:
+            out.metadata["creation_time"] = creation_time.strftime("%Y-%m-%dT%H:%M:%S.000000Z")
+        stream = cast(
+            AudioStream, out.add_stream("aac", rate=rate, layout="mono" if planar.shape[0] == 1 else "stereo")
+        )
+        encode_audio(out, stream, planar.astype(np.float32), rate)
+    return path
+
+
 def read_audio(path: Path) -> tuple[np.ndarray, int]:
     """Decode any audio file to float planar samples (channels x n) and its sample rate."""
     resampler = av.AudioResampler(format="fltp")

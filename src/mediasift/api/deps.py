@@ -3,14 +3,13 @@ server paths turned into names a client may see."""
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import PurePosixPath
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Query, Request
 
 from mediasift.access import Principal, check_tenant_name
-from mediasift.search.hits import Hit
+from mediasift.service_models import AssetResult, MomentResult, SearchResults
 
 TenantQuery = Annotated[
     str | None,
@@ -60,5 +59,15 @@ def public_source(source: str) -> str:
     return "file:" + PurePosixPath(source).name
 
 
-def public_hit(hit: Hit) -> Hit:
-    return replace(hit, source_path=public_source(hit.source_path) if hit.source_path else None)
+def public_results(found: SearchResults) -> SearchResults:
+    """Search results with each source as a client may see it (:func:`public_source`)."""
+    results = [
+        _seen(item, moments=[_seen(m) for m in item.moments]) if isinstance(item, AssetResult) else _seen(item)
+        for item in found.results
+    ]
+    return found.model_copy(update={"results": results})
+
+
+def _seen(item: AssetResult | MomentResult, **update: object) -> AssetResult | MomentResult:
+    source = public_source(item.source_path) if item.source_path else None
+    return item.model_copy(update={"source_path": source, **update})

@@ -82,10 +82,14 @@ def ui_needed_scope(method: str, path: str) -> KeyScope:
     return KeyScope.READ if method in SAFE_METHODS or path in UI_READ_WRITES else KeyScope.WRITE
 
 
+# POSTs that only read: a query too big for a URL (a picture to search by).
+READING_POSTS = frozenset({"/v1/search/by-image"})
+
+
 def needed_scope(method: str, path: str) -> KeyScope:
     if path.startswith(ADMIN_PREFIXES):
         return KeyScope.ADMIN
-    return KeyScope.READ if method in SAFE_METHODS else KeyScope.WRITE
+    return KeyScope.READ if method in SAFE_METHODS or (method == "POST" and path in READING_POSTS) else KeyScope.WRITE
 
 
 def _header(scope: Scope, name: bytes) -> str:

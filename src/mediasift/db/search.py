@@ -9,6 +9,8 @@ from typing import Any
 import numpy as np
 from psycopg import Connection, sql
 
+from mediasift.db.search_filters import NO_FILTERS, AssetFilters, asset_condition
+
 Conn = Connection[dict[str, Any]]
 
 _ensured: set[tuple[str, str, int]] = set()
@@ -43,10 +45,11 @@ def nearest_segments(
     media_type: str | None,
     tenant: str | None,
     model_version: str | None = None,
+    filters: AssetFilters = NO_FILTERS,
 ) -> list[dict[str, Any]]:
     """Segments nearest to ``query``, best first, with their asset and its latest source path: of
-    ``tenant``'s assets only (every tenant's when None). With ``model_version``, only vectors that
-    version made (another version's may not share its space).
+    ``tenant``'s assets only (every tenant's when None), and those ``filters`` leave. With
+    ``model_version``, only vectors that version made (another version's may not share its space).
 
     Iterative index scans keep a media-type filter from starving the result (pgvector >= 0.8).
     """
@@ -60,7 +63,7 @@ def nearest_segments(
             FROM embeddings e JOIN assets a ON a.id = e.asset_id
             WHERE e.model = %(model)s AND (%(media_type)s::text IS NULL OR a.media_type = %(media_type)s)
               AND (%(version)s::text IS NULL OR e.model_version = %(version)s)
-              AND (%(tenant)s::text IS NULL OR a.tenant = %(tenant)s)
+              AND (%(tenant)s::text IS NULL OR a.tenant = %(tenant)s) AND {filters}
             ORDER BY e.embedding::vector({dim}) <=> %(q)s
             LIMIT %(limit)s
         )
@@ -71,7 +74,7 @@ def nearest_segments(
         FROM nearest n JOIN segments s ON s.id = n.segment_id JOIN assets a ON a.id = s.asset_id
         ORDER BY n.distance
         """
-    ).format(dim=sql.Literal(dim))
+    ).format(dim=sql.Literal(dim), filters=asset_condition(filters))
     return conn.execute(
         query_sql,
         {
@@ -188,17 +191,34 @@ def nearest_text_segments(
     media_type: str | None,
     tenant: str | None,
     model_version: str | None = None,
+    filters: AssetFilters = NO_FILTERS,
 ) -> list[dict[str, Any]]:
     """Segments whose text is nearest to ``query`` by a text model, best first (the fields of
     :func:`nearest_segments`): the ``limit`` nearest distinct texts of the filter, each standing for
     its newest segments (a label shared by thousands of segments gives up to ``limit`` of them).
 
-    A filter that leaves few vectors (a rare media type, a small tenant) is answered by an exact scan
-    of them; otherwise the HNSW index is walked, iteratively, until ``limit`` rows pass the filter.
+    A filter that leaves few vectors (a rare media type, a small tenant, few assets of ``filters``)
+    is answered by an exact scan of them; otherwise the HNSW index is walked, iteratively, until
+    ``limit`` rows pass the filter. A vector passes ``filters`` when a segment of an asset they
+    leave has its text, and only such segments stand for it.
     """
     dim = len(query)
     where = _vector_filters(model, media_type, tenant, model_version)
-    exact = (media_type is not None or tenant is not None) and filtered_vectors(conn, where, EXACT_BELOW) <= EXACT_BELOW
+    if filters:
+        exact = filtered_segments(conn, model, filters, media_type, tenant, EXACT_BELOW) <= EXACT_BELOW
+        if exact:  # the few assets' own vectors, looked up by id (an array: never a hash join of every vector)
+            where = sql.SQL("{} AND v.id = ANY (ARRAY({}))").format(
+                where, _vectors_of_assets(model, filters, media_type, tenant)
+            )
+        else:  # a subplan per row the index yields (an EXISTS would be planned as a join of every row)
+            where = sql.SQL(
+                "{} AND (SELECT true FROM embeddings e JOIN assets a ON a.id = e.asset_id "
+                "WHERE e.search_vector_id = v.id AND {} LIMIT 1)"
+            ).format(where, asset_condition(filters))
+    else:
+        exact = (media_type is not None or tenant is not None) and filtered_vectors(
+            conn, where, EXACT_BELOW
+        ) <= EXACT_BELOW
     if exact:  # "+ 0": not the index's ordering, so the planner scans the filtered rows instead
         order = sql.SQL("(v.embedding::vector({dim}) <=> %(q)s) + 0").format(dim=sql.Literal(dim))
     else:
@@ -215,7 +235,8 @@ def nearest_text_segments(
         ),
         shown AS (
             SELECT n.distance, e.segment_id FROM nearest n
-            CROSS JOIN LATERAL (SELECT e.segment_id FROM embeddings e WHERE e.search_vector_id = n.id
+            CROSS JOIN LATERAL (SELECT e.segment_id FROM embeddings e JOIN assets a ON a.id = e.asset_id
+                                WHERE e.search_vector_id = n.id AND {filters}
                                 ORDER BY e.segment_id DESC LIMIT %(limit)s) e
             ORDER BY n.distance, e.segment_id DESC
             LIMIT %(limit)s
@@ -227,8 +248,39 @@ def nearest_text_segments(
         FROM shown n JOIN segments s ON s.id = n.segment_id
         ORDER BY n.distance, s.id DESC
         """
-    ).format(dim=sql.Literal(dim), where=where, order=order)
+    ).format(dim=sql.Literal(dim), where=where, order=order, filters=asset_condition(filters))
     return conn.execute(query_sql, {"q": query, "limit": limit}).fetchall()
+
+
+def _vectors_of_assets(model: str, filters: AssetFilters, media_type: str | None, tenant: str | None) -> sql.Composed:
+    """The shared text vectors some segment of an asset that ``filters`` leave points at (one row per
+    segment)."""
+    return sql.SQL(
+        "SELECT e.search_vector_id FROM embeddings e JOIN assets a ON a.id = e.asset_id "
+        "WHERE e.model = {model} AND e.search_vector_id IS NOT NULL AND {filters}"
+    ).format(model=sql.Literal(model), filters=_with_type_and_tenant(filters, media_type, tenant))
+
+
+def _with_type_and_tenant(filters: AssetFilters, media_type: str | None, tenant: str | None) -> sql.Composable:
+    parts = [asset_condition(filters)]
+    for column, value in (("media_type", media_type), ("tenant", tenant)):
+        if value is not None:
+            parts.append(sql.SQL("a.{} = {}").format(sql.Identifier(column), sql.Literal(value)))
+    return sql.SQL(" AND ").join(parts)
+
+
+def filtered_segments(
+    conn: Conn, model: str, filters: AssetFilters, media_type: str | None, tenant: str | None, cap: int
+) -> int:
+    """How many of ``model``'s embedded segments the assets of ``filters`` have, counted up to ``cap`` + 1:
+    an upper bound of the distinct vectors an exact scan would read."""
+    row = conn.execute(
+        sql.SQL("SELECT count(*) AS n FROM ({} LIMIT {}) c").format(
+            _vectors_of_assets(model, filters, media_type, tenant), sql.Literal(cap + 1)
+        )
+    ).fetchone()
+    assert row is not None
+    return int(row["n"])
 
 
 # -- keyword search -----------------------------------------------------------------------------------
@@ -243,21 +295,31 @@ KEYWORD_CANDIDATES = 2000
 
 
 def matching_segments(
-    conn: Conn, query: str, *, limit: int, media_type: str | None, tenant: str | None
+    conn: Conn,
+    query: str,
+    *,
+    limit: int,
+    media_type: str | None,
+    tenant: str | None,
+    filters: AssetFilters = NO_FILTERS,
 ) -> list[dict[str, Any]]:
     """Segments whose text matches ``query`` in web-search syntax (all the words; "a phrase";
     ``or``; ``-excluded``), best ``ts_rank_cd`` first, shorter texts first among equals. Words are
     matched as written, lowercased (the ``simple`` configuration: no stemming, no stop words, any
     language), through the GIN index on ``segments.tsv``. ``text`` is the fragment that matched.
-    At most :data:`KEYWORD_CANDIDATES` matches of the phrase and as many of all the words are ranked."""
-    filters: list[sql.Composable] = [
+    At most :data:`KEYWORD_CANDIDATES` matches of the phrase and as many of all the words are ranked,
+    of the assets ``filters`` leave."""
+    conditions: list[sql.Composable] = [
         sql.SQL("s.{} = {}").format(sql.Identifier(column), sql.Literal(value))
         for column, value in (("media_type", media_type), ("tenant", tenant))
         if value is not None
     ]
+    if filters:
+        of_assets = sql.SQL("EXISTS (SELECT 1 FROM assets a WHERE a.id = s.asset_id AND {})")
+        conditions.append(of_assets.format(asset_condition(filters)))
 
     def candidates(tsquery: str) -> sql.Composed:
-        where = sql.SQL(" AND ").join([sql.SQL("s.tsv @@ " + tsquery), *filters])
+        where = sql.SQL(" AND ").join([sql.SQL("s.tsv @@ " + tsquery), *conditions])
         return sql.SQL("(SELECT s.id, s.tsv, length(s.text) AS chars FROM segments s WHERE {} LIMIT {})").format(
             where, sql.Literal(KEYWORD_CANDIDATES)
         )
@@ -288,3 +350,34 @@ def matching_segments(
         all_words=candidates("websearch_to_tsquery('simple', %(query)s)"),
     )
     return conn.execute(query_sql, {"query": query, "limit": limit, "headline": HEADLINE_OPTIONS}).fetchall()
+
+
+# -- what a result shows ------------------------------------------------------------------------------
+
+
+def pictures_of(conn: Conn, moments: list[tuple[Any, float | None, float | None]]) -> list[str | None]:
+    """For each (asset id, start, end): the sha256 of the picture that shows it, or None. A timed
+    moment of a video: the keyframe of a shot it overlaps, the one nearest its middle; otherwise
+    (an image, an untimed moment, a video moment no keyframe covers): the asset's thumbnail."""
+    if not moments:
+        return []
+    rows = conn.execute(
+        """
+        SELECT m.n,
+            coalesce(
+                (SELECT k.data ->> 'blob' FROM segments k
+                 WHERE k.asset_id = m.asset_id AND k.kind = 'keyframe' AND m.start_s IS NOT NULL
+                   AND k.start_s <= coalesce(m.end_s, m.start_s) AND k.end_s >= m.start_s
+                 ORDER BY abs((k.data ->> 'time')::float8 - (m.start_s + coalesce(m.end_s, m.start_s)) / 2)
+                 LIMIT 1),
+                (SELECT t.blob_sha256 FROM artifacts t
+                 WHERE t.asset_id = m.asset_id AND t.kind = 'thumbnail' AND t.blob_sha256 IS NOT NULL
+                 ORDER BY t.id DESC LIMIT 1)
+            ) AS picture
+        FROM unnest(%(assets)s::uuid[], %(starts)s::float8[], %(ends)s::float8[]) WITH ORDINALITY
+            AS m(asset_id, start_s, end_s, n)
+        ORDER BY m.n
+        """,
+        {"assets": [m[0] for m in moments], "starts": [m[1] for m in moments], "ends": [m[2] for m in moments]},
+    ).fetchall()
+    return [row["picture"] for row in rows]

@@ -31,19 +31,19 @@ def vectors_of(conn: Conn, asset_id: UUID, model: str, limit: int) -> list[dict[
 
 
 def phash_neighbours(
-    conn: Conn, asset_id: UUID, keys: list[str], hashes: list[str], max_distance: int, tenant: str | None
+    conn: Conn, asset_id: UUID | None, keys: list[str], hashes: list[str], max_distance: int, tenant: str | None
 ) -> list[dict[str, Any]]:
     """Pictures of other assets within ``max_distance`` bits of each of ``hashes`` (64-bit hex, the
     query pictures named by ``keys``): query_key, asset_id, media_type, source_path, start_s, end_s
     (of the matching picture's label segment) and distance; of ``tenant``'s assets only (every
-    tenant's when None). A scan of every stored hash."""
+    tenant's when None), but ``asset_id`` (None: every asset). A scan of every stored hash."""
     return conn.execute(
         """
         WITH q AS (SELECT * FROM unnest(%(keys)s::text[], %(hashes)s::text[]) AS q(key, phash)),
         hits AS (
             SELECT q.key AS query_key, o.asset_id, o.key,
                    bit_count(('x' || q.phash)::bit(64) # ('x' || (o.data->>'phash'))::bit(64)) AS distance
-            FROM q JOIN artifacts o ON o.kind = 'phash' AND o.asset_id <> %(asset)s
+            FROM q JOIN artifacts o ON o.kind = 'phash' AND o.asset_id IS DISTINCT FROM %(asset)s::uuid
         )
         SELECT h.query_key, h.asset_id, a.media_type, h.distance, s.start_s, s.end_s,
                (SELECT src.source FROM asset_sources src WHERE src.asset_id = h.asset_id

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -186,7 +187,22 @@ def _scan(container: InputContainer, streams: list[VideoStream | AudioStream]) -
 def _common(container: InputContainer, tracks: list[_Track], fmt: AVFormat) -> dict[str, Any]:
     duration = _duration(container, tracks, fmt)
     bitrate = container.bit_rate or round(sum(t.bytes for t in tracks) * 8 / max(duration, 1e-3))
-    return {"container": fmt.name, "duration": round(duration, 3), "bitrate": bitrate}
+    meta: dict[str, Any] = {"container": fmt.name, "duration": round(duration, 3), "bitrate": bitrate}
+    recorded = _creation_time(container.metadata.get("creation_time"))
+    return meta | ({"recorded_at": recorded} if recorded else {})
+
+
+def _creation_time(value: object) -> str | None:
+    """The container's creation time (MP4/MOV ``mvhd``, Matroska ``DateUTC``) as ISO 8601 UTC; None
+    when absent, unreadable, or a muxer's zero (1904 or 1970)."""
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(value.strip())
+    except ValueError:
+        return None
+    moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    return None if moment.year <= 1970 else moment.isoformat()
 
 
 def _duration(container: InputContainer, tracks: list[_Track], fmt: AVFormat) -> float:

@@ -1,5 +1,9 @@
 """What a search returns: moments (a segment of an asset, or the whole of it), and the fusion of
-several rankings of them into one."""
+several rankings of them into one.
+
+Each hit carries two scores: ``score``, the ranking's own (a cosine, a ``ts_rank_cd``, a fusion
+value), which orders; and ``relevance``, the same evidence on one readable scale from 0 to 1
+(:mod:`mediasift.search.relevance`), which is what a person is shown."""
 
 from __future__ import annotations
 
@@ -7,6 +11,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 from uuid import UUID
+
+from mediasift.search import relevance
 
 SNIPPET_CHARS = 240
 RRF_K = 60  # the usual reciprocal-rank-fusion constant: damps the weight of the very top ranks
@@ -19,7 +25,8 @@ class Hit:
     """One moment found. ``score`` is the cosine similarity of its best segment when one vector
     ranking decided, its keyword rank (``ts_rank_cd``) in keyword mode, and the reciprocal-rank-fusion
     score (at most 3 / 61) when several rankings were fused. ``matched`` names the rankings that
-    found it: ``keyword``, ``text`` (the text embedding), ``clip``."""
+    found it: ``keyword``, ``text`` (the text embedding), ``clip``. ``relevance`` is the readable
+    score (0-1, the same meaning in every mode)."""
 
     asset_id: UUID
     media_type: str
@@ -30,6 +37,7 @@ class Hit:
     snippet: str
     kind: str
     matched: tuple[str, ...] = ()
+    relevance: float = 0.0
 
 
 def snippet(text: str | None) -> str:
@@ -57,6 +65,7 @@ def moments(rows: list[dict[str, Any]], matched: str) -> list[Hit]:
                 snippet=snippet(row["text"]),
                 kind=row["kind"],
                 matched=(matched,),
+                relevance=relevance.calibrated(matched, float(row["score"])),
             )
         )
     return hits
@@ -72,17 +81,29 @@ def fuse(rankings: Sequence[list[Hit]]) -> list[Hit]:
     the rankings it appears in, so agreement between rankings wins and no similarity scale has to be
     compared with another (CLIP cosines sit near 0.3, text ones anywhere up to 1). A moment keeps the
     hit of the first ranking that has it (put the one whose snippet best says why it matched first);
-    its score becomes the fused one and ``matched`` names every ranking that found it. Ties keep the
+    its score becomes the fused one, its relevance the combination of each ranking's
+    (:func:`relevance.combined`), and ``matched`` names every ranking that found it. Ties keep the
     order in which the moments were first seen."""
     fused: dict[MomentKey, float] = {}
     first: dict[MomentKey, Hit] = {}
     found_by: dict[MomentKey, list[str]] = {}
+    evidence: dict[MomentKey, list[float]] = {}
     for ranking in rankings:
         for rank, hit in enumerate(ranking, start=1):
             key = (hit.asset_id, hit.start, hit.end)
             fused[key] = fused.get(key, 0.0) + 1.0 / (RRF_K + rank)
             first.setdefault(key, hit)
             names = found_by.setdefault(key, [])
+            if not set(hit.matched) <= set(names):  # a ranking's first (best) hit of the moment counts
+                evidence.setdefault(key, []).append(hit.relevance)
             names += [name for name in hit.matched if name not in names]
     order = sorted(fused, key=lambda key: -fused[key])
-    return [replace(first[key], score=round(fused[key], 6), matched=tuple(found_by[key])) for key in order]
+    return [
+        replace(
+            first[key],
+            score=round(fused[key], 6),
+            matched=tuple(found_by[key]),
+            relevance=relevance.combined(evidence.get(key, [])),
+        )
+        for key in order
+    ]

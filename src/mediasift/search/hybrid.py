@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from enum import StrEnum
+from functools import partial
 from typing import TYPE_CHECKING
 
 from mediasift.db.connection import Database
+from mediasift.db.search_filters import NO_FILTERS, AssetFilters
 from mediasift.search import lexical, semantic
 from mediasift.search.hits import Hit, fuse
 
@@ -38,6 +40,7 @@ def search(
     media_type: str | None = None,
     mode: SearchMode = SearchMode.HYBRID,
     tenant: str | None = None,
+    filters: AssetFilters = NO_FILTERS,
 ) -> list[Hit]:
     """Best moments first: one hit per asset and time window (the best of its segments).
 
@@ -46,18 +49,32 @@ def search(
     reciprocal rank fusion, keyword matches first among equals (their snippet shows the words). When
     no text has all the words and no CLIP model is configured, this is meaning-based search alone:
     nearest first, scored by cosine similarity, however far. Only ``tenant``'s assets are searched
-    (every tenant's when None).
+    (every tenant's when None), and of them those ``filters`` leave.
     """
-    depth = limit * DEPTH_PER_RESULT
+    return ranked(
+        db, inference, query, depth=limit * DEPTH_PER_RESULT, media_type=media_type, mode=mode, tenant=tenant,
+        filters=filters,
+    )[:limit]  # fmt: skip
+
+
+def ranked(
+    db: Database,
+    inference: Inference,
+    query: str,
+    *,
+    depth: int,
+    media_type: str | None,
+    mode: SearchMode,
+    tenant: str | None,
+    filters: AssetFilters,
+) -> list[Hit]:
+    """Every hit of :func:`search` whose rankings were read ``depth`` deep, best first, uncut."""
+    words = partial(lexical.rank, db, query, depth=depth, media_type=media_type, tenant=tenant, filters=filters)
     if mode is SearchMode.KEYWORD:
-        return lexical.rank(db, query, depth=depth, media_type=media_type, tenant=tenant)[:limit]
-    words = (
-        _keyword_side.submit(lexical.rank, db, query, depth=depth, media_type=media_type, tenant=tenant)
-        if mode is SearchMode.HYBRID
-        else None
-    )
-    vectors = semantic.rank(db, inference, query, depth=depth, media_type=media_type, tenant=tenant)
-    keyword = words.result() if words is not None else []
+        return words()
+    keyword_side = _keyword_side.submit(words) if mode is SearchMode.HYBRID else None
+    vectors = semantic.rank(db, inference, query, depth=depth, media_type=media_type, tenant=tenant, filters=filters)
+    keyword = keyword_side.result() if keyword_side is not None else []
     if not keyword and vectors.clip is None:
-        return vectors.text[:limit]
-    return fuse([keyword, *vectors.above_floors()])[:limit]
+        return vectors.text
+    return fuse([keyword, *vectors.above_floors()])

@@ -5,12 +5,17 @@ from __future__ import annotations
 
 from mediasift.db import search as search_repo
 from mediasift.db.connection import Database
+from mediasift.db.search_filters import AssetFilters
 from mediasift.search.hits import Hit, moments
 
 
-def rank(db: Database, query: str, *, depth: int, media_type: str | None, tenant: str | None) -> list[Hit]:
-    """Up to ``depth`` moments of ``tenant``'s assets (every tenant's when None) whose text has every
-    word of ``query`` (web-search syntax), best first."""
+def rank(
+    db: Database, query: str, *, depth: int, media_type: str | None, tenant: str | None, filters: AssetFilters
+) -> list[Hit]:
+    """Up to ``depth`` moments of ``tenant``'s assets (every tenant's when None) that ``filters``
+    leave, whose text has every word of ``query`` (web-search syntax), best first."""
     with db.transaction() as conn:
-        rows = search_repo.matching_segments(conn, query, limit=depth, media_type=media_type, tenant=tenant)
+        rows = search_repo.matching_segments(
+            conn, query, limit=depth, media_type=media_type, tenant=tenant, filters=filters
+        )
     return moments(rows, "keyword")

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from mediasift.db import search as search_repo
 from mediasift.db.connection import Database
+from mediasift.db.search_filters import AssetFilters
 from mediasift.search.hits import Hit, moments
 
 if TYPE_CHECKING:  # the door is handed in; importing it here would load the model catalog with the CLI
@@ -38,9 +39,17 @@ class Rankings:
 
 
 def rank(
-    db: Database, inference: Inference, query: str, *, depth: int, media_type: str | None, tenant: str | None
+    db: Database,
+    inference: Inference,
+    query: str,
+    *,
+    depth: int,
+    media_type: str | None,
+    tenant: str | None,
+    filters: AssetFilters,
 ) -> Rankings:
-    """The ``depth`` nearest segments of ``tenant``'s assets (every tenant's when None) to ``query``
+    """The ``depth`` nearest segments of ``tenant``'s assets (every tenant's when None; those
+    ``filters`` leave) to ``query``
     by each vector model, the query embedded through the inference layer (cached, batched with
     concurrent queries, counted)."""
     vector = inference.embed_query(query)  # by the tier the segments were embedded with
@@ -50,7 +59,7 @@ def rank(
     clip_vector = None if clip is None else inference.clip_query(query)
     with db.transaction() as conn:
         rows = search_repo.nearest_text_segments(
-            conn, inference.text_ref.id, vector, limit=depth, media_type=media_type, tenant=tenant
+            conn, inference.text_ref.id, vector, limit=depth, media_type=media_type, tenant=tenant, filters=filters
         )
         if clip is None or clip_vector is None:
             return Rankings(moments(rows, "text"), None)
@@ -62,5 +71,6 @@ def rank(
             media_type=media_type,
             tenant=tenant,
             model_version=clip.version,
+            filters=filters,
         )
     return Rankings(moments(rows, "text"), moments(picture_rows, "clip"), inference.clip().config.min_similarity)

@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
+import numpy as np
+
 from mediasift.db import search as search_repo
 from mediasift.db import similar as similar_repo
 from mediasift.db.connection import Database
@@ -137,6 +139,31 @@ def similar(
                 mine = by_key[other["query_key"]]
                 moments = (mine["start_s"], mine["end_s"], other["start_s"], other["end_s"])
                 _entry(found, other, basis).add(Match(*moments, None, int(other["distance"])))
+    ranked = sorted(found.values(), key=lambda s: (not s.near_duplicate, -s.similarity))
+    return ranked[:limit]
+
+
+def like_picture(
+    db: Database, inference: Inference, pixels: np.ndarray, phash: str, *, limit: int = 10, tenant: str | None = None
+) -> list[SimilarAsset]:
+    """The ``limit`` assets of ``tenant`` (every tenant's when None) whose pictures (images, video
+    keyframes) are most like ``pixels`` (its perceptual hash ``phash``): near-duplicates first, then
+    by best similarity; each match names the other asset's moment (a video shot's time)."""
+    _, features = inference.labels(pixels)  # the EfficientNet features the labels operator stored
+    found: dict[UUID, SimilarAsset] = {}
+    with db.transaction() as conn:
+        neighbours = search_repo.nearest_segments(
+            conn, inference.features_ref.id, np.asarray(features, dtype=np.float32),
+            limit=max(NEIGHBOURS, limit * 3), media_type=None, tenant=tenant,
+        )  # fmt: skip
+        for other in neighbours:
+            _entry(found, other, "pictures").add(
+                Match(None, None, other["start_s"], other["end_s"], float(other["score"]), None)
+            )
+        for other in similar_repo.phash_neighbours(conn, None, ["query"], [phash], PHASH_NEAR, tenant):
+            _entry(found, other, "pictures").add(
+                Match(None, None, other["start_s"], other["end_s"], None, int(other["distance"]))
+            )
     ranked = sorted(found.values(), key=lambda s: (not s.near_duplicate, -s.similarity))
     return ranked[:limit]
 

@@ -2,15 +2,64 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
 
-from mediasift.api.deps import ReadTenant, public_hit, public_source
+from mediasift.api.deps import ReadTenant, public_results, public_source
 from mediasift.api.problems import documented
+from mediasift.api.routes.assets import MULTIPART_FIELDS
+from mediasift.media.pictures import Unreadable
 from mediasift.mediatype import MediaType
 from mediasift.service import Mediasift
-from mediasift.service_models import SearchMode, SearchResults, SimilarList
+from mediasift.service_models import AssetFilters, Group, PictureMatches, SearchMode, SearchResults, SimilarList
+
+_PICTURE_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {"type": "object", "properties": {"file": {"type": "string", "format": "binary"}}}
+            },
+            "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
+            "image/*": {"schema": {"type": "string", "format": "binary"}},
+        },
+    }
+}
+
+
+def search_filters(
+    ingested_after: Annotated[datetime | None, Query(description="Ingested at or after (ISO 8601).")] = None,
+    ingested_before: Annotated[datetime | None, Query(description="Ingested before (ISO 8601).")] = None,
+    recorded_after: Annotated[
+        datetime | None, Query(description="Recorded at or after: EXIF capture time, container creation time.")
+    ] = None,
+    recorded_before: Annotated[datetime | None, Query(description="Recorded before.")] = None,
+    min_duration: Annotated[float | None, Query(ge=0, allow_inf_nan=False, description="Seconds, at least.")] = None,
+    max_duration: Annotated[float | None, Query(ge=0, allow_inf_nan=False, description="Seconds, at most.")] = None,
+    language: Annotated[
+        str | None, Query(pattern="^[a-z]{2,3}$", description="ISO 639 code of a text's or speech's language.")
+    ] = None,
+    has_faces: Annotated[bool | None, Query(description="Only assets with (true) or without (false) faces.")] = None,
+    label: Annotated[
+        str | None, Query(min_length=1, max_length=100, description="An image label or detected object it shows.")
+    ] = None,
+    source_prefix: Annotated[
+        str | None, Query(min_length=1, max_length=1000, description="A source it was ingested from begins so.")
+    ] = None,
+) -> AssetFilters:
+    """The filters of a search request; 422 with the reason for a range that cannot hold anything."""
+    try:
+        return AssetFilters(
+            ingested_after=ingested_after, ingested_before=ingested_before, recorded_after=recorded_after,
+            recorded_before=recorded_before, min_duration=min_duration, max_duration=max_duration,
+            language=language, has_faces=has_faces, label=label, source_prefix=source_prefix,
+        )  # fmt: skip
+    except ValueError as exc:
+        raise HTTPException(422, str(exc)) from None
 
 
 def router(system: Mediasift) -> APIRouter:
@@ -20,15 +69,49 @@ def router(system: Mediasift) -> APIRouter:
     def search(
         q: Annotated[str, Query(min_length=1, max_length=1000, description="What to look for.")],
         tenant: ReadTenant,
+        filters: Annotated[AssetFilters, Depends(search_filters)],
         media_type: Annotated[MediaType | None, Query(alias="type")] = None,
         mode: SearchMode = SearchMode.HYBRID,
-        limit: Annotated[int, Query(ge=1, le=1000)] = 10,
+        group: Annotated[Group, Query(description="asset: one result per asset; moment: per moment.")] = Group.ASSET,
+        limit: Annotated[int, Query(ge=1, le=1000, description="Results (assets or moments) at most.")] = 10,
     ) -> SearchResults:
-        """Moments of the tenant's assets, best first, with the fields of ``search --json``."""
-        hits = system.search(
-            q, limit=limit, media_type=media_type.value if media_type else None, mode=mode, tenant=tenant
+        """The tenant's assets (or moments) best first, with the fields of ``search --json``."""
+        found = system.answers(
+            q, group=group, limit=limit, media_type=media_type.value if media_type else None, mode=mode,
+            tenant=tenant, filters=filters,
+        )  # fmt: skip
+        return public_results(found)
+
+    @api.post("/search/by-image", responses=documented(413, 422), openapi_extra=_PICTURE_BODY)
+    async def by_image(
+        request: Request, tenant: ReadTenant, limit: Annotated[int, Query(ge=1, le=1000)] = 10
+    ) -> PictureMatches:
+        """The tenant's images and videos whose pictures (a video's shot keyframes) look most like the
+        picture sent: multipart/form-data with a ``file`` field, or the raw bytes as the body. At most
+        the API's body limit (``api_max_body_bytes``: 413 past it); 422 with the reason when it is not
+        a picture that can be read. Near-duplicates first; a match's ``other_start`` is the shot's time."""
+        if request.headers.get("content-type", "").startswith("multipart/form-data"):
+            form = await request.form(max_files=1, max_fields=MULTIPART_FIELDS)
+            part = form.get("file")
+            if not isinstance(part, UploadFile):
+                raise HTTPException(422, 'a multipart request needs its picture in a field named "file"')
+            data = await part.read()
+        else:
+            data = await request.body()
+        if not data:
+            raise HTTPException(422, 'no picture: send its bytes as the body or in a multipart field named "file"')
+        try:
+            found = await run_in_threadpool(system.similar_to_picture, data, limit=limit, tenant=tenant)
+        except Unreadable as exc:
+            raise HTTPException(422, str(exc)) from None
+        return found.model_copy(
+            update={
+                "similar": [
+                    s.model_copy(update={"source_path": public_source(s.source_path) if s.source_path else None})
+                    for s in found.similar
+                ]
+            }
         )
-        return SearchResults(results=[public_hit(hit) for hit in hits])
 
     @api.get("/assets/{asset}/similar", responses=documented(404, 422))
     def similar(asset: str, tenant: ReadTenant, limit: Annotated[int, Query(ge=1, le=1000)] = 10) -> SimilarList:

@@ -1,0 +1,104 @@
+"""What a search may be narrowed to, beyond media type and tenant (which the indexed rows carry):
+when an asset was ingested and recorded, how long it runs, its language, whether it shows faces, a
+label or object it shows, and where it came from. Written as one SQL condition on an asset (alias
+``a``) that each side of a search adds to its own query, so a filter is applied where the rows are
+read, never to a cut list afterwards."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from datetime import UTC, datetime
+
+from psycopg import sql
+
+# Where each asset-level property is read from. Recorded: ``exif.taken_at``, what the image probe
+# stores (EXIF DateTimeOriginal, or DateTime; with OffsetTimeOriginal when the camera wrote one, else
+# read as UTC), or ``recorded_at``, an audio or video container's creation time (UTC). ``duration``
+# is an audio or video's seconds; ``language`` a text's (probe), and each transcript's and text chunk's own.
+_TAKEN = "coalesce(a.metadata #>> '{{exif,taken_at}}', a.metadata ->> 'recorded_at')"  # sql.SQL: braces doubled
+RECORDED = (
+    f"(CASE WHEN {_TAKEN} ~ '[+-][0-9]{{{{2}}}}:[0-9]{{{{2}}}}$' THEN ({_TAKEN})::timestamptz "
+    f"ELSE ({_TAKEN})::timestamp AT TIME ZONE 'UTC' END)"
+)
+DURATION = "(a.metadata ->> 'duration')::float8"
+
+
+@dataclass(frozen=True)
+class AssetFilters:
+    """Every field None: no filter. Times are compared as instants (a naive one is UTC)."""
+
+    ingested_after: datetime | None = None
+    ingested_before: datetime | None = None
+    recorded_after: datetime | None = None
+    recorded_before: datetime | None = None
+    min_duration: float | None = None  # seconds
+    max_duration: float | None = None
+    language: str | None = None  # ISO 639-1, as the language identification names it ("en", "de")
+    has_faces: bool | None = None  # True: a face was found in it; False: none was
+    label: str | None = None  # an image label or detected object, any case ("cat", "person")
+    source_prefix: str | None = None  # an ingested path or URL begins with it
+
+    def __post_init__(self) -> None:
+        """Times made UTC (PostgreSQL takes offsets up to 15:59 only); ValueError with the reason for
+        a time that cannot be, or a range that cannot hold anything."""
+        for name in ("ingested_after", "ingested_before", "recorded_after", "recorded_before"):
+            object.__setattr__(self, name, _instant(name, getattr(self, name)))
+        for name in ("ingested", "recorded"):
+            low, high = getattr(self, name + "_after"), getattr(self, name + "_before")
+            if low is not None and high is not None and low >= high:
+                raise ValueError(f"{name}_after must be before {name}_before")
+        if self.min_duration is not None and self.max_duration is not None and self.min_duration > self.max_duration:
+            raise ValueError("min_duration must not be above max_duration")
+
+    def __bool__(self) -> bool:
+        return any(getattr(self, f.name) is not None for f in fields(self))
+
+
+def asset_condition(filters: AssetFilters) -> sql.Composable:
+    """The filters as one condition on ``a`` (an ``assets`` row); ``TRUE`` when there are none."""
+    f = filters
+    parts: list[sql.Composable] = []
+
+    def add(template: str, value: object) -> None:
+        if value is not None:
+            parts.append(sql.SQL(template).format(v=sql.Literal(value)))
+
+    add("a.created_at >= {v}", f.ingested_after)
+    add("a.created_at < {v}", f.ingested_before)
+    add(RECORDED + " >= {v}", f.recorded_after)
+    add(RECORDED + " < {v}", f.recorded_before)
+    add(DURATION + " >= {v}", f.min_duration)
+    add(DURATION + " <= {v}", f.max_duration)
+    add(
+        "(a.metadata ->> 'language' = {v} OR EXISTS (SELECT 1 FROM segments l WHERE l.asset_id = a.id "
+        "AND l.kind IN ('transcript', 'text_chunk') AND l.data ->> 'language' = {v}))",
+        f.language,
+    )
+    if f.has_faces is not None:
+        faces = "EXISTS (SELECT 1 FROM segments f WHERE f.asset_id = a.id AND f.kind = 'faces')"
+        parts.append(sql.SQL(faces if f.has_faces else "NOT " + faces))
+    add(
+        "EXISTS (SELECT 1 FROM segments l WHERE l.asset_id = a.id AND ("
+        "(l.kind = 'labels' AND lower({v}) = ANY (string_to_array(lower(l.text), '; '))) OR "
+        "(l.kind = 'objects' AND EXISTS (SELECT 1 FROM jsonb_array_elements(l.data -> 'objects') o "
+        "WHERE lower(o ->> 'label') = lower({v})))))",
+        f.label,
+    )
+    add(
+        "EXISTS (SELECT 1 FROM asset_sources src WHERE src.asset_id = a.id AND starts_with(src.source, {v}))",
+        f.source_prefix,
+    )
+    return sql.SQL(" AND ").join(parts) if parts else sql.SQL("TRUE")
+
+
+def _instant(name: str, value: datetime | None) -> datetime | None:
+    """``value`` in UTC, a naive one read as UTC (the server's session zone is not the caller's business)."""
+    if value is None:
+        return None
+    try:
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError(f"{name} is out of range") from None
+
+
+NO_FILTERS = AssetFilters()

@@ -1,0 +1,100 @@
+"""Answers a person reads: touching hits merged into one moment, moments grouped per asset with the
+keyframe that shows each, the query's words marked, and one relevance scale (0-1) for every mode."""
+
+from __future__ import annotations
+
+from contextlib import closing
+from uuid import uuid4
+
+from mediasift.config import Settings
+from mediasift.records import OperatorResult, SegmentOut
+from mediasift.search import relevance
+from mediasift.search.answers import ADJACENT_S, WIDEN_SHARE, Group, highlights, merge, terms
+from mediasift.search.hits import Hit
+from mediasift.search.hybrid import SearchMode
+from mediasift.service import Mediasift
+
+from support import stored
+
+ASSET = uuid4()
+
+
+def _hit(start: float | None, end: float | None, rel: float, text: str = "x", matched: str = "text") -> Hit:
+    return Hit(ASSET, "video", "/m/talk.mp4", start, end, 0.0, text, "transcript", (matched,), rel)
+
+
+def test_touching_hits_are_one_moment_and_a_gap_past_a_second_is_two() -> None:
+    inside = merge([_hit(0, 4, 0.9, "best"), _hit(4 + ADJACENT_S, 9, 0.8, matched="keyword")])
+    assert [(m.start, m.end, m.relevance, m.snippet, m.matched) for m in inside] == [
+        (0, 9, 0.9, "best", ("text", "keyword"))
+    ], "the best hit's place and snippet, spanning both, found by both"
+    past = merge([_hit(0, 4, 0.9), _hit(4 + ADJACENT_S + 0.01, 9, 0.8)])
+    assert [(m.start, m.end) for m in past] == [(0, 4), (5.01, 9)]
+
+
+def test_a_hit_can_bridge_two_moments_and_untimed_hits_stay_apart() -> None:
+    bridged = merge([_hit(0, 4, 0.9), _hit(10, 14, 0.8), _hit(4, 10, 0.7)])
+    assert [(m.start, m.end) for m in bridged] == [(0, 14)]
+    untimed = merge([_hit(None, None, 0.9), _hit(None, None, 0.8)])
+    assert len(untimed) == 2
+
+
+def test_a_much_weaker_touching_hit_does_not_widen_the_moment() -> None:
+    weak = merge([_hit(3, 6, 0.8), _hit(0, 3, 0.8 * WIDEN_SHARE - 0.01)])
+    assert [(m.start, m.end) for m in weak] == [(3, 6)], "absorbed, not widened"
+    kept = merge([_hit(3, 6, 0.8), _hit(0, 3, 0.8 * WIDEN_SHARE)])
+    assert [(m.start, m.end) for m in kept] == [(0, 6)]
+
+
+def test_the_query_words_are_marked_as_whole_words_in_any_case() -> None:
+    text = "Part XJ-9000 seals the Öl pump; pumpkin is not pump"
+    assert terms('xj-9000 "öl pump" -pumpkin or the') == ["xj", "9000", "öl", "pump"]
+    assert [text[a:b] for a, b in highlights(text, terms("xj-9000 ÖL pump"))] == ["XJ", "9000", "Öl", "pump", "pump"]
+    assert terms("the and") == ["the", "and"], "common words are marked when there is nothing else"
+
+
+def test_relevance_is_one_scale_for_every_ranking() -> None:
+    assert relevance.calibrated("text", 0.2) == 0.0 and relevance.calibrated("text", 0.5) == 0.5
+    assert relevance.calibrated("text", 0.8) == 1.0 and relevance.calibrated("text", 0.95) == 1.0
+    assert relevance.calibrated("keyword", 0.0) == 0.5 and relevance.calibrated("keyword", 0.1) == 0.75
+    assert relevance.calibrated("clip", 0.2) == 0.0 and relevance.calibrated("clip", 0.26) == 0.5
+    assert relevance.combined([0.75, 0.5]) == 0.875 and relevance.combined([0.6]) == 0.6
+
+
+def _talk(settings: Settings) -> tuple[str, str]:
+    """A video with three transcript lines (the first two touching) under two shots' keyframes, and
+    a text file; (video id, text id)."""
+    kf1, kf2 = "a" * 64, "b" * 64
+    with closing(Mediasift(settings)) as system, system.db.transaction() as conn:
+        video = stored.add_asset(conn, "/m/talk.mp4", "video")
+        lines = [(0.0, 4.0, "the orange submarine surfaced"), (4.0, 8.0, "near the northern glacier"),
+                 (30.0, 34.0, "a submarine again, later")]  # fmt: skip
+        stored.add_run(conn, video, "transcribe", OperatorResult(segments=[
+            SegmentOut(kind="transcript", key=f"t{i}", start=a, end=b, text=t) for i, (a, b, t) in enumerate(lines)
+        ]))  # fmt: skip
+        stored.add_run(conn, video, "keyframes", OperatorResult(segments=[
+            SegmentOut(kind="keyframe", key="kf1", start=0.0, end=12.0, data={"blob": kf1, "time": 6.0}),
+            SegmentOut(kind="keyframe", key="kf2", start=25.0, end=40.0, data={"blob": kf2, "time": 32.0}),
+        ]))  # fmt: skip
+        note = stored.add_asset(conn, "/m/note.txt", "text")
+        stored.add_run(conn, note, "text_chunks", OperatorResult(segments=[
+            SegmentOut(kind="text_chunk", key="c0", text="Submarine cables cross the glacier fjord.")
+        ]))  # fmt: skip
+    return str(video), str(note)
+
+
+def test_results_group_per_asset_with_each_moments_keyframe(settings: Settings) -> None:
+    video, note = _talk(settings)
+    with closing(Mediasift(settings)) as system:
+        by_asset = system.answers("submarine or glacier", mode=SearchMode.KEYWORD)
+        by_moment = system.answers("submarine or glacier", mode=SearchMode.KEYWORD, group=Group.MOMENT, limit=2)
+    assert by_asset.group is Group.ASSET and {str(r.asset_id) for r in by_asset.results} == {video, note}
+    (talk,) = [r for r in by_asset.results if str(r.asset_id) == video]
+    moments = sorted(talk.moments, key=lambda m: m.start or 0)
+    assert [(m.start, m.end, m.keyframe) for m in moments] == [(0.0, 8.0, "a" * 64), (30.0, 34.0, "b" * 64)]
+    assert talk.keyframe == talk.moments[0].keyframe and talk.score == max(m.score for m in talk.moments)
+    assert [moments[1].snippet[a:b] for a, b in moments[1].highlights] == ["submarine"], moments[1]
+    (text,) = [r for r in by_asset.results if str(r.asset_id) == note]
+    assert text.keyframe is None and text.moments[0].start is None, "a text has no picture and no time"
+    assert all(0.5 <= r.score <= 1 for r in by_asset.results), "keyword matches read at least 0.5"
+    assert by_moment.group is Group.MOMENT and len(by_moment.results) == 2, "limit counts moments"
