@@ -109,7 +109,9 @@ def uploaded(site: Site) -> Site:
 
 
 def _search_hit(site: Site, query: str) -> dict:
-    answer = httpx.get(f"{site.server.base}/v1/search", params={"q": query}, headers=bearer(site.keys.write))
+    answer = httpx.get(
+        f"{site.server.base}/v1/search", params={"q": query, "group": "moment"}, headers=bearer(site.keys.write)
+    )
     return dict(answer.json()["results"][0])
 
 
@@ -273,6 +275,7 @@ def test_the_ops_page_draws_charts_from_the_numbers(uploaded: Site) -> None:
         "seconds",
         "cache",
         "routing",
+        "embedding-drift",
     ]
     for chart in rows:  # a row per lane, route, operator, model, media type
         page.wait_for_selector(f"#chart-{chart} svg rect.bar", state="attached", timeout=15_000)
@@ -284,6 +287,7 @@ def test_the_ops_page_draws_charts_from_the_numbers(uploaded: Site) -> None:
     started = time.monotonic()
     # two samples make a rate
     page.wait_for_selector("#chart-throughput svg polyline", state="attached", timeout=15_000)
+    page.wait_for_selector("#chart-oldest-over-time svg polyline", state="attached", timeout=15_000)
     assert time.monotonic() - started < 15
     screenshots(page, site.shots, "ops")
     context.close()

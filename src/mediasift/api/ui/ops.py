@@ -17,7 +17,7 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry
 
-from mediasift.service_models import Status
+from mediasift.service_models import Drift, Status
 
 LATENCY_METRIC = "mediasift_api_request_seconds"
 PERCENTILES = (0.5, 0.9, 0.99)
@@ -113,6 +113,8 @@ def charts(status: Status, registry: CollectorRegistry) -> dict[str, Any]:
         {"id": "throughput", "title": "Throughput (jobs finished per minute)", "unit": "jobs/min", "kind": "line",
          "gauge": "processed", "rate": True},
         {"id": "depth-over-time", "title": "Queue depth over time", "unit": "jobs", "kind": "line", "gauge": "depth"},
+        {"id": "oldest-over-time", "title": "Oldest queued job over time (its wait)", "unit": "s", "kind": "line",
+         "gauge": "oldest"},
         _bars("queue", "Queue now", "jobs",
               [*((f"ready: {lane}", n) for lane, n in sorted(queue.ready.items())),
                ("delayed", queue.delayed), ("in flight", queue.in_flight), ("dead", queue.dead)]),
@@ -134,11 +136,36 @@ def charts(status: Status, registry: CollectorRegistry) -> dict[str, Any]:
          "legend": ["processed", "failed"],
          "groups": [{"label": f"{w.host}:{w.pid}", "values": [w.processed, w.failed]} for w in status.workers]},
     ]  # fmt: skip
+    drift = status.drift or Drift(embeddings={}, inputs={})
+    found.append(
+        _bars(
+            "embedding-drift",
+            "Embedding drift: centroid shift in baseline radii (SHIFTED at 0.5)",
+            "radii",
+            [
+                (f"{model}{' SHIFTED' if d.shifted else ''}", d.centroid_shift or 0.0)
+                for model, d in sorted(drift.embeddings.items())
+            ],
+            note="models with too few recent vectors show 0",
+        )
+    )
+    found.append(
+        _bars("input-drift", "Input mix drift: PSI per dimension (SHIFTED at 0.25)", "PSI",
+              [(f"{name}{' SHIFTED' if m.shifted else ''}", m.psi or 0.0)
+               for name, m in sorted(drift.inputs.items())],
+              note="dimensions with too few recent assets show 0")
+    )  # fmt: skip
     if status.gpus:
         found.append(
             _bars("gpu", "GPU memory in use", "MiB", [(g.name, g.memory_used_bytes / 2**20) for g in status.gpus])
         )
     return {
-        "gauges": {"depth": queue.depth, "processed": processed, "failed": failed, "workers": len(status.workers)},
+        "gauges": {
+            "depth": queue.depth,
+            "oldest": max(queue.oldest_queued_s.values(), default=0.0),
+            "processed": processed,
+            "failed": failed,
+            "workers": len(status.workers),
+        },
         "charts": found,
     }
