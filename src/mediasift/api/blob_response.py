@@ -26,10 +26,12 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import quote
 
 from fastapi import HTTPException
 from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from mediasift.blobs import BlobStore
@@ -152,3 +154,15 @@ async def _chunks(store: BlobStore, sha256: str, byte_range: ByteRange) -> Async
             yield chunk
     finally:
         reader.close()
+
+
+def readable_blob(system: Any, request: Request, sha256: str, tenant: str | None) -> Response:
+    """A blob ``tenant`` may read (None: any), streamed; an original is sent as an attachment and its
+    download marked for the audit. ``system`` is the :class:`mediasift.service.Mediasift` serving."""
+    info = system.blob_info(sha256, tenant=tenant)
+    filename = None
+    if info.original:
+        request.state.audit = True
+        request.state.audit_target = sha256
+        filename = sha256[:16]
+    return blob_response(system.blobs, sha256, info.mime, request.headers, filename=filename)

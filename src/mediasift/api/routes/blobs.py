@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request, Response
 
-from mediasift.api.blob_response import blob_response
+from mediasift.api.blob_response import readable_blob
 from mediasift.api.deps import ReadTenant
 from mediasift.api.problems import documented
 from mediasift.service import Mediasift
@@ -29,12 +29,6 @@ def router(system: Mediasift) -> APIRouter:
         attachment, and its download (each range of it) is written to the audit of API actions."""
         if len(sha256) != 64 or any(c not in "0123456789abcdef" for c in sha256):
             raise HTTPException(404, f"no blob {sha256!r}")
-        info = system.blob_info(sha256, tenant=tenant)
-        filename = None
-        if info.original:
-            request.state.audit = True
-            request.state.audit_target = sha256
-            filename = sha256[:16]
-        return blob_response(system.blobs, sha256, info.mime, request.headers, filename=filename)
+        return readable_blob(system, request, sha256, tenant)
 
     return api

@@ -11,7 +11,7 @@ from prometheus_client import CollectorRegistry
 from pydantic import BaseModel, Field
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
-from mediasift.api.blob_response import blob_response
+from mediasift.api.blob_response import readable_blob
 from mediasift.api.receive import Unacceptable
 from mediasift.api.routes.assets import fetched, received
 from mediasift.api.ui import ops
@@ -85,13 +85,7 @@ def router(system: Mediasift, fetches: FetchPool, registry: CollectorRegistry) -
         an original's download is audited, as over ``/v1/blobs``."""
         if len(sha256) != 64 or not set(sha256) <= HEX:
             raise HTTPException(404, "no such media")
-        info = system.blob_info(sha256, tenant=session_of(request).principal.visible_tenant())
-        filename = None
-        if info.original:
-            request.state.audit = True
-            request.state.audit_target = sha256
-            filename = sha256[:16]
-        return blob_response(system.blobs, sha256, info.mime, request.headers, filename=filename)
+        return readable_blob(system, request, sha256, session_of(request).principal.visible_tenant())
 
     @ui.get("/assets/{asset}/exports/{name}")
     def export(request: Request, asset: str, name: str) -> Response:

@@ -13,6 +13,7 @@ from uuid import UUID
 from markupsafe import Markup, escape
 
 from mediasift.api.deps import public_source
+from mediasift.exports.cues import Word
 from mediasift.search.hits import Hit
 from mediasift.service_models import AssetDetail, AssetExport, SimilarItem
 
@@ -196,13 +197,6 @@ def group_hits(hits: Iterable[Hit], cards: dict[UUID, AssetCard], query: str) ->
 
 
 # -- the asset page ---------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Word:
-    text: str
-    start: float
-    end: float
 
 
 @dataclass(frozen=True)
