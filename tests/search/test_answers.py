@@ -98,3 +98,19 @@ def test_results_group_per_asset_with_each_moments_keyframe(settings: Settings) 
     assert text.keyframe is None and text.moments[0].start is None, "a text has no picture and no time"
     assert all(0.5 <= r.score <= 1 for r in by_asset.results), "keyword matches read at least 0.5"
     assert by_moment.group is Group.MOMENT and len(by_moment.results) == 2, "limit counts moments"
+
+
+def test_a_moment_across_a_cut_shows_the_shot_on_screen_for_most_of_it(settings: Settings) -> None:
+    """Speech from 1.8 s to 4.8 s over a cut at 3.5 s: 1.7 s of it over the first shot, 1.3 s over the
+    second, whose keyframe (4.0 s) is nearer the moment's middle (3.3 s) than the first's (0.5 s)."""
+    from mediasift.db.search import pictures_of
+
+    first, second = "c" * 64, "d" * 64
+    with closing(Mediasift(settings)) as system, system.db.transaction() as conn:
+        video = stored.add_asset(conn, "/m/cut.mp4", "video")
+        stored.add_run(conn, video, "keyframes", OperatorResult(segments=[
+            SegmentOut(kind="keyframe", key="k1", start=0.0, end=3.5, data={"blob": first, "time": 0.5}),
+            SegmentOut(kind="keyframe", key="k2", start=3.5, end=7.0, data={"blob": second, "time": 4.0}),
+        ]))  # fmt: skip
+        shown = pictures_of(conn, [(video, 1.8, 4.8), (video, 2.4, 5.4), (video, 4.0, 6.0)])
+    assert shown == [first, second, second], "1.7 s against 1.3 s; 1.1 s against 1.9 s; inside the second"

@@ -1,5 +1,5 @@
-"""The search page's filters over the real service: media type and match mode go to the search, date
-added, length and language are applied to the assets of the moments found."""
+"""The search page's filters over the real service: media type, match mode, date added, length and
+language all go to the search (SQL), whose answers the page shows by asset."""
 
 from __future__ import annotations
 

@@ -357,7 +357,8 @@ def matching_segments(
 
 def pictures_of(conn: Conn, moments: list[tuple[Any, float | None, float | None]]) -> list[str | None]:
     """For each (asset id, start, end): the sha256 of the picture that shows it, or None. A timed
-    moment of a video: the keyframe of a shot it overlaps, the one nearest its middle; otherwise
+    moment of a video: the keyframe of the shot on screen for most of it (of two alike, the one whose
+    keyframe is nearest its middle); otherwise
     (an image, an untimed moment, a video moment no keyframe covers): the asset's thumbnail."""
     if not moments:
         return []
@@ -368,7 +369,8 @@ def pictures_of(conn: Conn, moments: list[tuple[Any, float | None, float | None]
                 (SELECT k.data ->> 'blob' FROM segments k
                  WHERE k.asset_id = m.asset_id AND k.kind = 'keyframe' AND m.start_s IS NOT NULL
                    AND k.start_s <= coalesce(m.end_s, m.start_s) AND k.end_s >= m.start_s
-                 ORDER BY abs((k.data ->> 'time')::float8 - (m.start_s + coalesce(m.end_s, m.start_s)) / 2)
+                 ORDER BY least(k.end_s, coalesce(m.end_s, m.start_s)) - greatest(k.start_s, m.start_s) DESC,
+                          abs((k.data ->> 'time')::float8 - (m.start_s + coalesce(m.end_s, m.start_s)) / 2)
                  LIMIT 1),
                 (SELECT t.blob_sha256 FROM artifacts t
                  WHERE t.asset_id = m.asset_id AND t.kind = 'thumbnail' AND t.blob_sha256 IS NOT NULL

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated
 from uuid import UUID
 
@@ -11,11 +11,12 @@ from starlette.responses import RedirectResponse, Response
 
 from mediasift.api.ui import views
 from mediasift.api.ui.render import page, session_of
+from mediasift.db.search_filters import AssetFilters
 from mediasift.mediatype import MediaType
 from mediasift.service import AssetNotFound, Mediasift
-from mediasift.service_models import SearchMode, SimilarList
+from mediasift.service_models import AssetResult, Group, SearchMode, SimilarList
 
-RESULTS = 40  # moments asked of the service per search (filters applied here may drop some)
+RESULTS = 12  # assets per search, each with its best moments
 LIBRARY_PAGE = 24
 SIMILAR = 8
 
@@ -30,6 +31,11 @@ def _date(text: str) -> date | None:
         return None
 
 
+def _day_start(day: date | None, *, days_after: int = 0) -> datetime | None:
+    """Midnight (UTC) that starts ``day``, or the day ``days_after`` it."""
+    return datetime.combine(day + timedelta(days=days_after), time(), UTC) if day else None
+
+
 def _number(text: str) -> float | None:
     try:
         value = float(text) if text else None
@@ -41,14 +47,14 @@ def _number(text: str) -> float | None:
 def router(system: Mediasift) -> APIRouter:
     ui = APIRouter(include_in_schema=False)
 
-    def cards(asset_ids: list[UUID], tenant: str | None) -> dict[UUID, tuple[views.AssetCard, date]]:
+    def cards(asset_ids: list[UUID], tenant: str | None) -> dict[UUID, views.AssetCard]:
         found = {}
         for asset_id in asset_ids:
             try:
                 detail = system.describe(asset_id, tenant=tenant)
             except AssetNotFound:  # deleted since the search
                 continue
-            found[asset_id] = (views.card(detail), detail.created_at.date())
+            found[asset_id] = views.card(detail)
         return found
 
     @ui.get("/")
@@ -67,20 +73,25 @@ def router(system: Mediasift) -> APIRouter:
         tenant = session_of(request).principal.visible_tenant()
         media_type = type if type in {m.value for m in MediaType} else None
         search_mode = mode if mode in {m.value for m in SearchMode} else SearchMode.HYBRID.value
-        filters = views.Filters(media_type, _date(since), _date(until), _number(min_duration),
-                                _number(max_duration), language.strip() or None)  # fmt: skip
         form = {"q": q, "type": media_type or "", "mode": search_mode, "since": since, "until": until,
                 "min_duration": min_duration, "max_duration": max_duration, "language": language}  # fmt: skip
         if not q.strip():
             library = system.asset_page(media_type=media_type, tenant=tenant, cursor=cursor, limit=LIBRARY_PAGE)
-            shown = cards([a.asset_id for a in library.assets], tenant)
-            assets = [c for c, _ in shown.values()]
+            assets = list(cards([a.asset_id for a in library.assets], tenant).values())
             return page(request, "search.html", form=form, groups=[], library=assets,
                         next_cursor=library.next_cursor, searched=False)  # fmt: skip
-        hits = system.search(q, limit=RESULTS, media_type=media_type, mode=SearchMode(search_mode), tenant=tenant)
-        found = cards(list(dict.fromkeys(h.asset_id for h in hits)), tenant)
-        admitted = {asset_id: c for asset_id, (c, created) in found.items() if filters.admits(c, created)}
-        groups = views.group_hits(hits, admitted, q)
+        try:  # the until day is included: the range ends when the next day starts
+            filters = AssetFilters(
+                ingested_after=_day_start(_date(since)), ingested_before=_day_start(_date(until), days_after=1),
+                min_duration=_number(min_duration), max_duration=_number(max_duration),
+                language=language.strip().lower() or None,
+            )  # fmt: skip
+        except ValueError:  # a range that holds nothing
+            return page(request, "search.html", form=form, groups=[], library=[], next_cursor=None, searched=True)
+        found = system.answers(q, group=Group.ASSET, limit=RESULTS, media_type=media_type,
+                               mode=SearchMode(search_mode), tenant=tenant, filters=filters)  # fmt: skip
+        results = [r for r in found.results if isinstance(r, AssetResult)]
+        groups = views.result_groups(results, cards([r.asset_id for r in results], tenant), q)
         return page(request, "search.html", form=form, groups=groups, library=[], next_cursor=None, searched=True)
 
     @ui.get("/assets/{asset}")

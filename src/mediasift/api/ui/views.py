@@ -6,7 +6,6 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date
 from typing import Any
 from uuid import UUID
 
@@ -14,8 +13,7 @@ from markupsafe import Markup, escape
 
 from mediasift.api.deps import public_source
 from mediasift.exports.cues import Word
-from mediasift.search.hits import Hit
-from mediasift.service_models import AssetDetail, AssetExport, SimilarItem
+from mediasift.service_models import AssetDetail, AssetExport, AssetResult, SimilarItem
 
 WORD = re.compile(r"\w+", re.UNICODE)
 MATCHED_NAMES = {"keyword": "keyword", "text": "meaning", "clip": "meaning (picture)"}
@@ -84,14 +82,6 @@ class AssetCard:
     language: str | None
     keyframes: tuple[Keyframe, ...]
 
-    def keyframe_at(self, seconds: float | None) -> str | None:
-        """The keyframe of the shot that holds ``seconds`` (the thumbnail when none does)."""
-        if seconds is not None:
-            for frame in self.keyframes:
-                if frame.start <= seconds < frame.end:
-                    return frame.sha256
-        return self.thumbnail
-
 
 def card(detail: AssetDetail) -> AssetCard:
     thumbnail = next((a.blob_sha256 for a in detail.artifacts if a.kind == "thumbnail" and a.blob_sha256), None)
@@ -130,30 +120,6 @@ def card(detail: AssetDetail) -> AssetCard:
 
 
 @dataclass(frozen=True)
-class Filters:
-    """The search page's filters. The service filters by media type; the rest are applied here to
-    the assets of the moments it returns (so a narrow filter can show fewer than asked for)."""
-
-    media_type: str | None = None
-    since: date | None = None
-    until: date | None = None
-    min_duration: float | None = None
-    max_duration: float | None = None
-    language: str | None = None
-
-    def admits(self, asset: AssetCard, created: date) -> bool:
-        if self.since and created < self.since:
-            return False
-        if self.until and created > self.until:
-            return False
-        if self.min_duration is not None and (asset.duration is None or asset.duration < self.min_duration):
-            return False
-        if self.max_duration is not None and (asset.duration is None or asset.duration > self.max_duration):
-            return False
-        return not self.language or (asset.language or "").lower() == self.language.lower()
-
-
-@dataclass(frozen=True)
 class Moment:
     start: float | None
     end: float | None
@@ -171,29 +137,29 @@ class ResultGroup:
     moments: list[Moment] = field(default_factory=list)
 
 
-def group_hits(hits: Iterable[Hit], cards: dict[UUID, AssetCard], query: str) -> list[ResultGroup]:
-    """Moments grouped per asset, groups in the order of each asset's best moment; hits whose asset
-    is not in ``cards`` (filtered out) are left out."""
-    groups: dict[UUID, ResultGroup] = {}
-    for hit in hits:
-        asset = cards.get(hit.asset_id)
+def result_groups(results: Iterable[AssetResult], cards: dict[UUID, AssetCard], query: str) -> list[ResultGroup]:
+    """The search's assets, each with its moments, in the search's order; an asset without a card
+    (deleted since the search) is left out."""
+    groups = []
+    for result in results:
+        asset = cards.get(result.asset_id)
         if asset is None:
             continue
-        group = groups.setdefault(hit.asset_id, ResultGroup(asset))
-        span = f"{clock(hit.start)}–{clock(hit.end)}" if hit.start is not None else "whole"
-        group.moments.append(
+        moments = [
             Moment(
-                start=hit.start,
-                end=hit.end,
-                range=span,
-                snippet=marked(hit.snippet, query),
-                kind=hit.kind,
-                matched=tuple(MATCHED_NAMES.get(m, m) for m in hit.matched),
-                keyframe=asset.keyframe_at(hit.start),
-                score=hit.score,
+                start=m.start,
+                end=m.end,
+                range=f"{clock(m.start)}–{clock(m.end)}" if m.start is not None else "whole",
+                snippet=marked(m.snippet, query),
+                kind=m.kind,
+                matched=tuple(MATCHED_NAMES.get(name, name) for name in m.matched),
+                keyframe=m.keyframe,
+                score=m.score,
             )
-        )
-    return list(groups.values())
+            for m in result.moments
+        ]
+        groups.append(ResultGroup(asset, moments))
+    return groups
 
 
 # -- the asset page ---------------------------------------------------------------------------------
