@@ -30,6 +30,8 @@ class Ingested:
     runs: dict[UUID, dict[str, Any]] = field(default_factory=dict)  # asset: operator: OperatorRun
     artifacts: dict[UUID, list[Any]] = field(default_factory=dict)
     sources: dict[UUID, list[str]] = field(default_factory=dict)  # asset: the paths it came from
+    home: Path = Path()  # the run's data directory and database, to query afterwards
+    database_url: str = ""
 
     def operator_seconds(self) -> dict[str, float]:
         """Each operator's run time summed over the assets (lineage's ``duration_ms``), longest first."""
@@ -93,7 +95,7 @@ def ingest(files: Sequence[Path], pg: Server, env: dict[str, str] | None = None)
         out.seek(0)
         summary = json.loads(out.read())
     assets = [UUID(item["asset_id"]) for item in summary["accepted"]]
-    done = Ingested(wall, usage.ru_utime + usage.ru_stime, assets)
+    done = Ingested(wall, usage.ru_utime + usage.ru_stime, assets, home=home, database_url=url)
     system = Mediasift(Settings(home=home, database_url=url))
     try:
         for asset in assets:
