@@ -73,9 +73,23 @@ def oldest_queued_age(conn: Conn) -> dict[str, float]:
 
 
 def embedding_models(conn: Conn, horizon_s: float) -> list[str]:
-    """The embedding models with vectors made in the last ``horizon_s`` seconds."""
+    """The embedding models with vectors made in the last ``horizon_s`` seconds. The models are
+    walked one index step each (a loose index scan), not by reading every embedding row."""
     rows = conn.execute(
-        "SELECT DISTINCT model FROM embeddings WHERE created_at >= now() - make_interval(secs => %s) ORDER BY model",
+        """
+        WITH RECURSIVE models AS (
+            SELECT min(model) AS model FROM embeddings
+            UNION ALL
+            SELECT (SELECT min(e.model) FROM embeddings e WHERE e.model > models.model)
+            FROM models WHERE models.model IS NOT NULL
+        )
+        SELECT model FROM models
+        WHERE model IS NOT NULL AND EXISTS (
+            SELECT 1 FROM embeddings e
+            WHERE e.model = models.model AND e.created_at >= now() - make_interval(secs => %s)
+        )
+        ORDER BY model
+        """,
         (horizon_s,),
     ).fetchall()
     return [row["model"] for row in rows]
