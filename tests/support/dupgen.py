@@ -159,3 +159,17 @@ def fingerprint(path: Path) -> dict[str, Any]:
 
 def digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def remuxed(original: Path, path: Path) -> Path:
+    """``original``'s video packets, untouched, in another container (``path``'s suffix): the same
+    coded stream in a file of other bytes."""
+    with av.open(str(original)) as source, av.open(str(path), "w") as out:
+        video = source.streams.video[0]
+        stream = out.add_stream_from_template(video)
+        for packet in source.demux(video):
+            if packet.dts is None:
+                continue
+            packet.stream = stream
+            out.mux(packet)
+    return path
