@@ -4,7 +4,9 @@ Each family is an original edit (4-6 shots of 2-4 s, cuts, slow camera moves; ev
 with the same 3 s intro, a second of black and two of a white title on black) and its copies, made
 through PyAV as a user's tools make them (``tests/support/dupgen.py``): re-encoded as MPEG-4 Part 2
 at 200 kbit/s, scaled up to 480x270, scaled down to 192x108 as VP9 at 120 kbit/s, trimmed (1.5-3.5
-s off the head, 1-3 s off the tail), and embedded between two shots of another video and two after.
+s off the head, 1-3 s off the tail), embedded between two shots of another video and two after; and two copies added
+after the thresholds were set, as stress: re-timed to 30 fps (frames repeated) with a grade (gamma
+0.8, contrast 1.2), and MPEG-4 at 60 kbit/s at 256x144.
 Each family also has a re-edit: the same pictures in another order with other lengths, a different
 video that must not match (nor the other families' videos that share its intro).
 
@@ -42,13 +44,13 @@ from mediasift.search.fingerprints import Fingerprint
 from support import dupgen, scenegen, shotgen
 
 CACHE = Path("/tmp/mediasift-eval-dups")
-GENERATOR_VERSION = "1"
+GENERATOR_VERSION = "2"
 FAMILIES = 4
 SETS = {
     "tuning": ((0, 1), dupgen.PHOTOS),
     "held-apart": ((20, 21), tuple(f"scene:{kind}" for kind in scenegen.KINDS) + scenegen.STEREO),
 }
-COPIES = ("reencoded", "scaled_up", "scaled_down_vp9", "trimmed", "embedded")
+COPIES = ("reencoded", "scaled_up", "scaled_down_vp9", "trimmed", "embedded", "fps30_graded", "low_bitrate")
 TITLE = "A MEDIASIFT FILM\nSummer 2026"
 
 
@@ -67,6 +69,10 @@ def family(folder: Path, seed: int, number: int, sources: tuple[str, ...]) -> di
         "scaled_down_vp9": dupgen.copy_of(
             original, folder / "scaled_down_vp9.mp4", dupgen.Copy("libvpx-vp9", 120_000, (192, 108))
         ),
+        "fps30_graded": dupgen.copy_of(
+            original, folder / "fps30_graded.mp4", dupgen.Copy(fps=30, gamma=0.8, contrast=1.2)
+        ),
+        "low_bitrate": dupgen.copy_of(original, folder / "low_bitrate.mp4", dupgen.Copy("mpeg4", 60_000, (256, 144))),
         "trimmed": dupgen.copy_of(original, folder / "trimmed.mp4", dupgen.Copy(start_s=head, end_s=duration - tail)),
         "embedded": dupgen.embedded(
             original,

@@ -40,13 +40,17 @@ MOTIONS = ("drift", "zoom", "still", "pan")
 @dataclass(frozen=True)
 class Copy:
     """How a copy differs from its original: ``codec`` and ``bit_rate`` of the new encoding,
-    ``size`` (width, height), and the part kept (seconds; ``end_s`` None: to the end)."""
+    ``size`` (width, height), the part kept (seconds; ``end_s`` None: to the end), the frame rate
+    (frames repeated or dropped, as a converter does) and a grade (``gamma``, ``contrast`` about mid-grey)."""
 
     codec: str = "libx264"
     bit_rate: int | None = None
     size: tuple[int, int] = SIZE
     start_s: float = 0.0
     end_s: float | None = None
+    fps: int = FPS
+    gamma: float = 1.0
+    contrast: float = 1.0
 
 
 def edit(
@@ -89,9 +93,9 @@ def intro(title: str, size: tuple[int, int] = SIZE) -> Iterator[np.ndarray]:
 
 
 def write(path: Path, pictures: Iterable[np.ndarray], size: tuple[int, int] = SIZE, copy: Copy = Copy()) -> Path:
-    """Encode RGB ``pictures`` at ``FPS`` with ``copy``'s codec and bitrate, scaled to ``copy.size``."""
+    """Encode RGB ``pictures`` at ``copy.fps`` with ``copy``'s codec and bitrate, scaled to ``copy.size``."""
     with av.open(str(path), "w") as out:
-        stream = cast(VideoStream, out.add_stream(copy.codec, rate=FPS))
+        stream = cast(VideoStream, out.add_stream(copy.codec, rate=copy.fps))
         stream.width, stream.height = copy.size
         stream.pix_fmt = "yuvj420p" if copy.codec == "mjpeg" else "yuv420p"
         if copy.bit_rate:
@@ -122,7 +126,18 @@ def decoded(path: Path, start_s: float = 0.0, end_s: float | None = None) -> Ite
 
 def copy_of(original: Path, path: Path, copy: Copy) -> Path:
     """``original`` decoded and encoded again as ``copy`` says."""
-    return write(path, decoded(original, copy.start_s, copy.end_s), copy=copy)
+    pictures: Iterable[np.ndarray] = decoded(original, copy.start_s, copy.end_s)
+    if copy.fps != FPS:
+        kept = list(pictures)
+        pictures = (kept[index * FPS // copy.fps] for index in range(len(kept) * copy.fps // FPS))
+    if copy.gamma != 1.0 or copy.contrast != 1.0:
+        pictures = (_graded(picture, copy.gamma, copy.contrast) for picture in pictures)
+    return write(path, pictures, copy=copy)
+
+
+def _graded(picture: np.ndarray, gamma: float, contrast: float) -> np.ndarray:
+    levels = (picture.astype(np.float32) / 255.0) ** gamma
+    return (np.clip((levels - 0.5) * contrast + 0.5, 0.0, 1.0) * 255).round().astype(np.uint8)
 
 
 def embedded(inner: Path, before: shotgen.Edit, after: shotgen.Edit, path: Path) -> Path:
