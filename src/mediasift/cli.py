@@ -732,6 +732,47 @@ def similar_command(
     console.print(table)
 
 
+@app.command("duplicates")
+def duplicates_command(
+    limit: Annotated[int, typer.Option("--limit", "-n", min=1, max=10000, help="Clusters of each kind at most.")] = 100,
+    as_json: JsonFlag = False,
+) -> None:
+    """Exact copies (the same file, or the same video stream in another file), then clusters of videos
+    that are copies of one another: re-encoded, resized, trimmed, or one inside another, found by the
+    sequence of their shots. Videos that only share an intro (black, a title) are not duplicates."""
+    found = _system().duplicates(limit=limit)
+    if as_json:
+        _print_json(found)
+        return
+    if not found.exact and not found.similar:
+        console.print(f"No duplicates ({found.videos_compared} videos compared).")
+        return
+    for number, exact in enumerate(found.exact, start=1):
+        console.print(f"[bold]Exact copies {number}[/bold] (same {exact.basis})")
+        for member in exact.members:
+            for source in member.sources or [""]:
+                console.print(f"  {str(member.asset_id)[:8]}  {escape(source)}")
+    for number, cluster in enumerate(found.similar, start=1):
+        console.print(f"[bold]Similar videos {number}[/bold]")
+        names = {m.asset_id: m.sources[0] if m.sources else str(m.asset_id) for m in cluster.members}
+        for member in cluster.members:
+            console.print(
+                f"  {str(member.asset_id)[:8]}  {_fmt_time(member.duration)}  {escape(names[member.asset_id])}"
+            )
+        table = Table()
+        for column in ("a", "b", "relation", "offset", "coverage a", "coverage b", "matched", "shots"):
+            table.add_column(column, overflow="fold")
+        for pair in cluster.pairs:
+            table.add_row(
+                Path(names[pair.a]).name, Path(names[pair.b]).name, pair.relation, f"{pair.offset_s:+.2f} s",
+                f"{pair.coverage_a:.0%}", f"{pair.coverage_b:.0%}", f"{pair.matched_s:.1f} s", str(pair.matched_shots),
+            )  # fmt: skip
+        console.print(table)
+    more = [kind for kind, flag in (("exact", found.more_exact), ("similar", found.more_similar)) if flag]
+    if more:
+        console.print(f"More {' and '.join(more)} clusters than --limit {limit}.")
+
+
 @assets_app.command("show")
 def assets_show(
     asset: Annotated[str, typer.Argument(help="Asset id, or an unambiguous prefix of one.")],

@@ -63,6 +63,7 @@ from mediasift.pipeline.failures import about_input, classify
 from mediasift.pipeline.jobs import JOB_KIND, PipelineJobs
 from mediasift.pipeline.operator import Operator
 from mediasift.search.answers import Group, answer
+from mediasift.search.duplicates import duplicates
 from mediasift.search.hits import Hit
 from mediasift.search.hybrid import SearchMode, search
 from mediasift.search.similar import SimilarAsset, like_picture, similar
@@ -86,6 +87,7 @@ from mediasift.service_models import (
     DeadLetterList,
     DeletedAsset,
     Drift,
+    DuplicateReport,
     EmbeddingCount,
     EmbeddingDrift,
     IngestedFile,
@@ -722,6 +724,12 @@ class Mediasift:
         return PictureMatches.of(
             phash, like_picture(self.db, self.inference, pixels, phash, limit=limit, tenant=tenant)
         )
+
+    def duplicates(self, *, limit: int = 100, tenant: str | None = None) -> DuplicateReport:
+        """Exact copies, and clusters of videos that are copies of one another (re-encoded, resized,
+        trimmed, one inside another) by their temporal fingerprints, among ``tenant``'s assets
+        (every tenant's when None): at most ``limit`` clusters of each, the largest first."""
+        return DuplicateReport.of(duplicates(self.db, tenant=tenant, limit=limit))
 
     def resolve(self, asset_ref: str, *, tenant: str | None = None) -> UUID:
         """An asset id of ``tenant`` (any tenant when None) from a full id or an unambiguous prefix."""

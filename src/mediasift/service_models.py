@@ -34,6 +34,7 @@ from mediasift.jobs.model import Lane as Lane
 from mediasift.models.devices import GpuStats
 from mediasift.search.answers import AssetAnswer, Moment
 from mediasift.search.answers import Group as Group
+from mediasift.search.duplicates import Duplicates, Member, SimilarCluster
 from mediasift.search.hybrid import SearchMode as SearchMode
 from mediasift.search.similar import SimilarAsset
 
@@ -454,6 +455,87 @@ class PictureMatches(Result):
     @classmethod
     def of(cls, phash: str, found: Sequence[SimilarAsset]) -> PictureMatches:
         return cls(phash=phash, similar=[SimilarItem.model_validate(item.to_json()) for item in found])
+
+
+class DuplicateMember(Result):
+    """An asset in a cluster of duplicates: every place it was ingested from, first seen first."""
+
+    asset_id: UUID
+    media_type: str
+    sources: list[str]
+    duration: float | None
+
+    @classmethod
+    def of(cls, member: Member) -> DuplicateMember:
+        return cls(asset_id=member.asset_id, media_type=member.media_type, sources=member.sources,
+                   duration=member.duration)  # fmt: skip
+
+
+class ExactCopies(Result):
+    """Copies with the same bytes (``basis`` "file": one asset ingested from several sources, or a
+    file in several tenants) or the same coded video stream in other files ("stream")."""
+
+    basis: Literal["file", "stream"]
+    members: list[DuplicateMember]
+
+
+class DuplicatePair(Result):
+    """Two videos of a cluster and how they align: ``relation`` "copy" (each covers the other),
+    "a_in_b" or "b_in_a" (a trim, or one inside the other); ``offset_s``: where ``a``'s start falls
+    on ``b``'s clock; ``coverage_a``/``coverage_b``: the share of each one's picture matched;
+    ``matched_s``: seconds of picture matched over ``matched_shots`` shots; ``mean_distance``: bits
+    (of 64) between matched frames' perceptual hashes."""
+
+    a: UUID
+    b: UUID
+    relation: Literal["copy", "a_in_b", "b_in_a"]
+    offset_s: float
+    coverage_a: float
+    coverage_b: float
+    matched_s: float
+    matched_shots: int
+    mean_distance: float
+
+
+class SimilarVideos(Result):
+    """Videos that are copies of one another by their temporal fingerprints (re-encoded, resized,
+    trimmed, or one inside another), with the pairs that joined them; exact copies of a member are
+    members too (a pair names one of them)."""
+
+    members: list[DuplicateMember]
+    pairs: list[DuplicatePair]
+
+    @classmethod
+    def of(cls, cluster: SimilarCluster) -> SimilarVideos:
+        pairs = [
+            DuplicatePair(a=pair.a, b=pair.b, relation=pair.alignment.relation, offset_s=pair.alignment.offset_s,  # type: ignore[arg-type]
+                          coverage_a=pair.alignment.coverage_a, coverage_b=pair.alignment.coverage_b,
+                          matched_s=pair.alignment.matched_s, matched_shots=pair.alignment.matched_shots,
+                          mean_distance=pair.alignment.mean_distance)
+            for pair in cluster.pairs
+        ]  # fmt: skip
+        return cls(members=[DuplicateMember.of(m) for m in cluster.members], pairs=pairs)
+
+
+class DuplicateReport(Result):
+    """``duplicates --json`` and ``GET /v1/duplicates``: exact copies apart from similar videos, the
+    largest clusters first, at most ``limit`` of each (``more_exact``/``more_similar``: there were
+    more); ``videos_compared``: the videos with a fingerprint whose pictures were aligned."""
+
+    exact: list[ExactCopies]
+    similar: list[SimilarVideos]
+    videos_compared: int
+    more_exact: bool
+    more_similar: bool
+
+    @classmethod
+    def of(cls, found: Duplicates) -> DuplicateReport:
+        return cls(
+            exact=[ExactCopies(basis=c.basis, members=[DuplicateMember.of(m) for m in c.members])  # type: ignore[arg-type]
+                   for c in found.exact],
+            similar=[SimilarVideos.of(cluster) for cluster in found.similar],
+            videos_compared=found.videos_compared, more_exact=found.more_exact, more_similar=found.more_similar,
+        )  # fmt: skip
 
 
 # -- status -----------------------------------------------------------------------------------------

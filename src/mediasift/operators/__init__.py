@@ -12,6 +12,7 @@ def default_operators() -> list[Operator]:
     from mediasift.operators.clip import Clip
     from mediasift.operators.embed_text import EmbedText
     from mediasift.operators.faces import Faces
+    from mediasift.operators.fingerprint import VideoFingerprint
     from mediasift.operators.keyframes import Keyframes
     from mediasift.operators.labels import Labels
     from mediasift.operators.objects import Objects
@@ -26,6 +27,7 @@ def default_operators() -> list[Operator]:
         Keyframes(),
         Thumbnail(),
         PerceptualHash(),
+        VideoFingerprint(),
         Labels(),
         Objects(),
         Ocr(),

@@ -1,4 +1,4 @@
-"""Search: moments across the tenant's assets, and the assets most like one."""
+"""Search: moments across the tenant's assets, the assets most like one, and the duplicates among them."""
 
 from __future__ import annotations
 
@@ -15,7 +15,16 @@ from mediasift.api.routes.assets import MULTIPART_FIELDS
 from mediasift.media.pictures import Unreadable
 from mediasift.mediatype import MediaType
 from mediasift.service import Mediasift
-from mediasift.service_models import AssetFilters, Group, PictureMatches, SearchMode, SearchResults, SimilarList
+from mediasift.service_models import (
+    AssetFilters,
+    DuplicateMember,
+    DuplicateReport,
+    Group,
+    PictureMatches,
+    SearchMode,
+    SearchResults,
+    SimilarList,
+)
 
 _PICTURE_BODY = {
     "requestBody": {
@@ -124,6 +133,27 @@ def router(system: Mediasift) -> APIRouter:
                     s.model_copy(update={"source_path": public_source(s.source_path) if s.source_path else None})
                     for s in found.similar
                 ]
+            }
+        )
+
+    @api.get("/duplicates", responses=documented(422))
+    def duplicates(
+        tenant: ReadTenant,
+        limit: Annotated[int, Query(ge=1, le=1000, description="Clusters of each kind at most.")] = 100,
+    ) -> DuplicateReport:
+        """The tenant's exact copies (the same file ingested from several sources, or the same video
+        stream in another file), apart from clusters of videos that are copies of one another by the
+        sequence of their shots: re-encoded, resized, trimmed, or one inside another. Two videos
+        that only share an intro (black, a title card) are not duplicates. Largest clusters first."""
+        found = system.duplicates(limit=limit, tenant=tenant)
+
+        def seen(member: DuplicateMember) -> DuplicateMember:
+            return member.model_copy(update={"sources": [public_source(source) for source in member.sources]})
+
+        return found.model_copy(
+            update={
+                "exact": [c.model_copy(update={"members": [seen(m) for m in c.members]}) for c in found.exact],
+                "similar": [c.model_copy(update={"members": [seen(m) for m in c.members]}) for c in found.similar],
             }
         )
 
