@@ -4,14 +4,14 @@ Each metrics scrape samples the latest embeddings of each model in two time wind
 assets made in the last 30 days. Without these, both walked the whole table: at a million segments
 every scrape read every embedding row.
 
-Revision ID: 0009
-Revises: 0008
+Revision ID: 0010
+Revises: 0009
 """
 
 from alembic import op
 
-revision = "0009"
-down_revision = "0008"
+revision = "0010"
+down_revision = "0009"
 
 
 def upgrade() -> None:
