@@ -20,6 +20,11 @@ PERSON_FIELDS = """p.id, p.model, p.tenant, p.name, p.face_count, p.created_at, 
     (SELECT count(DISTINCT f.asset_id) FROM faces f WHERE f.person_id = p.id) AS asset_count"""
 
 
+def _array(vector: Any) -> np.ndarray:
+    """A vector as numpy: ``embedding`` columns without a dimension come back as pgvector's ``Vector``."""
+    return np.asarray(vector.to_numpy() if hasattr(vector, "to_numpy") else vector, dtype=np.float32)
+
+
 def lock_tenant(conn: Conn, tenant: str) -> None:
     """Hold the tenant's people lock until the transaction ends."""
     conn.execute("SELECT pg_advisory_xact_lock(hashtextextended('people:' || %s, 0))", (tenant,))
@@ -36,7 +41,7 @@ def insert_faces(
                                embedding)
             SELECT %s, %s, a.tenant, %s, %s, %s, %s, %s, %s FROM assets a WHERE a.id = %s
             """,
-            (asset_id, segment_id, index, list(box), confidence, model, version, np.asarray(vector), asset_id),
+            (asset_id, segment_id, index, list(box), confidence, model, version, _array(vector), asset_id),
         )  # fmt: skip
 
 
@@ -58,7 +63,7 @@ def nearest_person(conn: Conn, tenant: str, model: str, vector: Any) -> tuple[in
         SELECT id, 1 - (centroid <=> %(v)s) AS similarity FROM people
         WHERE tenant = %(t)s AND model = %(m)s ORDER BY centroid <=> %(v)s, id LIMIT 1
         """,
-        {"v": np.asarray(vector), "t": tenant, "m": model},
+        {"v": _array(vector), "t": tenant, "m": model},
     ).fetchone()
     return None if row is None else (int(row["id"]), float(row["similarity"]))
 
@@ -71,7 +76,7 @@ def create_person(conn: Conn, tenant: str, model: str, vector: Any, name: str | 
         INSERT INTO people (tenant, name, model, vector_sum, centroid)
         VALUES (%(t)s, %(n)s, %(m)s, %(v)s, l2_normalize(%(v)s)) RETURNING id
         """,
-        {"t": tenant, "n": name, "m": model, "v": np.asarray(vector)},
+        {"t": tenant, "n": name, "m": model, "v": _array(vector)},
     ).fetchone()
     assert row is not None
     return int(row["id"])
@@ -100,7 +105,7 @@ def add_face(conn: Conn, person_id: int, face_id: int, vector: Any, *, first: bo
             centroid = l2_normalize(vector_sum + %(v)s)
         WHERE id = %(p)s
         """,
-        {"v": np.zeros_like(np.asarray(vector)) if first else np.asarray(vector), "p": person_id},
+        {"v": np.zeros_like(_array(vector)) if first else _array(vector), "p": person_id},
     )
 
 

@@ -75,6 +75,6 @@ def ranked(
     keyword_side = _keyword_side.submit(words) if mode is SearchMode.HYBRID else None
     vectors = semantic.rank(db, inference, query, depth=depth, media_type=media_type, tenant=tenant, filters=filters)
     keyword = keyword_side.result() if keyword_side is not None else []
-    if not keyword and vectors.clip is None:
+    if not keyword and vectors.single:
         return vectors.text
     return fuse([keyword, *vectors.above_floors()])
