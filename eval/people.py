@@ -83,7 +83,8 @@ def main() -> None:
     astro = [i for i, t in enumerate(truth) if t == "astronaut"]
     cam = [i for i, t in enumerate(truth) if t == "cameraman"]
     others = [i for i, t in enumerate(truth) if t != "astronaut"]
-    print(f"faces: {len(truth)} ({len(astro)} astronaut, {len(cam)} cameraman, {len(truth) - len(astro) - len(cam)} LFW)")
+    lfw = len(truth) - len(astro) - len(cam)
+    print(f"faces: {len(truth)} ({len(astro)} astronaut, {len(cam)} cameraman, {lfw} LFW)")
     print(f"astronaut to astronaut, lowest: {sim[np.ix_(astro, astro)].min():.3f}")
     print(f"astronaut to anyone else, highest: {sim[np.ix_(astro, others)].max():.3f}")
     print(f"threshold: {PERSON_MIN_SIMILARITY}")
