@@ -44,9 +44,14 @@ class Rankings:
         return ranked
 
     @property
-    def single(self) -> bool:
-        """Only the text model's ranking: nothing to fuse it with."""
-        return self.clip is None and self.other_languages is None
+    def meaning_only(self) -> list[list[Hit]] | None:
+        """When no keyword matched: with no CLIP model, the text ranking whole (nearest first, however
+        far: every asset with text is found), fused with the other-languages ranking above its floor
+        when that found any; None when CLIP takes part (then every ranking is cut at its floor)."""
+        if self.clip is not None:
+            return None
+        foreign = [hit for hit in self.other_languages or [] if hit.score >= MULTILINGUAL_FUSION_FLOOR]
+        return [self.text, foreign] if foreign else [self.text]
 
 
 def rank(
@@ -108,4 +113,4 @@ def _other_languages(
     rows = search_repo.nearest_text_segments(
         conn, model.id, vector, limit=depth, media_type=media_type, tenant=tenant, filters=filters
     )
-    return moments(rows, "text")
+    return moments(rows, "multilingual")
