@@ -26,6 +26,8 @@ def _clean_name(name: str | None) -> str | None:
     if name is None:
         return None
     cleaned = " ".join(name.split())
+    if any(ord(c) < 32 or ord(c) == 127 for c in cleaned):
+        raise PersonConflict("a name holds no control characters")
     if len(cleaned) > MAX_NAME:
         raise PersonConflict(f"a name has at most {MAX_NAME} characters")
     return cleaned or None
@@ -38,7 +40,8 @@ class People:
     def _find(self, conn: Conn, tenant: str, ref: str | int) -> dict[str, object]:
         """A person of ``tenant`` by id (a number) or name (any case)."""
         text = str(ref).strip()
-        row = people_repo.get_person(conn, tenant, int(text)) if text.isdigit() else None
+        is_id = text.isascii() and text.isdigit() and len(text) <= 18  # a bigint, not a name of digits
+        row = people_repo.get_person(conn, tenant, int(text)) if is_id else None
         if row is None:
             row = people_repo.find_by_name(conn, tenant, text)
         if row is None:
@@ -47,7 +50,11 @@ class People:
 
     def page(self, tenant: str, *, cursor: str | None = None, limit: int = 100) -> PersonList:
         """The tenant's people, oldest first, after ``cursor``; BadCursor for one not given here."""
-        after = int(cursors.decode(cursor, 1)[0]) if cursor is not None else None
+        after = None
+        if cursor is not None:
+            (after,) = cursors.decode(cursor, 1)
+            if not isinstance(after, int) or isinstance(after, bool) or not 0 <= after < 2**63:
+                raise cursors.BadCursor("not a cursor this API gave (use next_cursor as it came)")
         with self.db.connect() as conn:
             rows = people_repo.list_people(conn, tenant, limit=limit + 1, after_id=after)
         more = len(rows) > limit

@@ -14,12 +14,13 @@ from mediasift.api.problems import documented
 from mediasift.service import Mediasift
 from mediasift.service_models import PeopleMerged, PeopleSplit, Person, PersonDetail, PersonList
 
-PersonRef = Annotated[str, Field(min_length=1, max_length=200)]
+PRINTABLE = r"^[^\x00-\x1f\x7f]*$"
+PersonRef = Annotated[str, Field(min_length=1, max_length=200, pattern=PRINTABLE)]
 PersonPath = Annotated[str, Path(min_length=1, max_length=200, description="The person's id or name.")]
 
 
 class Naming(BaseModel):
-    name: str | None = Field(max_length=200, description="The person's name; null or blank: no name.")
+    name: str | None = Field(max_length=200, pattern=PRINTABLE, description="The person's name; null or blank: none.")
 
 
 class Merge(BaseModel):
@@ -29,8 +30,11 @@ class Merge(BaseModel):
 
 
 class Split(BaseModel):
-    face_ids: Annotated[list[int], Field(min_length=1, max_length=10_000, description="Faces to move out.")]
-    name: str | None = Field(default=None, max_length=200, description="A name for the new person.")
+    face_ids: Annotated[
+        list[Annotated[int, Field(ge=1, le=2**63 - 1)]],
+        Field(min_length=1, max_length=10_000, description="Faces to move out."),
+    ]
+    name: str | None = Field(default=None, max_length=200, pattern=PRINTABLE, description="A name for the new person.")
 
 
 def router(system: Mediasift) -> APIRouter:
