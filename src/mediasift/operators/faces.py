@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from mediasift.config import Settings
-from mediasift.inference.catalog import Role
+from mediasift.inference.catalog import Catalog, Role
 from mediasift.models.face_detector import LANDMARK_NAMES, Face
 from mediasift.operators.images import ImageOperator, iter_images
 from mediasift.pipeline.operator import TEXT, OperatorContext
@@ -49,7 +49,11 @@ class Faces(ImageOperator):
     role = Role.FACES
 
     def params(self, settings: Settings) -> dict[str, Any]:
-        return {"min_confidence": MIN_CONFIDENCE, "store_min_confidence": STORE_MIN_CONFIDENCE, "min_side": MIN_SIDE}
+        embedder = Catalog(settings).ref(Role.FACE_EMBEDDINGS)  # another face model makes every face stale
+        return {
+            "min_confidence": MIN_CONFIDENCE, "store_min_confidence": STORE_MIN_CONFIDENCE, "min_side": MIN_SIDE,
+            "embedder": f"{embedder.id}@{embedder.version}",
+        }  # fmt: skip
 
     def run(self, ctx: OperatorContext) -> OperatorResult:
         result = OperatorResult()
