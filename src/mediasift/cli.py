@@ -682,6 +682,10 @@ def _people_table(people: Sequence[Person]) -> Table:
     return table
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
 def _people_refusal(exc: Exception) -> NoReturn:
     errors.print(f"[red]{escape(str(exc))}[/red]")
     raise typer.Exit(2) from None
