@@ -56,7 +56,7 @@ ALLOWED: dict[str, frozenset[str]] = {
 }
 DATA_ONLY_MODELS = frozenset({"operators", "search", "ingest"})
 SERVICE = frozenset(
-    {"service", "service_models", "service_errors", "service_exports", "keyring"}
+    {"service", "service_models", "service_errors", "service_exports", "service_people", "keyring"}
 )  # the Python API, its typed results, its keys
 
 

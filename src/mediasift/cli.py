@@ -9,11 +9,11 @@ import re
 import signal
 import sys
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, closing, contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 from uuid import UUID
 
 import typer
@@ -40,6 +40,8 @@ from mediasift.service_models import (
     ExportFormat,
     Group,
     Lane,
+    Person,
+    PersonList,
     PictureMatches,
     Refused,
     SearchMode,
@@ -68,6 +70,11 @@ webhooks_app = typer.Typer(
     help="Webhooks: a tenant's asset events POSTed to a URL, signed (Standard Webhooks).", no_args_is_help=True
 )
 app.add_typer(webhooks_app, name="webhooks")
+people_app = typer.Typer(
+    help="People: faces grouped as one person each; name, merge and split them.", no_args_is_help=True
+)
+app.add_typer(people_app, name="people")
+TenantOption = Annotated[str, typer.Option("--tenant", help="Whose people.")]
 
 # Piped output is read by scripts and people alike: no wrapping at rich's 80 columns there.
 _PIPED_WIDTH = None if sys.stdout.isatty() or "COLUMNS" in os.environ else 200
@@ -589,7 +596,9 @@ def _fmt_time(value: float | None) -> str:
 
 @app.command("search")
 def search_command(
-    query: Annotated[str, typer.Argument(help="What to look for, in plain words.")],
+    query: Annotated[
+        str | None, typer.Argument(help="What to look for, in plain words (with --person alone: where they appear).")
+    ] = None,
     limit: Annotated[int, typer.Option("--limit", "-n", min=1, max=1000, help="Results (assets or moments).")] = 10,
     media_type: Annotated[MediaType | None, typer.Option("--type", help="Only this media type.")] = None,
     mode: Annotated[
@@ -611,6 +620,9 @@ def search_command(
     faces: Annotated[bool | None, typer.Option("--faces/--no-faces", help="Only with (or without) faces.")] = None,
     label: Annotated[str | None, typer.Option(help="An image label or detected object it shows.")] = None,
     source_prefix: Annotated[str | None, typer.Option(help="A path or URL it was ingested from begins so.")] = None,
+    person: Annotated[
+        str | None, typer.Option(help="A person who appears in it (name or id, see: people list).")
+    ] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Search everything said, written and shown, by its words and its meaning: the best assets,
@@ -618,13 +630,18 @@ def search_command(
 
     Keyword matching takes web-search syntax: all the words, "a quoted phrase", or, -excluded.
     Scores are relevances from 0 to 1, the same scale in every mode."""
+    if query is None:
+        if person is None:
+            raise typer.BadParameter("what to look for, or --person alone", param_hint="QUERY")
+        people_show(person, limit=limit, tenant=DEFAULT_TENANT, as_json=as_json)
+        return
     if language is not None and not re.fullmatch(r"[a-z]{2,3}", language):
         raise typer.BadParameter("an ISO 639 code in lower case, like en or de", param_hint="--language")
     try:
         filters = AssetFilters(
             ingested_after=ingested_after, ingested_before=ingested_before, recorded_after=recorded_after,
             recorded_before=recorded_before, min_duration=min_duration, max_duration=max_duration,
-            language=language, has_faces=faces, label=label, source_prefix=source_prefix,
+            language=language, has_faces=faces, label=label, source_prefix=source_prefix, person=person,
         )  # fmt: skip
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
@@ -650,6 +667,141 @@ def search_command(
             "\n".join(_marked(m.snippet, m.highlights) for m in moments),
         )  # fmt: skip
     console.print(table)
+
+
+def _person_row(table: Table, person: Person) -> None:
+    table.add_row(str(person.id), person.name or "", str(person.face_count), str(person.asset_count))
+
+
+def _people_table(people: Sequence[Person]) -> Table:
+    table = Table()
+    for column in ("id", "name", "faces", "assets"):
+        table.add_column(column)
+    for person in people:
+        _person_row(table, person)
+    return table
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
+def _people_refusal(exc: Exception) -> NoReturn:
+    errors.print(f"[red]{escape(str(exc))}[/red]")
+    raise typer.Exit(2) from None
+
+
+@people_app.command("list")
+def people_list(tenant: TenantOption = DEFAULT_TENANT, as_json: JsonFlag = False) -> None:
+    """The tenant's people, oldest first, with how many faces and assets each has."""
+    with closing(_system()) as system:
+        people: list[Person] = []
+        cursor = None
+        while True:
+            page = system.people.page(tenant, cursor=cursor, limit=1000)
+            people += page.people
+            if page.next_cursor is None:
+                break
+            cursor = page.next_cursor
+    if as_json:
+        _print_json(PersonList(people=people))
+        return
+    console.print(_people_table(people) if people else "No people yet.")
+
+
+@people_app.command("show")
+def people_show(
+    person: Annotated[str, typer.Argument(help="The person's id or name.")],
+    limit: Annotated[int, typer.Option("--limit", "-n", min=1, max=1000, help="Appearances at most.")] = 100,
+    tenant: TenantOption = DEFAULT_TENANT,
+    as_json: JsonFlag = False,
+) -> None:
+    """A person and where they appear: each asset, when in it and where in the picture."""
+    from mediasift.service_errors import PersonNotFound
+
+    try:
+        with closing(_system()) as system:
+            detail = system.people.get(tenant, person, limit=limit)
+    except PersonNotFound as exc:
+        _people_refusal(exc)
+    if as_json:
+        _print_json(detail)
+        return
+    console.print(
+        f"person {detail.id} {detail.name or '(no name)'}: {detail.face_count} faces in {detail.asset_count} assets"
+    )
+    table = Table()
+    for column in ("face", "asset", "type", "when", "box"):
+        table.add_column(column)
+    for a in detail.appearances:
+        table.add_row(
+            str(a.face_id), str(a.asset_id)[:8], a.media_type, _when(a.start, a.end), " ".join(map(str, a.box))
+        )
+    console.print(table)
+
+
+@people_app.command("name")
+def people_name(
+    person: Annotated[str, typer.Argument(help="The person's id or name.")],
+    name: Annotated[str, typer.Argument(help="Their name; an empty string takes the name away.")],
+    tenant: TenantOption = DEFAULT_TENANT,
+    as_json: JsonFlag = False,
+) -> None:
+    """Name, rename or unname a person."""
+    from mediasift.service_errors import PersonConflict, PersonNotFound
+
+    try:
+        with closing(_system()) as system:
+            named = system.people.name(tenant, person, name)
+    except (PersonNotFound, PersonConflict) as exc:
+        _people_refusal(exc)
+    if as_json:
+        _print_json(named)
+        return
+    console.print(_people_table([named]))
+
+
+@people_app.command("merge")
+def people_merge(
+    person: Annotated[str, typer.Argument(help="The person that remains (id or name).")],
+    others: Annotated[list[str], typer.Argument(help="The people merged into it (ids or names).")],
+    tenant: TenantOption = DEFAULT_TENANT,
+    as_json: JsonFlag = False,
+) -> None:
+    """Merge people into one: their faces move to the first, and they are gone."""
+    from mediasift.service_errors import PersonConflict, PersonNotFound
+
+    try:
+        with closing(_system()) as system:
+            merged = system.people.merge(tenant, person, others)
+    except (PersonNotFound, PersonConflict) as exc:
+        _people_refusal(exc)
+    if as_json:
+        _print_json(merged)
+        return
+    console.print(_people_table([merged.person]))
+
+
+@people_app.command("split")
+def people_split(
+    person: Annotated[str, typer.Argument(help="The person (id or name).")],
+    faces: Annotated[list[int], typer.Argument(help="Ids of their faces to move out (see: people show).")],
+    name: Annotated[str | None, typer.Option(help="A name for the new person.")] = None,
+    tenant: TenantOption = DEFAULT_TENANT,
+    as_json: JsonFlag = False,
+) -> None:
+    """Move some of a person's faces out into a new person."""
+    from mediasift.service_errors import PersonConflict, PersonNotFound
+
+    try:
+        with closing(_system()) as system:
+            split = system.people.split(tenant, person, faces, name)
+    except (PersonNotFound, PersonConflict) as exc:
+        _people_refusal(exc)
+    if as_json:
+        _print_json(split)
+        return
+    console.print(_people_table([split.person, split.split_off]))
 
 
 def _when(start: float | None, end: float | None) -> str:

@@ -79,8 +79,22 @@ class EmbeddingOut:
 
 
 @dataclass
+class FaceOut:
+    """One face of a segment of the same result (``segment_key``), ``index`` its place among that
+    segment's faces, with its embedding: what people are grouped from."""
+
+    segment_key: str
+    index: int
+    box: tuple[int, int, int, int]  # x, y, w, h in the picture's pixels
+    confidence: float
+    model: ModelRef
+    vector: np.ndarray
+
+
+@dataclass
 class OperatorResult:
     segments: list[SegmentOut] = field(default_factory=list)
     artifacts: list[ArtifactOut] = field(default_factory=list)
     embeddings: list[EmbeddingOut] = field(default_factory=list)
+    faces: list[FaceOut] = field(default_factory=list)
     cost: float = 0.0

@@ -110,6 +110,7 @@ from mediasift.service_models import (
     WebhookList,
     WorkerInfo,
 )
+from mediasift.service_people import People
 
 BACKPRESSURE_CHECK_EVERY = 25
 PROGRESS_EVERY_S = 0.5
@@ -179,6 +180,7 @@ class Mediasift:
         self.inference = Inference(self.settings, store=InferenceCacheTable(self.db.url), about_input=about_input)
         self.keys = KeyRing(self.db)
         self.exports = Exports(self.db, self.settings, self.pipeline)
+        self.people = People(self.db)
         self._opening = threading.RLock()
         self._broker: Broker | None = None
         self._jobs: PipelineJobs | None = None

@@ -19,3 +19,12 @@ class QueueFull(RuntimeError):
 class NothingToExport(LookupError):
     """The asset is there, but not what was asked of it: it has no speech or no timed on-screen text,
     or the operator that finds it has not run on it yet, or failed. The message says which."""
+
+
+class PersonNotFound(LookupError):
+    """No person of the tenant has that id or name."""
+
+
+class PersonConflict(ValueError):
+    """What was asked of people cannot be: a name another person has, a merge of a person into
+    itself, a split that would take all of a person's faces or faces it does not have."""

@@ -815,3 +815,62 @@ class ApiActionList(Result):
 
     actions: list[ApiAction]
     next_cursor: str | None = None
+
+
+# -- people ---------------------------------------------------------------------------------------
+
+
+class Person(Result):
+    """A person: faces of one tenant grouped as one face, named or not. ``id`` is stable until the
+    person is merged into another."""
+
+    id: int
+    name: str | None
+    face_count: int
+    asset_count: int
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, row: dict[str, Any]) -> Person:
+        return cls.model_validate({f: row[f] for f in cls.model_fields})
+
+
+class PersonList(Result):
+    """A tenant's people, oldest first; ``next_cursor``, when there are more, asks for the next page."""
+
+    people: list[Person]
+    next_cursor: str | None = None
+
+
+class Appearance(Result):
+    """One face of a person: the asset, when in it (a video's shot; null for an image), and where in
+    the picture (x, y, width, height in pixels)."""
+
+    face_id: int
+    asset_id: UUID
+    media_type: str
+    start: float | None
+    end: float | None
+    box: list[int]
+    confidence: float
+
+
+class PersonDetail(Person):
+    """A person and where they appear, newest asset first (at most ``limit`` faces)."""
+
+    appearances: list[Appearance]
+
+
+class PeopleMerged(Result):
+    """The person that remains, and the ids merged into it (gone now)."""
+
+    person: Person
+    merged: list[int]
+
+
+class PeopleSplit(Result):
+    """A split: the person the faces left, and the new person they make."""
+
+    person: Person
+    split_off: Person

@@ -30,7 +30,7 @@ from mediasift.api.problems import ProblemResponse, problem
 from mediasift.api.ratelimit import RequestLimiter
 from mediasift.api.receive import Unacceptable
 from mediasift.api.request_context import RequestContext
-from mediasift.api.routes import admin, assets, blobs, exports, jobs, search, webhooks
+from mediasift.api.routes import admin, assets, blobs, exports, jobs, people, search, webhooks
 from mediasift.api.routes import system as system_routes
 from mediasift.api.ui.headers import SecurityHeaders
 from mediasift.api.ui.render import STATIC
@@ -42,7 +42,7 @@ from mediasift.net.errors import FetchBusy
 from mediasift.net.pool import FetchPool
 from mediasift.obs import logs
 from mediasift.service import AssetNotFound, Mediasift, NotReady, QueueFull
-from mediasift.service_errors import NothingToExport
+from mediasift.service_errors import NothingToExport, PersonConflict, PersonNotFound
 
 # A multipart body is the file plus a few hundred bytes of headers and boundaries.
 MULTIPART_OVERHEAD = 64 * 1024
@@ -80,7 +80,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     problems.install(app)
     _install_errors(app)
     app.include_router(assets.router(system, fetches))
-    for routes in (exports, search, blobs, jobs, admin, webhooks):
+    for routes in (exports, search, blobs, jobs, admin, webhooks, people):
         app.include_router(routes.router(system))
     app.include_router(system_routes.router(system, registry))
     failures = RequestLimiter(REFUSED_KEYS_PER_MINUTE, REFUSED_KEYS_BURST)
@@ -129,6 +129,14 @@ def _install_errors(app: FastAPI) -> None:
     @app.exception_handler(AssetNotFound)
     async def not_found(_: Request, exc: AssetNotFound) -> ProblemResponse:
         return problem(404, str(exc))
+
+    @app.exception_handler(PersonNotFound)
+    async def no_person(_: Request, exc: PersonNotFound) -> ProblemResponse:
+        return problem(404, str(exc))
+
+    @app.exception_handler(PersonConflict)
+    async def people_conflict(_: Request, exc: PersonConflict) -> ProblemResponse:
+        return problem(409, str(exc))
 
     @app.exception_handler(NothingToExport)
     async def nothing_to_export(_: Request, exc: NothingToExport) -> ProblemResponse:

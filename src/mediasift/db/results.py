@@ -11,6 +11,7 @@ from uuid import UUID
 from psycopg import Connection
 from psycopg.types.json import Jsonb
 
+from mediasift.db import people as people_repo
 from mediasift.db.search import ensure_text_index, ensure_vector_index, link_text_vectors
 from mediasift.records import OperatorResult, StoredSegment
 
@@ -120,6 +121,12 @@ def replace_results(conn: Conn, run: RunRecord, result: OperatorResult, blobs: l
                 run.model_version, run.params_hash, run.duration_ms,
             ),
         )  # fmt: skip
+
+    people_repo.insert_faces(
+        conn, run.asset_id,
+        [(segment_ids[f.segment_key], f.index, f.box, f.confidence, f.model.id, f.model.version, f.vector)
+         for f in result.faces],
+    )  # fmt: skip
 
     by_model: dict[tuple[str, str], list[tuple[int, Any]]] = {}
     for emb in result.embeddings:

@@ -383,3 +383,15 @@ def pictures_of(conn: Conn, moments: list[tuple[Any, float | None, float | None]
         {"assets": [m[0] for m in moments], "starts": [m[1] for m in moments], "ends": [m[2] for m in moments]},
     ).fetchall()
     return [row["picture"] for row in rows]
+
+
+def has_text_vectors(conn: Conn, model: str, tenant: str | None) -> bool:
+    """Whether any text of ``tenant`` (any tenant's when None) has a vector of ``model`` (the
+    unique key's prefix answers it)."""
+    where = sql.SQL("model = {}").format(sql.Literal(model))
+    if tenant is not None:
+        where = sql.SQL("{} AND tenant = {}").format(where, sql.Literal(tenant))
+    row = conn.execute(
+        sql.SQL("SELECT EXISTS (SELECT 1 FROM search_vectors WHERE {}) AS found").format(where)
+    ).fetchone()
+    return bool(row and row["found"])

@@ -1,8 +1,8 @@
 """What a search may be narrowed to, beyond media type and tenant (which the indexed rows carry):
 when an asset was ingested and recorded, how long it runs, its language, whether it shows faces, a
-label or object it shows, and where it came from. Written as one SQL condition on an asset (alias
-``a``) that each side of a search adds to its own query, so a filter is applied where the rows are
-read, never to a cut list afterwards."""
+label or object it shows, where it came from, and a person who appears in it. Written as one SQL
+condition on an asset (alias ``a``) that each side of a search adds to its own query, so a filter is
+applied where the rows are read, never to a cut list afterwards."""
 
 from __future__ import annotations
 
@@ -37,6 +37,7 @@ class AssetFilters:
     has_faces: bool | None = None  # True: a face was found in it; False: none was
     label: str | None = None  # an image label or detected object, any case ("cat", "person")
     source_prefix: str | None = None  # an ingested path or URL begins with it
+    person: str | None = None  # a person of the asset's tenant appears in it: their name (any case) or id
 
     def __post_init__(self) -> None:
         """Times made UTC (PostgreSQL takes offsets up to 15:59 only); ValueError with the reason for
@@ -83,6 +84,11 @@ def asset_condition(filters: AssetFilters) -> sql.Composable:
         "(l.kind = 'objects' AND EXISTS (SELECT 1 FROM jsonb_array_elements(l.data -> 'objects') o "
         "WHERE lower(o ->> 'label') = lower({v})))))",
         f.label,
+    )
+    add(
+        "EXISTS (SELECT 1 FROM faces pf JOIN people pp ON pp.id = pf.person_id WHERE pf.asset_id = a.id "
+        "AND pp.tenant = a.tenant AND (lower(pp.name) = lower({v}) OR pp.id::text = {v}))",
+        f.person,
     )
     add(
         "EXISTS (SELECT 1 FROM asset_sources src WHERE src.asset_id = a.id AND starts_with(src.source, {v}))",

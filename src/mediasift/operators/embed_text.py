@@ -4,6 +4,11 @@ It runs after every operator of the asset's media type that produces text (``con
 plugin, and again whenever one of them produced its text anew. The model is the configured tier
 (MiniLM unless ``MEDIASIFT_TEXT_EMBEDDING_TIER`` says otherwise), a parameter of this operator:
 changing it makes every asset's embeddings stale for ``reprocess``.
+
+Texts in another language than English are also embedded by the multilingual model (MiniLM knows
+English only), which search asks as a ranking of its own. A text's language is the one its operator
+found (a transcript's, a text chunk's) or, for a text of a few words or more, the one identified here
+(lingua, ~0.3 ms); shorter texts (labels, object names, "face") are English.
 """
 
 from __future__ import annotations
@@ -11,15 +16,15 @@ from __future__ import annotations
 from typing import Any
 
 from mediasift.config import Settings
-from mediasift.inference.catalog import Catalog
+from mediasift.inference.catalog import Catalog, Role
 from mediasift.mediatype import MediaType
 from mediasift.pipeline.operator import TEXT, Operator, OperatorContext
-from mediasift.records import EmbeddingOut, ModelRef, OperatorResult
+from mediasift.records import EmbeddingOut, ModelRef, OperatorResult, StoredSegment
 
 
 class EmbedText(Operator):
     name = "embed_text"
-    version = "2"
+    version = "3"
     media_types = frozenset(MediaType)
     consumes = frozenset({TEXT})
 
@@ -28,7 +33,7 @@ class EmbedText(Operator):
         return catalog.ref(catalog.text_role)
 
     def params(self, settings: Settings) -> dict[str, Any]:
-        return {"tier": settings.text_embedding_tier}
+        return {"tier": settings.text_embedding_tier, "other_languages": Catalog(settings).ref(Role.MULTILINGUAL).id}
 
     def run(self, ctx: OperatorContext) -> OperatorResult:
         segments = [seg for seg in ctx.segments() if seg.text and seg.text.strip()]
@@ -36,9 +41,35 @@ class EmbedText(Operator):
             return OperatorResult()
         model = ctx.inference.text_ref
         vectors = ctx.inference.embed_texts([seg.text or "" for seg in segments])
-        return OperatorResult(
+        result = OperatorResult(
             embeddings=[
                 EmbeddingOut(segment_id=seg.id, model=model, vector=vector)
                 for seg, vector in zip(segments, vectors, strict=True)
             ]
         )
+        foreign = [seg for seg in segments if language_of(ctx, seg) not in (None, ENGLISH)]
+        if foreign:
+            multilingual = ctx.inference.multilingual_ref
+            found = ctx.inference.embed_multilingual([seg.text or "" for seg in foreign])
+            result.embeddings += [
+                EmbeddingOut(segment_id=seg.id, model=multilingual, vector=vector)
+                for seg, vector in zip(foreign, found, strict=True)
+            ]
+        return result
+
+
+ENGLISH = "en"
+MIN_WORDS_TO_IDENTIFY = 3
+
+
+def language_of(ctx: OperatorContext, segment: StoredSegment) -> str | None:
+    """The language of a segment's text: as its operator found it, else identified when it has a few
+    words (None: too short to tell, taken as English)."""
+    known = segment.data.get("language")
+    if isinstance(known, str) and known:
+        return known
+    text = segment.text or ""
+    if len(text.split()) < MIN_WORDS_TO_IDENTIFY:
+        return None
+    found = ctx.inference.language(text)
+    return found[0] if found else None

@@ -25,6 +25,7 @@ from mediasift.inference.door import Inference
 from mediasift.jobs.broker import Broker
 from mediasift.jobs.model import Failure, Job, Lane
 from mediasift.jobs.runtime import JobContext
+from mediasift.pipeline import people
 from mediasift.pipeline.execute import OperatorExecutor, inputs_unchanged_since, is_fresh, load_asset, run_record
 from mediasift.pipeline.graph import Pipeline
 from mediasift.pipeline.operator import AssetView, Operator
@@ -216,6 +217,8 @@ class PipelineJobs:
                     execution = None
                 if execution is not None:
                     result_repo.replace_results(conn, execution.run, execution.result, execution.blobs)
+                    if execution.result.faces:
+                        people.assign_new_faces(conn, asset_id)
                 job_states.set_state(
                     conn, asset_id, [op.name], "done", lane=lane, attempts=ctx.delivery.attempt, worker=ctx.worker_id
                 )

@@ -75,6 +75,7 @@ def ranked(
     keyword_side = _keyword_side.submit(words) if mode is SearchMode.HYBRID else None
     vectors = semantic.rank(db, inference, query, depth=depth, media_type=media_type, tenant=tenant, filters=filters)
     keyword = keyword_side.result() if keyword_side is not None else []
-    if not keyword and vectors.clip is None:
-        return vectors.text
+    meaning = vectors.meaning_only if not keyword else None
+    if meaning is not None:
+        return meaning[0] if len(meaning) == 1 else fuse(meaning)
     return fuse([keyword, *vectors.above_floors()])

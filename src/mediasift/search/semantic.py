@@ -19,6 +19,9 @@ if TYPE_CHECKING:  # the door is handed in; importing it here would load the mod
 # similarity, so each ranking is cut at a floor before it is fused. MiniLM cosines measured here:
 # unrelated pairs 0.0-0.28 ("someone talks about the budget" / "refrigerator" 0.25), related ones 0.4 and up.
 TEXT_FUSION_FLOOR = 0.3
+# multilingual-e5's cosines sit high: German, French and Spanish texts against English queries that
+# mean them 0.83-0.89, against queries about something else 0.67-0.79.
+MULTILINGUAL_FUSION_FLOOR = 0.8
 
 
 @dataclass(frozen=True)
@@ -29,13 +32,26 @@ class Rankings:
     text: list[Hit]
     clip: list[Hit] | None
     clip_floor: float = 0.0
+    other_languages: list[Hit] | None = None  # texts in other languages, by the multilingual model
 
     def above_floors(self) -> list[list[Hit]]:
         """The rankings cut at their floors, for fusion."""
         ranked = [[hit for hit in self.text if hit.score >= TEXT_FUSION_FLOOR]]
         if self.clip is not None:
             ranked.append([hit for hit in self.clip if hit.score >= self.clip_floor])
+        if self.other_languages is not None:
+            ranked.append([hit for hit in self.other_languages if hit.score >= MULTILINGUAL_FUSION_FLOOR])
         return ranked
+
+    @property
+    def meaning_only(self) -> list[list[Hit]] | None:
+        """When no keyword matched: with no CLIP model, the text ranking whole (nearest first, however
+        far: every asset with text is found), fused with the other-languages ranking above its floor
+        when that found any; None when CLIP takes part (then every ranking is cut at its floor)."""
+        if self.clip is not None:
+            return None
+        foreign = [hit for hit in self.other_languages or [] if hit.score >= MULTILINGUAL_FUSION_FLOOR]
+        return [self.text, foreign] if foreign else [self.text]
 
 
 def rank(
@@ -61,8 +77,9 @@ def rank(
         rows = search_repo.nearest_text_segments(
             conn, inference.text_ref.id, vector, limit=depth, media_type=media_type, tenant=tenant, filters=filters
         )
+        other_languages = _other_languages(conn, inference, query, depth, media_type, tenant, filters)
         if clip is None or clip_vector is None:
-            return Rankings(moments(rows, "text"), None)
+            return Rankings(moments(rows, "text"), None, other_languages=other_languages)
         picture_rows = search_repo.nearest_segments(
             conn,
             clip.id,
@@ -73,4 +90,27 @@ def rank(
             model_version=clip.version,
             filters=filters,
         )
-    return Rankings(moments(rows, "text"), moments(picture_rows, "clip"), inference.clip().config.min_similarity)
+    return Rankings(
+        moments(rows, "text"), moments(picture_rows, "clip"), inference.clip().config.min_similarity, other_languages
+    )
+
+
+def _other_languages(
+    conn: search_repo.Conn,
+    inference: Inference,
+    query: str,
+    depth: int,
+    media_type: str | None,
+    tenant: str | None,
+    filters: AssetFilters,
+) -> list[Hit] | None:
+    """The nearest texts in other languages than English by the multilingual model (None when the
+    searched assets hold none: then the query is not embedded by it at all)."""
+    model = inference.multilingual_ref
+    if not search_repo.has_text_vectors(conn, model.id, tenant):
+        return None
+    vector = inference.embed_multilingual_query(query)
+    rows = search_repo.nearest_text_segments(
+        conn, model.id, vector, limit=depth, media_type=media_type, tenant=tenant, filters=filters
+    )
+    return moments(rows, "multilingual")

@@ -59,6 +59,9 @@ def search_filters(
     source_prefix: Annotated[
         str | None, Query(min_length=1, max_length=1000, description="A source it was ingested from begins so.")
     ] = None,
+    person: Annotated[
+        str | None, Query(min_length=1, max_length=200, description="A person who appears in it: name or id.")
+    ] = None,
 ) -> AssetFilters:
     """The filters of a search request; 422 with the reason for a range that cannot hold anything."""
     try:
@@ -66,6 +69,7 @@ def search_filters(
             ingested_after=ingested_after, ingested_before=ingested_before, recorded_after=recorded_after,
             recorded_before=recorded_before, min_duration=min_duration, max_duration=max_duration,
             language=language, has_faces=has_faces, label=label, source_prefix=source_prefix,
+            person=person,
         )  # fmt: skip
     except ValueError as exc:
         raise HTTPException(422, str(exc)) from None

@@ -1,0 +1,67 @@
+"""dlib's face model over YuNet's landmarks, on the faces there are here (``support/facegen.py``): the
+astronaut's 18 variants group as one person at ``PERSON_MIN_SIMILARITY``, and no other face comes
+that close to her."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from mediasift.models.face_detector import FaceDetector
+from mediasift.models.face_embedder import CHIP, TEMPLATE, FaceEmbedder, align
+from mediasift.pipeline.people import PERSON_MIN_SIMILARITY
+
+from support import facegen
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def embed() -> object:
+    detector, embedder = FaceDetector().load(), FaceEmbedder().load()
+
+    def vectors(pictures: list[facegen.Picture]) -> dict[str, np.ndarray]:
+        found = {}
+        for picture in pictures:
+            faces = [face for face in detector.detect(picture.pixels, 0.8)]
+            if faces:
+                found[picture.name] = embedder.embed([align(picture.pixels, faces[0].landmarks)])[0]
+        return found
+
+    return vectors
+
+
+def test_a_face_is_turned_upright_and_sized_onto_the_template() -> None:
+    """Five dots where a face's landmarks are (the template turned 20 degrees, doubled and moved) land
+    on the template's points in the chip."""
+    angle = np.radians(20)
+    turn = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+    landmarks = (TEMPLATE - 75) @ turn.T * 2 + [210, 190]
+    canvas = np.zeros((400, 420, 3), dtype=np.uint8)
+    for x, y in landmarks:
+        cv2.circle(canvas, (round(x), round(y)), 4, (255, 255, 255), -1)
+    chip = align(canvas, landmarks.tolist())
+    assert chip.shape == (CHIP, CHIP, 3) and chip.dtype == np.uint8
+    count, _, _, centres = cv2.connectedComponentsWithStats((chip[:, :, 0] > 127).astype(np.uint8))
+    found = sorted(centres[1:].tolist())
+    assert count == 6
+    assert np.abs(np.asarray(found) - np.asarray(sorted(TEMPLATE.tolist()))).max() < 1.0
+
+
+def test_every_variant_of_the_astronaut_is_her_and_no_one_else_is(embed) -> None:  # type: ignore[no-untyped-def]
+    astronaut = embed(facegen.astronaut_variants())
+    others = embed(facegen.cameraman() + facegen.lfw_faces(40))
+    assert len(astronaut) == 18 and len(others) >= 35
+    vectors = np.stack(list(astronaut.values()))
+    centroid = vectors.sum(axis=0)
+    centroid /= np.linalg.norm(centroid)
+    pairwise = vectors @ vectors.T
+    assert pairwise.min() >= PERSON_MIN_SIMILARITY + 0.01, "every pair of her pictures is inside the line"
+    against = np.stack(list(others.values())) @ vectors.T
+    assert against.max() <= PERSON_MIN_SIMILARITY - 0.02, "no other face comes within it"
+    assert (np.stack(list(others.values())) @ centroid).max() < PERSON_MIN_SIMILARITY
+
+
+def test_no_faces_no_vectors() -> None:
+    assert FaceEmbedder().embed([]).shape == (0, 128)

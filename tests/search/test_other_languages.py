@@ -1,0 +1,35 @@
+"""Across languages: texts in German, French and Spanish are embedded by the multilingual model as
+well, and an English query finds them by meaning (MiniLM alone does not)."""
+
+from __future__ import annotations
+
+from contextlib import closing
+from pathlib import Path
+
+import pytest
+
+from mediasift.config import Settings
+from mediasift.service import Mediasift
+from mediasift.service_models import SearchMode
+
+pytestmark = pytest.mark.slow
+
+TEXTS = {
+    "bienen.txt": "Honigbienen sammeln im Frühling Nektar und bestäuben dabei die Blüten der Obstbäume.",
+    "zug.txt": "Der Zug nach Berlin hat heute wegen einer Weichenstörung zwanzig Minuten Verspätung.",
+    "perro.txt": "El perro corre por el parque detrás de una pelota roja mientras los niños juegan.",
+    "budget.txt": "The quarterly budget review showed that spending on office supplies went up again.",
+}
+
+
+QUERIES = {"honey bees": "bienen.txt", "the train is late": "zug.txt", "a dog playing with a ball": "perro.txt"}
+
+
+def test_an_english_query_finds_a_text_in_another_language(settings: Settings, media_dir: Path) -> None:
+    for name, text in TEXTS.items():
+        (media_dir / name).write_text(text, encoding="utf-8")
+    with closing(Mediasift(settings)) as system:
+        system.ingest([media_dir], wait=True)
+        for query, expected in [*QUERIES.items(), ("office spending", "budget.txt")]:
+            best = system.answers(query, mode=SearchMode.SEMANTIC, limit=4).results[0]
+            assert best.source_path is not None and Path(best.source_path).name == expected, query
