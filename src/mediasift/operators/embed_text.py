@@ -7,8 +7,9 @@ changing it makes every asset's embeddings stale for ``reprocess``.
 
 Texts in another language than English are also embedded by the multilingual model (MiniLM knows
 English only), which search asks as a ranking of its own. A text's language is the one its operator
-found (a transcript's, a text chunk's) or, for a text of a few words or more, the one identified here
-(lingua, ~0.3 ms); shorter texts (labels, object names, "face") are English.
+found (a transcript's, a text chunk's) or, for other text of a few words or more (on-screen text, a
+plugin's), the one identified here (lingua, ~0.3 ms); shorter texts, and the labels, object and
+event names mediasift writes itself, are English.
 """
 
 from __future__ import annotations
@@ -60,6 +61,11 @@ class EmbedText(Operator):
 
 ENGLISH = "en"
 MIN_WORDS_TO_IDENTIFY = 3
+# Texts mediasift writes itself from English vocabularies (label, object and event names, "3 faces",
+# a shot's words): never another language. Identifying them wasted the multilingual model on lists
+# such as "projectile, missile, space shuttle" (taken for Latin), whose vectors then came up for
+# every query in eval/search.py.
+OWN_VOCABULARY_KINDS = frozenset({"audio_event", "clip", "faces", "keyframe", "labels", "objects", "shot"})
 
 
 def language_of(ctx: OperatorContext, segment: StoredSegment) -> str | None:
@@ -68,6 +74,8 @@ def language_of(ctx: OperatorContext, segment: StoredSegment) -> str | None:
     known = segment.data.get("language")
     if isinstance(known, str) and known:
         return known
+    if segment.kind in OWN_VOCABULARY_KINDS:
+        return ENGLISH
     text = segment.text or ""
     if len(text.split()) < MIN_WORDS_TO_IDENTIFY:
         return None
