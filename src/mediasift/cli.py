@@ -873,6 +873,11 @@ def status(
             f"processing per asset ({cost.assets} asset{'' if cost.assets == 1 else 's'},"
             f" ${cost.total_usd:.6f} in all)"
         )
+        if cost.usd_per_minute is not None:
+            console.print(
+                f"  ${cost.usd_per_minute:.5f} per minute of {media_type} ({cost.minutes:.1f} minutes; run time at"
+                f" ${info.compute_usd_per_hour:g} per CPU-hour)"
+            )
     _print_confidence(info.confidence)
     if info.drift is not None:
         _print_drift(info.drift)
