@@ -82,7 +82,7 @@ class Settings(BaseSettings):
     ocr_min_confidence: float = 0.5
     ocr_extra_frames_per_minute: int = 20  # video: frames between keyframes read in full for new text, at most
     thumbnail_px: int = 320
-    # Threads of one model call (ONNX Runtime, CTranslate2, OpenCV, LiteRT, YuNet's OpenMP, tesseract).
+    # Threads of one model call (ONNX Runtime, CTranslate2, OpenCV, LiteRT, YuNet's OpenMP).
     # 0: the cores divided by worker_concurrency (at least 1), so concurrent jobs do not oversubscribe
     # the cores; spinning runtimes slow down several-fold when they do (docs/operations.md, Throughput).
     model_threads: int = 0
