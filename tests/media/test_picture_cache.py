@@ -4,11 +4,20 @@ from __future__ import annotations
 
 import threading
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 
+from mediasift.config import Settings
+from mediasift.inference.door import Inference
 from mediasift.media.picture_cache import PictureCache
+from mediasift.mediatype import MediaType
+from mediasift.operators.images import iter_images
+
+from support import mediagen
+from support.contexts import memory_context
 
 
 def picture(value: int, side: int = 10) -> np.ndarray:
@@ -76,3 +85,17 @@ def test_a_picture_over_the_whole_budget_is_returned_but_not_kept() -> None:
     cache = PictureCache(budget_bytes=picture(0).nbytes - 1)
     assert cache.get("a", lambda: picture(4))[0, 0, 0] == 4
     assert len(cache) == 0
+
+
+def test_the_image_operators_of_an_asset_share_one_decoded_picture(tmp_path: Path) -> None:
+    door = Inference(Settings(home=tmp_path / "home", inference_cache=False))
+    path = tmp_path / "photo.jpg"
+    Image.fromarray(mediagen.photo("coffee")).save(path)
+    other = tmp_path / "other.png"
+    Image.fromarray(picture(200, 32)).save(other)
+    first = [item.pixels for item in iter_images(memory_context(door, path, MediaType.IMAGE))]
+    again = [item.pixels for item in iter_images(memory_context(door, path, MediaType.IMAGE))]
+    assert again[0] is first[0] and not first[0].flags.writeable
+    # another file under the same (here, missing) digest is not mistaken for it
+    (elsewhere,) = [item.pixels for item in iter_images(memory_context(door, other, MediaType.IMAGE))]
+    assert elsewhere.shape == (32, 32, 3) and elsewhere[0, 0, 0] == 200

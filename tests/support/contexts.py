@@ -39,7 +39,7 @@ def memory_context(
         return sha
 
     return OperatorContext(
-        asset=AssetView(uuid4(), media_type, "", _digest(path), dict(metadata or {})),
+        asset=AssetView(uuid4(), media_type, "", "", dict(metadata or {})),
         settings=door.settings,
         inference=door,
         params=dict(params or {}),
@@ -48,11 +48,3 @@ def memory_context(
         read_blob=held.__getitem__,
         put_blob=put_blob,
     )
-
-
-def _digest(path: Path) -> str:
-    """The file's SHA-256, as the asset's: what the operators key the pictures they share by."""
-    if not path.is_file():
-        return ""
-    with path.open("rb") as file:
-        return hashlib.file_digest(file, "sha256").hexdigest()

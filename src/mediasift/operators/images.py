@@ -19,7 +19,7 @@ from mediasift.pipeline.operator import Operator, OperatorContext
 
 KEYFRAMES = "keyframes"
 MAX_ANALYSIS_SIDE = 2560
-PICTURES = PictureCache()  # this process's decoded pictures, by blob digest
+PICTURES = PictureCache()  # this process's decoded pictures, by blob digest (and file)
 
 
 @dataclass(frozen=True)
@@ -54,7 +54,10 @@ def iter_images(ctx: OperatorContext) -> Iterator[ImageItem]:
     """The asset's pictures, decoded (or taken from the process's cache: another image operator of the
     same asset may have decoded them already). Their pixels are read-only."""
     if ctx.asset.media_type is MediaType.IMAGE:
-        pixels = PICTURES.get((ctx.asset.sha256, MAX_ANALYSIS_SIDE), lambda: _decode_file(ctx))
+        # The file's path as well as its digest: a context made without a real digest (a test's, an
+        # evaluation's) must not be given another file's pixels.
+        key = (ctx.asset.sha256, str(ctx.media_path), MAX_ANALYSIS_SIDE)
+        pixels = PICTURES.get(key, partial(_decode_file, ctx))
         yield ImageItem("image", None, None, pixels)
         return
     for seg in ctx.segments(operator=KEYFRAMES, kind="keyframe"):
