@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 import platformdirs
 from pydantic import AliasChoices, Field, ValidationInfo, field_validator
@@ -219,6 +220,7 @@ def threads_per_job(cores: int, concurrency: int) -> int:
     return max(1, cores // max(1, concurrency))
 
 
-def load_settings() -> Settings:
-    """The settings the environment (``MEDIASIFT_*``) gives; for the entry points only."""
-    return Settings()
+def load_settings(**options: Any) -> Settings:
+    """The settings the environment (``MEDIASIFT_*``) gives, with a command's ``options`` over them
+    (a worker's ``--concurrency``, so its model threads are sized for it); for the entry points only."""
+    return Settings(**options)
