@@ -14,9 +14,10 @@ most of it (LibriVox, then espeak-ng). Then, in one run:
 
 and prints x realtime for each, the ingest's ratio to the floor, its CPU seconds and their price
 per minute of video at ``MEDIASIFT_COMPUTE_USD_PER_HOUR``, each operator's time from lineage
-(``operator_runs``), and, for the generated video, the captions OCR found and how far their time
-ranges are from the truth. ``--batch N`` also ingests N distinct videos (seeds 0..N-1) with worker
-concurrency 1 and then 2, and prints the throughput of each and their ratio.
+(``operator_runs``) and when each ran (does transcription run beside the picture operators?), and,
+for the generated video, the captions OCR found and how far their time ranges are from the truth.
+``--batch N`` also ingests N distinct videos (seeds 0..N-1) with worker concurrency 1 and then 2, and
+prints the throughput of each and their ratio.
 """
 
 from __future__ import annotations
@@ -113,6 +114,7 @@ def main() -> None:
         print(f"CPU {run.cpu_s:.1f} s: {per_minute:.1f} CPU s per minute of video, "
               f"${per_minute / 3600 * price:.5f} a minute at ${price}/CPU-hour")  # fmt: skip
         benchrun.print_operators(run.operator_seconds(), run.wall_s, max(1, round(length / 60)), "minute")
+        benchrun.print_timeline(run.runs[run.assets[0]])
         if captions is not None:
             captions_found(run.artifacts[run.assets[0]], captions)
         if args.batch:

@@ -112,11 +112,11 @@ def _quiet_libraries() -> None:
     logs.configure(load_settings())  # MEDIASIFT_LOG_FORMAT=json: JSON lines with request, asset and job ids
 
 
-def _system() -> Mediasift:
+def _system(**options: Any) -> Mediasift:
     from mediasift.service import Mediasift
 
     _quiet_libraries()
-    return Mediasift(load_settings())
+    return Mediasift(load_settings(**options))
 
 
 def _print_json(result: BaseModel) -> None:
@@ -275,8 +275,9 @@ def _run_worker(
     metrics_addr: str,
     also_stop: Callable[[], None] | None = None,
 ) -> int:
-    """Run a worker until SIGTERM/SIGINT, which also calls ``also_stop``; return its exit code."""
-    system = _system()
+    """Run a worker until SIGTERM/SIGINT, which also calls ``also_stop``; return its exit code. A
+    ``concurrency`` given is the settings' too, so the model threads are sized for it."""
+    system = _system(worker_concurrency=concurrency) if concurrency else _system()
     chosen = [Lane(name.strip()) for name in lanes.split(",") if name.strip()]
     only = {name.strip() for name in operators.split(",")} if operators else None
     try:
@@ -1066,6 +1067,11 @@ def status(
             f"processing per asset ({cost.assets} asset{'' if cost.assets == 1 else 's'},"
             f" ${cost.total_usd:.6f} in all)"
         )
+        if cost.usd_per_minute is not None:
+            console.print(
+                f"  ${cost.usd_per_minute:.5f} per minute of {media_type} ({cost.minutes:.1f} minutes; run time at"
+                f" ${info.compute_usd_per_hour:g} per CPU-hour)"
+            )
     _print_confidence(info.confidence)
     if info.drift is not None:
         _print_drift(info.drift)

@@ -4,11 +4,13 @@ nothing below them reads the environment."""
 
 from __future__ import annotations
 
+import os
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 import platformdirs
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -81,7 +83,10 @@ class Settings(BaseSettings):
     ocr_min_confidence: float = 0.5
     ocr_extra_frames_per_minute: int = 20  # video: frames between keyframes read in full for new text, at most
     thumbnail_px: int = 320
-    model_threads: int = 2
+    # Threads of one model call (ONNX Runtime, CTranslate2, OpenCV, LiteRT, YuNet's OpenMP).
+    # 0: the cores divided by worker_concurrency (at least 1), so concurrent jobs do not oversubscribe
+    # the cores; spinning runtimes slow down several-fold when they do (docs/operations.md, Throughput).
+    model_threads: int = 0
 
     # Inference layer (see docs/inference.md for the trade-offs behind each default).
     model_idle_unload_s: float = 600.0  # 0 keeps loaded models for the life of the process
@@ -163,6 +168,13 @@ class Settings(BaseSettings):
     clip_dir: Path | None = None
     clip_tags: str = ""  # zero-shot tags, comma-separated; empty = the folder's tags.txt, if any
 
+    @field_validator("model_threads")
+    @classmethod
+    def _threads_per_job(cls, value: int, info: ValidationInfo) -> int:
+        if value > 0:
+            return value
+        return threads_per_job(available_cores(), int(info.data.get("worker_concurrency", 1)))
+
     @cached_property
     def blob_dir(self) -> Path:
         return self.home / "blobs"
@@ -196,6 +208,19 @@ class Settings(BaseSettings):
         self.home.mkdir(parents=True, exist_ok=True)
 
 
-def load_settings() -> Settings:
-    """The settings the environment (``MEDIASIFT_*``) gives; for the entry points only."""
-    return Settings()
+def available_cores() -> int:
+    """The cores this process may run on (its CPU affinity where the platform tells it)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+def threads_per_job(cores: int, concurrency: int) -> int:
+    """Model threads that let ``concurrency`` jobs share ``cores`` without oversubscribing them."""
+    return max(1, cores // max(1, concurrency))
+
+
+def load_settings(**options: Any) -> Settings:
+    """The settings the environment (``MEDIASIFT_*``) gives, with a command's ``options`` over them
+    (a worker's ``--concurrency``, so its model threads are sized for it); for the entry points only."""
+    return Settings(**options)

@@ -96,6 +96,7 @@ from mediasift.service_models import (
     JobDetail,
     JobState,
     MediaCost,
+    MediaSpend,
     ModelInfo,
     ModelListing,
     OperatorRun,
@@ -913,7 +914,7 @@ class Mediasift:
                 embeddings={m: EmbeddingDrift.model_validate(e) for m, e in embedding_report(conn, s).items()},
                 inputs={d: InputMix.model_validate(e) for d, e in input_mix_report(conn, s).items()},
             )
-            spend = CostReport.model_validate(cost_report(conn, models))
+            spend = CostReport.model_validate(cost_report(conn, models, usd_per_cpu_hour=s.compute_usd_per_hour))
             durations = {op: RunSeconds.model_validate(h) for op, h in run_seconds(conn).items()}
         queue = self.broker.stats()
         by_type: dict[str, dict[str, int]] = {}
@@ -950,15 +951,8 @@ class Mediasift:
                 op: {kind: ConfidenceEntry.model_validate(entry) for kind, entry in kinds.items()}
                 for op, kinds in confidence.items()
             },
-            cost={
-                row["media_type"]: MediaCost(
-                    assets=row["assets"],
-                    total_usd=float(row["cost_usd"] or 0.0),
-                    per_asset_usd=float(row["cost_usd"] or 0.0) / row["assets"],
-                    processing_s_per_asset=float(row["duration_ms"] or 0.0) / 1000 / row["assets"],
-                )
-                for row in costs
-            },
+            cost={row["media_type"]: _media_cost(row, spend.media_types.get(row["media_type"])) for row in costs},
+            compute_usd_per_hour=s.compute_usd_per_hour,
             gpus=devices.gpu_stats(),
             drift=drift,
             spend=spend,
@@ -969,7 +963,21 @@ class Mediasift:
         """Cost and time per item by media type and operator (runs finished since ``since``), each
         model's share of the cost and what the cache and the routers saved."""
         with self.db.connect() as conn:
-            return CostReport.model_validate(cost_report(conn, usage.read(conn), since))
+            price = self.settings.compute_usd_per_hour
+            return CostReport.model_validate(cost_report(conn, usage.read(conn), since, usd_per_cpu_hour=price))
+
+
+def _media_cost(row: dict[str, Any], spend: MediaSpend | None) -> MediaCost:
+    """A media type's cost in ``status``: the model calls' per asset, and (audio, video) its run time at
+    the price of a CPU-hour per minute of media, as ``cost`` computes it."""
+    return MediaCost(
+        assets=row["assets"],
+        total_usd=float(row["cost_usd"] or 0.0),
+        per_asset_usd=float(row["cost_usd"] or 0.0) / row["assets"],
+        processing_s_per_asset=float(row["duration_ms"] or 0.0) / 1000 / row["assets"],
+        minutes=spend.minutes if spend else 0.0,
+        usd_per_minute=spend.compute_usd_per_minute if spend else None,
+    )
 
 
 def _asset_of_job(job_id: str) -> UUID | None:

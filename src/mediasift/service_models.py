@@ -645,10 +645,13 @@ class OperatorSpend(Result):
 
 class MediaSpend(Result):
     items: int  # assets with at least one run
-    usd: float
-    seconds: float
+    usd: float  # the model calls' cost
+    seconds: float  # the operators' run time (core-seconds on a worker sized to its cores)
     usd_per_item: float
     seconds_per_item: float
+    minutes: float = 0.0  # of audio or video analysed; 0 for images and texts
+    compute_usd: float = 0.0  # ``seconds`` at the configured price of a CPU-hour
+    compute_usd_per_minute: float | None = None  # of audio or video; None without minutes
     operators: dict[str, OperatorSpend]
 
 
@@ -695,6 +698,8 @@ class MediaCost(Result):
     total_usd: float
     per_asset_usd: float
     processing_s_per_asset: float
+    minutes: float = 0.0  # of audio or video analysed
+    usd_per_minute: float | None = None  # the run time at the price of a CPU-hour, per minute of media
 
 
 class Status(Result):
@@ -709,6 +714,7 @@ class Status(Result):
     models: dict[str, dict[str, float]]  # model -> counter -> value, over every process
     confidence: dict[str, dict[str, ConfidenceEntry]]  # operator -> kind
     cost: dict[str, MediaCost]  # per media type
+    compute_usd_per_hour: float = 0.0  # the configured price of a CPU-hour that ``usd_per_minute`` uses
     gpus: list[GpuStats]
     drift: Drift | None = None
     spend: CostReport | None = None  # every current run: what ``mediasift cost`` says

@@ -37,6 +37,19 @@ def test_published_jobs_are_delivered_once_and_acked_away(broker: Broker) -> Non
     assert broker.fetch("c1", ALL, 0.1) == []
 
 
+def test_jobs_published_together_come_out_in_the_order_given(broker: Broker) -> None:
+    """The pipeline queues an operator's followers longest first; one by one, they come out so."""
+    broker.publish([job(f"old{i}") for i in range(30)])
+    broker.ack(drain(broker))  # rows gone: new ones may land anywhere in the table
+    order = [17, 3, 25, 0, 11, 29, 8, 21, 5, 14]
+    broker.publish([job(n) for n in order])
+    got = []
+    while batch := broker.fetch("c1", {Lane.BATCH: 1}, 0.5):
+        got.extend(batch)
+    assert [d.job.payload["n"] for d in got] == order
+    broker.ack(got)
+
+
 def test_fetch_takes_at_most_each_lanes_quota(broker: Broker) -> None:
     broker.publish([job(f"i{i}", Lane.INTERACTIVE) for i in range(4)] + [job(f"b{i}") for i in range(4)])
     assert broker.stats().ready == {"interactive": 4, "batch": 4}

@@ -16,7 +16,10 @@ from typer.testing import CliRunner
 from mediasift.api.app import create_app
 from mediasift.cli import app, parse_since
 from mediasift.config import Settings
-from mediasift.obs.cost import savings
+from mediasift.db import assets as asset_repo
+from mediasift.db import results as result_repo
+from mediasift.obs.cost import per_minute, savings
+from mediasift.records import OperatorResult
 from mediasift.service import Mediasift
 
 from support import mediagen
@@ -39,6 +42,50 @@ def test_the_cache_saves_its_hits_at_the_average_cost_and_a_router_the_costlier_
                                  "router": {"cache_usd": 0.0, "routing_usd": pytest.approx(7.0)}}  # fmt: skip
     no_spare = {**models, "router": {"decisions": 10, "escalated": 10, "route:dear": 10}}
     assert savings(no_spare)["routing_usd"] == 0.0, "a router that always escalates saves nothing"
+
+
+def test_run_time_is_priced_per_minute_of_media() -> None:
+    # 90 s of run time at $0.36 an hour is $0.009; over 3 minutes of video, $0.003 a minute
+    assert per_minute(90.0, 3.0, 0.36) == {"minutes": 3.0, "compute_usd": pytest.approx(0.009),
+                                           "compute_usd_per_minute": pytest.approx(0.003)}  # fmt: skip
+    assert per_minute(90.0, 0.0, 0.36)["compute_usd_per_minute"] is None  # images and texts have no minutes
+
+
+def _analysed(conn: object, sha: str, media_type: str, metadata: dict[str, object], run_s: dict[str, float]) -> None:
+    asset, _ = asset_repo.register_asset(conn, tenant="default", sha256=sha, media_type=media_type,
+                                         mime="video/mp4", size_bytes=1, metadata=metadata)  # fmt: skip
+    now = datetime.now(UTC)
+    for operator, seconds in run_s.items():
+        run = result_repo.RunRecord(asset_id=asset, operator=operator, operator_version="1", params={},
+                                    params_hash="h", model=None, model_version=None, started_at=now,
+                                    finished_at=now, duration_ms=seconds * 1000, cost=0.001)  # fmt: skip
+        result_repo.replace_results(conn, run, OperatorResult(), [])
+
+
+def test_status_and_cost_give_the_cost_of_a_minute_of_video(settings: Settings) -> None:
+    priced = settings.model_copy(update={"compute_usd_per_hour": 0.36})
+    with closing(Mediasift(priced)) as system:
+        with system.db.transaction() as conn:
+            _analysed(conn, "a" * 64, "video", {"duration": 120.0}, {"keyframes": 10.0, "ocr": 50.0})
+            _analysed(conn, "b" * 64, "video", {"duration": 60.0}, {"keyframes": 30.0})
+            _analysed(conn, "c" * 64, "image", {"width": 10}, {"labels": 2.0})
+            _analysed(conn, "d" * 64, "video", {"duration": 600.0}, {})  # never analysed: not counted
+        status = system.status()
+        report = system.cost()
+    video = report.media_types["video"]
+    # 90 s of run time at $0.36 an hour over the 3 minutes of the two analysed videos
+    assert video.minutes == pytest.approx(3.0) and video.compute_usd == pytest.approx(0.009)
+    assert video.compute_usd_per_minute == pytest.approx(0.003)
+    assert report.media_types["image"].compute_usd_per_minute is None
+    assert status.cost["video"].usd_per_minute == pytest.approx(0.003) and status.compute_usd_per_hour == 0.36
+    assert status.cost["image"].usd_per_minute is None
+
+    env = {"MEDIASIFT_HOME": str(settings.home), "MEDIASIFT_DATABASE_URL": settings.database_url,
+           "MEDIASIFT_COMPUTE_USD_PER_HOUR": "0.36"}  # fmt: skip
+    shown = CliRunner(env=env).invoke(app, ["status"])
+    assert shown.exit_code == 0, shown.output
+    assert "$0.00300 per minute of video (3.0 minutes" in shown.stdout
+    assert "per minute of image" not in shown.stdout
 
 
 def test_since_reads_ages_and_iso_times() -> None:

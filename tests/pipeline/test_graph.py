@@ -50,6 +50,18 @@ def test_default_pipeline_orders_every_operator_after_its_dependencies() -> None
     assert video[0] == "keyframes" and "transcribe" in video and "ocr" in video
 
 
+def test_a_videos_sound_runs_beside_its_pictures_not_after_them() -> None:
+    """Transcription and audio events read nothing of the picture side: they are queued with the
+    keyframes operator, ahead of every image operator (which waits for keyframes), so a worker with two
+    jobs at once runs the speech while the other job runs shots, keyframes and the pictures."""
+    pipeline = default_pipeline()
+    video = pipeline.for_media(MediaType.VIDEO)
+    waiting = {op.name for op in video if pipeline.dependencies(op, MediaType.VIDEO)}
+    roots = [op.name for op in video if op.name not in waiting]
+    assert roots[:2] == ["keyframes", "transcribe"] and "audio_events" in roots
+    assert {"labels", "objects", "faces", "ocr", "phash", "thumbnail"} <= waiting
+
+
 def test_embed_text_reads_every_operator_that_produces_text() -> None:
     pipeline = default_pipeline()
     for media_type in MediaType:

@@ -108,6 +108,18 @@ def ingest(files: Sequence[Path], pg: Server, env: dict[str, str] | None = None)
     return done
 
 
+def print_timeline(runs: dict[str, Any]) -> None:
+    """When each operator of one asset ran, in seconds from the first one's start: whether the sound
+    operators ran beside the picture operators or waited for them."""
+    if not runs:
+        return
+    origin = min(run.started_at for run in runs.values())
+    print(f"\n{'operator':16} {'start s':>8} {'end s':>8}")
+    for name, run in sorted(runs.items(), key=lambda item: item[1].started_at):
+        start = (run.started_at - origin).total_seconds()
+        print(f"{name:16} {start:8.1f} {start + run.duration_ms / 1000:8.1f}")
+
+
 def print_operators(seconds: dict[str, float], wall_s: float, items: int, unit: str) -> None:
     """Per operator: seconds summed over the assets, per item, and share of all operators' time."""
     total = sum(seconds.values()) or 1.0

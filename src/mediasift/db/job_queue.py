@@ -29,6 +29,7 @@ from mediasift.db.migrate import ensure_schema
 Conn = psycopg.Connection[Any]
 
 _JOB_COLUMNS = "id, kind, lane, grp, payload, max_attempts, timeout_s, attempts"
+ORDER_STEP_S = 1e-6  # between the ready times of jobs published together: they come out in the order given
 
 
 class JobRow(NamedTuple):
@@ -85,8 +86,11 @@ class JobQueue:
 
     def publish_within(self, conn: Conn, jobs: Sequence[JobRow], delay_s: float) -> None:
         """Insert jobs in the caller's transaction, ready after ``delay_s``. A job already queued is
-        left as it is; a dead one with the same id is queued afresh."""
-        rows = [(self.namespace, *job[:4], Jsonb(job.payload), *job[5:], delay_s) for job in jobs]
+        left as it is; a dead one with the same id is queued afresh. Jobs are handed out in the order
+        given: each is ready a microsecond after the one before (one transaction's ``now()`` would
+        tie them, and ties come out of the index in whatever order it holds them)."""
+        rows = [(self.namespace, *job[:4], Jsonb(job.payload), *job[5:], delay_s + i * ORDER_STEP_S)
+                for i, job in enumerate(jobs)]  # fmt: skip
         with conn.cursor() as cur:
             cur.executemany(
                 f"""

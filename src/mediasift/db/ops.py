@@ -42,6 +42,22 @@ def assets_analysed(conn: Conn, since: datetime | None = None) -> dict[str, int]
     return {row["media_type"]: row["n"] for row in rows}
 
 
+def media_seconds(conn: Conn, since: datetime | None = None) -> dict[str, float]:
+    """Per media type, the summed length in seconds (``metadata.duration``) of the assets with at
+    least one run finished at or after ``since`` (any when None); types without a length are absent."""
+    rows = conn.execute(
+        """
+        SELECT a.media_type, sum((a.metadata->>'duration')::float8) AS seconds FROM assets a
+        WHERE jsonb_typeof(a.metadata->'duration') = 'number' AND EXISTS (
+            SELECT 1 FROM operator_runs r WHERE r.asset_id = a.id
+            AND (%(since)s::timestamptz IS NULL OR r.finished_at >= %(since)s::timestamptz))
+        GROUP BY a.media_type
+        """,
+        {"since": since},
+    ).fetchall()
+    return {row["media_type"]: float(row["seconds"]) for row in rows}
+
+
 def run_seconds_histogram(conn: Conn, bounds: Sequence[float]) -> list[dict[str, Any]]:
     """Per operator, its current successful runs' durations as cumulative counts (``le``) at each
     upper bound in ``bounds`` (seconds, ascending), with their count (``n``) and sum (``sum_s``)."""

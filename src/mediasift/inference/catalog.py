@@ -250,7 +250,8 @@ class Catalog:
         return self._spec(Role.OBJECTS, objects.ObjectDetector.ref, objects.weight_files, load, **self._threaded())
 
     def _faces(self) -> ModelSpec:
-        return self._spec(Role.FACES, faces.FaceDetector.ref, faces.weight_files, faces.load)
+        load = partial(faces.load, self.settings)
+        return self._spec(Role.FACES, faces.FaceDetector.ref, faces.weight_files, load, **self._threaded())
 
     def _ocr_reader(self) -> ModelSpec:
         s = self.settings

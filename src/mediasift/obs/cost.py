@@ -10,6 +10,13 @@ totals since the counters began:
 - a router saved the difference between sending every decision to its costliest tier and what its
   tiers cost for the decisions made: each decision the chosen tier's cost per item, and each
   escalated one the cheapest tier's too (it ran first). Both are estimates from averages.
+
+Audio and video also get a cost per minute of media: the operators' measured run time, priced at the
+configured price of a CPU-hour (``compute_usd_per_hour``), over the minutes of the assets analysed. A
+job's run time is the CPU time it holds: a worker's jobs run one per core share
+(``model_threads`` x ``worker_concurrency`` = the cores), so its seconds are core-seconds. The model
+calls' cost (``usd``) counts only the time inside the models; this counts decoding, shot detection
+and the rest as well.
 """
 
 from __future__ import annotations
@@ -23,13 +30,17 @@ from mediasift.db.quality import Conn
 ROUTE = "route:"
 
 
-def cost_report(conn: Conn, models: dict[str, dict[str, float]], since: datetime | None = None) -> dict[str, Any]:
+def cost_report(
+    conn: Conn, models: dict[str, dict[str, float]], since: datetime | None = None, *, usd_per_cpu_hour: float
+) -> dict[str, Any]:
     """``{"since", "media_types": {type: {"items", "usd", "seconds", "usd_per_item", "seconds_per_item",
-    "operators": {op: {"runs", "failed", "usd", "seconds", "usd_per_item", "seconds_per_item"}}}},
+    "minutes", "compute_usd", "compute_usd_per_minute", "operators": {op: {"runs", "failed", "usd",
+    "seconds", "usd_per_item", "seconds_per_item"}}}},
     "models": {id: {"usd", "share", "calls", "items"}}, "saved": {"cache_usd", "cache_seconds",
     "routing_usd", "by_model": {id: {"cache_usd", "routing_usd"}}}, "total_usd", "total_seconds",
     "items"}``."""
     items = ops_repo.assets_analysed(conn, since)
+    lengths = ops_repo.media_seconds(conn, since)
     media: dict[str, dict[str, Any]] = {}
     for row in ops_repo.operator_totals(conn, since):
         entry = media.setdefault(row["media_type"], _media_entry(items.get(row["media_type"], 0)))
@@ -46,6 +57,8 @@ def cost_report(conn: Conn, models: dict[str, dict[str, float]], since: datetime
             entry["seconds"] += op["seconds"]
         entry["usd_per_item"] = entry["usd"] / entry["items"] if entry["items"] else 0.0
         entry["seconds_per_item"] = entry["seconds"] / entry["items"] if entry["items"] else 0.0
+    for media_type, entry in media.items():
+        entry.update(per_minute(entry["seconds"], lengths.get(media_type, 0.0) / 60, usd_per_cpu_hour))
     return {
         "since": since,
         "media_types": media,
@@ -55,6 +68,13 @@ def cost_report(conn: Conn, models: dict[str, dict[str, float]], since: datetime
         "total_seconds": sum(e["seconds"] for e in media.values()),
         "items": sum(items.values()),
     }
+
+
+def per_minute(cpu_seconds: float, minutes: float, usd_per_cpu_hour: float) -> dict[str, Any]:
+    """``{"minutes", "compute_usd", "compute_usd_per_minute"}``: ``cpu_seconds`` priced at
+    ``usd_per_cpu_hour``, and per minute of media (None without any minutes: images, texts)."""
+    usd = cpu_seconds * usd_per_cpu_hour / 3600.0
+    return {"minutes": minutes, "compute_usd": usd, "compute_usd_per_minute": usd / minutes if minutes > 0 else None}
 
 
 def _media_entry(items: int) -> dict[str, Any]:

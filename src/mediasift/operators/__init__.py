@@ -23,15 +23,18 @@ def default_operators() -> list[Operator]:
     from mediasift.operators.thumbnail import Thumbnail
     from mediasift.operators.transcribe import Transcribe
 
+    # Longest first, after what they read: jobs that become ready together are queued in this order
+    # and handed out in it, so with two jobs at once the long pole (OCR, then the detectors) starts
+    # first and the short ones fill in around it and the transcription (a root, queued at once).
     return [
         Keyframes(),
+        Ocr(),
+        Objects(),
+        Faces(),
+        Labels(),
+        VideoFingerprint(),
         Thumbnail(),
         PerceptualHash(),
-        VideoFingerprint(),
-        Labels(),
-        Objects(),
-        Ocr(),
-        Faces(),
         Caption(),
         Clip(),
         Transcribe(),

@@ -1,19 +1,25 @@
-"""The still images an image operator looks at: the image itself, or a video's keyframes."""
+"""The still images an image operator looks at: the image itself, or a video's keyframes.
+
+Each picture is decoded once per process for all the image operators
+(:mod:`mediasift.media.picture_cache`): their pixels are shared and read-only."""
 
 from __future__ import annotations
 
 import io
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 from PIL import Image, ImageOps
 
+from mediasift.media.picture_cache import PictureCache
 from mediasift.mediatype import MediaType
 from mediasift.pipeline.operator import Operator, OperatorContext
 
 KEYFRAMES = "keyframes"
 MAX_ANALYSIS_SIDE = 2560
+PICTURES = PictureCache()  # this process's decoded pictures, by blob digest (and file)
 
 
 @dataclass(frozen=True)
@@ -45,14 +51,30 @@ class ImageOperator(Operator):
 
 
 def iter_images(ctx: OperatorContext) -> Iterator[ImageItem]:
+    """The asset's pictures, decoded (or taken from the process's cache: another image operator of the
+    same asset may have decoded them already). Their pixels are read-only."""
     if ctx.asset.media_type is MediaType.IMAGE:
-        with Image.open(ctx.media_path) as image:
-            image.seek(0)
-            yield ImageItem("image", None, None, to_rgb_array(image))
+        # The file's path as well as its digest: a context made without a real digest (a test's, an
+        # evaluation's) must not be given another file's pixels.
+        key = (ctx.asset.sha256, str(ctx.media_path), MAX_ANALYSIS_SIDE)
+        pixels = PICTURES.get(key, partial(_decode_file, ctx))
+        yield ImageItem("image", None, None, pixels)
         return
     for seg in ctx.segments(operator=KEYFRAMES, kind="keyframe"):
-        with Image.open(io.BytesIO(ctx.read_blob(seg.data["blob"]))) as image:
-            yield ImageItem(seg.key, seg.start, seg.end, to_rgb_array(image))
+        sha: str = seg.data["blob"]
+        pixels = PICTURES.get((sha, MAX_ANALYSIS_SIDE), partial(_decode_blob, ctx, sha))
+        yield ImageItem(seg.key, seg.start, seg.end, pixels)
+
+
+def _decode_file(ctx: OperatorContext) -> np.ndarray:
+    with Image.open(ctx.media_path) as image:
+        image.seek(0)
+        return to_rgb_array(image)
+
+
+def _decode_blob(ctx: OperatorContext, sha: str) -> np.ndarray:
+    with Image.open(io.BytesIO(ctx.read_blob(sha))) as image:
+        return to_rgb_array(image)
 
 
 def encode_jpeg(pixels: np.ndarray, max_side: int, quality: int = 85) -> bytes:
