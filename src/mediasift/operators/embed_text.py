@@ -7,7 +7,7 @@ changing it makes every asset's embeddings stale for ``reprocess``.
 
 Texts in another language than English are also embedded by the multilingual model (MiniLM knows
 English only), which search asks as a ranking of its own. A text's language is the one its operator
-found (a transcript's, a text chunk's) or, for other text of a few words or more (on-screen text, a
+found (a transcript's, a text chunk's) or, for other text of six words or more (on-screen text, a
 plugin's), the one identified here (lingua, ~0.3 ms); shorter texts, and the labels, object and
 event names mediasift writes itself, are English.
 """
@@ -60,7 +60,11 @@ class EmbedText(Operator):
 
 
 ENGLISH = "en"
-MIN_WORDS_TO_IDENTIFY = 3
+# Identified (not told) languages need six words: multilingual-e5 puts short lines near every query
+# (3-word captions scored 0.80-0.84 against unrelated queries in eval/search.py, above the fusion
+# floor, where paragraphs on other topics stay at 0.74-0.79), and lingua often misnames them
+# ("KESTREL BAY FERRY" as Tagalog).
+MIN_WORDS_TO_IDENTIFY = 6
 # Texts mediasift writes itself from English vocabularies (label, object and event names, "3 faces",
 # a shot's words): never another language. Identifying them wasted the multilingual model on lists
 # such as "projectile, missile, space shuttle" (taken for Latin), whose vectors then came up for
