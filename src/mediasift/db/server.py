@@ -90,7 +90,8 @@ def stop_embedded(pg_dir: Path) -> bool:
     if info is None or not info.is_running():
         return False
     server = PostgresServer(pg_dir, cleanup_mode=None)
-    command = [str(server.bin_path / "pg_ctl"), "-w", "-D", str(pg_dir), "stop", "-m", "fast"]
+    # pg_ctl waits 60 s by default; a checkpoint on a busy machine's disk can take longer
+    command = [str(server.bin_path / "pg_ctl"), "-w", "-t", "300", "-D", str(pg_dir), "stop", "-m", "fast"]
     if server.system_user is not None:
         command = ["su", server.system_user, "-s", "/bin/sh", "-c", " ".join(command)]
     done = subprocess.run(command, capture_output=True, text=True)
