@@ -13,7 +13,7 @@ under ``/static``; it is left out of ``/openapi.json``.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from importlib.metadata import version
 
@@ -122,37 +122,34 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     return app
 
 
+# Refusals answered with their message and a status, nothing more.
+_PLAIN_REFUSALS: tuple[tuple[type[Exception], int], ...] = (
+    (AssetNotFound, 404),
+    (PersonNotFound, 404),
+    (NothingToExport, 404),
+    (PersonConflict, 409),
+    (BodyTooLarge, 413),
+    (BadCursor, 422),
+)
+
+
+def _answered_with(status: int) -> Callable[[Request, Exception], Awaitable[ProblemResponse]]:
+    async def handler(_: Request, exc: Exception) -> ProblemResponse:
+        return problem(status, str(exc))
+
+    return handler
+
+
 def _install_errors(app: FastAPI) -> None:
     """The service's refusals as problems: what is not there (or is another tenant's) 404, what cannot
     be taken 413/422, a full queue or fetch pool 429, an unreachable database or broker 503."""
 
-    @app.exception_handler(AssetNotFound)
-    async def not_found(_: Request, exc: AssetNotFound) -> ProblemResponse:
-        return problem(404, str(exc))
-
-    @app.exception_handler(PersonNotFound)
-    async def no_person(_: Request, exc: PersonNotFound) -> ProblemResponse:
-        return problem(404, str(exc))
-
-    @app.exception_handler(PersonConflict)
-    async def people_conflict(_: Request, exc: PersonConflict) -> ProblemResponse:
-        return problem(409, str(exc))
-
-    @app.exception_handler(NothingToExport)
-    async def nothing_to_export(_: Request, exc: NothingToExport) -> ProblemResponse:
-        return problem(404, str(exc))
+    for refusal, status in _PLAIN_REFUSALS:
+        app.add_exception_handler(refusal, _answered_with(status))
 
     @app.exception_handler(Unacceptable)
     async def unacceptable(_: Request, exc: Unacceptable) -> ProblemResponse:
         return problem(exc.status, str(exc))
-
-    @app.exception_handler(BadCursor)
-    async def bad_cursor(_: Request, exc: BadCursor) -> ProblemResponse:
-        return problem(422, str(exc))
-
-    @app.exception_handler(BodyTooLarge)
-    async def too_large(_: Request, exc: BodyTooLarge) -> ProblemResponse:
-        return problem(413, str(exc))
 
     @app.exception_handler(FetchBusy)
     async def fetch_busy(_: Request, exc: FetchBusy) -> ProblemResponse:
