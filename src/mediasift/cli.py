@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, closing, contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
 from uuid import UUID
 
 import typer
@@ -692,6 +692,27 @@ def _people_refusal(exc: Exception) -> NoReturn:
     raise typer.Exit(2) from None
 
 
+Changed = TypeVar("Changed", bound=BaseModel)
+
+
+def _change_people(
+    change: Callable[[Mediasift], Changed], shown: Callable[[Changed], list[Person]], as_json: bool
+) -> None:
+    """Run one change to the people, refused with exit code 2; print its result as JSON, or the
+    people it left as a table."""
+    from mediasift.service_errors import PersonConflict, PersonNotFound
+
+    try:
+        with closing(_system()) as system:
+            changed = change(system)
+    except (PersonNotFound, PersonConflict) as exc:
+        _people_refusal(exc)
+    if as_json:
+        _print_json(changed)
+        return
+    console.print(_people_table(shown(changed)))
+
+
 @people_app.command("list")
 def people_list(tenant: TenantOption = DEFAULT_TENANT, as_json: JsonFlag = False) -> None:
     """The tenant's people, oldest first, with how many faces and assets each has."""
@@ -749,17 +770,7 @@ def people_name(
     as_json: JsonFlag = False,
 ) -> None:
     """Name, rename or unname a person."""
-    from mediasift.service_errors import PersonConflict, PersonNotFound
-
-    try:
-        with closing(_system()) as system:
-            named = system.people.name(tenant, person, name)
-    except (PersonNotFound, PersonConflict) as exc:
-        _people_refusal(exc)
-    if as_json:
-        _print_json(named)
-        return
-    console.print(_people_table([named]))
+    _change_people(lambda system: system.people.name(tenant, person, name), lambda named: [named], as_json)
 
 
 @people_app.command("merge")
@@ -770,17 +781,7 @@ def people_merge(
     as_json: JsonFlag = False,
 ) -> None:
     """Merge people into one: their faces move to the first, and they are gone."""
-    from mediasift.service_errors import PersonConflict, PersonNotFound
-
-    try:
-        with closing(_system()) as system:
-            merged = system.people.merge(tenant, person, others)
-    except (PersonNotFound, PersonConflict) as exc:
-        _people_refusal(exc)
-    if as_json:
-        _print_json(merged)
-        return
-    console.print(_people_table([merged.person]))
+    _change_people(lambda system: system.people.merge(tenant, person, others), lambda merged: [merged.person], as_json)
 
 
 @people_app.command("split")
@@ -792,17 +793,11 @@ def people_split(
     as_json: JsonFlag = False,
 ) -> None:
     """Move some of a person's faces out into a new person."""
-    from mediasift.service_errors import PersonConflict, PersonNotFound
-
-    try:
-        with closing(_system()) as system:
-            split = system.people.split(tenant, person, faces, name)
-    except (PersonNotFound, PersonConflict) as exc:
-        _people_refusal(exc)
-    if as_json:
-        _print_json(split)
-        return
-    console.print(_people_table([split.person, split.split_off]))
+    _change_people(
+        lambda system: system.people.split(tenant, person, faces, name),
+        lambda split: [split.person, split.split_off],
+        as_json,
+    )
 
 
 def _when(start: float | None, end: float | None) -> str:

@@ -40,8 +40,11 @@ class Rankings:
         if self.clip is not None:
             ranked.append([hit for hit in self.clip if hit.score >= self.clip_floor])
         if self.other_languages is not None:
-            ranked.append([hit for hit in self.other_languages if hit.score >= MULTILINGUAL_FUSION_FLOOR])
+            ranked.append(self._foreign_above_floor())
         return ranked
+
+    def _foreign_above_floor(self) -> list[Hit]:
+        return [hit for hit in self.other_languages or [] if hit.score >= MULTILINGUAL_FUSION_FLOOR]
 
     @property
     def meaning_only(self) -> list[list[Hit]] | None:
@@ -50,7 +53,7 @@ class Rankings:
         when that found any; None when CLIP takes part (then every ranking is cut at its floor)."""
         if self.clip is not None:
             return None
-        foreign = [hit for hit in self.other_languages or [] if hit.score >= MULTILINGUAL_FUSION_FLOOR]
+        foreign = self._foreign_above_floor()
         return [self.text, foreign] if foreign else [self.text]
 
 
