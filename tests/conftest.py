@@ -15,7 +15,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 from mediasift.config import Settings
 from mediasift.db.server import embedded_url, stop_embedded
 
-from support.databases import LEASE_S, create_database
+from support.databases import LEASE_S, create_database, create_migrated_template
 
 
 @pytest.fixture(scope="session")
@@ -27,12 +27,20 @@ def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     stop_embedded(pg_dir)
 
 
+@pytest.fixture(scope="session")
+def migrated_template(pg_server: str) -> str:
+    """A database migrated once per session, which each test's database is copied from. Migrating
+    from nothing is still tested: tests/db/test_storage.py and the module fixtures that call
+    ``create_database`` without a template start from empty databases."""
+    return create_migrated_template(pg_server)
+
+
 @pytest.fixture
-def settings(pg_server: str, tmp_path: Path) -> Settings:
-    """Settings with their own empty database and data directory."""
+def settings(pg_server: str, migrated_template: str, tmp_path: Path) -> Settings:
+    """Settings with their own database (migrated, no rows) and an empty data directory."""
     home = tmp_path / "home"
     home.mkdir()
-    return Settings(home=home, database_url=create_database(pg_server))
+    return Settings(home=home, database_url=create_database(pg_server, template=migrated_template))
 
 
 @pytest.fixture

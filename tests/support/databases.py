@@ -16,8 +16,20 @@ def with_database(url: str, name: str) -> str:
     return urlunsplit(parts._replace(path="/" + name))
 
 
-def create_database(server_url: str) -> str:
+def create_database(server_url: str, template: str | None = None) -> str:
+    """A new empty database, or a copy of the database ``template`` (which nothing may be connected to)."""
     name = "t_" + uuid.uuid4().hex[:12]
+    copy = f' TEMPLATE "{template}"' if template else ""
     with psycopg.connect(server_url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
+        conn.execute(f'CREATE DATABASE "{name}"{copy}')
     return with_database(server_url, name)
+
+
+def create_migrated_template(server_url: str) -> str:
+    """A database migrated to the newest revision, to copy per test: a copy takes ~0.1 s where
+    migrating a new database takes ~0.35 s, and most tests start from one. Its name."""
+    from mediasift.db.migrate import ensure_schema
+
+    url = create_database(server_url)
+    ensure_schema(url)
+    return urlsplit(url).path.lstrip("/")
