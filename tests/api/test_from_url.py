@@ -21,6 +21,8 @@ from mediasift.config import Settings
 from support.apikeys import Keys, bearer
 from support.webstub import WebStub, wait_for
 
+pytestmark = pytest.mark.alone
+
 
 @pytest.fixture
 def web() -> Iterator[WebStub]:

@@ -21,6 +21,8 @@ from mediasift.config import Settings
 from support.apikeys import Keys, bearer
 from support.apiserver import Served, serving
 
+pytestmark = pytest.mark.alone
+
 MIB = 1024 * 1024
 
 

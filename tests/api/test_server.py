@@ -22,6 +22,8 @@ from mediasift.config import Settings
 
 from support.apikeys import make_keys
 
+pytestmark = pytest.mark.alone
+
 HEAD_TIMEOUT_S = 2.0
 # What each kind of half-open connection sends before it goes silent.
 PARTIAL_HEADS = [b"", b"GET /hea", b"GET /healthz HTTP/1.1\r\n", b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Ag"]

@@ -26,7 +26,7 @@ from support.chaos import PLUGINS, TESTS, WORDS, Workers
 from support.chaos_plugins import POISON
 from support.event_readers import NatsSubscriber, Seen, read_kafka, read_redis_stream
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.alone]
 
 ASSETS = 50
 POISONED_EVERY = 10  # one text in ten fails for good

@@ -38,6 +38,8 @@ from mediasift.service_models import Artifact, AssetDetail
 
 from support import mediagen
 
+pytestmark = pytest.mark.alone
+
 CHAIN = ModelRef("test-chain", "1")
 PRIMARY = ModelRef("test-primary", "1")
 SECONDARY = ModelRef("test-secondary", "1")

@@ -13,7 +13,7 @@ import pytest
 from support.chaos import StoredRows, clean_run, make_media, run_chaos
 from support.databases import create_database
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.alone]
 
 ASSETS = 36
 
