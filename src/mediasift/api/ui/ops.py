@@ -133,7 +133,7 @@ def charts(status: Status, registry: CollectorRegistry) -> dict[str, Any]:
          "unit": "", "kind": "ranges", "ranges": ranges},
         _bars("cost", "Cost per item by media type", "USD",
               [(t, c.per_asset_usd) for t, c in sorted(status.cost.items())]),
-        _bars("cost-per-minute", "Cost per minute of media (run time at the price of a CPU-hour)", "USD/min",
+        _bars("cost-per-minute", "Cost per minute of media (run time at the price of a CPU-hour)", "USD",
               [(t, c.usd_per_minute or 0.0) for t, c in minute_costs(status)],
               note=f"${status.compute_usd_per_hour:g} per CPU-hour; audio and video only"),
         _bars("seconds", "Processing seconds per item by media type", "s",
