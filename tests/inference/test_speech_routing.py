@@ -352,3 +352,28 @@ def test_a_file_that_changes_language_is_transcribed_in_each_language(tmp_path: 
     assert transcript.route is not None and transcript.route.model == tiny.id, "the file's route is its first window's"
     assert transcript.languages == {"en": pytest.approx(2 * e, abs=0.01), "de": pytest.approx(g, abs=0.01)}
     assert transcript.language == ("de" if g > 2 * e else "en")
+
+
+@pytest.mark.slow
+@needs_espeak
+def test_tiny_en_probes_the_windows_after_a_sure_one_in_one_call(tmp_path: Path, door: Inference) -> None:
+    """The first window is probed alone; once tiny.en was sure of it, the next windows are probed in
+    one call (decoded together), and each keeps its own words at its own place in the file."""
+    english = decode_audio(make_speech_wav(tmp_path / "en.wav", ENGLISH))
+    pause = np.zeros(SAMPLE_RATE, np.float32)
+    audio = np.concatenate([english, pause, english, pause, english])
+    e = english.size / SAMPLE_RATE
+    spans = [(i * (e + 1.0), i * (e + 1.0) + e) for i in range(3)]
+    windows = plan_windows(spans, e + 0.1)
+    assert len(windows) == 3
+    tiny = door.speech_router.english.ref
+    calls, items = stats.count(tiny, "calls"), stats.count(tiny, "items")
+
+    transcript = door.transcribe_windows(gather_windows([audio], windows), audio.size / SAMPLE_RATE)
+
+    assert (stats.count(tiny, "calls") - calls, stats.count(tiny, "items") - items) == (2, 3)
+    assert transcript.model == tiny.id and transcript.languages == {"en": pytest.approx(3 * e, abs=0.01)}
+    for start, end in spans:
+        inside = [seg for seg in transcript.segments if seg.text and start - 0.2 <= seg.start and seg.end <= end + 0.2]
+        heard = set(re.findall(r"\w+", " ".join(seg.text for seg in inside).lower()))
+        assert len(heard & {"turn", "off", "lights", "when", "leave", "room"}) >= 5

@@ -1,5 +1,5 @@
-"""The Whisper runtime's decoding budgets: a long window decoded with a token budget per second of
-audio stays within what the model takes."""
+"""The Whisper runtime's decoding budgets (a long window decoded with a token budget per second of
+audio stays within what the model takes), and windows decoded together."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from mediasift.config import Settings
 from mediasift.inference.catalog import Role
 from mediasift.inference.door import Inference
 from mediasift.media.audio import decode_audio
-from mediasift.models.whisper import CANDIDATE, MAX_NEW_TOKENS, MAX_WINDOW_S, PROBE, Whisper
+from mediasift.models.whisper import CANDIDATE, FULL, MAX_NEW_TOKENS, MAX_WINDOW_S, PROBE, Whisper
 
 from support.librivox import recordings
 
@@ -37,3 +37,28 @@ def test_a_full_window_decoded_as_a_candidate_language_is_transcribed(tmp_path: 
     heard = set(re.findall(r"[a-z]+", tiny.decode(audio, "en", CANDIDATE).text.lower()))
     said = {word for _, text in read for word in text.split()}
     assert len(heard & said) >= 0.8 * len(said)
+
+
+def test_windows_decoded_together_give_what_each_gives_alone(tmp_path: Path) -> None:
+    """tiny.en decodes a batch of windows in one generate per pass on the CPU: the same segments,
+    words, times and scores as each window decoded alone (faster-whisper's own loop), for windows of
+    different lengths (one of 25 s, which Whisper decodes in more than one pass) and one of silence
+    (which tiny.en hears as "You", together or alone)."""
+    read = recordings()
+    audios = [decode_audio(path) for path, _ in read]
+    silence = np.zeros(3 * 16000, np.float32)
+    windows = [np.concatenate(audios), *audios[:2], silence]
+    tiny: Whisper = Inference(Settings(home=tmp_path)).handle(Role.WHISPER_TINY_EN).get()
+    assert tiny.batches(PROBE) and not tiny.batches(FULL), "fallback decodes go one by one"
+    alone = [tiny.decode(window, "en", PROBE) for window in windows]
+    together = tiny.decode_many(windows, "en", PROBE)
+    assert [t.segments for t in together] == [a.segments for a in alone]
+    assert [t.duration for t in together] == [a.duration for a in alone]
+    assert together[0].segments[-1].end > 20.0
+    said = {word for _, text in read for word in text.split()}
+    heard = set(re.findall(r"[a-z]+", together[0].text.lower()))
+    assert len(heard & said) >= 0.8 * len(said)
+    assert all(w.start <= w.end for seg in together[0].segments for w in seg.words)
+    # Through __call__, as the inference layer calls it: the probes batch, a fallback decode does not.
+    mixed = tiny([(windows[1], "en", PROBE), (windows[2], "en", FULL), (windows[0], "en", PROBE)])
+    assert [m.segments for m in mixed] == [alone[1].segments, tiny.decode(windows[2], "en").segments, alone[0].segments]

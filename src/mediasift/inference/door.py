@@ -323,15 +323,22 @@ class _WhisperTier:
         self.ref = door.catalog.ref(role)
 
     def transcribe(self, audio: npt.NDArray[np.float32], language: str, decoding: Decoding = FULL) -> Transcript:
-        samples = mono(audio)
-        if samples.size == 0:
-            return Transcript(language=language, segments=[], duration=0.0, model=self.ref.id)
+        return self.transcribe_many([audio], language, decoding)[0]
+
+    def transcribe_many(
+        self, windows: Sequence[npt.NDArray[np.float32]], language: str, decoding: Decoding = FULL
+    ) -> list[Transcript]:
+        """Each window's transcript; the ones not cached go to the model in one call."""
+        samples = [mono(audio) for audio in windows]
+        spoken = [(samples, language, decoding) for samples in samples if samples.size]
         found: list[Transcript] = self.door.call(
-            self.role, [(samples, language, decoding)],
+            self.role, spoken,
             key=lambda request: input_hash(request[0], request[1], repr(request[2])),
             stored=dataclasses.asdict, restored=transcript_from_data,
-        )  # fmt: skip
-        return found[0]
+        ) if spoken else []  # fmt: skip
+        heard = iter(found)
+        empty = Transcript(language=language, segments=[], duration=0.0, model=self.ref.id)
+        return [next(heard) if window.size else empty for window in samples]
 
     def detect_language(self, audio: npt.NDArray[np.float32]) -> Identification:
         started = time.perf_counter()

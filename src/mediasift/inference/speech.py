@@ -15,14 +15,17 @@ otherwise synthetic French comes out as Thai.
 
 Long files are never transcribed whole: the caller gives speech spans (from VAD), they are grouped
 into windows of at most ~30 s of speech (Whisper's own context), and each window's samples are
-joined and transcribed alone, its word times mapped back onto the file's timeline. Only one window
-of audio is held at a time (:func:`mediasift.media.speech_windows.gather_windows`).
+joined and transcribed alone, its word times mapped back onto the file's timeline. While the file
+stays on tiny.en, its probes of the next PROBE_AHEAD windows are made in one call (tiny.en decodes
+them together, for the same words at less cost), so at most that many windows of audio (about 4 minutes,
+15 MB) are held at a time (:func:`mediasift.media.speech_windows.gather_windows` reads them).
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from itertools import islice
 from typing import Protocol
 
 import numpy as np
@@ -51,6 +54,9 @@ CANDIDATE_RATIO = 0.25
 # The router's stats counters of those choices: windows, candidate decodes, and choices that were not
 # the identification's likeliest language.
 LANGUAGE_CHOICES, CANDIDATE_DECODES, LANGUAGE_OVERRULED = "language_choices", "candidate_decodes", "language_overruled"
+# While the windows stay on tiny.en, this many windows ahead are probed in one call (tiny.en decodes
+# them together on the CPU: mediasift.models.whisper_batch), about 30 s of audio each.
+PROBE_AHEAD = 8
 
 
 class WhisperTier(Protocol):
@@ -59,6 +65,12 @@ class WhisperTier(Protocol):
     ref: ModelRef
 
     def transcribe(self, audio: npt.NDArray[np.float32], language: str, decoding: Decoding = FULL) -> Transcript: ...
+
+    def transcribe_many(
+        self, windows: Sequence[npt.NDArray[np.float32]], language: str, decoding: Decoding = FULL
+    ) -> list[Transcript]:
+        """:meth:`transcribe` of each window, in one call to the model (which may decode them together)."""
+        ...
 
 
 class IdentifyingTier(WhisperTier, Protocol):
@@ -180,8 +192,8 @@ class SpeechRouter:
         by_language: dict[str, float] = {}
         by_model: dict[str, float] = {}
         choices: list[LanguageChoice] = []
-        for window, audio in items:
-            part = self.route(audio, parts[-1] if parts else None)
+        for window, audio, probe in self._probed_ahead(items, parts):
+            part = self.route(audio, parts[-1] if parts else None, probe)
             parts.append(part)
             if part.route is not None:
                 choices.extend(_choice_in_file(choice, window) for choice in part.route.language_choices)
@@ -212,10 +224,35 @@ class SpeechRouter:
             languages={name: round(seconds, 3) for name, seconds in by_language.items()},
         )
 
-    def route(self, audio: npt.NDArray[np.float32], previous: Transcript | None = None) -> Transcript:
+    def _probed_ahead(
+        self, items: Iterable[tuple[Window, npt.NDArray[np.float32]]], parts: Sequence[Transcript]
+    ) -> Iterator[tuple[Window, npt.NDArray[np.float32], Transcript | None]]:
+        """Each window with tiny.en's probe of it when that was made ahead (None: not yet). The first
+        window goes alone (an all-German file wastes no probe on the windows after it); after a
+        window that stayed on tiny.en (``parts``: the windows routed so far, filled in by the caller
+        between windows), the next PROBE_AHEAD windows are probed in one call. A window whose probe
+        was made ahead but turns out not to be English (after one base took) wastes that probe: a
+        file that changes language costs at most PROBE_AHEAD - 1 probes a change."""
+        source = iter(items)
+        while True:
+            on_tiny = bool(parts) and parts[-1].route is not None and not parts[-1].route.escalated
+            batch = list(islice(source, PROBE_AHEAD if on_tiny else 1))
+            if not batch:
+                return
+            if not on_tiny:
+                yield batch[0][0], batch[0][1], None
+                continue
+            probes = self.english.transcribe_many([audio for _, audio in batch], "en", PROBE)
+            for (window, audio), probe in zip(batch, probes, strict=True):
+                yield window, audio, probe
+
+    def route(
+        self, audio: npt.NDArray[np.float32], previous: Transcript | None = None, probe: Transcript | None = None
+    ) -> Transcript:
         """One window's transcript, by the model it goes to, with the route. ``previous`` is the
         window before it in the file: when base took that one, this one's language is identified
-        before tiny.en is given a try."""
+        before tiny.en is given a try. ``probe``: tiny.en's probe of the window, when it was made
+        ahead."""
         identified: Identification | None = None
         before = previous.language if previous is not None and previous.language else None
         if previous is not None and previous.route is not None and previous.route.escalated:
@@ -228,7 +265,7 @@ class SpeechRouter:
             if identified.language != "en":
                 return self._escalate(audio, identified, None, before)
         threshold = self.escalate_logprob
-        probe = self.english.transcribe(audio, "en", PROBE)
+        probe = probe or self.english.transcribe(audio, "en", PROBE)
         verdict, logprob = probe_verdict(probe, threshold), mean_logprob(probe.segments)
         if verdict == SURE:
             stats.record_route(self.ref, self.english.ref, escalated=False)

