@@ -87,7 +87,7 @@ def test_no_face_where_there_is_none(name: str, detector: FaceDetector) -> None:
 
 def test_face_boxes_are_in_the_input_pictures_pixels(detector: FaceDetector) -> None:
     """A picture over the detector's working size is shrunk for it; boxes come back scaled up.
-    (The detector sees the 3x picture at 960 px, not 512, so its reads differ by a few pixels.)"""
+    (The detector sees the 3x picture at 640 px, not 512, so its reads differ by a few pixels.)"""
     small = detector.detect(mediagen.photo("astronaut"))[0]
     big = detector.detect(np.repeat(np.repeat(mediagen.photo("astronaut"), 3, 0), 3, 1))[0]
     small_points = [*small.box, *(v for point in small.landmarks for v in point)]
