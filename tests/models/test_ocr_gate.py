@@ -13,7 +13,7 @@ import pytest
 from PIL import Image, ImageDraw
 
 from mediasift.models.ocr import (
-    DETECT_SIDE,
+    DETECT_SCALE,
     GATE_ABOVE,
     GATE_MAX_HEIGHT,
     GATE_MIN_ASPECT,
@@ -115,12 +115,13 @@ def _two_lines(size: tuple[int, int], font_px: int, corners: tuple[tuple[int, in
     return np.asarray(image)
 
 
-def test_a_large_picture_with_text_is_detected_at_960_pixels_and_its_lines_cut_at_full_size() -> None:
-    """The detector sees the gate's copy (640 a side), then the picture shrunk to 960 a side; the
-    lines go to the recogniser cut from the picture's own pixels (40 px letters: crops over 40 px high,
-    not the 24 px they are at 960). A 962-pixel picture (just past 960) is shrunk to 960 too; a
-    960-pixel one (inside) is not gated, and rapidocr detects it larger (its shorter side at 736)."""
-    assert DETECT_SIDE == 960
+def test_a_large_picture_with_text_is_detected_at_0_8_of_its_size_and_its_lines_cut_at_full_size() -> None:
+    """The detector sees the gate's copy (640 a side), then the picture shrunk to 0.8 (1280 of 1600);
+    the lines go to the recogniser cut from the picture's own pixels (40 px letters: crops over 40 px
+    high, not the 32 px they are at 0.8). A 962-pixel picture (just past the gate's 960) is shrunk to
+    0.8 too (768, in the detector's steps of 32); a 960-pixel one (inside) is not gated, and rapidocr
+    detects it larger, as it always did (its shorter side at 736)."""
+    assert DETECT_SCALE == 0.8
     reader = TextReader().load()
     shapes: list[tuple[int, int]] = []
     session = reader.engine.text_det.session
@@ -132,10 +133,10 @@ def test_a_large_picture_with_text_is_detected_at_960_pixels_and_its_lines_cut_a
     reader.engine.text_det.session = recorded
     picture = _two_lines((1600, 1000), 40, ((100, 60), (800, 900)))
     found = reader.detect(picture)
-    assert max(shapes[0]) <= GATE_SIDE and max(shapes[1]) == DETECT_SIDE
+    assert max(shapes[0]) <= GATE_SIDE and shapes[1] == (1280, 800)
     assert len(found.crops) == 2 and all(crop.shape[0] > 40 for crop in found.crops)
     assert [line.text for line in reader.read(picture)] == [LINE, LINE]
-    for width, seen in ((962, DETECT_SIDE), (960, 1184)):  # rapidocr: 600 high -> 736, 960 wide -> 1184
+    for width, seen in ((962, 768), (960, 1184)):  # rapidocr: 600 high -> 736, so 960 wide -> 1184
         shapes.clear()
         reader.detect(_two_lines((width, 600), 30, ((40, 30), (460, 540))))
         assert max(shapes[-1]) == seen, width
