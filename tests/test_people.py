@@ -5,6 +5,7 @@ service and the HTTP API (``/v1/people``)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from contextlib import closing
 from pathlib import Path
@@ -14,8 +15,10 @@ import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
 from skimage import data
+from typer.testing import CliRunner
 
 from mediasift.api.app import create_app
+from mediasift.cli import app
 from mediasift.config import Settings
 from mediasift.db.search_filters import AssetFilters
 from mediasift.service import Mediasift
@@ -121,6 +124,8 @@ def test_new_faces_join_a_named_person_and_other_tenants_have_their_own(
     (theirs,) = system.people.page("other").people
     assert theirs.id != her.id and theirs.name is None and theirs.asset_count == 2
 
+    _the_cli_names_splits_merges_and_finds(settings, her.id)
+
     keys = make_keys(settings)
     with TestClient(create_app(settings), headers=bearer(keys.write)) as client:
         listed = client.get("/v1/people").json()["people"]  # the key's tenant: alpha has none
@@ -140,3 +145,33 @@ def test_new_faces_join_a_named_person_and_other_tenants_have_their_own(
         assert hits.status_code == 200 and len(hits.json()["results"]) == 2
         read_only = client.patch(f"/v1/people/{person['id']}", json={"name": "x"}, headers=bearer(keys.read))
         assert read_only.status_code == 403
+
+
+def _the_cli_names_splits_merges_and_finds(settings: Settings, person_id: int) -> None:
+    """The people commands on the default tenant's one person (three faces in three pictures)."""
+    cli = CliRunner(env={"MEDIASIFT_HOME": str(settings.home), "MEDIASIFT_DATABASE_URL": settings.database_url})
+
+    def run(*args: str, code: int = 0) -> str:
+        done = cli.invoke(app, list(args))
+        assert done.exit_code == code, done.output
+        return done.stdout
+
+    (listed,) = json.loads(run("people", "list", "--json"))["people"]
+    assert (listed["id"], listed["name"], listed["asset_count"]) == (person_id, "Eileen", 3)
+    run("people", "name", str(person_id), "Eileen Collins")
+    shown = json.loads(run("people", "show", "eileen collins", "--json"))
+    assert shown["id"] == person_id and len(shown["appearances"]) == 3
+    face = str(shown["appearances"][0]["face_id"])
+    split = json.loads(run("people", "split", "Eileen Collins", face, "--name", "Copy", "--json"))
+    parts = (split["person"]["face_count"], split["split_off"]["face_count"], split["split_off"]["name"])
+    assert parts == (2, 1, "Copy")
+    assert "Eileen Collins" in run("people", "list") and "Copy" in run("people", "list")
+    found = run("search", "--person", "Copy", "--json")
+    assert str(shown["appearances"][0]["asset_id"]) in found
+    merged = run("people", "merge", "Eileen Collins", "Copy")  # a table of the person that remains
+    assert "Eileen Collins" in merged and "Copy" not in merged
+    (after,) = json.loads(run("people", "list", "--json"))["people"]
+    assert (after["id"], after["face_count"], after["asset_count"]) == (person_id, 3, 3)
+    assert "Copy" in cli.invoke(app, ["people", "show", "Copy"]).output  # refused, naming what was asked
+    run("people", "show", "Copy", code=2)
+    run("people", "name", str(person_id), "Eileen")

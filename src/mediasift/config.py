@@ -98,7 +98,7 @@ class Settings(BaseSettings):
     text_embedding_tier: str = "minilm"  # "minilm" (int8 MiniLM) or "wordllama" (static, ~50x cheaper)
     whisper_compute_type: str = "int8"  # CTranslate2 compute type: "int8" or "float32"
     speech_escalate_logprob: float = -0.7  # tiny.en result below this average log-probability goes to base
-    language_fast_min_confidence: float = 0.6  # lingua fast mode below this asks the accurate mode (eval/language.py)
+    language_fast_min_confidence: float = 0.8  # lingua fast mode below this asks the accurate mode (eval/language.py)
     ocr_timeout_s: float = 60.0  # per picture, before the OCR fallback takes over
     # A remote OpenAI-compatible endpoint (vLLM, Ollama, a hosted API); empty = not used.
     remote_base_url: str = ""

@@ -860,6 +860,7 @@ class Appearance(Result):
     end: float | None
     box: list[int]
     confidence: float
+    frame: str | None = None  # the picture it was found in: "image" for an image, a keyframe's key in a video
 
 
 class PersonDetail(Person):

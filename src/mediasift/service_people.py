@@ -68,7 +68,7 @@ class People:
             faces = people_repo.faces_of(conn, tenant, int(str(row["id"])), limit=limit)
         appearances = [
             Appearance(face_id=f["id"], asset_id=f["asset_id"], media_type=f["media_type"], start=f["start_s"],
-                       end=f["end_s"], box=list(f["box"]), confidence=f["confidence"])
+                       end=f["end_s"], box=list(f["box"]), confidence=f["confidence"], frame=f["key"])
             for f in faces
         ]  # fmt: skip
         return PersonDetail(**Person.of(row).model_dump(), appearances=appearances)

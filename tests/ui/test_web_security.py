@@ -116,6 +116,8 @@ def test_every_write_needs_the_sessions_csrf_token(client: TestClient, keys: Key
     assert client.post("/upload", files=files).status_code == 403
     assert client.post("/upload", files=files, headers={"X-CSRF-Token": "nope"}).status_code == 403
     assert client.post("/upload/url", json={"url": "http://example.com/"}).status_code == 403
+    assert client.post("/people/1/name", data={"name": "x"}).status_code == 403
+    assert client.post("/people/1/merge", data={"csrf": "wrong", "other": "2"}).status_code == 403
     assert client.post("/upload", files=files, headers={"X-CSRF-Token": csrf}).status_code == 201
     assert client.post("/jobs/nothing:ocr/redrive", data={"csrf": csrf}).headers["location"] == "/jobs?requeued=0"
     out = client.post("/signout", data={"csrf": csrf})
@@ -222,7 +224,10 @@ JUNK = [
     ("GET", "/?q=" + "x" * 2000), ("GET", "/jobs?requeued=-1"), ("GET", "/jobs?cursor=%%%"), ("GET", "/?cursor=abc"),
     ("GET", "/assets/zzzz/exports/transcript.vtt"), ("GET", "/assets/zzzz/state.json"), ("POST", "/upload/url"),
     ("POST", "/jobs/%2F%2F/redrive"), ("GET", "/nowhere"), ("GET", "/signin?next=%0d%0aSet-Cookie:x"),
-    ("POST", "/signin"),
+    ("POST", "/signin"), ("GET", "/people?cursor=abc"), ("GET", "/people/%00"), ("GET", "/people/" + "a" * 5000),
+    ("GET", "/people/99999999999999999999"), ("GET", "/people/1?done=<x>"), ("POST", "/people/1/name"),
+    ("POST", "/people/1/merge"), ("POST", "/people/x/split"), ("GET", "/?person=" + "<x>" * 60 + "&q=a"),
+    ("GET", "/?person=1"),
 ]  # fmt: skip
 
 

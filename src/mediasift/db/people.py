@@ -1,7 +1,9 @@
 """Repository for faces and the people they are grouped into (tables of migration 0009).
 
 A person's ``centroid`` is its ``vector_sum`` normalised; both move together whenever faces join or
-leave it here. Every change of a tenant's people happens under that tenant's advisory lock
+leave it here, and both are NULL once a transaction ends with the person holding no face (a named
+person whose faces were all deleted keeps its name, not a mean face of deleted pictures; migration
+0011). Every change of a tenant's people happens under that tenant's advisory lock
 (:func:`lock_tenant`), so two workers grouping faces at once cannot both start the same person.
 """
 
@@ -61,7 +63,7 @@ def nearest_person(conn: Conn, tenant: str, model: str, vector: Any) -> tuple[in
     row = conn.execute(
         """
         SELECT id, 1 - (centroid <=> %(v)s) AS similarity FROM people
-        WHERE tenant = %(t)s AND model = %(m)s ORDER BY centroid <=> %(v)s, id LIMIT 1
+        WHERE tenant = %(t)s AND model = %(m)s AND centroid IS NOT NULL ORDER BY centroid <=> %(v)s, id LIMIT 1
         """,
         {"v": _array(vector), "t": tenant, "m": model},
     ).fetchone()
@@ -110,8 +112,8 @@ def add_face(conn: Conn, person_id: int, face_id: int, vector: Any, *, first: bo
 
 
 def refresh(conn: Conn, person_ids: Sequence[int]) -> None:
-    """Centroids of ``person_ids`` made again from the faces they hold now (a person whose faces all
-    left keeps the centroid it had, so that it is still found)."""
+    """Centroids of ``person_ids`` made again from the faces they hold now (none, at commit, for a
+    person whose faces all left)."""
     conn.execute(
         """
         UPDATE people p SET vector_sum = s.total, centroid = l2_normalize(s.total), face_count = s.n,
@@ -199,18 +201,7 @@ def faces_of_asset(conn: Conn, asset_id: UUID) -> list[dict[str, Any]]:
 
 
 def merge_into(conn: Conn, target_id: int, source_ids: Sequence[int]) -> None:
-    """Every face of ``source_ids`` into ``target_id``, whose centroid adds theirs; the sources go."""
-    conn.execute(
-        """
-        UPDATE people t SET vector_sum = t.vector_sum + s.total, centroid = l2_normalize(t.vector_sum + s.total),
-            updated_at = now()
-        FROM (SELECT sum(vector_sum) AS total FROM people WHERE id = ANY(%s)) s WHERE t.id = %s
-        """,
-        (list(source_ids), target_id),
-    )
+    """Every face of ``source_ids`` into ``target_id``, whose centroid is made again; the sources go."""
     conn.execute("UPDATE faces SET person_id = %s WHERE person_id = ANY(%s)", (target_id, list(source_ids)))
     conn.execute("DELETE FROM people WHERE id = ANY(%s)", (list(source_ids),))
-    conn.execute(
-        "UPDATE people SET face_count = (SELECT count(*) FROM faces WHERE person_id = %s) WHERE id = %s",
-        (target_id, target_id),
-    )
+    refresh(conn, [target_id])

@@ -234,8 +234,8 @@ class Catalog:
                           wordllama.StaticEmbedder, batches=True, batch_size=256)  # fmt: skip
 
     def _multilingual_e5(self) -> ModelSpec:
-        return self._spec(Role.MULTILINGUAL, e5.MultilingualEmbedder.ref, e5.weight_files, e5.load,
-                          batches=True, batch_size=self.settings.batch_max_size)  # fmt: skip
+        return self._spec(Role.MULTILINGUAL, e5.MultilingualEmbedder.ref, e5.weight_files,
+                          partial(e5.load, self.settings), **self._threaded(), **self._batched())  # fmt: skip
 
     def _face_embeddings(self) -> ModelSpec:
         return self._spec(Role.FACE_EMBEDDINGS, face_vectors.FaceEmbedder.ref, face_vectors.weight_files,

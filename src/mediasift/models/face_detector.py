@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ctypes
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -15,6 +14,7 @@ import numpy.typing as npt
 
 from mediasift.config import Settings
 from mediasift.models import ModelRef
+from mediasift.models.openmp import openmp_thread_setter
 from mediasift.models.weights import LazyModel, as_rgb_uint8, package_dir
 
 # The detector's anchors are sized for faces up to a few hundred pixels: on larger pictures a big face
@@ -99,15 +99,6 @@ class FaceDetector(LazyModel[Callable[[npt.NDArray[np.uint8]], npt.NDArray[Any]]
     def __call__(self, images: Sequence[npt.NDArray[np.uint8]], min_confidence: float) -> list[list[Face]]:
         """:meth:`detect` on each picture."""
         return [self.detect(image, min_confidence) for image in images]
-
-
-def openmp_thread_setter(libs: Path) -> Callable[[int], Any]:
-    """``omp_set_num_threads`` of the OpenMP runtime a wheel bundles in ``libs`` (already loaded by its
-    extension, so this finds the same library); a no-op where the wheel bundles none."""
-    for path in sorted(libs.glob("libgomp*.so*")):
-        setter: Callable[[int], Any] = ctypes.CDLL(str(path)).omp_set_num_threads
-        return setter
-    return lambda _: None
 
 
 def weight_files() -> list[Path]:

@@ -3,8 +3,8 @@
 Each new face (in the order stored) joins the person whose centroid (the normalised sum of its faces'
 unit vectors) is nearest, when the cosine similarity reaches ``PERSON_MIN_SIMILARITY``; otherwise it
 starts a new person. A centroid rather than the nearest single face: one blurred or odd face cannot
-chain two people together, and a named person whose pictures are processed again keeps its centroid
-and so is found again.
+chain two people together. A person left with no face has no centroid: its name stays, and faces
+are merged into it by hand.
 
 The threshold is measured on what can be had here (``eval/people.py``, dlib's model over YuNet's
 landmarks): 18 pictures of the astronaut (crops, scales, mirror, exposure, JPEG at quality 15,

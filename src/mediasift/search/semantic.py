@@ -4,6 +4,7 @@ tower and matched against every picture's CLIP vector."""
 
 from __future__ import annotations
 
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -13,7 +14,7 @@ from mediasift.db.search_filters import AssetFilters
 from mediasift.search.hits import Hit, moments
 
 if TYPE_CHECKING:  # the door is handed in; importing it here would load the model catalog with the CLI
-    from mediasift.inference.door import Inference
+    from mediasift.inference.door import Inference, Vectors
 
 # Nearest neighbours are found however unrelated, and fusion weighs a rank the same whatever its
 # similarity, so each ranking is cut at a floor before it is fused. MiniLM cosines measured here:
@@ -22,6 +23,11 @@ TEXT_FUSION_FLOOR = 0.3
 # multilingual-e5's cosines sit high: German, French and Spanish texts against English queries that
 # mean them 0.83-0.89, against queries about something else 0.67-0.79.
 MULTILINGUAL_FUSION_FLOOR = 0.8
+
+# The multilingual model embeds the query here while the text model embeds it in the caller's
+# thread: the two run at once (both release the GIL), so a tenant with texts in other languages pays
+# for the slower of the two embeddings, not their sum.
+_multilingual_side = ThreadPoolExecutor(max_workers=8, thread_name_prefix="search-multilingual")
 
 
 @dataclass(frozen=True)
@@ -71,6 +77,11 @@ def rank(
     ``filters`` leave) to ``query``
     by each vector model, the query embedded through the inference layer (cached, batched with
     concurrent queries, counted)."""
+    multilingual = inference.multilingual_ref
+    with db.transaction() as conn:
+        has_foreign = search_repo.has_text_vectors(conn, multilingual.id, tenant)
+    # None when the searched assets hold no text in another language: then no multilingual embedding
+    foreign_query = _multilingual_side.submit(inference.embed_multilingual_query, query) if has_foreign else None
     vector = inference.embed_query(query)  # by the tier the segments were embedded with
     from mediasift.inference.catalog import Role  # with the door, which the caller has loaded
 
@@ -80,7 +91,7 @@ def rank(
         rows = search_repo.nearest_text_segments(
             conn, inference.text_ref.id, vector, limit=depth, media_type=media_type, tenant=tenant, filters=filters
         )
-        other_languages = _other_languages(conn, inference, query, depth, media_type, tenant, filters)
+        other_languages = _other_languages(conn, multilingual.id, foreign_query, depth, media_type, tenant, filters)
         if clip is None or clip_vector is None:
             return Rankings(moments(rows, "text"), None, other_languages=other_languages)
         picture_rows = search_repo.nearest_segments(
@@ -100,20 +111,18 @@ def rank(
 
 def _other_languages(
     conn: search_repo.Conn,
-    inference: Inference,
-    query: str,
+    model: str,
+    query: Future[Vectors] | None,
     depth: int,
     media_type: str | None,
     tenant: str | None,
     filters: AssetFilters,
 ) -> list[Hit] | None:
-    """The nearest texts in other languages than English by the multilingual model (None when the
-    searched assets hold none: then the query is not embedded by it at all)."""
-    model = inference.multilingual_ref
-    if not search_repo.has_text_vectors(conn, model.id, tenant):
+    """The nearest texts in other languages than English by the multilingual ``model``, matched
+    against the ``query`` vector it is computing (None when the searched assets hold none)."""
+    if query is None:
         return None
-    vector = inference.embed_multilingual_query(query)
     rows = search_repo.nearest_text_segments(
-        conn, model.id, vector, limit=depth, media_type=media_type, tenant=tenant, filters=filters
+        conn, model, query.result(), limit=depth, media_type=media_type, tenant=tenant, filters=filters
     )
     return moments(rows, "multilingual")

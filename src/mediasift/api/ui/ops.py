@@ -17,7 +17,7 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry
 
-from mediasift.service_models import Drift, Status
+from mediasift.service_models import Drift, MediaCost, Status
 
 LATENCY_METRIC = "mediasift_api_request_seconds"
 PERCENTILES = (0.5, 0.9, 0.99)
@@ -67,6 +67,11 @@ def _quantile(q: float, bounds: list[float], cumulative: dict[float, float], tot
             return lower + (bound - lower) * ((rank - below) / inside if inside else 0.0)
         lower, below = bound, count
     return lower
+
+
+def minute_costs(status: Status) -> list[tuple[str, MediaCost]]:
+    """The media types with a cost per minute (audio and video that took minutes to analyse)."""
+    return [(t, c) for t, c in sorted(status.cost.items()) if c.usd_per_minute is not None]
 
 
 def charts(status: Status, registry: CollectorRegistry) -> dict[str, Any]:
@@ -128,6 +133,9 @@ def charts(status: Status, registry: CollectorRegistry) -> dict[str, Any]:
          "unit": "", "kind": "ranges", "ranges": ranges},
         _bars("cost", "Cost per item by media type", "USD",
               [(t, c.per_asset_usd) for t, c in sorted(status.cost.items())]),
+        _bars("cost-per-minute", "Cost per minute of media (run time at the price of a CPU-hour)", "USD",
+              [(t, c.usd_per_minute or 0.0) for t, c in minute_costs(status)],
+              note=f"${status.compute_usd_per_hour:g} per CPU-hour; audio and video only"),
         _bars("seconds", "Processing seconds per item by media type", "s",
               [(t, c.processing_s_per_asset) for t, c in sorted(status.cost.items())]),
         _bars("cache", "Model results served from the cache (share of lookups)", "%", cache),

@@ -9,16 +9,18 @@ from uuid import UUID
 from fastapi import APIRouter, Query, Request
 from starlette.responses import RedirectResponse, Response
 
-from mediasift.api.ui import views
+from mediasift.api.ui import ops, views
 from mediasift.api.ui.render import page, session_of
 from mediasift.db.search_filters import AssetFilters
 from mediasift.mediatype import MediaType
 from mediasift.service import AssetNotFound, Mediasift
+from mediasift.service_errors import PersonNotFound
 from mediasift.service_models import AssetResult, Group, SearchMode, SimilarList
 
 RESULTS = 12  # assets per search, each with its best moments
 LIBRARY_PAGE = 24
 SIMILAR = 8
+PERSON_ASSETS = 1000  # faces read to list the assets a person appears in
 
 Text = Annotated[str, Query(max_length=1000)]
 Short = Annotated[str, Query(max_length=64)]
@@ -68,31 +70,48 @@ def router(system: Mediasift) -> APIRouter:
         min_duration: Short = "",
         max_duration: Short = "",
         language: Short = "",
+        person: Annotated[str, Query(max_length=200)] = "",
         cursor: Annotated[str | None, Query(max_length=512)] = None,
     ) -> Response:
-        tenant = session_of(request).principal.visible_tenant()
+        principal = session_of(request).principal
+        tenant = principal.visible_tenant()
         media_type = type if type in {m.value for m in MediaType} else None
         search_mode = mode if mode in {m.value for m in SearchMode} else SearchMode.HYBRID.value
         form = {"q": q, "type": media_type or "", "mode": search_mode, "since": since, "until": until,
-                "min_duration": min_duration, "max_duration": max_duration, "language": language}  # fmt: skip
+                "min_duration": min_duration, "max_duration": max_duration, "language": language,
+                "person": person}  # fmt: skip
+        who = None
+        if person.strip():  # one of the session's own tenant's people, by id or name
+            try:
+                who = system.people.get(principal.owning_tenant(), person, limit=PERSON_ASSETS)
+            except PersonNotFound:
+                return page(request, "search.html", form=form, groups=[], library=[], next_cursor=None,
+                            searched=True, who=None)  # fmt: skip
+        if not q.strip() and who is not None:  # where the person appears
+            shown = cards(list(dict.fromkeys(a.asset_id for a in who.appearances)), tenant)
+            assets = [c for c in shown.values() if media_type in (None, c.media_type)]
+            return page(request, "search.html", form=form, groups=[], library=assets, next_cursor=None,
+                        searched=False, who=who)  # fmt: skip
         if not q.strip():
             library = system.asset_page(media_type=media_type, tenant=tenant, cursor=cursor, limit=LIBRARY_PAGE)
             assets = list(cards([a.asset_id for a in library.assets], tenant).values())
             return page(request, "search.html", form=form, groups=[], library=assets,
-                        next_cursor=library.next_cursor, searched=False)  # fmt: skip
+                        next_cursor=library.next_cursor, searched=False, who=None)  # fmt: skip
         try:  # the until day is included: the range ends when the next day starts
             filters = AssetFilters(
                 ingested_after=_day_start(_date(since)), ingested_before=_day_start(_date(until), days_after=1),
                 min_duration=_number(min_duration), max_duration=_number(max_duration),
-                language=language.strip().lower() or None,
+                language=language.strip().lower() or None, person=str(who.id) if who else None,
             )  # fmt: skip
         except ValueError:  # a range that holds nothing
-            return page(request, "search.html", form=form, groups=[], library=[], next_cursor=None, searched=True)
+            return page(request, "search.html", form=form, groups=[], library=[], next_cursor=None, searched=True,
+                        who=who)  # fmt: skip
         found = system.answers(q, group=Group.ASSET, limit=RESULTS, media_type=media_type,
                                mode=SearchMode(search_mode), tenant=tenant, filters=filters)  # fmt: skip
         results = [r for r in found.results if isinstance(r, AssetResult)]
         groups = views.result_groups(results, cards([r.asset_id for r in results], tenant), q)
-        return page(request, "search.html", form=form, groups=groups, library=[], next_cursor=None, searched=True)
+        return page(request, "search.html", form=form, groups=groups, library=[], next_cursor=None, searched=True,
+                    who=who)  # fmt: skip
 
     @ui.get("/assets/{asset}")
     def asset_page(request: Request, asset: str) -> Response:
@@ -139,8 +158,9 @@ def router(system: Mediasift) -> APIRouter:
                     status=status, requeued=requeued)  # fmt: skip
 
     @ui.get("/ops")
-    async def ops_page(request: Request) -> Response:
-        return page(request, "ops.html")
+    def ops_page(request: Request) -> Response:
+        status = system.status()
+        return page(request, "ops.html", per_minute=ops.minute_costs(status), cpu_hour=status.compute_usd_per_hour)
 
     @ui.get("/search")
     def old_search(request: Request) -> Response:

@@ -6,7 +6,7 @@ from fastapi import APIRouter
 from prometheus_client import CollectorRegistry
 
 from mediasift.api.ratelimit import RequestLimiter
-from mediasift.api.ui import actions, auth, pages
+from mediasift.api.ui import actions, auth, pages, people
 from mediasift.api.ui.session import Sessions
 from mediasift.net.pool import FetchPool
 from mediasift.service import Mediasift
@@ -18,5 +18,6 @@ def router(
     ui = APIRouter(include_in_schema=False)
     ui.include_router(auth.router(system, sessions, failures))
     ui.include_router(pages.router(system))
+    ui.include_router(people.router(system))
     ui.include_router(actions.router(system, fetches, registry))
     return ui

@@ -87,4 +87,11 @@
     player.addEventListener("play", () => { if (!frame) frame = requestAnimationFrame(tick); });
   }
   draw(0);
+
+  // A link to a moment (/assets/ID?t=12.5, as the people pages make) opens the player there.
+  const at = Number(new URLSearchParams(window.location.search).get("t"));
+  if (player && at > 0) {
+    window.msPlayer.seek(player, at, false);
+    if (caption) caption.textContent = `From ${window.msPlayer.clock(at)}`;
+  }
 })();
