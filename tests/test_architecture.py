@@ -189,6 +189,20 @@ def client_violations(module: Module) -> list[str]:
     return out
 
 
+def unpooled_violations(module: Module) -> list[str]:
+    """Connections of their own (``db.connect()``) outside db/: each costs a connection set-up (~5 ms)
+    and a type lookup, where ``db.transaction()`` lends a pooled one. The API's key check per request
+    and a worker's reads per job paid it."""
+    if module.layer == "db":
+        return []
+    return [
+        f"{module.name}:{node.lineno} calls {ast.unparse(node.func)}() (use the pooled db.transaction())"
+        for node in ast.walk(module.tree)
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "connect"
+        and not node.args and not node.keywords and ast.unparse(node.func.value).split(".")[-1] == "db"
+    ]  # fmt: skip
+
+
 def environment_violations(module: Module) -> list[str]:
     """Reads of the environment below the entry points: os.environ, os.getenv, and settings read from
     it (``load_settings()``, or ``Settings()`` outside config.py)."""
@@ -249,6 +263,18 @@ def test_no_sql_outside_db() -> None:
 def test_outside_services_are_reached_only_through_their_doors() -> None:
     found = [v for module in modules() for v in client_violations(module)]
     assert not found, "\n".join(found)
+
+
+def test_short_reads_use_the_pool() -> None:
+    found = [v for module in modules() for v in unpooled_violations(module)]
+    assert not found, "\n".join(found)
+
+
+def test_the_pool_check_catches_a_connection_of_its_own() -> None:
+    source = "def f(self, db):\n    with self.db.connect() as c: pass\n    with db.connect() as c: pass\n"
+    assert len(unpooled_violations(_fake("mediasift.service_fake", source))) == 2
+    assert unpooled_violations(_fake("mediasift.service_fake", "def f(self):\n    self.db.transaction()\n")) == []
+    assert unpooled_violations(_fake("mediasift.db.fake", source)) == []
 
 
 def test_the_client_check_catches_a_client_outside_its_door() -> None:

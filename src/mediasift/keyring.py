@@ -57,7 +57,7 @@ class KeyRing:
         if parts is None:
             return None
         key_id, secret = parts
-        with self.db.connect() as conn:
+        with self.db.transaction() as conn:
             row = key_repo.usable_key(conn, key_id)
         if row is None or not hmac.compare_digest(bytes(row["secret_sha256"]), _digest(secret)):
             return None
@@ -67,14 +67,14 @@ class KeyRing:
         """The principal of the key ``key_id`` and its secret's hash (what a web session is signed
         with, so that a session outlives neither the key nor its revocation); None when the key is
         unknown, revoked or expired."""
-        with self.db.connect() as conn:
+        with self.db.transaction() as conn:
             row = key_repo.usable_key(conn, key_id)
         if row is None:
             return None
         return Principal(tenant=row["tenant"], scope=Scope(row["scope"]), key_id=key_id), bytes(row["secret_sha256"])
 
     def list(self, tenant: str | None = None) -> list[ApiKeyInfo]:
-        with self.db.connect() as conn:
+        with self.db.transaction() as conn:
             return [ApiKeyInfo.model_validate(row) for row in key_repo.list_keys(conn, tenant)]
 
     def revoke(self, key_id: str, tenant: str | None = None) -> bool:
@@ -82,5 +82,5 @@ class KeyRing:
             return key_repo.revoke(conn, key_id, tenant)
 
     def has_admin(self) -> bool:
-        with self.db.connect() as conn:
+        with self.db.transaction() as conn:
             return key_repo.count_usable_admin_keys(conn) > 0

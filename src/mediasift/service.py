@@ -287,13 +287,13 @@ class Mediasift:
             worker_repo.beat(conn, worker.id, worker.in_flight, worker.stats.processed, worker.stats.failed)
 
     def workers_alive(self) -> list[WorkerInfo]:
-        with self.db.connect() as conn:
+        with self.db.transaction() as conn:
             return [WorkerInfo.model_validate(row) for row in worker_repo.alive(conn)]
 
     def models(self) -> ModelListing:
         """The device models run on, and every model: its declaration, its state here, and its
         counters summed over all processes."""
-        with self.db.connect() as conn:
+        with self.db.transaction() as conn:
             counters = usage.read(conn)
         listing = self.inference.listing(counters)
         return ModelListing(device=devices.describe(), models=[ModelInfo.model_validate(m) for m in listing])
@@ -413,7 +413,7 @@ class Mediasift:
         """Whether the report's assets are done or failed; their states are in ``report.status`` then.
         For callers that wait on their own terms (the HTTP API polls it without holding a thread)."""
         asset_ids = list(dict.fromkeys(a.asset_id for a in report.accepted))
-        with self.db.connect() as conn:
+        with self.db.transaction() as conn:
             if job_states.unfinished(conn, asset_ids):
                 return False
         report.status = self.asset_states(asset_ids)
@@ -443,7 +443,7 @@ class Mediasift:
         report.status = self.asset_states(asset_ids)
 
     def _never_queued(self, asset_id: UUID) -> bool:
-        with self.db.connect() as conn:
+        with self.db.transaction() as conn:
             return not job_states.states(conn, asset_id)
 
     def _hold_back(self, on_wait: OnWait | None) -> None:
@@ -469,7 +469,7 @@ class Mediasift:
         unique = list(dict.fromkeys(asset_ids))
 
         def unfinished() -> int:
-            with self.db.connect() as conn:
+            with self.db.transaction() as conn:
                 return job_states.unfinished(conn, unique)
 
         def finished() -> bool:
@@ -495,7 +495,7 @@ class Mediasift:
 
     def process_pending(self) -> list[UUID]:
         """Queue assets that were registered but never queued, and work until nothing is left."""
-        with self.db.connect() as conn:
+        with self.db.transaction() as conn:
             orphans = job_states.assets_without_jobs(conn)
         self.jobs.enqueue(orphans, Lane.BATCH)
         self.run_inline(until=lambda: (s := self.broker.stats()).depth == 0 and s.in_flight == 0)
@@ -543,7 +543,7 @@ class Mediasift:
             raise ValueError(f"unknown operator {operator!r}")
         plans: dict[UUID, list[Operator]] = {}
         for stored in self.list_assets(media_type=media_type):
-            with self.db.connect() as conn:
+            with self.db.transaction() as conn:
                 asset = load_asset(conn, stored.id)
                 runs = result_repo.read_runs(conn, stored.id)
             plan = self.jobs.plan(asset, runs, only=operator, errors_only=errors_only)
@@ -553,7 +553,7 @@ class Mediasift:
 
     def asset_states(self, asset_ids: Sequence[UUID]) -> dict[UUID, AssetState]:
         out: dict[UUID, AssetState] = {}
-        with self.db.connect() as conn:
+        with self.db.transaction() as conn:
             for asset_id in dict.fromkeys(asset_ids):
                 asset = asset_repo.get_asset(conn, asset_id)
                 states = job_states.states(conn, asset_id)
@@ -570,7 +570,7 @@ class Mediasift:
         letters = [d for d in self.broker.dead_letters(limit=100_000) if operator is None or d.job.group == operator]
         if tenant is not None:
             asset_ids = {d.job.id: _asset_of_job(d.job.id) for d in letters}
-            with self.db.connect() as conn:
+            with self.db.transaction() as conn:
                 owners = asset_repo.tenants_of(conn, [a for a in asset_ids.values() if a is not None])
 
             def owner(letter: DeadLetter) -> str | None:
@@ -619,11 +619,11 @@ class Mediasift:
         operator = job_id.partition(":")[2]
         state = None
         if asset_id is not None and tenant is not None:
-            with self.db.connect() as conn:
+            with self.db.transaction() as conn:
                 if asset_repo.tenants_of(conn, [asset_id]).get(asset_id) != tenant:
                     raise AssetNotFound(f"no job {job_id!r}")
         if operator and asset_id is not None:
-            with self.db.connect() as conn:
+            with self.db.transaction() as conn:
                 state = job_states.states(conn, asset_id).get(operator)
         dead = next((d for d in self.dead_letters(tenant=tenant) if d.job.id == job_id), None)
         if state is None and dead is None:
@@ -663,7 +663,7 @@ class Mediasift:
 
     def webhooks(self, *, tenant: str | None = None) -> WebhookList:
         """The webhooks of ``tenant`` (every tenant's when None), without their secrets."""
-        with self.db.connect() as conn:
+        with self.db.transaction() as conn:
             rows = webhook_repo.list_webhooks(conn, tenant)
         return WebhookList(webhooks=[WebhookInfo.model_validate(row) for row in rows])
 
@@ -739,7 +739,7 @@ class Mediasift:
         ref = asset_ref.strip().lower()
         matches = []
         if 0 < len(ref) <= 36 and all(c in "0123456789abcdef-" for c in ref):
-            with self.db.connect() as conn:
+            with self.db.transaction() as conn:
                 matches = asset_repo.find_assets_by_prefix(conn, ref, tenant)
         if len(matches) != 1:
             raise AssetNotFound(
@@ -751,7 +751,7 @@ class Mediasift:
         self, *, media_type: str | None = None, status: str | None = None, tenant: str | None = None
     ) -> list[asset_repo.AssetRow]:
         """Every asset (of ``tenant``, every tenant's when None), oldest first."""
-        with self.db.connect() as conn:
+        with self.db.transaction() as conn:
             return asset_repo.list_assets(conn, media_type=media_type, status=status, tenant=tenant, limit=10_000_000)
 
     def asset_page(
@@ -772,7 +772,7 @@ class Mediasift:
                 after = (datetime.fromisoformat(at), UUID(asset_id))
             except (ValueError, TypeError):
                 raise cursors.BadCursor("not a cursor this API gave (use next_cursor as it came)") from None
-        with self.db.connect() as conn:
+        with self.db.transaction() as conn:
             rows = asset_repo.list_assets(
                 conn, media_type=media_type, status=status, tenant=tenant, after=after, limit=limit + 1
             )
@@ -786,7 +786,7 @@ class Mediasift:
     def blob_info(self, sha256: str, *, tenant: str | None = None) -> BlobInfo:
         """A stored blob (thumbnail, keyframe, original) ``tenant`` may read (any, when None):
         AssetNotFound when there is none."""
-        with self.db.connect() as conn:
+        with self.db.transaction() as conn:
             row = asset_repo.blob_info(conn, sha256, tenant)
         if row is None or not self.blobs.exists(sha256):
             raise AssetNotFound(f"no blob {sha256}")
@@ -801,7 +801,7 @@ class Mediasift:
             if not isinstance(after_value, int):
                 raise cursors.BadCursor("not a cursor this API gave (use next_cursor as it came)")
             after = after_value
-        with self.db.connect() as conn:
+        with self.db.transaction() as conn:
             rows = api_audit.page(conn, tenant=tenant, after=after, limit=limit + 1)
         page = rows[:limit]
         return ApiActionList(
@@ -830,7 +830,7 @@ class Mediasift:
         """The asset (AssetNotFound unless it is ``tenant``'s, any tenant's when None) with its
         metadata, every artifact with lineage, each operator's run and job state, and its audit trail
         (who or what changed it, when, how)."""
-        with self.db.connect() as conn:
+        with self.db.transaction() as conn:
             asset = asset_repo.get_asset(conn, asset_id, tenant)
             if asset is None:
                 raise AssetNotFound(f"no asset with id {asset_id}")
@@ -901,7 +901,7 @@ class Mediasift:
 
     def status(self) -> Status:
         s = self.settings
-        with self.db.connect() as conn:
+        with self.db.transaction() as conn:
             counts = asset_repo.count_by(conn)
             embeddings = result_repo.count_embeddings(conn)
             job_counts = job_states.counts(conn)
@@ -962,7 +962,7 @@ class Mediasift:
     def cost(self, since: datetime | None = None) -> CostReport:
         """Cost and time per item by media type and operator (runs finished since ``since``), each
         model's share of the cost and what the cache and the routers saved."""
-        with self.db.connect() as conn:
+        with self.db.transaction() as conn:
             price = self.settings.compute_usd_per_hour
             return CostReport.model_validate(cost_report(conn, usage.read(conn), since, usd_per_cpu_hour=price))
 

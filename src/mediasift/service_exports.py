@@ -78,7 +78,7 @@ class Exports:
         return to_vtt(cues) if fmt is ExportFormat.VTT else to_srt(cues)
 
     def _timed_text(self, asset_id: UUID, wanted: TimedText, tenant: str | None) -> list[StoredSegment]:
-        with self.db.connect() as conn:
+        with self.db.transaction() as conn:
             asset = asset_repo.get_asset(conn, asset_id, tenant)
             if asset is None:
                 raise AssetNotFound(f"no asset with id {asset_id}")
@@ -103,7 +103,7 @@ class Exports:
     def document(self, asset_id: UUID, *, tenant: str | None = None) -> AssetExport:
         """Everything known about the asset, as one document without the server's paths (see
         :class:`AssetExport`). Raises AssetNotFound (also when the asset is not ``tenant``'s)."""
-        with self.db.connect() as conn:
+        with self.db.transaction() as conn:
             asset = asset_repo.get_asset(conn, asset_id, tenant)
             if asset is None:
                 raise AssetNotFound(f"no asset with id {asset_id}")

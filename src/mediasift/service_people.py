@@ -55,7 +55,7 @@ class People:
             (after,) = cursors.decode(cursor, 1)
             if not isinstance(after, int) or isinstance(after, bool) or not 0 <= after < 2**63:
                 raise cursors.BadCursor("not a cursor this API gave (use next_cursor as it came)")
-        with self.db.connect() as conn:
+        with self.db.transaction() as conn:
             rows = people_repo.list_people(conn, tenant, limit=limit + 1, after_id=after)
         more = len(rows) > limit
         people = [Person.of(row) for row in rows[:limit]]
@@ -63,7 +63,7 @@ class People:
 
     def get(self, tenant: str, ref: str | int, *, limit: int = 100) -> PersonDetail:
         """A person (by id or name) and where they appear; PersonNotFound when the tenant has none."""
-        with self.db.connect() as conn:
+        with self.db.transaction() as conn:
             row = self._find(conn, tenant, ref)
             faces = people_repo.faces_of(conn, tenant, int(str(row["id"])), limit=limit)
         appearances = [

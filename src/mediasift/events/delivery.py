@@ -59,7 +59,7 @@ class WebhookDelivery:
         self.settings = settings
 
     def handle(self, job: Job, ctx: JobContext) -> None:
-        with self.db.connect() as conn:
+        with self.db.transaction() as conn:
             event = outbox.get_event(conn, UUID(job.payload["event_id"]))
             hook = webhook_repo.target(conn, UUID(job.payload["webhook_id"]))
         if event is None or hook is None:

@@ -115,7 +115,7 @@ class OperatorExecutor:
             return sha
 
         def read_segments(*, operator: str | None = None, kind: str | None = None) -> list[Any]:
-            with self.db.connect() as conn:
+            with self.db.transaction() as conn:
                 return result_repo.read_segments(conn, asset.id, operator=operator, kind=kind)
 
         params = op.params(self.settings)

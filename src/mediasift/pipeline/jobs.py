@@ -176,7 +176,7 @@ class PipelineJobs:
             erasure.remove_unreferenced_bytes(self.db, [sha for sha, _, _ in stored], self.blobs.delete)
 
     def _deleted(self, asset_id: UUID) -> bool:
-        with self.db.connect() as conn:
+        with self.db.transaction() as conn:
             return asset_repo.get_asset(conn, asset_id) is None
 
     def _handle(self, job: Job, ctx: JobContext, asset_id: UUID, stored: list[tuple[str, int, str]]) -> None:
@@ -195,7 +195,7 @@ class PipelineJobs:
                 )
                 asset_repo.set_status(conn, asset_id, "processing")
         for _ in range(MAX_INPUT_CHANGES):
-            with self.db.connect() as conn:
+            with self.db.transaction() as conn:
                 runs = result_repo.read_runs(conn, asset_id)
             execution = None
             if not is_fresh(op, op.params(self.settings), runs, deps):

@@ -116,7 +116,7 @@ def clusters(pairs: list[SimilarPair]) -> list[list[UUID]]:
 def duplicates(db: Database, *, tenant: str | None = None, limit: int = 100) -> Duplicates:
     """Exact copies and clusters of similar videos among ``tenant``'s assets (every tenant's when
     None), at most ``limit`` clusters of each, the largest first."""
-    with db.connect() as conn:
+    with db.transaction() as conn:
         rows = duplicate_repo.fingerprints(conn, tenant)
         file_copies = duplicate_repo.file_copies(conn, tenant)
         members = {row["asset_id"]: _member(row) for row in rows}
