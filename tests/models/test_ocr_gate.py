@@ -12,7 +12,15 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from mediasift.models.ocr import GATE_ABOVE, GATE_MAX_HEIGHT, GATE_MIN_ASPECT, TextReader, line_shaped
+from mediasift.models.ocr import (
+    DETECT_SCALE,
+    GATE_ABOVE,
+    GATE_MAX_HEIGHT,
+    GATE_MIN_ASPECT,
+    GATE_SIDE,
+    TextReader,
+    line_shaped,
+)
 
 from support import mediagen, scenegen
 
@@ -97,3 +105,38 @@ def test_only_the_part_of_a_large_picture_that_holds_lines_is_detected_at_full_s
     found = reader.detect(two)
     assert found.offset == (0, 0) and (found.width, found.height) == (1600, 1000)
     assert [line.text for line in reader.read(two)] == [LINE, LINE]
+
+
+def _two_lines(size: tuple[int, int], font_px: int, corners: tuple[tuple[int, int], ...]) -> np.ndarray:
+    """A photo with ``LINE`` at two far corners: their hull is the whole picture, detected whole."""
+    image = Image.fromarray(scenegen.cover(mediagen.photo("astronaut"), size))
+    for left, top in corners:
+        ImageDraw.Draw(image).text((left, top), LINE, fill=(255, 255, 255), font=mediagen.font(font_px))
+    return np.asarray(image)
+
+
+def test_a_large_picture_with_text_is_detected_at_0_8_of_its_size_and_its_lines_cut_at_full_size() -> None:
+    """The detector sees the gate's copy (640 a side), then the picture shrunk to 0.8 (1280 of 1600);
+    the lines go to the recogniser cut from the picture's own pixels (40 px letters: crops over 40 px
+    high, not the 32 px they are at 0.8). A 962-pixel picture (just past the gate's 960) is shrunk to
+    0.8 too (768, in the detector's steps of 32); a 960-pixel one (inside) is not gated, and rapidocr
+    detects it larger, as it always did (its shorter side at 736)."""
+    assert DETECT_SCALE == 0.8
+    reader = TextReader().load()
+    shapes: list[tuple[int, int]] = []
+    session = reader.engine.text_det.session
+
+    def recorded(batch: np.ndarray) -> object:
+        shapes.append((batch.shape[3], batch.shape[2]))  # the width and height the detector sees
+        return session(batch)
+
+    reader.engine.text_det.session = recorded
+    picture = _two_lines((1600, 1000), 40, ((100, 60), (800, 900)))
+    found = reader.detect(picture)
+    assert max(shapes[0]) <= GATE_SIDE and shapes[1] == (1280, 800)
+    assert len(found.crops) == 2 and all(crop.shape[0] > 40 for crop in found.crops)
+    assert [line.text for line in reader.read(picture)] == [LINE, LINE]
+    for width, seen in ((962, 768), (960, 1184)):  # rapidocr: 600 high -> 736, so 960 wide -> 1184
+        shapes.clear()
+        reader.detect(_two_lines((width, 600), 30, ((40, 30), (460, 540))))
+        assert max(shapes[-1]) == seen, width

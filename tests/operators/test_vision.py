@@ -27,8 +27,9 @@ from mediasift.config import Settings
 from mediasift.inference.catalog import Role
 from mediasift.inference.door import Inference
 from mediasift.mediatype import MediaType
-from mediasift.models.face_detector import Face, FaceDetector
+from mediasift.models.face_detector import MAX_SIDE, Face, FaceDetector
 from mediasift.models.ocr import OcrLine
+from mediasift.models.weights import Lazy
 from mediasift.operators.faces import Faces
 from mediasift.operators.images import ImageItem
 from mediasift.operators.ocr import merge_runs, normalise, similarity
@@ -37,7 +38,7 @@ from mediasift.records import StoredSegment
 from mediasift.service import Mediasift
 from mediasift.service_models import Artifact
 
-from support import mediagen
+from support import mediagen, scenegen
 from support.contexts import memory_context
 
 pytest.importorskip("skimage.data")
@@ -87,12 +88,31 @@ def test_no_face_where_there_is_none(name: str, detector: FaceDetector) -> None:
 
 def test_face_boxes_are_in_the_input_pictures_pixels(detector: FaceDetector) -> None:
     """A picture over the detector's working size is shrunk for it; boxes come back scaled up.
-    (The detector sees the 3x picture at 960 px, not 512, so its reads differ by a few pixels.)"""
+    (The detector sees the 3x picture at 640 px, not 512, so its reads differ by a few pixels.)"""
     small = detector.detect(mediagen.photo("astronaut"))[0]
     big = detector.detect(np.repeat(np.repeat(mediagen.photo("astronaut"), 3, 0), 3, 1))[0]
     small_points = [*small.box, *(v for point in small.landmarks for v in point)]
     big_points = [*big.box, *(v for point in big.landmarks for v in point)]
     assert all(abs(b / 3 - s) <= 8 for b, s in zip(big_points, small_points, strict=True))
+
+
+def test_the_face_detector_sees_a_picture_at_most_640_pixels_a_side() -> None:
+    """YuNet's training size: a 640-pixel picture (the limit, inside it) goes in as it is, a 642-pixel
+    one (past it) shrunk to 640; the astronaut's face is found in both, at the input's scale."""
+    assert MAX_SIDE == 640
+    detector = FaceDetector().load()
+    native = detector._runtime.get()
+    seen: list[tuple[int, ...]] = []
+
+    def recorded(bgr: np.ndarray) -> np.ndarray:
+        seen.append(bgr.shape[:2])
+        return np.asarray(native(bgr))
+
+    detector._runtime = Lazy(lambda: recorded)
+    for width, looked_at in ((640, 640), (642, 640)):
+        picture = scenegen.cover(mediagen.photo("astronaut"), (width, 480))
+        (face,) = detector.detect(picture, 0.8)
+        assert max(seen[-1]) == looked_at and face.box[0] + face.box[2] <= width
 
 
 def test_min_confidence_filters(detector: FaceDetector, door: Inference) -> None:

@@ -228,8 +228,11 @@ class _Cutter:
                 whole["rgb"] = np.asarray(frame.to_ndarray(format="rgb24"), dtype=np.uint8)
             crop = np.ascontiguousarray(whole["rgb"][top:bottom, left:right])
             luma = np.asarray(cv2.cvtColor(crop, cv2.COLOR_RGB2GRAY), dtype=np.uint8)
-        scaling = cv2.INTER_AREA if sx >= 1 else cv2.INTER_LINEAR
-        crop = np.asarray(cv2.resize(crop, (w, h), interpolation=scaling), dtype=np.uint8)
+        if sx == 1 and sy == 1 and bottom - top >= y - top + h and right - left >= x - left + w:
+            crop = np.ascontiguousarray(crop[y - top : y - top + h, x - left : x - left + w])  # no resampling
+        else:
+            scaling = cv2.INTER_AREA if sx >= 1 else cv2.INTER_LINEAR
+            crop = np.asarray(cv2.resize(crop, (w, h), interpolation=scaling), dtype=np.uint8)
         if self.turns:
             crop = np.ascontiguousarray(np.rot90(crop, k=-self.turns))
         return crop, luma[::2, ::2].astype(np.float32)

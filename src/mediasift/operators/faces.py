@@ -44,7 +44,7 @@ def face_data(face: Face) -> dict[str, Any]:
 
 class Faces(ImageOperator):
     name = "faces"
-    version = "2"
+    version = "3"  # 3: the detector sees a picture at most 640 px a side (960 before)
     produces = frozenset({TEXT})
     role = Role.FACES
 

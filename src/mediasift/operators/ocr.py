@@ -165,7 +165,7 @@ class Ocr(ImageOperator):
     broken model files, for one)."""
 
     name = "ocr"
-    version = "7"  # 7: lines timed by their box's pixels where those tell; large pictures gated on a small copy
+    version = "8"  # 8: a large picture that holds text is detected at 0.8 of its size (at its own size before)
     produces = frozenset({TEXT})
     role = Role.OCR_CHAIN
 
