@@ -55,20 +55,27 @@ def square_around(
     return left, top, side
 
 
+def _size(width: object, height: object) -> tuple[float, float] | None:
+    """A stored picture's size as the detector saw it; None when the record lacks a usable one."""
+    if isinstance(width, int | float) and isinstance(height, int | float) and width > 0 and height > 0:
+        return analysed_size(float(width), float(height))
+    return None
+
+
 def _picture(detail: AssetDetail, frame: str | None) -> tuple[str, float, float] | None:
     """The stored picture a face of ``frame`` was found in, with its size as the detector saw it."""
     if detail.media_type == "image":
-        width, height = detail.metadata.get("width"), detail.metadata.get("height")
-        if not (isinstance(width, int | float) and isinstance(height, int | float) and width > 0 and height > 0):
+        size = _size(detail.metadata.get("width"), detail.metadata.get("height"))
+        if size is None:
             return None
         # The thumbnail is the analysed picture made smaller: the same shape, far fewer bytes.
         thumbnail = next((a.blob_sha256 for a in detail.artifacts if a.kind == "thumbnail" and a.blob_sha256), None)
-        return (thumbnail or detail.sha256, *analysed_size(float(width), float(height)))
+        return (thumbnail or detail.sha256, *size)
     for artifact in detail.artifacts:
         if artifact.kind == "keyframe" and artifact.key == frame and artifact.blob_sha256:
-            width, height = artifact.data.get("width"), artifact.data.get("height")
-            if isinstance(width, int | float) and isinstance(height, int | float) and width > 0 and height > 0:
-                return (artifact.blob_sha256, *analysed_size(float(width), float(height)))
+            size = _size(artifact.data.get("width"), artifact.data.get("height"))
+            if size is not None:
+                return (artifact.blob_sha256, *size)
     return None
 
 
