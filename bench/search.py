@@ -147,6 +147,7 @@ class Library:
     texts: list[str]
     vectors: np.ndarray  # (n, 384) unit vectors
     per_asset: int
+    meaning: np.ndarray  # per segment, the sentence its vector is noise around (labels: -1 - label)
 
     def segment_of(self, asset_id: str, start: float) -> int:
         return self.asset_no[asset_id] * self.per_asset + round(start / 5.0)
@@ -188,6 +189,7 @@ def build_library(n: int, assets: int, sentences: list[str], base: np.ndarray, l
         texts=texts,
         vectors=vectors,
         per_asset=per_asset,
+        meaning=np.where(is_label, -1 - label_of, picks),
     )
 
 
@@ -226,13 +228,13 @@ def _copy_assets(conn: Any, lib: Library) -> None:
             copy.write_row((asset_id, source_of(lib, a)))
 
 
-def _segment_columns(conn: Any) -> set[str]:
-    rows = conn.execute("SELECT column_name FROM information_schema.columns WHERE table_name = 'segments'")
+def _columns(conn: Any, table: str) -> set[str]:
+    rows = conn.execute("SELECT column_name FROM information_schema.columns WHERE table_name = %s", (table,))
     return {r[0] for r in rows}
 
 
 def _copy_segments(conn: Any, lib: Library) -> None:
-    extra = {"media_type", "tenant"} <= _segment_columns(conn)
+    extra = {"media_type", "tenant"} <= _columns(conn, "segments")
     columns = "id, asset_id, operator, kind, key, start_s, end_s, text" + (", media_type, tenant" if extra else "")
     with conn.cursor().copy(f"COPY segments ({columns}) FROM STDIN") as copy:
         for i, text in enumerate(lib.texts):
@@ -252,22 +254,31 @@ def _copy_per_segment(conn: Any, lib: Library, model: str, version: str) -> None
 
 
 def _copy_deduped(conn: Any, lib: Library, model: str, version: str) -> None:
-    """One vector row per distinct (tenant, media type, text), every segment's embedding row pointing at it."""
+    """One vector row per distinct (tenant, media type, text), every segment's embedding row pointing
+    at it; where the schema groups near-duplicates (migration 0012), the noisy copies of one sentence
+    in a tenant and media type form a group, as ingest would form them one by one (checked on a
+    sample by :func:`check_groups`)."""
     import hashlib
 
+    grouped = "representative_id" in _columns(conn, "search_vectors")
     vector_of: dict[tuple[str, str, str], int] = {}
+    first_of: dict[tuple[str, str, int], int] = {}
     links: list[int] = []
-    sql = ("COPY search_vectors (id, model, model_version, tenant, media_type, text_sha256, dim, embedding) "
-           "FROM STDIN (FORMAT BINARY)")  # fmt: skip
-    with conn.cursor().copy(sql) as copy:
-        copy.set_types(["bigint", "text", "text", "text", "text", "bytea", "integer", "vector"])
+    columns = "id, model, model_version, tenant, media_type, text_sha256, dim, embedding"
+    types = ["bigint", "text", "text", "text", "text", "bytea", "integer", "vector"]
+    with conn.cursor().copy(
+        f"COPY search_vectors ({columns}{', representative_id' if grouped else ''}) FROM STDIN (FORMAT BINARY)"
+    ) as copy:
+        copy.set_types(types + (["bigint"] if grouped else []))
         for i, text in enumerate(lib.texts):
             a = int(lib.seg_asset[i])
             key = (lib.tenants[a], lib.media_types[a], text)
             if key not in vector_of:
                 vector_of[key] = len(vector_of) + 1
+                first = first_of.setdefault((key[0], key[1], int(lib.meaning[i])), vector_of[key])
                 sha = hashlib.sha256(text.encode()).digest()
-                copy.write_row((vector_of[key], model, version, key[0], key[1], sha, 384, lib.vectors[i]))
+                row: tuple[Any, ...] = (vector_of[key], model, version, key[0], key[1], sha, 384, lib.vectors[i])
+                copy.write_row(row + ((None if first == vector_of[key] else first,) if grouped else ()))
             links.append(vector_of[key])
     conn.execute("SELECT setval('search_vectors_id_seq', %s)", (len(vector_of),))
     sql = (
@@ -277,7 +288,45 @@ def _copy_deduped(conn: Any, lib: Library, model: str, version: str) -> None:
         copy.set_types(["bigint", "text", "text", "uuid", "integer", "bigint"])
         for i in range(len(lib.texts)):
             copy.write_row((i + 1, model, version, lib.asset_ids[int(lib.seg_asset[i])], 384, links[i]))
-    print(f"load: {len(vector_of)} distinct vectors for {len(lib.texts)} segments", flush=True)
+    groups = f", {len(first_of)} groups of near-duplicates" if grouped else ""
+    print(f"load: {len(vector_of)} distinct vectors{groups} for {len(lib.texts)} segments", flush=True)
+
+
+def check_groups(url: str, sample: int = 500) -> str:
+    """Whether the loaded groups are those ingest forms (:func:`mediasift.db.search._join_groups`):
+    every sampled member within ``SAME_MEANING`` of its representative, and no sampled representative
+    within it of another of its tenant and media type. A summary line."""
+    import psycopg
+    from pgvector.psycopg import register_vector
+
+    from mediasift.db.search import SAME_MEANING
+
+    with psycopg.connect(url) as conn:
+        register_vector(conn)
+        pairs = conn.execute(
+            "SELECT m.embedding, r.embedding FROM search_vectors m JOIN search_vectors r ON r.id = m.representative_id "
+            "ORDER BY random() LIMIT %s",
+            (sample,),
+        ).fetchall()
+        member_cos = [float(np.dot(m.to_numpy(), r.to_numpy())) for m, r in pairs]
+        reps = conn.execute(
+            "SELECT tenant, media_type, embedding FROM search_vectors WHERE representative_id IS NULL"
+        ).fetchall()
+    by_kind: dict[tuple[str, str], list[np.ndarray]] = {}
+    for tenant, media_type, vector in reps:
+        by_kind.setdefault((tenant, media_type), []).append(vector.to_numpy())
+    closest = []
+    rng = np.random.default_rng(SEED)
+    for vectors in by_kind.values():
+        matrix = np.stack(vectors)
+        for i in rng.choice(len(matrix), size=min(sample // len(by_kind), len(matrix)), replace=False):
+            sims = matrix @ matrix[i]
+            sims[i] = -1
+            closest.append(float(sims.max()))
+    near = sum(c >= SAME_MEANING for c in closest)
+    return (f"groups: members to their representative cosine min {min(member_cos, default=1):.3f} "
+            f"({len(member_cos)} sampled; ingest joins at {SAME_MEANING}); representatives with another within "
+            f"{SAME_MEANING} (ingest would have joined them): {near} of {len(closest)} sampled")  # fmt: skip
 
 
 def _build_index(url: str, model: str, dim: int, deduped: bool) -> None:
@@ -426,30 +475,39 @@ def exact_scan_ms(url: str, qv: np.ndarray, deduped: bool) -> float:
 def sweep_ef_search(
     url: str, lib: Library, qv: np.ndarray, deduped: bool, model: str
 ) -> list[tuple[int, float, float]]:
-    """(ef_search, recall@10, median SQL ms) of the bare index query, unfiltered: what the setting buys."""
+    """(ef_search, recall@10, median SQL ms) of the semantic query's SQL alone, unfiltered (on a
+    schema with shared vectors: :func:`mediasift.db.search.nearest_text_segments` itself, groups of
+    near-duplicates and all): what the setting buys."""
     import psycopg
     from pgvector.psycopg import register_vector
+    from psycopg.rows import dict_row
 
-    table = "search_vectors" if deduped else "embeddings"
+    from mediasift.db import search as search_repo
+
     sims = lib.vectors @ qv.T
     tenth = np.partition(sims, -10, axis=0)[-10]
     out = []
-    with psycopg.connect(url) as conn:
+    shipped = search_repo.EF_SEARCH
+    with psycopg.connect(url, row_factory=dict_row) as conn:
         register_vector(conn)
         for ef in (100, 200, 400, 800):
-            conn.execute(f"SET hnsw.ef_search = {ef}")
             got, took = 0, []
             for k, v in enumerate(qv):
                 started = time.perf_counter()
-                rows = conn.execute(
-                    f"SELECT 1 - (embedding::vector(384) <=> %s) FROM {table} WHERE model = %s "
-                    f"ORDER BY embedding::vector(384) <=> %s LIMIT 10 -- ef {ef}",
-                    (v, model, v),
-                    prepare=False,
-                ).fetchall()
+                if deduped:
+                    search_repo.EF_SEARCH = ef
+                    with conn.transaction():
+                        rows = search_repo.nearest_text_segments(conn, model, v, limit=10, media_type=None, tenant=None)
+                    scores = [row["score"] for row in rows]
+                else:
+                    conn.execute(f"SET hnsw.ef_search = {ef}")
+                    scores = [row["s"] for row in conn.execute(
+                        "SELECT 1 - (embedding::vector(384) <=> %s) AS s FROM embeddings WHERE model = %s "
+                        "ORDER BY embedding::vector(384) <=> %s LIMIT 10", (v, model, v), prepare=False)]  # fmt: skip
                 took.append((time.perf_counter() - started) * 1000)
-                got += sum(row[0] >= tenth[k] - 1e-4 for row in rows)
+                got += sum(score >= tenth[k] - 1e-4 for score in scores)
             out.append((ef, got / (10 * len(qv)), float(np.median(took))))
+    search_repo.EF_SEARCH = shipped
     return out
 
 
@@ -536,6 +594,8 @@ def main() -> None:
     build_s = load(db.url, lib, text_ref.id, text_ref.version)
     deduped = _has_search_vectors(db.url)
     print(f"index build: {build_s:.0f} s ({'distinct texts' if deduped else 'one vector per segment'})", flush=True)
+    if deduped:
+        print(check_groups(db.url), flush=True)
 
     system = Mediasift(settings)
     keys = {t: system.keys.create(t, Scope.READ).key for t in ("default", "acme")}
@@ -607,7 +667,7 @@ def main() -> None:
         print(f"A/B {mode}, one client, p50 / p99 ms: this {this[0]:.1f} / {this[1]:.1f}, "
               f"{args.compare_src} {other[0]:.1f} / {other[1]:.1f}")  # fmt: skip
     for ef, value, ms in sweep:
-        print(f"index alone, hnsw.ef_search {ef}: recall@10 {value:.3f}, median {ms:.1f} ms (SQL)")
+        print(f"semantic SQL alone, hnsw.ef_search {ef}: recall@10 {value:.3f}, median {ms:.1f} ms")
     for label, value in recall.items():
         print(f"recall@10 semantic vs exact scan, {label}: {value:.3f}")
     print(f"fresh items: {FRESH} text files ingested in {ingest_s:.0f} s")

@@ -414,3 +414,21 @@ def test_a_lossy_re_encode_is_transcribed_again(cli: Any, tmp_path: Path, suffix
     _, detail = cli("assets", "show", report["accepted"][0]["asset_id"], "--json")
     words = " ".join(a["data"]["text"] for a in detail["artifacts"] if a["kind"] == "transcript").lower()
     assert {"library", "opens", "saturday"} <= set(words.replace(".", " ").replace(",", " ").split())
+
+
+def test_a_search_query_is_remembered_in_memory_and_never_stored(settings: Settings) -> None:
+    """A query is embedded once per process (the repeat is a memory hit) and leaves nothing in the
+    shared table, which an embedded text of the same words does."""
+    url = Database(settings).url
+    door = Inference(settings, store=InferenceCacheTable(url))
+    ref = door.text_ref
+    query = f"who repaired the weather vane {time.time_ns()}"
+    first = door.embed_query(query)
+    items, hits = stats.count(ref, "items"), stats.count(ref, "cache_hits")
+    assert np.array_equal(door.embed_query(query), first)
+    assert stats.count(ref, "items") == items and stats.count(ref, "cache_hits") == hits + 1
+    elsewhere = ResultCache(InferenceCacheTable(url))
+    assert elsewhere.get_many(ref, [input_hash(query)]) == {}
+    door.embed_texts([query])  # the same words as a text: a memory hit, stored by the next door that embeds it
+    Inference(settings, store=InferenceCacheTable(url)).embed_texts([query])
+    assert list(elsewhere.get_many(ref, [input_hash(query)])) == [input_hash(query)]

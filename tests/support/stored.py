@@ -40,12 +40,12 @@ def flip_bits(phash: str, bits: int) -> str:
     return f"{int(phash, 16) ^ ((1 << bits) - 1):016x}"
 
 
-def add_asset(conn: Any, name: str, media_type: str) -> UUID:
-    """A new asset (its bytes stand in by its name) with ``name`` as its source path."""
+def add_asset(conn: Any, name: str, media_type: str, *, tenant: str = "default") -> UUID:
+    """A new asset of ``tenant`` (its bytes stand in by its name) with ``name`` as its source path."""
     sha = hashlib.sha256(name.encode()).hexdigest()
     asset_id, created = asset_repo.register_asset(
         conn,
-        tenant="default",
+        tenant=tenant,
         sha256=sha,
         media_type=media_type,
         mime="application/octet-stream",

@@ -102,14 +102,24 @@ EF_SEARCH = 800
 EXACT_BELOW = 20_000
 
 
+# A text whose vector is at least this similar to an indexed one of the same model, version, tenant
+# and media type joins that one's group instead of the index (migration 0012). MiniLM cosines measured
+# here: the same sentence with one word changed or inflected ("opens"/"opened", "Monday"/"Tuesday",
+# "videos"/"video", letter case) 0.93-0.99; sentences that differ in meaning ("rose"/"fell",
+# "dog"/"cat", "stop"/"start") 0.73-0.84. A group's members are ranked by their own vectors, so
+# grouping costs no precision, only reach: a member further than this from its representative could
+# be missed when its representative is not among the nearest.
+SAME_MEANING = 0.92
+
+
 def _text_index_name(model: str) -> str:
-    return "search_vectors_hnsw_" + re.sub(r"[^a-z0-9]+", "_", model.lower())[:40]
+    return "search_vectors_reps_" + re.sub(r"[^a-z0-9]+", "_", model.lower())[:40]
 
 
 def ensure_text_index(conn: Conn, model: str, dim: int) -> None:
-    """The HNSW index over one text model's distinct vectors (partial: dimensions differ between
-    models). Built with the server's ``maintenance_work_mem`` and parallel workers, which
-    :mod:`mediasift.db.server` sizes to the machine."""
+    """The HNSW index over one text model's representatives (partial: dimensions differ between
+    models; a near-duplicate's vector is reached through its group's). Built with the server's
+    ``maintenance_work_mem`` and parallel workers, which :mod:`mediasift.db.server` sizes to the machine."""
     key = (conn.info.dsn, "text:" + model, dim)
     if key in _ensured:
         return
@@ -118,7 +128,7 @@ def ensure_text_index(conn: Conn, model: str, dim: int) -> None:
         sql.SQL(
             "CREATE INDEX IF NOT EXISTS {name} ON search_vectors USING hnsw "
             "((embedding::vector({dim})) vector_cosine_ops) WITH (m = {m}, ef_construction = {ef}) "
-            "WHERE model = {model}"
+            "WHERE model = {model} AND representative_id IS NULL"
         ).format(
             name=sql.Identifier(_text_index_name(model)),
             dim=sql.Literal(dim),
@@ -137,6 +147,7 @@ def link_text_vectors(
     storing the vector only when no segment of the same tenant and media type has the same text."""
     if not vectors:
         return
+    new: list[int] = []
     with conn.cursor() as cur:
         cur.executemany(
             """
@@ -144,9 +155,16 @@ def link_text_vectors(
             SELECT %(model)s, %(version)s, s.tenant, s.media_type, sha256(convert_to(s.text, 'UTF8')), %(dim)s, %(v)s
             FROM segments s WHERE s.id = %(segment)s
             ON CONFLICT DO NOTHING
+            RETURNING id
             """,
             [{"model": model, "version": model_version, "dim": len(v), "v": v, "segment": sid} for sid, v in vectors],
+            returning=True,
         )
+        while True:
+            new.extend(row["id"] for row in cur.fetchall())
+            if not cur.nextset():
+                break
+    _join_groups(conn, model, len(vectors[0][1]), new)
     conn.execute(
         """
         INSERT INTO embeddings (segment_id, model, model_version, asset_id, dim, search_vector_id)
@@ -160,6 +178,33 @@ def link_text_vectors(
             search_vector_id = EXCLUDED.search_vector_id, created_at = now()
         """,
         {"model": model, "version": model_version, "segments": [sid for sid, _ in vectors], "asset": asset_id},
+    )
+
+
+def _join_groups(conn: Conn, model: str, dim: int, new: list[int]) -> None:
+    """Each of the ``new`` vectors that has an indexed one of its model, version, tenant and media
+    type within ``SAME_MEANING`` joins the nearest such one's group (one index walk per vector, in
+    one statement). Only representatives from before this call are joined: two new near-duplicates
+    of each other stay representatives both, so a group never chains."""
+    if not new:
+        return
+    conn.execute("SET LOCAL hnsw.iterative_scan = strict_order")
+    conn.execute(
+        sql.SQL(
+            """
+            UPDATE search_vectors v SET representative_id = near.id
+            FROM search_vectors n CROSS JOIN LATERAL (
+                SELECT r.id, r.embedding::vector({dim}) <=> n.embedding::vector({dim}) AS distance
+                FROM search_vectors r
+                WHERE r.model = {model} AND r.representative_id IS NULL AND r.model_version = n.model_version
+                  AND r.tenant = n.tenant AND r.media_type = n.media_type AND r.id <> ALL (%(new)s)
+                ORDER BY r.embedding::vector({dim}) <=> n.embedding::vector({dim})
+                LIMIT 1
+            ) near
+            WHERE n.id = ANY (%(new)s) AND v.id = n.id AND near.distance <= %(within)s
+            """
+        ).format(dim=sql.Literal(dim), model=sql.Literal(model)),
+        {"new": new, "within": 1 - SAME_MEANING},
     )
 
 
@@ -198,41 +243,27 @@ def nearest_text_segments(
     its newest segments (a label shared by thousands of segments gives up to ``limit`` of them).
 
     A filter that leaves few vectors (a rare media type, a small tenant, few assets of ``filters``)
-    is answered by an exact scan of them; otherwise the HNSW index is walked, iteratively, until
-    ``limit`` rows pass the filter. A vector passes ``filters`` when a segment of an asset they
-    leave has its text, and only such segments stand for it.
+    is answered by an exact scan of them; otherwise the HNSW index over representatives is walked,
+    iteratively, until ``limit`` groups pass the filter, and their members are ranked by their own
+    distance (migration 0012). A vector passes ``filters`` when a segment of an asset they leave has
+    its text, and only such segments stand for it; a group passes when one of its vectors does.
     """
     dim = len(query)
     where = _vector_filters(model, media_type, tenant, model_version)
+    exact = False
     if filters:
         exact = filtered_segments(conn, model, filters, media_type, tenant, EXACT_BELOW) <= EXACT_BELOW
-        if exact:  # the few assets' own vectors, looked up by id (an array: never a hash join of every vector)
-            where = sql.SQL("{} AND v.id = ANY (ARRAY({}))").format(
-                where, _vectors_of_assets(model, filters, media_type, tenant)
-            )
-        else:  # a subplan per row the index yields (an EXISTS would be planned as a join of every row)
-            where = sql.SQL(
-                "{} AND (SELECT true FROM embeddings e JOIN assets a ON a.id = e.asset_id "
-                "WHERE e.search_vector_id = v.id AND {} LIMIT 1)"
-            ).format(where, asset_condition(filters))
-    else:
-        exact = (media_type is not None or tenant is not None) and filtered_vectors(
-            conn, where, EXACT_BELOW
-        ) <= EXACT_BELOW
-    if exact:  # "+ 0": not the index's ordering, so the planner scans the filtered rows instead
-        order = sql.SQL("(v.embedding::vector({dim}) <=> %(q)s) + 0").format(dim=sql.Literal(dim))
+    elif media_type is not None or tenant is not None:
+        exact = filtered_vectors(conn, where, EXACT_BELOW) <= EXACT_BELOW
+    if exact:
+        nearest = _exact_nearest(model, dim, where, filters, media_type, tenant)
     else:
         conn.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
         conn.execute(sql.SQL("SET LOCAL hnsw.ef_search = {}").format(sql.Literal(max(EF_SEARCH, limit))))
-        order = sql.SQL("v.embedding::vector({dim}) <=> %(q)s").format(dim=sql.Literal(dim))
+        nearest = _nearest_groups(dim, where, filters)
     query_sql = sql.SQL(
         """
-        WITH nearest AS MATERIALIZED (
-            SELECT v.id, v.embedding::vector({dim}) <=> %(q)s AS distance
-            FROM search_vectors v WHERE {where}
-            ORDER BY {order}
-            LIMIT %(limit)s
-        ),
+        WITH nearest AS MATERIALIZED ({nearest}),
         shown AS (
             SELECT n.distance, e.segment_id FROM nearest n
             CROSS JOIN LATERAL (SELECT e.segment_id FROM embeddings e JOIN assets a ON a.id = e.asset_id
@@ -248,8 +279,54 @@ def nearest_text_segments(
         FROM shown n JOIN segments s ON s.id = n.segment_id
         ORDER BY n.distance, s.id DESC
         """
-    ).format(dim=sql.Literal(dim), where=where, order=order, filters=asset_condition(filters))
+    ).format(nearest=nearest, filters=asset_condition(filters))
     return conn.execute(query_sql, {"q": query, "limit": limit}).fetchall()
+
+
+def _exact_nearest(
+    model: str, dim: int, where: sql.Composable, filters: AssetFilters, media_type: str | None, tenant: str | None
+) -> sql.Composed:
+    """The ``limit`` nearest vectors that ``where`` (and the few assets of ``filters``) leave, every
+    one measured: no index ("+ 0" is not the index's ordering, so the planner scans the rows)."""
+    if filters:  # the few assets' own vectors, looked up by id (an array: never a hash join of every vector)
+        where = sql.SQL("{} AND v.id = ANY (ARRAY({}))").format(
+            where, _vectors_of_assets(model, filters, media_type, tenant)
+        )
+    return sql.SQL(
+        "SELECT v.id, v.embedding::vector({dim}) <=> %(q)s AS distance FROM search_vectors v WHERE {where} "
+        "ORDER BY (v.embedding::vector({dim}) <=> %(q)s) + 0 LIMIT %(limit)s"
+    ).format(dim=sql.Literal(dim), where=where)
+
+
+def _nearest_groups(dim: int, where: sql.Composable, filters: AssetFilters) -> sql.Composed:
+    """The ``limit`` nearest vectors among the members of the ``limit`` nearest groups the index
+    yields. With ``filters``, a subplan per representative the index yields keeps groups with a
+    vector of their assets (an EXISTS would be planned as a join of every row), and one per member
+    keeps those vectors."""
+    group = sql.SQL("SELECT {id} UNION ALL SELECT x.id FROM search_vectors x WHERE x.representative_id = {id}")
+    groups: sql.Composable = where
+    members: sql.Composable = sql.SQL("true")
+    if filters:
+        has_assets = sql.SQL(
+            "(SELECT true FROM embeddings e JOIN assets a ON a.id = e.asset_id "
+            "WHERE e.search_vector_id IN ({ids}) AND {condition} LIMIT 1)"
+        )
+        condition = asset_condition(filters)
+        groups = sql.SQL("{} AND {}").format(
+            where, has_assets.format(ids=group.format(id=sql.SQL("v.id")), condition=condition)
+        )
+        members = has_assets.format(ids=sql.SQL("m.id"), condition=condition)
+    return sql.SQL(
+        """
+        SELECT m.id, m.embedding::vector({dim}) <=> %(q)s AS distance
+        FROM (SELECT v.id FROM search_vectors v WHERE {groups} AND v.representative_id IS NULL
+              ORDER BY v.embedding::vector({dim}) <=> %(q)s LIMIT %(limit)s) g
+        CROSS JOIN LATERAL ({group}) k (id)
+        JOIN search_vectors m ON m.id = k.id
+        WHERE {members}
+        ORDER BY distance LIMIT %(limit)s
+        """
+    ).format(dim=sql.Literal(dim), groups=groups, group=group.format(id=sql.SQL("g.id")), members=members)
 
 
 def _vectors_of_assets(model: str, filters: AssetFilters, media_type: str | None, tenant: str | None) -> sql.Composed:
