@@ -43,11 +43,6 @@ def interactive_lane(interactive: bool = True) -> Iterator[None]:
         _interactive.reset(token)
 
 
-def in_interactive_lane() -> bool:
-    """Whether the caller is inside :func:`interactive_lane` (a person waits for the answer)."""
-    return _interactive.get()
-
-
 @dataclass
 class _Request(Generic[T, R]):
     items: Sequence[T]

@@ -12,8 +12,8 @@ results derived from its content. The asset is named once, where its operator ru
 rather than through every typed call of the door; like the job's cost, it follows the caller's
 context into the threads the door starts (the fallback chain copies it).
 
-Requests in the interactive lane (a search query) are kept in this process's memory only: a query
-is no asset's content, so a stored copy would outlive every deletion, and the shared table's read
+A search query's vector is kept in this process's memory only (:func:`unshared`): a query is no
+asset's content, so a stored copy would outlive every deletion, and the shared table's read
 and committed write (~5 ms measured under ``bench/search.py``) cost about what embedding the query
 again does.
 """
@@ -32,7 +32,6 @@ from uuid import UUID
 import numpy as np
 
 from mediasift.inference import codec, stats
-from mediasift.inference.batcher import in_interactive_lane
 from mediasift.models import ModelRef
 
 T = TypeVar("T")
@@ -52,6 +51,17 @@ class SharedStore(Protocol):
 
 
 _asset: contextvars.ContextVar[UUID | None] = contextvars.ContextVar("mediasift_cache_asset", default=None)
+_unshared: contextvars.ContextVar[bool] = contextvars.ContextVar("mediasift_cache_unshared", default=False)
+
+
+@contextlib.contextmanager
+def unshared() -> Iterator[None]:
+    """Inside the block, results are looked up and kept in this process's memory only."""
+    token = _unshared.set(True)
+    try:
+        yield
+    finally:
+        _unshared.reset(token)
 
 
 @contextlib.contextmanager
@@ -98,7 +108,7 @@ class ResultCache:
                     self._memory.move_to_end((model.id, model.version, key))
                     found[key] = entry
         missing = [k for k in dict.fromkeys(keys) if k not in found]
-        if missing and self.store is not None and not in_interactive_lane():
+        if missing and self.store is not None and not _unshared.get():
             for key, value in self.store.get_many(model.id, model.version, missing).items():
                 found[key] = value
                 self._remember(model, key, value)
@@ -108,7 +118,7 @@ class ResultCache:
         encoded = {key: codec.encode(value) for key, value in values.items()}
         for key, value in encoded.items():
             self._remember(model, key, value)
-        if encoded and self.store is not None and not in_interactive_lane():
+        if encoded and self.store is not None and not _unshared.get():
             self.store.put_many(model.id, model.version, encoded, _asset.get())
 
     def _remember(self, model: ModelRef, key: bytes, value: bytes) -> None:

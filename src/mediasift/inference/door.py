@@ -28,7 +28,7 @@ from mediasift.config import Settings
 from mediasift.errors import PermanentError
 from mediasift.inference import inventory, stats
 from mediasift.inference.batcher import interactive_lane
-from mediasift.inference.cache import SharedStore, input_hash
+from mediasift.inference.cache import SharedStore, input_hash, unshared
 from mediasift.inference.catalog import Role
 from mediasift.inference.fallback import FallbackChain
 from mediasift.inference.language import LanguageRouter
@@ -107,7 +107,7 @@ class Inference(CallStack):
 
     def embed_query(self, text: str) -> Vectors:
         """A search query's vector, by the same model as the texts it is matched against."""
-        with interactive_lane():
+        with interactive_lane(), unshared():
             return self.embed_texts([text])[0]
 
     @property
@@ -124,7 +124,7 @@ class Inference(CallStack):
 
     def embed_multilingual_query(self, text: str) -> Vectors:
         """A search query's vector by the multilingual model (embedded as a query, not a passage)."""
-        with interactive_lane():
+        with interactive_lane(), unshared():
             found: list[Vectors] = self.call(
                 Role.MULTILINGUAL, [text], run=lambda model, texts: list(model.embed(texts, query=True)),
                 key=lambda query: input_hash("query", query),
