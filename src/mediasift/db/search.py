@@ -91,12 +91,14 @@ def nearest_segments(
 # -- text vectors: one per distinct text --------------------------------------------------------------
 
 # HNSW parameters measured by bench/search.py at 1M segments (docs/search.md): real sentence vectors
-# in groups of ~28 near-duplicates; the index alone gave recall@10 0.735 / 0.811 / 0.892 / 0.966 at
-# ef_search 100 / 200 / 400 / 800, in a median 2.1 / 1.8 / 2.8 / 5.2 ms. m and ef_construction were
-# not varied (a build of 900k vectors took ~290 s on this shared machine).
+# in groups of ~28 near-duplicates. With every distinct text in the graph the index alone gave
+# recall@10 0.735 / 0.811 / 0.892 / 0.966 at ef_search 100 / 200 / 400 / 800; with one node per group
+# of near-duplicates (118k nodes for 900k texts, members ranked by their own vectors) the semantic
+# query's SQL gives 0.949 / 0.978 / 0.987 / 0.987, in a median 12.8 / 11.4 / 21.8 / 36.4 ms (load
+# average 4-5). m and ef_construction were not varied (the build: 74 s).
 HNSW_M = 16
 HNSW_EF_CONSTRUCTION = 64
-EF_SEARCH = 800
+EF_SEARCH = 200
 # A filter that leaves at most this many vectors is answered by an exact scan of them (a few ms,
 # recall 1); above it, by the index with an iterative scan, which a common filter does not starve.
 EXACT_BELOW = 20_000
