@@ -8,8 +8,9 @@ from prometheus_client import CollectorRegistry
 
 from mediasift.api.latency import request_histogram
 from mediasift.api.ui.ops import latency_percentiles
-from mediasift.api.ui.portraits import analysed_size, square_around
-from mediasift.api.ui.views import clock, marked
+from mediasift.api.ui.portraits import square_around
+from mediasift.api.ui.views import analysed_size, boxes, clock, marked
+from mediasift.service_models import AssetDetail, AssetExport, ExportedSegment
 
 
 def test_matched_words_are_marked_and_everything_else_escaped() -> None:
@@ -58,3 +59,19 @@ def test_boxes_are_in_the_pixels_of_the_picture_shrunk_for_analysis() -> None:
     width, height = analysed_size(2561, 1000)
     assert width == pytest.approx(2560) and height == pytest.approx(1000 * 2560 / 2561)
     assert analysed_size(1000, 5120) == (500, 2560)
+
+
+def test_a_large_picture_s_boxes_are_placed_as_fractions_of_the_picture_analysed() -> None:
+    """A 5120 x 2880 photo was analysed at 2560 x 1440: a caption read at (1280, 1296, 640, 72) there
+    sits at the middle of the bottom tenth, whatever the file's own size."""
+    caption = {"text": "harbour", "confidence": 0.98, "box": [1280, 1296, 640, 72]}
+    segment = ExportedSegment(operator="ocr", key="image", start=None, end=None, region=None, text="harbour",
+                              confidence=0.98, data={"lines": [caption]})  # fmt: skip
+    for width, height, expected in ((5120, 2880, (0.5, 0.9, 0.25, 0.05)), (2560, 1440, (0.5, 0.9, 0.25, 0.05))):
+        detail = AssetDetail.model_construct(metadata={"width": width, "height": height}, artifacts=[])
+        document = AssetExport.model_construct(segments={"ocr": [segment]})
+        (box,) = boxes(detail, document)
+        assert (box["x"], box["y"], box["w"], box["h"]) == pytest.approx(expected)
+    detail = AssetDetail.model_construct(metadata={"width": 2600, "height": 1462}, artifacts=[])
+    (box,) = boxes(detail, AssetExport.model_construct(segments={"ocr": [segment]}))
+    assert box["x"] == pytest.approx(0.5), "a picture just over the side is shrunk too"

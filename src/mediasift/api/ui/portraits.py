@@ -12,8 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from uuid import UUID
 
-from mediasift.api.ui.views import AssetCard, clock
-from mediasift.operators.images import MAX_ANALYSIS_SIDE
+from mediasift.api.ui.views import AssetCard, analysed_size, clock
 from mediasift.service_models import Appearance, AssetDetail, Person
 
 MARGIN = 0.35  # of the face's longer side, around it on each side: some hair and chin
@@ -34,13 +33,6 @@ class Crop:
     @property
     def view_box(self) -> str:
         return f"{self.x:.1f} {self.y:.1f} {self.side:.1f} {self.side:.1f}"
-
-
-def analysed_size(width: float, height: float) -> tuple[float, float]:
-    """The size a picture of ``width`` x ``height`` had when faces were found in it: image operators
-    shrink a picture to at most :data:`MAX_ANALYSIS_SIDE` a side first, and boxes are in those pixels."""
-    scale = min(1.0, MAX_ANALYSIS_SIDE / max(width, height, 1.0))
-    return width * scale, height * scale
 
 
 def square_around(

@@ -13,6 +13,7 @@ from markupsafe import Markup, escape
 
 from mediasift.api.deps import public_source
 from mediasift.exports.cues import Word
+from mediasift.operators.images import MAX_ANALYSIS_SIDE
 from mediasift.service_models import AssetDetail, AssetExport, AssetResult, SimilarItem
 
 WORD = re.compile(r"\w+", re.UNICODE)
@@ -188,6 +189,13 @@ def transcript(document: AssetExport) -> list[Line]:
     return lines
 
 
+def analysed_size(width: float, height: float) -> tuple[float, float]:
+    """The size a picture of ``width`` x ``height`` had when it was analysed: image operators
+    shrink a picture to at most :data:`MAX_ANALYSIS_SIDE` a side first, and boxes are in those pixels."""
+    scale = min(1.0, MAX_ANALYSIS_SIDE / max(width, height, 1.0))
+    return width * scale, height * scale
+
+
 def boxes(detail: AssetDetail, document: AssetExport) -> list[dict[str, Any]]:
     """On-screen text, faces and objects as boxes over the picture, each as fractions of the frame
     it was found in (x, y, w, h) and the time range it stands for (its shot's, or its text's)."""
@@ -196,7 +204,7 @@ def boxes(detail: AssetDetail, document: AssetExport) -> list[dict[str, Any]]:
         if artifact.kind == "keyframe":
             frame_size[artifact.key] = (float(artifact.data.get("width", 0)), float(artifact.data.get("height", 0)))
     meta = detail.metadata
-    default = (float(meta.get("width") or 0), float(meta.get("height") or 0))
+    default = analysed_size(float(meta.get("width") or 0), float(meta.get("height") or 0))
     found: list[dict[str, Any]] = []
 
     def add(kind: str, label: str, box: Any, start: Any, end: Any, frame: str | None) -> None:
