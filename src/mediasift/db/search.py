@@ -4,6 +4,7 @@ each distinct text's vector, ``search_vectors``), and segments whose text matche
 from __future__ import annotations
 
 import re
+import time
 from typing import Any
 
 import numpy as np
@@ -218,15 +219,32 @@ def _vector_filters(model: str, media_type: str | None, tenant: str | None, vers
     return sql.SQL(" AND ").join(parts)
 
 
-def filtered_vectors(conn: Conn, where: sql.Composable, cap: int) -> int:
-    """How many vectors ``where`` leaves, counted up to ``cap`` + 1 (through the unique index)."""
+# How long a count of the vectors a tenant or media type leaves is trusted. Every API search names
+# its tenant, and counting a large one's first 20,001 vectors cost a few ms a query at 1M; a stale
+# count only picks the other of two correct plans (the exact scan or the index walk) for a while.
+FEW_VECTORS_TTL_S = 60.0
+_few_vectors: dict[tuple[str, str], tuple[float, bool]] = {}
+
+
+def leaves_few_vectors(conn: Conn, where: sql.Composable) -> bool:
+    """Whether ``where`` leaves at most ``EXACT_BELOW`` vectors (counted through the unique index,
+    up to one past it), as counted in this process in the last ``FEW_VECTORS_TTL_S`` seconds."""
+    key = (conn.info.dsn, where.as_string(conn))
+    now = time.monotonic()
+    known = _few_vectors.get(key)
+    if known is not None and now - known[0] < FEW_VECTORS_TTL_S:
+        return known[1]
     row = conn.execute(
         sql.SQL("SELECT count(*) AS n FROM (SELECT 1 FROM search_vectors v WHERE {} LIMIT {}) c").format(
-            where, sql.Literal(cap + 1)
+            where, sql.Literal(EXACT_BELOW + 1)
         )
     ).fetchone()
     assert row is not None
-    return int(row["n"])
+    few = int(row["n"]) <= EXACT_BELOW
+    if len(_few_vectors) > 10_000:  # tenants x media types x models: a bound, not a working size
+        _few_vectors.clear()
+    _few_vectors[key] = (now, few)
+    return few
 
 
 def nearest_text_segments(
@@ -256,7 +274,7 @@ def nearest_text_segments(
     if filters:
         exact = filtered_segments(conn, model, filters, media_type, tenant, EXACT_BELOW) <= EXACT_BELOW
     elif media_type is not None or tenant is not None:
-        exact = filtered_vectors(conn, where, EXACT_BELOW) <= EXACT_BELOW
+        exact = leaves_few_vectors(conn, where)
     if exact:
         nearest = _exact_nearest(model, dim, where, filters, media_type, tenant)
     else:
