@@ -72,6 +72,9 @@ def test_faces_across_assets_become_people(system: Mediasift, library: dict[str,
     assert min(people, key=lambda p: p.face_count).face_count == 1  # the cameraman
     detail = system.people.get("default", her.id)
     assert {a.media_type for a in detail.appearances} == {"image", "video"}
+    firsts = system.people.first_appearances("default", [p.id for p in people])
+    assert firsts == {p.id: system.people.get("default", p.id, limit=1).appearances[0] for p in people}
+    assert system.people.first_appearances("other", [p.id for p in people]) == {}, "another tenant's people"
     assert all(a.start is not None for a in detail.appearances if a.media_type == "video")
 
     # named, and found by name through the search filter

@@ -4,6 +4,7 @@ they are found), and what a person can do to them: list, look at, name, merge, s
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from mediasift import cursors
 from mediasift.db import people as people_repo
@@ -66,12 +67,14 @@ class People:
         with self.db.transaction() as conn:
             row = self._find(conn, tenant, ref)
             faces = people_repo.faces_of(conn, tenant, int(str(row["id"])), limit=limit)
-        appearances = [
-            Appearance(face_id=f["id"], asset_id=f["asset_id"], media_type=f["media_type"], start=f["start_s"],
-                       end=f["end_s"], box=list(f["box"]), confidence=f["confidence"], frame=f["key"])
-            for f in faces
-        ]  # fmt: skip
-        return PersonDetail(**Person.of(row).model_dump(), appearances=appearances)
+        return PersonDetail(**Person.of(row).model_dump(), appearances=[_appearance(f) for f in faces])
+
+    def first_appearances(self, tenant: str, person_ids: Sequence[int]) -> dict[int, Appearance]:
+        """Where each of the tenant's ``person_ids`` appears first (as :meth:`get` lists them), in one
+        query; people of other tenants, or with no face, are missing."""
+        with self.db.transaction() as conn:
+            faces = people_repo.first_faces(conn, tenant, list(person_ids))
+        return {person_id: _appearance(face) for person_id, face in faces.items()}
 
     def name(self, tenant: str, ref: str | int, name: str | None) -> Person:
         """Name (or, with None or blank, unname) a person. PersonConflict when another person of the
@@ -124,3 +127,9 @@ class People:
                 person=Person.of(self._find(conn, tenant, person_id)),
                 split_off=Person.of(self._find(conn, tenant, new_id)),
             )
+
+
+def _appearance(face: dict[str, Any]) -> Appearance:
+    return Appearance(face_id=face["id"], asset_id=face["asset_id"], media_type=face["media_type"],
+                      start=face["start_s"], end=face["end_s"], box=list(face["box"]),
+                      confidence=face["confidence"], frame=face["key"])  # fmt: skip

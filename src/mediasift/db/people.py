@@ -164,6 +164,25 @@ def delete_person(conn: Conn, person_id: int) -> None:
     conn.execute("DELETE FROM people WHERE id = %s", (person_id,))
 
 
+def first_faces(conn: Conn, tenant: str, person_ids: list[int]) -> dict[int, dict[str, Any]]:
+    """Each person's first face in :func:`faces_of`'s order (newest asset first), in one query:
+    what a page of people shows per person. A person with no face is missing."""
+    rows = conn.execute(
+        """
+        SELECT p.id AS person_id, f.*
+        FROM unnest(%s::bigint[]) AS p (id) CROSS JOIN LATERAL (
+            SELECT f.id, f.asset_id, f.box, f.confidence, s.start_s, s.end_s, s.key, a.media_type
+            FROM faces f JOIN segments s ON s.id = f.segment_id JOIN assets a ON a.id = f.asset_id
+            WHERE f.person_id = p.id AND f.tenant = %s
+            ORDER BY a.created_at DESC, f.asset_id, s.start_s NULLS FIRST, f.id
+            LIMIT 1
+        ) f
+        """,
+        (person_ids, tenant),
+    ).fetchall()
+    return {int(row["person_id"]): row for row in rows}
+
+
 def faces_of(conn: Conn, tenant: str, person_id: int, *, limit: int) -> list[dict[str, Any]]:
     """Where a person appears: each face with its asset, time range and box, newest asset first."""
     return list(

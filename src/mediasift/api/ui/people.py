@@ -72,11 +72,11 @@ def router(system: Mediasift) -> APIRouter:
             listed = system.people.page(tenant, cursor=cursor, limit=PEOPLE_PAGE)
         except BadCursor:
             return page(request, "missing.html", code=404, what="page of people")
-        firsts = {p.id: system.people.get(tenant, p.id, limit=1).appearances for p in listed.people}
-        found = details((a[0].asset_id for a in firsts.values() if a), tenant)
+        firsts = system.people.first_appearances(tenant, [p.id for p in listed.people])
+        found = details((a.asset_id for a in firsts.values()), tenant)
         cards = []
         for person in listed.people:
-            first = firsts[person.id][0] if firsts[person.id] else None
+            first = firsts.get(person.id)
             detail = found.get(first.asset_id) if first else None
             cards.append(portraits.person_card(person, first, detail, views.card(detail) if detail else None))
         return page(request, "people.html", people=cards, next_cursor=listed.next_cursor)
