@@ -219,3 +219,41 @@ def test_a_caption_on_screen_for_1_5_s_in_the_middle_of_a_long_shot_is_found_wit
     assert run.data["timing"] == {"start": "frames", "end": "frames"}
     # Its edges were found by comparing the box's pixels, not by reading it again.
     assert _counted("track_pixel_verdicts") - pixels >= 4 and _counted("track_reads") - reads <= 2
+
+
+PAGE_SIZE = (960, 540)
+
+
+def _page_in_a_pan(seconds: float) -> Iterator[np.ndarray]:
+    """One shot panning across a printed page (scikit-image's ``page``): its lines move with the picture."""
+    width, height = PAGE_SIZE
+    page = Image.fromarray(mediagen.photo("page")).convert("RGB")
+    wide = page.resize((round(width * 1.6), round(page.height * width * 1.6 / page.width)))
+    top = max(0, (wide.height - height) // 2)
+    frames = round(seconds * FPS)
+    for index in range(frames):
+        left = round((wide.width - width) * index / max(1, frames - 1))
+        yield np.asarray(wide.crop((left, top, left + width, top + height)))
+
+
+@pytest.mark.slow
+def test_text_that_moves_with_the_picture_is_read_at_most_the_budget_and_keeps_the_shots_range(
+    tmp_path: Path,
+) -> None:
+    """A printed page in a 6 s pan: the boxes its lines were read in hold other pieces of the page a
+    little either side of the keyframe, which neither their pixels nor a read settle. Each line's
+    box is read at most TRACK_READS_PER_LINE times, and a line the budget gave up on keeps the shot's
+    bounds (the page is on screen all along)."""
+    from mediasift.operators.ocr import TRACK_READS_PER_LINE
+
+    video = _write(tmp_path / "page.mp4", _page_in_a_pan(6.0), PAGE_SIZE)
+    reads, refused = _counted("track_reads"), _counted("track_reads_refused")
+    segments = _run([Keyframes(), Ocr()], video, Settings(home=tmp_path))
+    lines = [s for s in segments if s.operator == "ocr"]
+    assert lines
+    assert _counted("track_reads_refused") - refused >= 1, "no line ran out of its budget"
+    assert _counted("track_reads") - reads <= TRACK_READS_PER_LINE * len(lines)
+    assert all(0.0 <= s.start < s.end <= 6.05 for s in lines)
+    assert any((s.start, s.end) == (0.0, pytest.approx(6.0, abs=0.05)) for s in lines), [
+        (s.text, s.start, s.end) for s in lines
+    ]
