@@ -19,8 +19,10 @@ import contextlib
 import contextvars
 import hashlib
 import threading
+import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
+from functools import partial
 from typing import Any, Protocol, TypeVar
 from uuid import UUID
 
@@ -61,17 +63,73 @@ def analysing(asset_id: UUID | None) -> Iterator[None]:
 def input_hash(*parts: bytes | str | np.ndarray) -> bytes:
     """A digest of a model input; arrays count with their dtype and shape."""
     digest = hashlib.sha256()
-    for part in parts:
+    for index, part in enumerate(parts):
         if isinstance(part, np.ndarray):
-            array = np.ascontiguousarray(part)
-            digest.update(f"{array.dtype.str}{array.shape}".encode())
-            digest.update(array.data)
+            if index == 0 and _immutable(part):
+                digest = _FIRST_ARRAYS.state_after(part)
+            else:
+                _update(digest, part)
         elif isinstance(part, str):
             digest.update(part.encode())
         else:
             digest.update(part)
         digest.update(b"\x00")
     return digest.digest()
+
+
+def _update(digest: Any, part: np.ndarray) -> None:
+    array = np.ascontiguousarray(part)
+    digest.update(f"{array.dtype.str}{array.shape}".encode())
+    digest.update(array.data)
+
+
+def _immutable(array: np.ndarray) -> bool:
+    """Whether no one can change the array's values: read-only views all the way down to ``bytes``
+    (a decoded picture of :mod:`mediasift.media.picture_cache` is one). An array that owns its memory
+    can be made writeable again, so it does not count."""
+    base: Any = array
+    while isinstance(base, np.ndarray):
+        if base.flags.writeable:
+            return False
+        base = base.base
+    return isinstance(base, bytes)
+
+
+class _ArrayStates:
+    """The hash state after an immutable array, kept while the array lives: each image operator of a
+    picture asks for its digest (labels, objects, faces and OCR: four SHA-256 passes over the 5.8 MB of
+    a 1600x1200 photo, 2.8 ms each on the 2-core development machine), and an immutable array's digest
+    cannot change. Entries go with their array (a weak reference), so an id is never reused for another."""
+
+    def __init__(self) -> None:
+        self._states: dict[int, tuple[weakref.ref[np.ndarray], Any]] = {}
+        self._lock = threading.RLock()  # a weak reference's callback may run inside a locked block (a collection)
+
+    def state_after(self, array: np.ndarray) -> Any:
+        """A fresh copy of the hash state after ``array`` (its dtype, shape and bytes)."""
+        key = id(array)
+        with self._lock:
+            known = self._states.get(key)
+        if known is None or known[0]() is not array:
+            digest = hashlib.sha256()
+            _update(digest, array)
+            ref = weakref.ref(array, partial(self._forget, key))
+            with self._lock:
+                self._states[key] = known = (ref, digest)
+        return known[1].copy()
+
+    def _forget(self, key: int, _: object = None) -> None:
+        with self._lock:
+            entry = self._states.get(key)
+            if entry is not None and entry[0]() is None:
+                del self._states[key]
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._states)
+
+
+_FIRST_ARRAYS = _ArrayStates()
 
 
 class ResultCache:
