@@ -19,7 +19,6 @@ import contextlib
 import contextvars
 import hashlib
 import threading
-import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from functools import partial
@@ -30,6 +29,7 @@ import numpy as np
 
 from mediasift.inference import codec, stats
 from mediasift.models import ModelRef
+from mediasift.models.pictures import DERIVED
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -65,8 +65,8 @@ def input_hash(*parts: bytes | str | np.ndarray) -> bytes:
     digest = hashlib.sha256()
     for index, part in enumerate(parts):
         if isinstance(part, np.ndarray):
-            if index == 0 and _immutable(part):
-                digest = _FIRST_ARRAYS.state_after(part)
+            if index == 0:  # a picture's digest, asked for by each model that looks at it: hashed once
+                digest = DERIVED.get(part, "sha256", partial(_state_after, part)).copy()
             else:
                 _update(digest, part)
         elif isinstance(part, str):
@@ -83,53 +83,10 @@ def _update(digest: Any, part: np.ndarray) -> None:
     digest.update(array.data)
 
 
-def _immutable(array: np.ndarray) -> bool:
-    """Whether no one can change the array's values: read-only views all the way down to ``bytes``
-    (a decoded picture of :mod:`mediasift.media.picture_cache` is one). An array that owns its memory
-    can be made writeable again, so it does not count."""
-    base: Any = array
-    while isinstance(base, np.ndarray):
-        if base.flags.writeable:
-            return False
-        base = base.base
-    return isinstance(base, bytes)
-
-
-class _ArrayStates:
-    """The hash state after an immutable array, kept while the array lives: each image operator of a
-    picture asks for its digest (labels, objects, faces and OCR: four SHA-256 passes over the 5.8 MB of
-    a 1600x1200 photo, 2.8 ms each on the 2-core development machine), and an immutable array's digest
-    cannot change. Entries go with their array (a weak reference), so an id is never reused for another."""
-
-    def __init__(self) -> None:
-        self._states: dict[int, tuple[weakref.ref[np.ndarray], Any]] = {}
-        self._lock = threading.RLock()  # a weak reference's callback may run inside a locked block (a collection)
-
-    def state_after(self, array: np.ndarray) -> Any:
-        """A fresh copy of the hash state after ``array`` (its dtype, shape and bytes)."""
-        key = id(array)
-        with self._lock:
-            known = self._states.get(key)
-        if known is None or known[0]() is not array:
-            digest = hashlib.sha256()
-            _update(digest, array)
-            ref = weakref.ref(array, partial(self._forget, key))
-            with self._lock:
-                self._states[key] = known = (ref, digest)
-        return known[1].copy()
-
-    def _forget(self, key: int, _: object = None) -> None:
-        with self._lock:
-            entry = self._states.get(key)
-            if entry is not None and entry[0]() is None:
-                del self._states[key]
-
-    def __len__(self) -> int:
-        with self._lock:
-            return len(self._states)
-
-
-_FIRST_ARRAYS = _ArrayStates()
+def _state_after(array: np.ndarray) -> Any:
+    digest = hashlib.sha256()
+    _update(digest, array)
+    return digest
 
 
 class ResultCache:

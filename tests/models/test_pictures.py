@@ -1,5 +1,5 @@
-"""Input digests: a decoded picture's digest is taken once for all the operators that ask for it, and
-is the digest its bytes give."""
+"""What is made of a decoded picture once for every model that asks: its digest (the one its bytes
+give) and its copy shrunk for the faces detector and the OCR gate."""
 
 from __future__ import annotations
 
@@ -7,11 +7,12 @@ import gc
 import hashlib
 import io
 
+import cv2
 import numpy as np
 from PIL import Image
 
-from mediasift.inference import cache
 from mediasift.inference.cache import input_hash
+from mediasift.models.pictures import DERIVED, shrunk
 from mediasift.operators.images import to_rgb_array
 
 
@@ -40,24 +41,24 @@ def decoded_picture(seed: int) -> np.ndarray:
 
 def test_a_decoded_picture_is_hashed_once_and_its_digest_is_the_plain_one() -> None:
     picture = decoded_picture(1)
-    before = len(cache._FIRST_ARRAYS)
+    before = len(DERIVED)
     assert input_hash(picture) == plain_hash(picture)
-    assert len(cache._FIRST_ARRAYS) == before + 1
+    assert len(DERIVED) == before + 1
     # Asked again, alone or with a confidence floor after it (a detector's key): the same state, continued.
     assert input_hash(picture, "0.5") == plain_hash(picture, "0.5")
     assert input_hash(picture) == plain_hash(picture)
-    assert len(cache._FIRST_ARRAYS) == before + 1
+    assert len(DERIVED) == before + 1
     other = decoded_picture(2)
     assert input_hash(other) == plain_hash(other) != input_hash(picture)
     del picture, other
     gc.collect()
-    assert len(cache._FIRST_ARRAYS) == before  # gone with their pictures
+    assert len(DERIVED) == before  # gone with their pictures
 
 
 def test_an_array_that_can_change_is_hashed_afresh_each_time() -> None:
     pixels = np.zeros((4, 4, 3), dtype=np.uint8)
     pixels.setflags(write=False)  # it owns its memory: it can be made writeable again
-    before = len(cache._FIRST_ARRAYS)
+    before = len(DERIVED)
     first = input_hash(pixels)
     pixels.setflags(write=True)
     pixels[0, 0, 0] = 1
@@ -65,4 +66,17 @@ def test_an_array_that_can_change_is_hashed_afresh_each_time() -> None:
     view = np.frombuffer(bytearray(48), dtype=np.uint8).reshape(4, 4, 3)
     view.setflags(write=False)  # read-only, over memory that is not
     assert input_hash(view) == plain_hash(view)
-    assert len(cache._FIRST_ARRAYS) == before
+    assert len(DERIVED) == before
+
+
+def test_a_picture_is_shrunk_once_for_the_faces_detector_and_the_ocr_gate() -> None:
+    picture = decoded_picture(3)  # 80x60
+    small = shrunk(picture, 40)
+    assert small.shape == (30, 40, 3) and not small.flags.writeable
+    expected = cv2.resize(np.ascontiguousarray(picture), (40, 30), interpolation=cv2.INTER_AREA)
+    assert np.array_equal(small, expected)
+    assert shrunk(picture, 40) is small  # kept: the second asker gets the same copy
+    assert shrunk(picture, 80) is picture and shrunk(picture, 100) is picture  # not larger: itself
+    changeable = np.array(picture)
+    assert shrunk(changeable, 40) is not shrunk(changeable, 40)  # made afresh each time
+    assert np.array_equal(shrunk(changeable, 40), expected)
