@@ -26,6 +26,7 @@ import hashlib
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
+from functools import partial
 from typing import Any, Protocol, TypeVar
 from uuid import UUID
 
@@ -33,6 +34,7 @@ import numpy as np
 
 from mediasift.inference import codec, stats
 from mediasift.models import ModelRef
+from mediasift.models.pictures import DERIVED
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -77,17 +79,30 @@ def analysing(asset_id: UUID | None) -> Iterator[None]:
 def input_hash(*parts: bytes | str | np.ndarray) -> bytes:
     """A digest of a model input; arrays count with their dtype and shape."""
     digest = hashlib.sha256()
-    for part in parts:
+    for index, part in enumerate(parts):
         if isinstance(part, np.ndarray):
-            array = np.ascontiguousarray(part)
-            digest.update(f"{array.dtype.str}{array.shape}".encode())
-            digest.update(array.data)
+            if index == 0:  # a picture's digest, asked for by each model that looks at it: hashed once
+                digest = DERIVED.get(part, "sha256", partial(_state_after, part)).copy()
+            else:
+                _update(digest, part)
         elif isinstance(part, str):
             digest.update(part.encode())
         else:
             digest.update(part)
         digest.update(b"\x00")
     return digest.digest()
+
+
+def _update(digest: Any, part: np.ndarray) -> None:
+    array = np.ascontiguousarray(part)
+    digest.update(f"{array.dtype.str}{array.shape}".encode())
+    digest.update(array.data)
+
+
+def _state_after(array: np.ndarray) -> Any:
+    digest = hashlib.sha256()
+    _update(digest, array)
+    return digest
 
 
 class ResultCache:

@@ -8,13 +8,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
-import cv2
 import numpy as np
 import numpy.typing as npt
 
 from mediasift.config import Settings
 from mediasift.models import ModelRef
 from mediasift.models.openmp import openmp_thread_setter
+from mediasift.models.pictures import shrunk
 from mediasift.models.weights import LazyModel, as_rgb_uint8, package_dir
 
 # The detector's anchors are sized for faces up to a few hundred pixels: on larger pictures a big face
@@ -73,10 +73,7 @@ class FaceDetector(LazyModel[Callable[[npt.NDArray[np.uint8]], npt.NDArray[Any]]
         rgb = as_rgb_uint8(image)
         height, width = rgb.shape[:2]
         scale = min(1.0, MAX_SIDE / max(height, width))
-        if scale < 1.0:
-            size = (max(1, round(width * scale)), max(1, round(height * scale)))
-            rgb = np.asarray(cv2.resize(rgb, size, interpolation=cv2.INTER_AREA), dtype=np.uint8)
-        bgr = np.ascontiguousarray(rgb[:, :, ::-1])
+        bgr = np.ascontiguousarray(shrunk(rgb, MAX_SIDE)[:, :, ::-1])  # the OCR gate's copy: the same size
         with self._call_lock:
             self._set_threads(self.threads)
             rows = np.asarray(detect(bgr)).reshape(-1, 16).astype(np.float64)

@@ -17,6 +17,7 @@ import numpy.typing as npt
 
 from mediasift.config import Settings
 from mediasift.models import ModelRef
+from mediasift.models.pictures import shrunk
 from mediasift.models.weights import LazyModel, ModelWeightsMissing, as_rgb_uint8, package_file
 
 MODEL_FILES = ("PP-OCRv6_det_small.onnx", "PP-OCRv6_rec_small.onnx", "ch_ppocr_mobile_v2.0_cls_mobile.onnx")
@@ -172,7 +173,7 @@ class TextReader(LazyModel[Any]):
         bgr = np.asarray(cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), dtype=np.uint8)
         region: Box | None = None
         if max(height, width) > self.gate_above:
-            region = self.text_region(bgr)
+            region = self.text_region(rgb)
             if region is None:
                 return FoundLines(bgr, None, [], {}, width, height, [], gated=True)
             if region[2] * region[3] >= REGION_WHOLE * width * height:
@@ -188,19 +189,18 @@ class TextReader(LazyModel[Any]):
         line_images = padded_line_images(engine.text_rec, crops)
         return FoundLines(original, detected, crops, op_record, width, height, line_images)
 
-    def text_region(self, bgr: npt.NDArray[np.uint8]) -> Box | None:
-        """Where the picture may hold text: the detector on the picture shrunk to ``GATE_SIDE``
-        (longest side; a tenth of the full-size detection's cost on a 1600-pixel photo) finds regions
+    def text_region(self, rgb: npt.NDArray[np.uint8]) -> Box | None:
+        """Where the RGB picture may hold text: the detector on the picture shrunk to ``GATE_SIDE``
+        (longest side; a tenth of the full-size detection's cost on a 1600-pixel photo; the copy the
+        faces detector shrinks it to as well, :func:`~mediasift.models.pictures.shrunk`) finds regions
         of a line's shape (:func:`line_shaped`); their hull, widened (``REGION_MARGIN``), in the
         picture's pixels. None where it finds none."""
         from rapidocr.ch_ppocr_det.utils import DetPreProcess
 
         detector = self.engine.text_det
-        height, width = bgr.shape[:2]
+        height, width = rgb.shape[:2]
         scale = GATE_SIDE / max(height, width)
-        small = cv2.resize(
-            bgr, (max(1, round(width * scale)), max(1, round(height * scale))), interpolation=cv2.INTER_AREA
-        )
+        small = np.asarray(cv2.cvtColor(shrunk(rgb, GATE_SIDE), cv2.COLOR_RGB2BGR), dtype=np.uint8)
         prepared = DetPreProcess(GATE_SIDE, "max", detector.mean, detector.std)(small)
         if prepared is None:
             return (0, 0, width, height)
