@@ -10,6 +10,7 @@ from uuid import UUID
 
 import numpy as np
 import pytest
+from psycopg import sql
 
 from mediasift.config import Settings
 from mediasift.db import search as search_repo
@@ -19,6 +20,21 @@ from mediasift.search.hybrid import SearchMode
 from mediasift.service import Mediasift
 
 from support import stored
+
+
+def psycopg_connect(url: str) -> Any:
+    import psycopg
+
+    return psycopg.connect(url)
+
+
+def _text_indexes(conn: Any) -> list[tuple[str, str]]:
+    """The HNSW indexes on search_vectors: (name, definition)."""
+    rows = conn.execute(
+        "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'search_vectors' AND indexdef LIKE '%hnsw%'"
+    ).fetchall()
+    return [(row[0], row[1]) for row in rows]
+
 
 pytestmark = pytest.mark.slow
 
@@ -128,3 +144,38 @@ def test_a_filter_walked_on_the_index_reaches_members_through_a_filtered_out_rep
             texts[0], mode=SearchMode.SEMANTIC, filters=AssetFilters(source_prefix="/library/"), limit=5
         )
     assert [hit.asset_id for hit in hits] == [kept]
+
+
+def test_the_upgrade_indexes_the_representatives_of_the_vectors_already_there(settings: Settings) -> None:
+    """A library at revision 0011 (every distinct text in the index) upgraded to 0012: the old index
+    is gone and one over representatives is there at once, before anything is ingested again."""
+    from alembic import command
+
+    from mediasift.db.migrate import alembic_config, upgrade
+
+    with closing(Mediasift(settings)) as system:
+        base = system.inference.embed_texts(["Harbour authority extends the night ferry schedule"])[0]
+        with system.db.transaction() as conn:
+            asset_id = _add(conn, system, "ferry.txt", "ferry", base)
+        url, model = system.db.url, system.inference.text_ref.id
+    command.downgrade(alembic_config(url), "0011")
+    with psycopg_connect(url) as conn:  # the index as revision 0011's code made it
+        conn.execute(
+            sql.SQL(
+                "CREATE INDEX search_vectors_hnsw_old ON search_vectors USING hnsw "
+                "((embedding::vector(384)) vector_cosine_ops) WHERE model = {}"
+            ).format(sql.Literal(model))
+        )
+        before = _text_indexes(conn)
+    upgrade(url)
+    with psycopg_connect(url) as conn:
+        after = _text_indexes(conn)
+    with closing(Mediasift(settings)) as system:
+        hits = system.search("night ferry", mode=SearchMode.SEMANTIC)
+    assert [name.split("_")[2] for name, _ in before] == ["hnsw"]
+    assert (
+        len(after) == 1
+        and "representative_id IS NULL" in after[0][1]
+        and after[0][0].startswith("search_vectors_reps_")
+    )
+    assert [hit.asset_id for hit in hits] == [asset_id]

@@ -127,20 +127,23 @@ def ensure_text_index(conn: Conn, model: str, dim: int) -> None:
     if key in _ensured:
         return
     conn.execute("SELECT pg_advisory_xact_lock(%s)", (INDEX_LOCK_KEY,))
-    conn.execute(
-        sql.SQL(
-            "CREATE INDEX IF NOT EXISTS {name} ON search_vectors USING hnsw "
-            "((embedding::vector({dim})) vector_cosine_ops) WITH (m = {m}, ef_construction = {ef}) "
-            "WHERE model = {model} AND representative_id IS NULL"
-        ).format(
-            name=sql.Identifier(_text_index_name(model)),
-            dim=sql.Literal(dim),
-            m=sql.Literal(HNSW_M),
-            ef=sql.Literal(HNSW_EF_CONSTRUCTION),
-            model=sql.Literal(model),
-        )
-    )
+    conn.execute(text_index_ddl(model, dim))
     _ensured.add(key)
+
+
+def text_index_ddl(model: str, dim: int) -> sql.Composed:
+    """The statement that makes :func:`ensure_text_index`'s index (when it is not there)."""
+    return sql.SQL(
+        "CREATE INDEX IF NOT EXISTS {name} ON search_vectors USING hnsw "
+        "((embedding::vector({dim})) vector_cosine_ops) WITH (m = {m}, ef_construction = {ef}) "
+        "WHERE model = {model} AND representative_id IS NULL"
+    ).format(
+        name=sql.Identifier(_text_index_name(model)),
+        dim=sql.Literal(dim),
+        m=sql.Literal(HNSW_M),
+        ef=sql.Literal(HNSW_EF_CONSTRUCTION),
+        model=sql.Literal(model),
+    )
 
 
 def link_text_vectors(

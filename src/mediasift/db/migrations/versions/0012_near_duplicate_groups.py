@@ -10,13 +10,18 @@ a vector already indexed (same model, version, tenant and media type) now names 
 ranks their groups' members by their own distance. A representative that goes (its last segment
 deleted) leaves its members as representatives of their own.
 
-The text indexes are made again by ``ensure_text_index`` under new names, over representatives only.
+The text indexes are made again under new names, over representatives only (here, for the models
+that have vectors: a search would otherwise scan every vector until the next ingest made it; at 1M
+vectors this takes a minute or two).
 
 Revision ID: 0012
 Revises: 0011
 """
 
+import sqlalchemy as sa
 from alembic import op
+
+from mediasift.db.search import text_index_ddl
 
 revision = "0012"
 down_revision = "0011"
@@ -43,6 +48,9 @@ def upgrade() -> None:
         "WHERE representative_id IS NOT NULL"
     )
     op.execute(DROP_TEXT_INDEXES.format(pattern="'^search_vectors_hnsw_'"))
+    models = op.get_bind().execute(sa.text("SELECT DISTINCT model, dim FROM search_vectors")).fetchall()
+    for model, dim in models:
+        op.execute(text_index_ddl(model, dim).as_string(None))
 
 
 def downgrade() -> None:
