@@ -5,8 +5,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
+from mediasift.media.stream_hash import video_stream_digest
+from mediasift.media.video import VideoSource
 from mediasift.operators.fingerprint import VideoFingerprint, sample_times
 
 from support import dupgen
@@ -41,3 +44,21 @@ def test_black_has_no_information_and_a_remux_keeps_the_stream_hash(tmp_path: Pa
     )
     reencoded = dupgen.fingerprint(dupgen.copy_of(original, tmp_path / "again.mp4", dupgen.Copy(bit_rate=300_000)))
     assert reencoded["stream_sha256"] != data["stream_sha256"]
+
+
+def test_the_stream_hash_read_finds_the_random_access_points_that_spare_decoding_again(tmp_path: Path) -> None:
+    path = dupgen.write(tmp_path / "film.mp4", dupgen.frames(dupgen.edit(4, shots=2, seconds=(4.0, 4.0))))
+    stream = video_stream_digest(path)
+    with VideoSource(path, deblock=False) as whole:
+        for _ in whole.frames():
+            pass
+    assert list(stream.sync_times) == whole.sync_times and len(whole.sync_times) >= 2, "one at each cut at least"
+    # 2.5 s apart in one shot: without the random-access points the reader seeks back to the shot's
+    # start for the second time (a gap over DECODE_ON_S), with them it decodes on.
+    times = [0.25, 2.75, 4.25]
+    with VideoSource(path, deblock=False) as blind, VideoSource(path, deblock=False) as guided:
+        seeking = blind.frames_at(times, exact=False, max_side=128)
+        on = guided.frames_at(times, exact=False, sync_times=stream.sync_times, max_side=128)
+    assert [t for t, _ in on] == [t for t, _ in seeking] == times
+    assert all(np.array_equal(a, b) for (_, a), (_, b) in zip(on, seeking, strict=True)), "the same pictures"
+    assert guided.decoded < blind.decoded
