@@ -93,13 +93,15 @@ def nearest_segments(
 
 # HNSW parameters measured by bench/search.py at 1M segments (docs/search.md): real sentence vectors
 # in groups of ~28 near-duplicates. With every distinct text in the graph the index alone gave
-# recall@10 0.735 / 0.811 / 0.892 / 0.966 at ef_search 100 / 200 / 400 / 800; with one node per group
-# of near-duplicates (118k nodes for 900k texts, members ranked by their own vectors) the semantic
-# query's SQL gives 0.949 / 0.978 / 0.987 / 0.987, in a median 12.8 / 11.4 / 21.8 / 36.4 ms (load
-# average 4-5). m and ef_construction were not varied (the build: 74 s).
+# recall@10 0.735 / 0.811 / 0.892 / 0.966 at ef_search 100 / 200 / 400 / 800. With one node per group
+# of near-duplicates (118k nodes for 900k texts, members ranked by their own vectors), the semantic
+# query's SQL: ef_construction 64 gave 0.958 / 0.978 / 0.987 / 0.987, but at ef_search 200 only 95 and
+# at 400 98 of 100 fresh items were found by a paraphrase; ef_construction 128 (build 57 s, 36-44 s at
+# 64) gave 0.979 at 100-400 and 0.987 at 800, in 6.3 / 7.8 / 11.1 / 20.3 ms, and 100 of 100 paraphrases
+# at 400. m was not varied.
 HNSW_M = 16
-HNSW_EF_CONSTRUCTION = 64
-EF_SEARCH = 200
+HNSW_EF_CONSTRUCTION = 128
+EF_SEARCH = 400
 # A filter that leaves at most this many vectors is answered by an exact scan of them (a few ms,
 # recall 1); above it, by the index with an iterative scan, which a common filter does not starve.
 EXACT_BELOW = 20_000
