@@ -9,6 +9,7 @@ from typing import Any
 from uuid import UUID
 
 import numpy as np
+import psycopg
 import pytest
 from psycopg import sql
 
@@ -20,12 +21,6 @@ from mediasift.search.hybrid import SearchMode
 from mediasift.service import Mediasift
 
 from support import stored
-
-
-def psycopg_connect(url: str) -> Any:
-    import psycopg
-
-    return psycopg.connect(url)
 
 
 def _text_indexes(conn: Any) -> list[tuple[str, str]]:
@@ -47,7 +42,7 @@ def _groups(conn: Any) -> dict[str, str | None]:
     """Each stored text's representative's text (None: it is one), by the segments pointing at them."""
     rows = conn.execute(
         """
-        SELECT DISTINCT s.text, r.id IS NOT NULL AS grouped, (
+        SELECT DISTINCT s.text, (
             SELECT rs.text FROM embeddings re JOIN segments rs ON rs.id = re.segment_id
             WHERE re.search_vector_id = r.id LIMIT 1) AS representative
         FROM search_vectors v JOIN embeddings e ON e.search_vector_id = v.id JOIN segments s ON s.id = e.segment_id
@@ -159,7 +154,7 @@ def test_the_upgrade_indexes_the_representatives_of_the_vectors_already_there(se
             asset_id = _add(conn, system, "ferry.txt", "ferry", base)
         url, model = system.db.url, system.inference.text_ref.id
     command.downgrade(alembic_config(url), "0011")
-    with psycopg_connect(url) as conn:  # the index as revision 0011's code made it
+    with psycopg.connect(url) as conn:  # the index as revision 0011's code made it
         conn.execute(
             sql.SQL(
                 "CREATE INDEX search_vectors_hnsw_old ON search_vectors USING hnsw "
@@ -168,7 +163,7 @@ def test_the_upgrade_indexes_the_representatives_of_the_vectors_already_there(se
         )
         before = _text_indexes(conn)
     upgrade(url)
-    with psycopg_connect(url) as conn:
+    with psycopg.connect(url) as conn:
         after = _text_indexes(conn)
     with closing(Mediasift(settings)) as system:
         hits = system.search("night ferry", mode=SearchMode.SEMANTIC)
