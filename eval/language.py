@@ -8,11 +8,12 @@ people need context) and ten long ones (ten words or more). The language pairs a
 confusable: Spanish and Portuguese, Dutch and German, and loanwords everywhere.
 
 Prints, for fast only, accurate only (the accurate mode choosing among the fast mode's ten likeliest
-languages, as the router asks it) and routed (fast, then accurate when the fast mode's top
-confidence is under the threshold): accuracy on short, long and all sentences, the share routed to
-the accurate mode, and the time per sentence with both models already loaded. Then the same for a
-sweep of thresholds (accuracy and share escalated, computed from the two modes' answers), the load
-time of each mode and the process's resident memory after each load.
+languages that score at least a tenth of the best, as the router asks it) and routed (fast, then
+accurate when the fast mode's top confidence is under the threshold): accuracy on short, long and
+all sentences, the share routed to the accurate mode, and the time per sentence with both models
+already loaded. Then the same for a sweep of thresholds (accuracy and share escalated, computed
+from the two modes' answers), the load time of each mode, the process's resident memory after each
+load, and how many languages the accurate mode loaded.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from collections.abc import Callable
 from mediasift.config import load_settings
 from mediasift.inference.catalog import Role
 from mediasift.inference.door import Inference
-from mediasift.inference.language import CANDIDATES
+from mediasift.inference.language import candidates
 from mediasift.models.language import AccurateModel, FastModel
 
 INFERENCE = Inference(load_settings())
@@ -151,6 +152,9 @@ def accurate_model() -> AccurateModel:
     return model
 
 
+ASKED: set[object] = set()  # every language the accurate mode was asked about: each one a model load
+
+
 def fast_answer(text: str) -> Answer:
     ranked = fast_model().scores(text)
     return (ranked[0][0].iso_code_639_1.name.lower(), ranked[0][1]) if ranked else None
@@ -158,10 +162,11 @@ def fast_answer(text: str) -> Answer:
 
 def accurate_answer(text: str) -> Answer:
     """The accurate mode among the fast mode's likeliest languages (the fast pass is not timed apart)."""
-    ranked = fast_model().scores(text)
-    if len(ranked) < 2:
+    choice = candidates(fast_model().scores(text))
+    if len(choice) < 2:
         return fast_answer(text)
-    answer: Answer = accurate_model().best(text, [lang for lang, _ in ranked[:CANDIDATES]])
+    ASKED.update(choice)
+    answer: Answer = accurate_model().best(text, choice)
     return answer
 
 
@@ -199,7 +204,8 @@ def main() -> int:
     after_accurate = rss_mb()
     print(f"{len(data)} sentences ({sum(s for _, _, s in data)} short), 6 languages; threshold {threshold}")
     print(f"load + first sight of every sentence: fast {fast_load:.2f} s (+{after_fast - base} MB RSS), "
-          f"accurate {accurate_load:.2f} s (+{after_accurate - after_fast} MB RSS)")  # fmt: skip
+          f"accurate {accurate_load:.2f} s (+{after_accurate - after_fast} MB RSS, "
+          f"{len(ASKED)} languages loaded)")  # fmt: skip
 
     fast, fast_s = answers(fast_answer, data)
     accurate, accurate_s = answers(accurate_answer, data)

@@ -17,7 +17,7 @@ from mediasift.config import Settings
 from mediasift.inference import stats
 from mediasift.inference.catalog import Catalog, Role
 from mediasift.inference.door import Inference
-from mediasift.inference.language import ROUTER_ID
+from mediasift.inference.language import ROUTER_ID, candidates
 from mediasift.inference.registry import ModelHandle
 from mediasift.models import ModelRef
 from mediasift.models.language import ACCURATE, FAST
@@ -128,12 +128,34 @@ def test_the_fast_mode_is_trusted_from_confidence_0_8(tmp_path: Path) -> None:
 
 def test_the_setting_moves_the_fast_modes_line(tmp_path: Path) -> None:
     lower, _ = _door(tmp_path, min_confidence=0.5)
-    higher, _ = _door(tmp_path, min_confidence=0.85)
     assert lower.language(AMBIGUOUS) == ("vi", pytest.approx(0.516, abs=0.005)), "0.52 is trusted from 0.5"
-    router = higher.language_router.ref
+    trusting, _ = _door(tmp_path, min_confidence=0.72)
+    assert trusting.language(NAMED_WRONG) == ("tr", pytest.approx(0.721, abs=0.005)), "0.721 is trusted from 0.72"
+    doubting, _ = _door(tmp_path, min_confidence=0.73)
+    router = doubting.language_router.ref
     before = _counts(router)
-    assert higher.language(FAST_SURE) is not None
-    assert _delta(router, before)["escalated"] == 1, "0.83 is not trusted from 0.85"
+    assert doubting.language(NAMED_WRONG) == ("en", pytest.approx(1.0, abs=0.2))
+    assert _delta(router, before)["escalated"] == 1, "0.721 is not trusted from 0.73"
+
+
+def test_a_text_with_one_likely_language_stays_on_the_fast_mode(tmp_path: Path) -> None:
+    """The accurate mode chooses only among languages the fast mode gives a tenth of its best: where
+    none is left besides the best, it has nothing to choose, and is neither loaded nor asked."""
+    fast_only, _ = _door(tmp_path, min_confidence=0.0)
+    ranked = fast_only.handle(Role.LANGUAGE_FAST).get().scores(FAST_SURE)
+    assert ranked[0][1] == pytest.approx(0.828, abs=0.005) and ranked[1][1] < 0.1 * ranked[0][1]
+    door, accurate = _door(tmp_path, min_confidence=0.85)
+    router = door.language_router.ref
+    before = _counts(router)
+    assert door.language(FAST_SURE) == ("it", pytest.approx(0.828, abs=0.005))
+    assert _delta(router, before)["escalated"] == 0 and not accurate.loaded
+
+
+def test_candidates_are_the_likeliest_ten_with_a_tenth_of_the_best() -> None:
+    ranked = [(f"lang{i}", score) for i, score in enumerate([0.5, 0.2, 0.05, 0.049] + [0.0001] * 9)]
+    assert candidates(ranked) == ["lang0", "lang1", "lang2"]  # 0.049 is under a tenth of 0.5
+    even = [(f"lang{i}", 0.08) for i in range(12)]
+    assert candidates(even) == [f"lang{i}" for i in range(10)]
 
 
 def test_no_letters_means_no_language_and_no_route(tmp_path: Path) -> None:

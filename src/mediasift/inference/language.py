@@ -1,7 +1,15 @@
 """Which language a text is in, cheap first: lingua's fast mode, and its accurate mode only when the
 fast mode is unsure (confidence under ``language_fast_min_confidence``), choosing then among the
-fast mode's ten likeliest languages (eval/language.py measures the trade-off; the models are
-:mod:`mediasift.models.language`)."""
+fast mode's likeliest languages (eval/language.py measures the trade-off; the models are
+:mod:`mediasift.models.language`).
+
+The accurate mode's cost is mostly loading: each language it is asked about loads its n-gram models
+on first need (0.1-0.2 s of CPU each, once per process), so every language left out of a choice is a
+load saved. Languages the fast mode scores under a tenth of its best are left out: in
+eval/language.py every right answer among the ten likeliest scores at least 0.14 of the best, while
+an OCR line of a benchmark video ("us first determine markers of th") asked about ten languages,
+most of them near zero, and loaded all ten.
+"""
 
 from __future__ import annotations
 
@@ -13,11 +21,19 @@ from mediasift.models import ModelRef
 from mediasift.models.language import Scored, language_code
 
 ROUTER_ID = "lingua-fast-then-accurate"
-CANDIDATES = 10  # the fast mode's likeliest languages the accurate mode chooses among
+CANDIDATES = 10  # the fast mode's likeliest languages the accurate mode chooses among ...
+CANDIDATE_SHARE = 0.1  # ... where each scores at least this share of the best
 
 
 def router_version(fast: ModelRef, accurate: ModelRef, min_confidence: float) -> str:
-    return f"escalate_below={min_confidence:g};first={fast.id};then={accurate.id}@top{CANDIDATES};{fast.version}"
+    then = f"{accurate.id}@top{CANDIDATES}>{CANDIDATE_SHARE:g}"
+    return f"escalate_below={min_confidence:g};first={fast.id};then={then};{fast.version}"
+
+
+def candidates(ranked: Scored) -> list[Any]:
+    """The languages the accurate mode chooses among for a text the fast mode ranked so."""
+    least = ranked[0][1] * CANDIDATE_SHARE if ranked else 0.0
+    return [language for language, score in ranked[:CANDIDATES] if score >= least]
 
 
 class LanguageRouter:
@@ -43,8 +59,9 @@ class LanguageRouter:
         ranked = self.fast(text)
         if not ranked:
             return None
-        if ranked[0][1] >= self.min_confidence or len(ranked) == 1:
+        choice = candidates(ranked)
+        if ranked[0][1] >= self.min_confidence or len(choice) == 1:
             stats.record_route(self.ref, self.fast_ref, escalated=False)
             return language_code(ranked[0][0]), ranked[0][1]
         stats.record_route(self.ref, self.accurate_ref, escalated=True)
-        return self.accurate(text, [language for language, _ in ranked[:CANDIDATES]])
+        return self.accurate(text, choice)
