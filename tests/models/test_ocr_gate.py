@@ -13,12 +13,15 @@ import pytest
 from PIL import Image, ImageDraw
 
 from mediasift.models.ocr import (
+    DETECT_LINE_PX,
     DETECT_SCALE,
+    DETECT_SCALE_LEAST,
     GATE_ABOVE,
     GATE_MAX_HEIGHT,
     GATE_MIN_ASPECT,
     GATE_SIDE,
     TextReader,
+    detect_scale,
     line_shaped,
 )
 
@@ -115,28 +118,58 @@ def _two_lines(size: tuple[int, int], font_px: int, corners: tuple[tuple[int, in
     return np.asarray(image)
 
 
-def test_a_large_picture_with_text_is_detected_at_0_8_of_its_size_and_its_lines_cut_at_full_size() -> None:
-    """The detector sees the gate's copy (640 a side), then the picture shrunk to 0.8 (1280 of 1600);
-    the lines go to the recogniser cut from the picture's own pixels (40 px letters: crops over 40 px
-    high, not the 32 px they are at 0.8). A 962-pixel picture (just past the gate's 960) is shrunk to
-    0.8 too (768, in the detector's steps of 32); a 960-pixel one (inside) is not gated, and rapidocr
-    detects it larger, as it always did (its shorter side at 736)."""
-    assert DETECT_SCALE == 0.8
-    reader = TextReader().load()
+def _seen_by_detector(reader: TextReader, picture: np.ndarray) -> list[tuple[int, int]]:
+    """The width and height of each picture the detector saw while ``reader`` detected ``picture``."""
     shapes: list[tuple[int, int]] = []
     session = reader.engine.text_det.session
 
     def recorded(batch: np.ndarray) -> object:
-        shapes.append((batch.shape[3], batch.shape[2]))  # the width and height the detector sees
+        shapes.append((batch.shape[3], batch.shape[2]))
         return session(batch)
 
     reader.engine.text_det.session = recorded
-    picture = _two_lines((1600, 1000), 40, ((100, 60), (800, 900)))
-    found = reader.detect(picture)
+    try:
+        reader.detect(picture)
+    finally:
+        reader.engine.text_det.session = session
+    return shapes
+
+
+def test_a_large_picture_with_text_is_detected_at_0_8_of_its_size_and_its_lines_cut_at_full_size() -> None:
+    """The detector sees the gate's copy (640 a side), then, for 20 px letters (boxes the gate sees
+    about 32 px high, DETECT_LINE_PX), the picture shrunk to 0.8 (1280 of 1600); the lines go to the
+    recogniser cut from the picture's own pixels (crops as high as at full size, not 0.8 of it). A 962-pixel
+    picture (just past the gate's 960) is shrunk to 0.8 too (768, in the detector's steps of 32); a
+    960-pixel one (inside) is not gated, and rapidocr detects it larger, as it always did (its
+    shorter side at 736)."""
+    assert DETECT_SCALE == 0.8
+    reader = TextReader().load()
+    picture = _two_lines((1600, 1000), 20, ((100, 60), (800, 900)))
+    shapes = _seen_by_detector(reader, picture)
     assert max(shapes[0]) <= GATE_SIDE and shapes[1] == (1280, 800)
-    assert len(found.crops) == 2 and all(crop.shape[0] > 40 for crop in found.crops)
+    found = reader.detect(picture)
+    assert len(found.crops) == 2 and all(crop.shape[0] >= 20 for crop in found.crops)
     assert [line.text for line in reader.read(picture)] == [LINE, LINE]
     for width, seen in ((962, 768), (960, 1184)):  # rapidocr: 600 high -> 736, so 960 wide -> 1184
-        shapes.clear()
-        reader.detect(_two_lines((width, 600), 30, ((40, 30), (460, 540))))
-        assert max(shapes[-1]) == seen, width
+        assert max(_seen_by_detector(reader, _two_lines((width, 600), 20, ((40, 30), (460, 540))))[-1]) == seen, width
+
+
+def test_a_picture_of_tall_lines_is_detected_smaller_and_still_read() -> None:
+    """40 px letters: the gate's boxes are about 55 px high, so the detector sees the picture shrunk
+    until the shortest is DETECT_LINE_PX high (about 0.6, half the cost at 0.8), and reads both
+    lines; cut from the picture's own pixels, the crops stay over 40 px high."""
+    reader = TextReader().load()
+    picture = _two_lines((1600, 1000), 40, ((100, 60), (800, 900)))
+    shapes = _seen_by_detector(reader, picture)
+    assert DETECT_SCALE_LEAST * 1600 <= shapes[1][0] <= 0.65 * 1600
+    found = reader.detect(picture)
+    assert len(found.crops) == 2 and all(crop.shape[0] > 40 for crop in found.crops)
+    assert [line.text for line in reader.read(picture)] == [LINE, LINE]
+
+
+def test_the_detection_scale_follows_the_shortest_line() -> None:
+    assert detect_scale(DETECT_LINE_PX / DETECT_SCALE) == DETECT_SCALE  # the line at the limit
+    assert detect_scale(DETECT_LINE_PX / DETECT_SCALE + 1) < DETECT_SCALE  # just past it: smaller
+    assert detect_scale(10) == DETECT_SCALE  # short lines never above 0.8
+    assert detect_scale(DETECT_LINE_PX / 0.5) == pytest.approx(0.5)
+    assert detect_scale(DETECT_LINE_PX / DETECT_SCALE_LEAST + 1) == DETECT_SCALE_LEAST  # never below

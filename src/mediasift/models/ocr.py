@@ -50,6 +50,15 @@ REGION_WHOLE = 0.5
 # it reads at full size, and at 0.7 or 0.6 loses the 16-20 px lines over the textured one. A whole
 # 1600-pixel photo costs 0.73 s of CPU to detect at 0.8 rather than 1.27 s.
 DETECT_SCALE = 0.8
+# Where every line the gate found is tall, the detector sees the picture smaller still: shrunk so
+# that the shortest of those lines (its box's height, in the picture's pixels) comes out
+# DETECT_LINE_PX high, but never below DETECT_SCALE_LEAST. The cost goes with the square of the
+# scale: a photo of a printed page is detected at about 0.6, half the cost at 0.8. Measured with two
+# 26-letter lines at 16-40 px on a 1600-pixel photo: the gate's boxes are 25-55 px high, and both
+# lines are read exactly wherever the scale makes that box 25-28 px high or more (one loses its first
+# letter below: the box is cut too tight); 32 px leaves a margin.
+DETECT_LINE_PX = 32
+DETECT_SCALE_LEAST = 0.4
 
 Box = tuple[int, int, int, int]  # x, y, w, h
 LineImage = npt.NDArray[np.float32]  # one text line, resized and normalised for the recogniser: (3, 48, width)
@@ -122,7 +131,7 @@ class TextReader(LazyModel[Any]):
 
     ref = ModelRef(
         "rapidocr-ppocrv6-small-det-rec",
-        f"rapidocr==3.10.0;gate={GATE_SIDE}>{GATE_ABOVE}:{GATE_MIN_ASPECT}:{GATE_MAX_HEIGHT};det={DETECT_SCALE}",
+        f"rapidocr==3.10.0;gate={GATE_SIDE}>{GATE_ABOVE}:{GATE_MIN_ASPECT}:{GATE_MAX_HEIGHT};det={DETECT_SCALE}>{DETECT_SCALE_LEAST}@{DETECT_LINE_PX}px",
     )
     rec_ref = ModelRef("rapidocr-ppocrv6-small-rec-batched", "rapidocr==3.10.0")
 
@@ -171,15 +180,14 @@ class TextReader(LazyModel[Any]):
         rgb = as_rgb_uint8(image)
         height, width = rgb.shape[:2]
         bgr = np.asarray(cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), dtype=np.uint8)
-        region: Box | None = None
         if max(height, width) > self.gate_above:
-            region = self.text_region(rgb)
-            if region is None:
+            sight = self.text_region(rgb)
+            if sight is None:
                 return FoundLines(bgr, None, [], {}, width, height, [], gated=True)
+            region, shortest = sight
             if region[2] * region[3] >= REGION_WHOLE * width * height:
                 region = (0, 0, width, height)
-        if region is not None:
-            return self._detect_part(bgr, region, DETECT_SCALE)
+            return self._detect_part(bgr, region, detect_scale(shortest))
         original = engine.load_img(bgr)
         resized, op_record = engine.preprocess_img(original)
         try:
@@ -189,12 +197,12 @@ class TextReader(LazyModel[Any]):
         line_images = padded_line_images(engine.text_rec, crops)
         return FoundLines(original, detected, crops, op_record, width, height, line_images)
 
-    def text_region(self, rgb: npt.NDArray[np.uint8]) -> Box | None:
+    def text_region(self, rgb: npt.NDArray[np.uint8]) -> tuple[Box, float] | None:
         """Where the RGB picture may hold text: the detector on the picture shrunk to ``GATE_SIDE``
         (longest side; a tenth of the full-size detection's cost on a 1600-pixel photo; the copy the
         faces detector shrinks it to as well, :func:`~mediasift.models.pictures.shrunk`) finds regions
-        of a line's shape (:func:`line_shaped`); their hull, widened (``REGION_MARGIN``), in the
-        picture's pixels. None where it finds none."""
+        of a line's shape (:func:`line_shaped`); their hull, widened (``REGION_MARGIN``), and the
+        height of the shortest of them, in the picture's pixels. None where it finds none."""
         from rapidocr.ch_ppocr_det.utils import DetPreProcess
 
         detector = self.engine.text_det
@@ -210,12 +218,12 @@ class TextReader(LazyModel[Any]):
         if not lines:
             return None
         points = np.concatenate(lines)
-        tallest = max(min(cv2.minAreaRect(line)[1]) for line in lines)
-        margin = max(REGION_MARGIN_MIN, REGION_MARGIN * tallest)
+        heights = [min(cv2.minAreaRect(line)[1]) for line in lines]
+        margin = max(REGION_MARGIN_MIN, REGION_MARGIN * max(heights))
         left, top = max(0, math.floor(points[:, 0].min() - margin)), max(0, math.floor(points[:, 1].min() - margin))
         right = min(width, math.ceil(points[:, 0].max() + margin))
         bottom = min(height, math.ceil(points[:, 1].max() + margin))
-        return (left, top, right - left, bottom - top)
+        return (left, top, right - left, bottom - top), min(heights)
 
     def _detect_part(self, bgr: npt.NDArray[np.uint8], region: Box, scale: float = 1.0) -> FoundLines:
         """:meth:`detect` on the part ``region`` of the picture, the detector seeing it shrunk by
@@ -307,6 +315,12 @@ class TextReader(LazyModel[Any]):
                 for index, (text, score) in zip(chunk, decoded, strict=True):
                     readings[index] = (text, score)
         return readings
+
+
+def detect_scale(shortest_line: float) -> float:
+    """How much the detector shrinks a picture whose shortest line the gate saw ``shortest_line``
+    pixels high (``DETECT_LINE_PX``)."""
+    return min(DETECT_SCALE, max(DETECT_SCALE_LEAST, DETECT_LINE_PX / max(shortest_line, 1.0)))
 
 
 def line_shaped(polygon: Any, picture_side: int) -> bool:

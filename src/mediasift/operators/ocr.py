@@ -172,7 +172,7 @@ class Ocr(ImageOperator):
     broken model files, for one)."""
 
     name = "ocr"
-    version = "9"  # 9: at most TRACK_READS_PER_LINE reads of a line's box while timing it
+    version = "10"  # 10: the detector shrinks a picture of tall lines further (models/ocr.py DETECT_LINE_PX)
     produces = frozenset({TEXT})
     role = Role.OCR_CHAIN
 
