@@ -211,7 +211,7 @@ class TextReader(LazyModel[Any]):
         small = np.asarray(cv2.cvtColor(shrunk(rgb, GATE_SIDE), cv2.COLOR_RGB2BGR), dtype=np.uint8)
         prepared = DetPreProcess(GATE_SIDE, "max", detector.mean, detector.std)(small)
         if prepared is None:
-            return (0, 0, width, height)
+            return (0, 0, width, height), 0.0  # nothing seen: the whole picture, at DETECT_SCALE
         boxes, _ = detector.postprocess_op(detector.session(prepared), small.shape[:2])
         lines = [np.asarray(box, dtype=np.float32).reshape(-1, 2) / scale for box in boxes
                  if line_shaped(box, min(small.shape[:2]))]  # fmt: skip
