@@ -16,8 +16,10 @@ and prints x realtime for each, the ingest's ratio to the floor, its CPU seconds
 per minute of video at ``MEDIASIFT_COMPUTE_USD_PER_HOUR``, each operator's time from lineage
 (``operator_runs``) and when each ran (does transcription run beside the picture operators?), and,
 for the generated video, the captions OCR found and how far their time ranges are from the truth.
-``--batch N`` also ingests N distinct videos (seeds 0..N-1) with worker concurrency 1 and then 2, and
-prints the throughput of each and their ratio.
+``--batch N`` also ingests N distinct videos (seeds 0..N-1): pinned to one core with worker
+concurrency 1, then on both cores with concurrency 1 and 2, and prints the throughput of each, what
+the second core adds (concurrency 2 on two cores against one core), and concurrency 2 against 1 on
+two cores (where concurrency 1 already runs its models on two threads).
 """
 
 from __future__ import annotations
@@ -73,16 +75,21 @@ def captions_found(artifacts: list[Any], captions: list[benchmedia.Caption]) -> 
 
 
 def batch(count: int, pg: benchrun.Server) -> None:
+    """The batch on one core (concurrency 1, the process pinned to it: its models get one thread),
+    then on both with concurrency 1 (models get two threads each) and 2 (two jobs, a thread each)."""
     videos = [benchmedia.video(seed)[0] for seed in range(count)]
     seconds = sum(duration(path) for path in videos)
     walls = {}
-    for concurrency in (1, 2):
-        run = benchrun.ingest(videos, pg, env={"MEDIASIFT_WORKER_CONCURRENCY": str(concurrency)})
-        walls[concurrency] = run.wall_s
+    for label, concurrency, cores in (("one core", 1, {0}), ("two cores", 1, None), ("two cores", 2, None)):
+        run = benchrun.ingest(videos, pg, env={"MEDIASIFT_WORKER_CONCURRENCY": str(concurrency)}, cores=cores)
+        walls[label, concurrency] = run.wall_s
         speed = seconds / run.wall_s
-        print(f"batch of {count}, concurrency {concurrency}: {run.wall_s:7.1f} s, {speed:5.2f}x realtime, "
+        print(f"batch of {count}, {label}, concurrency {concurrency}: {run.wall_s:7.1f} s, {speed:5.2f}x realtime, "
               f"CPU {run.cpu_s:.0f} s")  # fmt: skip
-    print(f"second core: {walls[1] / walls[2]:.2f}x the throughput of one")
+    one = walls["one core", 1]
+    print(f"second core: {one / walls['two cores', 2]:.2f}x the throughput of one core (concurrency 2 on two "
+          f"against 1 on one); concurrency 2 against 1 on two cores: "
+          f"{walls['two cores', 1] / walls['two cores', 2]:.2f}x")  # fmt: skip
 
 
 def main() -> None:

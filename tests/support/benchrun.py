@@ -73,8 +73,11 @@ def server() -> Iterator[Server]:
             stop_embedded(Path(work) / "pg")
 
 
-def ingest(files: Sequence[Path], pg: Server, env: dict[str, str] | None = None) -> Ingested:
-    """``mediasift ingest FILES --wait --json`` in a fresh process, data directory and database; the
+def ingest(
+    files: Sequence[Path], pg: Server, env: dict[str, str] | None = None, cores: set[int] | None = None
+) -> Ingested:
+    """``mediasift ingest FILES --wait --json`` in a fresh process, data directory and database (on
+    ``cores`` only, where given: the process sizes its model threads by the cores it may use); the
     lineage of every asset read back afterwards (outside the timing)."""
     from mediasift.config import Settings
     from mediasift.service import Mediasift
@@ -86,7 +89,8 @@ def ingest(files: Sequence[Path], pg: Server, env: dict[str, str] | None = None)
     command = [*MEDIASIFT, "ingest", *map(str, files), "--wait", "--json"]
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         start = time.perf_counter()
-        proc = subprocess.Popen(command, env=environ, stdout=out, stderr=err)
+        pinned = (lambda: os.sched_setaffinity(0, cores)) if cores else None
+        proc = subprocess.Popen(command, env=environ, stdout=out, stderr=err, preexec_fn=pinned)
         _, status, usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - start
         if os.waitstatus_to_exitcode(status) != 0:
