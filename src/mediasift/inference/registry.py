@@ -31,7 +31,6 @@ from mediasift.models.weights import ModelWeightsMissing
 class Runtime(StrEnum):
     ONNXRUNTIME = "onnxruntime"
     CTRANSLATE2 = "ctranslate2"
-    OPENCV_DNN = "opencv-dnn"
     LITERT = "litert"
     NCNN = "ncnn"
     NATIVE = "native"  # compiled into its Python package (YuNet, lingua)

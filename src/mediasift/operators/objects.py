@@ -19,7 +19,7 @@ def describe(counts: Counter[str]) -> str:
 
 class Objects(ImageOperator):
     name = "objects"
-    version = "1"
+    version = "2"  # 2: the detector runs on ONNX Runtime (confidences may move in the 6th decimal)
     produces = frozenset({TEXT})
     role = Role.OBJECTS
 

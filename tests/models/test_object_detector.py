@@ -1,0 +1,117 @@
+"""The object detector rebuilt as ONNX (models/ssd_graph.py) against OpenCV DNN running the package's
+TensorFlow graph itself, which is what the detector was before: same network outputs, same detections."""
+
+from __future__ import annotations
+
+import math
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+import pytest
+
+from mediasift.models.object_detector import COCO_LABELS, INPUT_SIZE, ObjectDetector, suppress, weight_files
+from mediasift.models.ssd_graph import PIXEL_SCALE, PIXEL_SHIFT, parse_text_graph
+
+skimage_data = pytest.importorskip("skimage.data")
+
+Rgb = npt.NDArray[np.uint8]
+Found = list[tuple[str, float, tuple[int, int, int, int]]]
+
+
+@pytest.fixture(scope="module")
+def opencv() -> cv2.dnn.Net:
+    graph, config = weight_files()
+    return cv2.dnn.readNetFromTensorflow(str(graph), str(config))
+
+
+@pytest.fixture(scope="module")
+def detector() -> ObjectDetector:
+    return ObjectDetector(threads=1).load()
+
+
+def _blob(image: Rgb) -> npt.NDArray[np.float32]:
+    size = (INPUT_SIZE, INPUT_SIZE)
+    return np.asarray(cv2.dnn.blobFromImage(image, 1.0, size, (0, 0, 0), swapRB=False, crop=False))
+
+
+def _opencv_detections(net: cv2.dnn.Net, image: Rgb, floor: float) -> Found:
+    """What the detector returned when OpenCV DNN ran the graph, DetectionOutput included."""
+    height, width = image.shape[:2]
+    net.setInput(_blob(image))
+    found: Found = []
+    for _, class_id, confidence, x0, y0, x1, y1 in np.asarray(net.forward()).reshape(-1, 7).tolist():
+        if int(class_id) not in COCO_LABELS or confidence < floor:
+            continue
+        left, top = max(math.floor(x0 * width), 0), max(math.floor(y0 * height), 0)
+        right, bottom = min(math.ceil(x1 * width), width), min(math.ceil(y1 * height), height)
+        if right > left and bottom > top:
+            found.append((COCO_LABELS[int(class_id)], confidence, (left, top, right - left, bottom - top)))
+    return sorted(found, key=lambda f: -f[1])
+
+
+def _photos() -> dict[str, Rgb]:
+    return {
+        "astronaut": skimage_data.astronaut(),
+        "coffee": skimage_data.coffee(),
+        "chelsea": skimage_data.chelsea(),
+        "motorcycle": skimage_data.stereo_motorcycle()[0],
+    }
+
+
+@pytest.mark.slow
+def test_the_graph_scales_pixels_as_the_constants_say(opencv: cv2.dnn.Net) -> None:
+    """PIXEL_SCALE and PIXEL_SHIFT are the graph's own Preprocessor/mul and /sub (held in the .pb)."""
+    blob = _blob(skimage_data.coffee())
+    opencv.setInput(blob)
+    scaled = np.asarray(opencv.forward("Preprocessor/sub"))
+    np.testing.assert_allclose(scaled, blob * PIXEL_SCALE + PIXEL_SHIFT, atol=1e-6)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("floor", [0.5, 0.1])
+def test_detections_match_opencv_running_the_tensorflow_graph(
+    opencv: cv2.dnn.Net, detector: ObjectDetector, floor: float
+) -> None:
+    total = 0
+    for name, image in _photos().items():
+        expected = _opencv_detections(opencv, image, floor)
+        found = detector.detect(image, min_confidence=floor)
+        assert [(d.label, d.box) for d in found] == [(label, box) for label, _, box in expected], name
+        assert [d.confidence for d in found] == pytest.approx([c for _, c, _ in expected], abs=1e-4), name
+        total += len(found)
+    assert total == {0.5: 7, 0.1: 20}[floor]  # the comparison is not vacuous
+
+
+def _box_at(x: float, width: float = 0.2) -> list[float]:
+    return [x, 0.0, x + width, 0.2]
+
+
+def test_suppression_keeps_a_box_overlapping_up_to_the_threshold() -> None:
+    """Two boxes 0.2 wide, shifted by s, overlap (0.2 - s) / (0.2 + s): 0.594 at s = 0.051, 0.606 at 0.049."""
+    scores = np.array([0.9, 0.8], np.float32)
+    inside = np.array([_box_at(0.0), _box_at(0.051)], np.float32)
+    just_past = np.array([_box_at(0.0), _box_at(0.049)], np.float32)
+    assert suppress(inside, scores, 0.6, top_k=100) == [0, 1]
+    assert suppress(just_past, scores, 0.6, top_k=100) == [0]
+
+
+def test_suppression_takes_the_best_first_and_at_most_top_k() -> None:
+    boxes = np.array([_box_at(0.0), _box_at(0.01), _box_at(0.5), _box_at(0.8)], np.float32)
+    scores = np.array([0.3, 0.9, 0.5, 0.4], np.float32)
+    assert suppress(boxes, scores, 0.6, top_k=100) == [1, 2, 3]  # box 0 overlaps the better box 1
+    assert suppress(boxes, scores, 0.6, top_k=2) == [1, 2]
+
+
+def test_text_graph_parser_reads_nested_messages_and_repeated_fields() -> None:
+    text = (
+        'node { name: "a/b" op: "Conv2D" input: "x" input: "w" attr { key: "strides" value { list { i: 1 i: 2 } } } }'
+    )
+    text += ' node { name: "c" attr { key: "epsilon" value { f: 0.0010000000475 } }'
+    text += ' attr { key: "clip" value { b: false } } }'
+    nodes = parse_text_graph(text)["node"]
+    assert [n["name"] for n in nodes] == [["a/b"], ["c"]]
+    assert nodes[0]["input"] == ["x", "w"]
+    assert nodes[0]["attr"][0]["value"][0]["list"][0]["i"] == [1, 2]
+    assert nodes[1]["attr"][0]["value"][0]["f"] == [pytest.approx(0.001)]
+    assert nodes[1]["attr"][1]["value"][0]["b"] == [False]
