@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID, uuid4
 
+import cv2
 from prometheus_client import CollectorRegistry, ProcessCollector
 
 from mediasift import cursors, telemetry
@@ -258,6 +259,9 @@ class Mediasift:
         callers leave the work to it, and heartbeats with its counts; models idle for
         ``model_idle_unload_s`` are unloaded; the events relay runs beside it (:meth:`relay`); at the
         end the worker is marked stopped."""
+        # OpenCV's own thread pool (the resizes and colour conversions beside the models) is sized
+        # like a model's, so concurrent jobs do not oversubscribe the cores with it either.
+        cv2.setNumThreads(self.settings.model_threads)
         if on_model_problem is not None:
             for model_id, problem in self.model_problems().items():
                 on_model_problem(model_id, problem)
