@@ -4,13 +4,15 @@ other callers see them), and what ``reprocess`` says when a worker with other se
 from __future__ import annotations
 
 import threading
+import time
 from contextlib import closing
 from pathlib import Path
 
 import pytest
 
 from mediasift.config import Settings
-from mediasift.service import Mediasift
+from mediasift.ingest.service import Accepted, Refused
+from mediasift.service import IngestReport, Mediasift
 
 from support import mediagen
 
@@ -35,6 +37,48 @@ def test_ingest_waits_with_progress_and_its_inline_worker_is_seen(settings: Sett
         assert [done for done, _ in progress] == sorted(done for done, _ in progress)
         assert workers and all(w.startswith("inline-") for w in workers), "status showed the worker doing it"
         assert system.workers_alive() == [], "and it was marked stopped"
+
+
+def test_an_ingest_that_waits_analyses_the_first_files_while_it_registers_the_rest(
+    settings: Settings, media_dir: Path
+) -> None:
+    """With no worker running, the first note is analysed before the second is registered: the
+    registration of the second waits (on_file) until the first is done, which only a worker running
+    meanwhile can make happen."""
+    for index, text in enumerate(NOTES):
+        mediagen.make_text_file(media_dir / f"note{index}.txt", text)
+    with closing(Mediasift(settings)) as system:
+        done_before_next: list[bool] = []
+        messages: list[str] = []
+
+        def on_file(path: Path, outcome: Accepted | Refused) -> None:
+            if not done_before_next and isinstance(outcome, Accepted):
+                first = IngestReport(accepted=[outcome])
+                deadline = time.monotonic() + 60
+                while time.monotonic() < deadline and not system.analysed(first):
+                    time.sleep(0.1)
+                done_before_next.append(first.status.get(outcome.asset_id) is not None
+                                        and first.status[outcome.asset_id].status == "done")  # fmt: skip
+
+        report = system.ingest([media_dir], wait=True, on_file=on_file, on_wait=messages.append)
+        assert done_before_next == [True], "the first note was analysed while the second waited to be registered"
+        assert {s.status for s in report.status.values()} == {"done"} and len(report.accepted) == 2
+        assert messages == ["no worker is running: analysing here"]
+        assert system.workers_alive() == [], "the worker that ran meanwhile was marked stopped"
+
+
+def test_a_registration_that_fails_stops_the_worker_running_meanwhile(settings: Settings, media_dir: Path) -> None:
+    for index, text in enumerate(NOTES):
+        mediagen.make_text_file(media_dir / f"note{index}.txt", text)
+
+    def on_file(path: Path, outcome: Accepted | Refused) -> None:
+        raise KeyboardInterrupt
+
+    with closing(Mediasift(settings)) as system:
+        started = time.monotonic()
+        with pytest.raises(KeyboardInterrupt):
+            system.ingest([media_dir], wait=True, on_file=on_file)
+        assert system.workers_alive() == [] and time.monotonic() - started < 30
 
 
 @pytest.mark.slow

@@ -384,14 +384,16 @@ class Mediasift:
         lane = lane or (Lane.INTERACTIVE if len(files) <= self.settings.interactive_max_files else Lane.BATCH)
         ingestor = Ingestor(self.db, self.settings, self.blobs, self.inference.language, tenant=tenant)
         report = IngestReport()
-        for index, path in enumerate(files):
-            if index % BACKPRESSURE_CHECK_EVERY == 0:
-                self._hold_back(on_wait)
-            outcome = self._register(ingestor, path, None, lane, report)
-            if on_file:
-                on_file(path, outcome)
-        if wait:
-            self._wait_into(report, on_wait, on_progress)
+        working = wait and len(files) > 1 and not self.workers_alive()
+        with self._working_meanwhile(on_wait) if working else nullcontext():
+            for index, path in enumerate(files):
+                if index % BACKPRESSURE_CHECK_EVERY == 0:
+                    self._hold_back(on_wait)
+                outcome = self._register(ingestor, path, None, lane, report)
+                if on_file:
+                    on_file(path, outcome)
+            if wait:
+                self._wait_into(report, on_wait, on_progress)
         return report
 
     def check_queue_room(self) -> None:
@@ -494,8 +496,32 @@ class Mediasift:
     def run_inline(self, until: Callable[[], bool]) -> None:
         """Work through the queue in this process until ``until()`` holds (checked when idle), as a
         registered worker: other processes see it and leave the work to it."""
-        worker_id = f"inline-{os.uname().nodename}-{os.getpid()}-{os.urandom(2).hex()}"
-        self.run_worker(self.worker(worker_id=worker_id), until=until)
+        self.run_worker(self._inline_worker(), until=until)
+
+    def _inline_worker(self) -> Worker:
+        return self.worker(worker_id=f"inline-{os.uname().nodename}-{os.getpid()}-{os.urandom(2).hex()}")
+
+    @contextmanager
+    def _working_meanwhile(self, on_wait: OnWait | None) -> Iterator[None]:
+        """Work through the queue in a thread of this process while the body runs (an ingest that
+        registers its files and waits for them, with no worker running): the first files are
+        analysed while the rest are still hashed and probed, rather than after, and the waiting sees
+        this worker at work. It stops when the body ends: what it runs then finishes (or, past the
+        grace period, is released)."""
+        if on_wait:
+            on_wait("no worker is running: analysing here")
+        worker = self._inline_worker()
+        thread = threading.Thread(target=self.run_worker, args=(worker,), name="ingest-worker")
+        thread.start()
+        try:
+            # Seen before the body goes on: the waiting, and the holding back at the high-water mark,
+            # leave the work to a worker they see.
+            while thread.is_alive() and worker.id not in {w.id for w in self.workers_alive()}:
+                time.sleep(0.01)
+            yield
+        finally:
+            worker.stop()
+            thread.join()
 
     def process_pending(self) -> list[UUID]:
         """Queue assets that were registered but never queued, and work until nothing is left."""
