@@ -26,27 +26,13 @@ import numpy as np
 import numpy.typing as npt
 from skimage import data
 
-from mediasift.models.object_detector import COCO_LABELS, INPUT_SIZE, Detection, ObjectDetector, weight_files
+from mediasift.models.object_detector import Detection, ObjectDetector
 
 from support import benchmedia
+from support.opencv_ssd import opencv_detect, opencv_net
 
 Rgb = npt.NDArray[np.uint8]
 SKIMAGE = ("astronaut", "coffee", "chelsea", "camera", "clock", "horse", "rocket", "coins")
-
-
-def opencv_detect(net: cv2.dnn.Net, image: Rgb, floor: float) -> list[Detection]:
-    """What the detector did before: OpenCV DNN runs the whole graph, DetectionOutput included."""
-    height, width = image.shape[:2]
-    net.setInput(cv2.dnn.blobFromImage(image, 1.0, (INPUT_SIZE, INPUT_SIZE), (0, 0, 0), swapRB=False, crop=False))
-    found = []
-    for _, class_id, confidence, x0, y0, x1, y1 in np.asarray(net.forward()).reshape(-1, 7).tolist():
-        if int(class_id) not in COCO_LABELS or confidence < floor:
-            continue
-        left, top = max(math.floor(x0 * width), 0), max(math.floor(y0 * height), 0)
-        right, bottom = min(math.ceil(x1 * width), width), min(math.ceil(y1 * height), height)
-        if right > left and bottom > top:
-            found.append(Detection(COCO_LABELS[int(class_id)], confidence, (left, top, right - left, bottom - top)))
-    return sorted(found, key=lambda d: -d.confidence)
 
 
 def rgb(image: npt.NDArray[np.generic]) -> Rgb:
@@ -96,11 +82,9 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
     images = pictures(args.count)
-    graph, config = weight_files()
-
     start = time.process_time()
     cv2.setNumThreads(args.threads)
-    net = cv2.dnn.readNetFromTensorflow(str(graph), str(config))
+    net = opencv_net()
     opencv_detect(net, images[0], 0.5)  # OpenCV sets its layers up on the first forward
     opencv_load = time.process_time() - start
     start = time.process_time()

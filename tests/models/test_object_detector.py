@@ -3,51 +3,29 @@ TensorFlow graph itself, which is what the detector was before: same network out
 
 from __future__ import annotations
 
-import math
-
 import cv2
 import numpy as np
 import numpy.typing as npt
 import pytest
 
-from mediasift.models.object_detector import COCO_LABELS, INPUT_SIZE, ObjectDetector, suppress, weight_files
+from mediasift.models.object_detector import ObjectDetector, suppress
 from mediasift.models.ssd_graph import PIXEL_SCALE, PIXEL_SHIFT, parse_text_graph
+
+from support.opencv_ssd import blob, opencv_detect, opencv_net
 
 skimage_data = pytest.importorskip("skimage.data")
 
 Rgb = npt.NDArray[np.uint8]
-Found = list[tuple[str, float, tuple[int, int, int, int]]]
 
 
 @pytest.fixture(scope="module")
 def opencv() -> cv2.dnn.Net:
-    graph, config = weight_files()
-    return cv2.dnn.readNetFromTensorflow(str(graph), str(config))
+    return opencv_net()
 
 
 @pytest.fixture(scope="module")
 def detector() -> ObjectDetector:
     return ObjectDetector(threads=1).load()
-
-
-def _blob(image: Rgb) -> npt.NDArray[np.float32]:
-    size = (INPUT_SIZE, INPUT_SIZE)
-    return np.asarray(cv2.dnn.blobFromImage(image, 1.0, size, (0, 0, 0), swapRB=False, crop=False))
-
-
-def _opencv_detections(net: cv2.dnn.Net, image: Rgb, floor: float) -> Found:
-    """What the detector returned when OpenCV DNN ran the graph, DetectionOutput included."""
-    height, width = image.shape[:2]
-    net.setInput(_blob(image))
-    found: Found = []
-    for _, class_id, confidence, x0, y0, x1, y1 in np.asarray(net.forward()).reshape(-1, 7).tolist():
-        if int(class_id) not in COCO_LABELS or confidence < floor:
-            continue
-        left, top = max(math.floor(x0 * width), 0), max(math.floor(y0 * height), 0)
-        right, bottom = min(math.ceil(x1 * width), width), min(math.ceil(y1 * height), height)
-        if right > left and bottom > top:
-            found.append((COCO_LABELS[int(class_id)], confidence, (left, top, right - left, bottom - top)))
-    return sorted(found, key=lambda f: -f[1])
 
 
 def _photos() -> dict[str, Rgb]:
@@ -62,10 +40,10 @@ def _photos() -> dict[str, Rgb]:
 @pytest.mark.slow
 def test_the_graph_scales_pixels_as_the_constants_say(opencv: cv2.dnn.Net) -> None:
     """PIXEL_SCALE and PIXEL_SHIFT are the graph's own Preprocessor/mul and /sub (held in the .pb)."""
-    blob = _blob(skimage_data.coffee())
-    opencv.setInput(blob)
+    picture = blob(skimage_data.coffee())
+    opencv.setInput(picture)
     scaled = np.asarray(opencv.forward("Preprocessor/sub"))
-    np.testing.assert_allclose(scaled, blob * PIXEL_SCALE + PIXEL_SHIFT, atol=1e-6)
+    np.testing.assert_allclose(scaled, picture * PIXEL_SCALE + PIXEL_SHIFT, atol=1e-6)
 
 
 @pytest.mark.slow
@@ -75,10 +53,10 @@ def test_detections_match_opencv_running_the_tensorflow_graph(
 ) -> None:
     total = 0
     for name, image in _photos().items():
-        expected = _opencv_detections(opencv, image, floor)
+        expected = opencv_detect(opencv, image, floor)
         found = detector.detect(image, min_confidence=floor)
-        assert [(d.label, d.box) for d in found] == [(label, box) for label, _, box in expected], name
-        assert [d.confidence for d in found] == pytest.approx([c for _, c, _ in expected], abs=1e-4), name
+        assert [(d.label, d.box) for d in found] == [(d.label, d.box) for d in expected], name
+        assert [d.confidence for d in found] == pytest.approx([d.confidence for d in expected], abs=1e-4), name
         total += len(found)
     assert total == {0.5: 7, 0.1: 20}[floor]  # the comparison is not vacuous
 
