@@ -116,6 +116,7 @@ from mediasift.service_people import People
 
 BACKPRESSURE_CHECK_EVERY = 25
 PROGRESS_EVERY_S = 0.5
+WAIT_POLL_S = 0.2  # how often a wait looks whether a worker finished its assets (two small queries)
 
 # Reports as the work goes: a message (ingest holds back, no worker runs) and progress (assets
 # finished, of how many).
@@ -487,7 +488,7 @@ class Mediasift:
         with reporting:
             while not finished():
                 if self.workers_alive():
-                    time.sleep(0.5)
+                    time.sleep(WAIT_POLL_S)
                 else:
                     if on_wait:
                         on_wait("no worker is running: analysing here")
