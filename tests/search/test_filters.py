@@ -142,6 +142,11 @@ def test_keyword_search_and_the_index_walk_keep_to_the_filters(
     assert found(library, keyword, "storm") == {"en", "speech"}
     assert found(library, keyword, "storm", source_prefix=str(library.folder / "a" / "en")) == {"en"}
     assert found(library, keyword, "storm", language="de") == set()
+    assert found(library, keyword, "storm or harbour", source_prefix=str(library.folder / "a")) == {"en", "speech"}
+    monkeypatch.setattr(search_repo, "MANY_MATCHES", 0)  # every filtered scan reads the assets' segments in order
+    assert found(library, keyword, "storm", source_prefix=str(library.folder / "a" / "en")) == {"en"}
+    assert found(library, keyword, "storm or harbour", source_prefix=str(library.folder / "a")) == {"en", "speech"}
+    assert found(library, keyword, "storm", source_prefix=str(library.folder / "b")) == set()
     monkeypatch.setattr(search_repo, "EXACT_BELOW", 0)  # every filter now walks the HNSW index
     assert found(library, language="de") == {"de"} and found(library, label="person") == {"portrait"}
     assert found(library, ingested_before=library.between) == EVERYTHING - {"de"}
