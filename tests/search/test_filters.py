@@ -20,6 +20,7 @@ from PIL import Image
 from mediasift.access import Scope
 from mediasift.api.app import create_app
 from mediasift.config import Settings
+from mediasift.db import keyword_search
 from mediasift.db import search as search_repo
 from mediasift.db.search_filters import AssetFilters
 from mediasift.search.hybrid import SearchMode
@@ -143,7 +144,7 @@ def test_keyword_search_and_the_index_walk_keep_to_the_filters(
     assert found(library, keyword, "storm", source_prefix=str(library.folder / "a" / "en")) == {"en"}
     assert found(library, keyword, "storm", language="de") == set()
     assert found(library, keyword, "storm or harbour", source_prefix=str(library.folder / "a")) == {"en", "speech"}
-    monkeypatch.setattr(search_repo, "MANY_MATCHES", 0)  # every filtered scan reads the assets' segments in order
+    monkeypatch.setattr(keyword_search, "MANY_MATCHES", 0)  # every filtered scan reads the assets' segments in order
     assert found(library, keyword, "storm", source_prefix=str(library.folder / "a" / "en")) == {"en"}
     assert found(library, keyword, "storm or harbour", source_prefix=str(library.folder / "a")) == {"en", "speech"}
     assert found(library, keyword, "storm", source_prefix=str(library.folder / "b")) == set()
