@@ -517,7 +517,7 @@ def keyword_sql_ms(url: str, sentences: list[str]) -> dict[str, float]:
     import psycopg
     from psycopg.rows import dict_row
 
-    from mediasift.db.search import matching_segments
+    from mediasift.db.keyword_search import matching_segments
 
     kinds = {"the": ["the"] * 5, "of the": ["of the"] * 5, "rare word": ["xylophone", "bytecode", "quaternion"],
              "sentences": sentences}  # fmt: skip

@@ -20,6 +20,7 @@ from PIL import Image
 from mediasift.access import Scope
 from mediasift.api.app import create_app
 from mediasift.config import Settings
+from mediasift.db import keyword_search
 from mediasift.db import search as search_repo
 from mediasift.db.search_filters import AssetFilters
 from mediasift.search.hybrid import SearchMode
@@ -142,6 +143,11 @@ def test_keyword_search_and_the_index_walk_keep_to_the_filters(
     assert found(library, keyword, "storm") == {"en", "speech"}
     assert found(library, keyword, "storm", source_prefix=str(library.folder / "a" / "en")) == {"en"}
     assert found(library, keyword, "storm", language="de") == set()
+    assert found(library, keyword, "storm or harbour", source_prefix=str(library.folder / "a")) == {"en", "speech"}
+    monkeypatch.setattr(keyword_search, "MANY_MATCHES", 0)  # every filtered scan reads the assets' segments in order
+    assert found(library, keyword, "storm", source_prefix=str(library.folder / "a" / "en")) == {"en"}
+    assert found(library, keyword, "storm or harbour", source_prefix=str(library.folder / "a")) == {"en", "speech"}
+    assert found(library, keyword, "storm", source_prefix=str(library.folder / "b")) == set()
     monkeypatch.setattr(search_repo, "EXACT_BELOW", 0)  # every filter now walks the HNSW index
     assert found(library, language="de") == {"de"} and found(library, label="person") == {"portrait"}
     assert found(library, ingested_before=library.between) == EVERYTHING - {"de"}

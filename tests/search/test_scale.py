@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from mediasift.config import Settings
-from mediasift.db import search as search_repo
+from mediasift.db import keyword_search
 from mediasift.records import OperatorResult, SegmentOut
 from mediasift.search.hybrid import SearchMode
 from mediasift.service import Mediasift
@@ -111,7 +111,7 @@ def test_a_vector_goes_with_the_last_segment_that_shares_it(settings: Settings) 
 def test_a_common_word_ranks_a_bounded_set_and_the_phrase_typed_is_in_it(settings: Settings) -> None:
     """More segments than the candidate cap hold both words apart ("keeper of the lamp"); the one
     that holds them as typed ("the keeper"), stored last, still comes first."""
-    many = search_repo.KEYWORD_CANDIDATES + 100
+    many = keyword_search.KEYWORD_CANDIDATES + 100
     with closing(Mediasift(settings)) as system:
         with system.db.transaction() as conn:
             asset_id = stored.add_asset(conn, "log.txt", "text")
@@ -127,3 +127,26 @@ def test_a_common_word_ranks_a_bounded_set_and_the_phrase_typed_is_in_it(setting
 def _count(conn: Any, query: str) -> int:
     row = conn.execute(query).fetchone()
     return int(row["n"])
+
+
+def test_a_common_word_is_left_to_the_recheck_and_a_match_still_has_every_word(settings: Settings) -> None:
+    """Given an AND with a word in most segments (by the column's statistics), the text index is
+    given the rarer words alone and the whole query is checked on what it finds: a segment with the
+    rare word but not the common one is no match, and "or" alternatives are each searched."""
+    with closing(Mediasift(settings)) as system:
+        with system.db.transaction() as conn:
+            asset_id = stored.add_asset(conn, "log.txt", "text")
+            texts = [f"the lamp number {i}" for i in range(40)] + ["keeper at sea", "the keeper at last", "a gull"]
+            segments = [SegmentOut(kind="text_chunk", key=f"c{i}", start=float(i), end=float(i + 1), text=text)
+                        for i, text in enumerate(texts)]  # fmt: skip
+            stored.add_run(conn, asset_id, "text_chunks", OperatorResult(segments=segments))
+            conn.execute("ANALYZE segments")
+            common = keyword_search.common_lexemes(conn)
+        found = system.search("the keeper", mode=SearchMode.KEYWORD)
+        either = system.search("the keeper or gull", mode=SearchMode.KEYWORD)
+    assert "'the'" in common and "'keeper'" not in common
+    assert keyword_search.rarer_words("'the' & 'keeper'", common) == "'keeper'"
+    assert keyword_search.rarer_words("'at' <-> 'the' <-> 'keeper'", common) == "'at' & 'keeper'"
+    assert keyword_search.rarer_words("'the'", common) is None, "only common words: the index is given them all"
+    assert [hit.start for hit in found] == [41.0]
+    assert sorted(hit.start for hit in either) == [41.0, 42.0]

@@ -1,5 +1,6 @@
 """Search SQL: nearest segments by cosine distance over one model's embeddings (a text model's: over
-each distinct text's vector, ``search_vectors``), and segments whose text matches a keyword query."""
+each distinct text's vector, ``search_vectors``), and what a result shows. Keyword search:
+:mod:`mediasift.db.keyword_search`."""
 
 from __future__ import annotations
 
@@ -102,9 +103,11 @@ def nearest_segments(
 HNSW_M = 16
 HNSW_EF_CONSTRUCTION = 128
 EF_SEARCH = 400
-# A filter that leaves at most this many vectors is answered by an exact scan of them (a few ms,
-# recall 1); above it, by the index with an iterative scan, which a common filter does not starve.
-EXACT_BELOW = 20_000
+# A filter that leaves at most this many vectors is answered by an exact scan of them (recall 1);
+# above it, by the index with an iterative scan, which a common filter does not starve. At 1M
+# (100 queries, the SQL alone, a loaded machine): 9,020 image vectors 19-20 ms exact, 22-25 ms by
+# the index; a 2% tenant's 18,060 vectors 48-64 ms exact, 12-28 ms by the index at recall@10 0.995.
+EXACT_BELOW = 10_000
 
 
 # A text whose vector is at least this similar to an indexed one of the same model, version, tenant
@@ -224,19 +227,24 @@ def _vector_filters(model: str, media_type: str | None, tenant: str | None, vers
     return sql.SQL(" AND ").join(parts)
 
 
-# How long a count of the rows a tenant or media type leaves is trusted. Every API search names its
-# tenant, and counting a large one's first 20,001 vectors cost a few ms a query at 1M; a stale count
-# only picks the other of two correct plans for a while.
+# How long a count of the rows a filter leaves is trusted. Every API search names its tenant, and
+# counting a large one's first 20,001 vectors cost a few ms a query at 1M (a source prefix's
+# segments: ~10 ms); a stale count only picks the other of two correct plans for a while.
 FEW_ROWS_TTL_S = 60.0
 _few_rows: dict[tuple[str, str], tuple[float, bool]] = {}
 
 
-def leaves_few(conn: Conn, table: str, where: sql.Composable) -> bool:
-    """Whether ``where`` (over ``table`` as ``v``) leaves at most ``EXACT_BELOW`` rows, counted up to
-    one past it, as counted in this process in the last ``FEW_ROWS_TTL_S`` seconds."""
-    query = sql.SQL("SELECT count(*) AS n FROM (SELECT 1 FROM {} v WHERE {} LIMIT {}) c").format(
-        sql.Identifier(table), where, sql.Literal(EXACT_BELOW + 1)
-    )
+def leaves_few(conn: Conn, table: str, where: sql.Composable, below: int | None = None) -> bool:
+    """Whether ``where`` (over ``table`` as ``v``) leaves at most ``below`` (``EXACT_BELOW``) rows
+    (see :func:`few`)."""
+    return few(conn, sql.SQL("SELECT 1 FROM {} v WHERE {}").format(sql.Identifier(table), where), below)
+
+
+def few(conn: Conn, rows: sql.Composable, below: int | None = None) -> bool:
+    """Whether the query ``rows`` gives at most ``below`` (``EXACT_BELOW``) rows, counted up to one
+    past it, as counted in this process in the last ``FEW_ROWS_TTL_S`` seconds."""
+    below = EXACT_BELOW if below is None else below
+    query = sql.SQL("SELECT count(*) AS n FROM ({} LIMIT {}) c").format(rows, sql.Literal(below + 1))
     key = (conn.info.dsn, query.as_string(conn))
     now = time.monotonic()
     known = _few_rows.get(key)
@@ -244,11 +252,11 @@ def leaves_few(conn: Conn, table: str, where: sql.Composable) -> bool:
         return known[1]
     row = conn.execute(query).fetchone()
     assert row is not None
-    few = int(row["n"]) <= EXACT_BELOW
-    if len(_few_rows) > 10_000:  # tenants x media types x models: a bound, not a working size
+    found = int(row["n"]) <= below
+    if len(_few_rows) > 10_000:  # tenants x media types x models x filters: a bound, not a working size
         _few_rows.clear()
-    _few_rows[key] = (now, few)
-    return few
+    _few_rows[key] = (now, found)
+    return found
 
 
 def nearest_text_segments(
@@ -276,7 +284,8 @@ def nearest_text_segments(
     where = _vector_filters(model, media_type, tenant, model_version)
     exact = False
     if filters:
-        exact = filtered_segments(conn, model, filters, media_type, tenant, EXACT_BELOW) <= EXACT_BELOW
+        # the segments of the filter's assets: an upper bound of the distinct vectors an exact scan reads
+        exact = few(conn, _vectors_of_assets(model, filters, media_type, tenant))
     elif media_type is not None or tenant is not None:
         exact = leaves_few(conn, "search_vectors", where)
     if exact:
@@ -359,107 +368,15 @@ def _vectors_of_assets(model: str, filters: AssetFilters, media_type: str | None
     return sql.SQL(
         "SELECT e.search_vector_id FROM embeddings e JOIN assets a ON a.id = e.asset_id "
         "WHERE e.model = {model} AND e.search_vector_id IS NOT NULL AND {filters}"
-    ).format(model=sql.Literal(model), filters=_with_type_and_tenant(filters, media_type, tenant))
+    ).format(model=sql.Literal(model), filters=type_and_tenant_condition(filters, media_type, tenant))
 
 
-def _with_type_and_tenant(filters: AssetFilters, media_type: str | None, tenant: str | None) -> sql.Composable:
+def type_and_tenant_condition(filters: AssetFilters, media_type: str | None, tenant: str | None) -> sql.Composable:
     parts = [asset_condition(filters)]
     for column, value in (("media_type", media_type), ("tenant", tenant)):
         if value is not None:
             parts.append(sql.SQL("a.{} = {}").format(sql.Identifier(column), sql.Literal(value)))
     return sql.SQL(" AND ").join(parts)
-
-
-def filtered_segments(
-    conn: Conn, model: str, filters: AssetFilters, media_type: str | None, tenant: str | None, cap: int
-) -> int:
-    """How many of ``model``'s embedded segments the assets of ``filters`` have, counted up to ``cap`` + 1:
-    an upper bound of the distinct vectors an exact scan would read."""
-    row = conn.execute(
-        sql.SQL("SELECT count(*) AS n FROM ({} LIMIT {}) c").format(
-            _vectors_of_assets(model, filters, media_type, tenant), sql.Literal(cap + 1)
-        )
-    ).fetchone()
-    assert row is not None
-    return int(row["n"])
-
-
-# -- keyword search -----------------------------------------------------------------------------------
-
-# The part of a long segment shown for a keyword match: the best fragment around the matched words.
-HEADLINE_OPTIONS = 'MaxFragments=1, MaxWords=35, MinWords=15, ShortWord=0, StartSel="", StopSel=""'
-# Matches ranked per query at most: ranking reads each candidate's tsvector, so a word in most rows
-# ("the": 740k of 1M) cost 1.2 s when every match was ranked. The phrase's matches are candidates
-# first (the words next to each other, in order: what a person typing them most likely means), then
-# matches of all the words; past the cap, matches are not ranked.
-KEYWORD_CANDIDATES = 2000
-
-
-def matching_segments(
-    conn: Conn,
-    query: str,
-    *,
-    limit: int,
-    media_type: str | None,
-    tenant: str | None,
-    filters: AssetFilters = NO_FILTERS,
-) -> list[dict[str, Any]]:
-    """Segments whose text matches ``query`` in web-search syntax (all the words; "a phrase";
-    ``or``; ``-excluded``), best ``ts_rank_cd`` first, shorter texts first among equals. Words are
-    matched as written, lowercased (the ``simple`` configuration: no stemming, no stop words, any
-    language), through the GIN index on ``segments.tsv``. ``text`` is the fragment that matched.
-    At most :data:`KEYWORD_CANDIDATES` matches of the phrase and as many of all the words are ranked,
-    of the assets ``filters`` leave."""
-
-    def type_and_tenant(alias: str) -> list[sql.Composable]:
-        return [
-            sql.SQL("{}.{} = {}").format(sql.Identifier(alias), sql.Identifier(column), sql.Literal(value))
-            for column, value in (("media_type", media_type), ("tenant", tenant))
-            if value is not None
-        ]
-
-    conditions = type_and_tenant("s")
-    if filters:
-        of_assets = sql.SQL("EXISTS (SELECT 1 FROM assets a WHERE a.id = s.asset_id AND {})")
-        conditions.append(of_assets.format(asset_condition(filters)))
-    elif conditions and leaves_few(conn, "segments", sql.SQL(" AND ").join(type_and_tenant("v"))):
-        # The type's or tenant's few rows are read and matched: the planner would AND the filter's
-        # index with the text index's bitmap of every match ("of the" at 1M: 198k rows, 80 ms per
-        # candidate set), where the filter left 10-20k rows (images, a 2% tenant: 142 -> 27 ms).
-        conn.execute("SET LOCAL enable_bitmapscan = off")
-
-    # the tsquery written out, not read from q: planned with its real selectivity, a word in most
-    # rows is read by a scan that stops at the cap, not a bitmap of every match (50 ms for "the")
-    def candidates(tsquery: str) -> sql.Composed:
-        where = sql.SQL(" AND ").join([sql.SQL("s.tsv @@ " + tsquery), *conditions])
-        return sql.SQL("(SELECT s.id, s.tsv, length(s.text) AS chars FROM segments s WHERE {} LIMIT {})").format(
-            where, sql.Literal(KEYWORD_CANDIDATES)
-        )
-
-    words = candidates("websearch_to_tsquery('simple', %(query)s)")
-    # One word is its own phrase: the same candidates twice would be ranked twice ("the": 4,000 rows)
-    phrase = None if len(query.split()) == 1 else candidates("phraseto_tsquery('simple', %(query)s)")
-    query_sql = sql.SQL(
-        """
-        WITH q AS (SELECT websearch_to_tsquery('simple', %(query)s) AS q),
-        candidates AS ({candidates}),
-        matched AS (  -- ranked from the candidates' own columns: a join back to segments on the
-                      -- tsquery was planned as a scan of every match ("the": 590k rows, 450 ms)
-            SELECT DISTINCT ON (score, c.chars, c.id) c.id, ts_rank_cd(c.tsv, q.q) AS score, c.chars
-            FROM candidates c, q
-            WHERE c.tsv @@ q.q
-            ORDER BY score DESC, c.chars, c.id
-            LIMIT %(limit)s
-        )
-        SELECT s.id AS segment_id, s.asset_id, s.media_type, s.kind, s.operator, s.start_s, s.end_s,
-               ts_headline('simple', s.text, q.q, %(headline)s) AS text, m.score,
-               (SELECT src.source FROM asset_sources src WHERE src.asset_id = s.asset_id
-                ORDER BY src.last_seen DESC LIMIT 1) AS source_path
-        FROM matched m JOIN segments s ON s.id = m.id, q
-        ORDER BY m.score DESC, m.chars, s.id
-        """
-    ).format(candidates=words if phrase is None else sql.SQL("{} UNION ALL {}").format(phrase, words))
-    return conn.execute(query_sql, {"query": query, "limit": limit, "headline": HEADLINE_OPTIONS}).fetchall()
 
 
 # -- what a result shows ------------------------------------------------------------------------------

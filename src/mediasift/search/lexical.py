@@ -3,7 +3,7 @@ word the embedding model never learned, a quoted phrase)."""
 
 from __future__ import annotations
 
-from mediasift.db import search as search_repo
+from mediasift.db import keyword_search
 from mediasift.db.connection import Database
 from mediasift.db.search_filters import AssetFilters
 from mediasift.search.hits import Hit, moments
@@ -15,7 +15,7 @@ def rank(
     """Up to ``depth`` moments of ``tenant``'s assets (every tenant's when None) that ``filters``
     leave, whose text has every word of ``query`` (web-search syntax), best first."""
     with db.transaction() as conn:
-        rows = search_repo.matching_segments(
+        rows = keyword_search.matching_segments(
             conn, query, limit=depth, media_type=media_type, tenant=tenant, filters=filters
         )
     return moments(rows, "keyword")

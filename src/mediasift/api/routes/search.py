@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import datetime
 from typing import Annotated
 
@@ -9,6 +10,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
+from mediasift.api.admission import FifoAdmission
 from mediasift.api.deps import ReadTenant, public_results, public_source
 from mediasift.api.problems import documented
 from mediasift.api.routes.assets import MULTIPART_FIELDS
@@ -77,6 +79,7 @@ def search_filters(
 
 def router(system: Mediasift) -> APIRouter:
     api = APIRouter(prefix="/v1", tags=["search"])
+    searches = FifoAdmission(system.settings.api_search_concurrency or os.cpu_count() or 1)
 
     @api.get("/search", responses=documented(422))
     def search(
@@ -89,10 +92,11 @@ def router(system: Mediasift) -> APIRouter:
         limit: Annotated[int, Query(ge=1, le=1000, description="Results (assets or moments) at most.")] = 10,
     ) -> SearchResults:
         """The tenant's assets (or moments) best first, with the fields of ``search --json``."""
-        found = system.answers(
-            q, group=group, limit=limit, media_type=media_type.value if media_type else None, mode=mode,
-            tenant=tenant, filters=filters,
-        )  # fmt: skip
+        with searches.admitted():
+            found = system.answers(
+                q, group=group, limit=limit, media_type=media_type.value if media_type else None, mode=mode,
+                tenant=tenant, filters=filters,
+            )  # fmt: skip
         return public_results(found)
 
     @api.post("/search/by-image", responses=documented(413, 422), openapi_extra=_PICTURE_BODY)
