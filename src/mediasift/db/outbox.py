@@ -188,6 +188,12 @@ def redact_events(conn: Conn, asset_id: UUID) -> int:
     return len(rows)
 
 
+def wake(conn: Conn) -> None:
+    """Ring the relays' channel with no event: a relay told to stop hears it and ends at once,
+    rather than after its wait."""
+    conn.execute("SELECT pg_notify(%s, '')", (CHANNEL,))
+
+
 class Listener:
     """A connection of its own that hears :func:`add_event`'s ``NOTIFY``: opened on first use and
     again after it is lost."""

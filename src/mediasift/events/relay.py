@@ -107,6 +107,11 @@ class Relay:
         """Stop after the pass in progress, then make one last pass (what the worker's last jobs wrote)."""
         self._stop.set()
         if self._thread is not None:
+            try:
+                with self.db.transaction() as conn:
+                    outbox.wake(conn)
+            except Exception:  # the database is away: the relay's wait ends on its own
+                log.warning("events: could not wake the relay to stop it", exc_info=True)
             self._thread.join()
             self._thread = None
             try:

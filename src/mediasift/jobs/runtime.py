@@ -178,6 +178,10 @@ class Worker:
             while not self._stop.is_set():
                 self._settle_finished(block=False)
                 self._enforce_timeouts()
+                # Idle: asked before the broker is waited on, so a worker whose work is done ends at
+                # once rather than after a fetch's wait.
+                if until is not None and not self._running and until():
+                    break
                 free = self.concurrency - len(self._running)
                 # Refill in batches (a quarter of the slots at least) rather than one slot at a time:
                 # fewer, fuller round trips to the broker.
@@ -190,8 +194,6 @@ class Worker:
                         self._settle_finished(block=True)  # nothing queued: wait on what runs, not the broker
                 else:
                     self._settle_finished(block=True)
-                if until is not None and not self._running and until():
-                    break
             self._drain()
         finally:
             self._stop.set()
