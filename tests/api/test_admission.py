@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 
 import pytest
 
@@ -11,47 +12,43 @@ from mediasift.api.admission import FifoAdmission
 
 
 def test_at_most_the_limit_hold_at_once_and_waiters_enter_in_arrival_order() -> None:
+    """Two hold the slots; five queue, each before the next arrives. Freeing one slot at a time lets in
+    exactly the longest waiter each time (freeing two at once would let two in together, whose own
+    order no one could tell)."""
     gate = FifoAdmission(2)
-    held = [threading.Event() for _ in range(2)]
-    done = [threading.Event() for _ in range(2)]
+    leave = [threading.Event() for _ in range(7)]  # 0-1: the first holders, 2-6: the waiters 0-4
     entered: list[int] = []
     lock = threading.Lock()
-    inside = 0
-    most = 0
 
     def hold(i: int) -> None:
         with gate.admitted():
-            held[i].set()
-            done[i].wait(10)
-
-    def wait_turn(i: int) -> None:
-        nonlocal inside, most
-        with gate.admitted():
             with lock:
                 entered.append(i)
-                inside += 1
-                most = max(most, inside)
-            time.sleep(0.01)
-            with lock:
-                inside -= 1
+            leave[i].wait(10)
 
-    holders = [threading.Thread(target=hold, args=(i,)) for i in range(2)]
-    for t in holders:
-        t.start()
-    assert all(h.wait(5) for h in held)
-    waiters = []
-    for i in range(5):  # each queued before the next arrives
-        waiters.append(threading.Thread(target=wait_turn, args=(i,)))
-        waiters[-1].start()
+    def until(condition: Callable[[], bool]) -> bool:
         deadline = time.monotonic() + 5
-        while len(gate._waiting) < i + 1 and time.monotonic() < deadline:
+        while not condition() and time.monotonic() < deadline:
             time.sleep(0.001)
-    assert entered == [], "no slot was free"
-    for d in done:
-        d.set()
-    for t in [*holders, *waiters]:
-        t.join(10)
-    assert entered == [0, 1, 2, 3, 4] and most <= 2
+        return condition()
+
+    threads = [threading.Thread(target=hold, args=(i,)) for i in range(7)]
+    for i, thread in enumerate(threads):
+        thread.start()
+        if i < 2:
+            assert until(lambda i=i: len(entered) == i + 1)
+        else:
+            assert until(lambda i=i: len(gate._waiting) == i - 1)
+    assert entered == [0, 1], "the two slots are taken; the waiters wait"
+    for i in range(5):
+        leave[i].set()  # one slot freed: the longest waiter, and only it, comes in
+        assert until(lambda i=i: len(entered) == 3 + i), entered
+        time.sleep(0.01)
+        assert entered == [0, 1, *range(2, 3 + i)], "no second one came in: two hold the slots again"
+    for event in leave:
+        event.set()
+    for thread in threads:
+        thread.join(10)
 
 
 def test_a_limit_below_one_is_refused() -> None:
