@@ -30,6 +30,7 @@ from PIL import Image
 from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, ValidationError, field_validator
 
 from mediasift.models import ModelRef
+from mediasift.models.onnx_options import session_options
 from mediasift.models.weights import ModelWeightsMissing, as_rgb_uint8
 
 REQUIRED_FILES = ("config.json", "image.onnx", "text.onnx", "tokenizer.json")
@@ -118,13 +119,10 @@ def weights_digest(files: Sequence[Path]) -> str:
 def _session(path: Path, threads: int) -> Any:
     import onnxruntime as ort
 
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = threads
-    options.inter_op_num_threads = 1
-    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    options.log_severity_level = 3
     try:
-        return ort.InferenceSession(str(path), sess_options=options, providers=["CPUExecutionProvider"])
+        return ort.InferenceSession(
+            str(path), sess_options=session_options(threads), providers=["CPUExecutionProvider"]
+        )
     except Exception as exc:  # ONNX Runtime raises its own (pybind) exception types
         raise ClipFolderError(f"{path} is not a model ONNX Runtime can load: {exc}") from exc
 

@@ -16,6 +16,7 @@ import numpy.typing as npt
 from mediasift.config import Settings
 from mediasift.models import ModelRef
 from mediasift.models.devices import onnx_providers
+from mediasift.models.onnx_options import session_options
 from mediasift.models.ssd_graph import BOX_DELTAS, INPUT, SCORES, Decoding, build
 from mediasift.models.weights import LazyModel, as_rgb_uint8, package_file, trim_heap
 
@@ -129,12 +130,9 @@ class ObjectDetector(LazyModel[_Runtime]):
 
         graph, config = weight_files()
         model = build(graph, config, INPUT_SIZE, CLASS_IDS)
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = self.threads
-        options.inter_op_num_threads = 1
-        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-        options.log_severity_level = 3
-        session = ort.InferenceSession(model.onnx, sess_options=options, providers=onnx_providers())
+        session = ort.InferenceSession(
+            model.onnx, sess_options=session_options(self.threads), providers=onnx_providers()
+        )
         runtime = _Runtime(session, model.priors, model.variances, model.decoding)
         # Building freed OpenCV's copy of the weights and the ONNX bytes (about 150 MB) to the heap,
         # which glibc would otherwise keep: with it returned, the loaded detector holds less memory

@@ -13,6 +13,7 @@ import numpy.typing as npt
 from mediasift.config import Settings
 from mediasift.models import ModelRef
 from mediasift.models.devices import onnx_providers
+from mediasift.models.onnx_options import session_options
 from mediasift.models.weights import LazyModel, package_file
 
 MAX_TOKENS = 256
@@ -81,17 +82,9 @@ class TextEmbedder(LazyModel[_Runtime]):
 
         model, tokenizer_json = weight_files()
 
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = self.threads
-        options.inter_op_num_threads = 1
-        # Threads that wait for work sleep, not spin: a spinning thread takes the core from whatever
-        # else runs (the search's PostgreSQL backends, another job). On this 2-core machine with
-        # another process busy, 2 threads: a search query 20-25 -> 9.8 ms (p50), 18-22 -> 10.5 ms
-        # of CPU; a batch of 32 texts 630-730 -> 270-280 ms. The vectors are the same.
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-        options.log_severity_level = 3
-        session = ort.InferenceSession(str(model), sess_options=options, providers=onnx_providers())
+        session = ort.InferenceSession(
+            str(model), sess_options=session_options(self.threads), providers=onnx_providers()
+        )
 
         tokenizer = Tokenizer.from_file(str(tokenizer_json))
         tokenizer.no_padding()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from datetime import datetime
 from typing import Annotated
 
@@ -14,6 +13,7 @@ from mediasift.api.admission import FifoAdmission
 from mediasift.api.deps import ReadTenant, public_results, public_source
 from mediasift.api.problems import documented
 from mediasift.api.routes.assets import MULTIPART_FIELDS
+from mediasift.config import available_cores
 from mediasift.media.pictures import Unreadable
 from mediasift.mediatype import MediaType
 from mediasift.service import Mediasift
@@ -79,7 +79,7 @@ def search_filters(
 
 def router(system: Mediasift) -> APIRouter:
     api = APIRouter(prefix="/v1", tags=["search"])
-    searches = FifoAdmission(system.settings.api_search_concurrency or os.cpu_count() or 1)
+    searches = FifoAdmission(system.settings.api_search_concurrency or available_cores())
 
     @api.get("/search", responses=documented(422))
     def search(
