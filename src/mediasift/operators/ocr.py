@@ -172,7 +172,7 @@ class Ocr(ImageOperator):
     broken model files, for one)."""
 
     name = "ocr"
-    version = "10"  # 10: the detector shrinks a picture of tall lines further (models/ocr.py DETECT_LINE_PX)
+    version = "11"  # 11: the gate's detector is PP-OCRv6 tiny (models/ocr.py GATE_MODEL_PARTS)
     produces = frozenset({TEXT})
     role = Role.OCR_CHAIN
 
