@@ -150,3 +150,24 @@ def test_a_common_word_is_left_to_the_recheck_and_a_match_still_has_every_word(s
     assert keyword_search.rarer_words("'the'", common) is None, "only common words: the index is given them all"
     assert [hit.start for hit in found] == [41.0]
     assert sorted(hit.start for hit in either) == [41.0, 42.0]
+
+
+def test_an_or_of_many_alternatives_is_a_bounded_number_of_scans_and_finds_them_all(settings: Settings) -> None:
+    """20 "or" alternatives: the first MAX_ALTERNATIVES - 1 are scans of their own and the rest share
+    one, so the statement holds MAX_ALTERNATIVES scans; a segment matching the first, the eighth or
+    the twentieth alternative (an AND of two words) is found, one matching half an AND is not."""
+    words = [f"word{i}" for i in range(20)]
+    assert keyword_search.split_alternatives(" | ".join(f"'{w}'" for w in words[:8])) == [f"'{w}'" for w in words[:8]]
+    parts = keyword_search.split_alternatives(" | ".join(f"'{w}' & 'x{w}'" for w in words))
+    assert len(parts) == keyword_search.MAX_ALTERNATIVES == 8
+    assert parts[-1] == " | ".join(f"( '{w}' & 'x{w}' )" for w in words[7:])
+    with closing(Mediasift(settings)) as system:
+        with system.db.transaction() as conn:
+            asset_id = stored.add_asset(conn, "notes.txt", "text")
+            texts = ["word0 xword0 first", "word7 xword7 eighth", "word19 xword19 last", "word12 alone"]
+            segments = [SegmentOut(kind="text_chunk", key=f"c{i}", start=float(i), end=float(i + 1), text=text)
+                        for i, text in enumerate(texts)]  # fmt: skip
+            stored.add_run(conn, asset_id, "text_chunks", OperatorResult(segments=segments))
+        query = " or ".join(f"{w} x{w}" for w in words)
+        hits = system.search(query, mode=SearchMode.KEYWORD)
+    assert sorted(hit.start for hit in hits) == [0.0, 1.0, 2.0]

@@ -194,9 +194,11 @@ class PipelineJobs:
                     conn, asset_id, [op.name], "running", lane=lane, attempts=ctx.delivery.attempt, worker=ctx.worker_id
                 )
                 asset_repo.set_status(conn, asset_id, "processing")
-        for _ in range(MAX_INPUT_CHANGES):
-            with self.db.transaction() as conn:
-                runs = result_repo.read_runs(conn, asset_id)
+            runs = result_repo.read_runs(conn, asset_id)
+        for attempt in range(MAX_INPUT_CHANGES):
+            if attempt:  # an input was re-made while the operator ran: what it reads now
+                with self.db.transaction() as conn:
+                    runs = result_repo.read_runs(conn, asset_id)
             execution = None
             if not is_fresh(op, op.params(self.settings), runs, deps):
                 execution = self.executor.execute(asset, op, interactive=job.lane is Lane.INTERACTIVE, stored=stored)
