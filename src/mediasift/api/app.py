@@ -24,6 +24,7 @@ from starlette.staticfiles import StaticFiles
 
 from mediasift.access import DEFAULT_TENANT, Principal, Scope
 from mediasift.api import problems
+from mediasift.api.admission import FifoAdmission
 from mediasift.api.gate import BodyTooLarge, Gate, GateRules
 from mediasift.api.latency import RequestTimer, request_histogram
 from mediasift.api.problems import ProblemResponse, problem
@@ -36,7 +37,7 @@ from mediasift.api.ui.headers import SecurityHeaders
 from mediasift.api.ui.render import STATIC
 from mediasift.api.ui.session import Sessions, load_secret
 from mediasift.api.ui.site import router as ui_router
-from mediasift.config import Settings, load_settings
+from mediasift.config import Settings, available_cores, load_settings
 from mediasift.cursors import BadCursor
 from mediasift.net.errors import FetchBusy
 from mediasift.net.pool import FetchPool
@@ -80,12 +81,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     problems.install(app)
     _install_errors(app)
     app.include_router(assets.router(system, fetches))
-    for routes in (exports, search, blobs, jobs, admin, webhooks, people):
+    # Every search (the API's by text, by picture, similar and duplicates; the web UI's) takes a turn here.
+    app.state.searches = searches = FifoAdmission(s.api_search_concurrency or available_cores())
+    app.include_router(search.router(system, searches))
+    for routes in (exports, blobs, jobs, admin, webhooks, people):
         app.include_router(routes.router(system))
     app.include_router(system_routes.router(system, registry))
     failures = RequestLimiter(REFUSED_KEYS_PER_MINUTE, REFUSED_KEYS_BURST)
     sessions = Sessions(load_secret(s.ui_secret, s.home), system.keys.session_principal, s.ui_session_hours * 3600)
-    app.include_router(ui_router(system, fetches, registry, sessions, failures))
+    app.include_router(ui_router(system, fetches, registry, sessions, failures, searches))
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     # Middleware runs outermost last-added: trusted hosts, CORS, the request's id and span, timing, the UI's

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
@@ -13,7 +14,6 @@ from mediasift.api.admission import FifoAdmission
 from mediasift.api.deps import ReadTenant, public_results, public_source
 from mediasift.api.problems import documented
 from mediasift.api.routes.assets import MULTIPART_FIELDS
-from mediasift.config import available_cores
 from mediasift.media.pictures import Unreadable
 from mediasift.mediatype import MediaType
 from mediasift.service import Mediasift
@@ -40,6 +40,8 @@ _PICTURE_BODY = {
         },
     }
 }
+
+T = TypeVar("T")
 
 
 def search_filters(
@@ -77,9 +79,13 @@ def search_filters(
         raise HTTPException(422, str(exc)) from None
 
 
-def router(system: Mediasift) -> APIRouter:
+def router(system: Mediasift, searches: FifoAdmission) -> APIRouter:
+    """The search routes; each search waits its turn at ``searches``, which the web UI's share."""
     api = APIRouter(prefix="/v1", tags=["search"])
-    searches = FifoAdmission(system.settings.api_search_concurrency or available_cores())
+
+    def admitted(search: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        with searches.admitted():
+            return search(*args, **kwargs)
 
     @api.get("/search", responses=documented(422))
     def search(
@@ -118,7 +124,7 @@ def router(system: Mediasift) -> APIRouter:
         if not data:
             raise HTTPException(422, 'no picture: send its bytes as the body or in a multipart field named "file"')
         try:
-            found = await run_in_threadpool(system.similar_to_picture, data, limit=limit, tenant=tenant)
+            found = await run_in_threadpool(admitted, system.similar_to_picture, data, limit=limit, tenant=tenant)
         except Unreadable as exc:
             raise HTTPException(422, str(exc)) from None
         return found.model_copy(
@@ -134,7 +140,7 @@ def router(system: Mediasift) -> APIRouter:
     def similar(asset: str, tenant: ReadTenant, limit: Annotated[int, Query(ge=1, le=1000)] = 10) -> SimilarList:
         """The tenant's assets most like this one: near-duplicates first."""
         asset_id = system.resolve(asset, tenant=tenant)
-        found = SimilarList.of(asset_id, system.similar(asset_id, limit=limit, tenant=tenant))
+        found = SimilarList.of(asset_id, admitted(system.similar, asset_id, limit=limit, tenant=tenant))
         return found.model_copy(
             update={
                 "similar": [
@@ -153,7 +159,7 @@ def router(system: Mediasift) -> APIRouter:
         stream in another file), apart from clusters of videos that are copies of one another by the
         sequence of their shots: re-encoded, resized, trimmed, or one inside another. Two videos
         that only share an intro (black, a title card) are not duplicates. Largest clusters first."""
-        found = system.duplicates(limit=limit, tenant=tenant)
+        found = admitted(system.duplicates, limit=limit, tenant=tenant)
 
         def seen(member: DuplicateMember) -> DuplicateMember:
             return member.model_copy(update={"sources": [public_source(source) for source in member.sources]})

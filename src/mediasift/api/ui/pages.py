@@ -9,6 +9,7 @@ from uuid import UUID
 from fastapi import APIRouter, Query, Request
 from starlette.responses import RedirectResponse, Response
 
+from mediasift.api.admission import FifoAdmission
 from mediasift.api.ui import ops, views
 from mediasift.api.ui.render import page, session_of
 from mediasift.db.search_filters import AssetFilters
@@ -46,7 +47,7 @@ def _number(text: str) -> float | None:
     return value if value is not None and value >= 0 and value < 1e9 else None
 
 
-def router(system: Mediasift) -> APIRouter:
+def router(system: Mediasift, searches: FifoAdmission) -> APIRouter:
     ui = APIRouter(include_in_schema=False)
 
     def cards(asset_ids: list[UUID], tenant: str | None) -> dict[UUID, views.AssetCard]:
@@ -106,8 +107,9 @@ def router(system: Mediasift) -> APIRouter:
         except ValueError:  # a range that holds nothing
             return page(request, "search.html", form=form, groups=[], library=[], next_cursor=None, searched=True,
                         who=who)  # fmt: skip
-        found = system.answers(q, group=Group.ASSET, limit=RESULTS, media_type=media_type,
-                               mode=SearchMode(search_mode), tenant=tenant, filters=filters)  # fmt: skip
+        with searches.admitted():
+            found = system.answers(q, group=Group.ASSET, limit=RESULTS, media_type=media_type,
+                                   mode=SearchMode(search_mode), tenant=tenant, filters=filters)  # fmt: skip
         results = [r for r in found.results if isinstance(r, AssetResult)]
         groups = views.result_groups(results, cards([r.asset_id for r in results], tenant), q)
         return page(request, "search.html", form=form, groups=groups, library=[], next_cursor=None, searched=True,
