@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import atexit
+import gc
 import json
 import logging
 import os
@@ -56,6 +58,10 @@ if TYPE_CHECKING:
     from mediasift.service import IngestReport, Mediasift
 
 app = typer.Typer(help="mediasift: ingest, analyse and search video, audio, images and text.", no_args_is_help=True)
+# A command's objects are left to the operating system at exit: the interpreter's last garbage
+# collections would walk all that the models loaded (0.70-0.76 s of an `ingest --wait` on the 2-core
+# machine, 0.18 s frozen).
+atexit.register(gc.freeze)
 assets_app = typer.Typer(help="List, inspect, export and delete assets.", no_args_is_help=True)
 db_app = typer.Typer(help="The database: where it is, and stopping the embedded server.", no_args_is_help=True)
 jobs_app = typer.Typer(help="Jobs: the dead-letter queue, one job, re-driving.", no_args_is_help=True)
