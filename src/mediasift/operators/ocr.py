@@ -172,7 +172,9 @@ class Ocr(ImageOperator):
     broken model files, for one)."""
 
     name = "ocr"
-    version = "11"  # 11: the gate's detector is PP-OCRv6 tiny (models/ocr.py GATE_MODEL_PARTS)
+    # 11: the gate's detector is PP-OCRv6 tiny (models/ocr.py GATE_MODEL_PARTS); lines are timed on
+    # frames decoded without deblocking
+    version = "11"
     produces = frozenset({TEXT})
     role = Role.OCR_CHAIN
 
