@@ -5,7 +5,6 @@ it is given back."""
 from __future__ import annotations
 
 import io
-import re
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -21,6 +20,7 @@ from mediasift.service import Mediasift
 
 from support import mediagen
 from support.apikeys import bearer, make_keys
+from support.uisession import sign_in
 
 pytestmark = pytest.mark.slow
 
@@ -39,10 +39,7 @@ def test_each_search_door_waits_while_the_gate_is_full(settings: Settings, tmp_p
                            wait=True, tenant="alpha")  # fmt: skip
     system.close()
     with TestClient(create_app(settings), follow_redirects=False) as client:
-        form = client.get("/signin")
-        token = re.search(r'name="csrf" value="([^"]+)"', form.text)
-        assert token
-        client.post("/signin", data={"key": keys.read, "csrf": token.group(1)})
+        sign_in(client, keys.read)
         api = {"headers": bearer(keys.read)}
         asset = report.accepted[0].asset_id
         doors: dict[str, Callable[[], httpx.Response]] = {

@@ -16,6 +16,7 @@ from mediasift.service import Mediasift
 
 from support import mediagen
 from support.apikeys import make_keys
+from support.uisession import sign_in
 
 pytestmark = pytest.mark.slow
 
@@ -37,10 +38,7 @@ def test_filters_narrow_the_moments_found_to_assets_that_match(settings: Setting
     system.ingest(files, wait=True, tenant="alpha")
     system.close()
     with TestClient(create_app(settings), follow_redirects=False) as client:
-        form = client.get("/signin")
-        token = re.search(r'name="csrf" value="([^"]+)"', form.text)
-        assert token
-        client.post("/signin", data={"key": keys.read, "csrf": token.group(1)})
+        sign_in(client, keys.read)
 
         def found(**query: str) -> list[str]:
             answer = client.get("/", params={"q": "pier", **query})
