@@ -123,8 +123,9 @@ class FoundLines:
 
 @dataclass(frozen=True)
 class GateDetector:
-    """The text detector the gate runs: PP-OCRv6 *tiny* (1.8 MB), with rapidocr's pre- and
-    post-processing of its own detector."""
+    """The text detector the gate runs: PP-OCRv6 *tiny* (1.8 MB), its input normalised as its model
+    card says (``GATE_MEAN``, ``GATE_STD``) and its output made boxes by rapidocr's DB post-processing
+    with the card's thresholds (``GATE_POSTPROCESS``)."""
 
     network: Callable[[npt.NDArray[np.float32]], npt.NDArray[np.float32]]  # prepared picture -> text probabilities
     postprocess: Any  # rapidocr's DBPostProcess
@@ -216,7 +217,7 @@ class TextReader(LazyModel[Any]):
 
     def detect(self, image: npt.NDArray[np.uint8]) -> FoundLines:
         """The text lines of an RGB uint8 picture, found and cropped, not yet read; nothing when the
-        picture is larger than ``gate_above`` and :meth:`may_hold_text` says no."""
+        picture is larger than ``gate_above`` and :meth:`text_region` finds no line."""
         from rapidocr.main import RapidOCRError
 
         engine = self.engine
@@ -241,9 +242,9 @@ class TextReader(LazyModel[Any]):
         return FoundLines(original, detected, crops, op_record, width, height, line_images)
 
     def text_region(self, rgb: npt.NDArray[np.uint8]) -> tuple[Box, float] | None:
-        """Where the RGB picture may hold text: the detector on the picture shrunk to ``GATE_SIDE``
-        (longest side; a tenth of the full-size detection's cost on a 1600-pixel photo; the copy the
-        faces detector shrinks it to as well, :func:`~mediasift.models.pictures.shrunk`) finds regions
+        """Where the RGB picture may hold text: the gate's detector (:class:`GateDetector`) on the
+        picture shrunk to ``GATE_SIDE`` (longest side; the copy the faces detector shrinks it to as
+        well, :func:`~mediasift.models.pictures.shrunk`) finds regions
         of a line's shape (:func:`line_shaped`); their hull, widened (``REGION_MARGIN``), and the
         height of the shortest of them, in the picture's pixels. None where it finds none."""
         from rapidocr.ch_ppocr_det.utils import DetPreProcess
