@@ -232,24 +232,31 @@ def test_an_interactive_flood_does_not_starve_the_batch_lane(broker: Broker) -> 
     assert interactive >= batch, f"interactive had {interactive} of the first {upto} slots, batch {batch}"
 
 
-def test_work_in_flight_never_exceeds_the_concurrency(broker: Broker) -> None:
-    running = 0
-    peak = 0
+def test_a_worker_holds_twice_its_concurrency_and_computes_its_concurrency(broker: Broker) -> None:
+    held = computing = 0
+    peaks = {"held": 0, "computing": 0}
     lock = threading.Lock()
 
     def busy(j: Job, ctx: JobContext) -> None:
-        nonlocal running, peak
+        nonlocal held, computing
         with lock:
-            running += 1
-            peak = max(peak, running)
-        time.sleep(0.02)
+            held += 1
+            peaks["held"] = max(peaks["held"], held)
+        time.sleep(0.01)  # the job's own database work, before it computes
+        with ctx.computing():
+            with lock:
+                computing += 1
+                peaks["computing"] = max(peaks["computing"], computing)
+            time.sleep(0.02)
+            with lock:
+                computing -= 1
         with lock:
-            running -= 1
+            held -= 1
 
     broker.publish([job(i) for i in range(60)])
     worker = Worker(broker, {"k": busy}, worker_id="w", classify=classify, concurrency=3)
     run_until(worker, drained(broker))
-    assert peak == 3
+    assert peaks == {"held": 6, "computing": 3}
 
 
 def _spawn_worker(broker: Broker, database_url: str, records: Path) -> subprocess.Popen[str]:

@@ -13,7 +13,7 @@ totals since the counters began:
 
 Audio and video also get a cost per minute of media: the operators' measured run time, priced at the
 configured price of a CPU-hour (``compute_usd_per_hour``), over the minutes of the assets analysed. A
-job's run time is the CPU time it holds: a worker's jobs run one per core share
+job's run time is the CPU time it holds: a worker's jobs compute one per core share
 (``model_threads`` x ``worker_concurrency`` = the cores), so its seconds are core-seconds. The model
 calls' cost (``usd``) counts only the time inside the models; this counts decoding, shot detection
 and the rest as well.

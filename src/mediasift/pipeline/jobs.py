@@ -201,7 +201,10 @@ class PipelineJobs:
                     runs = result_repo.read_runs(conn, asset_id)
             execution = None
             if not is_fresh(op, op.params(self.settings), runs, deps):
-                execution = self.executor.execute(asset, op, interactive=job.lane is Lane.INTERACTIVE, stored=stored)
+                with ctx.computing():
+                    execution = self.executor.execute(
+                        asset, op, interactive=job.lane is Lane.INTERACTIVE, stored=stored
+                    )
             basis = execution.run.started_at if execution else runs[op.name]["started_at"]
             if ctx.cancelled.is_set():
                 return
