@@ -3,11 +3,14 @@ TensorFlow graph itself, which is what the detector was before: same network out
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import cv2
 import numpy as np
 import numpy.typing as npt
 import pytest
 
+from mediasift.models import object_detector
 from mediasift.models.object_detector import ObjectDetector, suppress
 from mediasift.models.ssd_graph import PIXEL_SCALE, PIXEL_SHIFT, parse_text_graph
 
@@ -93,3 +96,46 @@ def test_text_graph_parser_reads_nested_messages_and_repeated_fields() -> None:
     assert nodes[0]["attr"][0]["value"][0]["list"][0]["i"] == [1, 2]
     assert nodes[1]["attr"][0]["value"][0]["f"] == [pytest.approx(0.001)]
     assert nodes[1]["attr"][1]["value"][0]["b"] == [False]
+
+
+def _detections(detector: ObjectDetector) -> list[list[tuple[str, tuple[int, int, int, int], float]]]:
+    return [[(d.label, d.box, d.confidence) for d in detector.detect(image, 0.3)] for image in _photos().values()]
+
+
+@pytest.mark.slow
+def test_the_built_detector_is_cached_and_read_back_the_same(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    built = ObjectDetector(threads=1).load()
+    entries = list((tmp_path / "mediasift" / "built").iterdir())
+    assert [entry.name[:4] for entry in entries] == ["ssd-"]
+    expected = _detections(built)
+    assert sum(map(len, expected)) >= 5  # the comparison is not vacuous
+
+    def no_build(*args: object) -> None:
+        raise AssertionError("built again although the cache holds it")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(object_detector, "build", no_build)
+        cached = ObjectDetector(threads=1).load()
+    assert _detections(cached) == expected
+
+
+@pytest.mark.slow
+def test_a_damaged_cache_entry_is_built_again_and_replaced(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    ObjectDetector(threads=1).load()
+    (entry,) = (tmp_path / "mediasift" / "built").iterdir()
+    whole = (entry / "model.onnx").stat().st_size
+    (entry / "model.onnx").write_bytes((entry / "model.onnx").read_bytes()[: whole // 2])
+    detector = ObjectDetector(threads=1).load()
+    assert detector.detect(skimage_data.chelsea(), 0.5)[0].label == "cat"
+    assert (entry / "model.onnx").stat().st_size == whole
+
+
+@pytest.mark.slow
+def test_a_cache_that_cannot_be_written_only_costs_the_build(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("a file where the cache folder would be")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(blocked))
+    detector = ObjectDetector(threads=1).load()
+    assert detector.detect(skimage_data.chelsea(), 0.5)[0].label == "cat"

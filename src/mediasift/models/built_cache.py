@@ -1,0 +1,63 @@
+"""Models mediasift builds from the files an installed package ships (the object detector's ONNX graph,
+rebuilt from a TensorFlow graph), kept on disk so that a new process reads them instead of building
+them again.
+
+They live in the user's cache (``$XDG_CACHE_HOME/mediasift/built``, else ``~/.cache/mediasift/built``),
+not in a data directory: they depend only on the package files and the code that built them, so every
+data directory and process of the user shares them. An entry is named by a digest of what it was built
+from (the source files' paths, sizes and modification times, and a version the builder gives), written
+to a temporary folder and renamed into place, so a reader sees a whole entry or none. Nothing here is
+trusted beyond its bytes: a caller that cannot use an entry builds the model again and replaces it.
+A cache that cannot be written (a read-only home) only costs the build.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+
+def cache_root() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "mediasift" / "built"
+
+
+def entry_name(kind: str, version: str, sources: Sequence[Path]) -> str:
+    """The entry of ``kind`` built by ``version`` of its builder from ``sources``."""
+    digest = hashlib.sha256(f"{kind}\0{version}".encode())
+    for source in sources:
+        stat = source.stat()
+        digest.update(f"\0{source.resolve()}\0{stat.st_size}\0{stat.st_mtime_ns}".encode())
+    return f"{kind}-{digest.hexdigest()[:32]}"
+
+
+def read(name: str) -> Path | None:
+    """The folder of entry ``name``, if it is there."""
+    folder = cache_root() / name
+    return folder if folder.is_dir() else None
+
+
+def write(name: str, fill: Callable[[Path], None]) -> None:
+    """Make entry ``name`` with ``fill(folder)``, replacing any there; a failure to write is logged."""
+    root = cache_root()
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=root))
+    except OSError as exc:
+        log.info("built models are not cached (%s): %s", root, exc)
+        return
+    try:
+        fill(staging)
+        target = root / name
+        shutil.rmtree(target, ignore_errors=True)
+        os.replace(staging, target)
+    except OSError as exc:
+        log.info("could not cache the built model %s: %s", name, exc)
+        shutil.rmtree(staging, ignore_errors=True)
