@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -14,6 +15,7 @@ import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
 
+from mediasift.api.admission import FifoAdmission, SearchesBusy
 from mediasift.api.app import create_app
 from mediasift.config import Settings
 from mediasift.service import Mediasift
@@ -69,3 +71,49 @@ def test_each_search_door_waits_while_the_gate_is_full(settings: Settings, tmp_p
             assert answered.wait(30), f"{name} did not go on once the gate was free"
             asker.join()
             assert statuses == [200], name
+
+
+def test_a_search_that_waits_past_its_limit_gets_503_and_the_gate_stays_whole(
+    settings: Settings, tmp_path: Path
+) -> None:
+    settings = settings.model_copy(update={"api_search_concurrency": 1, "api_search_wait_s": 0.5})
+    keys = make_keys(settings)
+    system = Mediasift(settings)
+    system.ingest([mediagen.make_text_file(tmp_path / "a.txt", "the harbour pier at noon")], wait=True, tenant="alpha")
+    system.close()
+    with TestClient(create_app(settings), follow_redirects=False) as client:
+        sign_in(client, keys.read)
+        api = {"headers": bearer(keys.read)}
+        gate = client.app.state.searches  # type: ignore[attr-defined]
+        with gate.admitted():
+            refused = client.get("/v1/search", params={"q": "pier"}, **api)
+            page = client.get("/", params={"q": "pier"})
+        assert refused.status_code == 503, refused.text
+        assert refused.headers["retry-after"] == "5"
+        assert "busy" in refused.json()["detail"]
+        assert page.status_code == 503 and "search server is busy" in page.text
+        # The refused waiters left the queue: the freed slot goes to the next search at once.
+        answered = client.get("/v1/search", params={"q": "pier"}, **api)
+        assert answered.status_code == 200 and answered.json()["results"]
+
+
+def test_a_wait_under_the_limit_is_admitted_and_one_past_it_refused() -> None:
+    gate = FifoAdmission(1, wait_s=0.6)
+    outcomes: list[str] = []
+
+    def wait_for_turn() -> None:
+        try:
+            with gate.admitted():
+                outcomes.append("admitted")
+        except SearchesBusy:
+            outcomes.append("refused")
+
+    for hold_s in (0.3, 1.2):  # under the limit, then past it
+        with gate.admitted():
+            waiter = threading.Thread(target=wait_for_turn)
+            waiter.start()
+            time.sleep(hold_s)
+        waiter.join(timeout=5)
+    assert outcomes == ["admitted", "refused"]
+    with gate.admitted():  # nothing left holding a slot or waiting
+        pass

@@ -24,7 +24,7 @@ from starlette.staticfiles import StaticFiles
 
 from mediasift.access import DEFAULT_TENANT, Principal, Scope
 from mediasift.api import problems
-from mediasift.api.admission import FifoAdmission
+from mediasift.api.admission import FifoAdmission, SearchesBusy
 from mediasift.api.gate import BodyTooLarge, Gate, GateRules
 from mediasift.api.latency import RequestTimer, request_histogram
 from mediasift.api.problems import ProblemResponse, problem
@@ -82,7 +82,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     _install_errors(app)
     app.include_router(assets.router(system, fetches))
     # Every search (the API's by text, by picture, similar and duplicates; the web UI's) takes a turn here.
-    app.state.searches = searches = FifoAdmission(s.api_search_concurrency or available_cores())
+    app.state.searches = searches = FifoAdmission(s.api_search_concurrency or available_cores(), s.api_search_wait_s)
     app.include_router(search.router(system, searches))
     for routes in (exports, blobs, jobs, admin, webhooks, people):
         app.include_router(routes.router(system))
@@ -162,6 +162,10 @@ def _install_errors(app: FastAPI) -> None:
     @app.exception_handler(QueueFull)
     async def queue_full(_: Request, exc: QueueFull) -> ProblemResponse:
         return problem(429, str(exc), headers={"Retry-After": "30"})
+
+    @app.exception_handler(SearchesBusy)
+    async def searches_busy(_: Request, exc: SearchesBusy) -> ProblemResponse:
+        return problem(503, str(exc), headers={"Retry-After": str(exc.retry_after_s)})
 
     @app.exception_handler(NotReady)
     async def not_ready(_: Request, exc: NotReady) -> ProblemResponse:

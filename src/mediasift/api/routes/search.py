@@ -87,7 +87,7 @@ def router(system: Mediasift, searches: FifoAdmission) -> APIRouter:
         with searches.admitted():
             return search(*args, **kwargs)
 
-    @api.get("/search", responses=documented(422))
+    @api.get("/search", responses=documented(422, 503))
     def search(
         q: Annotated[str, Query(min_length=1, max_length=1000, description="What to look for.")],
         tenant: ReadTenant,
@@ -105,7 +105,7 @@ def router(system: Mediasift, searches: FifoAdmission) -> APIRouter:
             )  # fmt: skip
         return public_results(found)
 
-    @api.post("/search/by-image", responses=documented(413, 422), openapi_extra=_PICTURE_BODY)
+    @api.post("/search/by-image", responses=documented(413, 422, 503), openapi_extra=_PICTURE_BODY)
     async def by_image(
         request: Request, tenant: ReadTenant, limit: Annotated[int, Query(ge=1, le=1000)] = 10
     ) -> PictureMatches:
@@ -136,7 +136,7 @@ def router(system: Mediasift, searches: FifoAdmission) -> APIRouter:
             }
         )
 
-    @api.get("/assets/{asset}/similar", responses=documented(404, 422))
+    @api.get("/assets/{asset}/similar", responses=documented(404, 422, 503))
     def similar(asset: str, tenant: ReadTenant, limit: Annotated[int, Query(ge=1, le=1000)] = 10) -> SimilarList:
         """The tenant's assets most like this one: near-duplicates first."""
         asset_id = system.resolve(asset, tenant=tenant)
@@ -150,7 +150,7 @@ def router(system: Mediasift, searches: FifoAdmission) -> APIRouter:
             }
         )
 
-    @api.get("/duplicates", responses=documented(422))
+    @api.get("/duplicates", responses=documented(422, 503))
     def duplicates(
         tenant: ReadTenant,
         limit: Annotated[int, Query(ge=1, le=1000, description="Clusters of each kind at most.")] = 100,

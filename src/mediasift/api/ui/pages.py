@@ -9,7 +9,7 @@ from uuid import UUID
 from fastapi import APIRouter, Query, Request
 from starlette.responses import RedirectResponse, Response
 
-from mediasift.api.admission import FifoAdmission
+from mediasift.api.admission import FifoAdmission, SearchesBusy
 from mediasift.api.ui import ops, views
 from mediasift.api.ui.render import page, session_of
 from mediasift.db.search_filters import AssetFilters
@@ -107,9 +107,13 @@ def router(system: Mediasift, searches: FifoAdmission) -> APIRouter:
         except ValueError:  # a range that holds nothing
             return page(request, "search.html", form=form, groups=[], library=[], next_cursor=None, searched=True,
                         who=who)  # fmt: skip
-        with searches.admitted():
-            found = system.answers(q, group=Group.ASSET, limit=RESULTS, media_type=media_type,
-                                   mode=SearchMode(search_mode), tenant=tenant, filters=filters)  # fmt: skip
+        try:
+            with searches.admitted():
+                found = system.answers(q, group=Group.ASSET, limit=RESULTS, media_type=media_type,
+                                       mode=SearchMode(search_mode), tenant=tenant, filters=filters)  # fmt: skip
+        except SearchesBusy:
+            return page(request, "search.html", code=503, form=form, groups=[], library=[], next_cursor=None,
+                        searched=False, who=who, busy=True)  # fmt: skip
         results = [r for r in found.results if isinstance(r, AssetResult)]
         groups = views.result_groups(results, cards([r.asset_id for r in results], tenant), q)
         return page(request, "search.html", form=form, groups=groups, library=[], next_cursor=None, searched=True,
