@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import ctypes
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -25,6 +26,12 @@ from mediasift.models.weights import LazyModel, as_rgb_uint8, package_dir
 # four lost were all under 0.8), at 0.06 s of CPU a photo rather than 0.135.
 MAX_SIDE = 640
 
+# libfacedetection's C++ entry point (the symbol as its library exports it) and the size its results
+# buffer must have (its header's DETECT_BUFFER_SIZE; the yuface extension allocates the same).
+ENTRY_POINT = "_Z14facedetect_cnnPhS_iii"  # int *facedetect_cnn(uchar *result, uchar *bgr, int w, int h, int step)
+RESULT_BUFFER_BYTES = 0x9000
+ROW_VALUES = 16  # a face's row of int16: score, x, y, w, h, ten landmark coordinates, one unused
+
 LANDMARK_NAMES = ("right_eye", "left_eye", "nose_tip", "right_mouth_corner", "left_mouth_corner")
 """The order of the five landmarks; "right" is the person's right, the left one in the picture."""
 
@@ -39,13 +46,16 @@ class Face:
 
 
 class FaceDetector(LazyModel[Callable[[npt.NDArray[np.uint8]], npt.NDArray[Any]]]):
-    """YuNet through ``yuface``'s native ``detect``, called directly.
+    """YuNet: the ``yuface`` wheel's libfacedetection, called through ctypes.
 
-    The package's Python wrapper only filters by score (through a keyword its README misnames) and
-    warns on large pictures; the native call returns one signed 16-bit row per face: score in whole
-    percent, x, y, w, h, ten landmark coordinates, one unused column. Faces cut by the picture's edge
-    have negative coordinates. It wants BGR pixels. Calls are serialised: the native library sets up
-    its weights in static storage on first use.
+    The wheel's Python extension calls the library without releasing the GIL: every other thread of
+    the process (the other jobs' Python, their database work) stood still for the 50 ms a photo takes
+    (py-spy --gil over bench/photos.py: the face detector held the GIL for 30 % of the time anyone did).
+    ctypes releases it for the call. The library's entry point (``ENTRY_POINT``) fills a results
+    buffer: the number of faces, then one row of ``ROW_VALUES`` signed 16-bit values per face, score in
+    whole percent, x, y, w, h, ten landmark coordinates, one unused. Faces cut by the picture's edge
+    have negative coordinates. It wants BGR pixels. Calls are serialised: the library sets up its
+    weights in static storage on first use.
 
     The library runs its layers on OpenMP threads (the wheel's own libgomp), as many as there are
     cores unless told otherwise; ``threads`` caps them, per call (an OpenMP thread count belongs to the
@@ -62,10 +72,23 @@ class FaceDetector(LazyModel[Callable[[npt.NDArray[np.uint8]], npt.NDArray[Any]]
         self._set_threads: Callable[[int], Any] = lambda _: None
 
     def _load(self) -> Callable[[npt.NDArray[np.uint8]], npt.NDArray[Any]]:
-        from yuface.yuface import detect
+        folder = package_dir("yuface")
+        library = ctypes.CDLL(str(next(iter(sorted(folder.glob("libfacedetection.so*"))))))
+        entry = getattr(library, ENTRY_POINT)
+        entry.restype = ctypes.POINTER(ctypes.c_int)
+        entry.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int, ctypes.c_int, ctypes.c_int]
+        self._set_threads = openmp_thread_setter(folder.parent / "yuface.libs")
 
-        self._set_threads = openmp_thread_setter(package_dir("yuface").parent / "yuface.libs")
-        return cast(Callable[[npt.NDArray[np.uint8]], npt.NDArray[Any]], detect)
+        def detect(bgr: npt.NDArray[np.uint8]) -> npt.NDArray[np.int16]:
+            height, width = bgr.shape[:2]
+            results = ctypes.create_string_buffer(RESULT_BUFFER_BYTES)
+            if not entry(results, bgr.ctypes.data, width, height, bgr.strides[0]):
+                raise RuntimeError("libfacedetection could not allocate its working memory")
+            count = int.from_bytes(results.raw[:4], "little", signed=True)
+            rows = np.frombuffer(memoryview(results), dtype=np.int16, count=count * ROW_VALUES, offset=4)
+            return rows.reshape(count, ROW_VALUES).copy()
+
+        return detect
 
     def detect(self, image: npt.NDArray[np.uint8], min_confidence: float = 0.5) -> list[Face]:
         """Faces in an RGB uint8 picture at or above ``min_confidence``, most confident first."""
@@ -76,7 +99,7 @@ class FaceDetector(LazyModel[Callable[[npt.NDArray[np.uint8]], npt.NDArray[Any]]
         bgr = np.ascontiguousarray(shrunk(rgb, MAX_SIDE)[:, :, ::-1])  # the OCR gate's copy: the same size
         with self._call_lock:
             self._set_threads(self.threads)
-            rows = np.asarray(detect(bgr)).reshape(-1, 16).astype(np.float64)
+            rows = detect(bgr).astype(np.float64)
         faces: list[Face] = []
         for row in rows:
             confidence = float(row[0]) / 100.0
