@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import shutil
 import threading
 import time
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -68,6 +70,30 @@ def test_a_model_loads_once_however_many_threads_ask_and_unloads_when_idle() -> 
     assert runtimes.unload_idle(idle_s=0) == ["slow-model"] and not handle.loaded
     handle.get()
     assert len(loads) == 2
+
+
+def test_what_a_model_loads_is_frozen_from_the_cyclic_collector_until_it_is_unloaded() -> None:
+    """A loaded model's objects are out of the collector's reach (no full collection walks them, the
+    search pauses it caused); unloaded, they are collectable again (its cycles are freed)."""
+
+    class Node:
+        def __init__(self) -> None:
+            self.me = self  # a cycle: only the cyclic collector frees it
+
+    def load() -> object:
+        return [Node() for _ in range(1000)]
+
+    gc.unfreeze()
+    runtimes = RuntimePool()
+    handle = runtimes.handle(_spec("frozen-model", load))
+    model = weakref.ref(handle.get()[0])
+    assert gc.get_freeze_count() >= 1000
+    gc.collect()
+    assert model() is not None  # held by the handle, and frozen
+    handle.unload()
+    assert gc.get_freeze_count() == 0
+    gc.collect()
+    assert model() is None  # the unload made its cycles collectable again
 
 
 def test_the_idle_unloader_drops_runtimes_nobody_uses() -> None:

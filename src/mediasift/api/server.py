@@ -13,6 +13,7 @@ by the caller's own signal handling.
 
 from __future__ import annotations
 
+import gc
 import socket
 import threading
 import time
@@ -53,7 +54,13 @@ def api_server(app: ASGIApp, settings: Settings) -> uvicorn.Server:
 
 
 def serve(app: ASGIApp, settings: Settings, sock: socket.socket) -> None:
-    """Serve ``app`` on ``sock`` until SIGTERM/SIGINT; call from the main thread."""
+    """Serve ``app`` on ``sock`` until SIGTERM/SIGINT; call from the main thread.
+
+    What the process made to get here (the app, its imports) lives as long as it does: collected once
+    and frozen, the cyclic collector stops walking it with every full collection, which otherwise
+    paused a request now and then (as the models a process loads are, :mod:`mediasift.inference.registry`)."""
+    gc.collect()
+    gc.freeze()
     api_server(app, settings).run(sockets=[sock])
 
 
