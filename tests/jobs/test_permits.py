@@ -28,6 +28,15 @@ def _queued(permits: ComputePermits, count: int) -> None:
         time.sleep(0.005)
 
 
+def _one_urgent_waiter(permits: ComputePermits, cancel: threading.Event) -> tuple[threading.Thread, list[bool]]:
+    """A thread waiting for a permit (interactive), queued; ``got`` receives what its wait gave."""
+    got: list[bool] = []
+    thread = threading.Thread(target=lambda: got.append(permits.acquire(urgent=True, cancelled=cancel)))
+    thread.start()
+    _queued(permits, 1)
+    return thread, got
+
+
 def test_interactive_waiters_go_first_and_each_lane_in_the_order_it_asked() -> None:
     permits = ComputePermits(1)
     never = threading.Event()
@@ -50,11 +59,7 @@ def test_no_more_than_the_count_are_held_at_once() -> None:
     never = threading.Event()
     assert permits.acquire(urgent=False, cancelled=never)
     assert permits.acquire(urgent=True, cancelled=never)
-    cancel = threading.Event()
-    got: list[bool] = []
-    thread = threading.Thread(target=lambda: got.append(permits.acquire(urgent=True, cancelled=cancel)))
-    thread.start()
-    _queued(permits, 1)
+    thread, got = _one_urgent_waiter(permits, threading.Event())
     time.sleep(0.1)
     assert got == []  # both held: it waits
     permits.release()
@@ -67,10 +72,7 @@ def test_a_cancelled_waiter_leaves_without_a_permit_and_out_of_the_queue() -> No
     never = threading.Event()
     assert permits.acquire(urgent=False, cancelled=never)
     cancel = threading.Event()
-    got: list[bool] = []
-    thread = threading.Thread(target=lambda: got.append(permits.acquire(urgent=True, cancelled=cancel)))
-    thread.start()
-    _queued(permits, 1)
+    thread, got = _one_urgent_waiter(permits, cancel)
     cancel.set()
     thread.join(timeout=5)
     assert got == [False]
