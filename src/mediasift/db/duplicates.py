@@ -3,6 +3,7 @@ bytes were ingested more than once (several sources of one asset, or one file in
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from psycopg import Connection
@@ -15,19 +16,29 @@ _SOURCES = """
 """
 
 
-def fingerprints(conn: Conn, tenant: str | None) -> list[dict[str, Any]]:
+# Fingerprints fetched from the server at a time: a parsed one is ~90 KB of Python objects (a
+# 4-minute video's 390 samples), so a library's are read a batch at a time, not all at once.
+FINGERPRINT_BATCH = 100
+
+
+def fingerprints(conn: Conn, tenant: str | None) -> Iterator[dict[str, Any]]:
     """Every video of ``tenant`` (every tenant's when None) with a fingerprint, oldest first:
-    asset_id, media_type, duration, sources (first seen first) and the fingerprint's data."""
-    return conn.execute(
-        f"""
+    asset_id, media_type, duration, sources (first seen first) and the fingerprint's data. Read
+    through a server-side cursor, :data:`FINGERPRINT_BATCH` rows at a time (inside the caller's
+    transaction)."""
+    with conn.cursor(name="fingerprints") as cursor:
+        cursor.itersize = FINGERPRINT_BATCH
+        cursor.execute(
+            f"""
         SELECT a.id AS asset_id, a.media_type, (f.data ->> 'duration')::float8 AS duration, f.data, {_SOURCES}
         FROM artifacts f JOIN assets a ON a.id = f.asset_id
         WHERE f.operator = 'fingerprint' AND f.kind = 'fingerprint'
           AND (%(tenant)s::text IS NULL OR a.tenant = %(tenant)s)
         ORDER BY a.created_at, a.id
         """,
-        {"tenant": tenant},
-    ).fetchall()
+            {"tenant": tenant},
+        )
+        yield from cursor
 
 
 def file_copies(conn: Conn, tenant: str | None) -> list[list[dict[str, Any]]]:

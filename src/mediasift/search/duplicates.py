@@ -116,17 +116,23 @@ def clusters(pairs: list[SimilarPair]) -> list[list[UUID]]:
 def duplicates(db: Database, *, tenant: str | None = None, limit: int = 100) -> Duplicates:
     """Exact copies and clusters of similar videos among ``tenant``'s assets (every tenant's when
     None), at most ``limit`` clusters of each, the largest first."""
+    members: dict[UUID, Member] = {}
+    by_stream: dict[str, list[UUID]] = defaultdict(list)
+    prints: list[Fingerprint] = []
     with db.transaction() as conn:
-        rows = duplicate_repo.fingerprints(conn, tenant)
+        # Each stored fingerprint is made a compact one as it is read (its parsed JSON is 6x the size),
+        # and only the oldest video of each coded stream is compared: the others are its exact copies.
+        for row in duplicate_repo.fingerprints(conn, tenant):
+            members[row["asset_id"]] = _member(row)
+            copies = by_stream[row["data"]["stream_sha256"]]
+            if not copies:
+                prints.append(Fingerprint.of(row["asset_id"], row["data"]))
+            copies.append(row["asset_id"])
         file_copies = duplicate_repo.file_copies(conn, tenant)
-        members = {row["asset_id"]: _member(row) for row in rows}
         for group in file_copies:
             for row in group:
                 members.setdefault(row["asset_id"], _member(row))
     exact = [ExactCluster("file", [members[row["asset_id"]] for row in group]) for group in file_copies]
-    by_stream: dict[str, list[UUID]] = defaultdict(list)
-    for row in rows:
-        by_stream[row["data"]["stream_sha256"]].append(row["asset_id"])
     same_file = {row["asset_id"] for group in file_copies for row in group}
     exact += [
         ExactCluster("stream", [members[asset] for asset in group])
@@ -135,7 +141,6 @@ def duplicates(db: Database, *, tenant: str | None = None, limit: int = 100) -> 
     ]
     exact.sort(key=lambda cluster: len(cluster.members), reverse=True)
     represented = {group[0]: group for group in by_stream.values()}
-    prints = [Fingerprint.of(row["asset_id"], row["data"]) for row in rows if row["asset_id"] in represented]
     pairs = similar_pairs(prints)
     similar = []
     for component in clusters(pairs):
