@@ -153,7 +153,7 @@ class Settings(BaseSettings):
     api_keepalive_timeout_s: int = 5  # an idle kept-alive connection is closed after this (whole seconds)
     api_max_concurrency: int = 200  # requests handled at once; more are answered 503 with Retry-After
     api_search_concurrency: int = 0  # searches run at once per API process, the rest wait in turn; 0: its cores
-    api_search_wait_s: float = 30.0  # a search waits this long for its turn at most, then gets 503 with Retry-After
+    api_search_wait_s: float = Field(30.0, gt=0)  # a search waits this long for its turn at most, then 503
     api_shutdown_grace_s: int = 30  # on SIGTERM/SIGINT, requests in flight get this long to finish
     # Web UI (served by the API under /): the secret that signs session cookies (a file in home,
     # made on first use, when empty; give every API replica the same one), and how long a session lasts.

@@ -259,6 +259,38 @@ def test_a_worker_holds_twice_its_concurrency_and_computes_its_concurrency(broke
     assert peaks == {"held": 6, "computing": 3}
 
 
+def test_a_jobs_time_limit_does_not_count_its_wait_for_a_compute_permit(broker: Broker) -> None:
+    """Concurrency 1: the second job waits 0.7 s for the first to compute, then computes 0.7 s itself.
+    1.4 s after it was taken, it is within its 1 s limit: the wait was the worker's queue, not work."""
+    finished: list[str] = []
+
+    def computes(j: Job, ctx: JobContext) -> None:
+        with ctx.computing():
+            time.sleep(0.7)
+        finished.append(j.id)
+
+    broker.publish([job(i, timeout_s=1.0) for i in range(2)])
+    worker = Worker(broker, {"k": computes}, worker_id="w", classify=classify, concurrency=1, retry=FAST)
+    run_until(worker, lambda: len(finished) == 2 and drained(broker)())
+    assert worker.stats.timed_out == 0 and sorted(finished) == ["job-0", "job-1"]
+
+
+def test_a_job_that_computes_past_its_time_limit_is_still_given_up(broker: Broker) -> None:
+    finished: list[int] = []
+
+    def computes(j: Job, ctx: JobContext) -> None:
+        with ctx.computing():
+            if ctx.delivery.attempt == 1:
+                ctx.cancelled.wait(10)  # past its 0.5 s limit
+                return
+        finished.append(ctx.delivery.attempt)
+
+    broker.publish([job(1, timeout_s=0.5)])
+    worker = Worker(broker, {"k": computes}, worker_id="w", classify=classify, concurrency=1, retry=FAST)
+    run_until(worker, lambda: bool(finished) and drained(broker)())
+    assert finished == [2] and worker.stats.timed_out == 1
+
+
 def _spawn_worker(broker: Broker, database_url: str, records: Path) -> subprocess.Popen[str]:
     url = getattr(broker, "url", "") if broker.name != "postgres" else ""
     namespace = broker.namespace  # type: ignore[attr-defined]

@@ -63,6 +63,8 @@ class JobContext:
     settled: bool = False
     follow_ups: list[Job] = field(default_factory=list)
     permits: ComputePermits | None = None  # the worker's compute permits; None: no limit
+    waiting_since: float | None = None  # when (monotonic) it began to wait for a permit, while it waits
+    waited_s: float = 0.0  # time spent waiting for permits before that
 
     @contextmanager
     def computing(self) -> Iterator[None]:
@@ -72,12 +74,24 @@ class JobContext:
             yield
             return
         urgent = self.delivery.job.lane is Lane.INTERACTIVE
-        if not self.permits.acquire(urgent=urgent, cancelled=self.cancelled):
+        self.waiting_since = time.monotonic()
+        try:
+            admitted = self.permits.acquire(urgent=urgent, cancelled=self.cancelled)
+        finally:
+            self.waited_s += time.monotonic() - self.waiting_since
+            self.waiting_since = None
+        if not admitted:
             raise JobCancelled("the job was given up while it waited to compute")
         try:
             yield
         finally:
             self.permits.release()
+
+    def run_s(self, started: float, now: float) -> float:
+        """How long the job has run since ``started``, less its waits for a compute permit: its time
+        limit counts work, not the queue inside the worker."""
+        waiting = self.waiting_since
+        return now - started - self.waited_s - (now - waiting if waiting is not None else 0.0)
 
     def complete_within(self, conn: Any) -> None:
         """Ack in the caller's transaction (PostgreSQL broker), so results and completion commit
@@ -365,7 +379,7 @@ class Worker:
     def _enforce_timeouts(self) -> None:
         now = time.monotonic()
         with self._lock:
-            late = [r for r in self._running.values() if now - r.started > r.delivery.job.timeout_s]
+            late = [r for r in self._running.values() if r.context.run_s(r.started, now) > r.delivery.job.timeout_s]
             for running in late:
                 self._running.pop(running.future)
         for running in late:
