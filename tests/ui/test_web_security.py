@@ -99,11 +99,14 @@ def test_a_forged_expired_or_revoked_session_is_refused(settings: Settings, keys
         assert system.keys.revoke(key_id)
         system.close()
         assert client.get("/jobs", headers=HTML).status_code == 303, "revoking the key ends its sessions"
-    short = settings.model_copy(update={"ui_session_hours": 1.0 / 3600})
+    # A 3 s session: long enough to be used at once on a busy machine (1 s was not, once), then expired.
+    lifetime_s = 3.0
+    short = settings.model_copy(update={"ui_session_hours": lifetime_s / 3600})
     with TestClient(create_app(short), follow_redirects=False) as client:
         sign_in(client, keys.read)
+        signed_in = time.monotonic()  # the session expires by then plus its lifetime (whole seconds)
         assert client.get("/jobs").status_code == 200
-        time.sleep(1.1)
+        time.sleep(max(0.0, signed_in + lifetime_s + 1.1 - time.monotonic()))
         assert client.get("/jobs", headers=HTML).status_code == 303
 
 
