@@ -10,8 +10,11 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from mediasift.jobs.breaker import CircuitBreakers
 from mediasift.jobs.broker import Broker
@@ -108,13 +111,15 @@ def test_unknown_job_kinds_are_dead_lettered_not_lost(broker: Broker) -> None:
     assert "no handler" in broker.dead_letters()[0].message
 
 
-def test_a_job_past_its_time_limit_is_cancelled_and_retried(broker: Broker) -> None:
+@pytest.mark.parametrize("computing", [False, True], ids=["outside-a-permit", "holding-a-permit"])
+def test_a_job_past_its_time_limit_is_cancelled_and_retried(broker: Broker, computing: bool) -> None:
     finished: list[int] = []
 
     def sometimes_hangs(j: Job, ctx: JobContext) -> None:
-        if ctx.delivery.attempt == 1:
-            ctx.cancelled.wait(10)
-            return
+        with ctx.computing() if computing else nullcontext():
+            if ctx.delivery.attempt == 1:
+                ctx.cancelled.wait(10)  # past its 0.5 s limit
+                return
         finished.append(ctx.delivery.attempt)
 
     broker.publish([job(1, timeout_s=0.5)])
@@ -273,22 +278,6 @@ def test_a_jobs_time_limit_does_not_count_its_wait_for_a_compute_permit(broker: 
     worker = Worker(broker, {"k": computes}, worker_id="w", classify=classify, concurrency=1, retry=FAST)
     run_until(worker, lambda: len(finished) == 2 and drained(broker)())
     assert worker.stats.timed_out == 0 and sorted(finished) == ["job-0", "job-1"]
-
-
-def test_a_job_that_computes_past_its_time_limit_is_still_given_up(broker: Broker) -> None:
-    finished: list[int] = []
-
-    def computes(j: Job, ctx: JobContext) -> None:
-        with ctx.computing():
-            if ctx.delivery.attempt == 1:
-                ctx.cancelled.wait(10)  # past its 0.5 s limit
-                return
-        finished.append(ctx.delivery.attempt)
-
-    broker.publish([job(1, timeout_s=0.5)])
-    worker = Worker(broker, {"k": computes}, worker_id="w", classify=classify, concurrency=1, retry=FAST)
-    run_until(worker, lambda: bool(finished) and drained(broker)())
-    assert finished == [2] and worker.stats.timed_out == 1
 
 
 def _spawn_worker(broker: Broker, database_url: str, records: Path) -> subprocess.Popen[str]:

@@ -73,7 +73,7 @@ class FaceDetector(LazyModel[Callable[[npt.NDArray[np.uint8]], npt.NDArray[Any]]
 
     def _load(self) -> Callable[[npt.NDArray[np.uint8]], npt.NDArray[Any]]:
         folder = package_dir("yuface")
-        library = ctypes.CDLL(str(next(iter(sorted(folder.glob("libfacedetection.so*"))))))
+        library = ctypes.CDLL(str(sorted(folder.glob("libfacedetection.so*"))[0]))
         entry = getattr(library, ENTRY_POINT)
         entry.restype = ctypes.POINTER(ctypes.c_int)
         entry.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int, ctypes.c_int, ctypes.c_int]
@@ -82,9 +82,10 @@ class FaceDetector(LazyModel[Callable[[npt.NDArray[np.uint8]], npt.NDArray[Any]]
         def detect(bgr: npt.NDArray[np.uint8]) -> npt.NDArray[np.int16]:
             height, width = bgr.shape[:2]
             results = ctypes.create_string_buffer(RESULT_BUFFER_BYTES)
-            if not entry(results, bgr.ctypes.data, width, height, bgr.strides[0]):
+            found = entry(results, bgr.ctypes.data, width, height, bgr.strides[0])  # points at ``results``
+            if not found:
                 raise RuntimeError("libfacedetection could not allocate its working memory")
-            count = int.from_bytes(results.raw[:4], "little", signed=True)
+            count = found[0]
             rows = np.frombuffer(memoryview(results), dtype=np.int16, count=count * ROW_VALUES, offset=4)
             return rows.reshape(count, ROW_VALUES).copy()
 
