@@ -25,17 +25,21 @@ def test_ingest_waits_with_progress_and_its_inline_worker_is_seen(settings: Sett
     # Each note takes a plugin's 1.5 s, so the progress, polled twice a second, is heard while it works.
     with closing(Mediasift(settings.model_copy(update={"operator_plugins": "support.plugins:Pause"}))) as system:
         progress: list[tuple[int, int]] = []
-        workers: list[str] = []
+        workers: list[list[str]] = []
 
         def on_progress(done: int, total: int) -> None:
             progress.append((done, total))
-            workers.extend(w.id for w in system.workers_alive())
+            workers.append([w.id for w in system.workers_alive()])
 
         report = system.ingest([media_dir], wait=True, on_progress=on_progress)
         assert not report.failed and {s.status for s in report.status.values()} == {"done"}
         assert progress[0] == (0, 2) and progress[-1] == (2, 2), "heard at the start and at the end"
         assert [done for done, _ in progress] == sorted(done for done, _ in progress)
-        assert workers and all(w.startswith("inline-") for w in workers), "status showed the worker doing it"
+        seen = [w for ids in workers for w in ids]
+        assert seen and all(w.startswith("inline-") for w in seen), "status showed the worker doing it"
+        # The worker ends on its own once the last note is analysed, before the wait returns: it is not
+        # left to wait out an idle fetch until the wait stops it.
+        assert workers[-1] == [], "gone by the last progress report"
         assert system.workers_alive() == [], "and it was marked stopped"
 
 

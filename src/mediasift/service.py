@@ -385,16 +385,25 @@ class Mediasift:
         lane = lane or (Lane.INTERACTIVE if len(files) <= self.settings.interactive_max_files else Lane.BATCH)
         ingestor = Ingestor(self.db, self.settings, self.blobs, self.inference.language, tenant=tenant)
         report = IngestReport()
+        registered = threading.Event()
+
+        def analysed() -> bool:  # the inline worker's end: every file registered, and its analysis done
+            if not registered.is_set():
+                return False
+            with self.db.transaction() as conn:
+                return job_states.unfinished(conn, [a.asset_id for a in report.accepted]) == 0
+
         working = wait and len(files) > 1 and not self.workers_alive()
-        with self._working_meanwhile(on_wait) if working else nullcontext():
+        with self._working_meanwhile(on_wait, until=analysed) if working else nullcontext() as worker_ended:
             for index, path in enumerate(files):
                 if index % BACKPRESSURE_CHECK_EVERY == 0:
                     self._hold_back(on_wait)
                 outcome = self._register(ingestor, path, None, lane, report)
                 if on_file:
                     on_file(path, outcome)
+            registered.set()
             if wait:
-                self._wait_into(report, on_wait, on_progress)
+                self._wait_into(report, on_wait, on_progress, wake=worker_ended)
         return report
 
     def check_queue_room(self) -> None:
@@ -444,9 +453,15 @@ class Mediasift:
                 report.refused.append(outcome)
         return outcome
 
-    def _wait_into(self, report: IngestReport, on_wait: OnWait | None, on_progress: OnProgress | None) -> None:
+    def _wait_into(
+        self,
+        report: IngestReport,
+        on_wait: OnWait | None,
+        on_progress: OnProgress | None,
+        wake: threading.Event | None = None,
+    ) -> None:
         asset_ids = [a.asset_id for a in report.accepted]
-        self.wait_for(asset_ids, on_wait=on_wait, on_progress=on_progress)
+        self.wait_for(asset_ids, on_wait=on_wait, on_progress=on_progress, wake=wake)
         report.status = self.asset_states(asset_ids)
 
     def _never_queued(self, asset_id: UUID) -> bool:
@@ -468,11 +483,17 @@ class Mediasift:
             self.run_inline(until=lambda: self.broker.stats().depth <= low)
 
     def wait_for(
-        self, asset_ids: Sequence[UUID], *, on_wait: OnWait | None = None, on_progress: OnProgress | None = None
+        self,
+        asset_ids: Sequence[UUID],
+        *,
+        on_wait: OnWait | None = None,
+        on_progress: OnProgress | None = None,
+        wake: threading.Event | None = None,
     ) -> None:
         """Return when every one of these assets is done or failed. While no worker is alive, the
         work is done here. ``on_progress`` hears how many are finished, of how many: at the start,
-        twice a second while waiting, and at the end."""
+        twice a second while waiting, and at the end. Once ``wake`` is set (this process's worker
+        ended), the wait looks again at once rather than at its next poll."""
         unique = list(dict.fromkeys(asset_ids))
 
         def unfinished() -> int:
@@ -488,7 +509,9 @@ class Mediasift:
         with reporting:
             while not finished():
                 if self.workers_alive():
-                    time.sleep(WAIT_POLL_S)
+                    # A wake already set (a worker that ended for another reason) must not spin the loop.
+                    pause = wake if wake is not None and not wake.is_set() else threading.Event()
+                    pause.wait(WAIT_POLL_S)
                 else:
                     if on_wait:
                         on_wait("no worker is running: analysing here")
@@ -503,23 +526,33 @@ class Mediasift:
         return self.worker(worker_id=f"inline-{os.uname().nodename}-{os.getpid()}-{os.urandom(2).hex()}")
 
     @contextmanager
-    def _working_meanwhile(self, on_wait: OnWait | None) -> Iterator[None]:
+    def _working_meanwhile(self, on_wait: OnWait | None, until: Callable[[], bool]) -> Iterator[threading.Event]:
         """Work through the queue in a thread of this process while the body runs (an ingest that
         registers its files and waits for them, with no worker running): the first files are
         analysed while the rest are still hashed and probed, rather than after, and the waiting sees
-        this worker at work. It stops when the body ends: what it runs then finishes (or, past the
-        grace period, is released)."""
+        this worker at work. The worker ends when it is idle and ``until()`` holds, which sets the
+        event yielded (a wait then ends at once, rather than at its next poll and after the worker's
+        idle fetch), or when the body ends: what it runs then finishes (or, past the grace period, is
+        released)."""
         if on_wait:
             on_wait("no worker is running: analysing here")
         worker = self._inline_worker()
-        thread = threading.Thread(target=self.run_worker, args=(worker,), name="ingest-worker")
+        ended = threading.Event()
+
+        def run() -> None:
+            try:
+                self.run_worker(worker, until=until)
+            finally:
+                ended.set()
+
+        thread = threading.Thread(target=run, name="ingest-worker")
         thread.start()
         try:
             # Seen before the body goes on: the waiting, and the holding back at the high-water mark,
             # leave the work to a worker they see.
             while thread.is_alive() and worker.id not in {w.id for w in self.workers_alive()}:
                 time.sleep(0.01)
-            yield
+            yield ended
         finally:
             worker.stop()
             thread.join()
