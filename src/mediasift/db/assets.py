@@ -27,9 +27,13 @@ class AssetRow:
     sources: list[str]
 
 
+# The transaction-local setting the audit triggers read the actor from.
+SET_ACTOR_SQL = "set_config('mediasift.actor', %s, true)"
+
+
 def set_actor(conn: Conn, actor: str) -> None:
     """Name who or what makes the changes of the current transaction, for the audit trail."""
-    conn.execute("SELECT set_config('mediasift.actor', %s, true)", (actor,))
+    conn.execute(f"SELECT {SET_ACTOR_SQL}", (actor,))
 
 
 def insert_blob(conn: Conn, sha256: str, size_bytes: int, mime: str | None) -> None:

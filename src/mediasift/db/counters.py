@@ -8,15 +8,17 @@ Counts = dict[tuple[str, str, str], float]  # (model id, model version, counter)
 
 
 def add(conn: Any, counts: Counts) -> None:
-    """Add ``counts`` to the stored counters, inside the caller's transaction."""
-    rows = [(model_id, version, counter, value) for (model_id, version, counter), value in counts.items()]
-    with conn.cursor() as cur:
-        cur.executemany(
-            "INSERT INTO inference_counters (model_id, model_version, counter, value) VALUES (%s, %s, %s, %s)"
-            " ON CONFLICT (model_id, model_version, counter)"
-            " DO UPDATE SET value = inference_counters.value + EXCLUDED.value, updated_at = now()",
-            rows,
-        )
+    """Add ``counts`` to the stored counters, inside the caller's transaction: one statement (every
+    job flushes about ten counters), its rows in key order, so that two transactions adding to the
+    same counters lock them in the same order."""
+    keys = sorted(counts)
+    conn.execute(
+        "INSERT INTO inference_counters (model_id, model_version, counter, value)"
+        " SELECT * FROM unnest(%s::text[], %s::text[], %s::text[], %s::float8[])"
+        " ON CONFLICT (model_id, model_version, counter)"
+        " DO UPDATE SET value = inference_counters.value + EXCLUDED.value, updated_at = now()",
+        ([k[0] for k in keys], [k[1] for k in keys], [k[2] for k in keys], [counts[k] for k in keys]),
+    )
 
 
 def by_model(conn: Any) -> dict[str, dict[str, float]]:

@@ -8,6 +8,8 @@ from uuid import UUID
 
 from psycopg import Connection
 
+from mediasift.db.assets import SET_ACTOR_SQL
+
 Conn = Connection[Any]
 
 ACTIVE = ("queued", "running", "retrying")
@@ -56,10 +58,17 @@ def states(conn: Conn, asset_id: UUID) -> dict[str, dict[str, Any]]:
     return {row["operator"]: row for row in rows}
 
 
-def lock_asset(conn: Conn, asset_id: UUID) -> None:
+def lock_asset(conn: Conn, asset_id: UUID, *, actor: str | None = None) -> None:
     """Serialise the transactions that finish jobs of one asset, so that when two operators finish
-    at once the second sees the first and the operator needing both is queued exactly then."""
-    conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s::text, 0))", (asset_id,))
+    at once the second sees the first and the operator needing both is queued exactly then. With
+    ``actor``, the same statement names who makes the transaction's changes (as
+    :func:`~mediasift.db.assets.set_actor` does): a job's transactions are mostly small statements,
+    and each round trip costs the worker and the server about as much as the SQL itself."""
+    lock = "pg_advisory_xact_lock(hashtextextended(%s::text, 0))"
+    if actor is None:
+        conn.execute(f"SELECT {lock}", (asset_id,))
+    else:
+        conn.execute(f"SELECT {SET_ACTOR_SQL}, {lock}", (actor, asset_id))
 
 
 def counts(conn: Conn) -> list[dict[str, Any]]:

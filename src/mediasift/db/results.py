@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 from uuid import UUID
 
 from psycopg import Connection
@@ -16,6 +16,12 @@ from mediasift.db.search import ensure_text_index, ensure_vector_index, link_tex
 from mediasift.records import OperatorResult, StoredSegment
 
 Conn = Connection[dict[str, Any]]
+
+# An operator run's lineage as the pipeline reads it back (read_runs, and replace_results' answer).
+RUN_COLUMNS = (
+    "operator, operator_version, params_hash, model, model_version, status, error, started_at, finished_at, "
+    "duration_ms, cost"
+)
 
 
 @dataclass(frozen=True)
@@ -42,9 +48,9 @@ def _delete_previous(conn: Conn, asset_id: UUID, operator: str) -> None:
     conn.execute("DELETE FROM segments WHERE asset_id = %s AND operator = %s", (asset_id, operator))
 
 
-def _upsert_run(conn: Conn, run: RunRecord) -> None:
-    conn.execute(
-        """
+def _upsert_run(conn: Conn, run: RunRecord) -> dict[str, Any]:
+    row = conn.execute(
+        f"""
         INSERT INTO operator_runs (asset_id, operator, operator_version, params_hash, params, model,
                                    model_version, status, error, started_at, finished_at, duration_ms, cost)
         VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
@@ -53,13 +59,16 @@ def _upsert_run(conn: Conn, run: RunRecord) -> None:
             params = EXCLUDED.params, model = EXCLUDED.model, model_version = EXCLUDED.model_version,
             status = EXCLUDED.status, error = EXCLUDED.error, started_at = EXCLUDED.started_at,
             finished_at = EXCLUDED.finished_at, duration_ms = EXCLUDED.duration_ms, cost = EXCLUDED.cost
+        RETURNING {RUN_COLUMNS}
         """,
         (
             run.asset_id, run.operator, run.operator_version, run.params_hash, Jsonb(run.params),
             run.model, run.model_version, run.status, run.error, run.started_at, run.finished_at,
             run.duration_ms, run.cost,
         ),
-    )  # fmt: skip
+    ).fetchone()  # fmt: skip
+    assert row is not None
+    return cast(dict[str, Any], row)
 
 
 def record_failure(conn: Conn, run: RunRecord) -> None:
@@ -68,10 +77,15 @@ def record_failure(conn: Conn, run: RunRecord) -> None:
     _upsert_run(conn, run)
 
 
-def replace_results(conn: Conn, run: RunRecord, result: OperatorResult, blobs: list[tuple[str, int, str]]) -> None:
-    """Replace everything ``run.operator`` produced for the asset with ``result``.
+def replace_results(
+    conn: Conn, run: RunRecord, result: OperatorResult, blobs: list[tuple[str, int, str]], *, previous: bool = True
+) -> dict[str, Any]:
+    """Replace everything ``run.operator`` produced for the asset with ``result``; return the run as
+    :func:`read_runs` reads it.
 
-    Called inside one transaction, this makes a re-run leave exactly one set of results.
+    Called inside one transaction, this makes a re-run leave exactly one set of results. A caller that
+    read the asset's runs in this transaction and found none of this operator says ``previous=False``:
+    an operator's results are only ever stored with its run, so there is nothing to delete first.
     Embeddings of other operators' segments (``result.embeddings``: vectors of their text) are owned by
     this operator for their models: all of this asset's vectors of those models are replaced, each
     distinct text's vector stored once (``search_vectors``) and the segments pointing at it.
@@ -81,46 +95,38 @@ def replace_results(conn: Conn, run: RunRecord, result: OperatorResult, blobs: l
             "INSERT INTO blobs (sha256, size_bytes, mime) VALUES (%s, %s, %s) ON CONFLICT DO NOTHING",
             (sha256, size, mime),
         )
-    _delete_previous(conn, run.asset_id, run.operator)
-    _upsert_run(conn, run)
+    if previous:
+        _delete_previous(conn, run.asset_id, run.operator)
+    stored_run = _upsert_run(conn, run)
     for model_id, dim in sorted({(m.id, len(v)) for seg in result.segments for m, v in seg.vectors.items()}):
         ensure_vector_index(conn, model_id, dim)
     for model_id, dim in sorted({(emb.model.id, len(emb.vector)) for emb in result.embeddings}):
         ensure_text_index(conn, model_id, dim)
 
-    segment_ids: dict[str, int] = {}
-    for seg in result.segments:
-        row = conn.execute(
-            """
-            INSERT INTO segments
-                (asset_id, operator, kind, key, start_s, end_s, region, text, confidence, data)
-            VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id
-            """,
-            (
-                run.asset_id, run.operator, seg.kind, seg.key, seg.start, seg.end,
-                Jsonb(seg.region) if seg.region is not None else None, seg.text, seg.confidence,
-                Jsonb(seg.data),
-            ),
-        ).fetchone()  # fmt: skip
-        assert row is not None
-        segment_ids[seg.key] = row["id"]
-        for model, vector in seg.vectors.items():
-            _insert_embedding(conn, row["id"], run.asset_id, model.id, model.version, vector)
-
-    for art in result.artifacts:
-        conn.execute(
-            """
-            INSERT INTO artifacts (asset_id, operator, kind, key, segment_id, data, blob_sha256, confidence,
-                                   operator_version, model, model_version, params_hash, duration_ms)
-            VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
-            """,
-            (
-                run.asset_id, run.operator, art.kind, art.key,
-                segment_ids[art.segment_key] if art.segment_key is not None else None,
-                Jsonb(art.data), art.blob_sha256, art.confidence, run.operator_version, run.model,
-                run.model_version, run.params_hash, run.duration_ms,
-            ),
-        )  # fmt: skip
+    # Rows go in batches (psycopg's executemany: one round trip for all of them, not one each).
+    segment_ids = _insert_segments(conn, run, result.segments)
+    segment_vectors = [(segment_ids[seg.key], run.asset_id, model.id, model.version, len(vector), vector)
+                       for seg in result.segments for model, vector in seg.vectors.items()]  # fmt: skip
+    if segment_vectors:
+        with conn.cursor() as cur:
+            cur.executemany(_INSERT_EMBEDDING, segment_vectors)
+    artifacts = [
+        (run.asset_id, run.operator, art.kind, art.key,
+         segment_ids[art.segment_key] if art.segment_key is not None else None,
+         Jsonb(art.data), art.blob_sha256, art.confidence, run.operator_version, run.model,
+         run.model_version, run.params_hash, run.duration_ms)
+        for art in result.artifacts
+    ]  # fmt: skip
+    if artifacts:
+        with conn.cursor() as cur:
+            cur.executemany(
+                """
+                INSERT INTO artifacts (asset_id, operator, kind, key, segment_id, data, blob_sha256, confidence,
+                                       operator_version, model, model_version, params_hash, duration_ms)
+                VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+                """,
+                artifacts,
+            )
 
     people_repo.insert_faces(
         conn, run.asset_id,
@@ -135,19 +141,44 @@ def replace_results(conn: Conn, run: RunRecord, result: OperatorResult, blobs: l
         conn.execute("DELETE FROM embeddings WHERE asset_id = %s AND model = %s", (run.asset_id, model_id))
     for (model_id, version), vectors in sorted(by_model.items()):
         link_text_vectors(conn, run.asset_id, model_id, version, vectors)
+    return stored_run
 
 
-def _insert_embedding(conn: Conn, segment_id: int, asset_id: UUID, model: str, model_version: str, vector: Any) -> None:
-    conn.execute(
-        """
-        INSERT INTO embeddings (segment_id, model, model_version, asset_id, dim, embedding)
-        VALUES (%s, %s, %s, %s, %s, %s)
-        ON CONFLICT (segment_id, model) DO UPDATE SET
-            model_version = EXCLUDED.model_version, dim = EXCLUDED.dim, embedding = EXCLUDED.embedding,
-            created_at = now()
-        """,
-        (segment_id, model, model_version, asset_id, len(vector), vector),
-    )
+def _insert_segments(conn: Conn, run: RunRecord, segments: Sequence[Any]) -> dict[str, int]:
+    """Insert the run's segments; their ids by key."""
+    if not segments:
+        return {}
+    rows = [
+        (run.asset_id, run.operator, seg.kind, seg.key, seg.start, seg.end,
+         Jsonb(seg.region) if seg.region is not None else None, seg.text, seg.confidence, Jsonb(seg.data))
+        for seg in segments
+    ]  # fmt: skip
+    ids: dict[str, int] = {}
+    with conn.cursor() as cur:
+        cur.executemany(
+            """
+            INSERT INTO segments (asset_id, operator, kind, key, start_s, end_s, region, text, confidence, data)
+            VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id, key
+            """,
+            rows,
+            returning=True,
+        )
+        while True:
+            row = cur.fetchone()
+            assert row is not None
+            ids[row["key"]] = row["id"]
+            if not cur.nextset():
+                break
+    return ids
+
+
+_INSERT_EMBEDDING = """
+    INSERT INTO embeddings (segment_id, asset_id, model, model_version, dim, embedding)
+    VALUES (%s, %s, %s, %s, %s, %s)
+    ON CONFLICT (segment_id, model) DO UPDATE SET
+        model_version = EXCLUDED.model_version, dim = EXCLUDED.dim, embedding = EXCLUDED.embedding,
+        created_at = now()
+"""
 
 
 def read_segments(
@@ -189,9 +220,7 @@ def _segment(r: dict[str, Any]) -> StoredSegment:
 
 def read_runs(conn: Conn, asset_id: UUID) -> dict[str, dict[str, Any]]:
     rows = conn.execute(
-        "SELECT operator, operator_version, params_hash, model, model_version, status, error, started_at, "
-        "finished_at, duration_ms, cost FROM operator_runs WHERE asset_id = %s ORDER BY started_at",
-        (asset_id,),
+        f"SELECT {RUN_COLUMNS} FROM operator_runs WHERE asset_id = %s ORDER BY started_at", (asset_id,)
     ).fetchall()
     return {row["operator"]: row for row in rows}
 

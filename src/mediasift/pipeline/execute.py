@@ -30,6 +30,11 @@ def load_asset(conn: Any, asset_id: UUID) -> AssetView:
     stored = asset_repo.get_asset(conn, asset_id)
     if stored is None:
         raise KeyError(f"no asset {asset_id}")
+    return asset_view(stored)
+
+
+def asset_view(stored: asset_repo.AssetRow) -> AssetView:
+    """What operators see of a stored asset."""
     return AssetView(
         id=stored.id,
         media_type=MediaType(stored.media_type),

@@ -26,7 +26,14 @@ from mediasift.jobs.broker import Broker
 from mediasift.jobs.model import Failure, Job, Lane
 from mediasift.jobs.runtime import JobContext
 from mediasift.pipeline import people
-from mediasift.pipeline.execute import OperatorExecutor, inputs_unchanged_since, is_fresh, load_asset, run_record
+from mediasift.pipeline.execute import (
+    OperatorExecutor,
+    asset_view,
+    inputs_unchanged_since,
+    is_fresh,
+    load_asset,
+    run_record,
+)
 from mediasift.pipeline.graph import Pipeline
 from mediasift.pipeline.operator import AssetView, Operator
 
@@ -92,8 +99,7 @@ class PipelineJobs:
         queued = 0
         for asset_id in asset_ids:
             with self.db.transaction() as conn:
-                asset_repo.set_actor(conn, "ingest")
-                job_states.lock_asset(conn, asset_id)
+                job_states.lock_asset(conn, asset_id, actor="ingest")
                 try:
                     asset = load_asset(conn, asset_id)
                 except KeyError:
@@ -183,18 +189,24 @@ class PipelineJobs:
         op = self.pipeline.operators.get(job.payload["operator"])
         if op is None:
             raise PermanentError(f"this worker's pipeline has no operator {job.payload['operator']!r}")
-        lane = job.lane.value
+        lane, actor = job.lane.value, f"worker:{job.id}"
         with self.db.transaction() as conn:
-            asset_repo.set_actor(conn, f"worker:{job.id}")
-            job_states.lock_asset(conn, asset_id)
-            asset = load_asset(conn, asset_id)
+            job_states.lock_asset(conn, asset_id, actor=actor)
+            stored_asset = asset_repo.get_asset(conn, asset_id)
+            if stored_asset is None:
+                raise KeyError(f"no asset {asset_id}")
+            asset = asset_view(stored_asset)
             deps = self._deps(op, asset)
-            if not self._already_done(conn, asset_id, op, deps):
+            runs = result_repo.read_runs(conn, asset_id)
+            # Running, this job keeps the asset processing until it ends: every status set meanwhile
+            # (:meth:`_refresh_status` of its other jobs) sees it active.
+            processing = not self._already_done(conn, asset_id, op, deps, runs)
+            if processing:
                 job_states.set_state(
                     conn, asset_id, [op.name], "running", lane=lane, attempts=ctx.delivery.attempt, worker=ctx.worker_id
                 )
-                asset_repo.set_status(conn, asset_id, "processing")
-            runs = result_repo.read_runs(conn, asset_id)
+                if stored_asset.status != "processing":
+                    asset_repo.set_status(conn, asset_id, "processing")
         for attempt in range(MAX_INPUT_CHANGES):
             if attempt:  # an input was re-made while the operator ran: what it reads now
                 with self.db.transaction() as conn:
@@ -209,8 +221,7 @@ class PipelineJobs:
             if ctx.cancelled.is_set():
                 return
             with self.db.transaction() as conn:
-                asset_repo.set_actor(conn, f"worker:{job.id}")
-                job_states.lock_asset(conn, asset_id)
+                job_states.lock_asset(conn, asset_id, actor=actor)
                 if execution is not None:
                     self._check_blobs(conn, execution.blobs)
                 runs = result_repo.read_runs(conn, asset_id)
@@ -221,7 +232,9 @@ class PipelineJobs:
                     # first: its results stand, and those made from them are not made again.
                     execution = None
                 if execution is not None:
-                    result_repo.replace_results(conn, execution.run, execution.result, execution.blobs)
+                    runs[op.name] = result_repo.replace_results(
+                        conn, execution.run, execution.result, execution.blobs, previous=op.name in runs
+                    )
                     if execution.result.faces:
                         people.assign_new_faces(conn, asset_id)
                 job_states.set_state(
@@ -229,21 +242,27 @@ class PipelineJobs:
                 )
                 ctx.complete_within(conn)
                 usage.flush(conn)
-                ready = self._ready_dependents(conn, asset, op)
-                job_states.set_state(conn, asset_id, [d.name for d in ready], "queued", lane=lane)
-                trace = job.payload.get(telemetry.TRACEPARENT)
-                ctx.publish_within(conn, [self.job_for(asset_id, d, job.lane, trace) for d in ready])
-                self._refresh_status(conn, asset)
+                # Read once, under the asset's lock: the states change below only by this transaction.
+                states = {name: row["state"] for name, row in job_states.states(conn, asset_id).items()}
+                ready = self._ready_dependents(asset, op, states, runs)
+                if ready:
+                    job_states.set_state(conn, asset_id, [d.name for d in ready], "queued", lane=lane)
+                    states.update((d.name, "queued") for d in ready)
+                    trace = job.payload.get(telemetry.TRACEPARENT)
+                    ctx.publish_within(conn, [self.job_for(asset_id, d, job.lane, trace) for d in ready])
+                self._refresh_status(conn, asset, states, was="processing" if processing else None)
                 return
         raise TransientError(f"the inputs of {op.name} kept changing while it ran")
 
-    def _already_done(self, conn: Any, asset_id: UUID, op: Operator, deps: tuple[str, ...]) -> bool:
+    def _already_done(
+        self, conn: Any, asset_id: UUID, op: Operator, deps: tuple[str, ...], runs: dict[str, dict[str, Any]]
+    ) -> bool:
         """Done, and made after everything it reads: a delivery of a job that committed but was not
         acked (its worker killed in between). Such a delivery only sends the follow-up jobs that may
         not have been sent; it does not mark the asset as processing again, so the asset's analysis
         does not end (and its event is not written) a second time."""
         state = job_states.states(conn, asset_id).get(op.name, {}).get("state")
-        return state == "done" and is_fresh(op, op.params(self.settings), result_repo.read_runs(conn, asset_id), deps)
+        return state == "done" and is_fresh(op, op.params(self.settings), runs, deps)
 
     def _check_blobs(self, conn: Any, blobs: list[tuple[str, int, str]]) -> None:
         """Under their locks (held to the commit), that the blobs about to be recorded still have their
@@ -255,33 +274,34 @@ class PipelineJobs:
             if not self.blobs.exists(sha):
                 raise TransientError(f"blob {sha} was removed by a deletion while the operator ran")
 
-    def _ready_dependents(self, conn: Any, asset: AssetView, finished: Operator) -> list[Operator]:
+    def _ready_dependents(
+        self, asset: AssetView, finished: Operator, states: dict[str, str], runs: dict[str, dict[str, Any]]
+    ) -> list[Operator]:
         """The operators waiting on ``finished`` whose inputs are now all done. One already marked
         queued is included: with Redis or NATS its job is published after this commits, so a worker
         killed in between leaves it marked but never sent, and the redelivered job must send it (a
         second copy of a job that was sent is harmless: brokers drop or results skip it). One running
         or retrying has its job in hand; one done after all its inputs were made needs nothing."""
         applicable = {op.name: op for op in self._applicable(asset)}
-        states = job_states.states(conn, asset.id)
-        runs = result_repo.read_runs(conn, asset.id)
         ready = []
         for op in applicable.values():
             deps = [d for d in self._deps(op, asset) if d in applicable]
             if finished.name not in deps:
                 continue
-            state = states.get(op.name, {}).get("state")
+            state = states.get(op.name)
             if state in ("running", "retrying"):
                 continue
             if state == "done" and is_fresh(op, op.params(self.settings), runs, tuple(deps)):
                 continue  # made after everything it reads: a repeated delivery of ``finished`` changed nothing
-            if all(states.get(d, {}).get("state") == "done" for d in deps):
+            if all(states.get(d) == "done" for d in deps):
                 ready.append(op)
         return ready
 
-    def _refresh_status(self, conn: Any, asset: AssetView) -> None:
-        """Set the asset's status from its jobs' states. When the analysis has just ended (the status
-        became done or failed), its event is written in this same transaction."""
-        states = {name: row["state"] for name, row in job_states.states(conn, asset.id).items()}
+    def _refresh_status(self, conn: Any, asset: AssetView, states: dict[str, str], was: str | None = None) -> None:
+        """Set the asset's status from its jobs' ``states`` (operator: state, as they stand in this
+        transaction), unless it is ``was``, the status the caller knows the asset has. When the analysis
+        has just ended (the status became done or failed), its event is written in this same
+        transaction."""
         names = [op.name for op in self._applicable(asset)]
         if any(states.get(n) in job_states.ACTIVE for n in names):
             status = "processing"
@@ -289,6 +309,8 @@ class PipelineJobs:
             status = "done"
         else:
             status = "failed"
+        if status == was:
+            return
         if asset_repo.set_status(conn, asset.id, status) and status in FINAL_EVENTS:
             tenant = asset_repo.tenants_of(conn, [asset.id])[asset.id]
             payload = {"status": status, "media_type": asset.media_type.value, **outbox.asset_summary(conn, asset.id)}
@@ -301,8 +323,7 @@ class PipelineJobs:
             return
         asset_id = UUID(job.payload["asset_id"])
         with self.db.transaction() as conn:
-            asset_repo.set_actor(conn, f"worker:{job.id}")
-            job_states.lock_asset(conn, asset_id)
+            job_states.lock_asset(conn, asset_id, actor=f"worker:{job.id}")
             if asset_repo.get_asset(conn, asset_id) is None:
                 return  # deleted: its job states went with it
             job_states.set_state(
@@ -318,8 +339,7 @@ class PipelineJobs:
         asset_id = UUID(job.payload["asset_id"])
         op = self.pipeline.operators.get(job.group)
         with self.db.transaction() as conn:
-            asset_repo.set_actor(conn, f"worker:{job.id}")
-            job_states.lock_asset(conn, asset_id)
+            job_states.lock_asset(conn, asset_id, actor=f"worker:{job.id}")
             try:
                 asset = load_asset(conn, asset_id)
             except KeyError:
@@ -335,7 +355,9 @@ class PipelineJobs:
                     asset, op, self.settings, params, time.time(), status="failed", error=failure.message
                 )
                 result_repo.record_failure(conn, record)
-            self._refresh_status(conn, asset)
+            self._refresh_status(
+                conn, asset, {name: row["state"] for name, row in job_states.states(conn, asset_id).items()}
+            )
 
     def on_redrive(self, jobs: Iterable[Job]) -> None:
         """Re-driven jobs are queued again in their assets' job states."""
