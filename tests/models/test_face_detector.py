@@ -18,6 +18,7 @@ from mediasift.models.face_detector import MAX_SIDE, FaceDetector
 from mediasift.models.pictures import shrunk
 
 from support import benchmedia, mediagen, scenegen, shotgen
+from support.built_models import not_built
 
 skimage_data = pytest.importorskip("skimage.data")
 
@@ -124,12 +125,7 @@ def test_the_built_model_is_cached_and_read_back_the_same(tmp_path: Path, monkey
     expected = _rows(FaceDetector(threads=1, built_models=tmp_path).load())
     assert [entry.name[:6] for entry in tmp_path.iterdir()] == ["yunet-"]
     assert sum(map(len, expected)) >= 2
-
-    def no_build(*args: object) -> None:
-        raise AssertionError("built again although the cache holds it")
-
-    with monkeypatch.context() as patched:
-        patched.setattr(yunet_graph, "read_layers", no_build)
+    with not_built(monkeypatch, yunet_graph, "read_layers"):
         cached = FaceDetector(threads=1, built_models=tmp_path).load()
         assert _rows(cached) == expected
 

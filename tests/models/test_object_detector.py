@@ -14,6 +14,7 @@ from mediasift.models import object_detector
 from mediasift.models.object_detector import ObjectDetector, suppress
 from mediasift.models.ssd_graph import PIXEL_SCALE, PIXEL_SHIFT, parse_text_graph
 
+from support.built_models import not_built
 from support.opencv_ssd import blob, opencv_detect, opencv_net
 
 skimage_data = pytest.importorskip("skimage.data")
@@ -109,12 +110,7 @@ def test_the_built_detector_is_cached_and_read_back_the_same(tmp_path: Path, mon
     assert [entry.name[:4] for entry in entries] == ["ssd-"]
     expected = _detections(built)
     assert sum(map(len, expected)) >= 5  # the comparison is not vacuous
-
-    def no_build(*args: object) -> None:
-        raise AssertionError("built again although the cache holds it")
-
-    with monkeypatch.context() as patched:
-        patched.setattr(object_detector, "build", no_build)
+    with not_built(monkeypatch, object_detector, "build"):
         cached = ObjectDetector(threads=1, built_models=tmp_path).load()
     assert _detections(cached) == expected
 
