@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import atexit
 import threading
-
-from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from typing import TYPE_CHECKING
 
 from mediasift import telemetry
 from mediasift.config import Settings
+
+if TYPE_CHECKING:
+    from opentelemetry.sdk.trace import TracerProvider
 
 _lock = threading.Lock()
 _provider: TracerProvider | None = None
@@ -30,6 +29,12 @@ def setup(settings: Settings) -> bool:
     endpoint = settings.otel_endpoint.strip().rstrip("/")
     if not endpoint:
         return telemetry.enabled()
+    # The SDK and its exporter are imported here: 50 ms of every command's start, for the few set up.
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
     with _lock:
         if _provider is None:
             provider = TracerProvider(resource=Resource.create({"service.name": settings.otel_service_name}))
