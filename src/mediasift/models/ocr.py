@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import math
+import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -183,8 +184,8 @@ class TextReader(LazyModel[Any]):
         return self._runtime.get()
 
     def _load(self) -> Any:
-        with _model_list_trimmed():
-            from rapidocr import RapidOCR
+        _import_rapidocr()
+        from rapidocr import RapidOCR
 
         det, rec, cls, _ = weight_files(self.model_dir)
         params: dict[str, Any] = {
@@ -208,6 +209,8 @@ class TextReader(LazyModel[Any]):
 
     def _load_gate(self) -> GateDetector:
         import onnxruntime as ort
+
+        _import_rapidocr()
         from rapidocr.ch_ppocr_det.utils import DBPostProcess
 
         *_, path = weight_files(self.model_dir)
@@ -222,6 +225,7 @@ class TextReader(LazyModel[Any]):
     def detect(self, image: npt.NDArray[np.uint8]) -> FoundLines:
         """The text lines of an RGB uint8 picture, found and cropped, not yet read; nothing when the
         picture is larger than ``gate_above`` and :meth:`text_region` finds no line."""
+        _import_rapidocr()
         from rapidocr.main import RapidOCRError
 
         engine = self.engine
@@ -251,6 +255,7 @@ class TextReader(LazyModel[Any]):
         well, :func:`~mediasift.models.pictures.shrunk`) finds regions
         of a line's shape (:func:`line_shaped`); their hull, widened (``REGION_MARGIN``), and the
         height of the shortest of them, in the picture's pixels. None where it finds none."""
+        _import_rapidocr()
         from rapidocr.ch_ppocr_det.utils import DetPreProcess
 
         height, width = rgb.shape[:2]
@@ -276,6 +281,7 @@ class TextReader(LazyModel[Any]):
         """:meth:`detect` on the part ``region`` of the picture, the detector seeing it shrunk by
         ``scale`` (rapidocr's detector would scale a part whose shorter side is under 736 pixels up to
         that); the lines are cut from the part's own pixels, for the recogniser."""
+        _import_rapidocr()
         from rapidocr.ch_ppocr_det.utils import DetPreProcess, TextDetOutput
         from rapidocr.main import apply_vertical_padding
 
@@ -308,6 +314,7 @@ class TextReader(LazyModel[Any]):
 
     def assemble(self, found: FoundLines, readings: list[Reading]) -> list[OcrLine]:
         """The lines of a picture from its detection and the readings of its line images, in reading order."""
+        _import_rapidocr()
         from rapidocr.ch_ppocr_cls import TextClsOutput
         from rapidocr.ch_ppocr_rec import TextRecOutput
 
@@ -420,14 +427,23 @@ def padded_line_images(recogniser: Any, crops: list[npt.NDArray[np.uint8]]) -> l
     return padded
 
 
+def _import_rapidocr() -> None:
+    """Import rapidocr (once) with its model list trimmed (:func:`_model_list_trimmed`). Every method
+    that imports from rapidocr calls this first, whichever of them runs first in a process."""
+    if "rapidocr.main" not in sys.modules:
+        with _model_list_trimmed():
+            import rapidocr.main  # noqa: F401
+
+
 @contextmanager
 def _model_list_trimmed() -> Iterator[None]:
     """While rapidocr is imported: its list of downloadable models (``default_models.yaml``, 85 KB, every
-    engine's model URLs) is read twice at import time through OmegaConf, 0.3 s of CPU holding the GIL
-    (0.61 -> 0.27-0.36 s for ``import rapidocr.main``, three runs each). Only its language routing
-    (``ROUTING_KEYS``) is read here, with libyaml: every model file is named to rapidocr, so it never
-    looks a model up in that list (it would say the configuration is unsupported rather than download
-    one). Any other file OmegaConf loads meanwhile is loaded as usual."""
+    engine's model URLs) is read twice at import time into OmegaConf configs, half a second of CPU
+    holding the GIL (``import rapidocr.main`` 0.61 s -> 0.10-0.12 s, three runs each). Here only its
+    language routing (``ROUTING_KEYS``) is read, with libyaml, as plain dicts (rapidocr reads it with
+    ``get`` and ``items``): every model file is named to rapidocr, so it never looks a model up in that
+    list (it would fail, rather than download one). Any other file OmegaConf loads meanwhile is loaded
+    as usual."""
     import yaml
     from omegaconf import OmegaConf
 
@@ -439,7 +455,7 @@ def _model_list_trimmed() -> Iterator[None]:
             return load(path)
         with file.open(encoding="utf-8") as stream:
             listed = yaml.load(stream, Loader=yaml.CSafeLoader)
-        return OmegaConf.create({key: listed[key] for key in ROUTING_KEYS if key in listed})
+        return {key: listed[key] for key in ROUTING_KEYS if key in listed}  # read with .get and items() only
 
     OmegaConf.load = trimmed  # type: ignore[method-assign,assignment]
     try:
