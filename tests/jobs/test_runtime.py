@@ -329,3 +329,22 @@ def test_sigterm_finishes_what_is_in_flight_and_takes_nothing_new(broker: Broker
     assert [p.name.split(".")[0] for p in tmp_path.iterdir()] == ["job-1"], "finished, and took nothing new"
     stats = broker.stats()
     assert stats.in_flight == 0 and stats.delayed + sum(stats.ready.values()) == 1
+
+
+def test_a_jobs_follow_ups_go_out_ahead_of_work_queued_before_them(broker: Broker) -> None:
+    """Where a job queues its follow-ups in its own transaction (PostgreSQL), a worker finishes what it
+    started: they come out before jobs queued earlier to start other work."""
+    publish_within = getattr(broker, "publish_within", None)
+    if publish_within is None:
+        pytest.skip("this broker publishes follow-ups after the job, behind what is queued")
+    broker.publish([job("first"), job("later")])
+    (first,) = broker.fetch("c1", {Lane.BATCH: 1}, 1.0)
+    ctx = JobContext(delivery=first, broker=broker)
+    with broker.queue.pool.connection() as conn, conn.transaction():  # type: ignore[attr-defined]
+        ctx.publish_within(conn, [job("follow-up")])
+    broker.ack([first])
+    order = []
+    while batch := broker.fetch("c1", {Lane.BATCH: 1}, 0.5):
+        order += [d.job.id for d in batch]
+        broker.ack(batch)
+    assert order == ["job-follow-up", "job-later"]

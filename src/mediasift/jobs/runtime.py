@@ -48,6 +48,8 @@ EXIT_STUCK = 75
 HELD_PER_PERMIT = 2
 # A job that fails this many times as the probe of its open circuit breaker is given up on.
 PROBE_STRIKES = 3
+# How far ahead a job's follow-ups go in a queue ordered by readiness (JobContext.publish_within).
+FOLLOW_UPS_AHEAD_S = 3600.0
 
 
 @dataclass
@@ -103,10 +105,15 @@ class JobContext:
 
     def publish_within(self, conn: Any, jobs: Sequence[Job]) -> None:
         """Queue follow-up jobs in the caller's transaction where the broker allows it; otherwise they
-        are published after the handler returns and before its job is acked (at-least-once)."""
+        are published after the handler returns and before its job is acked (at-least-once).
+
+        In the transaction (PostgreSQL, whose queue hands out the earliest ready first) they are ready
+        as if queued ``FOLLOW_UPS_AHEAD_S`` ago: ahead of the jobs that start other work, so a worker
+        finishes what it started before it starts more. A batch's assets are then done one after
+        another rather than all at its end, and its tail is not every asset's last step."""
         publish_within = getattr(self.broker, "publish_within", None)
         if publish_within is not None:
-            publish_within(conn, jobs)
+            publish_within(conn, jobs, delay_s=-FOLLOW_UPS_AHEAD_S)
         else:
             self.follow_ups.extend(jobs)
 
