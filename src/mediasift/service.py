@@ -388,10 +388,7 @@ class Mediasift:
         registered = threading.Event()
 
         def analysed() -> bool:  # the inline worker's end: every file registered, and its analysis done
-            if not registered.is_set():
-                return False
-            with self.db.transaction() as conn:
-                return job_states.unfinished(conn, [a.asset_id for a in report.accepted]) == 0
+            return registered.is_set() and self._unfinished([a.asset_id for a in report.accepted]) == 0
 
         working = wait and len(files) > 1 and not self.workers_alive()
         with self._working_meanwhile(on_wait, until=analysed) if working else nullcontext() as worker_ended:
@@ -429,11 +426,15 @@ class Mediasift:
         """Whether the report's assets are done or failed; their states are in ``report.status`` then.
         For callers that wait on their own terms (the HTTP API polls it without holding a thread)."""
         asset_ids = list(dict.fromkeys(a.asset_id for a in report.accepted))
-        with self.db.transaction() as conn:
-            if job_states.unfinished(conn, asset_ids):
-                return False
+        if self._unfinished(asset_ids):
+            return False
         report.status = self.asset_states(asset_ids)
         return True
+
+    def _unfinished(self, asset_ids: Sequence[UUID]) -> int:
+        """How many of these assets are neither done nor failed."""
+        with self.db.transaction() as conn:
+            return job_states.unfinished(conn, asset_ids)
 
     def _register(
         self, ingestor: Ingestor, path: Path, source: str | None, lane: Lane, report: IngestReport
@@ -496,22 +497,21 @@ class Mediasift:
         ended), the wait looks again at once rather than at its next poll."""
         unique = list(dict.fromkeys(asset_ids))
 
-        def unfinished() -> int:
-            with self.db.transaction() as conn:
-                return job_states.unfinished(conn, unique)
-
         def finished() -> bool:
-            return unfinished() == 0
+            return self._unfinished(unique) == 0
 
         reporting: AbstractContextManager[None] = nullcontext()
         if on_progress is not None:
-            reporting = _every(PROGRESS_EVERY_S, lambda: on_progress(len(unique) - unfinished(), len(unique)))
+            reporting = _every(
+                PROGRESS_EVERY_S, lambda: on_progress(len(unique) - self._unfinished(unique), len(unique))
+            )
         with reporting:
             while not finished():
                 if self.workers_alive():
-                    # A wake already set (a worker that ended for another reason) must not spin the loop.
-                    pause = wake if wake is not None and not wake.is_set() else threading.Event()
-                    pause.wait(WAIT_POLL_S)
+                    if wake is not None and not wake.is_set():
+                        wake.wait(WAIT_POLL_S)
+                    else:  # no worker of this process to wake on (or it ended for another reason)
+                        time.sleep(WAIT_POLL_S)
                 else:
                     if on_wait:
                         on_wait("no worker is running: analysing here")

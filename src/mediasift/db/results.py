@@ -107,9 +107,7 @@ def replace_results(
     segment_ids = _insert_segments(conn, run, result.segments)
     segment_vectors = [(segment_ids[seg.key], run.asset_id, model.id, model.version, len(vector), vector)
                        for seg in result.segments for model, vector in seg.vectors.items()]  # fmt: skip
-    if segment_vectors:
-        with conn.cursor() as cur:
-            cur.executemany(_INSERT_EMBEDDING, segment_vectors)
+    _insert_many(conn, _INSERT_EMBEDDING, segment_vectors)
     artifacts = [
         (run.asset_id, run.operator, art.kind, art.key,
          segment_ids[art.segment_key] if art.segment_key is not None else None,
@@ -117,16 +115,15 @@ def replace_results(
          run.model_version, run.params_hash, run.duration_ms)
         for art in result.artifacts
     ]  # fmt: skip
-    if artifacts:
-        with conn.cursor() as cur:
-            cur.executemany(
-                """
-                INSERT INTO artifacts (asset_id, operator, kind, key, segment_id, data, blob_sha256, confidence,
-                                       operator_version, model, model_version, params_hash, duration_ms)
-                VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
-                """,
-                artifacts,
-            )
+    _insert_many(
+        conn,
+        """
+        INSERT INTO artifacts (asset_id, operator, kind, key, segment_id, data, blob_sha256, confidence,
+                               operator_version, model, model_version, params_hash, duration_ms)
+        VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+        """,
+        artifacts,
+    )
 
     people_repo.insert_faces(
         conn, run.asset_id,
@@ -142,6 +139,13 @@ def replace_results(
     for (model_id, version), vectors in sorted(by_model.items()):
         link_text_vectors(conn, run.asset_id, model_id, version, vectors)
     return stored_run
+
+
+def _insert_many(conn: Conn, statement: str, rows: Sequence[tuple[Any, ...]]) -> None:
+    """``statement`` for each of ``rows``, in one round trip (psycopg's ``executemany``)."""
+    if rows:
+        with conn.cursor() as cur:
+            cur.executemany(statement, rows)
 
 
 def _insert_segments(conn: Conn, run: RunRecord, segments: Sequence[Any]) -> dict[str, int]:

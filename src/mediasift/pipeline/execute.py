@@ -27,10 +27,15 @@ class Execution:
 
 
 def load_asset(conn: Any, asset_id: UUID) -> AssetView:
+    return asset_view(stored_asset(conn, asset_id))
+
+
+def stored_asset(conn: Any, asset_id: UUID) -> asset_repo.AssetRow:
+    """The asset's row; KeyError where there is none (deleted)."""
     stored = asset_repo.get_asset(conn, asset_id)
     if stored is None:
         raise KeyError(f"no asset {asset_id}")
-    return asset_view(stored)
+    return stored
 
 
 def asset_view(stored: asset_repo.AssetRow) -> AssetView:

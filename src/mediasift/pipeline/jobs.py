@@ -33,6 +33,7 @@ from mediasift.pipeline.execute import (
     is_fresh,
     load_asset,
     run_record,
+    stored_asset,
 )
 from mediasift.pipeline.graph import Pipeline
 from mediasift.pipeline.operator import AssetView, Operator
@@ -192,10 +193,8 @@ class PipelineJobs:
         lane, actor = job.lane.value, f"worker:{job.id}"
         with self.db.transaction() as conn:
             job_states.lock_asset(conn, asset_id, actor=actor)
-            stored_asset = asset_repo.get_asset(conn, asset_id)
-            if stored_asset is None:
-                raise KeyError(f"no asset {asset_id}")
-            asset = asset_view(stored_asset)
+            row = stored_asset(conn, asset_id)
+            asset = asset_view(row)
             deps = self._deps(op, asset)
             runs = result_repo.read_runs(conn, asset_id)
             # Running, this job keeps the asset processing until it ends: every status set meanwhile
@@ -205,7 +204,7 @@ class PipelineJobs:
                 job_states.set_state(
                     conn, asset_id, [op.name], "running", lane=lane, attempts=ctx.delivery.attempt, worker=ctx.worker_id
                 )
-                if stored_asset.status != "processing":
+                if row.status != "processing":
                     asset_repo.set_status(conn, asset_id, "processing")
         for attempt in range(MAX_INPUT_CHANGES):
             if attempt:  # an input was re-made while the operator ran: what it reads now
