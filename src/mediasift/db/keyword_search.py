@@ -9,7 +9,7 @@ from typing import Any
 
 from psycopg import sql
 
-from mediasift.db.search import Conn, leaves_few, type_and_tenant_condition
+from mediasift.db.search import Conn, counted, leaves_few, type_and_tenant_condition
 from mediasift.db.search_filters import NO_FILTERS, AssetFilters
 
 # A tenant or media type that leaves at most this many segments has them read and matched by a
@@ -62,17 +62,21 @@ def matching_segments(
         ]
 
     conditions = type_and_tenant("s")
-    assets: list[Any] = []
+    allowed: sql.Composable = sql.SQL("")  # the filters' assets, a CTE of the statement
     dense = [False] * (len(alternatives) + 1)
     if filters:
-        assets = _assets_of(conn, filters, media_type, tenant)
-        if not assets:
-            return []
-        filtered_share = min(len(assets) / float(row["assets"]), 1.0)
+        of_filters = type_and_tenant_condition(filters, media_type, tenant)
+        share = min(_assets_left(conn, of_filters) / float(row["assets"]), 1.0)
         planned = _planned_matches(conn, [*alternatives, phrase or ""], conditions)
-        dense = [n * filtered_share >= MANY_MATCHES for n in planned]
-        # a sub-select: planned as one array (its thousand elements estimated one by one took 2-3 ms a scan)
-        conditions.append(sql.SQL("s.asset_id = ANY ((SELECT %(assets)s::uuid[])::uuid[])"))
+        dense = [n * share >= MANY_MATCHES for n in planned]
+        # The assets' ids are gathered once, in the statement, as one array whose bitmap the text
+        # index's is ANDed with (13 ms for "python", 1% of rows, in 11% of the assets at 1M). As a
+        # join (EXISTS) each asset's segments were read and matched one by one (111k rows, 80-130 ms);
+        # as a subquery per scan, its thousand elements were estimated one by one (2-3 ms a scan).
+        allowed = sql.SQL(
+            "allowed AS MATERIALIZED (SELECT coalesce(array_agg(a.id), '{{}}') AS ids FROM assets a WHERE {}),"
+        ).format(of_filters)
+        conditions.append(sql.SQL("s.asset_id = ANY ((SELECT ids FROM allowed)::uuid[])"))
     elif conditions and leaves_few(conn, "segments", sql.SQL(" AND ").join(type_and_tenant("v")), KEYWORD_READ_BELOW):
         # The type's or tenant's few rows are read and matched: the planner would AND the filter's
         # index with the text index's bitmap of every match ("of the" at 1M: 198k rows, 80 ms per
@@ -107,6 +111,7 @@ def matching_segments(
     query_sql = sql.SQL(
         """
         WITH q AS (SELECT websearch_to_tsquery('simple', %(query)s) AS q),
+        {allowed}
         words AS MATERIALIZED ({words}),
         candidates AS ({candidates}),
         matched AS (  -- ranked from the candidates' own columns: a join back to segments on the
@@ -125,6 +130,7 @@ def matching_segments(
         ORDER BY m.score DESC, m.chars, s.id
         """
     ).format(
+        allowed=allowed,
         words=words,
         candidates=sql.SQL("SELECT * FROM words")
         if phrase is None
@@ -132,22 +138,14 @@ def matching_segments(
             candidates(phrase, dense[-1], KEYWORD_CANDIDATES, capped)
         ),
     )
-    params = {"query": query, "limit": limit, "headline": HEADLINE_OPTIONS, "assets": assets}
+    params = {"query": query, "limit": limit, "headline": HEADLINE_OPTIONS}
     return conn.execute(query_sql, params).fetchall()
 
 
-def _assets_of(conn: Conn, filters: AssetFilters, media_type: str | None, tenant: str | None) -> list[Any]:
-    """The ids of the assets ``filters`` leave (of ``media_type`` and ``tenant`` where given). A
-    keyword query ANDs the text index's bitmap with theirs (13 ms for "python", 1% of rows, in 11%
-    of the assets at 1M); as a join (EXISTS) it read and matched each asset's segments one by one
-    (111k rows, 80-130 ms)."""
-    row = conn.execute(
-        sql.SQL("SELECT coalesce(array_agg(a.id), '{{}}') AS ids FROM assets a WHERE {}").format(
-            type_and_tenant_condition(filters, media_type, tenant)
-        )
-    ).fetchone()
-    assert row is not None
-    return list(row["ids"])
+def _assets_left(conn: Conn, of_filters: sql.Composable) -> int:
+    """How many assets ``of_filters`` (a condition on ``a``) leaves, counted lately (:func:`counted`):
+    the share of the library whose segments a keyword query reads."""
+    return counted(conn, sql.SQL("SELECT 1 FROM assets a WHERE {}").format(of_filters), 10_000_000)
 
 
 # Matches of one tsquery among a filter's segments from which those segments are read in order

@@ -99,10 +99,14 @@ def nearest_segments(
 # query's SQL: ef_construction 64 gave 0.958 / 0.978 / 0.987 / 0.987, but at ef_search 200 only 95 and
 # at 400 98 of 100 fresh items were found by a paraphrase; ef_construction 128 (build 57 s, 36-44 s at
 # 64) gave 0.979 at 100-400 and 0.987 at 800, in 6.3 / 7.8 / 11.1 / 20.3 ms, and 100 of 100 paraphrases
-# at 400. m was not varied.
+# at 400. Then on that 1M database with 100 items ingested after the load (in-process search, one
+# client, paraphrases found of 100 / p50): m 32, ef_construction 128 (build 134 s) 100 at 200 but in
+# as long as m 16 at 400 (17.8 / 18.2 ms); m 16, ef_construction 256 (build 148 s with the machine
+# busy) 100 at 400, 250 and 200, 99 at 150, in 18.3 / 14.8 / 13.7-15.9 / 14.1 ms. ef_search 250
+# leaves a margin: builds of the same data differ (parallel workers).
 HNSW_M = 16
-HNSW_EF_CONSTRUCTION = 128
-EF_SEARCH = 400
+HNSW_EF_CONSTRUCTION = 256
+EF_SEARCH = 250
 # A filter that leaves at most this many vectors is answered by an exact scan of them (recall 1);
 # above it, by the index with an iterative scan, which a common filter does not starve. At 1M
 # (100 queries, the SQL alone, a loaded machine): 9,020 image vectors 19-20 ms exact, 22-25 ms by
@@ -231,7 +235,7 @@ def _vector_filters(model: str, media_type: str | None, tenant: str | None, vers
 # counting a large one's first 20,001 vectors cost a few ms a query at 1M (a source prefix's
 # segments: ~10 ms); a stale count only picks the other of two correct plans for a while.
 FEW_ROWS_TTL_S = 60.0
-_few_rows: dict[tuple[str, str], tuple[float, bool]] = {}
+_counts: dict[tuple[str, str], tuple[float, int]] = {}
 
 
 def leaves_few(conn: Conn, table: str, where: sql.Composable, below: int | None = None) -> bool:
@@ -241,22 +245,26 @@ def leaves_few(conn: Conn, table: str, where: sql.Composable, below: int | None 
 
 
 def few(conn: Conn, rows: sql.Composable, below: int | None = None) -> bool:
-    """Whether the query ``rows`` gives at most ``below`` (``EXACT_BELOW``) rows, counted up to one
-    past it, as counted in this process in the last ``FEW_ROWS_TTL_S`` seconds."""
+    """Whether the query ``rows`` gives at most ``below`` (``EXACT_BELOW``) rows (:func:`counted`)."""
     below = EXACT_BELOW if below is None else below
-    query = sql.SQL("SELECT count(*) AS n FROM ({} LIMIT {}) c").format(rows, sql.Literal(below + 1))
+    return counted(conn, rows, below + 1) <= below
+
+
+def counted(conn: Conn, rows: sql.Composable, up_to: int) -> int:
+    """How many rows the query ``rows`` gives, counted up to ``up_to``, as counted in this process in
+    the last ``FEW_ROWS_TTL_S`` seconds: for choosing a plan, never for deciding that nothing matches."""
+    query = sql.SQL("SELECT count(*) AS n FROM ({} LIMIT {}) c").format(rows, sql.Literal(up_to))
     key = (conn.info.dsn, query.as_string(conn))
     now = time.monotonic()
-    known = _few_rows.get(key)
+    known = _counts.get(key)
     if known is not None and now - known[0] < FEW_ROWS_TTL_S:
         return known[1]
     row = conn.execute(query).fetchone()
     assert row is not None
-    found = int(row["n"]) <= below
-    if len(_few_rows) > 10_000:  # tenants x media types x models x filters: a bound, not a working size
-        _few_rows.clear()
-    _few_rows[key] = (now, found)
-    return found
+    if len(_counts) > 10_000:  # tenants x media types x models x filters: a bound, not a working size
+        _counts.clear()
+    _counts[key] = (now, int(row["n"]))
+    return int(row["n"])
 
 
 def nearest_text_segments(
