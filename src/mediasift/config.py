@@ -56,7 +56,9 @@ class Settings(BaseSettings):
     breaker_cooldown_s: float = 30.0
     queue_high_water: int = 10_000
     queue_low_water: int = 5_000
-    worker_concurrency: int = 2
+    # Jobs computing at once. More than the cores (on two) fills the gaps of those waiting for the GIL,
+    # the database or a batch; each is counted its share of the cores (mediasift.jobs.permits).
+    worker_concurrency: int = 4
     # Extra operators, "package.module:ClassName" comma-separated; one named like a shipped operator replaces it.
     operator_plugins: str = ""
     interactive_max_files: int = 10

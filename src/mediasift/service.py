@@ -23,7 +23,7 @@ from prometheus_client import CollectorRegistry, ProcessCollector
 from mediasift import cursors, telemetry
 from mediasift.access import DEFAULT_TENANT, Scope, check_tenant_name
 from mediasift.blobs import blob_store
-from mediasift.config import Settings
+from mediasift.config import Settings, available_cores
 from mediasift.db import api_audit, connection, erasure, job_states, outbox
 from mediasift.db import assets as asset_repo
 from mediasift.db import keys as key_repo
@@ -237,6 +237,8 @@ class Mediasift:
             worker_id=worker_id or f"{os.uname().nodename}-{os.getpid()}-{os.urandom(2).hex()}",
             classify=classify,
             concurrency=concurrency or s.worker_concurrency,
+            model_threads=s.model_threads,
+            cores=available_cores(),
             lanes=lanes,
             groups=operators | {WEBHOOK_GROUP} if operators is not None else None,
             dependency_of=self.jobs.dependency_of,

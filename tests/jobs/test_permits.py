@@ -5,7 +5,9 @@ from __future__ import annotations
 import threading
 import time
 
-from mediasift.jobs.permits import ComputePermits
+import pytest
+
+from mediasift.jobs.permits import ComputePermits, core_seconds
 
 
 def _waiter(
@@ -79,3 +81,39 @@ def test_a_cancelled_waiter_leaves_without_a_permit_and_out_of_the_queue() -> No
     permits.release()
     assert permits.acquire(urgent=False, cancelled=never)  # the one permit is free: nobody took it
     assert all(not queue for queue in permits._waiting.values())
+
+
+def test_holders_beyond_the_cores_are_counted_their_share_of_them() -> None:
+    now = [0.0]
+    permits = ComputePermits(4, threads=1, cores=2, now=lambda: now[0])
+    never = threading.Event()
+
+    def counted_over(seconds: float) -> float:
+        """The core-seconds one holder is counted while ``seconds`` pass."""
+        start = permits.clock()
+        now[0] += seconds
+        return permits.clock() - start
+
+    for _ in range(4):
+        assert permits.acquire(urgent=False, cancelled=never)
+    assert counted_over(10) == pytest.approx(5.0)  # four jobs of one thread on two cores: half a core each
+    permits.release()
+    assert counted_over(10) == pytest.approx(20 / 3)  # three: just past the cores, each still short of one
+    permits.release()
+    assert counted_over(10) == pytest.approx(10.0)  # two: a core each
+    permits.release()
+    assert counted_over(10) == pytest.approx(10.0)  # one: its one thread, not both cores
+
+
+def test_a_holder_of_two_threads_is_counted_two_cores_while_they_are_free() -> None:
+    now = [0.0]
+    permits = ComputePermits(2, threads=2, cores=2, now=lambda: now[0])
+    never = threading.Event()
+    assert permits.acquire(urgent=False, cancelled=never)
+    with permits.counted():
+        now[0] += 3
+        assert core_seconds() == pytest.approx(6.0)
+        assert permits.acquire(urgent=False, cancelled=never)  # a second job: the two share the cores
+        now[0] += 3
+        assert core_seconds() == pytest.approx(9.0)
+    assert core_seconds() is None  # outside a permit: nothing counted

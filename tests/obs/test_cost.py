@@ -51,14 +51,25 @@ def test_run_time_is_priced_per_minute_of_media() -> None:
     assert per_minute(90.0, 0.0, 0.36)["compute_usd_per_minute"] is None  # images and texts have no minutes
 
 
-def _analysed(conn: object, sha: str, media_type: str, metadata: dict[str, object], run_s: dict[str, float]) -> None:
+def _analysed(
+    conn: object,
+    sha: str,
+    media_type: str,
+    metadata: dict[str, object],
+    run_s: dict[str, float],
+    core_s: dict[str, float] | None = None,
+) -> None:
+    """An asset with a run of each operator of ``run_s`` (its wall seconds), counted ``core_s`` of
+    the cores where given (else none: a run made without a worker)."""
     asset, _ = asset_repo.register_asset(conn, tenant="default", sha256=sha, media_type=media_type,
                                          mime="video/mp4", size_bytes=1, metadata=metadata)  # fmt: skip
     now = datetime.now(UTC)
     for operator, seconds in run_s.items():
+        core = (core_s or {}).get(operator)
         run = result_repo.RunRecord(asset_id=asset, operator=operator, operator_version="1", params={},
                                     params_hash="h", model=None, model_version=None, started_at=now,
-                                    finished_at=now, duration_ms=seconds * 1000, cost=0.001)  # fmt: skip
+                                    finished_at=now, duration_ms=seconds * 1000,
+                                    core_ms=None if core is None else core * 1000, cost=0.001)  # fmt: skip
         result_repo.replace_results(conn, run, OperatorResult(), [])
 
 
@@ -86,6 +97,20 @@ def test_status_and_cost_give_the_cost_of_a_minute_of_video(settings: Settings) 
     assert shown.exit_code == 0, shown.output
     assert "$0.00300 per minute of video (3.0 minutes" in shown.stdout
     assert "per minute of image" not in shown.stdout
+
+
+def test_a_run_is_priced_at_its_share_of_the_cores_not_its_wall_time(settings: Settings) -> None:
+    priced = settings.model_copy(update={"compute_usd_per_hour": 0.36})
+    with closing(Mediasift(priced)) as system:
+        with system.db.transaction() as conn:
+            # OCR ran 40 s beside other jobs and was counted 20 s of the cores; keyframes, stored
+            # without a core time (a run made without a worker), count their 10 s of wall time
+            _analysed(conn, "e" * 64, "video", {"duration": 60.0}, {"ocr": 40.0, "keyframes": 10.0}, {"ocr": 20.0})
+        report = system.cost()
+    video = report.media_types["video"]
+    assert video.operators["ocr"].seconds == pytest.approx(20.0)
+    assert video.operators["keyframes"].seconds == pytest.approx(10.0)
+    assert video.compute_usd == pytest.approx(30 * 0.36 / 3600)  # 30 core-seconds, not 50 of wall time
 
 
 def test_since_reads_ages_and_iso_times() -> None:

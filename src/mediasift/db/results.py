@@ -38,6 +38,7 @@ class RunRecord:
     started_at: datetime
     finished_at: datetime
     duration_ms: float
+    core_ms: float | None = None  # its share of the cores (mediasift.jobs.permits); None: its wall time
     status: str = "done"
     error: str | None = None
     cost: float = 0.0
@@ -52,19 +53,21 @@ def _upsert_run(conn: Conn, run: RunRecord) -> dict[str, Any]:
     row = conn.execute(
         f"""
         INSERT INTO operator_runs (asset_id, operator, operator_version, params_hash, params, model,
-                                   model_version, status, error, started_at, finished_at, duration_ms, cost)
-        VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+                                   model_version, status, error, started_at, finished_at, duration_ms, core_ms,
+                                   cost)
+        VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
         ON CONFLICT (asset_id, operator) DO UPDATE SET
             operator_version = EXCLUDED.operator_version, params_hash = EXCLUDED.params_hash,
             params = EXCLUDED.params, model = EXCLUDED.model, model_version = EXCLUDED.model_version,
             status = EXCLUDED.status, error = EXCLUDED.error, started_at = EXCLUDED.started_at,
-            finished_at = EXCLUDED.finished_at, duration_ms = EXCLUDED.duration_ms, cost = EXCLUDED.cost
+            finished_at = EXCLUDED.finished_at, duration_ms = EXCLUDED.duration_ms, core_ms = EXCLUDED.core_ms,
+            cost = EXCLUDED.cost
         RETURNING {RUN_COLUMNS}
         """,
         (
             run.asset_id, run.operator, run.operator_version, run.params_hash, Jsonb(run.params),
             run.model, run.model_version, run.status, run.error, run.started_at, run.finished_at,
-            run.duration_ms, run.cost,
+            run.duration_ms, run.core_ms, run.cost,
         ),
     ).fetchone()  # fmt: skip
     assert row is not None

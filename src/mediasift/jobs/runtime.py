@@ -85,7 +85,8 @@ class JobContext:
         if not admitted:
             raise JobCancelled("the job was given up while it waited to compute")
         try:
-            yield
+            with self.permits.counted():
+                yield
         finally:
             self.permits.release()
 
@@ -172,6 +173,8 @@ class Worker:
         worker_id: str,
         classify: Classifier,
         concurrency: int = 2,
+        model_threads: int = 1,
+        cores: float | None = None,
         lanes: Sequence[Lane] = (Lane.INTERACTIVE, Lane.BATCH),
         interactive_share: float = 0.75,
         groups: set[str] | None = None,
@@ -209,7 +212,8 @@ class Worker:
         self._abandoned = 0
         self._lock = threading.Lock()
         self.held = concurrency * HELD_PER_PERMIT  # jobs held at once, ``concurrency`` of them computing
-        self._permits = ComputePermits(concurrency)
+        # each computing job counted at its model threads, or its share of the cores when they are fewer
+        self._permits = ComputePermits(concurrency, threads=model_threads, cores=cores)
         # Twice the jobs held: a thread given up on (past its job's time limit) cannot be reclaimed.
         self._pool = ThreadPoolExecutor(max_workers=self.held * 2, thread_name_prefix="job")
         self._refill_at = max(1, self.held // 4)

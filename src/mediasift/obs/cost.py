@@ -13,10 +13,10 @@ totals since the counters began:
 
 Audio and video also get a cost per minute of media: the operators' measured run time, priced at the
 configured price of a CPU-hour (``compute_usd_per_hour``), over the minutes of the assets analysed. A
-job's run time is the CPU time it holds: a worker's jobs compute one per core share
-(``model_threads`` x ``worker_concurrency`` = the cores), so its seconds are core-seconds. The model
-calls' cost (``usd``) counts only the time inside the models; this counts decoding, shot detection
-and the rest as well.
+run's time is its core time: its wall time times its model threads, or its share of the cores while
+the worker computed more jobs than it has cores for (:mod:`mediasift.jobs.permits`), so its seconds
+are core-seconds. The model calls' cost (``usd``) counts only the time inside the models; this counts
+decoding, shot detection and the rest as well.
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ def cost_report(
         op["runs"] += row["runs"]
         op["failed"] += row["runs"] if row["status"] == "failed" else 0
         op["usd"] += float(row["cost_usd"])
-        op["seconds"] += float(row["duration_ms"]) / 1000
+        op["seconds"] += float(row["core_ms"]) / 1000
     for entry in media.values():
         for op in entry["operators"].values():
             op["usd_per_item"] = op["usd"] / op["runs"]

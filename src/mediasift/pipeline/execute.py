@@ -14,6 +14,7 @@ from mediasift.db import assets as asset_repo
 from mediasift.db import results as result_repo
 from mediasift.db.connection import Database
 from mediasift.inference.door import Inference
+from mediasift.jobs.permits import core_seconds
 from mediasift.mediatype import MediaType
 from mediasift.pipeline.operator import AssetView, Operator, OperatorContext, params_hash
 from mediasift.records import OperatorResult
@@ -62,6 +63,7 @@ def run_record(
 ) -> result_repo.RunRecord:
     finished = time.time()
     model = op.model(settings)
+    core_s = core_seconds()
     return result_repo.RunRecord(
         asset_id=asset.id,
         operator=op.name,
@@ -73,6 +75,7 @@ def run_record(
         started_at=datetime.fromtimestamp(started, UTC),
         finished_at=datetime.fromtimestamp(finished, UTC),
         duration_ms=(finished - started) * 1000,
+        core_ms=None if core_s is None else core_s * 1000,
         status=status,
         error=error,
         cost=cost,
