@@ -299,8 +299,11 @@ def nearest_text_segments(
     if exact:
         nearest = _exact_nearest(model, dim, where, filters, media_type, tenant)
     else:
-        conn.execute("SET LOCAL hnsw.iterative_scan = relaxed_order")
-        conn.execute(sql.SQL("SET LOCAL hnsw.ef_search = {}").format(sql.Literal(max(EF_SEARCH, limit))))
+        # both settings for this transaction in one round trip
+        conn.execute(
+            "SELECT set_config('hnsw.iterative_scan', 'relaxed_order', true), set_config('hnsw.ef_search', %s, true)",
+            (str(max(EF_SEARCH, limit)),),
+        )
         nearest = _nearest_groups(dim, where, filters)
     query_sql = sql.SQL(
         """

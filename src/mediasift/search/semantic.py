@@ -77,17 +77,21 @@ def rank(
     ``filters`` leave) to ``query``
     by each vector model, the query embedded through the inference layer (cached, batched with
     concurrent queries, counted)."""
-    multilingual = inference.multilingual_ref
-    with db.transaction() as conn:
-        has_foreign = search_repo.has_text_vectors(conn, multilingual.id, tenant)
-    # None when the searched assets hold no text in another language: then no multilingual embedding
-    foreign_query = _multilingual_side.submit(inference.embed_multilingual_query, query) if has_foreign else None
-    vector = inference.embed_query(query)  # by the tier the segments were embedded with
     from mediasift.inference.catalog import Role  # with the door, which the caller has loaded
 
+    multilingual = inference.multilingual_ref
     clip = inference.catalog.ref(Role.CLIP) if inference.catalog.configured(Role.CLIP) else None
-    clip_vector = None if clip is None else inference.clip_query(query)
+    # One transaction for the whole ranking (each costs round trips and a loan from the pool): the
+    # connection waits while the query is embedded, usually a hit of the door's cache.
     with db.transaction() as conn:
+        # None when the searched assets hold no text in another language: then no multilingual embedding
+        foreign_query = (
+            _multilingual_side.submit(inference.embed_multilingual_query, query)
+            if search_repo.has_text_vectors(conn, multilingual.id, tenant)
+            else None
+        )
+        vector = inference.embed_query(query)  # by the tier the segments were embedded with
+        clip_vector = None if clip is None else inference.clip_query(query)
         rows = search_repo.nearest_text_segments(
             conn, inference.text_ref.id, vector, limit=depth, media_type=media_type, tenant=tenant, filters=filters
         )
