@@ -7,7 +7,8 @@ photos bundled with scikit-image (``support.benchmedia``: a random crop of a ran
 scaled up, so no two share pixels and no cache helps), a caption banner on every third; ingests them
 all with ``mediasift ingest DIR --wait`` in a fresh process, data directory and database (model
 loading included, as a user sees it), and prints photos a second, CPU seconds a photo, each
-operator's time from lineage (``operator_runs``) per photo and as a share of all operators' time,
+operator's core time from lineage (``operator_runs.core_ms``: its share of the cores, the worker
+computing more jobs than there are cores) per photo and as a share of all operators' time,
 and whether OCR read every caption (and what text it reported on the photos without one). The
 baseline in the same run: registration alone (``ingest`` without ``--wait``: probe, hash, store).
 """

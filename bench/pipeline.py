@@ -13,7 +13,7 @@ most of it (LibriVox, then espeak-ng). Then, in one run:
   included, as a user sees it);
 
 and prints x realtime for each, the ingest's ratio to the floor, its CPU seconds and their price
-per minute of video at ``MEDIASIFT_COMPUTE_USD_PER_HOUR``, each operator's time from lineage
+per minute of video at ``MEDIASIFT_COMPUTE_USD_PER_HOUR``, each operator's core time from lineage
 (``operator_runs``) and when each ran (does transcription run beside the picture operators?), and,
 for the generated video, the captions OCR found and how far their time ranges are from the truth.
 ``--batch N`` also ingests N distinct videos (seeds 0..N-1): pinned to one core with worker

@@ -167,6 +167,7 @@ class OperatorRun(Result):
     started_at: datetime
     finished_at: datetime
     duration_ms: float
+    core_ms: float | None = None  # its share of the worker's cores while it ran (None: made without a worker)
     cost: float
 
 

@@ -34,11 +34,14 @@ class Ingested:
     database_url: str = ""
 
     def operator_seconds(self) -> dict[str, float]:
-        """Each operator's run time summed over the assets (lineage's ``duration_ms``), longest first."""
+        """Each operator's core time summed over the assets, longest first: lineage's ``core_ms`` (its
+        share of the cores while more jobs computed than there are cores), else its ``duration_ms``."""
         total: dict[str, float] = {}
         for runs in self.runs.values():
             for name, run in runs.items():
-                total[name] = total.get(name, 0.0) + run.duration_ms / 1000
+                # getattr: an older checkout run through PYTHONPATH (an A/B) has no core time
+                spent = run.core_ms if getattr(run, "core_ms", None) is not None else run.duration_ms
+                total[name] = total.get(name, 0.0) + spent / 1000
         return dict(sorted(total.items(), key=lambda item: -item[1]))
 
 
@@ -125,9 +128,9 @@ def print_timeline(runs: dict[str, Any]) -> None:
 
 
 def print_operators(seconds: dict[str, float], wall_s: float, items: int, unit: str) -> None:
-    """Per operator: seconds summed over the assets, per item, and share of all operators' time."""
+    """Per operator: core seconds summed over the assets, per item, and share of all operators' time."""
     total = sum(seconds.values()) or 1.0
-    print(f"\n{'operator':16} {'seconds':>8} {'per ' + unit:>10} {'share':>6}")
+    print(f"\n{'operator':16} {'core s':>8} {'per ' + unit:>10} {'share':>6}")
     for name, value in seconds.items():
         print(f"{name:16} {value:8.2f} {value / items:10.3f} {100 * value / total:5.1f}%")
     print(f"{'(all operators)':16} {total:8.2f} {total / items:10.3f}   (wall {wall_s:.1f} s)")

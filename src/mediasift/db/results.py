@@ -20,7 +20,7 @@ Conn = Connection[dict[str, Any]]
 # An operator run's lineage as the pipeline reads it back (read_runs, and replace_results' answer).
 RUN_COLUMNS = (
     "operator, operator_version, params_hash, model, model_version, status, error, started_at, finished_at, "
-    "duration_ms, cost"
+    "duration_ms, core_ms, cost"
 )
 
 

@@ -60,10 +60,13 @@ def run_record(
     status: str = "done",
     error: str | None = None,
     cost: float = 0.0,
+    core_started: float | None = None,
 ) -> result_repo.RunRecord:
-    finished = time.time()
+    """The run's lineage, from ``started`` (``time.time()``) to now; its core time is counted from
+    ``core_started`` (what :func:`core_seconds` said at ``started``; None: no worker counted it)."""
+    finished, core_now = time.time(), core_seconds()
     model = op.model(settings)
-    core_s = core_seconds()
+    core_s = None if core_started is None or core_now is None else core_now - core_started
     return result_repo.RunRecord(
         asset_id=asset.id,
         operator=op.name,
@@ -142,8 +145,9 @@ class OperatorExecutor:
             read_blob=self.blobs.read_bytes,
             put_blob=put_blob,
         )
-        started = time.time()
+        started, core_started = time.time(), core_seconds()
         with self.inference.job(interactive=interactive, asset=asset.id) as models:
             result = op.run(ctx)
         cost = result.cost + models.usd
-        return Execution(run_record(asset, op, self.settings, params, started, cost=cost), result, new_blobs)
+        record = run_record(asset, op, self.settings, params, started, cost=cost, core_started=core_started)
+        return Execution(record, result, new_blobs)
