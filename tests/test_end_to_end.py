@@ -14,12 +14,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import psycopg
 import pytest
 from typer.testing import CliRunner
 
 from mediasift.cli import app
-from mediasift.config import Settings, load_settings
+from mediasift.config import Settings
 
 from support import mediagen
 from support.databases import create_database
@@ -113,7 +112,6 @@ def world(pg_server: str, tmp_path_factory: pytest.TempPathFactory) -> dict[str,
         "first": first,
         "second": second,
         "counts": (counts_after_first, _counts(cli)),
-        "database_url": env["MEDIASIFT_DATABASE_URL"],
         "second_utterance_start": second_start,
         "video_speech": (VIDEO_SPEECH_START_S, VIDEO_SPEECH_START_S + speech_s),
     }
@@ -209,13 +207,12 @@ def test_a_video_is_shots_with_keyframes_and_the_words_said_in_each(world: dict[
 def test_each_run_of_the_worker_is_counted_its_share_of_the_cores(world: dict[str, Any]) -> None:
     """Its core time, which its cost is priced from: at most its wall time times its model threads
     (several jobs computing on few cores each get a share), and some of it."""
-    threads = load_settings(worker_concurrency=Settings().worker_concurrency).model_threads
-    with psycopg.connect(world["database_url"]) as conn:
-        runs = conn.execute("SELECT operator, duration_ms, core_ms FROM operator_runs").fetchall()
+    threads = Settings().model_threads
+    runs = [run for name in _accepted(world) for run in _show(world, name)["operators"].values()]
     assert runs
-    for operator, duration_ms, core_ms in runs:
-        assert core_ms is not None, operator
-        assert 0 < core_ms <= duration_ms * threads + 1, (operator, duration_ms, core_ms)
+    for run in runs:
+        assert run["core_ms"] is not None, run["operator"]
+        assert 0 < run["core_ms"] <= run["duration_ms"] * threads + 1, run
 
 
 def test_artifacts_carry_lineage(world: dict[str, Any]) -> None:

@@ -17,13 +17,12 @@ Conn = Connection[dict[str, Any]]
 
 def operator_totals(conn: Conn, since: datetime | None = None) -> list[dict[str, Any]]:
     """Per media type, operator and run status (the current runs: a re-run replaces its predecessor),
-    finished at or after ``since`` when given: runs, assets, summed cost (USD), duration (ms) and core
-    time (ms: each run's share of the cores, its duration where none was counted)."""
+    finished at or after ``since`` when given: runs, assets, summed cost (USD) and core time (ms: each
+    run's share of the cores, its duration where none was counted)."""
     return conn.execute(
         """
         SELECT a.media_type, r.operator, r.status, count(*) AS runs, count(DISTINCT r.asset_id) AS assets,
-               coalesce(sum(r.cost), 0) AS cost_usd, coalesce(sum(r.duration_ms), 0) AS duration_ms,
-               coalesce(sum(coalesce(r.core_ms, r.duration_ms)), 0) AS core_ms
+               coalesce(sum(r.cost), 0) AS cost_usd, coalesce(sum(coalesce(r.core_ms, r.duration_ms)), 0) AS core_ms
         FROM operator_runs r JOIN assets a ON a.id = r.asset_id
         WHERE %(since)s::timestamptz IS NULL OR r.finished_at >= %(since)s::timestamptz
         GROUP BY a.media_type, r.operator, r.status ORDER BY a.media_type, r.operator, r.status

@@ -23,14 +23,15 @@ from contextvars import ContextVar
 
 WAKE_S = 0.5  # how often a waiter looks at its cancel flag
 
-# While a job computes: the core-seconds it has been counted for since it took its permit.
-_core_seconds: ContextVar[Callable[[], float] | None] = ContextVar("mediasift_core_seconds", default=None)
+# While a job computes: the core clock of the permits it holds one of.
+_core_clock: ContextVar[Callable[[], float] | None] = ContextVar("mediasift_core_clock", default=None)
 
 
 def core_seconds() -> float | None:
-    """The core-seconds the job computing in this context has been counted for so far (see the module's
-    docstring); None outside a permit (a run without a worker: its wall time is its core time)."""
-    clock = _core_seconds.get()
+    """The core clock of the permit held in this context (:meth:`ComputePermits.clock`): a run's
+    core-seconds are the difference of two readings. None outside a permit (a run without a worker:
+    its wall time is its core time)."""
+    clock = _core_clock.get()
     return None if clock is None else clock()
 
 
@@ -81,13 +82,12 @@ class ComputePermits:
 
     @contextmanager
     def counted(self) -> Iterator[None]:
-        """For a holder of a permit: inside the block, :func:`core_seconds` counts its core-seconds."""
-        started = self.clock()
-        token = _core_seconds.set(lambda: self.clock() - started)
+        """For a holder of a permit: inside the block, :func:`core_seconds` reads these permits' clock."""
+        token = _core_clock.set(self.clock)
         try:
             yield
         finally:
-            _core_seconds.reset(token)
+            _core_clock.reset(token)
 
     def clock(self) -> float:
         """The core-seconds one holder has been counted since the permits were made: a holder's own
