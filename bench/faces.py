@@ -1,4 +1,5 @@
-"""The face detector's CPU time a picture, against the yuface wheel's libfacedetection it was rebuilt from.
+"""The face detector's CPU time a picture, against the yuface wheel's libfacedetection it was rebuilt from;
+and the face embedder's, against dlib's own runtime of the network it was rebuilt from.
 
     HF_HUB_OFFLINE=1 .venv/bin/python bench/faces.py [--count 60] [--repeats 3]
 
@@ -10,6 +11,12 @@ thread), each timed over the bench photos, best of ``--repeats`` passes, in CPU 
 process. Prints ms of CPU a photo for each, then how far their result rows agree over every picture:
 pictures whose face count differs, rows compared, rows identical, the largest difference in score
 (whole percent), box and landmark values (pixels).
+
+Then the embedder, on the chips of the faces in ``tests/support/facegen.py`` (the astronaut's variants,
+the cameraman, LFW crops): ms of CPU a face for dlib (``compute_face_descriptor``, the chips one call
+each) and for the network as ONNX on ONNX Runtime (one thread), the largest difference between their
+unit vectors, and how much a pure-Python thread running beside each got done, against running alone
+(dlib holds the GIL while it computes; ONNX Runtime releases it).
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ import benchpath  # noqa: F401  (first: keeps bench/queue.py from hiding the sta
 
 import argparse
 import ctypes
+import threading
 import time
 from collections.abc import Callable
 
@@ -27,10 +35,11 @@ import numpy.typing as npt
 from skimage import data
 
 from mediasift.models.face_detector import MAX_SIDE, FaceDetector
+from mediasift.models.face_embedder import FaceEmbedder, align, weight_files
 from mediasift.models.pictures import shrunk
 from mediasift.models.weights import package_dir
 
-from support import benchmedia
+from support import benchmedia, facegen
 
 Bgr = npt.NDArray[np.uint8]
 SKIMAGE = ("astronaut", "camera", "coffee", "chelsea", "rocket", "clock", "coins", "moon")
@@ -97,6 +106,60 @@ def main() -> None:
             worst = np.maximum(worst, [part.max() for part in parts])
     print(f"{len(photos) + len(others)} pictures: face counts differ on {counts}; {rows} rows, {identical} identical; "
           f"largest difference: score {worst[0]} %, box {worst[1]} px, landmarks {worst[2]} px")  # fmt: skip
+    embedder()
+
+
+def counting(work: Callable[[], object]) -> tuple[float, float]:
+    """CPU seconds of ``work`` in this thread, and how many times a pure-Python thread beside it went
+    round its loop meanwhile, a second."""
+    rounds = 0
+    done = threading.Event()
+
+    def count() -> None:
+        nonlocal rounds
+        while not done.is_set():
+            rounds += 1
+
+    beside = threading.Thread(target=count)
+    beside.start()
+    started, wall = time.thread_time(), time.perf_counter()
+    work()
+    spent, wall = time.thread_time() - started, time.perf_counter() - wall
+    done.set()
+    beside.join()
+    return spent, rounds / wall
+
+
+def embedder() -> None:
+    import dlib
+
+    detector = FaceDetector(threads=1).load()
+    chips = []
+    for picture in facegen.astronaut_variants() + facegen.cameraman() + facegen.lfw_faces(20):
+        faces = detector.detect(picture.pixels, 0.8)
+        if faces:
+            chips.append(align(picture.pixels, faces[0].landmarks))
+    reference = dlib.face_recognition_model_v1(str(weight_files()[0]))
+    ours = FaceEmbedder(threads=1).load()
+    reference.compute_face_descriptor(chips[0]), ours.embed(chips[:1])  # warm both
+
+    def with_dlib() -> npt.NDArray[np.float32]:
+        raw = np.asarray([np.asarray(reference.compute_face_descriptor(chip)) for chip in chips], np.float32)
+        return raw / np.linalg.norm(raw, axis=1, keepdims=True)
+
+    def with_onnx() -> npt.NDArray[np.float32]:
+        return np.concatenate([ours.embed([chip]) for chip in chips])
+
+    _, alone = counting(lambda: time.sleep(0.5))
+    dlib_s, dlib_rounds = counting(with_dlib)
+    onnx_s, onnx_rounds = counting(with_onnx)
+    difference = float(np.abs(with_dlib() - with_onnx()).max())
+    dlib_ms, onnx_ms = dlib_s / len(chips) * 1000, onnx_s / len(chips) * 1000
+    print(f"{len(chips)} faces, ms of CPU a face: dlib {dlib_ms:.1f}, ONNX Runtime {onnx_ms:.1f} "
+          f"({dlib_s / onnx_s:.1f}x); largest difference of their vectors {difference:.1e}")  # fmt: skip
+    beside_dlib, beside_onnx = dlib_rounds / alone, onnx_rounds / alone
+    print(f"a Python thread beside them got done, of what it does alone: dlib {beside_dlib:.0%}, "
+          f"ONNX Runtime {beside_onnx:.0%}")  # fmt: skip
 
 
 if __name__ == "__main__":

