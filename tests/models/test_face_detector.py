@@ -4,8 +4,6 @@ real pictures; the built model cached; the other threads of the process run whil
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,7 +15,7 @@ from mediasift.models import face_detector, yunet_graph
 from mediasift.models.face_detector import MAX_SIDE, FaceDetector
 from mediasift.models.pictures import shrunk
 
-from support import benchmedia, mediagen, scenegen, shotgen
+from support import benchmedia, gil, mediagen, scenegen, shotgen
 from support.built_models import not_built
 
 skimage_data = pytest.importorskip("skimage.data")
@@ -153,23 +151,5 @@ def test_other_threads_run_while_it_detects(detector: FaceDetector) -> None:
     small part of the detections' time; with the GIL held through each call it was stalled for all of it."""
     picture = np.ascontiguousarray(np.tile(skimage_data.astronaut(), (2, 2, 1)))  # 1024 px: shrunk to 640
     detector.detect(picture)  # warm
-    steps: list[float] = []
-    done = threading.Event()
-
-    def count() -> None:
-        while not done.is_set():
-            steps.append(time.perf_counter())
-
-    counter = threading.Thread(target=count)
-    counter.start()
-    time.sleep(0.05)
-    started = time.perf_counter()
-    for _ in range(10):
-        detector.detect(picture)
-    ended = time.perf_counter()
-    done.set()
-    counter.join()
-    inside = np.array([t for t in steps if started <= t <= ended])
-    gaps = np.diff(np.concatenate([[started], inside, [ended]]))
-    stalled = gaps[gaps >= 0.005].sum() / (ended - started)
+    stalled = gil.stalled(lambda: [detector.detect(picture) for _ in range(10)])
     assert stalled < 0.3, f"the counting thread was stalled {stalled:.0%} of the detections' time"

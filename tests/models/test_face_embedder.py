@@ -4,10 +4,6 @@ that close to her; and the network rebuilt as ONNX computes what dlib's own runt
 
 from __future__ import annotations
 
-import threading
-import time
-from collections.abc import Callable
-
 import cv2
 import numpy as np
 import pytest
@@ -17,7 +13,7 @@ from mediasift.models.face_detector import FaceDetector
 from mediasift.models.face_embedder import CHIP, TEMPLATE, FaceEmbedder, align, weight_files
 from mediasift.pipeline.people import PERSON_MIN_SIMILARITY
 
-from support import facegen
+from support import facegen, gil
 
 pytestmark = pytest.mark.slow
 
@@ -103,29 +99,6 @@ def test_a_damaged_weights_file_is_refused_with_a_reason(tmp_path) -> None:  # t
         dlib_resnet_graph.read_layers(damaged)
 
 
-def _stalled(work: Callable[[], object]) -> float:
-    """The share of ``work``'s time in which a thread counting in Python beside it made no step for 5 ms
-    or more."""
-    steps: list[float] = []
-    done = threading.Event()
-
-    def count() -> None:
-        while not done.is_set():
-            steps.append(time.perf_counter())
-
-    counter = threading.Thread(target=count)
-    counter.start()
-    time.sleep(0.05)
-    started = time.perf_counter()
-    work()
-    ended = time.perf_counter()
-    done.set()
-    counter.join()
-    inside = np.array([t for t in steps if started <= t <= ended])
-    gaps = np.diff(np.concatenate([[started], inside, [ended]]))
-    return float(gaps[gaps >= 0.005].sum() / (ended - started))
-
-
 def test_other_threads_run_while_it_embeds() -> None:
     """A thread counting in Python beside the embedder is stalled for a small part of its time; beside
     dlib's own runtime, which holds the GIL through each call, for nearly all of it."""
@@ -136,7 +109,7 @@ def test_other_threads_run_while_it_embeds() -> None:
     embedder = FaceEmbedder().load()
     reference = dlib.face_recognition_model_v1(str(weight_files()[0]))
     embedder.embed(chips[:1]), reference.compute_face_descriptor(chips[0])  # warm both
-    ours = _stalled(lambda: [embedder.embed([chip]) for chip in chips * 4])
-    theirs = _stalled(lambda: [reference.compute_face_descriptor(chip) for chip in chips])
+    ours = gil.stalled(lambda: [embedder.embed([chip]) for chip in chips * 4])
+    theirs = gil.stalled(lambda: [reference.compute_face_descriptor(chip) for chip in chips])
     assert ours < 0.3, f"the counting thread was stalled {ours:.0%} of the embedder's time"
     assert theirs > 0.7, f"beside dlib it was stalled only {theirs:.0%}: the measure cannot tell"
