@@ -6,10 +6,15 @@ Exact copies come first and apart: a file ingested from several places is one as
 sources; a video remuxed or re-tagged is another asset with the same stream hash. Each group of
 exact copies enters the fingerprint comparison once, by its first asset.
 
-Which videos to compare: every two that share one of a 64-bit hash's four 16-bit quarters in an
-informative sample (a copy shares thousands; a quarter that more than :data:`MAX_BUCKET` videos
-share says nothing and is skipped). Each such pair is aligned; those the alignment calls duplicates
-join one cluster (connected components).
+Which videos to compare: every two that share at least :data:`MIN_SHARED` keys, a key being two of
+the four 16-bit quarters of an informative sample's 64-bit hash (six keys a sample, 32 bits each).
+A re-encoded copy keeps most of its hashes' quarters, so its samples keep keys: the eval's copies,
+re-encodes at 60 kbit/s among them, share 26 or more with their original (``eval/duplicates.py``).
+Two unrelated videos share a 32-bit key by chance about once in 4 billion pairs of samples. Sharing
+one 16-bit quarter, as this used to ask, made nearly every two videos candidates: 73% of the pairs of
+a library of 1,000 one-minute videos (``bench/duplicates.py``), each pair aligned (0.15 ms). A key
+that more than :data:`MAX_BUCKET` videos share says nothing and is skipped. Each candidate pair is
+aligned; those the alignment calls duplicates join one cluster (connected components).
 """
 
 from __future__ import annotations
@@ -21,13 +26,16 @@ from typing import Any
 from uuid import UUID
 
 import numpy as np
+import numpy.typing as npt
 
 from mediasift.db import duplicates as duplicate_repo
 from mediasift.db.connection import Database
 from mediasift.search.fingerprints import Alignment, Fingerprint, align
 
 BANDS = 4  # quarters of a hash, 16 bits each
-MAX_BUCKET = 200  # videos sharing one quarter value past which it picks no candidates
+KEYS = tuple(combinations(range(BANDS), 2))  # a sample's keys: each two of its hash's quarters
+MIN_SHARED = 3  # keys two videos share to be compared (the eval's copies share 26 or more)
+MAX_BUCKET = 200  # videos sharing one key past which it picks no candidates
 
 
 @dataclass(frozen=True)
@@ -69,19 +77,35 @@ class Duplicates:
     more_similar: bool
 
 
+def sample_keys(print_: Fingerprint) -> npt.NDArray[np.uint64]:
+    """The distinct keys of a video's informative samples: the key's number in :data:`KEYS` in the
+    top bits, its two quarters below."""
+    hashes = print_.hashes[print_.informative]
+    quarters = [(hashes >> np.uint64(16 * band)) & np.uint64(0xFFFF) for band in range(BANDS)]
+    keys = [
+        (np.uint64(k) << np.uint64(32)) | (quarters[a] << np.uint64(16)) | quarters[b] for k, (a, b) in enumerate(KEYS)
+    ]
+    return np.unique(np.concatenate(keys)) if keys else np.zeros(0, np.uint64)
+
+
 def candidate_pairs(prints: list[Fingerprint]) -> set[tuple[int, int]]:
-    """Index pairs (i < j) of videos that share a quarter of an informative sample's hash."""
-    buckets: dict[tuple[int, int], set[int]] = defaultdict(set)
-    for index, print_ in enumerate(prints):
-        hashes = print_.hashes[print_.informative]
-        for band in range(BANDS):
-            for value in np.unique((hashes >> np.uint64(16 * band)) & np.uint64(0xFFFF)):
-                buckets[(band, int(value))].add(index)
-    pairs: set[tuple[int, int]] = set()
-    for members in buckets.values():
-        if 1 < len(members) <= MAX_BUCKET:
-            pairs.update(combinations(sorted(members), 2))
-    return pairs
+    """Index pairs (i < j) of videos that share at least :data:`MIN_SHARED` keys, counting only keys
+    that at most :data:`MAX_BUCKET` videos have."""
+    per_video = [sample_keys(print_) for print_ in prints]
+    if not per_video:
+        return set()
+    keys = np.concatenate(per_video)
+    owners = np.repeat(np.arange(len(prints)), [len(k) for k in per_video])
+    order = np.argsort(keys, kind="stable")
+    keys, owners = keys[order], owners[order]
+    starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
+    sizes = np.diff(np.r_[starts, len(keys)])
+    shared: dict[tuple[int, int], int] = defaultdict(int)
+    for start, size in zip(starts[(sizes > 1) & (sizes <= MAX_BUCKET)].tolist(),
+                           sizes[(sizes > 1) & (sizes <= MAX_BUCKET)].tolist(), strict=True):  # fmt: skip
+        for pair in combinations(owners[start : start + size].tolist(), 2):
+            shared[pair] += 1
+    return {pair for pair, count in shared.items() if count >= MIN_SHARED}
 
 
 def similar_pairs(prints: list[Fingerprint]) -> list[SimilarPair]:
