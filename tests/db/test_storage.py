@@ -7,6 +7,7 @@ import multiprocessing
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from uuid import uuid4
 
 import numpy as np
 import psycopg
@@ -15,6 +16,7 @@ import pytest
 from mediasift.blobs.local import LocalBlobStore
 from mediasift.config import Settings
 from mediasift.db import assets as asset_repo
+from mediasift.db import job_states
 from mediasift.db import results as result_repo
 from mediasift.db.connection import Database
 from mediasift.db.migrate import HEAD_REVISION
@@ -170,3 +172,24 @@ def test_blob_store_is_content_addressed(tmp_path: Path) -> None:
     assert [p.name for p in (tmp_path / "blobs").rglob("*") if p.is_file()] == [sha]
     with pytest.raises(ValueError):
         store.local_path("../../etc/passwd")
+
+
+def test_a_lock_taken_not_durable_skips_the_disk_wait_in_its_own_transaction_only(db: Database) -> None:
+    """The start of a job commits without waiting for the log to reach the disk; the transactions
+    after it, and those that take the lock durably, wait as the server is set to."""
+    asset = uuid4()
+
+    def commit_waits(conn: Any) -> str:
+        return str(conn.execute("SELECT current_setting('synchronous_commit') AS s").fetchone()["s"])
+
+    with db.transaction() as conn:
+        job_states.lock_asset(conn, asset, actor="worker:test", durable=False)
+        assert commit_waits(conn) == "off"
+        assert conn.execute("SELECT current_setting('mediasift.actor') AS a").fetchone()["a"] == "worker:test"
+    with db.transaction() as conn:
+        assert commit_waits(conn) == "on"
+        job_states.lock_asset(conn, asset)
+        assert commit_waits(conn) == "on"
+    with db.transaction() as conn:
+        job_states.lock_asset(conn, asset, durable=False)
+        assert commit_waits(conn) == "off"

@@ -58,17 +58,24 @@ def states(conn: Conn, asset_id: UUID) -> dict[str, dict[str, Any]]:
     return {row["operator"]: row for row in rows}
 
 
-def lock_asset(conn: Conn, asset_id: UUID, *, actor: str | None = None) -> None:
+def lock_asset(conn: Conn, asset_id: UUID, *, actor: str | None = None, durable: bool = True) -> None:
     """Serialise the transactions that finish jobs of one asset, so that when two operators finish
     at once the second sees the first and the operator needing both is queued exactly then. With
     ``actor``, the same statement names who makes the transaction's changes (as
     :func:`~mediasift.db.assets.set_actor` does): a job's transactions are mostly small statements,
-    and each round trip costs the worker and the server about as much as the SQL itself."""
+    and each round trip costs the worker and the server about as much as the SQL itself.
+
+    Not ``durable``: the transaction's commit does not wait for its write-ahead log to reach the disk
+    (``synchronous_commit`` off, for this transaction only), so the lock is released sooner. Only for
+    what a crash of the server may undo harmlessly: a later durable commit flushes the log up to it,
+    so it is lost only with everything after it."""
+    settings = ([SET_ACTOR_SQL] if actor is not None else []) + ([] if durable else [_NOT_DURABLE])
     lock = "pg_advisory_xact_lock(hashtextextended(%s::text, 0))"
-    if actor is None:
-        conn.execute(f"SELECT {lock}", (asset_id,))
-    else:
-        conn.execute(f"SELECT {SET_ACTOR_SQL}, {lock}", (actor, asset_id))
+    params = (actor, asset_id) if actor is not None else (asset_id,)
+    conn.execute(f"SELECT {', '.join([*settings, lock])}", params)
+
+
+_NOT_DURABLE = "set_config('synchronous_commit', 'off', true)"
 
 
 def counts(conn: Conn) -> list[dict[str, Any]]:

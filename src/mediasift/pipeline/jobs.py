@@ -191,8 +191,11 @@ class PipelineJobs:
         if op is None:
             raise PermanentError(f"this worker's pipeline has no operator {job.payload['operator']!r}")
         lane, actor = job.lane.value, f"worker:{job.id}"
+        # This transaction only marks the job running (and the asset processing). A crash of the server
+        # may undo that (the job shows queued) only while the job is bound to be delivered again, so
+        # its commit need not wait for the disk while the asset's other jobs wait for its lock.
         with self.db.transaction() as conn:
-            job_states.lock_asset(conn, asset_id, actor=actor)
+            job_states.lock_asset(conn, asset_id, actor=actor, durable=False)
             row = stored_asset(conn, asset_id)
             asset = asset_view(row)
             deps = self._deps(op, asset)
