@@ -86,7 +86,7 @@ def sample_keys(print_: Fingerprint) -> npt.NDArray[np.uint64]:
     keys = [
         (np.uint64(k) << np.uint64(32)) | (quarters[a] << np.uint64(16)) | quarters[b] for k, (a, b) in enumerate(KEYS)
     ]
-    return np.unique(np.concatenate(keys)) if keys else np.zeros(0, np.uint64)
+    return np.unique(np.concatenate(keys))
 
 
 def candidate_pairs(prints: list[Fingerprint]) -> set[tuple[int, int]]:
