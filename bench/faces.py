@@ -15,8 +15,8 @@ pictures whose face count differs, rows compared, rows identical, the largest di
 Then the embedder, on the chips of the faces in ``tests/support/facegen.py`` (the astronaut's variants,
 the cameraman, LFW crops): ms of CPU a face for dlib (``compute_face_descriptor``, the chips one call
 each) and for the network as ONNX on ONNX Runtime (one thread), the largest difference between their
-unit vectors, and how much a pure-Python thread running beside each got done, against running alone
-(dlib holds the GIL while it computes; ONNX Runtime releases it).
+unit vectors, and for what share of each one's time a pure-Python thread beside it was stalled
+(``tests/support/gil.py``: dlib holds the GIL while it computes; ONNX Runtime releases it).
 """
 
 from __future__ import annotations
@@ -25,7 +25,6 @@ import benchpath  # noqa: F401  (first: keeps bench/queue.py from hiding the sta
 
 import argparse
 import ctypes
-import threading
 import time
 from collections.abc import Callable
 
@@ -39,7 +38,7 @@ from mediasift.models.face_embedder import FaceEmbedder, align, weight_files
 from mediasift.models.pictures import shrunk
 from mediasift.models.weights import package_dir
 
-from support import benchmedia, facegen
+from support import benchmedia, facegen, gil
 
 Bgr = npt.NDArray[np.uint8]
 SKIMAGE = ("astronaut", "camera", "coffee", "chelsea", "rocket", "clock", "coins", "moon")
@@ -109,27 +108,6 @@ def main() -> None:
     embedder()
 
 
-def counting(work: Callable[[], object]) -> tuple[float, float]:
-    """CPU seconds of ``work`` in this thread, and how many times a pure-Python thread beside it went
-    round its loop meanwhile, a second."""
-    rounds = 0
-    done = threading.Event()
-
-    def count() -> None:
-        nonlocal rounds
-        while not done.is_set():
-            rounds += 1
-
-    beside = threading.Thread(target=count)
-    beside.start()
-    started, wall = time.thread_time(), time.perf_counter()
-    work()
-    spent, wall = time.thread_time() - started, time.perf_counter() - wall
-    done.set()
-    beside.join()
-    return spent, rounds / wall
-
-
 def embedder() -> None:
     import dlib
 
@@ -150,16 +128,19 @@ def embedder() -> None:
     def with_onnx() -> npt.NDArray[np.float32]:
         return np.concatenate([ours.embed([chip]) for chip in chips])
 
-    _, alone = counting(lambda: time.sleep(0.5))
-    dlib_s, dlib_rounds = counting(with_dlib)
-    onnx_s, onnx_rounds = counting(with_onnx)
+    dlib_s, onnx_s = cpu_s(with_dlib), cpu_s(with_onnx)
     difference = float(np.abs(with_dlib() - with_onnx()).max())
     dlib_ms, onnx_ms = dlib_s / len(chips) * 1000, onnx_s / len(chips) * 1000
     print(f"{len(chips)} faces, ms of CPU a face: dlib {dlib_ms:.1f}, ONNX Runtime {onnx_ms:.1f} "
           f"({dlib_s / onnx_s:.1f}x); largest difference of their vectors {difference:.1e}")  # fmt: skip
-    beside_dlib, beside_onnx = dlib_rounds / alone, onnx_rounds / alone
-    print(f"a Python thread beside them got done, of what it does alone: dlib {beside_dlib:.0%}, "
-          f"ONNX Runtime {beside_onnx:.0%}")  # fmt: skip
+    print(f"a Python thread beside them was stalled (5 ms or more without a step) for: dlib "
+          f"{gil.stalled(with_dlib):.0%}, ONNX Runtime {gil.stalled(with_onnx):.0%} of their time")  # fmt: skip
+
+
+def cpu_s(work: Callable[[], object]) -> float:
+    started = time.thread_time()
+    work()
+    return time.thread_time() - started
 
 
 if __name__ == "__main__":

@@ -64,6 +64,7 @@ class Layer:
 class _Reader:
     def __init__(self, data: bytes) -> None:
         self.data = data
+        self._view = memoryview(data)  # read without copying; the tensors are copied once, into arrays
         self.at = 0
 
     def integer(self) -> int:
@@ -72,7 +73,7 @@ class _Reader:
         return -value if head & 0x80 else value
 
     def text(self) -> str:
-        return self._take(self.integer()).decode("latin-1")
+        return bytes(self._take(self.integer())).decode("latin-1")
 
     def tensor(self) -> npt.NDArray[np.float32]:
         self.integer()  # the tensor format's version
@@ -80,10 +81,10 @@ class _Reader:
         count = int(np.prod(shape))
         return np.frombuffer(self._take(4 * count), dtype="<f4").astype(np.float32)
 
-    def _take(self, size: int) -> bytes:
+    def _take(self, size: int) -> memoryview:
         if size < 0 or self.at + size > len(self.data):
             raise ModelFormatError("the file ends inside a layer")
-        chunk = self.data[self.at : self.at + size]
+        chunk = self._view[self.at : self.at + size]
         self.at += size
         return chunk
 
@@ -140,51 +141,31 @@ def read_layers(path: Path) -> list[Layer]:
     return layers
 
 
-@dataclass
-class _Graph:
-    nodes: list[bytes] = field(default_factory=list)
-    initializers: list[bytes] = field(default_factory=list)
-    count: int = 0
-
-    def value(self, prefix: str) -> str:
-        self.count += 1
-        return f"{prefix}{self.count}"
-
-    def constant(self, prefix: str, array: npt.NDArray[np.generic]) -> str:
-        name = self.value(prefix)
-        self.initializers.append(onnx_writer.tensor(name, array))
-        return name
-
-    def add(self, op: str, inputs: list[str], prefix: str, **attributes: onnx_writer.Attribute) -> str:
-        out = self.value(prefix)
-        self.nodes.append(onnx_writer.node(op, inputs, [out], **attributes))
-        return out
-
-
 Shape = tuple[int, int, int]  # channels, rows, columns
 
 
-def _pooled(shape: Shape, layer: Layer) -> Shape:
+def _slid(shape: Shape, layer: Layer) -> Shape:
+    """The size of the map a window (a convolution's or a pool's) slid over one of ``shape`` makes, in
+    as many channels."""
     rows = (shape[1] + 2 * layer.padding[0] - layer.window[0]) // layer.stride[0] + 1
     cols = (shape[2] + 2 * layer.padding[1] - layer.window[1]) // layer.stride[1] + 1
     return shape[0], rows, cols
 
 
-def _padded(graph: _Graph, value: str, shape: Shape, target: Shape) -> str:
+def _padded(graph: onnx_writer.Graph, value: str, shape: Shape, target: Shape) -> str:
     """``value`` zero-padded at the end of each axis to ``target``."""
     if shape == target:
         return value
     pads = np.array([0, 0, 0, 0, 0, *(t - s for t, s in zip(target, shape, strict=True))], dtype=np.int64)
-    return graph.add("Pad", [value, graph.constant("pads", pads)], "padded", mode="constant")
+    return graph.op("Pad", [value, graph.constant(pads)], mode="constant")
 
 
 def build(layers: list[Layer]) -> bytes:
     """The ONNX model of the network ``layers`` (as :func:`read_layers` gives them)."""
-    graph = _Graph()
-    means = np.array(CHANNEL_MEANS, dtype=np.float32)
-    centred = graph.add("Sub", [INPUT, graph.constant("means", means)], "centred")
-    scaled = graph.add("Mul", [centred, graph.constant("scale", np.array(1 / 256, dtype=np.float32))], "scaled")
-    current = graph.add("Transpose", [scaled], "nchw", perm=[0, 3, 1, 2])
+    graph = onnx_writer.Graph()
+    centred = graph.op("Sub", [INPUT, graph.constant(np.array(CHANNEL_MEANS, dtype=np.float32))])
+    scaled = graph.op("Mul", [centred, graph.constant(np.array(1 / 256, dtype=np.float32))])
+    current = graph.op("Transpose", [scaled], perm=[0, 3, 1, 2])
     shape: Shape = (3, CHIP, CHIP)
     unit_input, unit_shape = current, shape  # where the residual unit now being read started
     branch: tuple[str, Shape] | None = None  # the unit's input, pooled, where the unit halves the map
@@ -192,43 +173,39 @@ def build(layers: list[Layer]) -> bytes:
         if layer.kind == "con":
             if _starts_unit(layers, index):
                 unit_input, unit_shape = current, shape
-            filters, _channels, rows, cols = layer.weights.shape
             pad_y, pad_x = layer.padding
-            current = graph.add(
-                "Conv", [current, graph.constant("w", layer.weights), graph.constant("b", layer.bias)], "conv",
-                kernel_shape=[rows, cols], strides=list(layer.stride), pads=[pad_y, pad_x, pad_y, pad_x],
+            current = graph.op(
+                "Conv", [current, graph.constant(layer.weights), graph.constant(layer.bias)],
+                kernel_shape=list(layer.window), strides=list(layer.stride), pads=[pad_y, pad_x, pad_y, pad_x],
             )  # fmt: skip
-            out_rows = (shape[1] + 2 * pad_y - rows) // layer.stride[0] + 1
-            out_cols = (shape[2] + 2 * pad_x - cols) // layer.stride[1] + 1
-            shape = (filters, out_rows, out_cols)
+            shape = (layer.weights.shape[0], *_slid(shape, layer)[1:])
         elif layer.kind == "affine":
-            gamma = graph.constant("gamma", layer.weights.reshape(1, -1, 1, 1))
-            beta = graph.constant("beta", layer.bias.reshape(1, -1, 1, 1))
-            current = graph.add("Add", [graph.add("Mul", [current, gamma], "mul"), beta], "affine")
+            gamma, beta = (graph.constant(values.reshape(1, -1, 1, 1)) for values in (layer.weights, layer.bias))
+            current = graph.op("Add", [graph.op("Mul", [current, gamma]), beta])
         elif layer.kind == "relu":
-            current = graph.add("Relu", [current], "relu")
+            current = graph.op("Relu", [current])
         elif layer.kind == "max_pool":
             current = _pool(graph, "MaxPool", current, layer)
-            shape = _pooled(shape, layer)
+            shape = _slid(shape, layer)
         elif layer.kind == "avg_pool" and layer.window == (0, 0):
-            current = graph.add("GlobalAveragePool", [current], "global")
+            current = graph.op("GlobalAveragePool", [current])
             shape = (shape[0], 1, 1)
         elif layer.kind == "avg_pool":
-            branch = (_pool(graph, "AveragePool", unit_input, layer), _pooled(unit_shape, layer))
+            branch = (_pool(graph, "AveragePool", unit_input, layer), _slid(unit_shape, layer))
         elif layer.kind == "add_prev":
             other, other_shape = branch if branch is not None else (unit_input, unit_shape)
             branch = None
             target: Shape = (
                 max(shape[0], other_shape[0]), max(shape[1], other_shape[1]), max(shape[2], other_shape[2])
             )  # fmt: skip
-            current = graph.add(
-                "Add", [_padded(graph, current, shape, target), _padded(graph, other, other_shape, target)], "sum"
+            current = graph.op(
+                "Add", [_padded(graph, current, shape, target), _padded(graph, other, other_shape, target)]
             )
             shape = target
         elif layer.kind == "fc":
-            flat = graph.add("Flatten", [current], "flat", axis=1)
-            current = graph.add("MatMul", [flat, graph.constant("fc", layer.weights)], "fc")
-    graph.nodes.append(onnx_writer.node("Identity", [current], [OUTPUT]))
+            flat = graph.op("Flatten", [current], axis=1)
+            current = graph.op("MatMul", [flat, graph.constant(layer.weights)])
+    graph.op("Identity", [current], OUTPUT)
     return onnx_writer.model(
         graph.nodes, graph.initializers,
         [onnx_writer.float_value(INPUT, ["n", CHIP, CHIP, 3])], [onnx_writer.float_value(OUTPUT, ["n", 128])], OPSET,
@@ -242,9 +219,8 @@ def _starts_unit(layers: list[Layer], index: int) -> bool:
     return before[-1:] == ["max_pool"] or before == ["add_prev", "relu"]
 
 
-def _pool(graph: _Graph, op: str, value: str, layer: Layer) -> str:
+def _pool(graph: onnx_writer.Graph, op: str, value: str, layer: Layer) -> str:
     pad_y, pad_x = layer.padding
-    return graph.add(
-        op, [value], op.lower(), kernel_shape=list(layer.window), strides=list(layer.stride),
-        pads=[pad_y, pad_x, pad_y, pad_x],
-    )  # fmt: skip
+    return graph.op(
+        op, [value], kernel_shape=list(layer.window), strides=list(layer.stride), pads=[pad_y, pad_x, pad_y, pad_x]
+    )

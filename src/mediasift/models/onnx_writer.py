@@ -88,3 +88,29 @@ def model(
         + [_bytes(12, v) for v in outputs]
     )
     return _int(1, ir_version) + _bytes(7, graph) + _bytes(8, _int(2, opset))
+
+
+class Graph:
+    """The nodes (in topological order) and initializers of a graph being written, each value it names
+    numbered: what :func:`model` takes."""
+
+    def __init__(self) -> None:
+        self.nodes: list[bytes] = []
+        self.initializers: list[bytes] = []
+        self.count = 0
+
+    def _name(self, prefix: str) -> str:
+        self.count += 1
+        return f"{prefix}_{self.count}"
+
+    def constant(self, array: npt.NDArray[np.generic]) -> str:
+        """An initializer holding ``array``; its name."""
+        name = self._name("const")
+        self.initializers.append(tensor(name, array))
+        return name
+
+    def op(self, op: str, inputs: Sequence[str], output: str | None = None, **attributes: Attribute) -> str:
+        """A node of ``op`` over ``inputs``; the name of its one output (``output`` where given)."""
+        output = output or self._name(op.lower())
+        self.nodes.append(node(op, inputs, [output], **attributes))
+        return output

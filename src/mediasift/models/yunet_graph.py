@@ -84,26 +84,10 @@ def read_layers(library: Path) -> list[Layer]:
     return layers
 
 
-class _Graph:
+class _Graph(onnx_writer.Graph):
     def __init__(self, layers: list[Layer]) -> None:
+        super().__init__()
         self.layers = layers
-        self.nodes: list[bytes] = []
-        self.initializers: list[bytes] = []
-        self.count = 0
-
-    def _name(self, prefix: str) -> str:
-        self.count += 1
-        return f"{prefix}_{self.count}"
-
-    def constant(self, array: npt.NDArray[np.generic]) -> str:
-        name = self._name("const")
-        self.initializers.append(onnx_writer.tensor(name, array))
-        return name
-
-    def op(self, op: str, inputs: list[str], output: str | None = None, **attributes: onnx_writer.Attribute) -> str:
-        output = output or self._name(op.lower())
-        self.nodes.append(onnx_writer.node(op, inputs, [output], **attributes))
-        return output
 
     def head_conv(self, x: str) -> str:
         layer = self.layers[0]

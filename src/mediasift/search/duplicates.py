@@ -103,9 +103,9 @@ def candidate_pairs(prints: list[Fingerprint]) -> set[tuple[int, int]]:
     del packed
     starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
     sizes = np.diff(np.r_[starts, len(keys)])
+    telling = (sizes > 1) & (sizes <= MAX_BUCKET)
     shared: dict[tuple[int, int], int] = defaultdict(int)
-    for start, size in zip(starts[(sizes > 1) & (sizes <= MAX_BUCKET)].tolist(),
-                           sizes[(sizes > 1) & (sizes <= MAX_BUCKET)].tolist(), strict=True):  # fmt: skip
+    for start, size in zip(starts[telling].tolist(), sizes[telling].tolist(), strict=True):
         for pair in combinations(owners[start : start + size].tolist(), 2):
             shared[pair] += 1
     return {pair for pair, count in shared.items() if count >= MIN_SHARED}
