@@ -113,15 +113,23 @@ class JobQueue:
 
     # -- consuming --------------------------------------------------------------------------------
 
-    def claim(self, consumer: str, lane: str, n: int, lease_s: float) -> list[Claimed]:
-        """Lease up to ``n`` ready jobs of ``lane``, oldest run time first, counting one attempt each."""
+    def claim(self, consumer: str, quotas: Sequence[tuple[str, int]], lease_s: float) -> list[Claimed]:
+        """Lease up to ``n`` ready jobs of each ``(lane, n)`` of ``quotas``, oldest run time first,
+        counting one attempt each; in one statement, whatever the number of lanes (a worker asks
+        every lane each time it has room)."""
+        lanes = [(lane, n) for lane, n in quotas if n > 0]
+        if not lanes:
+            return []
         with self.pool.connection() as conn:
             rows = conn.execute(
                 """
                 WITH picked AS (
-                    SELECT id FROM queue_jobs
-                    WHERE namespace = %(ns)s AND lane = %(lane)s AND state = 'ready' AND run_after <= now()
-                    ORDER BY run_after LIMIT %(n)s FOR UPDATE SKIP LOCKED
+                    SELECT p.id FROM unnest(%(lanes)s::text[], %(counts)s::int[]) AS l(lane, n)
+                    CROSS JOIN LATERAL (
+                        SELECT id FROM queue_jobs
+                        WHERE namespace = %(ns)s AND lane = l.lane AND state = 'ready' AND run_after <= now()
+                        ORDER BY run_after LIMIT l.n FOR UPDATE SKIP LOCKED
+                    ) p
                 )
                 UPDATE queue_jobs q SET state = 'leased', attempts = q.attempts + 1,
                     lease_owner = %(consumer)s, lease_token = gen_random_uuid(),
@@ -130,8 +138,11 @@ class JobQueue:
                 RETURNING q.id, q.kind, q.lane, q.grp, q.payload, q.max_attempts, q.timeout_s, q.attempts,
                           q.lease_token
                 """,
-                {"ns": self.namespace, "lane": lane, "n": n, "consumer": consumer, "lease": lease_s},
-            ).fetchall()
+                {"ns": self.namespace, "lanes": [lane for lane, _ in lanes], "counts": [n for _, n in lanes],
+                 "consumer": consumer, "lease": lease_s},
+            ).fetchall()  # fmt: skip
+        order = {lane: index for index, (lane, _) in enumerate(lanes)}
+        rows.sort(key=lambda row: order[row[2]])  # the lanes in the order asked (the first is served first)
         return [Claimed(JobRow(*row[:8]), row[8]) for row in rows]
 
     def reap_expired_leases(self) -> None:

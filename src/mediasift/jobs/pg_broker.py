@@ -59,12 +59,8 @@ class PostgresBroker:
             self.queue.wait_for_notify(min(remaining, WAIT_SLICE_S))
 
     def _claim(self, consumer: str, quotas: Mapping[Lane, int]) -> list[Delivery]:
-        out: list[Delivery] = []
-        for lane, quota in quotas.items():
-            if quota > 0:
-                claimed = self.queue.claim(consumer, lane.value, quota, self.lease_s)
-                out.extend(Delivery(job=_job(row), attempt=row.attempts, handle=token) for row, token in claimed)
-        return out
+        claimed = self.queue.claim(consumer, [(lane.value, quota) for lane, quota in quotas.items()], self.lease_s)
+        return [Delivery(job=_job(row), attempt=row.attempts, handle=token) for row, token in claimed]
 
     def _reap_expired_leases(self) -> None:
         """Return jobs whose consumer stopped heartbeating; at most a few times per lease."""

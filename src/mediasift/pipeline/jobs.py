@@ -263,13 +263,16 @@ class PipelineJobs:
         acked (its worker killed in between). Such a delivery only sends the follow-up jobs that may
         not have been sent; it does not mark the asset as processing again, so the asset's analysis
         does not end (and its event is not written) a second time."""
-        state = job_states.states(conn, asset_id).get(op.name, {}).get("state")
-        return state == "done" and is_fresh(op, op.params(self.settings), runs, deps)
+        if not is_fresh(op, op.params(self.settings), runs, deps):
+            return False  # the usual case, known without reading the job's state
+        return job_states.states(conn, asset_id).get(op.name, {}).get("state") == "done"
 
     def _check_blobs(self, conn: Any, blobs: list[tuple[str, int, str]]) -> None:
         """Under their locks (held to the commit), that the blobs about to be recorded still have their
         bytes: a deletion of another asset over the same bytes may have removed them since the
         operator stored them (see db/erasure.py). If so, the job is tried again."""
+        if not blobs:
+            return
         digests = [sha for sha, _, _ in blobs]
         erasure.lock_blobs(conn, digests)
         for sha in erasure.missing_blob_rows(conn, digests):
