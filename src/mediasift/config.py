@@ -103,7 +103,9 @@ class Settings(BaseSettings):
     inference_cache: bool = True  # reuse results for identical inputs (model, version, input hash)
     batch_max_size: int = 32  # cross-job micro-batches: most inputs per model call
     batch_wait_ms: float = 20.0  # how long batch-lane requests wait for company
-    interactive_batch_wait_ms: float = 2.0  # the same for interactive requests
+    # Interactive requests (a search's query) do not wait for company: one goes as soon as the model is
+    # free, and those that came while it computed go together in the next call.
+    interactive_batch_wait_ms: float = 0.0
     text_embedding_tier: str = "minilm"  # "minilm" (int8 MiniLM) or "wordllama" (static, ~50x cheaper)
     whisper_compute_type: str = "int8"  # CTranslate2 compute type: "int8" or "float32"
     speech_escalate_logprob: float = -0.7  # tiny.en result below this average log-probability goes to base

@@ -242,6 +242,37 @@ def test_interactive_requests_wait_less_for_company() -> None:
     assert batch_wait >= 0.45 and interactive_wait < 0.2
 
 
+def test_interactive_requests_that_come_while_the_model_computes_share_its_next_call() -> None:
+    """Without a wait, a lone query goes at once, and the queries that came while the model was busy
+    go together: four at once make two calls, not four (the first alone, the other three after it)."""
+    calls: list[list[int]] = []
+    busy = threading.Event()
+
+    def slow(items: list[int]) -> list[int]:
+        calls.append(list(items))
+        busy.set()
+        time.sleep(0.3)
+        return items
+
+    batcher: MicroBatcher[int, int] = MicroBatcher(ModelRef("slow", "1"), slow, max_batch=64, wait_s=0.5)
+
+    def ask(n: int) -> None:
+        with interactive_lane():
+            assert batcher.run([n]) == [n]
+
+    first = threading.Thread(target=ask, args=(0,))
+    started = time.monotonic()
+    first.start()
+    assert busy.wait(0.2)  # the lone query did not wait for company
+    others = [threading.Thread(target=ask, args=(n,)) for n in (1, 2, 3)]
+    for t in others:
+        t.start()
+    for t in [first, *others]:
+        t.join()
+    assert calls[0] == [0] and sorted(calls[1]) == [1, 2, 3] and len(calls) == 2
+    assert time.monotonic() - started < 0.9
+
+
 def test_one_bad_request_fails_alone() -> None:
     def strict(items: list[int]) -> list[int]:
         if any(i < 0 for i in items):

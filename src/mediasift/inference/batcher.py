@@ -59,7 +59,7 @@ class MicroBatcher(Generic[T, R]):
         *,
         max_batch: int = 32,
         wait_s: float = 0.02,
-        interactive_wait_s: float = 0.002,
+        interactive_wait_s: float = 0.0,
         pool: int = 4,
         usd_per_hour: float = 0.0,
     ) -> None:
