@@ -23,6 +23,9 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
 	$(BIN)/pip install --quiet --no-deps $(NO_DEPS_PACKAGES)
+	@# pip compiles the packages it installs, not the editable src/: without this, every command
+	@# compiles mediasift's modules again where bytecode is not written (PYTHONDONTWRITEBYTECODE).
+	$(BIN)/python -m compileall -q src >/dev/null
 	touch $(STAMP)
 
 install: $(STAMP)
