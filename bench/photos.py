@@ -10,7 +10,9 @@ loading included, as a user sees it), and prints photos a second, CPU seconds a 
 operator's core time from lineage (``operator_runs.core_ms``: its share of the cores, the worker
 computing more jobs than there are cores) per photo and as a share of all operators' time,
 and whether OCR read every caption (and what text it reported on the photos without one). The
-baseline in the same run: registration alone (``ingest`` without ``--wait``: probe, hash, store).
+baselines in the same run: registration alone (``ingest`` without ``--wait``: probe, hash, store),
+and the floor, decoding every photo in full on one thread (before and after the ingest, their mean):
+the ingest's ratio to it moves less with the machine's phases than its seconds do.
 """
 
 from __future__ import annotations
@@ -35,6 +37,18 @@ def register_only(folder: Path, pg: benchrun.Server) -> float:
            "HF_HUB_OFFLINE": "1"}  # fmt: skip
     start = time.perf_counter()
     subprocess.run([*benchrun.MEDIASIFT, "ingest", str(folder), "--json"], env=env, check=True, capture_output=True)
+    return time.perf_counter() - start
+
+
+def decode_floor(folder: Path) -> float:
+    """Seconds to decode every photo of ``folder`` in full (Pillow, one thread, as the image operators
+    decode them once): a floor that a busy or slow phase of the machine slows as it slows the ingest."""
+    from PIL import Image
+
+    start = time.perf_counter()
+    for path in sorted(folder.iterdir()):
+        with Image.open(path) as image:
+            image.convert("RGB").load()
     return time.perf_counter() - start
 
 
@@ -74,12 +88,16 @@ def main() -> None:
     folder, captions = benchmedia.photos(args.count, args.seed, args.width)
     with benchrun.server() as pg:
         register_s = register_only(folder, pg)
+        before = decode_floor(folder)
         run = benchrun.ingest([folder], pg)
+        floor = (before + decode_floor(folder)) / 2
     count = len(run.assets)
     print(f"\n{count} photos {args.width} px wide, {len(captions)} with a caption")
+    print(f"{'decoding every photo (floor)':40} {floor:7.2f} s")
     print(f"{'registration only (ingest, no --wait)':40} {register_s:7.2f} s")
     print(f"{'mediasift ingest --wait':40} {run.wall_s:7.2f} s  {count / run.wall_s:5.2f} photos/s, "
-          f"{run.wall_s / count:.2f} s a photo, CPU {run.cpu_s / count:.2f} s a photo")  # fmt: skip
+          f"{run.wall_s / count:.2f} s a photo, CPU {run.cpu_s / count:.2f} s a photo, "
+          f"{run.wall_s / floor:.1f}x the floor")  # fmt: skip
     benchrun.print_operators(run.operator_seconds(), run.wall_s, count, "photo")
     read_captions(run, captions)
 
