@@ -104,7 +104,10 @@ CARDS: dict[Role, Card] = {
     # ~6 ms of CPU per face; 55 MB resident loaded, 110 MB after a batch of 32 faces
     Role.FACE_EMBEDDINGS: Card("face-embedding", "face chip aligned from 5 landmarks", Runtime.ONNXRUNTIME,
                                f"{face_vectors.DIM}-d unit vector", 110, 1.5e-7),
-    Role.OCR_READER: Card("ocr", "image", Runtime.ONNXRUNTIME, TEXT_LINES, 150, 1e-5),  # ~0.3-1 s per picture
+    # ~0.3-1 s per picture. Loaded 150 MB; ONNX Runtime's arena then keeps what the largest detection
+    # needed (one thread: 270 MB resident after a 1280x960 input, 770 MB after 2048x1536, the largest a
+    # 2560-pixel picture gives), until the model is unloaded when idle (MEDIASIFT_MODEL_IDLE_UNLOAD_S)
+    Role.OCR_READER: Card("ocr", "image", Runtime.ONNXRUNTIME, TEXT_LINES, 150, 1e-5),
     Role.OCR_RECOGNISER: Card("ocr line recognition (rapidocr's second stage, batched across pictures)", "image",
                               Runtime.ONNXRUNTIME, "text and confidence per line image", 0, 1e-6),
     # ~0.25 s per picture, process start included; 60 MB per running process, freed when it exits. Optional:
