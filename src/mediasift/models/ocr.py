@@ -199,7 +199,8 @@ class TextReader(LazyModel[Any]):
             "EngineConfig.onnxruntime.inter_op_num_threads": 1,
             # rapidocr turns ONNX Runtime's memory arena off: every run then maps its intermediate
             # tensors afresh and faults on every page of them (a 640x480 detection 10,000 faults, a
-            # quarter of its CPU). With it on, a run reuses the arena's memory; peak memory is no higher.
+            # quarter of its CPU). With it on, a run reuses the arena's memory; the peak is about the
+            # same, and the arena keeps it until the model is unloaded (see the catalog's OCR card).
             "EngineConfig.onnxruntime.enable_cpu_mem_arena": True,
         }
         engine = RapidOCR(params=params)
