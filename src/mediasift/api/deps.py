@@ -1,5 +1,12 @@
 """What routes take from a request: the principal the gate let through, the tenant it reads, and
-server paths turned into names a client may see."""
+server paths turned into names a client may see.
+
+The dependencies are ``async`` though they never wait: FastAPI runs a plain function dependency in
+its thread pool, a hop to another thread and back for each one, three per search (the principal, the
+tenant, the filters). On the event loop they save about half a millisecond of the API's CPU a
+search: a keyword query's API CPU was 0.72-0.76 of PostgreSQL's against 0.79-0.81 with them plain
+(1M segments, 400 queries, three interleaved pairs; the machine's speed drifts too much between runs
+to compare milliseconds)."""
 
 from __future__ import annotations
 
@@ -17,7 +24,7 @@ TenantQuery = Annotated[
 ]
 
 
-def principal(request: Request) -> Principal:
+async def principal(request: Request) -> Principal:
     found = request.state.principal if hasattr(request.state, "principal") else None
     if not isinstance(found, Principal):  # only a route the gate does not guard could get here
         raise HTTPException(401, "a valid API key is required")
@@ -27,7 +34,7 @@ def principal(request: Request) -> Principal:
 Caller = Annotated[Principal, Depends(principal)]
 
 
-def reading_tenant(caller: Caller, tenant: TenantQuery = None) -> str | None:
+async def reading_tenant(caller: Caller, tenant: TenantQuery = None) -> str | None:
     """The tenant whose data the request reads (None: every tenant, for an admin asking for none)."""
     if tenant is not None:
         try:
@@ -37,7 +44,7 @@ def reading_tenant(caller: Caller, tenant: TenantQuery = None) -> str | None:
     return caller.visible_tenant(tenant)
 
 
-def owning_tenant(request: Request, caller: Caller, tenant: TenantQuery = None) -> str:
+async def owning_tenant(request: Request, caller: Caller, tenant: TenantQuery = None) -> str:
     """The tenant what the request creates belongs to (an admin may name one), noted for the audit."""
     try:
         owner = caller.owning_tenant(tenant)

@@ -44,7 +44,7 @@ _PICTURE_BODY = {
 T = TypeVar("T")
 
 
-def search_filters(
+async def search_filters(
     ingested_after: Annotated[datetime | None, Query(description="Ingested at or after (ISO 8601).")] = None,
     ingested_before: Annotated[datetime | None, Query(description="Ingested before (ISO 8601).")] = None,
     recorded_after: Annotated[
@@ -67,7 +67,8 @@ def search_filters(
         str | None, Query(min_length=1, max_length=200, description="A person who appears in it: name or id.")
     ] = None,
 ) -> AssetFilters:
-    """The filters of a search request; 422 with the reason for a range that cannot hold anything."""
+    """The filters of a search request; 422 with the reason for a range that cannot hold anything.
+    ``async`` to run on the event loop, not in the thread pool (see :mod:`mediasift.api.deps`)."""
     try:
         return AssetFilters(
             ingested_after=ingested_after, ingested_before=ingested_before, recorded_after=recorded_after,
