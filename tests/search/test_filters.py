@@ -218,6 +218,7 @@ def test_a_recompressed_smaller_copy_finds_its_photo_first_and_another_photo_is_
     assert not any(s["near_duplicate"] for s in other.json()["similar"]), other.json()
     assert broken.status_code == 422 and "truncated or corrupt" in broken.json()["detail"]
     assert not_a_picture.status_code == 422 and "not a picture" in not_a_picture.json()["detail"]
+    assert "BytesIO" not in not_a_picture.json()["detail"], "Pillow's message names its file object"
 
 
 def test_the_cli_takes_filters_and_a_picture(library: Library, tmp_path: Path) -> None:

@@ -36,7 +36,13 @@ def decode_picture(data: bytes, max_pixels: int) -> np.ndarray:
                 return np.asarray(rgb)
     except Unreadable:
         raise
-    except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+    except UnidentifiedImageError:  # Pillow's message names its in-memory file object, nothing a user can use
+        raise Unreadable(
+            "not a picture: its bytes are in no image format this can read"
+            if data
+            else "not a picture: the file is empty"
+        ) from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise Unreadable(f"not a picture this can read: {exc}") from None
     except (OSError, ValueError, SyntaxError, EOFError) as exc:  # truncated or corrupt data, as Pillow says it
         raise Unreadable(f"truncated or corrupt picture: {exc}") from None
