@@ -652,10 +652,15 @@ def search_command(
         )  # fmt: skip
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
-    found = _system().answers(
-        query, group=group, limit=limit, media_type=media_type.value if media_type else None, mode=mode,
-        filters=filters,
-    )  # fmt: skip
+    from mediasift.service_errors import PersonNotFound
+
+    try:
+        found = _system().answers(
+            query, group=group, limit=limit, media_type=media_type.value if media_type else None, mode=mode,
+            filters=filters,
+        )  # fmt: skip
+    except PersonNotFound as exc:
+        _people_refusal(exc)
     if as_json:
         _print_json(found)
         return

@@ -28,6 +28,7 @@ from mediasift.db import api_audit, connection, erasure, job_states, outbox
 from mediasift.db import assets as asset_repo
 from mediasift.db import keys as key_repo
 from mediasift.db import ops as ops_repo
+from mediasift.db import people as people_repo
 from mediasift.db import results as result_repo
 from mediasift.db import webhooks as webhook_repo
 from mediasift.db import workers as worker_repo
@@ -68,7 +69,7 @@ from mediasift.search.duplicates import duplicates
 from mediasift.search.hits import Hit
 from mediasift.search.hybrid import SearchMode, search
 from mediasift.search.similar import SimilarAsset, like_picture, similar
-from mediasift.service_errors import AssetNotFound, NotReady, QueueFull
+from mediasift.service_errors import AssetNotFound, NotReady, PersonNotFound, QueueFull
 from mediasift.service_exports import Exports
 from mediasift.service_models import (
     ApiAction,
@@ -753,11 +754,22 @@ class Mediasift:
         filters: AssetFilters = NO_FILTERS,
     ) -> list[Hit]:
         """Best hits first, one per segment time window, of ``tenant``'s assets (every tenant's when
-        None) that ``filters`` leave: the raw ranking (:meth:`answers` is what a person reads)."""
+        None) that ``filters`` leave: the raw ranking (:meth:`answers` is what a person reads).
+        PersonNotFound when the filter names a person no one is (:meth:`_check_person`)."""
+        self._check_person(filters, tenant)
         return search(
             self.db, self.inference, query, limit=limit, media_type=media_type, mode=mode, tenant=tenant,
             filters=filters,
         )  # fmt: skip
+
+    def _check_person(self, filters: AssetFilters, tenant: str | None) -> None:
+        """PersonNotFound when ``filters`` name a person who is no one of ``tenant`` (of any tenant
+        when None): a misspelt name would otherwise look like a person with no appearances."""
+        if filters.person is None:
+            return
+        with self.db.transaction() as conn:
+            if not people_repo.known(conn, filters.person, tenant):
+                raise PersonNotFound(f"no person named or numbered {filters.person!r}")
 
     def answers(
         self,
@@ -774,6 +786,7 @@ class Mediasift:
         ``tenant``'s assets (every tenant's when None) that ``filters`` leave: readable scores (0-1),
         the query's words marked in each snippet, and the keyframe or thumbnail of each moment, all
         a page needs to show them."""
+        self._check_person(filters, tenant)
         found = answer(
             self.db, self.inference, query, group=group, limit=limit, media_type=media_type, mode=mode,
             tenant=tenant, filters=filters,

@@ -25,6 +25,7 @@ from mediasift.db import search as search_repo
 from mediasift.db.search_filters import AssetFilters
 from mediasift.search.hybrid import SearchMode
 from mediasift.service import Mediasift
+from mediasift.service_errors import PersonNotFound
 
 from support import mediagen
 from support.apikeys import bearer
@@ -148,13 +149,32 @@ def test_a_percent_sign_in_a_text_filter_is_a_character_like_any_other(library: 
         assert found(library, mode, "Sturm", source_prefix=str(folder / "5%")) == set(), "no wildcard"
         assert found(library, mode, "Sturm", source_prefix=str(folder / "%")) == set(), "no wildcard"
         assert found(library, mode, "Sturm", label="100% cat") == set()
-        assert found(library, mode, "Sturm", person="%s %(q)s {v} \\ '") == set()
+    someone = library.system.people.page("default").people[0]
+    odd = "Cam 100% %s %(q)s {v} \\ '"
+    library.system.people.name("default", someone.id, odd)
+    try:
+        for mode in SearchMode:
+            assert found(library, mode, "person", person=odd) == {"portrait"}, mode
+    finally:
+        library.system.people.name("default", someone.id, None)
     with pytest.raises(ValueError, match="NUL"):
         AssetFilters(label="cat\x00")
     with TestClient(create_app(library.system.settings), headers=bearer(library.key)) as client:
         answer = client.get("/v1/search", params={"q": "Sturm", "source_prefix": str(folder / "50% off")})
         assert answer.status_code == 200 and [r["asset_id"] for r in answer.json()["results"]] == [library.ids["de"]]
         assert client.get("/v1/search", params={"q": "Sturm", "label": "\x00"}).status_code in (400, 422)
+
+
+def test_a_person_filter_that_names_no_one_is_refused_not_an_empty_result(library: Library) -> None:
+    someone = library.system.people.page("default").people[0]
+    assert found(library, person=str(someone.id)) == {"portrait"}
+    with pytest.raises(PersonNotFound, match="Nobody"):
+        found(library, person="Nobody")
+    with pytest.raises(PersonNotFound):
+        found(library, person=str(someone.id + 1000))
+    with TestClient(create_app(library.system.settings), headers=bearer(library.key)) as client:
+        answer = client.get("/v1/search", params={"q": "storm", "person": "Nobody"})
+        assert answer.status_code == 422 and "no person" in answer.json()["detail"], answer.text
 
 
 def test_keyword_search_and_the_index_walk_keep_to_the_filters(
@@ -236,6 +256,8 @@ def test_the_cli_takes_filters_and_a_picture(library: Library, tmp_path: Path) -
     assert [r["asset_id"] for r in json.loads(german.output)["results"]] == [library.ids["de"]]
     empty = cli.invoke(app, ["search", "storm", "--min-duration", "5", "--max-duration", "4"])
     assert empty.exit_code == 2 and "min_duration must not be above max_duration" in empty.output
+    no_one = cli.invoke(app, ["search", "storm", "--person", "Nobody"])
+    assert no_one.exit_code == 2 and "no person" in no_one.output, no_one.output
     copy = tmp_path / "copy.jpg"
     copy.write_bytes(_jpeg(mediagen.photo("astronaut")[::2, ::2], quality=50))
     similar = cli.invoke(app, ["similar", "--image", str(copy), "--json"])

@@ -150,6 +150,17 @@ def get_person(conn: Conn, tenant: str, person_id: int) -> dict[str, Any] | None
     ).fetchone()
 
 
+def known(conn: Conn, ref: str, tenant: str | None) -> bool:
+    """Whether a person of ``tenant`` (of any tenant when None) has the name (any case) or the id
+    ``ref``, as a search's person filter matches them."""
+    row = conn.execute(
+        "SELECT EXISTS (SELECT 1 FROM people p WHERE (%(tenant)s::text IS NULL OR p.tenant = %(tenant)s)"
+        " AND (lower(p.name) = lower(%(ref)s) OR p.id::text = %(ref)s)) AS known",
+        {"tenant": tenant, "ref": ref},
+    ).fetchone()
+    return bool(row and row["known"])
+
+
 def find_by_name(conn: Conn, tenant: str, name: str) -> dict[str, Any] | None:
     return conn.execute(
         f"SELECT {PERSON_FIELDS} FROM people p WHERE p.tenant = %s AND lower(p.name) = lower(%s)", (tenant, name)

@@ -17,6 +17,7 @@ from mediasift.api.routes.assets import MULTIPART_FIELDS
 from mediasift.media.pictures import Unreadable
 from mediasift.mediatype import MediaType
 from mediasift.service import Mediasift
+from mediasift.service_errors import PersonNotFound
 from mediasift.service_models import (
     AssetFilters,
     DuplicateMember,
@@ -99,11 +100,14 @@ def router(system: Mediasift, searches: FifoAdmission) -> APIRouter:
         limit: Annotated[int, Query(ge=1, le=1000, description="Results (assets or moments) at most.")] = 10,
     ) -> SearchResults:
         """The tenant's assets (or moments) best first, with the fields of ``search --json``."""
-        with searches.admitted():
-            found = system.answers(
-                q, group=group, limit=limit, media_type=media_type.value if media_type else None, mode=mode,
-                tenant=tenant, filters=filters,
-            )  # fmt: skip
+        try:
+            with searches.admitted():
+                found = system.answers(
+                    q, group=group, limit=limit, media_type=media_type.value if media_type else None, mode=mode,
+                    tenant=tenant, filters=filters,
+                )  # fmt: skip
+        except PersonNotFound as exc:  # a filter that names no one: the request's fault, not a missing route
+            raise HTTPException(422, f"person: {exc}") from None
         return public_results(found)
 
     @api.post("/search/by-image", responses=documented(413, 422, 503), openapi_extra=_PICTURE_BODY)
