@@ -10,7 +10,7 @@ from mediasift.config import Settings
 from mediasift.records import OperatorResult, SegmentOut
 from mediasift.search import relevance
 from mediasift.search.answers import ADJACENT_S, WIDEN_SHARE, Group, highlights, merge, terms
-from mediasift.search.hits import Hit
+from mediasift.search.hits import Hit, by_relevance, fuse
 from mediasift.search.hybrid import SearchMode
 from mediasift.service import Mediasift
 
@@ -44,6 +44,19 @@ def test_a_much_weaker_touching_hit_does_not_widen_the_moment() -> None:
     assert [(m.start, m.end) for m in weak] == [(3, 6)], "absorbed, not widened"
     kept = merge([_hit(3, 6, 0.8), _hit(0, 3, 0.8 * WIDEN_SHARE)])
     assert [(m.start, m.end) for m in kept] == [(0, 6)]
+
+
+def test_meaning_alone_from_two_rankings_is_shown_in_the_order_of_relevance() -> None:
+    """The text model's and the multilingual model's rankings: fused by rank, each one's first came
+    level; merged by relevance, the German text (0.27) leads a photo labelled "bubble" (0.19)."""
+    bubble = Hit(uuid4(), "image", "/p/hubble.jpg", None, None, 0.31, "bubble", "labels", ("text",), 0.19)
+    budget = Hit(uuid4(), "text", "/d/budget.txt", None, None, 0.25, "budget", "text_chunk", ("text",), 0.08)
+    bees = Hit(uuid4(), "text", "/d/bienen.txt", None, None, 0.81, "Honigbienen", "text_chunk", ("multilingual",), 0.27)
+    text_ranking, other_languages = [bubble, budget], [bees]
+    assert fuse([text_ranking, other_languages])[0].snippet == "bubble", "by rank: a tie, the first seen"
+    merged = by_relevance([text_ranking, other_languages])
+    assert [h.snippet for h in merged] == ["Honigbienen", "bubble", "budget"]
+    assert [h.relevance for h in merged] == [0.27, 0.19, 0.08]
 
 
 def test_the_query_words_are_marked_as_whole_words_in_any_case() -> None:

@@ -31,5 +31,8 @@ def test_an_english_query_finds_a_text_in_another_language(settings: Settings, m
     with closing(Mediasift(settings)) as system:
         system.ingest([media_dir], wait=True)
         for query, expected in [*QUERIES.items(), ("office spending", "budget.txt")]:
-            best = system.answers(query, mode=SearchMode.SEMANTIC, limit=4).results[0]
+            results = system.answers(query, mode=SearchMode.SEMANTIC, limit=4).results
+            best = results[0]
             assert best.source_path is not None and Path(best.source_path).name == expected, query
+            scores = [r.score for r in results]
+            assert scores == sorted(scores, reverse=True), f"{query}: shown in another order than their scores"

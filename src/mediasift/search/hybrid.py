@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from mediasift.db.connection import Database
 from mediasift.db.search_filters import NO_FILTERS, AssetFilters
 from mediasift.search import lexical, semantic
-from mediasift.search.hits import Hit, fuse
+from mediasift.search.hits import Hit, by_relevance, fuse
 
 if TYPE_CHECKING:  # the door is handed in; importing it here would load the model catalog with the CLI
     from mediasift.inference.door import Inference
@@ -48,8 +48,10 @@ def search(
     meaning (:mod:`semantic`), each vector ranking cut at its similarity floor, are merged by
     reciprocal rank fusion, keyword matches first among equals (their snippet shows the words). When
     no text has all the words and no CLIP model is configured, this is meaning-based search alone:
-    nearest first, scored by cosine similarity, however far. Only ``tenant``'s assets are searched
-    (every tenant's when None), and of them those ``filters`` leave.
+    nearest first, scored by cosine similarity, however far (with the texts in other languages the
+    multilingual model finds, merged in by relevance: :func:`~mediasift.search.hits.by_relevance`).
+    Only ``tenant``'s assets are searched (every tenant's when None), and of them those ``filters``
+    leave.
     """
     return ranked(
         db, inference, query, depth=limit * DEPTH_PER_RESULT, media_type=media_type, mode=mode, tenant=tenant,
@@ -77,5 +79,5 @@ def ranked(
     keyword = keyword_side.result() if keyword_side is not None else []
     meaning = vectors.meaning_only if not keyword else None
     if meaning is not None:
-        return meaning[0] if len(meaning) == 1 else fuse(meaning)
+        return meaning[0] if len(meaning) == 1 else by_relevance(meaning)
     return fuse([keyword, *vectors.above_floors()])
