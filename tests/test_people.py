@@ -83,8 +83,8 @@ def test_faces_across_assets_become_people(system: Mediasift, library: dict[str,
     assert system.people.get("default", "eileen collins").id == her.id
     found = system.answers("face", filters=AssetFilters(person="Eileen Collins"), limit=50)
     assert len(found.results) == her.asset_count
-    nobody = system.answers("face", filters=AssetFilters(person="nobody"), limit=50)
-    assert nobody.results == []
+    with pytest.raises(PersonNotFound, match="nobody"):  # not an empty answer, which reads as no appearances
+        system.answers("face", filters=AssetFilters(person="nobody"), limit=50)
 
     # another person may not take the name; merge them instead
     cameraman = min(people, key=lambda p: p.face_count)

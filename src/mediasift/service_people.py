@@ -99,8 +99,10 @@ class People:
             target_id = int(str(target["id"]))
             sources = [self._find(conn, tenant, ref) for ref in others]
             ids = sorted({int(str(s["id"])) for s in sources})
-            if not ids or target_id in ids:
-                raise PersonConflict("merge other people into a person: not none, and not the person itself")
+            if target_id in ids:
+                raise PersonConflict(f"person {target_id} cannot be merged into itself: name the others to merge")
+            if not ids:
+                raise PersonConflict(f"name at least one other person to merge into person {target_id}")
             name = target["name"] or next((s["name"] for s in sources if s["name"]), None)
             people_repo.merge_into(conn, target_id, ids)
             if name != target["name"]:
