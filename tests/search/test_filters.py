@@ -198,6 +198,13 @@ def test_the_api_takes_filters_and_refuses_bad_values_with_a_reason(library: Lib
     with TestClient(create_app(library.system.settings), headers=bearer(library.key)) as client:
         ok = client.get("/v1/search", params={"q": QUERY, "mode": "semantic", "language": "de"})
         assert ok.status_code == 200 and [r["asset_id"] for r in ok.json()["results"]] == [library.ids["de"]]
+        assert ok.json()["results"][0]["source_path"] == "file:de.txt", "a file of the server: its name only"
+        every_file = set(library.ids.values())
+        for shown, expected in (("file:de.txt", {library.ids["de"]}), ("file:d", {library.ids["de"]}),
+                                ("file:e", {library.ids["en"]}), ("file:x", set()), ("file:", every_file)):  # fmt: skip
+            narrowed = client.get("/v1/search", params={"q": QUERY, "mode": "semantic", "source_prefix": shown})
+            assert narrowed.status_code == 200, narrowed.text
+            assert {r["asset_id"] for r in narrowed.json()["results"]} == expected, shown
         bad = {
             "min_duration": ("-1", "greater than or equal to 0"),
             "ingested_after": ("yesterday", "datetime"),

@@ -21,6 +21,15 @@ RECORDED = (
     f"ELSE ({_TAKEN})::timestamp AT TIME ZONE 'UTC' END)"
 )
 DURATION = "(a.metadata ->> 'duration')::float8"
+# A source as the HTTP API shows it (api/deps.py public_source): an upload or a URL as recorded, a file
+# of the server's disk as ``file:`` and its name, its folders hidden. A source prefix that begins with
+# ``file:`` is matched against that, so a client can narrow to the names it was shown; any other
+# prefix against the source as recorded (a path, for the command line on the server).
+SHOWN_SOURCE = (
+    "(CASE WHEN starts_with(src.source, 'upload:') OR starts_with(src.source, 'http://')"
+    " OR starts_with(src.source, 'https://') THEN src.source"
+    " ELSE 'file:' || substring(src.source FROM '[^/]*$') END)"
+)
 
 
 @dataclass(frozen=True)
@@ -94,7 +103,9 @@ def asset_condition(filters: AssetFilters) -> sql.Composable:
         f.person,
     )
     add(
-        "EXISTS (SELECT 1 FROM asset_sources src WHERE src.asset_id = a.id AND starts_with(src.source, {v}))",
+        "EXISTS (SELECT 1 FROM asset_sources src WHERE src.asset_id = a.id AND starts_with("
+        + (SHOWN_SOURCE if f.source_prefix is not None and f.source_prefix.startswith("file:") else "src.source")
+        + ", {v}))",
         f.source_prefix,
     )
     return sql.SQL(" AND ").join(parts) if parts else sql.SQL("TRUE")
