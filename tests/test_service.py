@@ -3,6 +3,7 @@ other callers see them), and what ``reprocess`` says when a worker with other se
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from contextlib import closing
@@ -11,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from mediasift.config import Settings
+from mediasift.db import assets as asset_repo
 from mediasift.ingest.service import Accepted, Refused
 from mediasift.service import IngestReport, Mediasift
 
@@ -108,3 +110,34 @@ def test_reprocess_waits_and_says_what_a_worker_with_other_settings_left_stale(
         assert worker.stats.processed == 1, "the worker did it, not the reprocessing process"
         assert system.stale() == {}, "fresh by the worker's settings, which are these"
         assert system.describe(asset_id).operators["embed_text"].status == "done"
+
+
+def test_a_file_named_in_another_encoding_is_registered_under_its_escaped_name(
+    settings: Settings, media_dir: Path
+) -> None:
+    """A name whose bytes are not UTF-8 (Latin-1 "café" and a stray 0xff) could not be recorded: the
+    ingest stopped there with a traceback, and the files after it were never looked at."""
+    odd = Path(os.fsdecode(bytes(media_dir) + b"/caf\xe9_\xff.txt"))
+    odd.write_text("The ferry to the island leaves at noon.")
+    mediagen.make_text_file(media_dir / "zz_after.txt", NOTES[1])
+    with closing(Mediasift(settings)) as system:
+        report = system.ingest([media_dir], wait=True)
+        assert sorted(Path(a.path).name for a in report.accepted) == ["caf\\xe9_\\xff.txt", "zz_after.txt"]
+        assert not report.refused and all(s.status == "done" for s in report.status.values())
+        again = system.ingest([media_dir], wait=True)
+        assert [a.duplicate for a in again.accepted] == [True, True]
+
+
+def test_bytes_stored_for_a_registration_that_fails_are_removed(
+    settings: Settings, media_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    note = mediagen.make_text_file(media_dir / "note.txt", NOTES[0])
+    with closing(Mediasift(settings)) as system:
+
+        def broken(*args: object, **kwargs: object) -> None:
+            raise RuntimeError("the database went away")
+
+        monkeypatch.setattr(asset_repo, "register_asset", broken)
+        with pytest.raises(RuntimeError):
+            system.ingest([note])
+        assert not [p for p in (settings.home / "blobs").rglob("*") if p.is_file()], "no bytes left behind"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -15,8 +16,10 @@ from mediasift.db import assets as asset_repo
 from mediasift.db import erasure
 from mediasift.db import keys as key_repo
 from mediasift.db.connection import Database
-from mediasift.ingest.probe import Rejected, probe_file
+from mediasift.ingest.probe import Probe, Rejected, probe_file
 from mediasift.ingest.probe_text import LanguageOf
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -31,6 +34,17 @@ class Accepted:
 class Refused:
     path: str
     reason: str
+
+
+def shown_path(path: Path) -> str:
+    """``path`` as text that a database row, JSON and a terminal can hold: the bytes of a name that
+    are not UTF-8 (a file named on a system with another encoding) written as ``\\xNN``."""
+    text = str(path)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return os.fsencode(path).decode("utf-8", "backslashreplace")
+    return text
 
 
 def expand_paths(paths: Iterable[Path]) -> Iterator[Path]:
@@ -60,7 +74,7 @@ class Ingestor:
     def ingest_file(self, path: Path, source: str | None = None) -> Accepted | Refused:
         """Register the file at ``path``, recorded as coming from ``source`` (default: its absolute
         path; an upload or a download names where it really came from)."""
-        source = source or str(path.absolute())
+        source = source or shown_path(path.absolute())
         if not path.is_file():
             reason = "no such file" if not path.exists() else "not a regular file"
             return Refused(source, reason)
@@ -71,6 +85,17 @@ class Ingestor:
         except OSError as exc:
             return Refused(source, f"cannot read file: {exc.strerror or exc}")
         sha256, size = self.blobs.put_file(path)
+        try:
+            return self._record(path, source, probe, sha256, size)
+        except Exception:
+            # Nothing records the bytes just stored (unless another asset has them): they go too.
+            try:
+                erasure.remove_unreferenced_bytes(self.db, [sha256], self.blobs.delete)
+            except Exception:
+                log.warning("the bytes of %s (%s) stay stored: removing them failed", source, sha256, exc_info=True)
+            raise
+
+    def _record(self, path: Path, source: str, probe: Probe, sha256: str, size: int) -> Accepted:
         with self.db.transaction() as conn:
             asset_repo.set_actor(conn, self.actor)
             # A deletion of another asset over these bytes may have removed them since they were
