@@ -11,12 +11,13 @@ from __future__ import annotations
 from itertools import pairwise
 from pathlib import Path
 
+import av
 import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
 from mediasift.errors import PermanentError
-from mediasift.media.shots import ShotList, detect_shots
+from mediasift.media.shots import ShotConfig, ShotList, detect_shots
 from mediasift.media.video import VideoSource
 
 from support import mediagen, shotgen
@@ -75,6 +76,38 @@ def test_hard_cuts_are_found_on_their_frame(videos: dict[str, tuple[Path, shotge
     shots = found.shots
     assert shots[0].start == 0 and shots[-1].end == pytest.approx(truth.duration)
     assert all(a.end == b.start and a.end_frame == b.start_frame for a, b in pairwise(shots))
+
+
+def _panning_with_a_banner(path: Path, cut_at: int, banner: tuple[int, int], frames: int = 100) -> Path:
+    """A slow pan over one photo, a cut to another at frame ``cut_at``, and a caption banner across the
+    lower sixth of the picture from frame ``banner[0]`` to ``banner[1]`` (the cut falls while it shows)."""
+    width, height = SIZE
+    pictures = [mediagen.photo("astronaut"), mediagen.photo("coffee")]
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=25)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        for index in range(frames):
+            source = pictures[index >= cut_at]
+            left = 40 + index  # one pixel a frame
+            view = Image.fromarray(source[60 : 60 + 2 * height, left : left + 2 * width]).resize(SIZE)
+            if banner[0] <= index < banner[1]:
+                draw = ImageDraw.Draw(view)
+                draw.rectangle([0, height - 32, width, height - 4], fill=(20, 20, 120))
+                draw.text((8, height - 30), "HARBOUR LIGHTS FESTIVAL", fill=(255, 230, 0), font=mediagen.font(20))
+            out.mux(stream.encode(av.VideoFrame.from_image(view)))
+        out.mux(stream.encode())
+    return path
+
+
+def test_a_caption_banner_coming_up_over_moving_footage_is_no_cut(tmp_path: Path) -> None:
+    """A banner across a sixth of the picture changes that band between two frames a lot and the rest
+    a little: measured on the band, as big a step as a cut's. Its pixel change sits in a third of the
+    rows (``cut_band``); a cut's spreads over the picture, here one made while the banner shows."""
+    path = _panning_with_a_banner(tmp_path / "banner.mp4", cut_at=50, banner=(30, 70))
+    assert boundaries(detect_shots(path)) == [50]
+    loose = detect_shots(path, config=ShotConfig(cut_band=1.01))  # the band share not looked at
+    edges = [frame for frame in boundaries(loose) if frame != 50]
+    assert edges and set(edges) <= {30, 70}, "without it, the media shows a banner's edge as a cut"
 
 
 @pytest.mark.xfail(strict=True, reason="known miss: a jump cut into a pan (issue 15)")

@@ -134,8 +134,10 @@ def test_captions_come_out_once_with_the_time_they_are_on_screen(tmp_path: Path)
         assert run.start == pytest.approx(truth[0], abs=0.3) and run.end == pytest.approx(truth[1], abs=0.3), run
         assert run.data["start"] == run.start and run.data["end"] == run.end
         assert run.data["timing"] == {"start": "frames", "end": "frames"}
-        seen_in = run.data["seen_in"]  # the shots whose keyframes showed it: what the range used to be
-        assert seen_in[0] <= run.start + 0.3 and run.end - 0.3 <= seen_in[1]
+        # the shots whose frames read showed it (what the range used to be): a lower third that comes
+        # up mid-shot is no cut, so the shot it starts in may have been read before it came up
+        seen_in = run.data["seen_in"]
+        assert seen_in[0] < run.end and run.start < seen_in[1] and run.end - 0.3 <= seen_in[1]
         assert run.data["engine"] == TextReader.ref.id
 
 

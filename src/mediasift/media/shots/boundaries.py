@@ -1,7 +1,10 @@
 """Where shots change: hard cuts, fades (through black, white or any flat card) and dissolves.
 
 A cut is a change between two neighbouring frames that stands out against the changes around it on
-both sides (a rolling median), so steady motion (a pan, a moving object) does not make cuts. A
+both sides (a rolling median), so steady motion (a pan, a moving object) does not make cuts, and
+that changes the picture rather than a band of it: a caption banner that comes up over moving
+footage changes a sixth of the rows as much as a cut would, but most of its pixel change lies in one
+third of the rows (``cut_band``), where a cut's spreads over the picture. A
 change whose before and after match within 0.4 s is a transient (a camera flash, something passing
 the lens), not a boundary. A dissolve is a stretch whose middle frame is the mix of its ends, and
 flatter than them; a fade is a run of flat frames (black, white or any one colour: nearly all
@@ -77,6 +80,8 @@ def _cuts(samples: Samples, config: ShotConfig) -> tuple[list[Boundary], list[tu
         right = step[k + 1 : np.searchsorted(times, times[k] + config.context_s, side="right")]
         base = max(float(np.median(left)) if left.size else 0.0, float(np.median(right)) if right.size else 0.0)
         if step[k] < config.cut_ratio * base + config.cut_margin:
+            continue
+        if samples.band[k] >= config.cut_band:  # a band changed, not the picture: a caption banner
             continue
         transient = _transient(samples, k, config)
         if transient is not None:

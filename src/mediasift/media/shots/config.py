@@ -16,6 +16,7 @@ class ShotConfig:
     cut_min: float = 0.05  # a cut changes at least this much between neighbouring frames
     cut_ratio: float = 3.0  # ... and this many times the rolling median around it
     cut_margin: float = 0.02  # ... plus this
+    cut_band: float = 0.75  # ... with less than this share of its pixel change in a third of the rows
     context_s: float = 1.0  # the rolling median looks this far each side
     transient_s: float = 0.4  # before and after match within this long: a flash, not a cut
     transient_match: float = 0.35  # "match": their change is below this share of the jump
