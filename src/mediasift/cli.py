@@ -1070,7 +1070,7 @@ def status(
     for media_type, cost in sorted(info.cost.items()):
         console.print(
             f"cost {media_type}: ${cost.per_asset_usd:.6f} and {cost.processing_s_per_asset:.1f} s of "
-            f"processing per asset ({cost.assets} asset{'' if cost.assets == 1 else 's'},"
+            f"operators' wall-clock time per asset ({cost.assets} asset{'' if cost.assets == 1 else 's'},"
             f" ${cost.total_usd:.6f} in all)"
         )
         if cost.usd_per_minute is not None:
@@ -1133,12 +1133,13 @@ def cost(since: SinceOption = None, as_json: JsonFlag = False) -> None:
     window = f"since {moment.isoformat(timespec='seconds')}" if moment else "all runs"
     console.print(f"{report.items} items, ${report.total_usd:.6f} and {report.total_seconds:.1f} s ({window})")
     for media_type, m in sorted(report.media_types.items()):
-        per_item = f"${m.usd_per_item:.6f} and {m.seconds_per_item:.2f} s per item"
+        per_item = f"${m.usd_per_item:.6f} and {m.seconds_per_item:.2f} core-s per item"
         console.print(f"[bold]{media_type}[/bold]: {m.items} items, {per_item}")
         for operator, op in sorted(m.operators.items(), key=lambda kv: -kv[1].usd):
             failed = f", {op.failed} failed" if op.failed else ""
             console.print(
-                f"  {operator:14} ${op.usd_per_item:.6f} {op.seconds_per_item:8.3f} s per item ({op.runs} runs{failed})"
+                f"  {operator:14} ${op.usd_per_item:.6f} {op.seconds_per_item:8.3f} core-s per item"
+                f" ({op.runs} runs{failed})"
             )
     for model, share in sorted(report.models.items(), key=lambda kv: -kv[1].usd):
         console.print(f"model {model}: {share.share:.1%} of the cost (${share.usd:.6f}, {share.items:.0f} inputs)")
