@@ -153,6 +153,9 @@ def test_bad_input_is_refused_with_a_reason_and_leaves_nothing(
     with TestClient(create_app(small), headers=bearer(keys.write)) as limited:
         too_big = limited.post("/v1/assets", files={"file": ("big.txt", b"x" * 5000, "text/plain")})
         assert too_big.status_code == 413
+        past_the_form = limited.post("/v1/assets", files={"file": ("big.txt", b"x" * 80_000, "text/plain")})
+        assert past_the_form.status_code == 413, "refused by the gate: past the file limit and the form's room"
+        assert "1,000 bytes (MEDIASIFT_MAX_FILE_BYTES)" in past_the_form.json()["detail"], past_the_form.text
         assert limited.post("/v1/assets/from-url", json={"url": f"{base}/song.mp3"}).status_code == 413
 
     with TestClient(create_app(settings), headers=bearer(keys.write)) as guarded:  # no private addresses

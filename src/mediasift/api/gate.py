@@ -44,11 +44,15 @@ SIGNIN_PATH = "/signin"
 
 
 class BodyTooLarge(Exception):
-    """The body grew past ``limit`` bytes as it arrived."""
+    """The body grew past ``limit`` bytes as it arrived; ``why`` names the setting behind the limit."""
 
-    def __init__(self, limit: int) -> None:
-        super().__init__(f"the body is larger than the limit of {limit:,} bytes")
+    def __init__(self, limit: int, why: str) -> None:
+        super().__init__(too_large(limit, why))
         self.limit = limit
+
+
+def too_large(limit: int, why: str) -> str:
+    return f"the body is larger than the limit of {limit:,} bytes: {why}"
 
 
 @dataclass(frozen=True)
@@ -65,6 +69,8 @@ class GateRules:
     upload_paths: frozenset[str]
     upload_limit: int
     body_limit: int
+    upload_limit_why: str  # the settings that make ``upload_limit``, as a person reads them
+    body_limit_why: str
     limiter: RequestLimiter
     failures: RequestLimiter  # refused keys per client address, so guessing keys costs the guesser
     allowed_origins: frozenset[str]
@@ -113,13 +119,14 @@ class Gate:
             await refusal(scope, receive, _closing(send, scope))
             return
         principal: Principal | None = scope["state"].get("principal")
-        limit = self.rules.upload_limit if scope["path"] in self.rules.upload_paths else self.rules.body_limit
+        upload = scope["path"] in self.rules.upload_paths
+        limit = self.rules.upload_limit if upload else self.rules.body_limit
+        why = self.rules.upload_limit_why if upload else self.rules.body_limit_why
         declared = _header(scope, b"content-length")
         if declared.isdigit() and int(declared) > limit:
-            too_large = problem(413, f"the body is larger than the limit of {limit:,} bytes")
-            await too_large(scope, receive, _closing(send, scope))
+            await problem(413, too_large(limit, why))(scope, receive, _closing(send, scope))
             return
-        await self._forward(scope, _counted(receive, limit), _closing(send, scope), principal)
+        await self._forward(scope, _counted(receive, limit, why), _closing(send, scope), principal)
 
     async def _refusal(self, scope: Scope) -> Any:
         """A response refusing the request before the app sees it, or None to let it through."""
@@ -267,7 +274,7 @@ def _closing(send: Send, scope: Scope) -> Send:
     return closing
 
 
-def _counted(receive: Receive, limit: int) -> Receive:
+def _counted(receive: Receive, limit: int, why: str) -> Receive:
     seen = 0
 
     async def counted() -> Message:
@@ -276,7 +283,7 @@ def _counted(receive: Receive, limit: int) -> Receive:
         if message["type"] == "http.request":
             seen += len(message.get("body", b""))
             if seen > limit:
-                raise BodyTooLarge(limit)
+                raise BodyTooLarge(limit, why)
         return message
 
     return counted
