@@ -1179,12 +1179,15 @@ def models_list(as_json: JsonFlag = False) -> None:
         loaded = f" in {m.load_seconds:.2f} s" if m.load_seconds else ""
         batch = f", batches of {m.batch_size}" if m.batches else ""
         lookups = c.get("cache_hits", 0) + c.get("cache_misses", 0)
+        # a router counts its decisions, a fallback chain its fallbacks; the models they call count the calls
+        routed = f", decisions {c['decisions']:.0f} ({c.get('escalated', 0):.0f} escalated)" if "decisions" in c else ""
+        fell = f", fallbacks {c['fallbacks']:.0f}" if "fallbacks" in c else ""
         console.print(f"[bold]{m.id}[/bold] [dim]{m.version}[/dim]", soft_wrap=True)
         console.print(
             f"  {m.task}, {m.runtime} on {m.device}{batch}; {m.state}{loaded}; "
             f"calls {c.get('calls', 0):.0f}, items {c.get('items', 0):.0f}, "
             f"cache hits {c.get('cache_hits', 0):.0f}/{lookups:.0f}, errors {c.get('errors', 0):.0f}, "
-            f"cost ${c.get('cost_usd', 0):.6f}",
+            f"cost ${c.get('cost_usd', 0):.6f}{routed}{fell}",
             soft_wrap=True,
         )
     for m in listing.models:

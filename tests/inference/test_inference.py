@@ -427,6 +427,8 @@ def test_models_list_shows_every_model_its_state_and_cost(cli: Any, tmp_path: Pa
     assert {m["state"] for m in models.values() if not m["optional"]} <= {"available", "loaded"}
     code, text = cli("models", "list")
     assert code == 0 and "all-MiniLM-L6-v2" in text
+    decided = models["lingua-fast-then-accurate"]["counters"]["decisions"]  # the note's language
+    assert decided >= 1 and f"decisions {decided:.0f} (" in text, "a router's line says what it decided"
 
 
 @pytest.mark.slow
