@@ -141,3 +141,18 @@ def test_bytes_stored_for_a_registration_that_fails_are_removed(
         with pytest.raises(RuntimeError):
             system.ingest([note])
         assert not [p for p in (settings.home / "blobs").rglob("*") if p.is_file()], "no bytes left behind"
+
+
+def test_a_link_to_nothing_is_refused_as_such_and_the_rest_is_registered(settings: Settings, media_dir: Path) -> None:
+    (media_dir / "loop.txt").symlink_to(media_dir / "loop.txt")
+    (media_dir / "gone.txt").symlink_to(media_dir / "missing.txt")
+    mediagen.make_text_file(media_dir / "note.txt", NOTES[0])
+    with closing(Mediasift(settings)) as system:
+        report = system.ingest([media_dir])
+        absent = system.ingest([media_dir / "absent.txt"])
+    assert absent.refused[0].reason == "no such file"
+    assert [Path(a.path).name for a in report.accepted] == ["note.txt"]
+    assert sorted((Path(r.path).name, "symbolic link to nothing" in r.reason) for r in report.refused) == [
+        ("gone.txt", True),
+        ("loop.txt", True),
+    ]

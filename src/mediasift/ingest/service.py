@@ -76,7 +76,10 @@ class Ingestor:
         path; an upload or a download names where it really came from)."""
         source = source or shown_path(path.absolute())
         if not path.is_file():
-            reason = "no such file" if not path.exists() else "not a regular file"
+            if path.is_symlink() and not path.exists():
+                reason = "a symbolic link to nothing (its target is missing, or it points back at itself)"
+            else:
+                reason = "no such file" if not path.exists() else "not a regular file"
             return Refused(source, reason)
         try:
             probe = probe_file(path, self.settings, self.language_of)
