@@ -16,6 +16,7 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Query, Request
 
 from mediasift.access import Principal, check_tenant_name
+from mediasift.db.search_filters import SHOWN_AS_RECORDED
 from mediasift.service_models import AssetResult, MomentResult, SearchResults
 
 TenantQuery = Annotated[
@@ -61,7 +62,7 @@ OwnTenant = Annotated[str, Depends(owning_tenant)]
 def public_source(source: str) -> str:
     """Where an asset came from, as a client may see it: uploads and URLs as recorded, a file ingested
     from this server's disk by its name only (``file:NAME``), never its path."""
-    if source.startswith(("upload:", "http://", "https://")):
+    if source.startswith(SHOWN_AS_RECORDED):
         return source
     return "file:" + PurePosixPath(source).name
 

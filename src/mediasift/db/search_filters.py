@@ -25,10 +25,11 @@ DURATION = "(a.metadata ->> 'duration')::float8"
 # of the server's disk as ``file:`` and its name, its folders hidden. A source prefix that begins with
 # ``file:`` is matched against that, so a client can narrow to the names it was shown; any other
 # prefix against the source as recorded (a path, for the command line on the server).
+SHOWN_AS_RECORDED = ("upload:", "http://", "https://")  # sources the API shows as they were recorded
 SHOWN_SOURCE = (
-    "(CASE WHEN starts_with(src.source, 'upload:') OR starts_with(src.source, 'http://')"
-    " OR starts_with(src.source, 'https://') THEN src.source"
-    " ELSE 'file:' || substring(src.source FROM '[^/]*$') END)"
+    "(CASE WHEN "
+    + " OR ".join(f"starts_with(src.source, '{prefix}')" for prefix in SHOWN_AS_RECORDED)
+    + " THEN src.source ELSE 'file:' || substring(src.source FROM '[^/]*$') END)"
 )
 
 
