@@ -143,6 +143,24 @@ def test_bytes_stored_for_a_registration_that_fails_are_removed(
         assert not [p for p in (settings.home / "blobs").rglob("*") if p.is_file()], "no bytes left behind"
 
 
+def test_links_to_folders_are_followed_each_read_once_a_loop_said(settings: Settings, media_dir: Path) -> None:
+    elsewhere = media_dir.parent / "other-disk"
+    elsewhere.mkdir()
+    mediagen.make_text_file(elsewhere / "far.txt", NOTES[0])
+    library = media_dir / "library"
+    library.mkdir()
+    mediagen.make_text_file(library / "near.txt", NOTES[1])
+    (library / "disk").symlink_to(elsewhere)  # a link to a folder outside: followed
+    (library / "again").symlink_to(elsewhere)  # a second link to it: read once
+    (library / "up").symlink_to(library)  # a loop
+    with closing(Mediasift(settings)) as system:
+        report = system.ingest([library])
+    assert sorted(Path(a.path).name for a in report.accepted) == ["far.txt", "near.txt"]
+    # folders are read in name order: "again" first, so "disk" is the second route to the same folder
+    assert sorted(Path(r.path).name for r in report.refused) == ["disk", "up"]
+    assert all("already read through another path" in r.reason for r in report.refused)
+
+
 def test_a_link_to_nothing_is_refused_as_such_and_the_rest_is_registered(settings: Settings, media_dir: Path) -> None:
     (media_dir / "loop.txt").symlink_to(media_dir / "loop.txt")
     (media_dir / "gone.txt").symlink_to(media_dir / "missing.txt")

@@ -48,15 +48,24 @@ def shown_path(path: Path) -> str:
 
 
 def expand_paths(paths: Iterable[Path]) -> Iterator[Path]:
-    """Files named, and every file under directories named (recursively, in a stable order)."""
+    """Files named, and every file under directories named (recursively, in a stable order). A
+    symbolic link to a folder is followed (a library of links to other disks), each folder read once:
+    a link back to a folder already being read (a loop) is yielded itself, and refused as such."""
     for path in paths:
-        if path.is_dir():
-            for root, dirs, files in os.walk(path):
-                dirs.sort()
-                for name in sorted(files):
-                    yield Path(root) / name
-        else:
+        if not path.is_dir():
             yield path
+            continue
+        read = {os.path.realpath(path)}
+        for root, dirs, files in os.walk(path, followlinks=True):
+            dirs.sort()
+            for name in list(dirs):
+                real = os.path.realpath(os.path.join(root, name))
+                if real in read:
+                    dirs.remove(name)
+                    yield Path(root) / name
+                read.add(real)
+            for name in sorted(files):
+                yield Path(root) / name
 
 
 @dataclass
@@ -78,6 +87,8 @@ class Ingestor:
         if not path.is_file():
             if path.is_symlink() and not path.exists():
                 reason = "a symbolic link to nothing (its target is missing, or it points back at itself)"
+            elif path.is_dir():
+                reason = "a folder already read through another path (a loop of symbolic links, or a second link to it)"
             else:
                 reason = "no such file" if not path.exists() else "not a regular file"
             return Refused(source, reason)
