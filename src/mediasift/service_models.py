@@ -299,7 +299,7 @@ class DeadLetterInfo(Result):
     attempts: int
     error_class: str
     message: str
-    traceback: str
+    traceback: str | None  # None over HTTP for keys other than admin: it names the server's files
     failed_at: IsoTime
 
     @classmethod
@@ -309,12 +309,18 @@ class DeadLetterInfo(Result):
                    attempts=letter.attempts, error_class=letter.error_class, message=letter.message,
                    traceback=letter.traceback, failed_at=letter.failed_at)  # fmt: skip
 
+    def without_traceback(self) -> DeadLetterInfo:
+        return self.model_copy(update={"traceback": None})
+
 
 class DeadLetterList(Result):
     """``jobs dlq --json`` and ``GET /v1/jobs/dead``; ``next_cursor`` as in :class:`AssetList`."""
 
     dead_letters: list[DeadLetterInfo]
     next_cursor: str | None = None
+
+    def without_tracebacks(self) -> DeadLetterList:
+        return self.model_copy(update={"dead_letters": [d.without_traceback() for d in self.dead_letters]})
 
 
 class JobDetail(Result):
@@ -323,6 +329,10 @@ class JobDetail(Result):
     job_id: str
     state: JobState | None
     dead_letter: DeadLetterInfo | None
+
+    def without_traceback(self) -> JobDetail:
+        letter = self.dead_letter.without_traceback() if self.dead_letter else None
+        return self.model_copy(update={"dead_letter": letter})
 
 
 class Reprocessed(Result):

@@ -106,9 +106,15 @@ def test_every_route_family_keeps_tenants_apart(tenancy: tuple[TestClient, Keys]
     # jobs and dead letters
     job = f"{poisoned_id}:poison_check"
     assert client.get(f"/v1/jobs/{job}", headers=beta).status_code == 404
-    assert client.get(f"/v1/jobs/{job}", headers=alpha).json()["dead_letter"]["job_id"] == job
+    letter = client.get(f"/v1/jobs/{job}", headers=alpha).json()["dead_letter"]
+    assert letter["job_id"] == job and letter["error_class"] and letter["message"]
+    assert letter["traceback"] is None, "a traceback names the server's files: admin keys only"
+    assert "Traceback" in client.get(f"/v1/jobs/{job}", headers=admin).json()["dead_letter"]["traceback"]
     assert client.get("/v1/jobs/dead", headers=beta).json()["dead_letters"] == []
-    assert [d["job_id"] for d in client.get("/v1/jobs/dead", headers=alpha).json()["dead_letters"]] == [job]
+    listed = client.get("/v1/jobs/dead", headers=alpha).json()["dead_letters"]
+    assert [(d["job_id"], d["traceback"]) for d in listed] == [(job, None)]
+    admin_listed = client.get("/v1/jobs/dead", headers=admin).json()["dead_letters"]
+    assert [d["traceback"].startswith("Traceback") for d in admin_listed if d["job_id"] == job] == [True]
     assert client.post(f"/v1/jobs/{job}/redrive", headers=beta).status_code == 404
     assert client.get("/v1/jobs/dead", headers=alpha).json()["dead_letters"], "beta's redrive touched nothing"
     assert client.post(f"/v1/jobs/{job}/redrive", headers=alpha).json() == {"requeued": 1}

@@ -159,6 +159,8 @@ def router(system: Mediasift, searches: FifoAdmission) -> APIRouter:
     ) -> Response:
         principal = session_of(request).principal
         letters = system.dead_letter_page(None, tenant=principal.visible_tenant(), cursor=cursor, limit=100)
+        if not principal.is_admin:  # a traceback names the server's files and code
+            letters = letters.without_tracebacks()
         status = system.status() if principal.is_admin else None
         return page(request, "jobs.html", letters=letters.dead_letters, next_cursor=letters.next_cursor,
                     status=status, requeued=requeued)  # fmt: skip
