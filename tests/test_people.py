@@ -138,6 +138,14 @@ def test_new_faces_join_a_named_person_and_other_tenants_have_their_own(
         renamed = client.patch(f"/v1/people/{person['id']}", json={"name": "Eileen C"}, params={"tenant": "other"},
                                headers=admin)  # fmt: skip
         assert renamed.status_code == 200 and renamed.json()["name"] == "Eileen C"
+        digits = client.patch(f"/v1/people/{person['id']}", json={"name": " 12 "}, params={"tenant": "other"},
+                              headers=admin)  # fmt: skip
+        assert digits.status_code == 422 and "reads as a person's id" in digits.json()["detail"]
+        typo = client.patch(f"/v1/people/{person['id']}", json={"nmae": "X"}, params={"tenant": "other"}, headers=admin)
+        assert typo.status_code == 422, "an unknown field is refused, not dropped"
+        itself = client.post(f"/v1/people/{person['id']}/merge", json={"people": [person["id"]]},
+                             params={"tenant": "other"}, headers=admin)  # fmt: skip
+        assert itself.status_code == 409 and "into itself" in itself.json()["detail"], "an id as the listings give it"
         missing = client.get("/v1/people/999999", params={"tenant": "other"}, headers=admin)
         assert missing.status_code == 404 and missing.headers["content-type"].startswith("application/problem+json")
         shown = client.get("/v1/people/Eileen C", params={"tenant": "other"}, headers=admin).json()

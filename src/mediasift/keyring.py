@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from datetime import datetime
+from datetime import UTC, datetime
 
 from mediasift.access import Principal, Scope, check_tenant_name
 from mediasift.db import keys as key_repo
@@ -34,8 +34,15 @@ class KeyRing:
         self.db = db
 
     def create(self, tenant: str, scope: Scope, *, expires_at: datetime | None = None, name: str = "") -> CreatedKey:
-        """A new key of ``tenant`` (created when new) with ``scope``; ValueError for a bad tenant name."""
+        """A new key of ``tenant`` (created when new) with ``scope``; ValueError for a bad tenant name
+        or an expiry that is not in the future (a time without a zone is UTC)."""
         check_tenant_name(tenant)
+        if expires_at is not None:
+            expires_at = expires_at if expires_at.tzinfo else expires_at.replace(tzinfo=UTC)
+            if expires_at <= datetime.now(UTC):
+                raise ValueError(
+                    f"expires_at {expires_at.isoformat()} is not in the future: the key could never be used"
+                )
         key_id = secrets.token_hex(8)
         secret = secrets.token_urlsafe(32)
         with self.db.transaction() as conn:

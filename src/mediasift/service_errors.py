@@ -28,3 +28,7 @@ class PersonNotFound(LookupError):
 class PersonConflict(ValueError):
     """What was asked of people cannot be: a name another person has, a merge of a person into
     itself, a split that would take all of a person's faces or faces it does not have."""
+
+
+class BadPersonName(PersonConflict):
+    """A name no person can have: control characters, too long, or only digits (read as an id)."""

@@ -10,7 +10,7 @@ from mediasift import cursors
 from mediasift.db import people as people_repo
 from mediasift.db.connection import Database
 from mediasift.db.people import Conn
-from mediasift.service_errors import PersonConflict, PersonNotFound
+from mediasift.service_errors import BadPersonName, PersonConflict, PersonNotFound
 from mediasift.service_models import (
     Appearance,
     PeopleMerged,
@@ -28,9 +28,11 @@ def _clean_name(name: str | None) -> str | None:
         return None
     cleaned = " ".join(name.split())
     if any(ord(c) < 32 or ord(c) == 127 for c in cleaned):
-        raise PersonConflict("a name holds no control characters")
+        raise BadPersonName("a name holds no control characters")
     if len(cleaned) > MAX_NAME:
-        raise PersonConflict(f"a name has at most {MAX_NAME} characters")
+        raise BadPersonName(f"a name has at most {MAX_NAME} characters")
+    if cleaned.isdigit():  # a person is found by id or name: "2" would name two people
+        raise BadPersonName(f"a name cannot be only digits: {cleaned!r} reads as a person's id")
     return cleaned or None
 
 

@@ -6,6 +6,7 @@ write; a revoked or expired key opens nothing."""
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -137,7 +138,9 @@ def test_keys_can_do_only_what_their_scope_allows(settings: Settings) -> None:
     keys = make_keys(settings)
     system = Mediasift(settings)
     later = system.keys.create("alpha", Scope.WRITE, expires_at=datetime.now(UTC) + timedelta(hours=1))
-    expired = system.keys.create("alpha", Scope.WRITE, expires_at=datetime.now(UTC) - timedelta(seconds=1))
+    expired = system.keys.create("alpha", Scope.WRITE, expires_at=datetime.now(UTC) + timedelta(seconds=0.5))
+    with pytest.raises(ValueError, match="not in the future"):
+        system.keys.create("alpha", Scope.WRITE, expires_at=datetime.now(UTC) - timedelta(seconds=1))
     revoked = system.keys.create("alpha", Scope.WRITE)
     with TestClient(create_app(settings)) as client:
         read = bearer(keys.read)
@@ -149,6 +152,11 @@ def test_keys_can_do_only_what_their_scope_allows(settings: Settings) -> None:
         for key in (keys.read, keys.write):
             assert client.get("/v1/keys", headers=bearer(key)).status_code == 403, "keys are an admin's"
             assert client.get("/v1/status", headers=bearer(key)).status_code == 403
+        for body in ({"expires": "yesterday"}, {"expires_at": "2020-01-01T00:00:00Z"}):
+            wrong = client.post(
+                "/v1/keys", json={"tenant": "gamma", "scope": "read", **body}, headers=bearer(keys.admin)
+            )
+            assert wrong.status_code == 422, body  # a mistyped field, an expiry past: no key that never expires
         made = client.post("/v1/keys", json={"tenant": "gamma", "scope": "read"}, headers=bearer(keys.admin))
         assert made.status_code == 201 and made.json()["key"].startswith("ms_")
         assert client.get("/v1/assets", headers=bearer(made.json()["key"])).json()["assets"] == []
@@ -161,6 +169,7 @@ def test_keys_can_do_only_what_their_scope_allows(settings: Settings) -> None:
         assert client.delete(f"/v1/keys/{admin_id}", headers=bearer(keys.admin)).status_code == 422, "not itself"
         assert client.get("/v1/keys", headers=bearer(keys.admin)).status_code == 200
 
+        time.sleep(max(0.0, (expired.expires_at - datetime.now(UTC)).total_seconds()) if expired.expires_at else 0)
         assert client.get("/v1/assets", headers=bearer(later.key)).status_code == 200, "not expired yet"
         assert client.get("/v1/assets", headers=bearer(expired.key)).status_code == 401, "expired a second ago"
 

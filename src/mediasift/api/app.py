@@ -43,7 +43,7 @@ from mediasift.net.errors import FetchBusy
 from mediasift.net.pool import FetchPool
 from mediasift.obs import logs
 from mediasift.service import AssetNotFound, Mediasift, NotReady, QueueFull
-from mediasift.service_errors import NothingToExport, PersonConflict, PersonNotFound
+from mediasift.service_errors import BadPersonName, NothingToExport, PersonConflict, PersonNotFound
 
 # A multipart body is the file plus a few hundred bytes of headers and boundaries.
 MULTIPART_OVERHEAD = 64 * 1024
@@ -135,6 +135,7 @@ _PLAIN_REFUSALS: tuple[tuple[type[Exception], int], ...] = (
     (PersonNotFound, 404),
     (NothingToExport, 404),
     (PersonConflict, 409),
+    (BadPersonName, 422),
     (BodyTooLarge, 413),
     (BadCursor, 422),
 )

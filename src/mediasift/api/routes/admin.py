@@ -7,16 +7,17 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, Request, Response
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from mediasift.access import Scope
+from mediasift.api.body import RequestBody
 from mediasift.api.deps import Caller, ReadTenant
 from mediasift.api.problems import documented
 from mediasift.service import AssetNotFound, Mediasift
 from mediasift.service_models import ApiActionList, ApiKeyList, CostReport, CreatedKey, ModelListing, Status
 
 
-class NewKey(BaseModel):
+class NewKey(RequestBody):
     tenant: str = Field(max_length=63, description="Created when new.")
     scope: Scope
     name: str = Field(default="", max_length=200)

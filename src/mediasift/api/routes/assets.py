@@ -8,9 +8,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
-from pydantic import BaseModel
 from starlette.datastructures import UploadFile
 
+from mediasift.api.body import RequestBody
 from mediasift.api.deps import Caller, OwnTenant, ReadTenant, public_source
 from mediasift.api.problems import documented
 from mediasift.api.receive import Unacceptable, copy_limited, download, landing, safe_name, save_stream
@@ -23,7 +23,7 @@ MULTIPART_FIELDS = 4
 WAIT_POLL_S = 0.25
 
 
-class FromUrl(BaseModel):
+class FromUrl(RequestBody):
     url: str
     wait: bool = False
 

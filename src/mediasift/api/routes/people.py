@@ -7,29 +7,35 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request
-from pydantic import BaseModel, Field
+from pydantic import BeforeValidator, Field
 
+from mediasift.api.body import RequestBody
 from mediasift.api.deps import OwnTenant
 from mediasift.api.problems import documented
 from mediasift.service import Mediasift
 from mediasift.service_models import PeopleMerged, PeopleSplit, Person, PersonDetail, PersonList
 
 PRINTABLE = r"^[^\x00-\x1f\x7f]*$"
-PersonRef = Annotated[str, Field(min_length=1, max_length=200, pattern=PRINTABLE)]
+# A person is named by id or name; ids come as the integers the listings give, or as text.
+PersonRef = Annotated[
+    str,
+    BeforeValidator(lambda v: str(v) if isinstance(v, int) and not isinstance(v, bool) else v),
+    Field(min_length=1, max_length=200, pattern=PRINTABLE),
+]
 PersonPath = Annotated[str, Path(min_length=1, max_length=200, description="The person's id or name.")]
 
 
-class Naming(BaseModel):
+class Naming(RequestBody):
     name: str | None = Field(max_length=200, pattern=PRINTABLE, description="The person's name; null or blank: none.")
 
 
-class Merge(BaseModel):
+class Merge(RequestBody):
     people: Annotated[
         list[PersonRef], Field(min_length=1, max_length=100, description="Ids or names of the people to merge in.")
     ]
 
 
-class Split(BaseModel):
+class Split(RequestBody):
     face_ids: Annotated[
         list[Annotated[int, Field(ge=1, le=2**63 - 1)]],
         Field(min_length=1, max_length=10_000, description="Faces to move out."),

@@ -7,15 +7,16 @@ from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, HTTPException, Request, Response
-from pydantic import BaseModel, Field
+from pydantic import Field
 
+from mediasift.api.body import RequestBody
 from mediasift.api.deps import OwnTenant, ReadTenant
 from mediasift.api.problems import documented
 from mediasift.service import Mediasift
 from mediasift.service_models import CreatedWebhook, WebhookList
 
 
-class NewWebhook(BaseModel):
+class NewWebhook(RequestBody):
     url: str = Field(max_length=2000, description="Where to POST the events: http or https, a public host.")
     events: Annotated[
         list[str], Field(min_length=1, max_length=3, description="asset.analysed, asset.failed, asset.deleted")

@@ -8,10 +8,11 @@ from typing import Any
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 from prometheus_client import CollectorRegistry
-from pydantic import BaseModel, Field
+from pydantic import Field
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from mediasift.api.blob_response import readable_blob
+from mediasift.api.body import RequestBody
 from mediasift.api.receive import Unacceptable
 from mediasift.api.routes.assets import fetched, received
 from mediasift.api.ui import ops
@@ -25,7 +26,7 @@ EXPORTS = {"transcript.vtt": ExportFormat.VTT, "transcript.srt": ExportFormat.SR
 HEX = frozenset("0123456789abcdef")
 
 
-class UrlUpload(BaseModel):
+class UrlUpload(RequestBody):
     url: str = Field(max_length=4096)
 
 
