@@ -7,7 +7,6 @@ import gc
 import json
 import logging
 import os
-import re
 import signal
 import sys
 import warnings
@@ -642,8 +641,6 @@ def search_command(
             raise typer.BadParameter("what to look for, or --person alone", param_hint="QUERY")
         people_show(person, limit=limit, tenant=DEFAULT_TENANT, as_json=as_json)
         return
-    if language is not None and not re.fullmatch(r"[a-z]{2,3}", language):
-        raise typer.BadParameter("an ISO 639 code in lower case, like en or de", param_hint="--language")
     try:
         filters = AssetFilters(
             ingested_after=ingested_after, ingested_before=ingested_before, recorded_after=recorded_after,
@@ -652,7 +649,7 @@ def search_command(
         )  # fmt: skip
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
-    from mediasift.service_errors import PersonNotFound
+    from mediasift.service_errors import EmptyQuery, PersonNotFound
 
     try:
         found = _system().answers(
@@ -661,6 +658,8 @@ def search_command(
         )  # fmt: skip
     except PersonNotFound as exc:
         _people_refusal(exc)
+    except EmptyQuery as exc:
+        raise typer.BadParameter(str(exc), param_hint="QUERY") from None
     if as_json:
         _print_json(found)
         return

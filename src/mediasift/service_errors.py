@@ -32,3 +32,7 @@ class PersonConflict(ValueError):
 
 class BadPersonName(PersonConflict):
     """A name no person can have: control characters, too long, or only digits (read as an id)."""
+
+
+class EmptyQuery(ValueError):
+    """A search query with nothing to look for: blank, or only invisible characters."""

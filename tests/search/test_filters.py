@@ -214,6 +214,15 @@ def test_the_api_takes_filters_and_refuses_bad_values_with_a_reason(library: Lib
         for name, (value, reason) in bad.items():
             answer = client.get("/v1/search", params={"q": "storm", name: value})
             assert answer.status_code == 422 and reason in answer.json()["detail"], (name, answer.text)
+        for code in ("DE", "deu"):  # 639-1 any case, or 639-3: the 639-1 code stored
+            again = client.get("/v1/search", params={"q": QUERY, "mode": "semantic", "language": code})
+            assert again.status_code == 200 and again.json()["results"] == ok.json()["results"], code
+        for code in ("zz", "xyz"):
+            unknown = client.get("/v1/search", params={"q": "storm", "language": code})
+            assert unknown.status_code == 422 and f"no language here has the code {code!r}" in unknown.json()["detail"]
+        for blank in (" ", "\u200b", "\u3000\u2060"):  # spaces, a zero-width space: nothing to look for
+            nothing = client.get("/v1/search", params={"q": blank})
+            assert nothing.status_code == 422 and "the query is empty" in nothing.json()["detail"], repr(blank)
         empty_range = client.get("/v1/search", params={"q": "storm", "min_duration": "5", "max_duration": "4"})
         assert empty_range.status_code == 422 and "min_duration" in empty_range.json()["detail"]
         backwards = {"q": "storm", "ingested_after": "2025-01-02", "ingested_before": "2025-01-01"}
@@ -263,6 +272,11 @@ def test_the_cli_takes_filters_and_a_picture(library: Library, tmp_path: Path) -
     assert [r["asset_id"] for r in json.loads(german.output)["results"]] == [library.ids["de"]]
     empty = cli.invoke(app, ["search", "storm", "--min-duration", "5", "--max-duration", "4"])
     assert empty.exit_code == 2 and "min_duration must not be above max_duration" in empty.output
+    for blank in ("", "   "):
+        nothing = cli.invoke(app, ["search", blank])
+        assert nothing.exit_code == 2 and "the query is empty" in nothing.output, nothing.output
+    klingon = cli.invoke(app, ["search", "storm", "--language", "zz"])
+    assert klingon.exit_code == 2 and "no language here has the code 'zz'" in klingon.output, klingon.output
     no_one = cli.invoke(app, ["search", "storm", "--person", "Nobody"])
     assert no_one.exit_code == 2 and "no person" in no_one.output, no_one.output
     copy = tmp_path / "copy.jpg"

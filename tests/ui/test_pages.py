@@ -3,6 +3,7 @@ language all go to the search (SQL), whose answers the page shows by asset."""
 
 from __future__ import annotations
 
+import html
 import re
 from datetime import date, timedelta
 from pathlib import Path
@@ -52,6 +53,28 @@ def test_filters_narrow_the_moments_found_to_assets_that_match(settings: Setting
         assert found(since=tomorrow) == [] and found(until=tomorrow) == ["de.txt", "en.txt"]
         assert found(min_duration="1") == [], "a text has no length: a length filter leaves it out"
         assert found(mode="keyword", language="de") == ["de.txt"]
+        assert found(language="deu") == ["de.txt"], "an ISO 639-3 code is read as the 639-1 one stored"
+
+        def refused(**query: str) -> str:
+            answer = client.get("/", params={"q": "pier", **query}, headers={"accept": "text/html"})
+            assert answer.status_code == 422 and answer.headers["content-type"].startswith("text/html")
+            (reason,) = re.findall(r'<p class="error" role="alert">([^<]+)</p>', answer.text)
+            return html.unescape(reason)
+
+        assert "min_duration must not be above max_duration" in refused(min_duration="5", max_duration="3")
+        assert "ingested_after must be before" in refused(since="2026-12-05", until="2026-12-01")
+        assert "not a day" in refused(since="garbage") and "not a number of seconds" in refused(min_duration="abc")
+        assert "none of video" in refused(type="bogus") and "none of" in refused(mode="bogus")
+        assert "no language here has the code 'xx1'" in refused(language="xx1")
+        assert "the query is empty" in refused(q="\u200b ")
+        too_long = client.get("/", params={"q": "a" * 1200}, headers={"accept": "text/html"})
+        assert too_long.status_code == 422 and too_long.headers["content-type"].startswith("text/html")
+        assert "at most 1000 characters" in too_long.text
+        ops = client.get("/ops", headers={"accept": "text/html"})
+        assert (
+            ops.status_code == 403 and "needs admin" in ops.text and ops.headers["content-type"].startswith("text/html")
+        )
+        assert client.get("/ops").headers["content-type"] == "application/problem+json", "a script's call: a problem"
 
 
 def test_each_media_type_has_its_page_and_library_card(settings: Settings, tmp_path: Path) -> None:

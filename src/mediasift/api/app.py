@@ -34,7 +34,7 @@ from mediasift.api.request_context import RequestContext
 from mediasift.api.routes import admin, assets, blobs, exports, jobs, people, search, webhooks
 from mediasift.api.routes import system as system_routes
 from mediasift.api.ui.headers import SecurityHeaders
-from mediasift.api.ui.render import STATIC
+from mediasift.api.ui.render import STATIC, error_page
 from mediasift.api.ui.session import Sessions, load_secret
 from mediasift.api.ui.site import router as ui_router
 from mediasift.config import Settings, available_cores, load_settings
@@ -43,7 +43,7 @@ from mediasift.net.errors import FetchBusy
 from mediasift.net.pool import FetchPool
 from mediasift.obs import logs
 from mediasift.service import AssetNotFound, Mediasift, NotReady, QueueFull
-from mediasift.service_errors import BadPersonName, NothingToExport, PersonConflict, PersonNotFound
+from mediasift.service_errors import BadPersonName, EmptyQuery, NothingToExport, PersonConflict, PersonNotFound
 
 # A multipart body is the file plus a few hundred bytes of headers and boundaries.
 MULTIPART_OVERHEAD = 64 * 1024
@@ -78,7 +78,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
         responses=problems.documented(*GATE_STATUSES),
     )
-    problems.install(app)
+    problems.install(app, as_page=error_page)
     _install_errors(app)
     app.include_router(assets.router(system, fetches))
     # Every search (the API's by text, by picture, similar and duplicates; the web UI's) takes a turn here.
@@ -138,6 +138,7 @@ _PLAIN_REFUSALS: tuple[tuple[type[Exception], int], ...] = (
     (BadPersonName, 422),
     (BodyTooLarge, 413),
     (BadCursor, 422),
+    (EmptyQuery, 422),
 )
 
 

@@ -21,13 +21,16 @@ from typing import Any
 from urllib.parse import quote, unquote_to_bytes, urlsplit
 
 from anyio import to_thread
+from starlette.requests import Request
 from starlette.responses import RedirectResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mediasift.access import Principal
 from mediasift.access import Scope as KeyScope
+from mediasift.api.paths import is_api_path
 from mediasift.api.problems import problem
 from mediasift.api.ratelimit import RequestLimiter
+from mediasift.api.ui.render import error_page
 from mediasift.api.ui.session import COOKIE, Session
 
 OPEN_PATHS = frozenset({"/healthz", "/readyz"})
@@ -75,11 +78,6 @@ class GateRules:
     failures: RequestLimiter  # refused keys per client address, so guessing keys costs the guesser
     allowed_origins: frozenset[str]
     sessions: Callable[[str], Session | None] | None = None  # a session cookie's value -> its session
-
-
-def is_api_path(path: str) -> bool:
-    """Whether ``path`` is the HTTP API's (bearer keys) rather than the web UI's (sessions)."""
-    return path == "/openapi.json" or path == "/v1" or path.startswith("/v1/")
 
 
 def ui_needed_scope(method: str, path: str) -> KeyScope:
@@ -180,7 +178,9 @@ class Gate:
             return problem(401, "sign in first: this page needs a session")
         principal = session.principal
         if not principal.scope.allows(needed := ui_needed_scope(method, path)):
-            return problem(403, f"this key's scope is {principal.scope.value}; {method} {path} needs {needed.value}")
+            why = f"this key's scope is {principal.scope.value}; {method} {path} needs {needed.value}"
+            scope["state"]["session"] = session  # the page shows who is signed in
+            return error_page(Request(scope), 403, why) or problem(403, why)
         wait = self.rules.limiter.take(principal.key_id or "token")
         if wait > 0:
             return _too_many(wait, "requests for this key")

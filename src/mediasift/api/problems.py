@@ -3,12 +3,13 @@ from the gate in front of them, has one shape, and each route documents the stat
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from http import HTTPStatus
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -53,19 +54,29 @@ def documented(*statuses: int) -> dict[int | str, dict[str, Any]]:
     }
 
 
-def install(app: FastAPI) -> None:
-    """Every HTTPException and validation error answered as a problem."""
+AsPage = Callable[[Request, int, str], Response | None]
+
+
+def install(app: FastAPI, as_page: AsPage | None = None) -> None:
+    """Every HTTPException and validation error answered as a problem, or, where ``as_page`` gives
+    one (a browser asking for a page of the web UI), as that page."""
+
+    def answer(request: Request, status: int, detail: str, **extra: Any) -> Response:
+        shown = as_page(request, status, detail) if as_page is not None else None
+        return shown if shown is not None else problem(status, detail, **extra)
 
     @app.exception_handler(StarletteHTTPException)
-    async def http_error(_: Request, exc: StarletteHTTPException) -> ProblemResponse:
-        return problem(exc.status_code, str(exc.detail), headers=dict(exc.headers or {}))
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.headers:  # a challenge or a Retry-After: the client reads the headers, not a page
+            return problem(exc.status_code, str(exc.detail), headers=dict(exc.headers))
+        return answer(request, exc.status_code, str(exc.detail))
 
     @app.exception_handler(RequestValidationError)
-    async def invalid(_: Request, exc: RequestValidationError) -> ProblemResponse:
+    async def invalid(request: Request, exc: RequestValidationError) -> Response:
         errors = [
             FieldError(loc=[str(p) if not isinstance(p, int) else p for p in e.get("loc", ())], msg=str(e.get("msg")))
             for e in exc.errors()
         ]
         first = errors[0] if errors else None
         detail = f"{'.'.join(map(str, first.loc))}: {first.msg}" if first else "the request is not valid"
-        return problem(422, detail, errors=[e.model_dump() for e in errors])
+        return answer(request, 422, detail, errors=[e.model_dump() for e in errors])

@@ -11,6 +11,8 @@ from datetime import UTC, datetime
 
 from psycopg import sql
 
+from mediasift.language_codes import stored_code
+
 # Where each asset-level property is read from. Recorded: ``exif.taken_at``, what the image probe
 # stores (EXIF DateTimeOriginal, or DateTime; with OffsetTimeOriginal when the camera wrote one, else
 # read as UTC), or ``recorded_at``, an audio or video container's creation time (UTC). ``duration``
@@ -43,7 +45,7 @@ class AssetFilters:
     recorded_before: datetime | None = None
     min_duration: float | None = None  # seconds
     max_duration: float | None = None
-    language: str | None = None  # ISO 639-1, as the language identification names it ("en", "de")
+    language: str | None = None  # ISO 639-1 as stored ("en", "de"); given in 639-1 or 639-3, any case
     has_faces: bool | None = None  # True: a face was found in it; False: none was
     label: str | None = None  # an image label or detected object, any case ("cat", "person")
     source_prefix: str | None = None  # an ingested path or URL begins with it
@@ -62,6 +64,8 @@ class AssetFilters:
             raise ValueError("min_duration must not be above max_duration")
         for name in ("language", "label", "source_prefix", "person"):
             _check_text(name, getattr(self, name))
+        if self.language is not None:
+            object.__setattr__(self, "language", stored_code(self.language))
 
     def __bool__(self) -> bool:
         return any(getattr(self, f.name) is not None for f in fields(self))

@@ -8,6 +8,7 @@ ranking), never on every match: it costs the same at a million segments as at a 
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import TYPE_CHECKING
@@ -193,6 +194,12 @@ def _with_pictures(db: Database, moments: list[Moment]) -> list[Moment]:
 def marked(moment: Moment, words: list[str]) -> Moment:
     """``moment`` with ``words`` marked in its snippet (done on the moments shown only)."""
     return replace(moment, highlights=highlights(moment.snippet, words))
+
+
+def visible(query: str) -> bool:
+    """Whether ``query`` has a character that shows: not only spaces, controls and format characters
+    (a zero-width space), which would be searched by meaning as if it were a word."""
+    return any(not unicodedata.category(char).startswith(("Z", "C")) for char in query)
 
 
 def terms(query: str) -> list[str]:

@@ -55,7 +55,7 @@ async def search_filters(
     min_duration: Annotated[float | None, Query(ge=0, allow_inf_nan=False, description="Seconds, at least.")] = None,
     max_duration: Annotated[float | None, Query(ge=0, allow_inf_nan=False, description="Seconds, at most.")] = None,
     language: Annotated[
-        str | None, Query(pattern="^[a-z]{2,3}$", description="ISO 639 code of a text's or speech's language.")
+        str | None, Query(pattern="^[A-Za-z]{2,3}$", description="ISO 639-1 or 639-3 code of its text or speech.")
     ] = None,
     has_faces: Annotated[bool | None, Query(description="Only assets with (true) or without (false) faces.")] = None,
     label: Annotated[

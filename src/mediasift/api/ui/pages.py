@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated
 from uuid import UUID
@@ -15,7 +16,7 @@ from mediasift.api.ui.render import page, session_of
 from mediasift.db.search_filters import AssetFilters
 from mediasift.mediatype import MediaType
 from mediasift.service import AssetNotFound, Mediasift
-from mediasift.service_errors import PersonNotFound
+from mediasift.service_errors import EmptyQuery, PersonNotFound
 from mediasift.service_models import AssetResult, Group, SearchMode, SimilarList
 
 RESULTS = 12  # assets per search, each with its best moments
@@ -27,11 +28,13 @@ Text = Annotated[str, Query(max_length=1000)]
 Short = Annotated[str, Query(max_length=64)]
 
 
-def _date(text: str) -> date | None:
+def _date(name: str, text: str) -> date | None:
+    """The day ``text`` names (YYYY-MM-DD), None when empty; ValueError saying so otherwise."""
+    text = text.strip()
     try:
         return date.fromisoformat(text) if text else None
     except ValueError:
-        return None
+        raise ValueError(f"{name}: {text!r} is not a day (YYYY-MM-DD)") from None
 
 
 def _day_start(day: date | None, *, days_after: int = 0) -> datetime | None:
@@ -39,12 +42,26 @@ def _day_start(day: date | None, *, days_after: int = 0) -> datetime | None:
     return datetime.combine(day + timedelta(days=days_after), time(), UTC) if day else None
 
 
-def _number(text: str) -> float | None:
-    try:
-        value = float(text) if text else None
-    except ValueError:
+def _number(name: str, text: str) -> float | None:
+    """Seconds ``text`` gives, None when empty; ValueError saying so for anything else."""
+    text = text.strip()
+    if not text:
         return None
-    return value if value is not None and value >= 0 and value < 1e9 else None
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value < 1e9:
+        raise ValueError(f"{name}: {text!r} is not a number of seconds")
+    return value
+
+
+def _choice(name: str, text: str, choices: Iterable[str]) -> str | None:
+    """``text`` when it is one of ``choices``, None when empty; ValueError naming them otherwise."""
+    allowed = list(choices)
+    if not text or text in allowed:
+        return text or None
+    raise ValueError(f"{name}: {text!r} is none of {', '.join(allowed)}")
 
 
 def router(system: Mediasift, searches: FifoAdmission) -> APIRouter:
@@ -76,11 +93,14 @@ def router(system: Mediasift, searches: FifoAdmission) -> APIRouter:
     ) -> Response:
         principal = session_of(request).principal
         tenant = principal.visible_tenant()
-        media_type = type if type in {m.value for m in MediaType} else None
-        search_mode = mode if mode in {m.value for m in SearchMode} else SearchMode.HYBRID.value
-        form = {"q": q, "type": media_type or "", "mode": search_mode, "since": since, "until": until,
-                "min_duration": min_duration, "max_duration": max_duration, "language": language,
-                "person": person}  # fmt: skip
+        form = {"q": q, "type": type, "mode": mode, "since": since, "until": until, "min_duration": min_duration,
+                "max_duration": max_duration, "language": language, "person": person}  # fmt: skip
+        try:
+            media_type = _choice("type", type, (m.value for m in MediaType))
+            search_mode = _choice("mode", mode, (m.value for m in SearchMode)) or SearchMode.HYBRID.value
+        except ValueError as exc:
+            return page(request, "search.html", code=422, form=form, groups=[], library=[], next_cursor=None,
+                        searched=False, who=None, problem=str(exc))  # fmt: skip
         who = None
         if person.strip():  # one of the session's own tenant's people, by id or name
             try:
@@ -100,13 +120,14 @@ def router(system: Mediasift, searches: FifoAdmission) -> APIRouter:
                         next_cursor=library.next_cursor, searched=False, who=None)  # fmt: skip
         try:  # the until day is included: the range ends when the next day starts
             filters = AssetFilters(
-                ingested_after=_day_start(_date(since)), ingested_before=_day_start(_date(until), days_after=1),
-                min_duration=_number(min_duration), max_duration=_number(max_duration),
-                language=language.strip().lower() or None, person=str(who.id) if who else None,
+                ingested_after=_day_start(_date("since", since)),
+                ingested_before=_day_start(_date("until", until), days_after=1),
+                min_duration=_number("min_duration", min_duration), max_duration=_number("max_duration", max_duration),
+                language=language.strip() or None, person=str(who.id) if who else None,
             )  # fmt: skip
-        except ValueError:  # a range that holds nothing
-            return page(request, "search.html", form=form, groups=[], library=[], next_cursor=None, searched=True,
-                        who=who)  # fmt: skip
+        except ValueError as exc:  # a value that is not one, or a range that holds nothing: say which
+            return page(request, "search.html", code=422, form=form, groups=[], library=[], next_cursor=None,
+                        searched=False, who=who, problem=str(exc))  # fmt: skip
         try:
             with searches.admitted():
                 found = system.answers(q, group=Group.ASSET, limit=RESULTS, media_type=media_type,
@@ -114,6 +135,9 @@ def router(system: Mediasift, searches: FifoAdmission) -> APIRouter:
         except SearchesBusy:
             return page(request, "search.html", code=503, form=form, groups=[], library=[], next_cursor=None,
                         searched=False, who=who, busy=True)  # fmt: skip
+        except EmptyQuery as exc:
+            return page(request, "search.html", code=422, form=form, groups=[], library=[], next_cursor=None,
+                        searched=False, who=who, problem=str(exc))  # fmt: skip
         results = [r for r in found.results if isinstance(r, AssetResult)]
         groups = views.result_groups(results, cards([r.asset_id for r in results], tenant), q)
         return page(request, "search.html", form=form, groups=groups, library=[], next_cursor=None, searched=True,

@@ -5,6 +5,7 @@ through ``tojson``, which escapes ``<``, ``>``, ``&`` and quotes, so it is never
 
 from __future__ import annotations
 
+from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from starlette.responses import HTMLResponse
 
 from mediasift.access import Principal
+from mediasift.api.paths import is_api_path
 from mediasift.api.ui.session import Session
 from mediasift.api.ui.views import clock
 
@@ -42,3 +44,21 @@ def page(request: Request, template: str, code: int = 200, **context: Any) -> HT
         **context,
     )
     return HTMLResponse(html, status_code=code)
+
+
+def wants_page(method: str, path: str, accept: str) -> bool:
+    """Whether a request is a browser's for a page of the UI (not the API's, not a script's fetch)."""
+    return (
+        method in ("GET", "HEAD")
+        and "text/html" in accept
+        and not is_api_path(path)
+        and not path.startswith("/static/")
+    )
+
+
+def error_page(request: Request, status: int, detail: str) -> HTMLResponse | None:
+    """An error of a browser's page request as a page (the reason, a way back), not the API's
+    problem+json; None for any other request."""
+    if not wants_page(request.method, request.url.path, request.headers.get("accept", "")):
+        return None
+    return page(request, "error.html", code=status, title=HTTPStatus(status).phrase, detail=detail)
