@@ -994,8 +994,12 @@ def assets_export(
         raise typer.Exit(2) from None
     if output is None:
         sys.stdout.write(text)
-    else:
+        return
+    try:
         output.write_text(text, encoding="utf-8")
+    except OSError as exc:  # a folder, a folder that is not there, no permission, a full disk
+        errors.print(f"[red]cannot write {escape(str(output))}: {exc.strerror or exc}[/red]")
+        raise typer.Exit(2) from None
 
 
 @assets_app.command("delete")
