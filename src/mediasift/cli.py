@@ -12,7 +12,7 @@ import sys
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, closing, contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
 from uuid import UUID
@@ -1108,24 +1108,16 @@ SinceOption = Annotated[
 ]
 
 
-def parse_since(text: str, now: datetime | None = None) -> datetime:
-    """An ISO date or time (UTC when it names no zone), or an age before ``now``: 30m, 24h, 7d, 2w."""
-    units = {"m": 60, "h": 3600, "d": 86400, "w": 604800}
-    text = text.strip()
-    if text[:-1].replace(".", "", 1).isdigit() and text[-1:] in units:
-        return (now or datetime.now(UTC)) - timedelta(seconds=float(text[:-1]) * units[text[-1]])
-    moment = datetime.fromisoformat(text)
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
 @app.command()
 def cost(since: SinceOption = None, as_json: JsonFlag = False) -> None:
     """Cost and time per item by media type and operator, each model's share, and what the cache and
     the routers saved. The totals are the sums of /metrics' mediasift_operator_cost_usd."""
+    from mediasift.since import parse_since
+
     try:
         moment = parse_since(since) if since else None
-    except ValueError:
-        errors.print(f"[red]--since {since!r}: give an ISO date or time, or an age such as 24h or 7d[/red]")
+    except ValueError as exc:
+        errors.print(f"[red]--{escape(str(exc))}[/red]")
         raise typer.Exit(2) from None
     system = _system()
     report = system.cost(moment)

@@ -14,13 +14,14 @@ from prometheus_client.parser import text_string_to_metric_families
 from typer.testing import CliRunner
 
 from mediasift.api.app import create_app
-from mediasift.cli import app, parse_since
+from mediasift.cli import app
 from mediasift.config import Settings
 from mediasift.db import assets as asset_repo
 from mediasift.db import results as result_repo
 from mediasift.obs.cost import per_minute, savings
 from mediasift.records import OperatorResult
 from mediasift.service import Mediasift
+from mediasift.since import parse_since
 
 from support import mediagen
 from support.apikeys import bearer, make_keys
@@ -165,3 +166,7 @@ def test_cost_totals_agree_with_the_metrics_over_the_cli_and_the_api(settings: S
         assert client.get("/v1/cost", headers=bearer(keys.read)).status_code == 403
         since = client.get("/v1/cost", params={"since": "2999-01-01T00:00:00Z"}, headers=bearer(keys.admin))
         assert since.json()["items"] == 0
+        hour = client.get("/v1/cost", params={"since": "1h"}, headers=bearer(keys.admin))
+        assert hour.status_code == 200 and hour.json()["media_types"]["text"]["items"] == 2, "an age, as the CLI"
+        soon = client.get("/v1/cost", params={"since": "soon"}, headers=bearer(keys.admin))
+        assert soon.status_code == 422 and "an age such as 30m, 24h" in soon.json()["detail"]

@@ -15,6 +15,7 @@ from mediasift.api.deps import Caller, ReadTenant
 from mediasift.api.problems import documented
 from mediasift.service import AssetNotFound, Mediasift
 from mediasift.service_models import ApiActionList, ApiKeyList, CostReport, CreatedKey, ModelListing, Status
+from mediasift.since import SINCE_HELP, parse_since
 
 
 class NewKey(RequestBody):
@@ -62,11 +63,17 @@ def router(system: Mediasift) -> APIRouter:
 
     @api.get("/cost", tags=["system"])
     def cost(
-        since: Annotated[datetime | None, Query(description="Only runs finished at or after this time")] = None,
+        since: Annotated[
+            str | None, Query(max_length=64, description=f"Only runs finished since: {SINCE_HELP}.")
+        ] = None,
     ) -> CostReport:
         """What ``mediasift cost`` says: cost and time per item by media type and operator, each
         model's share, and what the cache and the routers saved (every tenant's: an admin's view)."""
-        return system.cost(since)
+        try:
+            moment = parse_since(since) if since else None
+        except ValueError as exc:
+            raise HTTPException(422, str(exc)) from None
+        return system.cost(moment)
 
     @api.get("/models", tags=["system"])
     def models() -> ModelListing:
