@@ -55,6 +55,7 @@ from mediasift.models import devices
 from mediasift.net.addresses import check_public
 from mediasift.net.errors import Unacceptable
 from mediasift.net.fetch import Hop
+from mediasift.net.urls import without_password
 from mediasift.obs import metrics, tracing
 from mediasift.obs.cost import cost_report, run_seconds
 from mediasift.obs.drift import embedding_report, input_mix_report
@@ -729,10 +730,13 @@ class Mediasift:
         return CreatedWebhook.model_validate({**row, "secret": secret})
 
     def webhooks(self, *, tenant: str | None = None) -> WebhookList:
-        """The webhooks of ``tenant`` (every tenant's when None), without their secrets."""
+        """The webhooks of ``tenant`` (every tenant's when None), without their secrets: neither the
+        signing secret nor a password in the URL (``https://user:***@host/``)."""
         with self.db.transaction() as conn:
             rows = webhook_repo.list_webhooks(conn, tenant)
-        return WebhookList(webhooks=[WebhookInfo.model_validate(row) for row in rows])
+        return WebhookList(
+            webhooks=[WebhookInfo.model_validate({**row, "url": without_password(row["url"])}) for row in rows]
+        )
 
     def remove_webhook(self, webhook_id: UUID, *, tenant: str | None = None) -> None:
         """Stop sending to a webhook of ``tenant`` (any tenant's when None): deliveries still queued

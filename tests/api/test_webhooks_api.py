@@ -26,6 +26,14 @@ def test_a_webhook_is_made_listed_and_removed_by_its_tenant(client: TestClient, 
     assert client.delete(f"/v1/webhooks/{created['id']}").status_code == 404
 
 
+def test_a_password_in_a_webhooks_url_is_never_listed(client: TestClient, keys: Keys) -> None:
+    made = client.post("/v1/webhooks", json={**HOOK, "url": "http://hooks:s3cret@127.0.0.1:9/hook?x=1"})
+    assert made.status_code == 201 and made.json()["url"] == "http://hooks:s3cret@127.0.0.1:9/hook?x=1", "as sent"
+    for key in (keys.write, keys.read):
+        (listed,) = client.get("/v1/webhooks", headers=bearer(key)).json()["webhooks"]
+        assert listed["url"] == "http://hooks:***@127.0.0.1:9/hook?x=1"
+
+
 def test_tenants_do_not_see_or_remove_each_others_webhooks(client: TestClient, keys: Keys) -> None:
     alpha = client.post("/v1/webhooks", json=HOOK).json()
     beta = client.post("/v1/webhooks", json=HOOK, headers=bearer(keys.other)).json()
