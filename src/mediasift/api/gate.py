@@ -149,6 +149,8 @@ class Gate:
         if principal is None:
             if given:
                 self.rules.failures.take(address)
+                return problem(401, "the API key given is unknown, revoked or expired",
+                               headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})  # fmt: skip
             return _unauthorized("a valid API key")
         if not principal.scope.allows(needed := needed_scope(method, path)):
             return problem(403, f"this key's scope is {principal.scope.value}; {method} {path} needs {needed.value}")
