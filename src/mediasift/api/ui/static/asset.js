@@ -54,7 +54,9 @@
       const always = data.kind === "image";
       if (!shown[box.kind] || (!always && !(box.start <= t && t < box.end))) continue;
       const el = document.createElement("div");
-      el.className = `box box-${box.kind}`;
+      // a label above a box at the picture's top edge would be cut off: it goes inside the box
+      const inside = box.y * overlay.clientHeight < 22;
+      el.className = `box box-${box.kind}${inside ? " label-inside" : ""}`;
       el.style.left = `${box.x * 100}%`;
       el.style.top = `${box.y * 100}%`;
       el.style.width = `${box.w * 100}%`;
