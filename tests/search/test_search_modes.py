@@ -81,6 +81,12 @@ def test_keyword_syntax_phrases_and_exclusions(library: tuple[Mediasift, dict[st
     assert sources(system.search("nacelle -XJ-9000", mode=SearchMode.KEYWORD)) == ["turbines"]
     assert system.search("nacelle", mode=SearchMode.KEYWORD, media_type="image") == []
     assert system.search("!!! ...", mode=SearchMode.KEYWORD) == [], "no words: nothing, and no error"
+    # meaning finds texts near the words, the excluded ones too: they are dropped there as well
+    for mode in (SearchMode.SEMANTIC, SearchMode.HYBRID):
+        assert "manual" in sources(system.search("wind turbine nacelle", mode=mode)), mode
+        assert "manual" not in sources(system.search("wind turbine nacelle -xj-9000", mode=mode)), mode
+        assert "manual" not in sources(system.search('wind turbine -"SPARES container"', mode=mode)), mode
+        assert "turbines" in sources(system.search("wind turbine nacelle -xj-9000", mode=mode)), mode
 
 
 @pytest.mark.slow

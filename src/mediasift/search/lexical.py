@@ -3,6 +3,9 @@ word the embedding model never learned, a quoted phrase)."""
 
 from __future__ import annotations
 
+import re
+from typing import Any
+
 from mediasift.db import keyword_search
 from mediasift.db.connection import Database
 from mediasift.db.search_filters import AssetFilters
@@ -19,3 +22,23 @@ def rank(
             conn, query, limit=depth, media_type=media_type, tenant=tenant, filters=filters
         )
     return moments(rows, "keyword")
+
+
+# An excluded term of web-search syntax: a "-" at the start or after a space, then a word or a quoted
+# phrase (websearch_to_tsquery reads it so; a "-" inside a word is a hyphen).
+_EXCLUDED = re.compile(r'(?:^|\s)-(?:"([^"]*)"?|(\S+))')
+
+
+def without_excluded(query: str, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``rows`` less those whose ``text`` has a term ``query`` excludes (``-word``, ``-"a phrase"``;
+    whole words, any case): a meaning-based ranking finds texts near the query's words, excluded
+    ones too ("orange -submarine" came back with texts about the submarine), where keywords drop them."""
+    patterns = []
+    for phrase, word in _EXCLUDED.findall(query):
+        words = re.findall(r"\w+", phrase or word)
+        if words:
+            patterns.append(r"(?<!\w)" + r"\W+".join(map(re.escape, words)) + r"(?!\w)")
+    if not patterns:
+        return rows
+    excluded = re.compile("|".join(patterns), re.IGNORECASE)
+    return [row for row in rows if not excluded.search(row["text"] or "")]

@@ -12,6 +12,7 @@ from mediasift.db import search as search_repo
 from mediasift.db.connection import Database
 from mediasift.db.search_filters import AssetFilters
 from mediasift.search.hits import Hit, moments
+from mediasift.search.lexical import without_excluded
 
 if TYPE_CHECKING:  # the door is handed in; importing it here would load the model catalog with the CLI
     from mediasift.inference.door import Inference, Vectors
@@ -95,7 +96,10 @@ def rank(
         rows = search_repo.nearest_text_segments(
             conn, inference.text_ref.id, vector, limit=depth, media_type=media_type, tenant=tenant, filters=filters
         )
-        other_languages = _other_languages(conn, multilingual.id, foreign_query, depth, media_type, tenant, filters)
+        rows = without_excluded(query, rows)
+        other_languages = _other_languages(
+            conn, multilingual.id, foreign_query, depth, media_type, tenant, filters, query
+        )
         if clip is None or clip_vector is None:
             return Rankings(moments(rows, "text"), None, other_languages=other_languages)
         picture_rows = search_repo.nearest_segments(
@@ -121,12 +125,13 @@ def _other_languages(
     media_type: str | None,
     tenant: str | None,
     filters: AssetFilters,
+    text: str,
 ) -> list[Hit] | None:
     """The nearest texts in other languages than English by the multilingual ``model``, matched
-    against the ``query`` vector it is computing (None when the searched assets hold none)."""
+    against the ``query`` vector it is computing for ``text`` (None when the searched assets hold none)."""
     if query is None:
         return None
     rows = search_repo.nearest_text_segments(
         conn, model, query.result(), limit=depth, media_type=media_type, tenant=tenant, filters=filters
     )
-    return moments(rows, "multilingual")
+    return moments(without_excluded(text, rows), "multilingual")
