@@ -1,5 +1,5 @@
-"""A picture given as bytes (a query image): decoded as the image operators see a picture (upright by
-its EXIF orientation, RGB, at most :data:`MAX_SIDE` a side), and its perceptual hash as the ``phash``
+"""Pictures as every image operator sees them (:func:`flattened`), and a picture given as bytes (a
+query image) decoded so (at most :data:`MAX_SIDE` a side), with its perceptual hash as the ``phash``
 operator computes it, so both compare with what was stored at ingest."""
 
 from __future__ import annotations
@@ -12,6 +12,30 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 MAX_SIDE = 2560  # as operators/images.py's MAX_ANALYSIS_SIDE
+
+
+# A transparent picture is laid on white, or on black when what it shows is light (a white logo made
+# for dark pages): its transparent pixels hold any colour, often black, and dropping the alpha made black
+# text on a transparent background a black picture (no text read, a phash of zeros, "near-duplicates").
+LIGHT_CONTENT = 160  # mean luminance (0-255) of the visible pixels above which the background is black
+
+
+def flattened(image: Image.Image) -> Image.Image:
+    """``image`` upright by its EXIF orientation, in RGB, a transparent one laid on a background its
+    content shows against (white, or black under light content)."""
+    image = ImageOps.exif_transpose(image)
+    if image.mode == "P" and "transparency" in image.info:
+        image = image.convert("RGBA")
+    if image.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
+        rgba = image.convert("RGBA")
+        pixels = np.asarray(rgba, dtype=np.float32)
+        alpha = pixels[..., 3] / 255.0
+        seen = float(alpha.sum())
+        luminance = pixels[..., :3] @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
+        light = seen > 0 and float((luminance * alpha).sum()) / seen > LIGHT_CONTENT
+        background = Image.new("RGBA", rgba.size, (0, 0, 0, 255) if light else (255, 255, 255, 255))
+        return Image.alpha_composite(background, rgba).convert("RGB")
+    return image if image.mode == "RGB" else image.convert("RGB")
 
 
 class Unreadable(ValueError):
@@ -29,8 +53,7 @@ def decode_picture(data: bytes, max_pixels: int) -> np.ndarray:
                     raise Unreadable(f"the picture is {width}x{height}, over the limit of {max_pixels:,} pixels")
                 image.seek(0)
                 image.load()
-                upright = ImageOps.exif_transpose(image)
-                rgb = upright.convert("RGB") if upright.mode != "RGB" else upright
+                rgb = flattened(image)
                 if max(rgb.size) > MAX_SIDE:
                     rgb.thumbnail((MAX_SIDE, MAX_SIDE), Image.Resampling.LANCZOS)
                 return np.asarray(rgb)

@@ -11,9 +11,10 @@ from dataclasses import dataclass
 from functools import partial
 
 import numpy as np
-from PIL import Image, ImageOps
+from PIL import Image
 
 from mediasift.media.picture_cache import PictureCache
+from mediasift.media.pictures import flattened
 from mediasift.mediatype import MediaType
 from mediasift.pipeline.operator import Operator, OperatorContext
 
@@ -33,9 +34,7 @@ class ImageItem:
 
 
 def to_rgb_array(image: Image.Image) -> np.ndarray:
-    image = ImageOps.exif_transpose(image)
-    if image.mode != "RGB":
-        image = image.convert("RGB")
+    image = flattened(image)
     if max(image.size) > MAX_ANALYSIS_SIDE:
         image.thumbnail((MAX_ANALYSIS_SIDE, MAX_ANALYSIS_SIDE), Image.Resampling.LANCZOS)
     return np.asarray(image)
