@@ -124,6 +124,19 @@ def test_a_jump_cut_into_a_pan_is_found(tmp_path: Path) -> None:
     assert boundaries(detect_shots(path)) == pytest.approx([span.start for span in truth.transitions], abs=1)
 
 
+def test_a_slideshow_at_one_frame_a_second_has_a_shot_per_slide_and_a_time_lapse_pan_none(tmp_path: Path) -> None:
+    """At 1 fps every step between slides is a change of picture: none stood out against its
+    neighbours, and six slides were one shot. A pan over one photo at 1 fps (a time-lapse) steps
+    0.09-0.13 a frame, under what counts as a clear change there (3 x ``cut_min`` + ``cut_margin``)."""
+    names = ["astronaut", "coffee", "chelsea", "rocket", "camera", "hubble_deep_field"]
+    slides = tmp_path / "slides.mp4"
+    truth = shotgen.write(slides, Edit([Shot(n, 1, "shake") for n in names], [Join("cut")] * 5), SIZE, fps=1)
+    assert boundaries(detect_shots(slides)) == [span.start for span in truth.transitions] == [1, 2, 3, 4, 5]
+    lapse = tmp_path / "lapse.mp4"
+    shotgen.write(lapse, Edit([Shot("astronaut", 12, "pan")], []), SIZE, fps=1)
+    assert boundaries(detect_shots(lapse)) == []
+
+
 def test_a_fade_and_a_dissolve_are_found(videos: dict[str, tuple[Path, shotgen.Truth]]) -> None:
     path, truth = videos["gradual"]
     found = detect_shots(path)

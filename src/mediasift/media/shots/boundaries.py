@@ -73,12 +73,18 @@ def _cuts(samples: Samples, config: ShotConfig) -> tuple[list[Boundary], list[tu
     transients (the frames before and after them match); and the transients, in seconds."""
     step, times = samples.step, samples.times
     found, transients = [], []
+    # Frames a second or so apart (a slideshow encoded at 1 fps, a time-lapse) hold no motion to stand
+    # out against: each neighbouring step is a change of picture itself, and a slide of 1 s among
+    # slides of 1 s never stood out. There a step stands out against ``cut_min``: a clear change.
+    sparse = len(times) > 1 and float(np.median(np.diff(times))) > config.context_s / 2
     for k in map(int, np.flatnonzero(step >= config.cut_min)):
         if k == 0:
             continue
         left = step[np.searchsorted(times, times[k] - config.context_s) : k]
         right = step[k + 1 : np.searchsorted(times, times[k] + config.context_s, side="right")]
         base = max(float(np.median(left)) if left.size else 0.0, float(np.median(right)) if right.size else 0.0)
+        if sparse:
+            base = config.cut_min
         if step[k] < config.cut_ratio * base + config.cut_margin:
             continue
         if samples.band[k] >= config.cut_band:  # a band changed, not the picture: a caption banner
