@@ -7,6 +7,8 @@ from fractions import Fraction
 from itertools import pairwise
 from pathlib import Path
 
+import av
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -116,3 +118,37 @@ def test_an_ingested_video_lists_its_shots_with_keyframes(settings: Settings, me
     assert any(a.kind == "thumbnail_strip" for a in artifacts)
     image = Image.open(io.BytesIO(system.blobs.read_bytes(shots[1].blob_sha256)))
     assert image.size == (320, 240)
+
+
+def _four_photos_damaged(path: Path) -> Path:
+    """Four 2 s shots of photos (H.264, a random-access point a second), 20 kB of random bytes written
+    at 70 % of the file: the frames decoded in one pass survive, but a seek to the fourth second
+    starts from a broken picture and the shot's keyframe does not decode."""
+    with av.open(str(path), "w", options={"movflags": "faststart"}) as out:
+        stream = out.add_stream("libx264", rate=25)
+        stream.width, stream.height, stream.pix_fmt, stream.options = 640, 360, "yuv420p", {"g": "25"}
+        for index, name in enumerate(("astronaut", "coffee", "chelsea", "rocket")):
+            picture = np.asarray(Image.fromarray(mediagen.photo(name)).convert("RGB").resize((640, 360)))
+            for k in range(50):
+                frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(np.roll(picture, k, axis=1)), format="rgb24")
+                frame.pts = index * 50 + k
+                out.mux(stream.encode(frame))
+        out.mux(stream.encode())
+    data = bytearray(path.read_bytes())
+    middle = int(len(data) * 0.7)
+    data[middle : middle + 20_000] = np.random.default_rng(0).bytes(20_000)
+    damaged = path.with_name("damaged.mp4")
+    damaged.write_bytes(bytes(data))
+    return damaged
+
+
+def test_a_shot_whose_keyframe_does_not_decode_gets_another_of_its_frames(tmp_path: Path) -> None:
+    path = _four_photos_damaged(tmp_path / "photos.mp4")
+    result = Keyframes().run(_context(path, {}))
+    shots = [s for s in result.segments if s.kind == "shot"]
+    keyframes = {k.data["shot"]: k for k in result.segments if k.kind == "keyframe"}
+    assert len(shots) == 4 and set(keyframes) == {s.key for s in shots}, "every shot keeps a picture"
+    for shot in shots:
+        time = keyframes[shot.key].data["time"]
+        assert shot.start is not None and shot.end is not None
+        assert shot.start <= time < shot.end and shot.data["keyframe_time"] == time

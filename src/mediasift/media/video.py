@@ -56,6 +56,7 @@ from av.video.stream import VideoStream
 from mediasift.errors import PermanentError
 
 log = logging.getLogger(__name__)
+_DAMAGE_TOLD: set[str] = set()  # files whose damage this process has warned of
 
 Skip = Literal["DEFAULT", "NONREF", "BIDIR"]  # values of a decoder's ``skip_frame`` used here
 Window = tuple[float, float]  # seconds from the stream's start, both ends included
@@ -158,8 +159,13 @@ class VideoSource:
 
     def close(self) -> None:
         if self._damaged:
-            log.warning("%s: skipped %d of %d video packets that do not decode (%s)", self.path.name,
-                        self._damaged, self._packets, self._first_damage)  # fmt: skip
+            # Several operators decode one file: the damage is a warning once a file in this process.
+            said = str(self.path) in _DAMAGE_TOLD
+            log.log(logging.DEBUG if said else logging.WARNING, "%s: skipped %d of %d video packets that do not "
+                    "decode (%s)", self.path.name, self._damaged, self._packets, self._first_damage)  # fmt: skip
+            if len(_DAMAGE_TOLD) > 1000:
+                _DAMAGE_TOLD.clear()
+            _DAMAGE_TOLD.add(str(self.path))
             self._damaged = 0
         self._container.close()
 

@@ -17,7 +17,7 @@ most ``max_side`` pixels a side; its data's ``width`` and ``height`` are the sto
 from __future__ import annotations
 
 import io
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from itertools import count
 from typing import Any
 
@@ -60,10 +60,11 @@ class Keyframes(Operator):
         with VideoSource(ctx.media_path) as video:
             pictures = video.frames_at(times, exact=False, sync_times=found.sync_times, max_side=ctx.params["max_side"])
         images = dict(pictures)
+        shots = _stand_ins(ctx, found, wanted, images, config.edge_s)
         result = OperatorResult()
         keys = (f"kf{number:05d}" for number in count(1))
         strip = []
-        for index, shot in enumerate(found.shots):
+        for index, shot in enumerate(shots):
             shot_key = f"shot{index + 1:05d}"
             stored = {
                 time: _keyframe(ctx, result, shot, shot_key, next(keys), time, images[time])
@@ -77,6 +78,46 @@ class Keyframes(Operator):
         if strip:
             result.artifacts.append(_strip(ctx, strip, found))
         return result
+
+
+STAND_INS = 6  # frames spread over a shot, tried when its keyframe's frame does not decode
+
+
+def _stand_ins(
+    ctx: OperatorContext,
+    found: ShotList,
+    wanted: dict[int, list[float]],
+    images: dict[float, np.ndarray],
+    edge_s: float,
+) -> list[Shot]:
+    """The shots, each keyframe whose frame did not decode (a damaged packet that broke the picture
+    the decoder started from) replaced in ``wanted`` and ``images`` by the nearest of a few other
+    frames of its shot that do: a shot keeps pictures for the image operators. Decoded afresh from
+    the file's own random-access points, not those the first decode recorded."""
+    lost = [(index, time) for index, times in wanted.items() for time in times if time not in images]
+    shots = list(found.shots)
+    if not lost:
+        return shots
+    tries: dict[tuple[int, float], list[float]] = {}
+    for index, time in lost:
+        shot = shots[index]
+        spread = np.linspace(shot.start + edge_s, max(shot.start + edge_s, shot.end - edge_s), STAND_INS)
+        tries[(index, time)] = sorted((float(t) for t in spread if abs(t - time) > 1e-3), key=lambda t: abs(t - time))
+    with VideoSource(ctx.media_path) as video:
+        decoded = dict(
+            video.frames_at(
+                sorted({t for ts in tries.values() for t in ts}), exact=False, max_side=ctx.params["max_side"]
+            )
+        )
+    for (index, time), candidates in tries.items():
+        stand_in = next((t for t in candidates if t in decoded), None)
+        if stand_in is None:
+            continue
+        wanted[index] = sorted(stand_in if t == time else t for t in wanted[index])
+        images[stand_in] = decoded[stand_in]
+        if shots[index].keyframe_time == time:
+            shots[index] = replace(shots[index], keyframe_time=stand_in)
+    return shots
 
 
 def _keyframe_times(shots: list[Shot], limit: int) -> dict[int, list[float]]:
