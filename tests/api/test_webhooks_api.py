@@ -3,6 +3,7 @@ cannot make or remove one; another tenant's webhook is a 404; a bad URL or event
 
 from __future__ import annotations
 
+import json
 from uuid import uuid4
 
 from fastapi.testclient import TestClient
@@ -44,6 +45,15 @@ def test_tenants_do_not_see_or_remove_each_others_webhooks(client: TestClient, k
     assert {w["tenant"] for w in everyone} == {"alpha", "beta"}
     for_alpha = client.post("/v1/webhooks?tenant=alpha", json=HOOK, headers=bearer(keys.admin)).json()
     assert for_alpha["tenant"] == "alpha"
+
+
+def test_a_json_body_sent_as_another_type_is_told_to_be_json(client: TestClient) -> None:
+    sent = client.post("/v1/webhooks", content=json.dumps(HOOK), headers={"content-type": "text/plain"})
+    assert sent.status_code == 422 and sent.json()["detail"] == (
+        "the body must be JSON, sent with Content-Type: application/json"
+    )
+    typo = client.post("/v1/webhooks", json={**HOOK, "event": ["asset.deleted"]})
+    assert typo.status_code == 422 and "body.event" in typo.json()["detail"], "a JSON body: its own fault said"
 
 
 def test_a_read_key_cannot_make_or_remove_a_webhook(client: TestClient, keys: Keys) -> None:

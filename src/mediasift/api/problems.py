@@ -79,4 +79,11 @@ def install(app: FastAPI, as_page: AsPage | None = None) -> None:
         ]
         first = errors[0] if errors else None
         detail = f"{'.'.join(map(str, first.loc))}: {first.msg}" if first else "the request is not valid"
+        if first and first.loc[:1] == ["body"] and not _is_json(request.headers.get("content-type", "")):
+            detail = "the body must be JSON, sent with Content-Type: application/json"
         return answer(request, 422, detail, errors=[e.model_dump() for e in errors])
+
+
+def _is_json(content_type: str) -> bool:
+    media = content_type.split(";", 1)[0].strip().lower()
+    return media == "application/json" or media.endswith("+json")
