@@ -58,6 +58,8 @@ class Faces(ImageOperator):
     def run(self, ctx: OperatorContext) -> OperatorResult:
         result = OperatorResult()
         for item in iter_images(ctx):
+            if item.too_small:
+                continue
             found = ctx.inference.faces(item.pixels, ctx.params["store_min_confidence"])
             confident = [face for face in found if face.confidence >= ctx.params["min_confidence"]]
             top = max((face.confidence for face in found), default=None)

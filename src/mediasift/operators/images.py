@@ -23,6 +23,11 @@ MAX_ANALYSIS_SIDE = 2560
 PICTURES = PictureCache()  # this process's decoded pictures, by blob digest (and file)
 
 
+# A picture smaller than this a side (a tracking pixel, a spacer, an icon's corner) shows nothing a
+# detector or classifier can name: scaled up to its input size, a 1x1 red PNG was a "refrigerator" (0.61).
+MIN_MODEL_SIDE = 16
+
+
 @dataclass(frozen=True)
 class ImageItem:
     """One picture to analyse, with where it sits in the asset (a time range for a keyframe)."""
@@ -31,6 +36,11 @@ class ImageItem:
     start: float | None
     end: float | None
     pixels: np.ndarray  # RGB uint8, H x W x 3
+
+    @property
+    def too_small(self) -> bool:
+        """Whether the models that name what a picture shows should not look at it (:data:`MIN_MODEL_SIDE`)."""
+        return min(self.pixels.shape[:2]) < MIN_MODEL_SIDE
 
 
 def to_rgb_array(image: Image.Image) -> np.ndarray:

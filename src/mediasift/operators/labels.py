@@ -27,6 +27,8 @@ class Labels(ImageOperator):
     def run(self, ctx: OperatorContext) -> OperatorResult:
         result = OperatorResult()
         for item in iter_images(ctx):
+            if item.too_small:
+                continue
             labels, features = ctx.inference.labels(item.pixels)
             labels = labels[: ctx.params["top_k"]]
             kept = [(label, score) for label, score in labels if score >= ctx.params["min_confidence"]]

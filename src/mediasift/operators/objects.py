@@ -29,6 +29,8 @@ class Objects(ImageOperator):
     def run(self, ctx: OperatorContext) -> OperatorResult:
         result = OperatorResult()
         for item in iter_images(ctx):
+            if item.too_small:
+                continue
             found = ctx.inference.objects(item.pixels, ctx.params["min_confidence"])
             objects = [{"label": d.label, "confidence": round(d.confidence, 4), "box": list(d.box)} for d in found]
             top = max((d.confidence for d in found), default=None)
