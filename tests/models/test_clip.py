@@ -235,7 +235,8 @@ _IDS = [uuid4() for _ in range(4)]
 
 
 def _hit(asset: int, score: float, kind: str = "labels") -> Hit:
-    return Hit(_IDS[asset], "image", f"/m/{asset}", None, None, score, kind, kind)
+    """A hit as relevant as any other here: fusion by rank alone (:func:`fuse` weighs by relevance)."""
+    return Hit(_IDS[asset], "image", f"/m/{asset}", None, None, score, kind, kind, relevance=1.0)
 
 
 def test_fusion_favours_agreement_and_keeps_the_text_hit() -> None:
@@ -246,7 +247,8 @@ def test_fusion_favours_agreement_and_keeps_the_text_hit() -> None:
     assert fused[0].kind == "labels", "the text ranking's hit is kept"
     assert fused[0].score == round(1 / 63 + 1 / 61, 6) and fused[1].score == round(1 / 62 + 1 / 63, 6)
     assert fused[3].kind == "clip" and fused[3].score == round(1 / 62, 6)
-    assert fuse([text]) == [replace(h, score=round(1 / (61 + i), 6)) for i, h in enumerate(text)]
+    alone = [replace(h, score=round(1 / (61 + i), 6), relevance=0.0) for i, h in enumerate(text)]
+    assert fuse([text]) == alone, "no ranking named in matched: no evidence of relevance kept"
 
 
 # ------------------------------------------------------------------------------ through the system

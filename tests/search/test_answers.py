@@ -4,6 +4,7 @@ keyframe that shows each, the query's words marked, and one relevance scale (0-1
 from __future__ import annotations
 
 from contextlib import closing
+from dataclasses import replace
 from uuid import uuid4
 
 from mediasift.config import Settings
@@ -53,10 +54,22 @@ def test_meaning_alone_from_two_rankings_is_shown_in_the_order_of_relevance() ->
     budget = Hit(uuid4(), "text", "/d/budget.txt", None, None, 0.25, "budget", "text_chunk", ("text",), 0.08)
     bees = Hit(uuid4(), "text", "/d/bienen.txt", None, None, 0.81, "Honigbienen", "text_chunk", ("multilingual",), 0.27)
     text_ranking, other_languages = [bubble, budget], [bees]
-    assert fuse([text_ranking, other_languages])[0].snippet == "bubble", "by rank: a tie, the first seen"
     merged = by_relevance([text_ranking, other_languages])
     assert [h.snippet for h in merged] == ["Honigbienen", "bubble", "budget"]
     assert [h.relevance for h in merged] == [0.27, 0.19, 0.08]
+
+
+def test_fusion_weighs_each_rank_by_its_relevance_so_a_weak_first_does_not_lead_strong_matches() -> None:
+    """Keyword matches (0.75 each) and the meaning side's ranking, whose first is a text just over its
+    floor (0.21): fused by rank alone, it came second, above two keyword matches; weighted, below them.
+    Agreement still wins: the match both sides found leads."""
+    both, second, third = (Hit(uuid4(), "text", f"/d/{n}.txt", None, None, 0.2, n, "text_chunk", ("keyword",), 0.75)
+                           for n in ("both", "second", "third"))  # fmt: skip
+    weak = Hit(uuid4(), "image", "/p/a.png", None, None, 0.33, "A", "ocr", ("text",), 0.21)
+    meaning_of_both = replace(both, score=0.6, matched=("text",), relevance=0.67)
+    fused = fuse([[both, second, third], [weak, meaning_of_both]])
+    assert [h.snippet for h in fused] == ["both", "second", "third", "A"]
+    assert fused[0].relevance == relevance.combined([0.75, 0.67]) and fused[-1].relevance == 0.21
 
 
 def test_the_query_words_are_marked_as_whole_words_in_any_case() -> None:

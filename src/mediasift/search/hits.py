@@ -16,6 +16,7 @@ from mediasift.search import relevance
 
 SNIPPET_CHARS = 240
 RRF_K = 60  # the usual reciprocal-rank-fusion constant: damps the weight of the very top ranks
+MIN_WEIGHT = 0.01  # a hit at its ranking's floor (relevance 0) still counts, below any other
 
 MomentKey = tuple[UUID, float | None, float | None]
 
@@ -77,9 +78,12 @@ def _seconds(value: float | None) -> float | None:
 
 
 def fuse(rankings: Sequence[list[Hit]]) -> list[Hit]:
-    """Reciprocal rank fusion (Cormack et al., 2009): a moment scores the sum of 1 / (60 + rank) over
-    the rankings it appears in, so agreement between rankings wins and no similarity scale has to be
-    compared with another (CLIP cosines sit near 0.3, text ones anywhere up to 1). A moment keeps the
+    """Reciprocal rank fusion (Cormack et al., 2009), each ranking's term weighted by the hit's
+    relevance there: a moment scores the sum of relevance / (60 + rank) over the rankings it appears
+    in, so agreement between rankings wins and no similarity scale has to be compared with another
+    (CLIP cosines sit near 0.3, text ones anywhere up to 1, each ranking's relevance is calibrated).
+    Unweighted, the first moment of a ranking came level with the other's first however weak it was:
+    a text barely over the meaning floor (relevance 0.21) between keyword matches at 0.75. A moment keeps the
     hit of the first ranking that has it (put the one whose snippet best says why it matched first);
     its score becomes the fused one, its relevance the combination of each ranking's
     (:func:`relevance.combined`), and ``matched`` names every ranking that found it. Ties keep the
@@ -91,7 +95,7 @@ def fuse(rankings: Sequence[list[Hit]]) -> list[Hit]:
     for ranking in rankings:
         for rank, hit in enumerate(ranking, start=1):
             key = (hit.asset_id, hit.start, hit.end)
-            fused[key] = fused.get(key, 0.0) + 1.0 / (RRF_K + rank)
+            fused[key] = fused.get(key, 0.0) + max(hit.relevance, MIN_WEIGHT) / (RRF_K + rank)
             first.setdefault(key, hit)
             names = found_by.setdefault(key, [])
             if not set(hit.matched) <= set(names):  # a ranking's first (best) hit of the moment counts
