@@ -21,7 +21,9 @@ import mediasift
 SRC = Path(mediasift.__file__).parent
 # telemetry: the ids on log lines and the trace spans every layer may open (the OpenTelemetry API alone;
 # the SDK is set up in obs/tracing.py), as cross-cutting as errors.
-FOUNDATIONS = frozenset({"config", "mediatype", "errors", "records", "access", "cursors", "telemetry"})
+FOUNDATIONS = frozenset(
+    {"config", "mediatype", "errors", "records", "access", "cursors", "telemetry", "since", "language_codes"}
+)
 ENTRY_POINTS = frozenset({"cli", "api"})
 EVERYTHING = frozenset({"db", "blobs", "media", "models", "inference", "jobs", "ingest", "pipeline", "operators",
                         "search", "obs", "exports", "net", "events", "service"})  # fmt: skip
@@ -35,6 +37,8 @@ ALLOWED: dict[str, frozenset[str]] = {
     "access": frozenset(),
     "cursors": frozenset(),
     "telemetry": frozenset(),
+    "since": frozenset(),
+    "language_codes": frozenset(),
     "db": frozenset(),
     "blobs": frozenset(),
     "media": frozenset(),

@@ -26,7 +26,7 @@ __all__ = ["Probe", "Rejected", "probe_file"]
 @dataclass(frozen=True)
 class Probe:
     media_type: MediaType
-    mime: str  # e.g. video/mp4, audio/x-wav, image/png, text/plain
+    mime: str  # e.g. video/mp4, audio/x-wav, image/png, text/plain, text/html
     metadata: dict[str, Any]  # JSON-serialisable only
 
 
@@ -50,7 +50,8 @@ def probe_file(path: Path, settings: Settings, language_of: LanguageOf) -> Probe
         return Probe(MediaType.IMAGE, fmt.mime, probe_image(path, fmt, settings))
     if size > settings.max_text_bytes:
         raise Rejected(f"text file is {_human(size)}, over the {_human(settings.max_text_bytes)} text limit")
-    return Probe(MediaType.TEXT, "text/plain", probe_text(path, fmt, language_of))
+    metadata = probe_text(path, fmt, language_of)
+    return Probe(MediaType.TEXT, "text/html" if metadata["markup"] == "html" else "text/plain", metadata)
 
 
 def _human(n: int) -> str:

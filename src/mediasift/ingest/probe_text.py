@@ -17,6 +17,7 @@ from typing import Any
 from charset_normalizer import from_bytes
 
 from mediasift.ingest.sniff import Rejected, TextFormat
+from mediasift.media.html_text import is_html, visible_text
 
 LanguageOf = Callable[[str], tuple[str, float] | None]  # a text's ISO 639-1 code and confidence
 
@@ -35,10 +36,14 @@ def probe_text(path: Path, fmt: TextFormat, language_of: LanguageOf) -> dict[str
     controls = len(_CONTROLS.findall(text))
     if controls > MAX_CONTROL_RATIO * len(text):
         raise Rejected(f"binary data, not text: {controls} of {len(text)} characters are control codes")
+    page = is_html(text)
+    if page:  # what the page shows is what is searched, and what its language is told from
+        text = visible_text(text)
     language = language_of(text[:LANGUAGE_SAMPLE_CHARS])
     return {
         "encoding": encoding,
         "has_bom": fmt.bom_encoding is not None,
+        "markup": "html" if page else None,
         "chars": len(text),
         "lines": len(text.splitlines()),
         "language": language[0] if language else None,

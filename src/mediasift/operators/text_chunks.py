@@ -7,6 +7,7 @@ from typing import Any
 
 from mediasift.config import Settings
 from mediasift.inference.catalog import Role
+from mediasift.media.html_text import visible_text
 from mediasift.mediatype import MediaType
 from mediasift.pipeline.operator import TEXT, Operator, OperatorContext
 from mediasift.records import ArtifactOut, OperatorResult, SegmentOut
@@ -64,7 +65,7 @@ class TextChunks(Operator):
     """Chunks with the language of each (lingua, low-accuracy mode): a document may mix languages."""
 
     name = "text_chunks"
-    version = "2"
+    version = "3"  # 3: an HTML page's shown text, not its markup
     media_types = frozenset({MediaType.TEXT})
     produces = frozenset({TEXT})
     role = Role.LANGUAGE_ROUTER
@@ -74,6 +75,8 @@ class TextChunks(Operator):
 
     def run(self, ctx: OperatorContext) -> OperatorResult:
         text = read_text(ctx.media_path.read_bytes(), str(ctx.asset.metadata.get("encoding") or "utf-8"))
+        if ctx.asset.mime == "text/html":  # the page as a browser shows it, not its markup
+            text = visible_text(text)
         result = OperatorResult()
         languages: dict[str, int] = {}
         for index, (start, end) in enumerate(chunk_spans(text, ctx.params["size"], ctx.params["overlap"])):
