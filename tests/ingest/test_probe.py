@@ -12,6 +12,7 @@ import zipfile
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -371,6 +372,8 @@ def test_png_with_a_corrupt_chunk(tmp_path: Path, limits: Settings) -> None:
         (GERMAN, "utf-16-le", True, "utf-16", "de"),
         (GERMAN, "utf-16-be", True, "utf-16", "de"),
         (ENGLISH, "utf-32-le", True, "utf-32", "en"),
+        (GERMAN, "utf-16-le", False, "utf-16-le", "de"),  # no BOM: told by where the NULs fall
+        (ENGLISH, "utf-16-be", False, "utf-16-be", "en"),
         (GERMAN, "cp1252", False, "cp1252", "de"),
         (ENGLISH.replace("'", "\u2019"), "cp1252", False, "cp1252", "en"),  # curly quote is 0x92
     ],
@@ -383,6 +386,14 @@ def test_text_encodings_and_language(
     assert (result.media_type, result.mime) == (MediaType.TEXT, "text/plain")
     assert (meta["encoding"], meta["has_bom"], meta["language"]) == (reported, bom, language)
     assert (meta["chars"], meta["lines"]) == (len(text), 3)
+
+
+def test_pcm_samples_whose_high_bytes_are_zero_are_no_utf16_text(tmp_path: Path, limits: Settings) -> None:
+    """Quiet 16-bit PCM without a header puts a NUL in every other byte, as UTF-16 text does: read so,
+    its other bytes are control codes, and it is refused as binary."""
+    quiet = np.random.default_rng(0).integers(1, 256, 4000, dtype=np.uint16).astype("<u2").tobytes()
+    (tmp_path / "quiet.raw").write_bytes(quiet)
+    assert rejected(tmp_path / "quiet.raw", limits).startswith("binary data, not text")
 
 
 def test_text_without_words_has_no_language(tmp_path: Path, limits: Settings) -> None:

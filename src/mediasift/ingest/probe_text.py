@@ -53,11 +53,11 @@ def probe_text(path: Path, fmt: TextFormat, language_of: LanguageOf) -> dict[str
 
 def _decode(data: bytes, fmt: TextFormat) -> tuple[str, str]:
     """(encoding name, text); raises :class:`Rejected` when no encoding reads the bytes cleanly."""
-    encoding = fmt.bom_encoding or "utf-8"
+    encoding = fmt.known_encoding or "utf-8"
     try:
         return encoding.removesuffix("-sig"), data.decode(encoding)
     except UnicodeDecodeError as exc:
-        if fmt.bom_encoding:
+        if fmt.known_encoding:
             raise Rejected(f"not valid {exc.encoding} text: {exc.reason} at byte {exc.start}") from None
     for guess in (from_bytes(data, cp_isolation=["cp1252"]).best(), from_bytes(data).best()):
         if guess is not None and guess.chaos <= MAX_CHAOS:

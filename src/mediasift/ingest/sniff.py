@@ -53,6 +53,11 @@ class ImageFormat:
 @dataclass(frozen=True)
 class TextFormat:
     bom_encoding: str | None  # the codec a byte-order mark names ("utf-8-sig", "utf-16", "utf-32")
+    encoding: str | None = None  # the codec told without a BOM: UTF-16 by where its NULs fall
+
+    @property
+    def known_encoding(self) -> str | None:
+        return self.bom_encoding or self.encoding
 
 
 Candidate = AVFormat | ImageFormat | TextFormat
@@ -264,9 +269,22 @@ def _text(head: bytes) -> TextFormat | None:
         if head.startswith(bom):
             return TextFormat(encoding)
     if b"\x00" in head:
-        return None
+        return _utf16_without_bom(head)
     controls = len(head) - len(head.translate(None, _CONTROL_BYTES))
     return TextFormat(None) if controls <= TEXT_MAX_CONTROL_RATIO * len(head) else None
+
+
+def _utf16_without_bom(head: bytes) -> TextFormat | None:
+    """UTF-16 written without a BOM, told as the ``file`` tool tells it: text in Latin script puts a NUL
+    in (nearly) every other byte, the first of each pair big-endian, the second little-endian."""
+    pairs = len(head) // 2
+    if pairs < 8:
+        return None
+    firsts, seconds = head[0 : 2 * pairs : 2], head[1 : 2 * pairs : 2]
+    for nuls, others, encoding in ((firsts, seconds, "utf-16-be"), (seconds, firsts, "utf-16-le")):
+        if nuls.count(0) >= 0.9 * pairs and others.count(0) == 0:
+            return TextFormat(None, encoding)
+    return None
 
 
 def _reject_known_other(head: bytes) -> None:
