@@ -14,7 +14,10 @@ def parse_since(text: str, now: datetime | None = None) -> datetime:
     ValueError saying what is expected otherwise."""
     text = text.strip()
     if text[:-1].replace(".", "", 1).isdigit() and text[-1:] in UNITS:
-        return (now or datetime.now(UTC)) - timedelta(seconds=float(text[:-1]) * UNITS[text[-1]])
+        try:
+            return (now or datetime.now(UTC)) - timedelta(seconds=float(text[:-1]) * UNITS[text[-1]])
+        except OverflowError:  # an age past the year 1
+            return datetime.min.replace(tzinfo=UTC)
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:

@@ -23,16 +23,16 @@ def _lettering(word: str, ink: tuple[int, int, int, int], mode: str = "RGBA") ->
 
 
 def test_dark_content_is_laid_on_white_and_light_content_on_black() -> None:
-    dark = np.asarray(flattened(_lettering("GIRAFFE", (0, 0, 0, 255))))
+    dark = np.asarray(flattened(_lettering("GIRAFFE", (0, 0, 0, 255)), 2560))
     assert dark[0, 0].tolist() == [255, 255, 255] and dark.min() == 0, "black letters on white"
-    light = np.asarray(flattened(_lettering("GIRAFFE", (255, 255, 255, 255))))
+    light = np.asarray(flattened(_lettering("GIRAFFE", (255, 255, 255, 255)), 2560))
     assert light[0, 0].tolist() == [0, 0, 0] and light.max() == 255, "white letters on black"
-    grey = np.asarray(flattened(_lettering("GIRAFFE", (0, 0, 0, 255), mode="LA")))
+    grey = np.asarray(flattened(_lettering("GIRAFFE", (0, 0, 0, 255), mode="LA"), 2560))
     assert grey.shape == (200, 640, 3) and grey[0, 0].tolist() == [255, 255, 255]
     palette = _lettering("GIRAFFE", (0, 0, 0, 255)).convert("P")  # a palette with a transparent entry
-    assert np.asarray(flattened(palette))[0, 0].tolist() in ([255, 255, 255], [0, 0, 0])
+    assert np.asarray(flattened(palette, 2560))[0, 0].tolist() in ([255, 255, 255], [0, 0, 0])
     opaque = Image.new("RGB", (8, 8), (10, 20, 30))
-    assert np.asarray(flattened(opaque)).tolist() == np.asarray(opaque).tolist(), "no alpha: as it is"
+    assert np.asarray(flattened(opaque, 2560)).tolist() == np.asarray(opaque).tolist(), "no alpha: as it is"
 
 
 def test_black_text_on_a_transparent_background_is_read_and_hashed(settings: Settings, tmp_path: Path) -> None:

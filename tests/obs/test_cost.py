@@ -119,6 +119,7 @@ def test_since_reads_ages_and_iso_times() -> None:
     assert parse_since("24h", now) == now - timedelta(hours=24)
     assert parse_since("1.5d", now) == now - timedelta(hours=36)
     assert parse_since("30m", now) == now - timedelta(minutes=30)
+    assert parse_since("99999999999999999999d", now) == parse_since("5000000d", now) == datetime.min.replace(tzinfo=UTC)
     assert parse_since("2026-12-01", now) == datetime(2026, 12, 1, tzinfo=UTC)
     assert parse_since("2026-12-01T08:00:00+01:00", now) == datetime(2026, 12, 1, 7, tzinfo=UTC)
     with pytest.raises(ValueError):

@@ -20,22 +20,35 @@ MAX_SIDE = 2560  # as operators/images.py's MAX_ANALYSIS_SIDE
 LIGHT_CONTENT = 160  # mean luminance (0-255) of the visible pixels above which the background is black
 
 
-def flattened(image: Image.Image) -> Image.Image:
-    """``image`` upright by its EXIF orientation, in RGB, a transparent one laid on a background its
+LIGHT_PROBE_SIDE = 64  # the content's lightness is measured on a copy this small
+
+
+def flattened(image: Image.Image, max_side: int) -> Image.Image:
+    """``image`` upright by its EXIF orientation, shrunk to at most ``max_side`` a side (first, so a
+    large picture is not handled at full size), in RGB, a transparent one laid on a background its
     content shows against (white, or black under light content)."""
     image = ImageOps.exif_transpose(image)
-    if image.mode == "P" and "transparency" in image.info:
-        image = image.convert("RGBA")
-    if image.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
-        rgba = image.convert("RGBA")
-        pixels = np.asarray(rgba, dtype=np.float32)
-        alpha = pixels[..., 3] / 255.0
-        seen = float(alpha.sum())
-        luminance = pixels[..., :3] @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
-        light = seen > 0 and float((luminance * alpha).sum()) / seen > LIGHT_CONTENT
-        background = Image.new("RGBA", rgba.size, (0, 0, 0, 255) if light else (255, 255, 255, 255))
-        return Image.alpha_composite(background, rgba).convert("RGB")
-    return image if image.mode == "RGB" else image.convert("RGB")
+    if max(image.size) > max_side:
+        if image.mode not in ("RGB", "RGBA", "L", "LA"):  # palettes and 16-bit modes resample badly
+            image = image.convert("RGBA" if _transparent(image) else "RGB")
+        image.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
+    if not _transparent(image):
+        return image if image.mode == "RGB" else image.convert("RGB")
+    rgba = image.convert("RGBA")
+    probe = rgba.copy()
+    probe.thumbnail((LIGHT_PROBE_SIDE, LIGHT_PROBE_SIDE))
+    pixels = np.asarray(probe, dtype=np.float32)
+    alpha = pixels[..., 3] / 255.0
+    seen = float(alpha.sum())
+    luminance = pixels[..., :3] @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
+    light = seen > 0 and float((luminance * alpha).sum()) / seen > LIGHT_CONTENT
+    flat = Image.new("RGB", rgba.size, (0, 0, 0) if light else (255, 255, 255))
+    flat.paste(rgba, mask=rgba.getchannel("A"))
+    return flat
+
+
+def _transparent(image: Image.Image) -> bool:
+    return image.mode in ("RGBA", "LA", "PA", "RGBa", "La") or (image.mode == "P" and "transparency" in image.info)
 
 
 class Unreadable(ValueError):
@@ -53,10 +66,7 @@ def decode_picture(data: bytes, max_pixels: int) -> np.ndarray:
                     raise Unreadable(f"the picture is {width}x{height}, over the limit of {max_pixels:,} pixels")
                 image.seek(0)
                 image.load()
-                rgb = flattened(image)
-                if max(rgb.size) > MAX_SIDE:
-                    rgb.thumbnail((MAX_SIDE, MAX_SIDE), Image.Resampling.LANCZOS)
-                return np.asarray(rgb)
+                return np.asarray(flattened(image, MAX_SIDE))
     except Unreadable:
         raise
     except UnidentifiedImageError:  # Pillow's message names its in-memory file object, nothing a user can use

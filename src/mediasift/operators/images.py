@@ -44,10 +44,7 @@ class ImageItem:
 
 
 def to_rgb_array(image: Image.Image) -> np.ndarray:
-    image = flattened(image)
-    if max(image.size) > MAX_ANALYSIS_SIDE:
-        image.thumbnail((MAX_ANALYSIS_SIDE, MAX_ANALYSIS_SIDE), Image.Resampling.LANCZOS)
-    return np.asarray(image)
+    return np.asarray(flattened(image, MAX_ANALYSIS_SIDE))
 
 
 class ImageOperator(Operator):
