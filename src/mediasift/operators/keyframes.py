@@ -101,7 +101,8 @@ def _stand_ins(
     tries: dict[tuple[int, float], list[float]] = {}
     for index, time in lost:
         shot = shots[index]
-        spread = np.linspace(shot.start + edge_s, max(shot.start + edge_s, shot.end - edge_s), STAND_INS)
+        edge = min(edge_s, (shot.end - shot.start) / 3)  # inside a shot shorter than two edges too
+        spread = np.linspace(shot.start + edge, shot.end - edge, STAND_INS)
         tries[(index, time)] = sorted((float(t) for t in spread if abs(t - time) > 1e-3), key=lambda t: abs(t - time))
     with VideoSource(ctx.media_path) as video:
         decoded = dict(
