@@ -7,9 +7,9 @@ keyword, semantic and hybrid search (a raw fusion score of 0.03, a cosine of 0.3
   :data:`TEXT_FULL` (1): 0.3 (the fusion floor) reads 0.17, 0.5 reads 0.5.
 - ``clip`` (CLIP cosine, text tower against pictures): matching pictures sit at 0.2-0.35. Mapped
   from the model's own floor (0.2) over :data:`CLIP_SPAN`.
-- ``multilingual`` (multilingual-e5 cosine, texts in other languages): its cosines sit high, the
-  right text 0.83-0.89, others 0.67-0.79; mapped from :data:`MULTILINGUAL_ZERO` over
-  :data:`MULTILINGUAL_SPAN`: its fusion floor (0.8) reads 0.2, 0.88 reads 1.
+- ``multilingual`` (multilingual-e5, texts in other languages): scored by the hit's standing, in
+  standard deviations above the query's background (:mod:`mediasift.search.background`); mapped from
+  :data:`MULTILINGUAL_ZERO` over :data:`MULTILINGUAL_SPAN`: its fusion floor (1.8) reads 0.2, 3.8 reads 1.
 - ``keyword`` (``ts_rank_cd``): a keyword match has every word of the query, so it reads at least
   0.5; the rank (~0.1 per occurrence of the words close together) lifts it towards 1 as
   ``0.5 + 0.5 * r / (r + KEYWORD_HALF)``: one occurrence 0.75.
@@ -26,8 +26,8 @@ TEXT_FULL = 0.8
 CLIP_FLOOR = 0.2
 CLIP_SPAN = 0.12
 KEYWORD_HALF = 0.1
-MULTILINGUAL_ZERO = 0.78
-MULTILINGUAL_SPAN = 0.1
+MULTILINGUAL_ZERO = 1.3
+MULTILINGUAL_SPAN = 2.5
 
 
 def calibrated(ranking: str, score: float) -> float:
