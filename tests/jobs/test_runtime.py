@@ -128,6 +128,38 @@ def test_a_job_past_its_time_limit_is_cancelled_and_retried(broker: Broker, comp
     assert finished == [2] and worker.stats.timed_out == 1
 
 
+def test_timeouts_whose_threads_come_back_do_not_stop_the_worker(broker: Broker) -> None:
+    """Three jobs time out one after another on a worker of concurrency 1, and each hung thread comes back
+    when told it was cancelled: the worker keeps working (it gives up for a restart only while every
+    thread is still stuck), and each job succeeds on its second attempt."""
+    finished: list[str] = []
+
+    def first_try_hangs(j: Job, ctx: JobContext) -> None:
+        if ctx.delivery.attempt == 1:
+            ctx.cancelled.wait(10)
+            return
+        finished.append(j.id)
+
+    broker.publish([job(i, timeout_s=0.3) for i in range(3)])
+    worker = Worker(broker, {"k": first_try_hangs}, worker_id="w", classify=classify, concurrency=1, retry=FAST)
+    run_until(worker, lambda: len(finished) == 3 and drained(broker)())
+    assert worker.stats.timed_out == 3 and worker.exit_code == 0
+
+
+def test_a_worker_whose_every_thread_is_stuck_exits_for_a_restart(broker: Broker) -> None:
+    release = threading.Event()
+
+    def stuck(j: Job, ctx: JobContext) -> None:
+        release.wait(30)  # deaf to ``cancelled``
+
+    broker.publish([job(1, timeout_s=0.3)])
+    worker = Worker(broker, {"k": stuck}, worker_id="w", classify=classify, concurrency=1, retry=FAST)
+    try:
+        assert worker.run() == 75
+    finally:
+        release.set()
+
+
 def test_a_circuit_breaker_pauses_jobs_instead_of_burning_their_attempts(broker: Broker) -> None:
     model_up = threading.Event()
     calls: list[str] = []

@@ -396,13 +396,24 @@ class Worker:
         for running in late:
             running.context.cancelled.set()
             self.stats.timed_out += 1
-            self._abandoned += 1
+            with self._lock:
+                self._abandoned += 1
+            # A thread that comes back (the handler saw ``cancelled``, or finished late) is free again:
+            # only threads still stuck count towards giving up (a count that only rose stopped a worker,
+            # and the API of ``up`` with it, after ``concurrency`` timeouts in its life).
+            running.future.add_done_callback(self._thread_came_back)
             limit = running.delivery.job.timeout_s
             self._retry_or_bury(running.delivery, Failure(ErrorClass.TIMEOUT, f"ran past its {limit:g} s limit"))
-        if self._abandoned >= self.concurrency:
-            log.error("%d jobs are stuck in threads that cannot be stopped; exiting for a restart", self._abandoned)
+        with self._lock:
+            stuck = self._abandoned
+        if stuck >= self.concurrency and self.exit_code != EXIT_STUCK:
+            log.error("%d jobs are stuck in threads that cannot be stopped; exiting for a restart", stuck)
             self.exit_code = EXIT_STUCK
             self._stop.set()
+
+    def _thread_came_back(self, _: Future[None]) -> None:
+        with self._lock:
+            self._abandoned -= 1
 
 
 def _traced(handler: Handler, job: Job, context: JobContext) -> None:
