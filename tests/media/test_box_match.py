@@ -58,15 +58,38 @@ def test_the_same_line_from_a_likeness_of_0_75() -> None:
     rng = np.random.default_rng(5)
     columns = sorted(rng.choice(np.arange(10, 390), size=40, replace=False).tolist())
     read = _lines(columns)
+    going = [columns[(7 * i) % 40] for i in range(40)]  # left out spread over the box, not from one end
     scored = []
-    for kept in range(40, 0, -1):
-        crop = _lines(columns[:kept])
+    for left_out in range(0, 40):
+        crop = _lines(sorted(set(columns) - set(going[:left_out])))
         scored.append((likeness(read, crop), crop))
     inside = min((pair for pair in scored if pair[0] >= 0.75), key=lambda pair: pair[0])
     past = max((pair for pair in scored if pair[0] < 0.75), key=lambda pair: pair[0])
     assert inside[0] < 0.8 and past[0] > 0.7  # two cases close either side of the line
     assert compare(read, inside[1]) is Seen.SHOWN
     assert compare(read, past[1]) is not Seen.SHOWN
+
+
+def test_a_part_that_changed_is_read_from_0_3_under_the_whole() -> None:
+    """A line whose number changed: alike as a whole (0.95), but where the number is (a part as wide as
+    the box is high) its strokes no longer line up (0.53). A part 0.3 or more under the whole (past it)
+    has the box read; less than 0.3 under it (inside) is the line."""
+    read = _caption(_photo(0), "Line 14 capacity report")
+    changed = _caption(_photo(0), "Line 21 capacity report")
+    assert likeness(read, changed) >= box_match.SAME_LINE, "as a whole, the same line"
+    assert compare(read, changed) is None, "read by the recogniser, which tells 14 from 21"
+    rng = np.random.default_rng(3)
+    columns = [*sorted(rng.choice(np.arange(50, 390), size=36, replace=False).tolist()), 12, 30]
+    whole = _lines(sorted(columns))
+    scored = []
+    for moved in range(0, 21):  # the lines at 12 and 30 (the first part alone) moved right, a pixel more each time
+        crop = _lines(sorted([c for c in columns if c >= 50] + [12 + moved, 30 + moved]))
+        drop = likeness(whole, crop) - likeness(whole[:, :40], crop[:, :40])
+        scored.append((drop, crop))
+    inside = max((t for t in scored if t[0] < box_match.PART_DROP), key=lambda t: t[0])
+    past = min((t for t in scored if t[0] >= box_match.PART_DROP), key=lambda t: t[0])
+    assert compare(whole, inside[1]) is Seen.SHOWN
+    assert compare(whole, past[1]) is None
 
 
 def test_other_strokes_are_read_from_half_the_read_boxs_share() -> None:

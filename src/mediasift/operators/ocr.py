@@ -21,6 +21,7 @@ searchable. A run's data names the frames read that showed it (``frames``: keyfr
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from difflib import SequenceMatcher
@@ -64,7 +65,23 @@ def normalise(text: str) -> str:
 
 
 def similarity(a: str, b: str) -> float:
-    return 1.0 if a == b else SequenceMatcher(None, a, b, autojunk=False).ratio()
+    """How alike two normalised reads are (0-1); 0 when both hold numbers and the numbers differ: a
+    counter, a score, a clock or a price that changed is other text, however alike the rest ("Line 7
+    capacity report" and "Line 14 capacity report" were one line on screen for the whole video). Only
+    when both hold some: a read that took an O for a 0 ("CL0SED") is still the same line."""
+    if a == b:
+        return 1.0
+    if _other_numbers(a, b):
+        return 0.0
+    return SequenceMatcher(None, a, b, autojunk=False).ratio()
+
+
+_NUMBERS = re.compile(r"\d+")
+
+
+def _other_numbers(a: str, b: str) -> bool:
+    numbers_a, numbers_b = _NUMBERS.findall(a), _NUMBERS.findall(b)
+    return bool(numbers_a and numbers_b and numbers_a != numbers_b)
 
 
 def seen(read: str, line: str) -> Seen:
@@ -73,6 +90,8 @@ def seen(read: str, line: str) -> Seen:
     (a sign in a panning shot); or something else."""
     if similarity(read, line) >= SAME_TEXT_RATIO:
         return Seen.SHOWN
+    if _other_numbers(read, line):  # "platform 14" where "platform 7" was: not a piece of it, another line
+        return Seen.GONE
     match = SequenceMatcher(None, read, line, autojunk=False).find_longest_match(0, len(read), 0, len(line))
     at_an_end = match.b == 0 or match.b + match.size == len(line)
     if at_an_end and match.size >= max(3, CUT_SHARE * len(line)) and match.size >= SAME_TEXT_RATIO * len(read):
