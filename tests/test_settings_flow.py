@@ -3,6 +3,9 @@ stored lineage names exactly the models that ran, whatever the environment says.
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 from uuid import UUID
 
@@ -59,3 +62,23 @@ def test_settings_built_in_python_reach_the_models_and_the_lineage(
     hits = system.search("copper kettle", mode=SearchMode.SEMANTIC, limit=1)
     assert hits and hits[0].asset_id == text
     system.close()
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "said"),
+    [
+        ("MEDIASIFT_WORKER_CONCURRENCY", "abc", "MEDIASIFT_WORKER_CONCURRENCY: Input should be a valid integer"),
+        ("MEDIASIFT_DATABASE_URL", "postgresql://nobody@127.0.0.1:1/nodb", "cannot reach the database"),
+        ("MEDIASIFT_DATABASE_URL", "notaurl", "cannot reach the database"),
+        ("MEDIASIFT_MAX_FILE_BYTES", "-1", "MEDIASIFT_MAX_FILE_BYTES: Input should be greater than or equal to 1"),
+        ("MEDIASIFT_QUEUE_LOW_WATER", "20000", "settings: queue_low_water (20000) must be under queue_high_water"),
+        ("MEDIASIFT_LOG_FORMAT", "xml", "MEDIASIFT_LOG_FORMAT: Input should be 'text' or 'json'"),
+    ],
+)
+def test_a_bad_setting_or_an_unreachable_database_is_one_line_and_exit_2(
+    tmp_path: Path, variable: str, value: str, said: str
+) -> None:
+    env = {**os.environ, "MEDIASIFT_HOME": str(tmp_path), "HF_HUB_OFFLINE": "1", variable: value}
+    done = subprocess.run([sys.executable, "-m", "mediasift.cli", "status"], env=env, capture_output=True, text=True)
+    assert done.returncode == 2, done.stderr
+    assert said in " ".join(done.stderr.split()) and "Traceback" not in done.stderr, done.stderr

@@ -56,7 +56,32 @@ if TYPE_CHECKING:
 
     from mediasift.service import IngestReport, Mediasift
 
-app = typer.Typer(help="mediasift: ingest, analyse and search video, audio, images and text.", no_args_is_help=True)
+
+class _Commands(typer.Typer):
+    """The command line, saying in one line what stops every command before it starts: a setting
+    (``MEDIASIFT_*``) that is not valid, or a database that cannot be reached. Exit code 2, as for a bad
+    option, not 1 (which ``ingest`` uses for files it refused)."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        import psycopg
+        from pydantic import ValidationError
+
+        try:
+            return super().__call__(*args, **kwargs)
+        except ValidationError as exc:
+            for error in exc.errors():
+                name = (
+                    "MEDIASIFT_" + "_".join(str(part) for part in error["loc"]).upper() if error["loc"] else "settings"
+                )
+                Console(stderr=True).print(f"{name}: {error['msg'].removeprefix('Value error, ')}", markup=False)
+            sys.exit(2)
+        except (psycopg.OperationalError, psycopg.ProgrammingError) as exc:
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            Console(stderr=True).print(f"cannot reach the database (MEDIASIFT_DATABASE_URL): {reason}", markup=False)
+            sys.exit(2)
+
+
+app = _Commands(help="mediasift: ingest, analyse and search video, audio, images and text.", no_args_is_help=True)
 # A command's objects are left to the operating system at exit: the interpreter's last garbage
 # collections would walk all that the models loaded (0.70-0.76 s of an `ingest --wait` on the 2-core
 # machine, 0.18 s frozen).

@@ -7,10 +7,10 @@ from __future__ import annotations
 import os
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import platformdirs
-from pydantic import AliasChoices, Field, ValidationInfo, field_validator
+from pydantic import AliasChoices, Field, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -47,18 +47,18 @@ class Settings(BaseSettings):
     # Jobs: the broker (empty = the database itself; redis://… or nats://…) and its semantics.
     broker_url: str = ""
     queue_namespace: str = "mediasift"
-    lease_s: float = 30.0
-    max_attempts: int = 5
-    job_timeout_s: float = 900.0
+    lease_s: float = Field(30.0, gt=0)
+    max_attempts: int = Field(5, ge=1)
+    job_timeout_s: float = Field(900.0, gt=0)
     retry_base_s: float = 2.0
     retry_cap_s: float = 300.0
     breaker_threshold: int = 5
     breaker_cooldown_s: float = 30.0
-    queue_high_water: int = 10_000
-    queue_low_water: int = 5_000
+    queue_high_water: int = Field(10_000, ge=1)
+    queue_low_water: int = Field(5_000, ge=0)  # under queue_high_water
     # Jobs computing at once. More than the cores (on two) fills the gaps of those waiting for the GIL,
     # the database or a batch; each is counted its share of the cores (mediasift.jobs.permits).
-    worker_concurrency: int = 4
+    worker_concurrency: int = Field(4, ge=1)
     # Extra operators, "package.module:ClassName" comma-separated; one named like a shipped operator replaces it.
     operator_plugins: str = ""
     interactive_max_files: int = 10
@@ -75,10 +75,10 @@ class Settings(BaseSettings):
     webhook_max_attempts: int = 12  # tries of one event at one webhook (retry_base_s backoff) before its dead letter
 
     # Ingest limits: what is refused before it is decoded.
-    max_image_pixels: int = 120_000_000
-    max_video_pixels: int = 8192 * 8192
-    max_file_bytes: int = 20 * 1024**3
-    max_text_bytes: int = 50 * 1024**2
+    max_image_pixels: int = Field(120_000_000, ge=1)
+    max_video_pixels: int = Field(8192 * 8192, ge=1)
+    max_file_bytes: int = Field(20 * 1024**3, ge=1)
+    max_text_bytes: int = Field(50 * 1024**2, ge=1)
 
     # Pipeline parameters.
     max_keyframes: int = 240
@@ -138,8 +138,8 @@ class Settings(BaseSettings):
     )
     otel_timeout_s: float = 10.0  # one export to the collector
     # Logs: "text" (a line a person reads) or "json" (one JSON object a line, with the request, asset and job ids).
-    log_format: str = "text"
-    log_level: str = "WARNING"
+    log_format: Literal["text", "json"] = "text"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "WARNING"
 
     # HTTP API (``mediasift serve``, ``mediasift up``). Requests carry an API key (``mediasift keys create``).
     api_token: str = ""  # a shared token that acts as an admin key of the default tenant (prefer keys)
@@ -180,6 +180,19 @@ class Settings(BaseSettings):
     # A CLIP-style image-text model exported to ONNX (see docs/inference.md); empty = not used.
     clip_dir: Path | None = None
     clip_tags: str = ""  # zero-shot tags, comma-separated; empty = the folder's tags.txt, if any
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _level_in_capitals(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value  # "info" as "INFO"
+
+    @model_validator(mode="after")
+    def _water_marks_in_order(self) -> Settings:
+        if self.queue_low_water >= self.queue_high_water:
+            raise ValueError(
+                f"queue_low_water ({self.queue_low_water}) must be under queue_high_water ({self.queue_high_water})"
+            )
+        return self
 
     @field_validator("model_threads")
     @classmethod
