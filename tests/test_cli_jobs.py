@@ -58,6 +58,8 @@ def test_dead_letters_can_be_listed_inspected_and_redriven(settings: Settings, m
     assert code == 2
 
     code, _ = _run(env, "status", "--json")
+    assert _run(env, "jobs", "redrive", f"{asset_id}:nothing")[0] == 2, "no such dead job: said, not '0 queued'"
+    assert _run(env, "jobs", "redrive", letter["job_id"], "--all")[0] == 2, "one job or --all, not both"
     code, out = _run(env, "jobs", "redrive", "--all", "--operator", "poison_check")
     assert code == 0 and "1 job queued again" in out
     code, status = _run(env, "status", "--json")

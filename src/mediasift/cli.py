@@ -491,11 +491,14 @@ def jobs_redrive(
     operator: Annotated[str | None, typer.Option("--operator")] = None,
 ) -> None:
     """Queue dead jobs again, from attempt 1; they continue from where their asset stopped."""
-    if job_id is None and not all_jobs:
-        errors.print("[red]name a job id, or pass --all[/red]")
+    if (job_id is None) == (not all_jobs):
+        errors.print("[red]name a job id, or pass --all (not both)[/red]")
         raise typer.Exit(2)
     with closing(_system()) as system:
         count = system.redrive([job_id] if job_id else None, operator=operator)
+    if job_id is not None and count == 0:
+        errors.print(f"[red]no dead job {escape(job_id)!r} (see: jobs dlq)[/red]")
+        raise typer.Exit(2)
     console.print(f"{count} job{'s' if count != 1 else ''} queued again")
 
 
