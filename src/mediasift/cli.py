@@ -1154,15 +1154,22 @@ def cost(since: SinceOption = None, as_json: JsonFlag = False) -> None:
         _print_json(report)
         return
     window = f"since {moment.isoformat(timespec='seconds')}" if moment else "all runs"
-    console.print(f"{report.items} items, ${report.total_usd:.6f} and {report.total_seconds:.1f} s ({window})")
+    console.print(
+        f"{_count(report.items, 'item')}, ${report.total_usd:.6f} and {report.total_seconds:.1f} s ({window})"
+    )
     for media_type, m in sorted(report.media_types.items()):
         per_item = f"${m.usd_per_item:.6f} and {m.seconds_per_item:.2f} core-s per item"
-        console.print(f"[bold]{media_type}[/bold]: {m.items} items, {per_item}")
+        per_minute = (
+            f"; {m.minutes:.1f} min, ${m.compute_usd_per_minute:.6f} of CPU per minute"
+            if m.compute_usd_per_minute is not None
+            else ""
+        )
+        console.print(f"[bold]{media_type}[/bold]: {_count(m.items, 'item')}, {per_item}{per_minute}")
         for operator, op in sorted(m.operators.items(), key=lambda kv: -kv[1].usd):
             failed = f", {op.failed} failed" if op.failed else ""
             console.print(
                 f"  {operator:14} ${op.usd_per_item:.6f} {op.seconds_per_item:8.3f} core-s per item"
-                f" ({op.runs} runs{failed})"
+                f" ({_count(op.runs, 'run')}{failed})"
             )
     for model, share in sorted(report.models.items(), key=lambda kv: -kv[1].usd):
         console.print(f"model {model}: {share.share:.1%} of the cost (${share.usd:.6f}, {share.items:.0f} inputs)")
