@@ -153,6 +153,9 @@ def test_links_to_folders_are_followed_each_read_once_a_loop_said(settings: Sett
     (library / "disk").symlink_to(elsewhere)  # a link to a folder outside: followed
     (library / "again").symlink_to(elsewhere)  # a second link to it: read once
     (library / "up").symlink_to(library)  # a loop
+    (library / ".git").mkdir()  # hidden: left out, with what it holds
+    mediagen.make_text_file(library / ".git" / "notes.txt", "A hidden note about the harbour.")
+    mediagen.make_text_file(library / ".DS_Store", "Finder settings, not a document.")
     with closing(Mediasift(settings)) as system:
         report = system.ingest([library])
     assert sorted(Path(a.path).name for a in report.accepted) == ["far.txt", "near.txt"]

@@ -48,8 +48,9 @@ def shown_path(path: Path) -> str:
 
 
 def expand_paths(paths: Iterable[Path]) -> Iterator[Path]:
-    """Files named, and every file under directories named (recursively, in a stable order). A
-    symbolic link to a folder is followed (a library of links to other disks), each folder read once:
+    """Files named, and every file under directories named (recursively, in a stable order), but for
+    hidden ones (named with a leading dot: ``.git``, ``.DS_Store``, macOS's ``._`` copies) inside them.
+    A symbolic link to a folder is followed (a library of links to other disks), each folder read once:
     a link back to a folder already being read (a loop) is yielded itself, and refused as such."""
     for path in paths:
         if not path.is_dir():
@@ -57,7 +58,7 @@ def expand_paths(paths: Iterable[Path]) -> Iterator[Path]:
             continue
         read = {os.path.realpath(path)}
         for root, dirs, files in os.walk(path, followlinks=True):
-            dirs.sort()
+            dirs[:] = sorted(name for name in dirs if not name.startswith("."))
             for name in list(dirs):
                 real = os.path.realpath(os.path.join(root, name))
                 if real in read:
@@ -65,7 +66,8 @@ def expand_paths(paths: Iterable[Path]) -> Iterator[Path]:
                     yield Path(root) / name
                 read.add(real)
             for name in sorted(files):
-                yield Path(root) / name
+                if not name.startswith("."):
+                    yield Path(root) / name
 
 
 @dataclass
