@@ -22,10 +22,11 @@ from mediasift.inference.door import Inference
 from mediasift.media.audio import decode_audio
 from mediasift.media.speech_windows import Window, gather_windows, plan_windows
 from mediasift.mediatype import MediaType
+from mediasift.models.transcripts import TranscriptSegment, Word
 from mediasift.models.vad import SileroVad
 from mediasift.models.whisper import assemble_base_model
 from mediasift.operators.audio_events import AudioEvents
-from mediasift.operators.transcribe import Transcribe, transcribe_file
+from mediasift.operators.transcribe import MAX_WORD_S, PAUSE_S, Transcribe, transcribe_file, utterances
 from mediasift.pipeline.operator import OperatorContext
 
 from support.contexts import memory_context
@@ -172,6 +173,44 @@ def test_english_goes_to_tiny_en_with_timed_confident_words(tmp_path: Path, door
     assert all(a.start <= b.start and a.end <= b.end for a, b in itertools.pairwise(words))
     assert all(0 < w.probability <= 1 for w in words)
     assert words[0].start >= 0.7, "times are on the file's timeline, after the leading second of silence"
+
+
+def test_a_segment_is_split_into_utterances_where_its_words_pause() -> None:
+    """VAD hands Whisper the speech without the silence between, so one of its segments can hold two
+    sentences said seconds apart; split at a pause of PAUSE_S (inside: the pause just under it, one)."""
+    words = [Word(" The", 1.0, 1.2, 0.9), Word(" tide", 1.2, 1.6, 0.9), Word(" Boats", 7.0, 7.3, 0.8),
+             Word(" wait.", 7.3, 7.8, 0.8)]  # fmt: skip
+    apart = TranscriptSegment(0.9, 7.8, " The tide Boats wait.", -0.3, 0.01, words)
+    assert [(u[0], u[1], u[2]) for u in utterances(apart)] == [(1.0, 1.6, "The tide"), (7.0, 7.8, "Boats wait.")]
+    stretched = [*words[:1], Word(" tide", 1.2, 6.9, 0.4), *words[2:]]  # the last word before a silence, over it
+    over = TranscriptSegment(0.9, 7.8, " The tide Boats wait.", -0.3, 0.01, stretched)
+    assert [(u[0], u[1]) for u in utterances(over)] == [(1.0, 1.2 + MAX_WORD_S), (7.0, 7.8)]
+    assert [w["word"] for w in utterances(apart)[1][3]] == [" Boats", " wait."]
+    close = [Word(w.text, w.start, w.end, w.probability) for w in words[:2]]
+    close += [Word(" Boats", 1.6 + PAUSE_S - 0.01, 3.5, 0.8)]
+    together = TranscriptSegment(0.9, 3.5, " The tide Boats", -0.3, 0.01, close)
+    assert [(u[0], u[1], u[2]) for u in utterances(together)] == [(0.9, 3.5, " The tide Boats")]
+    assert utterances(TranscriptSegment(0.0, 2.0, " no timings", -0.3, 0.01))[0][:3] == (0.0, 2.0, " no timings")
+
+
+@needs_espeak
+def test_a_sentence_said_after_a_pause_is_its_own_moment(settings: Settings, tmp_path: Path) -> None:
+    """Two sentences 5 s apart: searched, the second is found at its own time, not from the first's."""
+    first = speech(tmp_path, "the harbour master counted the boats")
+    second = speech(tmp_path, "a violin played softly in the empty church")
+    silence = np.zeros(SR * 5, np.float32)
+    audio = np.concatenate([np.zeros(SR // 2, np.float32), first, silence, second, np.zeros(SR // 2, np.float32)])
+    path = write_wav(tmp_path / "two.wav", audio, SR)
+    said = (0.5 + first.size / SR + 5.0, 0.5 + (first.size + silence.size + second.size) / SR)
+    from mediasift.search.answers import Group
+    from mediasift.service import Mediasift
+
+    with closing(Mediasift(settings)) as system:
+        system.ingest([path], wait=True)
+        (moment,) = system.answers("violin church", group=Group.MOMENT, limit=1).results
+    assert moment.start is not None and moment.end is not None
+    assert said[0] - 0.5 <= moment.start and moment.end <= said[1] + 0.5, (moment.start, moment.end, said)
+    assert "harbour" not in moment.snippet
 
 
 @needs_espeak
