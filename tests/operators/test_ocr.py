@@ -40,3 +40,18 @@ def test_the_setting_moves_the_line() -> None:
     assert lower.text == "Harbour closed\nuntil Monday"
     (higher,) = _read(Settings(ocr_min_confidence=0.55)).segments
     assert higher.text is None and higher.confidence == 0.52, "none searchable: the best line's"
+
+
+def test_a_line_of_one_character_is_stored_but_not_searchable() -> None:
+    """A lone "0" read off a texture matched "EXIT 42"; two characters (inside) are searchable text, one
+    (past it) is stored with its confidence only."""
+    item = ImageItem("image", None, None, np.zeros((100, 240, 3), np.uint8))
+    lines = [
+        OcrLine("0", 0.9, (10, 10, 20, 30)),
+        OcrLine("T", 0.95, (40, 10, 20, 30)),
+        OcrLine("42", 0.9, (70, 10, 40, 30)),
+    ]
+    (segment,) = Ocr._image([(item, lines)], {"image": "rapidocr"}, 0.5).segments
+    assert segment.text == "42" and [line["text"] for line in segment.data["lines"]] == ["0", "T", "42"]
+    (alone,) = Ocr._image([(item, lines[:2])], {"image": "rapidocr"}, 0.5).segments
+    assert alone.text is None

@@ -99,6 +99,16 @@ def seen(read: str, line: str) -> Seen:
     return Seen.GONE
 
 
+# A line is searchable text with at least this many letters or digits: a lone "0" or "T" read off a
+# texture (a cat's fur, a horse's flank) matched "EXIT 42" and "Tromsø"; it is still stored.
+MIN_SEARCHABLE_CHARS = 2
+
+
+def searchable(line: OcrLine, floor: float) -> bool:
+    """Whether a read line is searchable text: read at ``floor`` or above, and more than a character."""
+    return line.confidence >= floor and sum(char.isalnum() for char in line.text) >= MIN_SEARCHABLE_CHARS
+
+
 def line_data(line: OcrLine) -> dict[str, Any]:
     return {"text": line.text, "confidence": round(line.confidence, 4), "box": list(line.box)}
 
@@ -231,7 +241,7 @@ class Ocr(ImageOperator):
         for item, lines in frames:
             if not lines:
                 continue
-            kept = [line for line in lines if line.confidence >= floor]
+            kept = [line for line in lines if searchable(line, floor)]
             # The searchable lines' mean; with none searchable, the best line's, which is under the floor.
             confidence = (
                 sum(line.confidence for line in kept) / len(kept) if kept else max(line.confidence for line in lines)
@@ -274,7 +284,7 @@ class Ocr(ImageOperator):
             }  # fmt: skip
             result.segments.append(
                 SegmentOut(kind="ocr", key=key, start=start, end=end,
-                           text=best.text if best.confidence >= floor else None, confidence=best.confidence,
+                           text=best.text if searchable(best, floor) else None, confidence=best.confidence,
                            data=data)
             )  # fmt: skip
             result.artifacts.append(
