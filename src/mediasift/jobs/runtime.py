@@ -155,6 +155,13 @@ class WorkerStats:
     paused: int = 0
     timed_out: int = 0
 
+    def __str__(self) -> str:
+        """As a person reads it at the end of a run: "12 done, 1 failed (1 retried, 0 dead), ..."."""
+        return (
+            f"{self.processed} done, {self.failed} failed ({self.retried} retried, {self.dead} dead), "
+            f"{self.paused} paused by a breaker, {self.timed_out} timed out"
+        )
+
 
 @dataclass
 class _Running:
@@ -371,7 +378,8 @@ class Worker:
 
     def _retry_or_bury(self, delivery: Delivery, failure: Failure) -> None:
         if delivery.attempt >= delivery.job.max_attempts:
-            exhausted = Failure(ErrorClass.EXHAUSTED, f"{failure.message} (after {delivery.attempt} attempts)",
+            tries = f"{delivery.attempt} attempt{'s' if delivery.attempt != 1 else ''}"
+            exhausted = Failure(ErrorClass.EXHAUSTED, f"{failure.message} (after {tries})",
                                 failure.traceback)  # fmt: skip
             self._bury(delivery, exhausted)
             return
