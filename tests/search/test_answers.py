@@ -72,6 +72,16 @@ def test_fusion_weighs_each_rank_by_its_relevance_so_a_weak_first_does_not_lead_
     assert fused[0].relevance == relevance.combined([0.75, 0.67]) and fused[-1].relevance == 0.21
 
 
+def test_an_assets_moments_of_no_relevance_are_left_out_once_one_has_some() -> None:
+    from mediasift.search.answers import by_asset
+
+    found = merge([_hit(0, 4, 0.4), _hit(20, 24, 0.0), _hit(40, 44, 0.1)])
+    (asset,) = by_asset(found)
+    assert [(m.start, m.relevance) for m in asset.moments] == [(0, 0.4), (40, 0.1)]
+    (nothing,) = by_asset(merge([_hit(0, 4, 0.0), _hit(20, 24, 0.0)]))
+    assert len(nothing.moments) == 2, "an asset of no relevance at all keeps its moments: meaning's nearest"
+
+
 def test_the_query_words_are_marked_as_whole_words_in_any_case() -> None:
     text = "Part XJ-9000 seals the Öl pump; pumpkin is not pump"
     assert terms('xj-9000 "öl pump" -pumpkin or the') == ["xj", "9000", "öl", "pump"]

@@ -172,10 +172,13 @@ def by_asset(moments: list[Moment]) -> list[AssetAnswer]:
 
 
 def _asset(moments: list[Moment]) -> AssetAnswer:
+    """An asset's answer: its best moments, those of no relevance left out once one has some (they were
+    shown at 0.000 under an asset that matched elsewhere)."""
     first = moments[0]
     best = max(m.relevance for m in moments)
+    shown = [first, *(m for m in moments[1:] if m.relevance > 0 or best == 0)]
     return AssetAnswer(
-        first.asset_id, first.media_type, first.source_path, best, None, tuple(moments[:MOMENTS_PER_ASSET])
+        first.asset_id, first.media_type, first.source_path, best, None, tuple(shown[:MOMENTS_PER_ASSET])
     )
 
 
