@@ -63,8 +63,9 @@ class _Commands(typer.Typer):
     option, not 1 (which ``ingest`` uses for files it refused)."""
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        import psycopg
         from pydantic import ValidationError
+
+        from mediasift.db.connection import CANNOT_CONNECT
 
         try:
             return super().__call__(*args, **kwargs)
@@ -75,7 +76,7 @@ class _Commands(typer.Typer):
                 )
                 Console(stderr=True).print(f"{name}: {error['msg'].removeprefix('Value error, ')}", markup=False)
             sys.exit(2)
-        except (psycopg.OperationalError, psycopg.ProgrammingError) as exc:
+        except CANNOT_CONNECT as exc:
             reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             Console(stderr=True).print(f"cannot reach the database (MEDIASIFT_DATABASE_URL): {reason}", markup=False)
             sys.exit(2)

@@ -224,6 +224,14 @@ def test_a_spoken_phrase_is_found_and_its_moment_plays_in_the_page(uploaded: Sit
     assert abs(played_from - hit["start"]) <= SEEK_TOLERANCE_S, (played_from, hit["start"])
     page.evaluate("document.getElementById('player').pause()")
     screenshots(page, site.shots, "search")
+    page.goto("/?q=submarine&min_duration=5&max_duration=3")  # a filter that can hold nothing: said why
+    alert = page.get_by_role("alert")
+    assert "min_duration must not be above max_duration" in alert.inner_text() and alert.is_visible()
+    assert page.locator("details.filters[open]").count() == 1, "the filters open, to be fixed"
+    screenshots(page, site.shots, "search-refused")
+    page.goto("/ops")  # an admin's page, for a write session: a page that says so
+    assert "needs admin" in page.get_by_role("alert").inner_text()
+    screenshots(page, site.shots, "ops-refused")
     context.close()
 
 

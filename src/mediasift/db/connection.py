@@ -33,6 +33,10 @@ POOL_IDLE_S = 60.0  # an idle connection is closed after this
 POOLS_KEPT = 4  # pools kept open per process; the least recently used beyond them is closed
 _pools: OrderedDict[tuple[int, str], ConnectionPool[psycopg.Connection[dict[str, object]]]] = OrderedDict()
 
+# What connecting to a database that is not there raises (or to a URL that is none): for the doors to
+# say so in a line rather than a traceback.
+CANNOT_CONNECT: tuple[type[Exception], ...] = (psycopg.OperationalError, psycopg.ProgrammingError)
+
 
 # A connection back in the pool less than this long ago is lent again unchecked. A server stopped and
 # started again (``mediasift db stop``) leaves dead connections, which a round trip on the socket finds
