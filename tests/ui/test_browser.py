@@ -228,6 +228,7 @@ def test_a_spoken_phrase_is_found_and_its_moment_plays_in_the_page(uploaded: Sit
     alert = page.get_by_role("alert")
     assert "min_duration must not be above max_duration" in alert.inner_text() and alert.is_visible()
     assert page.locator("details.filters[open]").count() == 1, "the filters open, to be fixed"
+    assert page.get_by_text("Nothing here yet").count() == 0, "the library is not said to be empty"
     screenshots(page, site.shots, "search-refused")
     page.goto("/ops")  # an admin's page, for a write session: a page that says so
     assert "needs admin" in page.get_by_role("alert").inner_text()
