@@ -56,6 +56,9 @@ def test_dead_letters_can_be_listed_inspected_and_redriven(settings: Settings, m
     assert shown["state"]["state"] == "dead"
     code, _ = _run(env, "jobs", "show", f"{asset_id}:nothing", "--json")
     assert code == 2
+    code, human = _run(env, "jobs", "show", letter["job_id"])
+    assert code == 0 and "dead on the interactive lane after 1 attempt" in human, human
+    assert "dead letter: permanent:" in human and "PermanentError" in human and not human.lstrip().startswith("{")
 
     code, _ = _run(env, "status", "--json")
     assert _run(env, "jobs", "redrive", f"{asset_id}:nothing")[0] == 2, "no such dead job: said, not '0 queued'"

@@ -482,7 +482,20 @@ def jobs_show(
     if as_json:
         _print_json(detail)
         return
-    console.print_json(data=detail.model_dump(), default=str)
+    state = detail.state
+    console.print(f"[bold]{escape(detail.job_id)}[/bold]")
+    if state is not None:
+        held = f", by {escape(state.worker)}" if state.worker else ""
+        console.print(f"{state.state} on the {state.lane} lane after {_count(state.attempts, 'attempt')}{held}, "
+                      f"{state.updated_at:%Y-%m-%d %H:%M:%S}")  # fmt: skip
+        if state.error:
+            console.print(f"last error: {escape(state.error_class or '')} {escape(state.error)}")
+    letter = detail.dead_letter
+    if letter is not None:
+        console.print(f"dead letter: {escape(letter.error_class)}: {escape(letter.message)} "
+                      f"({_count(letter.attempts, 'attempt')}, {letter.failed_at})")  # fmt: skip
+        if letter.traceback:
+            console.print(escape(letter.traceback), highlight=False)
 
 
 @jobs_app.command("redrive")
