@@ -36,7 +36,7 @@ from mediasift.db.connection import Database
 from mediasift.db.inference_cache import InferenceCacheTable
 from mediasift.db.search_filters import NO_FILTERS, AssetFilters
 from mediasift.db.server import stop_embedded
-from mediasift.events.delivery import WEBHOOK_GROUP, WEBHOOK_KIND, WebhookDelivery
+from mediasift.events.delivery import WEBHOOK_GROUP, WEBHOOK_KIND, WEBHOOK_TIMEOUT_MARGIN_S, WebhookDelivery
 from mediasift.events.kafka import KafkaSink
 from mediasift.events.relay import Relay
 from mediasift.events.signing import new_secret
@@ -676,9 +676,17 @@ class Mediasift:
         the ones named, or all (of one operator)."""
         letters = self.dead_letters(operator, tenant=tenant)
         chosen = [d for d in letters if job_ids is None or d.job.id in job_ids]
-        count = self.broker.redrive([d.job.id for d in chosen])
+        # under this process's limits, not those of the process that queued them
+        limits = {d.job.id: self._limits(d.job.kind) for d in chosen}
+        count = self.broker.redrive([d.job.id for d in chosen], limits)
         self.jobs.on_redrive(d.job for d in chosen)
         return count
+
+    def _limits(self, kind: str) -> tuple[int, float]:
+        """The attempts and time limit a job of ``kind`` is queued with under these settings."""
+        if kind == WEBHOOK_KIND:
+            return self.settings.webhook_max_attempts, self.settings.webhook_timeout_s + WEBHOOK_TIMEOUT_MARGIN_S
+        return self.settings.max_attempts, self.settings.job_timeout_s
 
     def job(self, job_id: str, *, tenant: str | None = None) -> JobDetail:
         """A job's state in its asset's pipeline, and its dead letter if it has one (AssetNotFound

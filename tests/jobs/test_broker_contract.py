@@ -142,7 +142,12 @@ def test_buried_jobs_wait_in_the_dead_letter_queue_until_redriven(broker: Broker
     assert broker.dead_letters() == [] and broker.stats().dead == 0
     (back,) = broker.fetch("c1", ALL, 2.0)
     assert back.job.id == "job-1" and back.attempt == 1
-    broker.ack([back])
+    assert (back.job.max_attempts, back.job.timeout_s) == (job(1).max_attempts, job(1).timeout_s), "as queued"
+    broker.bury(back, Failure(ErrorClass.PERMANENT, "corrupt again"))
+    assert broker.redrive(["job-1"], {"job-1": (7, 123.0)}) == 1  # the redriving process's limits
+    (again,) = broker.fetch("c1", ALL, 2.0)
+    assert (again.job.max_attempts, again.job.timeout_s, again.attempt) == (7, 123.0, 1)
+    broker.ack([again])
 
 
 def test_dropped_dead_letters_are_gone_for_good(broker: Broker) -> None:

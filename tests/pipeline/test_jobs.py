@@ -100,12 +100,18 @@ def test_transient_failures_are_retried_then_dead_lettered_then_redriven(
     assert detail.operators["ocr"].status == "failed"
     assert detail.operators["labels"].status == "done", "independent operators still ran"
 
-    healed = _with(system)
+    # redriven under the redriving process's limits, not those it was queued with
+    patient = Mediasift(fast_retries.model_copy(update={"max_attempts": 9, "job_timeout_s": 77.0}))
+    healed = _with(patient)
     assert healed.redrive(operator="ocr") == 1
+    with healed.db.transaction() as conn:
+        limits = conn.execute("SELECT max_attempts, timeout_s FROM queue_jobs WHERE id = %s", (dead.job.id,)).fetchone()
+    assert limits is not None and (limits["max_attempts"], limits["timeout_s"]) == (9, 77.0)
     healed.wait_for([asset_id])
     detail = healed.describe(asset_id)
     assert detail.status == "done" and detail.jobs["embed_text"].state == "done"
     assert healed.dead_letters() == []
+    healed.close()
 
 
 def test_a_permanent_error_goes_straight_to_the_dead_letter_queue(fast_retries: Settings, media_dir: Path) -> None:

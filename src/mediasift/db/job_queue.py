@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, NamedTuple
 from uuid import UUID
@@ -225,15 +225,22 @@ class JobQueue:
             ).fetchall()
         return [DeadRow(JobRow(*row[:8]), row[8], row[9] or "", row[10] or "", row[11]) for row in rows]
 
-    def redrive(self, job_ids: Sequence[str]) -> int:
-        """Make these dead jobs ready now, at attempt 0; how many there were."""
+    def redrive(self, job_ids: Sequence[str], limits: Mapping[str, tuple[int, float]] | None = None) -> int:
+        """Make these dead jobs ready now, at attempt 0, with ``limits`` (id -> max_attempts,
+        timeout_s) where given; how many there were."""
+        ids = list(dict.fromkeys(job_ids))
+        given = limits or {}
         with self.pool.connection() as conn:
             count = conn.execute(
-                "UPDATE queue_jobs SET state = 'ready', attempts = 0, run_after = now(), error_class = NULL, "
-                "error = NULL, traceback = NULL, failed_at = NULL "
-                "WHERE namespace = %s AND state = 'dead' AND id = ANY(%s)",
-                (self.namespace, list(job_ids)),
-            ).rowcount
+                "UPDATE queue_jobs q SET state = 'ready', attempts = 0, run_after = now(), error_class = NULL, "
+                "error = NULL, traceback = NULL, failed_at = NULL, "
+                "max_attempts = coalesce(l.max_attempts, q.max_attempts), "
+                "timeout_s = coalesce(l.timeout_s, q.timeout_s) "
+                "FROM unnest(%s::text[], %s::int[], %s::float8[]) AS l(id, max_attempts, timeout_s) "
+                "WHERE q.namespace = %s AND q.state = 'dead' AND q.id = l.id",
+                (ids, [given[i][0] if i in given else None for i in ids],
+                 [given[i][1] if i in given else None for i in ids], self.namespace),
+            ).rowcount  # fmt: skip
             self._notify(conn)
         return count
 

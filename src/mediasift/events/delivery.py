@@ -37,6 +37,9 @@ WEBHOOK_GROUP = "webhook"
 GONE = 410
 
 
+WEBHOOK_TIMEOUT_MARGIN_S = 5.0  # a delivery job's limit over its POST's own timeout
+
+
 def webhook_job(event_id: UUID, webhook_id: UUID, tenant: str, settings: Settings) -> Job:
     """The job that delivers one event to one webhook. Interactive: a notification is waited for,
     and a try is cheap beside an analysis (a thread waiting on the network)."""
@@ -47,7 +50,7 @@ def webhook_job(event_id: UUID, webhook_id: UUID, tenant: str, settings: Setting
         group=WEBHOOK_GROUP,
         payload={"event_id": str(event_id), "webhook_id": str(webhook_id), "tenant": tenant},
         max_attempts=settings.webhook_max_attempts,
-        timeout_s=settings.webhook_timeout_s + 5,
+        timeout_s=settings.webhook_timeout_s + WEBHOOK_TIMEOUT_MARGIN_S,
     )
 
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Protocol
 
-from mediasift.jobs.model import DeadLetter, Delivery, Failure, Job, Lane, QueueStats
+from mediasift.jobs.model import DeadLetter, Delivery, Failure, Job, Lane, Limits, QueueStats
 
 
 class Broker(Protocol):
@@ -40,7 +40,11 @@ class Broker(Protocol):
 
     def dead_letters(self, limit: int = 1000) -> list[DeadLetter]: ...
 
-    def redrive(self, job_ids: Sequence[str]) -> int: ...
+    def redrive(self, job_ids: Sequence[str], limits: Mapping[str, Limits] | None = None) -> int:
+        """Queue these dead jobs again at attempt 0; how many there were. ``limits`` (job id ->
+        max_attempts, timeout_s) replaces the limits a job was queued with (the redriving process's
+        settings: a job queued with a timeout of 0.5 s died again under any worker)."""
+        ...
 
     def drop_dead(self, job_ids: Sequence[str]) -> int:
         """Remove these jobs' dead letters (their subject is gone); how many there were."""

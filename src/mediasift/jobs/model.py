@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -23,6 +23,9 @@ class ErrorClass(StrEnum):
     EXHAUSTED = "exhausted"  # transient failures used up every attempt
 
 
+Limits = tuple[int, float]  # a job's max_attempts and timeout_s, as a redrive sets them
+
+
 @dataclass(frozen=True)
 class Job:
     """A small, addressable unit of work. ``id`` is its identity: publishing the same id again while
@@ -37,6 +40,12 @@ class Job:
     max_attempts: int = 5
     timeout_s: float = 600.0
     attempts_before: int = 0  # attempts spent before this message was (re)published
+
+    def limited(self, limits: Limits | None) -> Job:
+        """This job at attempt 0, with ``limits`` (max_attempts, timeout_s) when given."""
+        if limits is None:
+            return replace(self, attempts_before=0)
+        return replace(self, attempts_before=0, max_attempts=limits[0], timeout_s=limits[1])
 
     def to_json(self) -> str:
         # vars() rather than dataclasses.asdict: same output (Lane is a str), a quarter of the cost.

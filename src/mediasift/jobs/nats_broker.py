@@ -46,7 +46,7 @@ from nats.js.api import AckPolicy, ConsumerConfig, RetentionPolicy, StorageType,
 from nats.js.errors import APIError, NoStreamResponseError, NotFoundError
 
 from mediasift.jobs.aio_thread import LoopThread
-from mediasift.jobs.model import DeadLetter, Delivery, Failure, Job, Lane, QueueStats
+from mediasift.jobs.model import DeadLetter, Delivery, Failure, Job, Lane, Limits, QueueStats
 
 T = TypeVar("T")
 _log = logging.getLogger(__name__)
@@ -147,8 +147,8 @@ class NatsBroker:
     def dead_letters(self, limit: int = 1000) -> list[DeadLetter]:
         return self._call(self._dead_letters(limit)) if limit > 0 else []
 
-    def redrive(self, job_ids: Sequence[str]) -> int:
-        return self._call(self._redrive(job_ids))
+    def redrive(self, job_ids: Sequence[str], limits: Mapping[str, Limits] | None = None) -> int:
+        return self._call(self._redrive(job_ids, limits or {}))
 
     def drop_dead(self, job_ids: Sequence[str]) -> int:
         return self._call(self._drop_dead(job_ids)) if job_ids else 0
@@ -439,20 +439,22 @@ class NatsBroker:
             )
         return sorted(letters, key=lambda letter: letter.failed_at)
 
-    async def _redrive(self, job_ids: Sequence[str]) -> int:
+    async def _redrive(self, job_ids: Sequence[str], limits: Mapping[str, Limits]) -> int:
         await self._ensure_set_up()
-        redriven = sum(await asyncio.gather(*(self._redrive_one(job_id) for job_id in dict.fromkeys(job_ids))))
+        redriven = sum(
+            await asyncio.gather(*(self._redrive_one(job_id, limits.get(job_id)) for job_id in dict.fromkeys(job_ids)))
+        )
         if redriven:
             await self._ring()
         return redriven
 
-    async def _redrive_one(self, job_id: str) -> bool:
+    async def _redrive_one(self, job_id: str, limits: Limits | None) -> bool:
         try:
             dead = await self._js.get_last_msg(self._dead, f"{self.namespace}.dead.{_key(job_id)}")
         except NotFoundError:
             return False
         assert dead.data is not None and dead.seq is not None
-        job = replace(Job.from_json(json.loads(dead.data)["job"]), attempts_before=0)
+        job = Job.from_json(json.loads(dead.data)["job"]).limited(limits)
         await self._store([self._job_message(job, 0.0, replaces=0)])
         try:
             await self._js.delete_msg(self._dead, dead.seq)

@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from mediasift.db.job_queue import JobQueue, JobRow
-from mediasift.jobs.model import DeadLetter, Delivery, Failure, Job, Lane, QueueStats
+from mediasift.jobs.model import DeadLetter, Delivery, Failure, Job, Lane, Limits, QueueStats
 
 WAIT_SLICE_S = 0.5  # longest sleep between looks, so delayed jobs and expired leases are seen
 
@@ -103,8 +103,8 @@ class PostgresBroker:
             for row in self.queue.dead(limit)
         ]  # fmt: skip
 
-    def redrive(self, job_ids: Sequence[str]) -> int:
-        return self.queue.redrive(job_ids)
+    def redrive(self, job_ids: Sequence[str], limits: Mapping[str, Limits] | None = None) -> int:
+        return self.queue.redrive(job_ids, limits or {})
 
     def drop_dead(self, job_ids: Sequence[str]) -> int:
         return self.queue.drop_dead(job_ids) if job_ids else 0

@@ -35,7 +35,7 @@ from redis.exceptions import ResponseError
 from redis.retry import Retry
 from redis.typing import KeyT, StreamIdT
 
-from mediasift.jobs.model import DeadLetter, Delivery, Failure, Job, Lane, QueueStats
+from mediasift.jobs.model import DeadLetter, Delivery, Failure, Job, Lane, Limits, QueueStats
 
 T = TypeVar("T")
 
@@ -311,10 +311,11 @@ class RedisBroker:
         letters.sort(key=lambda letter: letter.failed_at)
         return letters[:limit]
 
-    def redrive(self, job_ids: Sequence[str]) -> int:
+    def redrive(self, job_ids: Sequence[str], limits: Mapping[str, Limits] | None = None) -> int:
         ids = list(dict.fromkeys(job_ids))
         texts = self._redis.hmget(self._dead, ids) if ids else []
-        jobs = [replace(Job.from_json(json.loads(text)["job"]), attempts_before=0) for text in texts if text]
+        dead = [Job.from_json(json.loads(text)["job"]) for text in texts if text]
+        jobs = [job.limited((limits or {}).get(job.id)) for job in dead]
         return self._enqueue(jobs, delay_ms=0, redrive=True)
 
     def drop_dead(self, job_ids: Sequence[str]) -> int:
