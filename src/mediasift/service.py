@@ -70,7 +70,7 @@ from mediasift.search.duplicates import duplicates
 from mediasift.search.hits import Hit
 from mediasift.search.hybrid import SearchMode, search
 from mediasift.search.similar import SimilarAsset, like_picture, similar
-from mediasift.service_errors import AssetNotFound, EmptyQuery, NotReady, PersonNotFound, QueueFull
+from mediasift.service_errors import AmbiguousAsset, AssetNotFound, EmptyQuery, NotReady, PersonNotFound, QueueFull
 from mediasift.service_exports import Exports
 from mediasift.service_models import (
     ApiAction,
@@ -834,10 +834,10 @@ class Mediasift:
         if 0 < len(ref) <= 36 and all(c in "0123456789abcdef-" for c in ref):
             with self.db.transaction() as conn:
                 matches = asset_repo.find_assets_by_prefix(conn, ref, tenant)
-        if len(matches) != 1:
-            raise AssetNotFound(
-                f"no asset with id {asset_ref!r}" if not matches else f"{asset_ref!r} matches several assets"
-            )
+        if not matches:
+            raise AssetNotFound(f"no asset with id {asset_ref!r}")
+        if len(matches) > 1:
+            raise AmbiguousAsset(f"{asset_ref!r} matches {len(matches)} assets: give more of the id")
         return matches[0]
 
     def list_assets(

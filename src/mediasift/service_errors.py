@@ -7,6 +7,10 @@ class AssetNotFound(LookupError):
     pass
 
 
+class AmbiguousAsset(AssetNotFound):
+    """An id prefix that several of the tenant's assets start with: give more of it."""
+
+
 class NotReady(RuntimeError):
     """The database or the broker cannot be reached."""
 

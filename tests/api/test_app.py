@@ -313,3 +313,21 @@ def test_a_full_queue_is_answered_429_and_registers_nothing(api_settings: Settin
         assert answer.status_code == 429 and int(answer.headers["retry-after"]) > 0
         assert "high-water" in answer.json()["detail"]
         assert asset_count(client) == 0
+
+
+def test_an_id_prefix_of_several_assets_is_a_conflict_that_says_so(client: TestClient) -> None:
+    """Seventeen assets: two start with the same hexadecimal digit, which names neither (409), and
+    a digit none starts with is no asset (404)."""
+    ids = []
+    for n in range(17):
+        made = client.post(f"/v1/assets?filename=note{n}.txt", content=f"note number {n} of seventeen".encode())
+        assert made.status_code in (200, 201, 202), made.text
+        ids.append(made.json()["id"])
+    firsts = [asset_id[0] for asset_id in ids]
+    shared = next(c for c in firsts if firsts.count(c) > 1)
+    several = client.get(f"/v1/assets/{shared}")
+    assert several.status_code == 409 and "give more of the id" in several.json()["detail"]
+    unused = next((c for c in "0123456789abcdef" if c not in firsts), None)
+    if unused is not None:
+        assert client.get(f"/v1/assets/{unused}").status_code == 404
+    assert client.get(f"/v1/assets/{ids[0]}").status_code == 200

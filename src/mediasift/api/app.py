@@ -43,7 +43,14 @@ from mediasift.net.errors import FetchBusy
 from mediasift.net.pool import FetchPool
 from mediasift.obs import logs
 from mediasift.service import AssetNotFound, Mediasift, NotReady, QueueFull
-from mediasift.service_errors import BadPersonName, EmptyQuery, NothingToExport, PersonConflict, PersonNotFound
+from mediasift.service_errors import (
+    AmbiguousAsset,
+    BadPersonName,
+    EmptyQuery,
+    NothingToExport,
+    PersonConflict,
+    PersonNotFound,
+)
 
 # A multipart body is the file plus a few hundred bytes of headers and boundaries.
 MULTIPART_OVERHEAD = 64 * 1024
@@ -132,6 +139,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 # Refusals answered with their message and a status, nothing more.
 _PLAIN_REFUSALS: tuple[tuple[type[Exception], int], ...] = (
     (AssetNotFound, 404),
+    (AmbiguousAsset, 409),
     (PersonNotFound, 404),
     (NothingToExport, 404),
     (PersonConflict, 409),
