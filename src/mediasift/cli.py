@@ -513,7 +513,7 @@ def jobs_redrive(
     if job_id is not None and count == 0:
         errors.print(f"[red]no dead job {escape(job_id)!r} (see: jobs dlq)[/red]")
         raise typer.Exit(2)
-    console.print(f"{count} job{'s' if count != 1 else ''} queued again")
+    console.print(f"{_count(count, 'job')} queued again")
 
 
 @keys_app.command("create")

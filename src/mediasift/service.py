@@ -36,7 +36,7 @@ from mediasift.db.connection import Database
 from mediasift.db.inference_cache import InferenceCacheTable
 from mediasift.db.search_filters import NO_FILTERS, AssetFilters
 from mediasift.db.server import stop_embedded
-from mediasift.events.delivery import WEBHOOK_GROUP, WEBHOOK_KIND, WEBHOOK_TIMEOUT_MARGIN_S, WebhookDelivery
+from mediasift.events.delivery import WEBHOOK_GROUP, WEBHOOK_KIND, WebhookDelivery, webhook_limits
 from mediasift.events.kafka import KafkaSink
 from mediasift.events.relay import Relay
 from mediasift.events.signing import new_secret
@@ -685,7 +685,7 @@ class Mediasift:
     def _limits(self, kind: str) -> tuple[int, float]:
         """The attempts and time limit a job of ``kind`` is queued with under these settings."""
         if kind == WEBHOOK_KIND:
-            return self.settings.webhook_max_attempts, self.settings.webhook_timeout_s + WEBHOOK_TIMEOUT_MARGIN_S
+            return webhook_limits(self.settings)
         return self.settings.max_attempts, self.settings.job_timeout_s
 
     def job(self, job_id: str, *, tenant: str | None = None) -> JobDetail:

@@ -29,8 +29,12 @@ def test_dark_content_is_laid_on_white_and_light_content_on_black() -> None:
     assert light[0, 0].tolist() == [0, 0, 0] and light.max() == 255, "white letters on black"
     grey = np.asarray(flattened(_lettering("GIRAFFE", (0, 0, 0, 255), mode="LA"), 2560))
     assert grey.shape == (200, 640, 3) and grey[0, 0].tolist() == [255, 255, 255]
-    palette = _lettering("GIRAFFE", (0, 0, 0, 255)).convert("P")  # a palette with a transparent entry
-    assert np.asarray(flattened(palette, 2560))[0, 0].tolist() in ([255, 255, 255], [0, 0, 0])
+    palette = Image.new("P", (640, 200), 0)  # entry 0 transparent black, entry 1 black ink
+    palette.putpalette([0, 0, 0] * 256)
+    palette.info["transparency"] = 0
+    ImageDraw.Draw(palette).text((40, 50), "GIRAFFE", font=mediagen.font(90), fill=1)
+    drawn = np.asarray(flattened(palette, 2560))
+    assert drawn[0, 0].tolist() == [255, 255, 255] and drawn.min() == 0, "a palette's transparent entry: white"
     opaque = Image.new("RGB", (8, 8), (10, 20, 30))
     assert np.asarray(flattened(opaque, 2560)).tolist() == np.asarray(opaque).tolist(), "no alpha: as it is"
 

@@ -27,7 +27,7 @@ from mediasift.db import webhooks as webhook_repo
 from mediasift.db.connection import Database
 from mediasift.errors import PermanentError, TransientError
 from mediasift.events import envelope, signing
-from mediasift.jobs.model import Job, Lane
+from mediasift.jobs.model import Job, Lane, Limits
 from mediasift.jobs.runtime import JobContext
 from mediasift.net.errors import Unacceptable
 from mediasift.net.fetch import send
@@ -40,17 +40,23 @@ GONE = 410
 WEBHOOK_TIMEOUT_MARGIN_S = 5.0  # a delivery job's limit over its POST's own timeout
 
 
+def webhook_limits(settings: Settings) -> Limits:
+    """A delivery job's attempts and time limit under ``settings``."""
+    return settings.webhook_max_attempts, settings.webhook_timeout_s + WEBHOOK_TIMEOUT_MARGIN_S
+
+
 def webhook_job(event_id: UUID, webhook_id: UUID, tenant: str, settings: Settings) -> Job:
     """The job that delivers one event to one webhook. Interactive: a notification is waited for,
     and a try is cheap beside an analysis (a thread waiting on the network)."""
+    attempts, timeout_s = webhook_limits(settings)
     return Job(
         id=f"webhook:{webhook_id}:{event_id}",
         kind=WEBHOOK_KIND,
         lane=Lane.INTERACTIVE,
         group=WEBHOOK_GROUP,
         payload={"event_id": str(event_id), "webhook_id": str(webhook_id), "tenant": tenant},
-        max_attempts=settings.webhook_max_attempts,
-        timeout_s=settings.webhook_timeout_s + WEBHOOK_TIMEOUT_MARGIN_S,
+        max_attempts=attempts,
+        timeout_s=timeout_s,
     )
 
 

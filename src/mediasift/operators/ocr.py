@@ -88,10 +88,10 @@ def seen(read: str, line: str) -> Seen:
     """What a box that showed ``line`` shows now, by what it reads (both normalised): the line; or a
     piece of it from one of its ends, most of what was read, so the line moved and the box cuts it
     (a sign in a panning shot); or something else."""
-    if similarity(read, line) >= SAME_TEXT_RATIO:
-        return Seen.SHOWN
     if _other_numbers(read, line):  # "platform 14" where "platform 7" was: not a piece of it, another line
         return Seen.GONE
+    if similarity(read, line) >= SAME_TEXT_RATIO:
+        return Seen.SHOWN
     match = SequenceMatcher(None, read, line, autojunk=False).find_longest_match(0, len(read), 0, len(line))
     at_an_end = match.b == 0 or match.b + match.size == len(line)
     if at_an_end and match.size >= max(3, CUT_SHARE * len(line)) and match.size >= SAME_TEXT_RATIO * len(read):

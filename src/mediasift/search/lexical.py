@@ -4,6 +4,7 @@ word the embedding model never learned, a quoted phrase)."""
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import Any
 
 from mediasift.db import keyword_search
@@ -33,12 +34,19 @@ def without_excluded(query: str, rows: list[dict[str, Any]]) -> list[dict[str, A
     """``rows`` less those whose ``text`` has a term ``query`` excludes (``-word``, ``-"a phrase"``;
     whole words, any case): a meaning-based ranking finds texts near the query's words, excluded
     ones too ("orange -submarine" came back with texts about the submarine), where keywords drop them."""
+    excluded = _exclusions(query)
+    if excluded is None:
+        return rows
+    return [row for row in rows if not excluded.search(row["text"] or "")]
+
+
+@lru_cache(maxsize=256)
+def _exclusions(query: str) -> re.Pattern[str] | None:
+    """The terms ``query`` excludes as one pattern (None: it excludes none), built once for both of a
+    search's meaning rankings."""
     patterns = []
     for phrase, word in _EXCLUDED.findall(query):
         words = re.findall(r"\w+", phrase or word)
         if words:
             patterns.append(r"(?<!\w)" + r"\W+".join(map(re.escape, words)) + r"(?!\w)")
-    if not patterns:
-        return rows
-    excluded = re.compile("|".join(patterns), re.IGNORECASE)
-    return [row for row in rows if not excluded.search(row["text"] or "")]
+    return re.compile("|".join(patterns), re.IGNORECASE) if patterns else None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Annotated
+from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Query, Request
@@ -95,12 +95,17 @@ def router(system: Mediasift, searches: FifoAdmission) -> APIRouter:
         tenant = principal.visible_tenant()
         form = {"q": q, "type": type, "mode": mode, "since": since, "until": until, "min_duration": min_duration,
                 "max_duration": max_duration, "language": language, "person": person}  # fmt: skip
+
+        def unanswered(code: int, who: Any, **why: Any) -> Response:
+            """The page without results: a search refused (``problem``) or turned away (``busy``)."""
+            return page(request, "search.html", code=code, form=form, groups=[], library=[], next_cursor=None,
+                        searched=False, who=who, **why)  # fmt: skip
+
         try:
             media_type = _choice("type", type, (m.value for m in MediaType))
             search_mode = _choice("mode", mode, (m.value for m in SearchMode)) or SearchMode.HYBRID.value
         except ValueError as exc:
-            return page(request, "search.html", code=422, form=form, groups=[], library=[], next_cursor=None,
-                        searched=False, who=None, problem=str(exc))  # fmt: skip
+            return unanswered(422, None, problem=str(exc))
         who = None
         if person.strip():  # one of the session's own tenant's people, by id or name
             try:
@@ -126,18 +131,15 @@ def router(system: Mediasift, searches: FifoAdmission) -> APIRouter:
                 language=language.strip() or None, person=str(who.id) if who else None,
             )  # fmt: skip
         except ValueError as exc:  # a value that is not one, or a range that holds nothing: say which
-            return page(request, "search.html", code=422, form=form, groups=[], library=[], next_cursor=None,
-                        searched=False, who=who, problem=str(exc))  # fmt: skip
+            return unanswered(422, who, problem=str(exc))
         try:
             with searches.admitted():
                 found = system.answers(q, group=Group.ASSET, limit=RESULTS, media_type=media_type,
                                        mode=SearchMode(search_mode), tenant=tenant, filters=filters)  # fmt: skip
         except SearchesBusy:
-            return page(request, "search.html", code=503, form=form, groups=[], library=[], next_cursor=None,
-                        searched=False, who=who, busy=True)  # fmt: skip
+            return unanswered(503, who, busy=True)
         except EmptyQuery as exc:
-            return page(request, "search.html", code=422, form=form, groups=[], library=[], next_cursor=None,
-                        searched=False, who=who, problem=str(exc))  # fmt: skip
+            return unanswered(422, who, problem=str(exc))
         results = [r for r in found.results if isinstance(r, AssetResult)]
         groups = views.result_groups(results, cards([r.asset_id for r in results], tenant), q)
         return page(request, "search.html", form=form, groups=groups, library=[], next_cursor=None, searched=True,
