@@ -262,11 +262,14 @@ def test_the_asset_page_seeks_from_a_transcript_word_and_draws_what_is_on_screen
     page.wait_for_function(f"() => document.querySelector('#overlay .box-text')?.textContent === '{SHOWN}'")
     page.evaluate("document.getElementById('player').pause()")
     assert page.locator("#overlay .box-object").count() >= 1
-    stage = page.locator(".stage").bounding_box()
-    assert stage is not None
-    for label in page.locator("#overlay .box span").all():  # every label readable: none cut off above
-        shown = label.bounding_box()
-        assert shown is not None and shown["y"] >= stage["y"] - 1, label.text_content()
+    # every label readable, none cut off above the picture: measured in one go in the page, as the
+    # overlay is redrawn on every time update (a label looked up, then measured, may be gone)
+    stage_top, labels = page.evaluate(
+        "() => [document.querySelector('.stage').getBoundingClientRect().top,"
+        " [...document.querySelectorAll('#overlay .box span')]"
+        ".map(s => [s.textContent, s.getBoundingClientRect().top])]"
+    )
+    assert labels and all(top >= stage_top - 1 for _, top in labels), (stage_top, labels)
     assert page.get_by_role("link", name="transcript.vtt").count() == 1
     screenshots(page, site.shots, "asset")
     context.close()
