@@ -9,7 +9,7 @@ from typing import Any
 
 from psycopg import sql
 
-from mediasift.db.search import Conn, counted, leaves_few, type_and_tenant_condition
+from mediasift.db.search import Conn, counted, database_of, leaves_few, type_and_tenant_condition
 from mediasift.db.search_filters import NO_FILTERS, AssetFilters
 
 # A tenant or media type that leaves at most this many segments has them read and matched by a
@@ -183,13 +183,13 @@ def _planned_matches(conn: Conn, tsqueries: list[str], conditions: list[sql.Comp
 # at 1M; 26 words were this common there, the most "the" at 59%). Read from the column's statistics.
 COMMON_SHARE = 0.05
 COMMON_TTL_S = 600.0
-_common: dict[str, tuple[float, frozenset[str]]] = {}
+_common: dict[tuple[str, str, str], tuple[float, frozenset[str]]] = {}
 
 
 def common_lexemes(conn: Conn) -> frozenset[str]:
     """The lexemes (as a tsquery writes them, quoted) in at least :data:`COMMON_SHARE` of the
     segments by the last ANALYZE, as read in this process in the last :data:`COMMON_TTL_S` seconds."""
-    known = _common.get(conn.info.dsn)
+    known = _common.get(database_of(conn))
     now = time.monotonic()
     if known is not None and now - known[0] < COMMON_TTL_S:
         return known[1]
@@ -203,7 +203,7 @@ def common_lexemes(conn: Conn) -> frozenset[str]:
         for lexeme, share in zip(lexemes, shares, strict=False)
         if share >= COMMON_SHARE
     )
-    _common[conn.info.dsn] = (now, found)
+    _common[database_of(conn)] = (now, found)
     return found
 
 

@@ -15,8 +15,14 @@ from mediasift.db.search_filters import NO_FILTERS, AssetFilters, asset_conditio
 
 Conn = Connection[dict[str, Any]]
 
-_ensured: set[tuple[str, str, int]] = set()
+_ensured: set[tuple[tuple[str, str, str], str, int]] = set()
 INDEX_LOCK_KEY = 0x6D656478
+
+
+def database_of(conn: Conn) -> tuple[str, str, str]:
+    """Which database ``conn`` talks to, as a key for what this process remembers of it (``info.dsn``
+    rebuilds the whole connection string on each call: over 1 ms a search)."""
+    return (conn.info.host, str(conn.info.port), conn.info.dbname)
 
 
 def _index_name(model: str) -> str:
@@ -25,7 +31,7 @@ def _index_name(model: str) -> str:
 
 def ensure_vector_index(conn: Conn, model: str, dim: int) -> None:
     """An HNSW index over one model's vectors (a partial index: dimensions differ between models)."""
-    key = (conn.info.dsn, model, dim)
+    key = (database_of(conn), model, dim)
     if key in _ensured:
         return
     conn.execute("SELECT pg_advisory_xact_lock(%s)", (INDEX_LOCK_KEY,))
@@ -132,7 +138,7 @@ def ensure_text_index(conn: Conn, model: str, dim: int) -> None:
     """The HNSW index over one text model's representatives (partial: dimensions differ between
     models; a near-duplicate's vector is reached through its group's). Built with the server's
     ``maintenance_work_mem`` and parallel workers, which :mod:`mediasift.db.server` sizes to the machine."""
-    key = (conn.info.dsn, "text:" + model, dim)
+    key = (database_of(conn), "text:" + model, dim)
     if key in _ensured:
         return
     conn.execute("SELECT pg_advisory_xact_lock(%s)", (INDEX_LOCK_KEY,))
@@ -235,7 +241,7 @@ def _vector_filters(model: str, media_type: str | None, tenant: str | None, vers
 # counting a large one's first 20,001 vectors cost a few ms a query at 1M (a source prefix's
 # segments: ~10 ms); a stale count only picks the other of two correct plans for a while.
 FEW_ROWS_TTL_S = 60.0
-_counts: dict[tuple[str, str], tuple[float, int]] = {}
+_counts: dict[tuple[tuple[str, str, str], str], tuple[float, int]] = {}
 
 
 def leaves_few(conn: Conn, table: str, where: sql.Composable, below: int | None = None) -> bool:
@@ -254,7 +260,7 @@ def counted(conn: Conn, rows: sql.Composable, up_to: int) -> int:
     """How many rows the query ``rows`` gives, counted up to ``up_to``, as counted in this process in
     the last ``FEW_ROWS_TTL_S`` seconds: for choosing a plan, never for deciding that nothing matches."""
     query = sql.SQL("SELECT count(*) AS n FROM ({} LIMIT {}) c").format(rows, sql.Literal(up_to))
-    key = (conn.info.dsn, query.as_string(conn))
+    key = (database_of(conn), query.as_string(conn))
     now = time.monotonic()
     known = _counts.get(key)
     if known is not None and now - known[0] < FEW_ROWS_TTL_S:

@@ -38,6 +38,7 @@ UNMARKED = frozenset(
 )  # fmt: skip
 
 Span = tuple[int, int]
+_WORD = re.compile(r"\w+")
 PICTURED = frozenset({"video", "image"})  # media whose moments have a keyframe or thumbnail
 
 
@@ -215,11 +216,10 @@ def terms(query: str) -> list[str]:
 
 
 def highlights(text: str, words: list[str]) -> tuple[Span, ...]:
-    """Where ``words`` occur in ``text`` as whole words, any case: [start, end) code-point offsets,
-    in order, not overlapping."""
-    if not words:
+    """Where ``words`` (single words, as :func:`terms` gives them) occur in ``text`` as whole words,
+    any case: [start, end) code-point offsets, in order, not overlapping. The text's words are looked
+    up in a set: a pattern of the query's words compiled per query cost ~3 ms of a search's CPU."""
+    wanted = {word.lower() for word in words}
+    if not wanted:
         return ()
-    pattern = re.compile(
-        r"(?<!\w)(?:" + "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True)) + r")(?!\w)", re.IGNORECASE
-    )
-    return tuple((m.start(), m.end()) for m in pattern.finditer(text))
+    return tuple((m.start(), m.end()) for m in _WORD.finditer(text) if m.group().lower() in wanted)
