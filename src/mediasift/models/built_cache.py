@@ -73,3 +73,17 @@ def write(root: Path, name: str, fill: Callable[[Path], None]) -> None:
     except OSError as exc:
         log.info("could not cache the built model %s: %s", name, exc)
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def built(root: Path | None, name: str, fill: Callable[[Path], None], open_entry: Callable[[Path], T]) -> T:
+    """Build entry ``name`` with ``fill(folder)``, keep it in the cache ``root`` where one can be
+    written, and return ``open_entry`` of it; where none can, it is built in a temporary folder, opened
+    from there and not kept (what is opened must not need its files afterwards)."""
+    if root is not None:
+        write(root, name, fill)
+        kept = opened(root, name, open_entry)
+        if kept is not None:
+            return kept
+    with tempfile.TemporaryDirectory(prefix=f"mediasift-{name}-") as scratch:
+        fill(Path(scratch))
+        return open_entry(Path(scratch))
