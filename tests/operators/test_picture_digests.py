@@ -59,3 +59,32 @@ def test_the_thumbnail_of_a_large_photo_looks_like_the_whole_picture_shrunk(tmp_
     reference.thumbnail((320, 320), Image.Resampling.LANCZOS, reducing_gap=None)
     error = np.mean((made - np.asarray(reference, dtype=np.float64)) ** 2)
     assert 10 * np.log10(255**2 / error) > 30, "within JPEG's own error of the picture shrunk with LANCZOS alone"
+
+
+@pytest.mark.parametrize(("width", "height"), [(20000, 80), (80, 20000), (1300, 320)])
+def test_a_long_picture_is_thumbnailed_by_its_middle_part(
+    width: int, height: int, tmp_path: Path, door: Inference
+) -> None:
+    """A banner 250 times as long as it is high gave a 320x1 thumbnail; its middle part at 4:1 stands
+    for it. Just past 4:1 (1300x320) is cut to 4:1 too; a photo is shown whole (the test above)."""
+    rng = np.random.default_rng(3)
+    pixels = np.zeros((height, width, 3), dtype=np.uint8)
+    pixels[...] = rng.integers(0, 255, 3, dtype=np.uint8)
+    long_side = max(width, height)
+    # the middle quarter of its length in another colour: what the thumbnail must show
+    band = slice(long_side // 2 - 40, long_side // 2 + 40)
+    if width > height:
+        pixels[:, band] = (250, 20, 20)
+    else:
+        pixels[band] = (250, 20, 20)
+    Image.fromarray(pixels).save(tmp_path / "long.png")
+    blobs: dict[str, bytes] = {}
+    ctx = memory_context(door, tmp_path / "long.png", MediaType.IMAGE, params={"max_side": 320}, blobs=blobs)
+    (artifact,) = Thumbnail().run(ctx).artifacts
+    assert artifact.blob_sha256 is not None
+    with Image.open(io.BytesIO(blobs[artifact.blob_sha256])) as thumbnail:
+        shape = thumbnail.size if width > height else thumbnail.size[::-1]
+        assert shape == (320, 80), thumbnail.size
+        made = np.asarray(thumbnail.convert("RGB"), dtype=np.int16)
+    centre = made[made.shape[0] // 2, made.shape[1] // 2]
+    assert abs(int(centre[0]) - 250) < 20 and centre[1] < 60, "the middle of the picture is in it"
