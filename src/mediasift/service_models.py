@@ -440,6 +440,8 @@ class SimilarItem(Result):
     similarity: float
     phash_distance: int | None
     near_duplicate: bool
+    # of the query's pictures or text segments compared (a video's first 64), the share with a near match here
+    matched_share: float
     matches: list[SimilarMatch]
 
 

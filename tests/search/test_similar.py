@@ -47,6 +47,9 @@ def world(pg_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     Image.fromarray(mediagen.photo("coffee")).save(folder / "coffee.png")
     scenes = [mediagen.photo("rocket"), mediagen.photo("chelsea"), mediagen.photo("coffee")]
     mediagen.make_video(folder / "clip.mp4", 6.0, size=(480, 272), scenes=scenes, scene_seconds=2.0)
+    # a whole copy, smaller, and a clip of one of its shots: both hold a shot at similarity ~1
+    mediagen.make_video(folder / "clip_copy.mp4", 6.0, size=(320, 180), scenes=scenes, scene_seconds=2.0)
+    mediagen.make_video(folder / "clip_shot.mp4", 2.0, size=(480, 272), scenes=scenes[1:2], scene_seconds=2.0)
     mediagen.make_text_file(folder / "note.txt", NOTE)
     mediagen.make_text_file(folder / "note_utf16.txt", NOTE, encoding="utf-16", bom=True)
     mediagen.make_text_file(folder / "choir.txt", OTHER_NOTE)
@@ -88,6 +91,20 @@ def test_the_video_shot_that_shows_the_picture_is_found_at_its_time(world: tuple
     from_clip = by_name(system.similar(ids["clip.mp4"]))
     cat_match = max(from_clip["cat.png"].matches.values(), key=lambda match: match.similarity or 0.0)
     assert cat_match.start is not None and 1.9 <= cat_match.start <= 4.1
+
+
+def test_a_whole_copy_of_a_video_ranks_before_a_clip_of_one_of_its_shots(
+    world: tuple[Mediasift, dict[str, Any]],
+) -> None:
+    """The clip's best match scored higher (0.982 against the copy's 0.971) and came first."""
+    system, ids = world
+    found = [item for item in system.similar(ids["clip.mp4"]) if item.near_duplicate]
+    named = by_name(found)
+    copy, shot = named["clip_copy.mp4"], named["clip_shot.mp4"]
+    assert copy.matched_share == 1.0, copy.near_moments
+    assert 0.2 <= shot.matched_share <= 0.5, shot.near_moments  # one of the three shots
+    order = [Path(item.source_path or "").name for item in found]
+    assert order.index("clip_copy.mp4") < order.index("clip_shot.mp4"), order
 
 
 def test_a_text_in_another_encoding_is_a_near_duplicate(world: tuple[Mediasift, dict[str, Any]]) -> None:

@@ -56,13 +56,12 @@ class SimilarAsset:
     similarity: float = 0.0  # best cosine over the matches
     phash_distance: int | None = None  # least over the matches
     matches: dict[tuple[float | None, ...], Match] = field(default_factory=dict)  # by the two moments
+    near_moments: set[tuple[float | None, float | None]] = field(default_factory=set)  # the query's, matched near
+    matched_share: float = 0.0  # of the query's pictures or segments compared, those with a near match here
 
     @property
     def near_duplicate(self) -> bool:
-        if self.basis == "text":
-            return self.similarity >= TEXT_NEAR
-        close_hash = self.phash_distance is not None and self.phash_distance <= PHASH_NEAR
-        return self.similarity >= FEATURES_NEAR or close_hash
+        return _near(self.basis, self.similarity, self.phash_distance)
 
     def add(self, match: Match) -> None:
         """Count ``match``; one already found between the same two moments takes its other measure."""
@@ -72,6 +71,8 @@ class SimilarAsset:
             match = Match(*key, _best(max, known.similarity, match.similarity),
                           _best(min, known.phash_distance, match.phash_distance))  # fmt: skip
         self.matches[key] = match
+        if _near(self.basis, match.similarity or 0.0, match.phash_distance):
+            self.near_moments.add((match.start, match.end))
         self.similarity = max(self.similarity, match.similarity or 0.0)
         self.phash_distance = _best(min, self.phash_distance, match.phash_distance)
 
@@ -85,6 +86,7 @@ class SimilarAsset:
             "similarity": round(self.similarity, 4),
             "phash_distance": self.phash_distance,
             "near_duplicate": self.near_duplicate,
+            "matched_share": round(self.matched_share, 4),
             "matches": [_match_json(match) for match in best],
         }
 
@@ -100,6 +102,22 @@ def _match_json(match: Match) -> dict[str, Any]:
     }  # fmt: skip
 
 
+def _near(basis: str, similarity: float, phash_distance: int | None) -> bool:
+    """Whether a match (or an asset's best) makes a near-duplicate, by the thresholds of its basis."""
+    if basis == "text":
+        return similarity >= TEXT_NEAR
+    return similarity >= FEATURES_NEAR or (phash_distance is not None and phash_distance <= PHASH_NEAR)
+
+
+def ranked(found: dict[UUID, SimilarAsset], compared: int, limit: int) -> list[SimilarAsset]:
+    """The ``limit`` first of ``found``: near-duplicates first, those that match more of the query's
+    ``compared`` pictures or segments before those that match less (a whole copy of a video before a
+    clip of one of its shots: both hold a shot at similarity ~1), then by best similarity."""
+    for item in found.values():
+        item.matched_share = len(item.near_moments) / max(1, compared)
+    return sorted(found.values(), key=lambda s: (not s.near_duplicate, -s.matched_share, -s.similarity))[:limit]
+
+
 def _best(pick: Callable[[Any, Any], Any], a: Any, b: Any) -> Any:
     """``pick`` of the two, or the one that is not None."""
     return b if a is None else a if b is None else pick(a, b)
@@ -112,8 +130,8 @@ def _match_order(match: Match) -> tuple[float, int]:
 def similar(
     db: Database, inference: Inference, asset_id: UUID, *, limit: int = 10, tenant: str | None = None
 ) -> list[SimilarAsset]:
-    """The ``limit`` assets of ``tenant`` (every tenant's when None) most like ``asset_id``:
-    near-duplicates first, then by best similarity."""
+    """The ``limit`` assets of ``tenant`` (every tenant's when None) most like ``asset_id``, in the
+    order of :func:`ranked`."""
     found: dict[UUID, SimilarAsset] = {}
     with db.transaction() as conn:
         features = inference.features_ref.id
@@ -139,8 +157,7 @@ def similar(
                 mine = by_key[other["query_key"]]
                 moments = (mine["start_s"], mine["end_s"], other["start_s"], other["end_s"])
                 _entry(found, other, basis).add(Match(*moments, None, int(other["distance"])))
-    ranked = sorted(found.values(), key=lambda s: (not s.near_duplicate, -s.similarity))
-    return ranked[:limit]
+    return ranked(found, len({(row["start_s"], row["end_s"]) for row in query}), limit)
 
 
 def like_picture(
@@ -164,8 +181,7 @@ def like_picture(
             _entry(found, other, "pictures").add(
                 Match(None, None, other["start_s"], other["end_s"], None, int(other["distance"]))
             )
-    ranked = sorted(found.values(), key=lambda s: (not s.near_duplicate, -s.similarity))
-    return ranked[:limit]
+    return ranked(found, 1, limit)
 
 
 def _entry(found: dict[UUID, SimilarAsset], row: dict[str, Any], basis: str) -> SimilarAsset:
