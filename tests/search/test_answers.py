@@ -10,8 +10,8 @@ from uuid import uuid4
 from mediasift.config import Settings
 from mediasift.records import OperatorResult, SegmentOut
 from mediasift.search import relevance
-from mediasift.search.answers import ADJACENT_S, WIDEN_SHARE, Group, highlights, merge, terms
-from mediasift.search.hits import Hit, by_relevance, fuse
+from mediasift.search.answers import ADJACENT_S, WIDEN_SHARE, Group, excerpt, highlights, merge, terms
+from mediasift.search.hits import SNIPPET_CHARS, Hit, by_relevance, fuse
 from mediasift.search.hybrid import SearchMode
 from mediasift.service import Mediasift
 
@@ -150,3 +150,39 @@ def test_a_moment_across_a_cut_shows_the_shot_on_screen_for_most_of_it(settings:
         ]))  # fmt: skip
         shown = pictures_of(conn, [(video, 1.8, 4.8), (video, 2.4, 5.4), (video, 4.0, 6.0)])
     assert shown == [first, second, second], "1.7 s against 1.3 s; 1.1 s against 1.9 s; inside the second"
+
+
+def test_a_long_snippet_is_cut_where_the_query_word_is() -> None:
+    filler = "maintenance schedules " * 20  # 440 characters before the code
+    text = filler + "require the replacement valve QX907 before winter."
+    shown = excerpt(text, terms("QX907"))
+    assert len(shown) <= SNIPPET_CHARS and shown.startswith("…") and "QX907" in shown
+    assert [shown[a:b] for a, b in highlights(shown, terms("QX907"))] == ["QX907"]
+    # a word the head shows keeps the head; no query word in the text keeps it too
+    head = excerpt(text, terms("schedules"))
+    assert head.startswith("maintenance") and head.endswith("…") and len(head) <= SNIPPET_CHARS
+    assert excerpt(text, terms("nowhere")) == head
+
+
+def test_the_snippet_moves_only_for_a_word_the_head_leaves_out() -> None:
+    """The head shows the first SNIPPET_CHARS less one characters up to the last space: a word ending
+    there is in it, the next one is not."""
+    words = [f"w{i:03d}" for i in range(60)]  # 5 characters each with its space: w047 ends at 239
+    text = " ".join(words)
+    assert excerpt(text, ["w047"]).startswith("w000"), "the head shows it"
+    moved = excerpt(text, ["w048"])
+    assert moved.startswith("…") and "w048" in moved
+
+
+def test_keyword_search_shows_a_code_from_the_end_of_a_long_text(settings: Settings) -> None:
+    filler = " ".join(["Quarterly maintenance inspections documented extensively"] * 12)
+    with closing(Mediasift(settings)) as system, system.db.transaction() as conn:
+        note = stored.add_asset(conn, "/m/valves.txt", "text")
+        stored.add_run(conn, note, "text_chunks", OperatorResult(segments=[
+            SegmentOut(kind="text_chunk", key="c0", text=filler + " then replace valve QX907 before winter.")
+        ]))  # fmt: skip
+    with closing(Mediasift(settings)) as system:
+        (found,) = system.answers("QX907", mode=SearchMode.KEYWORD).results
+    (moment,) = found.moments
+    assert "QX907" in moment.snippet and len(moment.snippet) <= SNIPPET_CHARS, moment.snippet
+    assert [moment.snippet[a:b] for a, b in moment.highlights] == ["QX907"]

@@ -17,7 +17,7 @@ from uuid import UUID
 from mediasift.db import search as search_repo
 from mediasift.db.connection import Database
 from mediasift.db.search_filters import NO_FILTERS, AssetFilters
-from mediasift.search.hits import Hit
+from mediasift.search.hits import SNIPPET_CHARS, Hit
 from mediasift.search.hybrid import DEPTH_PER_RESULT, SearchMode, ranked
 
 if TYPE_CHECKING:  # the door is handed in; importing it here would load the model catalog with the CLI
@@ -196,8 +196,37 @@ def _with_pictures(db: Database, moments: list[Moment]) -> list[Moment]:
 
 
 def marked(moment: Moment, words: list[str]) -> Moment:
-    """``moment`` with ``words`` marked in its snippet (done on the moments shown only)."""
-    return replace(moment, highlights=highlights(moment.snippet, words))
+    """``moment`` with its snippet cut to the part that shows ``words`` (:func:`excerpt`) and them
+    marked in it (done on the moments shown only)."""
+    shown = excerpt(moment.snippet, words)
+    return replace(moment, snippet=shown, highlights=highlights(shown, words))
+
+
+# Shown before the first of the query's words when the snippet starts later in the text than its start.
+LEAD_CHARS = 60
+
+
+def excerpt(text: str, words: list[str]) -> str:
+    """``text`` cut to :data:`SNIPPET_CHARS` at spaces: its start, or, where the first of ``words``
+    (whole, any case) is not in that, from :data:`LEAD_CHARS` before it. Cut from the start only, a
+    code or name past the 240th character was not in the snippet a keyword search showed."""
+    head = _cut(text)
+    if head == text:
+        return text
+    wanted = {word.lower() for word in words}
+    first = next((m for m in _WORD.finditer(text) if m.group().lower() in wanted), None)
+    if first is None or first.end() <= len(head) - 1:  # in the head (its last character is the "…")
+        return head
+    space = text.find(" ", max(0, first.start() - LEAD_CHARS), first.start())
+    return _cut("…" + text[space + 1 if space >= 0 else first.start() :])
+
+
+def _cut(text: str) -> str:
+    """``text``, or the whole words of its first :data:`SNIPPET_CHARS` less one, and "…"."""
+    if len(text) <= SNIPPET_CHARS:
+        return text
+    head = text[: SNIPPET_CHARS - 1]
+    return (head if text[SNIPPET_CHARS - 1] == " " else head.rsplit(" ", 1)[0]) + "…"
 
 
 def visible(query: str) -> bool:

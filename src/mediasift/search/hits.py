@@ -15,6 +15,7 @@ from uuid import UUID
 from mediasift.search import relevance
 
 SNIPPET_CHARS = 240
+HIT_TEXT_CHARS = 4 * SNIPPET_CHARS
 RRF_K = 60  # the usual reciprocal-rank-fusion constant: damps the weight of the very top ranks
 MIN_WEIGHT = 0.01  # a hit at its ranking's floor (relevance 0) still counts, below any other
 
@@ -42,8 +43,10 @@ class Hit:
 
 
 def snippet(text: str | None) -> str:
+    """A hit's text, spaces collapsed, at most :data:`HIT_TEXT_CHARS`: the answer shows
+    :data:`SNIPPET_CHARS` of it, where the query's words are (``answers.excerpt``)."""
     text = " ".join((text or "").split())
-    return text if len(text) <= SNIPPET_CHARS else text[: SNIPPET_CHARS - 1].rsplit(" ", 1)[0] + "…"
+    return text if len(text) <= HIT_TEXT_CHARS else text[: HIT_TEXT_CHARS - 1].rsplit(" ", 1)[0] + "…"
 
 
 def moments(rows: list[dict[str, Any]], matched: str) -> list[Hit]:
