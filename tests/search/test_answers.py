@@ -175,7 +175,8 @@ def test_the_snippet_moves_only_for_a_word_the_head_leaves_out() -> None:
 
 
 def test_keyword_search_shows_a_code_from_the_end_of_a_long_text(settings: Settings) -> None:
-    filler = " ".join(["Quarterly maintenance inspections documented extensively"] * 12)
+    # long words: the fragment PostgreSQL's headline picks before the code is over 240 characters
+    filler = " ".join(["interdepartmental telecommunications characteristically documented"] * 12)
     with closing(Mediasift(settings)) as system, system.db.transaction() as conn:
         note = stored.add_asset(conn, "/m/valves.txt", "text")
         stored.add_run(conn, note, "text_chunks", OperatorResult(segments=[
