@@ -156,7 +156,8 @@ class Settings(BaseSettings):
     api_header_timeout_s: float = 10.0  # a request's line and headers must all arrive within this, or it is closed
     api_keepalive_timeout_s: int = 5  # an idle kept-alive connection is closed after this (whole seconds)
     api_max_concurrency: int = 200  # requests handled at once; more are answered 503 with Retry-After
-    api_search_concurrency: int = 0  # searches run at once per API process, the rest wait in turn; 0: its cores
+    # searches run at once per API process (by meaning alone: twice as many), the rest wait in turn; 0: its cores
+    api_search_concurrency: int = 0
     api_search_wait_s: float = Field(30.0, gt=0)  # a search waits this long for its turn at most, then 503
     api_shutdown_grace_s: int = 30  # on SIGTERM/SIGINT, requests in flight get this long to finish
     # Web UI (served by the API under /): the secret that signs session cookies (a file in home,

@@ -15,9 +15,10 @@ import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
 
-from mediasift.api.admission import FifoAdmission, SearchesBusy
+from mediasift.api.admission import HALF, WHOLE, FifoAdmission, SearchesBusy, share
 from mediasift.api.app import create_app
 from mediasift.config import Settings
+from mediasift.search.hybrid import SearchMode
 from mediasift.service import Mediasift
 
 from support import mediagen
@@ -117,3 +118,68 @@ def test_a_wait_under_the_limit_is_admitted_and_one_past_it_refused() -> None:
     assert outcomes == ["admitted", "refused"]
     with gate.admitted():  # nothing left holding a slot or waiting
         pass
+
+
+def _enter(gate: FifoAdmission, units: int, name: str, order: list[str], leave: threading.Event) -> threading.Thread:
+    """A thread that takes ``units`` of ``gate``, notes ``name`` in ``order`` once in, and holds them
+    until ``leave`` (a refusal is noted as ``name`` refused)."""
+
+    def run() -> None:
+        try:
+            with gate.admitted(units):
+                order.append(name)
+                leave.wait(10)
+        except SearchesBusy:
+            order.append(f"{name} refused")
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread
+
+
+def test_two_meaning_searches_take_what_one_other_search_does_and_the_queue_keeps_its_order() -> None:
+    gate = FifoAdmission(WHOLE, wait_s=10)
+    order: list[str] = []
+    first, second, whole_leaves, go = threading.Event(), threading.Event(), threading.Event(), threading.Event()
+    a = _enter(gate, share(SearchMode.SEMANTIC), "a", order, first)
+    b = _enter(gate, share(SearchMode.SEMANTIC), "b", order, second)
+    time.sleep(0.2)
+    assert sorted(order) == ["a", "b"], "two meaning searches at once in one search's share"
+    w = _enter(gate, share(SearchMode.HYBRID), "hybrid", order, whole_leaves)
+    time.sleep(0.2)
+    h = _enter(gate, share(SearchMode.SEMANTIC), "c", order, go)
+    time.sleep(0.2)
+    first.set()
+    a.join(5)
+    time.sleep(0.3)
+    assert sorted(order) == ["a", "b"], "half free: the hybrid search waits, and c behind it though c would fit"
+    second.set()
+    b.join(5)
+    time.sleep(0.3)
+    assert order[2:] == ["hybrid"], "the whole gate free: the longest waiter first"
+    whole_leaves.set()
+    w.join(5)
+    time.sleep(0.3)
+    assert order[2:] == ["hybrid", "c"]
+    go.set()
+    h.join(5)
+
+
+def test_a_waiter_that_gives_up_at_the_head_lets_a_smaller_share_behind_it_in() -> None:
+    gate = FifoAdmission(WHOLE, wait_s=1.0)
+    order: list[str] = []
+    held, leave = threading.Event(), threading.Event()
+    holder = _enter(gate, HALF, "held", order, held)
+    time.sleep(0.1)
+    big = _enter(gate, WHOLE, "whole", order, leave)
+    time.sleep(0.5)
+    small = _enter(gate, HALF, "half", order, leave)  # fits beside the holder, but queues behind the whole share
+    time.sleep(0.2)
+    assert order == ["held"]
+    big.join(5)  # its wait ran out at 1.0 s; the half share behind it is let in then, before its own ran out
+    time.sleep(0.2)
+    assert order == ["held", "whole refused", "half"]
+    leave.set()
+    held.set()
+    small.join(5)
+    holder.join(5)

@@ -6,6 +6,15 @@ unfairness (a thread that just gave up the GIL can take it back; one backend get
 longer) put the slowest searches far behind the mean. Admitting as many as there are cores and
 queueing the rest first come, first served makes a search's wait the work ahead of it.
 
+A search takes a share of the gate by how it spends its time. One by meaning alone alternates between
+the API's Python (its query's embedding, the answer) and its PostgreSQL backend about evenly, so two
+of them keep a core busy: it takes :data:`HALF`. A keyword or hybrid search (PostgreSQL most of its
+time, or two statements at once), and the other search doors, take a core each: :data:`WHOLE`.
+Measured at 1M segments with 8 clients on 2 cores (bench/search.py's data): meaning searches 4 at
+once against 2 gave 77-86 queries a second against 67-69, p99 136-149 ms against 141-149; hybrid and
+keyword searches 4 at once gained 5-15% throughput but lost at p99 (hybrid 195 ms against 172), and
+6 or 8 meaning searches at once lost at p99 too (162-184 ms).
+
 A wait has a limit (``api_search_wait_s``): a search not admitted by then is refused with
 :class:`SearchesBusy` (503 with Retry-After), so a flood of slow searches cannot hold the API's
 threads, and the clients behind them, without end.
@@ -17,6 +26,8 @@ import threading
 from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
+
+from mediasift.search.hybrid import SearchMode
 
 RETRY_AFTER_S = 5
 
@@ -32,9 +43,20 @@ class SearchesBusy(Exception):
         self.retry_after_s = RETRY_AFTER_S
 
 
+# Shares of the gate (see the module): the gate holds WHOLE for each of the searches it lets run at once.
+WHOLE = 2
+HALF = 1
+
+
+def share(mode: SearchMode) -> int:
+    """The share of the gate a search of ``mode`` takes."""
+    return HALF if mode is SearchMode.SEMANTIC else WHOLE
+
+
 class FifoAdmission:
-    """At most ``limit`` holders at once; the others wait in arrival order (a slot given up goes
-    straight to the longest waiter, so a newcomer cannot take it first), each at most ``wait_s``."""
+    """At most ``limit`` units held at once; a caller asks for its share (``admitted(units)``), and
+    callers wait in arrival order: the longest waiter goes first as soon as its share is free, and
+    none after it goes before it. Each waits at most ``wait_s``."""
 
     def __init__(self, limit: int, wait_s: float = 30.0) -> None:
         if limit < 1:
@@ -42,36 +64,48 @@ class FifoAdmission:
         self.limit = limit
         self.wait_s = wait_s
         self._lock = threading.Lock()
-        self._holders = 0
-        self._waiting: deque[threading.Event] = deque()
+        self._held = 0
+        self._waiting: deque[_Turn] = deque()
 
     @contextmanager
-    def admitted(self) -> Iterator[None]:
-        """Hold a slot for the ``with`` block, waiting for one in turn; :class:`SearchesBusy` when
-        none came within ``wait_s``."""
+    def admitted(self, units: int = WHOLE) -> Iterator[None]:
+        """Hold ``units`` of the gate (all of it at most) for the ``with`` block, waiting in turn;
+        :class:`SearchesBusy` when they did not come within ``wait_s``."""
+        units = max(1, min(units, self.limit))
         with self._lock:
             turn = None
-            if self._holders < self.limit and not self._waiting:
-                self._holders += 1
+            if not self._waiting and self._held + units <= self.limit:
+                self._held += units
             else:
-                turn = threading.Event()
+                turn = _Turn(units)
                 self._waiting.append(turn)
-        if turn is not None and not turn.wait(self.wait_s):
+        if turn is not None and not turn.given.wait(self.wait_s):
             with self._lock:
-                handed_over = turn.is_set()  # given the slot just as the wait ran out: it is this one's
+                handed_over = turn.given.is_set()  # given its share just as the wait ran out: it is this one's
                 if not handed_over:
                     self._waiting.remove(turn)
+                    self._admit_waiting()  # it may have held back smaller shares behind it
             if not handed_over:
                 raise SearchesBusy(self.wait_s)
-        # Admitted: the count of holders already includes this one (a slot handed over is counted).
+        # Admitted: the units held already include this one's (a share handed over is counted).
         try:
             yield
         finally:
-            self._release()
+            with self._lock:
+                self._held -= units
+                self._admit_waiting()
 
-    def _release(self) -> None:
-        with self._lock:
-            if self._waiting:
-                self._waiting.popleft().set()
-            else:
-                self._holders -= 1
+    def _admit_waiting(self) -> None:
+        """Hand their shares to the waiters at the head of the queue that now fit (under the lock)."""
+        while self._waiting and self._held + self._waiting[0].units <= self.limit:
+            turn = self._waiting.popleft()
+            self._held += turn.units
+            turn.given.set()
+
+
+class _Turn:
+    """A waiter: its share, and the event set when it is handed over."""
+
+    def __init__(self, units: int) -> None:
+        self.units = units
+        self.given = threading.Event()

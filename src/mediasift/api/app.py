@@ -24,7 +24,7 @@ from starlette.staticfiles import StaticFiles
 
 from mediasift.access import DEFAULT_TENANT, Principal, Scope
 from mediasift.api import problems
-from mediasift.api.admission import FifoAdmission, SearchesBusy
+from mediasift.api.admission import WHOLE, FifoAdmission, SearchesBusy
 from mediasift.api.gate import BodyTooLarge, Gate, GateRules
 from mediasift.api.latency import RequestTimer, request_histogram
 from mediasift.api.problems import ProblemResponse, problem
@@ -89,7 +89,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     _install_errors(app)
     app.include_router(assets.router(system, fetches))
     # Every search (the API's by text, by picture, similar and duplicates; the web UI's) takes a turn here.
-    app.state.searches = searches = FifoAdmission(s.api_search_concurrency or available_cores(), s.api_search_wait_s)
+    app.state.searches = searches = FifoAdmission(
+        WHOLE * (s.api_search_concurrency or available_cores()), s.api_search_wait_s
+    )
     app.include_router(search.router(system, searches))
     for routes in (exports, blobs, jobs, admin, webhooks, people):
         app.include_router(routes.router(system))

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
-from mediasift.api.admission import FifoAdmission
+from mediasift.api.admission import FifoAdmission, share
 from mediasift.api.deps import ReadTenant, public_results, public_source
 from mediasift.api.problems import documented
 from mediasift.api.routes.assets import MULTIPART_FIELDS
@@ -101,7 +101,7 @@ def router(system: Mediasift, searches: FifoAdmission) -> APIRouter:
     ) -> SearchResults:
         """The tenant's assets (or moments) best first, with the fields of ``search --json``."""
         try:
-            with searches.admitted():
+            with searches.admitted(share(mode)):
                 found = system.answers(
                     q, group=group, limit=limit, media_type=media_type.value if media_type else None, mode=mode,
                     tenant=tenant, filters=filters,

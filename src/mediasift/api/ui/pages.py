@@ -10,7 +10,7 @@ from uuid import UUID
 from fastapi import APIRouter, Query, Request
 from starlette.responses import RedirectResponse, Response
 
-from mediasift.api.admission import FifoAdmission, SearchesBusy
+from mediasift.api.admission import FifoAdmission, SearchesBusy, share
 from mediasift.api.ui import ops, views
 from mediasift.api.ui.render import page, session_of
 from mediasift.db.search_filters import AssetFilters
@@ -133,7 +133,7 @@ def router(system: Mediasift, searches: FifoAdmission) -> APIRouter:
         except ValueError as exc:  # a value that is not one, or a range that holds nothing: say which
             return unanswered(422, who, problem=str(exc))
         try:
-            with searches.admitted():
+            with searches.admitted(share(SearchMode(search_mode))):
                 found = system.answers(q, group=Group.ASSET, limit=RESULTS, media_type=media_type,
                                        mode=SearchMode(search_mode), tenant=tenant, filters=filters)  # fmt: skip
         except SearchesBusy:
