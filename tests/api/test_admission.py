@@ -8,14 +8,14 @@ from collections.abc import Callable
 
 import pytest
 
-from mediasift.api.admission import FifoAdmission
+from mediasift.api.admission import WHOLE, FifoAdmission
 
 
 def test_at_most_the_limit_hold_at_once_and_waiters_enter_in_arrival_order() -> None:
     """Two hold the slots; five queue, each before the next arrives. Freeing one slot at a time lets in
     exactly the longest waiter each time (freeing two at once would let two in together, whose own
     order no one could tell)."""
-    gate = FifoAdmission(2)
+    gate = FifoAdmission(2 * WHOLE)  # two whole shares
     leave = [threading.Event() for _ in range(7)]  # 0-1: the first holders, 2-6: the waiters 0-4
     entered: list[int] = []
     lock = threading.Lock()
