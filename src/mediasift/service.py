@@ -46,7 +46,7 @@ from mediasift.inference.registry import IdleUnloader, pool
 from mediasift.ingest.service import Accepted, Ingestor, Refused, expand_paths
 from mediasift.jobs.breaker import CircuitBreakers
 from mediasift.jobs.broker import Broker, open_broker
-from mediasift.jobs.model import DeadLetter, Lane
+from mediasift.jobs.model import DeadLetter, Lane, Limits
 from mediasift.jobs.runtime import RetryPolicy, Worker
 from mediasift.jobs.topic import open_topic
 from mediasift.keyring import KeyRing
@@ -682,7 +682,7 @@ class Mediasift:
         self.jobs.on_redrive(d.job for d in chosen)
         return count
 
-    def _limits(self, kind: str) -> tuple[int, float]:
+    def _limits(self, kind: str) -> Limits:
         """The attempts and time limit a job of ``kind`` is queued with under these settings."""
         if kind == WEBHOOK_KIND:
             return webhook_limits(self.settings)

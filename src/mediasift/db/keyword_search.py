@@ -189,7 +189,8 @@ _common: dict[tuple[str, str, str], tuple[float, frozenset[str]]] = {}
 def common_lexemes(conn: Conn) -> frozenset[str]:
     """The lexemes (as a tsquery writes them, quoted) in at least :data:`COMMON_SHARE` of the
     segments by the last ANALYZE, as read in this process in the last :data:`COMMON_TTL_S` seconds."""
-    known = _common.get(database_of(conn))
+    database = database_of(conn)
+    known = _common.get(database)
     now = time.monotonic()
     if known is not None and now - known[0] < COMMON_TTL_S:
         return known[1]
@@ -203,7 +204,7 @@ def common_lexemes(conn: Conn) -> frozenset[str]:
         for lexeme, share in zip(lexemes, shares, strict=False)
         if share >= COMMON_SHARE
     )
-    _common[database_of(conn)] = (now, found)
+    _common[database] = (now, found)
     return found
 
 

@@ -314,8 +314,9 @@ class RedisBroker:
     def redrive(self, job_ids: Sequence[str], limits: Mapping[str, Limits] | None = None) -> int:
         ids = list(dict.fromkeys(job_ids))
         texts = self._redis.hmget(self._dead, ids) if ids else []
+        given = limits or {}
         dead = [Job.from_json(json.loads(text)["job"]) for text in texts if text]
-        jobs = [job.limited((limits or {}).get(job.id)) for job in dead]
+        jobs = [job.limited(given.get(job.id)) for job in dead]
         return self._enqueue(jobs, delay_ms=0, redrive=True)
 
     def drop_dead(self, job_ids: Sequence[str]) -> int:

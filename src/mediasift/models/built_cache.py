@@ -76,9 +76,12 @@ def write(root: Path, name: str, fill: Callable[[Path], None]) -> None:
 
 
 def built(root: Path | None, name: str, fill: Callable[[Path], None], open_entry: Callable[[Path], T]) -> T:
-    """Build entry ``name`` with ``fill(folder)``, keep it in the cache ``root`` where one can be
-    written, and return ``open_entry`` of it; where none can, it is built in a temporary folder, opened
-    from there and not kept (what is opened must not need its files afterwards)."""
+    """``open_entry`` of entry ``name`` of the cache ``root``; where it is not there or does not open,
+    built with ``fill(folder)`` and kept there first where the cache can be written, else built in a
+    temporary folder, opened from there and not kept (what is opened must not need its files afterwards)."""
+    kept = opened(root, name, open_entry)
+    if kept is not None:
+        return kept
     if root is not None:
         write(root, name, fill)
         kept = opened(root, name, open_entry)

@@ -112,14 +112,12 @@ class TextEmbedder(LazyModel[_Runtime]):
         else:
             # The builder's own code is one of the sources: an entry built by other code is not this one.
             entry = built_cache.entry_name("minilm", dynamic_int8.RECIPE, [model, Path(dynamic_int8.__file__)])
-            session = built_cache.opened(self.built_models, entry, lambda folder: session_of(folder / QUANTIZED))
-            if session is None:
-                session = built_cache.built(
-                    self.built_models,
-                    entry,
-                    lambda folder: dynamic_int8.quantize(model, folder / QUANTIZED),
-                    lambda folder: session_of(folder / QUANTIZED),
-                )
+            session = built_cache.built(
+                self.built_models,
+                entry,
+                lambda folder: dynamic_int8.quantize(model, folder / QUANTIZED),
+                lambda folder: session_of(folder / QUANTIZED),
+            )
 
         tokenizer = Tokenizer.from_file(str(tokenizer_json))
         tokenizer.no_padding()
