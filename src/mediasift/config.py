@@ -247,6 +247,11 @@ def threads_per_job(cores: int, concurrency: int) -> int:
     return max(1, cores // max(1, concurrency))
 
 
+def calls_at_once(threads: int) -> int:
+    """Calls of one model that may compute at once on this process's cores, each on ``threads``."""
+    return max(1, available_cores() // max(1, threads))
+
+
 def load_settings(**options: Any) -> Settings:
     """The settings the environment (``MEDIASIFT_*``) gives, with a command's ``options`` over them
     (a worker's ``--concurrency``, so its model threads are sized for it); for the entry points only."""

@@ -182,6 +182,40 @@ def test_the_batcher_runs_concurrent_requests_as_one_call_in_order() -> None:
     assert sum(len(c) for c in calls) == 30
 
 
+@pytest.mark.parametrize("lanes", [1, 2])
+def test_a_batcher_computes_as_many_calls_at_once_as_it_has_lanes(lanes: int) -> None:
+    """Six callers one after another, each call 0.2 s: with two lanes two calls compute at once
+    (while one computes, the next caller's request goes), never three; with one, never two."""
+    computing = 0
+    most = 0
+    lock = threading.Lock()
+
+    def slow(items: list[int]) -> list[int]:
+        nonlocal computing, most
+        with lock:
+            computing += 1
+            most = max(most, computing)
+        time.sleep(0.2)
+        with lock:
+            computing -= 1
+        return [-i for i in items]
+
+    batcher: MicroBatcher[int, int] = MicroBatcher(ModelRef("slow", "1"), slow, wait_s=0.0, lanes=lanes)
+    results: dict[int, list[int]] = {}
+
+    def ask(n: int) -> None:
+        results[n] = batcher.run([n])
+
+    threads = [threading.Thread(target=ask, args=(n,)) for n in range(6)]
+    for t in threads:
+        t.start()
+        time.sleep(0.03)
+    for t in threads:
+        t.join()
+    assert results == {n: [-n] for n in range(6)}
+    assert most == lanes
+
+
 def test_a_batched_call_is_counted_once_and_its_cost_shared_by_the_jobs() -> None:
     model = ModelRef("slow-square", f"v{time.time_ns()}")
 

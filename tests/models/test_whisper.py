@@ -1,15 +1,17 @@
 """The Whisper runtime's decoding budgets (a long window decoded with a token budget per second of
-audio stays within what the model takes), and windows decoded together."""
+audio stays within what the model takes), windows decoded together, and jobs decoding at once."""
 
 from __future__ import annotations
 
 import re
+import threading
+import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from mediasift.config import Settings
+from mediasift.config import Settings, available_cores
 from mediasift.inference.catalog import Role
 from mediasift.inference.door import Inference
 from mediasift.media.audio import decode_audio
@@ -62,3 +64,28 @@ def test_windows_decoded_together_give_what_each_gives_alone(tmp_path: Path) -> 
     # Through __call__, as the inference layer calls it: the probes batch, a fallback decode does not.
     mixed = tiny([(windows[1], "en", PROBE), (windows[2], "en", FULL), (windows[0], "en", PROBE)])
     assert [m.segments for m in mixed] == [alone[1].segments, tiny.decode(windows[2], "en").segments, alone[0].segments]
+
+
+@pytest.mark.skipif(available_cores() < 2, reason="needs two cores")
+def test_two_jobs_transcribing_at_once_compute_at_once(tmp_path: Path) -> None:
+    """With a thread per job (worker concurrency 2 on two cores), tiny.en has a worker per core: two
+    windows decoded from two threads compute at the same time. With one worker they took turns on
+    one core while the other idled (two videos' transcriptions each took twice as long). With two
+    threads per job (concurrency 1) one worker holds both cores."""
+    read = recordings()
+    window = np.concatenate([decode_audio(path) for path, _ in read])
+    paired: Whisper = Inference(Settings(home=tmp_path, worker_concurrency=2)).handle(Role.WHISPER_TINY_EN).get()
+    assert paired._model.model.num_workers == 2
+    alone = paired.decode(window, "en", PROBE)
+    done: list[str] = []
+    decoders = [threading.Thread(target=lambda: done.append(paired.decode(window, "en", PROBE).text)) for _ in range(2)]
+    most = 0
+    for decoder in decoders:
+        decoder.start()
+    while any(decoder.is_alive() for decoder in decoders):
+        most = max(most, paired._model.model.num_active_batches)
+        time.sleep(0.002)
+    assert most == 2, "the two decodes took turns"
+    assert done == [alone.text, alone.text]
+    single: Whisper = Inference(Settings(home=tmp_path, worker_concurrency=1)).handle(Role.WHISPER_TINY_EN).get()
+    assert single._model.model.num_workers == 1

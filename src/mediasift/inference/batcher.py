@@ -1,11 +1,15 @@
 """Cross-job micro-batching: requests for the same model from concurrent jobs run as one call.
 
-Each job thread calls :meth:`MicroBatcher.run` with its inputs and blocks. One dispatcher thread
-per model gathers what arrives until there are ``max_batch`` inputs or the oldest request has
-waited its time (short for interactive work, longer for batch work), then makes one model call and
-hands each caller its own rows. It takes up to ``pool`` times ``max_batch`` inputs at once, so a
-model that sorts its inputs by length (the text embedder) can cut them into batches of similar
-lengths: padding a batch to its longest text costs more than batching saves.
+Each job thread calls :meth:`MicroBatcher.run` with its inputs and blocks. A dispatcher thread
+gathers what arrives until there are ``max_batch`` inputs or the oldest request has waited its time
+(short for interactive work, longer for batch work), then makes one model call and hands each caller
+its own rows. A model whose runtime computes several calls at once, each on its own threads, gets up
+to ``lanes`` dispatchers: while one computes, the next gathers and calls, so two jobs on two cores do
+not take turns on one (each call on one thread) while the other core idles.
+
+A dispatcher takes up to ``pool`` times ``max_batch`` inputs at once, so a model that sorts its
+inputs by length (the text embedder) can cut them into batches of similar lengths: padding a batch
+to its longest text costs more than batching saves.
 
 A batch that fails is retried request by request, so one bad input fails only its own job. The
 call is counted once on the model (:mod:`mediasift.inference.stats`), and its cost is shared among
@@ -62,6 +66,7 @@ class MicroBatcher(Generic[T, R]):
         interactive_wait_s: float = 0.0,
         pool: int = 4,
         usd_per_hour: float = 0.0,
+        lanes: int = 1,
     ) -> None:
         self.model = model
         self.call = call
@@ -70,9 +75,11 @@ class MicroBatcher(Generic[T, R]):
         self.interactive_wait_s = interactive_wait_s
         self.pool = pool
         self.usd_per_hour = usd_per_hour
+        self.lanes = max(1, lanes)
         self._pending: deque[_Request[T, R]] = deque()
         self._cond = threading.Condition()
-        self._thread: threading.Thread | None = None
+        self._dispatchers = 0  # alive
+        self._calling = 0  # of them, computing a batch
         self.batches = 0
         self.items = 0
 
@@ -84,9 +91,9 @@ class MicroBatcher(Generic[T, R]):
         request: _Request[T, R] = _Request(items, time.monotonic() + wait)
         with self._cond:
             self._pending.append(request)
-            if self._thread is None or not self._thread.is_alive():
-                self._thread = threading.Thread(target=self._loop, name=f"batcher-{self.model.id}", daemon=True)
-                self._thread.start()
+            if self._dispatchers == self._calling and self._dispatchers < self.lanes:
+                self._dispatchers += 1  # none free to take it: one more, up to the lanes
+                threading.Thread(target=self._loop, name=f"batcher-{self.model.id}", daemon=True).start()
             self._cond.notify()
         results = request.future.result()
         stats.charge(request.cost_usd)
@@ -95,19 +102,30 @@ class MicroBatcher(Generic[T, R]):
     def _loop(self) -> None:
         while True:
             with self._cond:
-                while not self._pending:
-                    if not self._cond.wait(timeout=60.0):
-                        self._thread = None  # idle for a minute: the next request starts a new one
-                        return
-                while True:
-                    queued = sum(len(r.items) for r in self._pending)
-                    earliest = min(r.deadline for r in self._pending)
-                    remaining = earliest - time.monotonic()
-                    if queued >= self.max_batch or remaining <= 0:
-                        break
-                    self._cond.wait(timeout=remaining)
-                batch = self._take()
-            self._execute(batch)
+                batch = self._gathered()
+                if batch is None:
+                    self._dispatchers -= 1  # idle for a minute: a later request starts another
+                    return
+                self._calling += 1
+            try:
+                self._execute(batch)
+            finally:
+                with self._cond:
+                    self._calling -= 1
+
+    def _gathered(self) -> list[_Request[T, R]] | None:
+        """The next batch once it is full or its oldest request's wait is over; None after a minute
+        with nothing to do. Called holding the lock; another dispatcher may take what was waiting."""
+        while True:
+            if not self._pending:
+                if not self._cond.wait(timeout=60.0) and not self._pending:
+                    return None
+                continue
+            queued = sum(len(r.items) for r in self._pending)
+            remaining = min(r.deadline for r in self._pending) - time.monotonic()
+            if queued >= self.max_batch or remaining <= 0:
+                return self._take()
+            self._cond.wait(timeout=remaining)
 
     def _take(self) -> list[_Request[T, R]]:
         """Requests in arrival order up to ``pool * max_batch`` inputs (at least one request)."""

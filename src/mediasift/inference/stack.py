@@ -21,12 +21,12 @@ import numpy as np
 import numpy.typing as npt
 
 from mediasift import telemetry
-from mediasift.config import Settings
+from mediasift.config import Settings, calls_at_once
 from mediasift.inference import stats
 from mediasift.inference.batcher import MicroBatcher, interactive_lane
 from mediasift.inference.cache import ResultCache, SharedStore, analysing
 from mediasift.inference.catalog import Catalog, ModelSpec, Role
-from mediasift.inference.registry import ModelHandle, pool
+from mediasift.inference.registry import ModelHandle, Runtime, pool
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -129,6 +129,9 @@ class CallStack:
             if batcher is None:
                 s = self.settings
                 handle = self.handle(role)
+                runtime = self.catalog.runtime_spec(role)
+                # ONNX Runtime sessions run concurrent calls, each on the session's threads.
+                lanes = calls_at_once(runtime.threads) if runtime.runtime is Runtime.ONNXRUNTIME else 1
                 batcher = self._batchers[role] = MicroBatcher(
                     self.catalog.ref(role),
                     lambda batch: call(handle.get(), batch),
@@ -136,6 +139,7 @@ class CallStack:
                     wait_s=s.batch_wait_ms / 1000,
                     interactive_wait_s=s.interactive_batch_wait_ms / 1000,
                     usd_per_hour=s.compute_usd_per_hour,
+                    lanes=lanes,
                 )
             return batcher
 

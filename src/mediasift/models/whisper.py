@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from mediasift.config import Settings
+from mediasift.config import Settings, calls_at_once
 from mediasift.models import ModelRef, devices
 from mediasift.models.transcripts import Transcript, TranscriptSegment, Word
 from mediasift.models.weights import ModelWeightsMissing, package_dir, package_file
@@ -89,7 +89,9 @@ def whisper_version(source: str, compute: Compute) -> str:
 
 
 def load_whisper(folder: Path, compute: Compute, threads: int) -> Any:
-    """A faster-whisper model from ``folder``, never downloading (``local_files_only``)."""
+    """A faster-whisper model from ``folder``, never downloading (``local_files_only``), with a worker
+    per ``threads`` of the cores: CTranslate2 runs one call at a time per worker, so with one, two
+    jobs transcribing at once took turns on one core while the other core idled."""
     from faster_whisper import WhisperModel
 
     return WhisperModel(
@@ -97,7 +99,7 @@ def load_whisper(folder: Path, compute: Compute, threads: int) -> Any:
         device=compute.device,
         compute_type=compute.compute_type,
         cpu_threads=threads,
-        num_workers=1,
+        num_workers=calls_at_once(threads),
         local_files_only=True,
     )
 
