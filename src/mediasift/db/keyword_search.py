@@ -42,8 +42,8 @@ def matching_segments(
     At most :data:`KEYWORD_CANDIDATES` matches of the words (shared among the alternatives of an
     ``or``) are ranked, and as many of the phrase when they have more, of the assets ``filters`` leave."""
     row = conn.execute(
-        "SELECT websearch_to_tsquery('simple', %(q)s)::text AS words, "
-        "phraseto_tsquery('simple', %(q)s)::text AS phrase, "
+        "SELECT websearch_to_tsquery('simple', fold_accents(%(q)s))::text AS words, "
+        "phraseto_tsquery('simple', fold_accents(%(q)s))::text AS phrase, "
         "(SELECT greatest(reltuples, 1) FROM pg_class WHERE oid = 'assets'::regclass) AS assets",
         {"q": query},
     ).fetchone()
@@ -110,7 +110,10 @@ def matching_segments(
     capped = sql.SQL("(SELECT count(*) FROM words) >= {}").format(sql.Literal(each))
     query_sql = sql.SQL(
         """
-        WITH q AS (SELECT websearch_to_tsquery('simple', %(query)s) AS q),
+        WITH q AS (SELECT websearch_to_tsquery('simple', fold_accents(%(query)s)) AS q,
+                          -- the headline's words: the text is shown as written, accents and all
+                          websearch_to_tsquery('simple', fold_accents(%(query)s))
+                          || websearch_to_tsquery('simple', %(query)s) AS shown),
         {allowed}
         words AS MATERIALIZED ({words}),
         candidates AS ({candidates}),
@@ -123,7 +126,7 @@ def matching_segments(
             LIMIT %(limit)s
         )
         SELECT s.id AS segment_id, s.asset_id, s.media_type, s.kind, s.operator, s.start_s, s.end_s,
-               ts_headline('simple', s.text, q.q, %(headline)s) AS text, m.score,
+               ts_headline('simple', s.text, q.shown, %(headline)s) AS text, m.score,
                (SELECT src.source FROM asset_sources src WHERE src.asset_id = s.asset_id
                 ORDER BY src.last_seen DESC LIMIT 1) AS source_path
         FROM matched m JOIN segments s ON s.id = m.id, q

@@ -208,13 +208,13 @@ LEAD_CHARS = 60
 
 def excerpt(text: str, words: list[str]) -> str:
     """``text`` cut to :data:`SNIPPET_CHARS` at spaces: its start, or, where the first of ``words``
-    (whole, any case) is not in that, from :data:`LEAD_CHARS` before it. Cut from the start only, a
+    (whole, any case and accents) is not in that, from :data:`LEAD_CHARS` before it. Cut from the start only, a
     code or name past the 240th character was not in the snippet a keyword search showed."""
     head = _cut(text)
     if head == text:
         return text
-    wanted = {word.lower() for word in words}
-    first = next((m for m in _WORD.finditer(text) if m.group().lower() in wanted), None)
+    wanted = {folded(word) for word in words}
+    first = next((m for m in _WORD.finditer(text) if folded(m.group()) in wanted), None)
     if first is None or first.end() <= len(head) - 1:  # in the head (its last character is the "…")
         return head
     space = text.find(" ", max(0, first.start() - LEAD_CHARS), first.start())
@@ -246,9 +246,20 @@ def terms(query: str) -> list[str]:
 
 def highlights(text: str, words: list[str]) -> tuple[Span, ...]:
     """Where ``words`` (single words, as :func:`terms` gives them) occur in ``text`` as whole words,
-    any case: [start, end) code-point offsets, in order, not overlapping. The text's words are looked
-    up in a set: a pattern of the query's words compiled per query cost ~3 ms of a search's CPU."""
-    wanted = {word.lower() for word in words}
+    any case and accents (:func:`folded`): [start, end) code-point offsets, in order, not overlapping.
+    The text's words are looked up in a set: a pattern of the query's words compiled per query cost
+    ~3 ms of a search's CPU."""
+    wanted = {folded(word) for word in words}
     if not wanted:
         return ()
-    return tuple((m.start(), m.end()) for m in _WORD.finditer(text) if m.group().lower() in wanted)
+    return tuple((m.start(), m.end()) for m in _WORD.finditer(text) if folded(m.group()) in wanted)
+
+
+def folded(word: str) -> str:
+    """``word`` lowercased and without accents, as keyword search matches it (migration 0016: "Café"
+    is found by "cafe"): decomposed (NFD), the combining marks U+0300-U+036F dropped, composed again."""
+    lowered = word.lower()
+    if lowered.isascii():
+        return lowered
+    bare = "".join(char for char in unicodedata.normalize("NFD", lowered) if not "\u0300" <= char <= "\u036f")
+    return unicodedata.normalize("NFC", bare)
