@@ -41,10 +41,14 @@ def matching_segments(
     language), through the GIN index on ``segments.tsv``. ``text`` is the fragment that matched.
     At most :data:`KEYWORD_CANDIDATES` matches of the words (shared among the alternatives of an
     ``or``) are ranked, and as many of the phrase when they have more, of the assets ``filters`` leave."""
+    # Matched without accents (migration 0016); folding is the server's, and a query in ASCII has none.
+    words_of = sql.SQL("%(q)s" if query.isascii() else "fold_accents(%(q)s)")
     row = conn.execute(
-        "SELECT websearch_to_tsquery('simple', fold_accents(%(q)s))::text AS words, "
-        "phraseto_tsquery('simple', fold_accents(%(q)s))::text AS phrase, "
-        "(SELECT greatest(reltuples, 1) FROM pg_class WHERE oid = 'assets'::regclass) AS assets",
+        sql.SQL(
+            "SELECT websearch_to_tsquery('simple', {words})::text AS words, "
+            "phraseto_tsquery('simple', {words})::text AS phrase, "
+            "(SELECT greatest(reltuples, 1) FROM pg_class WHERE oid = 'assets'::regclass) AS assets"
+        ).format(words=words_of),
         {"q": query},
     ).fetchone()
     assert row is not None
@@ -110,10 +114,7 @@ def matching_segments(
     capped = sql.SQL("(SELECT count(*) FROM words) >= {}").format(sql.Literal(each))
     query_sql = sql.SQL(
         """
-        WITH q AS (SELECT websearch_to_tsquery('simple', fold_accents(%(query)s)) AS q,
-                          -- the headline's words: the text is shown as written, accents and all
-                          websearch_to_tsquery('simple', fold_accents(%(query)s))
-                          || websearch_to_tsquery('simple', %(query)s) AS shown),
+        WITH q AS (SELECT %(words)s::tsquery AS q, {shown} AS shown),
         {allowed}
         words AS MATERIALIZED ({words}),
         candidates AS ({candidates}),
@@ -133,6 +134,12 @@ def matching_segments(
         ORDER BY m.score DESC, m.chars, s.id
         """
     ).format(
+        # the headline's words: the text is shown as written, so with the accents the query was typed with
+        shown=sql.SQL(
+            "%(words)s::tsquery"
+            if query.isascii()
+            else "%(words)s::tsquery || websearch_to_tsquery('simple', %(query)s)"
+        ),
         allowed=allowed,
         words=words,
         candidates=sql.SQL("SELECT * FROM words")
@@ -141,7 +148,7 @@ def matching_segments(
             candidates(phrase, dense[-1], KEYWORD_CANDIDATES, capped)
         ),
     )
-    params = {"query": query, "limit": limit, "headline": HEADLINE_OPTIONS}
+    params = {"query": query, "words": row["words"], "limit": limit, "headline": HEADLINE_OPTIONS}
     return conn.execute(query_sql, params).fetchall()
 
 
