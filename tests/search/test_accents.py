@@ -58,6 +58,23 @@ def test_a_word_is_found_and_marked_with_or_without_its_accents(settings: Settin
         assert _found(system, "łodz") == {"lodz.txt": ["Łódź"]}
 
 
+def test_a_long_text_shows_the_part_with_the_word_as_written(settings: Settings) -> None:
+    """PostgreSQL's headline picks a fragment of a long text where the query's words are: on the text
+    as written, "cafe" is not in "Le Café", and the fragment shown was the text's start."""
+    opening = " ".join(["Les voyageurs attendaient le train de nuit sur le quai numéro trois."] * 6)
+    text = opening + " Ensuite ils sont allés au Café de la Gare pour un chocolat chaud."
+    with closing(Mediasift(settings)) as system:
+        with system.db.transaction() as conn:
+            asset = stored.add_asset(conn, "/m/quai.txt", "text")
+            stored.add_run(conn, asset, "text_chunks", OperatorResult(segments=[
+                SegmentOut(kind="text_chunk", key="c0", text=text)
+            ]))  # fmt: skip
+        for query in ("cafe chocolat", "café chocolat"):
+            assert _found(system, query) == {"quai.txt": ["Café", "chocolat"]}, query
+        (shown,) = system.answers("cafe", mode=SearchMode.KEYWORD).results
+        assert "Café de la Gare" in shown.moments[0].snippet
+
+
 def test_folding_drops_the_marks_alone() -> None:
     assert [folded(w) for w in ("Café", "NAÏVE", "über", "Łódź", "straße", "한국어", "Ångström")] == [
         "cafe", "naive", "uber", "łodz", "straße", "한국어", "angstrom",

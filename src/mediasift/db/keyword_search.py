@@ -114,7 +114,7 @@ def matching_segments(
     capped = sql.SQL("(SELECT count(*) FROM words) >= {}").format(sql.Literal(each))
     query_sql = sql.SQL(
         """
-        WITH q AS (SELECT %(words)s::tsquery AS q, {shown} AS shown),
+        WITH q AS (SELECT %(words)s::tsquery AS q),
         {allowed}
         words AS MATERIALIZED ({words}),
         candidates AS ({candidates}),
@@ -127,19 +127,21 @@ def matching_segments(
             LIMIT %(limit)s
         )
         SELECT s.id AS segment_id, s.asset_id, s.media_type, s.kind, s.operator, s.start_s, s.end_s,
-               ts_headline('simple', s.text, q.shown, %(headline)s) AS text, m.score,
+               CASE WHEN length(f.folded) = length(s.text) AND strpos(f.folded, h.part) > 0
+                    THEN substr(s.text, strpos(f.folded, h.part), length(h.part))
+                    ELSE ts_headline('simple', s.text, q.q, %(headline)s) END AS text,
+               m.score,
                (SELECT src.source FROM asset_sources src WHERE src.asset_id = s.asset_id
                 ORDER BY src.last_seen DESC LIMIT 1) AS source_path
-        FROM matched m JOIN segments s ON s.id = m.id, q
+        FROM matched m JOIN segments s ON s.id = m.id, q,
+             -- the fragment is chosen on the folded text, where the folded query's words are, and shown
+             -- as written: folding keeps a precomposed letter one character ("é" -> "e"), so where the
+             -- lengths agree a fragment's place in the folded text is its place in the text
+             LATERAL (SELECT fold_accents(s.text) AS folded) f,
+             LATERAL (SELECT ts_headline('simple', f.folded, q.q, %(headline)s) AS part) h
         ORDER BY m.score DESC, m.chars, s.id
         """
     ).format(
-        # the headline's words: the text is shown as written, so with the accents the query was typed with
-        shown=sql.SQL(
-            "%(words)s::tsquery"
-            if query.isascii()
-            else "%(words)s::tsquery || websearch_to_tsquery('simple', %(query)s)"
-        ),
         allowed=allowed,
         words=words,
         candidates=sql.SQL("SELECT * FROM words")
