@@ -109,9 +109,13 @@ class MicroBatcher(Generic[T, R]):
                 self._calling += 1
             try:
                 self._execute(batch)
-            finally:
+            except BaseException:  # not a model's error (those go to the callers): this dispatcher ends
                 with self._cond:
                     self._calling -= 1
+                    self._dispatchers -= 1
+                raise
+            with self._cond:
+                self._calling -= 1
 
     def _gathered(self) -> list[_Request[T, R]] | None:
         """The next batch once it is full or its oldest request's wait is over; None after a minute
