@@ -67,8 +67,7 @@ class Thumbnail(ImageOperator):
 
 def _middle_of_file(ctx: OperatorContext) -> np.ndarray:
     """The middle part (:func:`middle_box`) of a long image file, from its own pixels, upright."""
-    with Image.open(ctx.media_path) as image:
-        image.seek(0)
+    with Image.open(ctx.media_path) as image:  # an animated picture opens at its first frame
         upright = ImageOps.exif_transpose(image)
         part = middle_box(*upright.size)
         return np.asarray(flattened(upright if part is None else upright.crop(part), MAX_ANALYSIS_SIDE))

@@ -208,17 +208,18 @@ LEAD_CHARS = 60
 
 def excerpt(text: str, words: list[str]) -> str:
     """``text`` cut to :data:`SNIPPET_CHARS` at spaces: its start, or, where the first of ``words``
-    (whole, any case and accents) is not in that, from :data:`LEAD_CHARS` before it. Cut from the start only, a
-    code or name past the 240th character was not in the snippet a keyword search showed."""
+    (whole, any case and accents: :func:`highlights`) is not in that, from :data:`LEAD_CHARS` before
+    it. Cut from the start only, a code or name past the 240th character was not in the snippet a
+    keyword search showed."""
     head = _cut(text)
     if head == text:
         return text
-    wanted = {folded(word) for word in words}
-    first = next((m for m in _WORD.finditer(text) if folded(m.group()) in wanted), None)
-    if first is None or first.end() <= len(head) - 1:  # in the head (its last character is the "…")
+    found = highlights(text, words)
+    if not found or found[0][1] <= len(head) - 1:  # in the head (its last character is the "…")
         return head
-    space = text.find(" ", max(0, first.start() - LEAD_CHARS), first.start())
-    return _cut("…" + text[space + 1 if space >= 0 else first.start() :])
+    start = found[0][0]
+    space = text.find(" ", max(0, start - LEAD_CHARS), start)
+    return _cut("…" + text[space + 1 if space >= 0 else start :])
 
 
 def _cut(text: str) -> str:
