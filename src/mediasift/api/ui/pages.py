@@ -133,9 +133,10 @@ def router(system: Mediasift, searches: FifoAdmission) -> APIRouter:
         except ValueError as exc:  # a value that is not one, or a range that holds nothing: say which
             return unanswered(422, who, problem=str(exc))
         try:
-            with searches.admitted(share(SearchMode(search_mode))):
+            chosen = SearchMode(search_mode)
+            with searches.admitted(share(chosen)):
                 found = system.answers(q, group=Group.ASSET, limit=RESULTS, media_type=media_type,
-                                       mode=SearchMode(search_mode), tenant=tenant, filters=filters)  # fmt: skip
+                                       mode=chosen, tenant=tenant, filters=filters)  # fmt: skip
         except SearchesBusy:
             return unanswered(503, who, busy=True)
         except EmptyQuery as exc:
