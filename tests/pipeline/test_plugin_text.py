@@ -28,10 +28,11 @@ def _with(settings: Settings, plugins: str) -> Mediasift:
     return Mediasift(settings.model_copy(update={"operator_plugins": plugins}))
 
 
-def _best(system: Mediasift, query: str, asset_id: UUID) -> tuple[str, float]:
-    """The kind of ``asset_id``'s segment nearest ``query`` by meaning alone, and its cosine."""
-    (hit,) = (hit for hit in system.search(query, mode=SearchMode.SEMANTIC, limit=10) if hit.asset_id == asset_id)
-    return hit.kind, hit.score
+def _best(system: Mediasift, query: str, asset_id: UUID) -> tuple[str | None, float]:
+    """The kind of ``asset_id``'s segment nearest ``query`` by meaning alone, and its cosine; (None,
+    0.0) when search by meaning does not show the asset (no text of it related to ``query``)."""
+    hits = [hit for hit in system.search(query, mode=SearchMode.SEMANTIC, limit=10) if hit.asset_id == asset_id]
+    return (hits[0].kind, hits[0].score) if hits else (None, 0.0)
 
 
 def _keyword_kinds(system: Mediasift, query: str) -> set[str]:

@@ -38,7 +38,26 @@ def test_meaning_joins_the_keyword_matches_from_cosine_0_3(settings: Settings) -
         semantic = system.search(QUERY, mode=SearchMode.SEMANTIC)
     found = [Path(hit.source_path or "").name for hit in hybrid]
     assert found == ["keyword.txt", "inside.txt"], hybrid
-    # Meaning alone is not cut: nearest first, scored by cosine, however far.
+    # Meaning alone keeps what is below the fusion floor, nearest first, down to the unrelated.
     assert [(Path(h.source_path or "").name, round(h.score, 3)) for h in semantic] == [
-        ("inside.txt", 0.33), ("past.txt", 0.27), ("keyword.txt", 0.1),
+        ("inside.txt", 0.33), ("past.txt", 0.27),
     ]  # fmt: skip
+
+
+def test_meaning_alone_stops_where_texts_are_unrelated(settings: Settings) -> None:
+    """Search by meaning shows no text at relevance 0: cosine 0.21 with the query is shown, 0.19
+    (just past the unrelated side of ``relevance.TEXT_ZERO``, 0.2) is not, in semantic and in hybrid
+    search with no keyword match; with nothing related, the answer is empty."""
+    with closing(Mediasift(settings)) as system:
+        ref = system.inference.text_ref
+        query = system.inference.embed_query(QUERY)
+        with system.db.transaction() as conn:
+            _chunk(conn, "faint.txt", "first unrelated words", stored.at_cosine(query, 0.21, 1), ref)
+            _chunk(conn, "unrelated.txt", "second unrelated words", stored.at_cosine(query, 0.19, 2), ref)
+        for mode in (SearchMode.SEMANTIC, SearchMode.HYBRID):
+            found = system.search(QUERY, mode=mode)
+            assert [Path(hit.source_path or "").name for hit in found] == ["faint.txt"], (mode, found)
+            assert 0 < found[0].relevance < 0.05
+        with system.db.transaction() as conn:
+            conn.execute("DELETE FROM segments WHERE text = 'first unrelated words'")
+        assert system.search(QUERY, mode=SearchMode.SEMANTIC) == []

@@ -48,8 +48,9 @@ def search(
     meaning (:mod:`semantic`), each vector ranking cut at its similarity floor, are merged by
     reciprocal rank fusion, keyword matches first among equals (their snippet shows the words). When
     no text has all the words and no CLIP model is configured, this is meaning-based search alone:
-    nearest first, scored by cosine similarity, however far (with the texts in other languages the
-    multilingual model finds, merged in by relevance: :func:`~mediasift.search.hits.by_relevance`).
+    nearest first, scored by cosine similarity, down to the unrelated (relevance 0: nothing is shown
+    for a query no text is related to), with the texts in other languages the multilingual model
+    finds merged in by relevance (:func:`~mediasift.search.hits.by_relevance`).
     Only ``tenant``'s assets are searched (every tenant's when None), and of them those ``filters``
     leave.
     """

@@ -60,13 +60,15 @@ class Rankings:
 
     @property
     def meaning_only(self) -> list[list[Hit]] | None:
-        """When no keyword matched: with no CLIP model, the text ranking whole (nearest first, however
-        far: every asset with text is found), fused with the other-languages ranking above its floor
-        when that found any; None when CLIP takes part (then every ranking is cut at its floor)."""
+        """When no keyword matched: with no CLIP model, the text ranking down to the unrelated (nearest
+        first, every text of some relevance, even below the fusion floor), fused with the
+        other-languages ranking above its floor when that found any; None when CLIP takes part (then
+        every ranking is cut at its floor)."""
         if self.clip is not None:
             return None
+        related = [hit for hit in self.text if hit.relevance > 0]
         foreign = self._foreign_above_floor()
-        return [self.text, foreign] if foreign else [self.text]
+        return [related, foreign] if foreign else [related]
 
 
 def rank(
