@@ -1,10 +1,13 @@
-"""Keyword search without accents (migration 0016): a word is found and marked whether or not the
-query or the text writes its accents, and only the accents are dropped."""
+"""Keyword search without accents (migrations 0016 and 0017): a word is found and marked whether or
+not the query or the text writes its accents, its special letters (ł, ø, ß, æ, œ, þ) or its
+compatibility forms (full-width letters, ligatures), and nothing else is dropped."""
 
 from __future__ import annotations
 
 from contextlib import closing
 from uuid import UUID
+
+import pytest
 
 from mediasift.config import Settings
 from mediasift.records import OperatorResult, SegmentOut
@@ -19,6 +22,10 @@ TEXTS = {
     "fluss.txt": "Ein schmaler Weg führt über den Fluss zur Mühle.",
     "plain.txt": "The cafe on the corner serves naive art and uber-strong coffee.",
     "lodz.txt": "Łódź is a city in Poland.",
+    "dansk.txt": "Færgen sejler fra Ærøskøbing til Svendborg.",
+    "strasse.txt": "Die Straße zum Museum zeigt das Œuvre des Malers.",
+    "wide.txt": "ＳＡＬＥ ５０ at the ﬁre station.",
+    "thing.txt": "Þingvellir liggur austan við Reykjavík.",
 }
 
 
@@ -51,11 +58,17 @@ def test_a_word_is_found_and_marked_with_or_without_its_accents(settings: Settin
         assert _found(system, "uber") == {"fluss.txt": ["über"], "plain.txt": ["uber"]}
         assert _found(system, "muhle fluss") == {"fluss.txt": ["Fluss", "Mühle"]}
         assert _found(system, '"fenetre"') == {"gare.txt": ["fenêtre"]}
-        # only the marks go: a plural is another word, and a letter that is not a letter plus a mark
-        # (Ł, ó's base is o but Ł has none) stays itself
+        # letters without a separable accent, spelled plainly, and compatibility forms
+        assert _found(system, "lodz") == _found(system, "ŁÓDŹ") == {"lodz.txt": ["Łódź"]}
+        assert _found(system, "aeroskobing faergen") == {"dansk.txt": ["Færgen", "Ærøskøbing"]}
+        assert _found(system, "strasse oeuvre") == {"strasse.txt": ["Straße", "Œuvre"]}
+        assert _found(system, "sale 50 fire") == {"wide.txt": ["ＳＡＬＥ", "５０", "ﬁre"]}
+        assert _found(system, "thingvellir reykjavik") == {"thing.txt": ["Þingvellir", "Reykjavík"]}
+        # only those go: a plural is another word, and a letter is not dropped
         assert _found(system, "cafes") == {}
-        assert _found(system, "lodz") == {}
-        assert _found(system, "łodz") == {"lodz.txt": ["Łódź"]}
+        assert _found(system, "strase") == {}
+        assert _found(system, "aroskobing") == {}
+        assert _found(system, "ingvellir") == {}
 
 
 def test_a_long_text_shows_the_part_with_the_word_as_written(settings: Settings) -> None:
@@ -75,34 +88,60 @@ def test_a_long_text_shows_the_part_with_the_word_as_written(settings: Settings)
         assert "Café de la Gare" in shown.moments[0].snippet
 
 
-def test_folding_drops_the_marks_alone() -> None:
-    assert [folded(w) for w in ("Café", "NAÏVE", "über", "Łódź", "straße", "한국어", "Ångström")] == [
-        "cafe", "naive", "uber", "łodz", "straße", "한국어", "angstrom",
+def test_folding_spells_the_letters_plainly_and_keeps_the_rest() -> None:
+    words = ("Café", "NAÏVE", "über", "Łódź", "STRAẞE", "한국어", "Ångström", "Ærø", "ｃａｆｅ", "ﬁre", "Þór", "Ελλάδα")
+    assert [folded(w) for w in words] == [
+        "cafe", "naive", "uber", "lodz", "strasse", "한국어", "angstrom", "aero", "cafe", "fire", "thor", "ελλαδα",
     ]  # fmt: skip
     text = "Ein Weg über die Brücke"
     assert [text[a:b] for a, b in highlights(text, terms("uber brucke"))] == ["über", "Brücke"]
     assert highlights(text, terms("ubers")) == ()
 
 
-def test_the_upgrade_folds_the_texts_already_there(settings: Settings) -> None:
-    """A library at revision 0015 (texts indexed as written) upgraded to 0016: its texts are found
-    without their accents at once, before anything is ingested again."""
+@pytest.mark.parametrize(
+    ("revision", "name", "query", "marked"),
+    [("0015", "gare.txt", "cafe", ["Café"]), ("0016", "dansk.txt", "aeroskobing", ["Ærøskøbing"])],
+)
+def test_the_upgrade_folds_the_texts_already_there(
+    settings: Settings, revision: str, name: str, query: str, marked: list[str]
+) -> None:
+    """A library at an older revision (0015: texts indexed as written; 0016: accents dropped, letters
+    kept) upgraded to the head: its texts are found by their folded words at once, before anything is
+    ingested again."""
     from alembic import command
 
     from mediasift.db.migrate import alembic_config, upgrade
 
     with closing(Mediasift(settings)) as system:
         url = system.db.url
-    command.downgrade(alembic_config(url), "0015")
+    command.downgrade(alembic_config(url), revision)
     with closing(Mediasift(settings)) as system:
         with system.db.transaction() as conn:
-            (count,) = conn.execute("SELECT count(*) FROM pg_proc WHERE proname = 'fold_accents'").fetchone().values()
-        assert count == 0
-        with system.db.transaction() as conn:
-            asset = stored.add_asset(conn, "/m/gare.txt", "text")
+            folds = conn.execute("SELECT fold_accents('Ærø') AS f").fetchone() if revision == "0016" else None
+            asset = stored.add_asset(conn, f"/m/{name}", "text")
             stored.add_run(conn, asset, "text_chunks", OperatorResult(segments=[
-                SegmentOut(kind="text_chunk", key="c0", text=TEXTS["gare.txt"])
+                SegmentOut(kind="text_chunk", key="c0", text=TEXTS[name])
             ]))  # fmt: skip
+        assert folds is None or folds["f"] == "Ærø"  # 0016 keeps the letters
     upgrade(url)
     with closing(Mediasift(settings)) as system:
-        assert _found(system, "cafe") == {"gare.txt": ["Café"]}
+        assert _found(system, query) == {name: marked}
+
+
+def test_a_fragment_is_cut_where_the_words_are_when_lengths_agree_by_chance(settings: Settings) -> None:
+    """Folding "Straße" adds a letter and folding an accent written apart (e + U+0301) drops one: the
+    folded text is as long as the text, but its places past them are not the text's. The fragment
+    shown is still the text's own words around the match, not one shifted by a letter."""
+    opening = "Die Straße war lang. " + " ".join(["Die Wanderer gingen langsam weiter durch den Wald."] * 6)
+    text = opening + " Am Abend erreichten sie das Cafe\u0301 am Ufer und bestellten Kuchen."
+    with closing(Mediasift(settings)) as system:
+        with system.db.transaction() as conn:
+            asset = stored.add_asset(conn, "/m/weg.txt", "text")
+            stored.add_run(conn, asset, "text_chunks", OperatorResult(segments=[
+                SegmentOut(kind="text_chunk", key="c0", text=text)
+            ]))  # fmt: skip
+        (shown,) = system.answers("kuchen", mode=SearchMode.KEYWORD).results
+    snippet = shown.moments[0].snippet.strip("…").strip()
+    assert "Kuchen" in snippet
+    assert snippet in " ".join(text.split()), snippet
+    assert text[text.index(snippet) - 1] == " ", snippet  # it begins with a whole word

@@ -256,11 +256,19 @@ def highlights(text: str, words: list[str]) -> tuple[Span, ...]:
     return tuple((m.start(), m.end()) for m in _WORD.finditer(text) if folded(m.group()) in wanted)
 
 
+# The letters keyword search folds besides the marks (migration 0017), lowercase: the word is
+# lowercased first.
+_LETTERS = str.maketrans({"ł": "l", "ø": "o", "đ": "d", "ð": "d", "ħ": "h", "ŧ": "t", "ı": "i",
+                          "ß": "ss", "æ": "ae", "œ": "oe", "þ": "th"})  # fmt: skip
+
+
 def folded(word: str) -> str:
-    """``word`` lowercased and without accents, as keyword search matches it (migration 0016: "Café"
-    is found by "cafe"): decomposed (NFD), the combining marks U+0300-U+036F dropped, composed again."""
+    """``word`` lowercased and folded as keyword search matches it (migrations 0016 and 0017: "Café"
+    is found by "cafe", "Łódź" by "lodz", "Straße" by "strasse"): decomposed by compatibility (NFKD),
+    the combining marks U+0300-U+036F dropped, the letters of ``_LETTERS`` spelled plainly, composed
+    again."""
     lowered = word.lower()
     if lowered.isascii():
         return lowered
-    bare = "".join(char for char in unicodedata.normalize("NFD", lowered) if not "\u0300" <= char <= "\u036f")
-    return unicodedata.normalize("NFC", bare)
+    bare = "".join(char for char in unicodedata.normalize("NFKD", lowered) if not "\u0300" <= char <= "\u036f")
+    return unicodedata.normalize("NFC", bare.translate(_LETTERS))
