@@ -6,13 +6,16 @@ Each picture is decoded once per process for all the image operators
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
+import threading
+from collections import OrderedDict
+from collections.abc import Hashable, Iterator
 from dataclasses import dataclass
 from functools import partial
 
 import numpy as np
 from PIL import Image
 
+from mediasift.media.animation import distinct_frames
 from mediasift.media.picture_cache import PictureCache
 from mediasift.media.pictures import flattened
 from mediasift.mediatype import MediaType
@@ -21,6 +24,31 @@ from mediasift.pipeline.operator import Operator, OperatorContext
 KEYFRAMES = "keyframes"
 MAX_ANALYSIS_SIDE = 2560
 PICTURES = PictureCache()  # this process's decoded pictures, by blob digest (and file)
+Timeline = tuple[tuple[int, float, float], ...]  # an animated picture's frames: (index, start, end)
+
+
+class _Timelines:
+    """When each analysed frame of the animated pictures in :data:`PICTURES` is shown: a few numbers
+    a picture, kept for many more pictures than the cache holds, least recently used dropped."""
+
+    def __init__(self, most: int = 4096) -> None:
+        self.most = most
+        self._entries: OrderedDict[Hashable, Timeline] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def put(self, key: Hashable, timeline: Timeline) -> None:
+        with self._lock:
+            self._entries[key] = timeline
+            self._entries.move_to_end(key)
+            while len(self._entries) > self.most:
+                self._entries.popitem(last=False)
+
+    def get(self, key: Hashable) -> Timeline | None:
+        with self._lock:
+            return self._entries.get(key)
+
+
+_TIMELINES = _Timelines()
 
 
 # A picture smaller than this a side (a tracking pixel, a spacer, an icon's corner) shows nothing a
@@ -63,6 +91,9 @@ def iter_images(ctx: OperatorContext) -> Iterator[ImageItem]:
         # The file's path as well as its digest: a context made without a real digest (a test's, an
         # evaluation's) must not be given another file's pixels.
         key = (ctx.asset.sha256, str(ctx.media_path), MAX_ANALYSIS_SIDE)
+        if ctx.asset.metadata.get("animated"):
+            yield from _animation(key, ctx)
+            return
         pixels = PICTURES.get(key, partial(_decode_file, ctx))
         yield ImageItem("image", None, None, pixels)
         return
@@ -70,6 +101,25 @@ def iter_images(ctx: OperatorContext) -> Iterator[ImageItem]:
         sha: str = seg.data["blob"]
         pixels = PICTURES.get((sha, MAX_ANALYSIS_SIDE), partial(_decode_blob, ctx, sha))
         yield ImageItem(seg.key, seg.start, seg.end, pixels)
+
+
+def _animation(key: tuple[str, str, int], ctx: OperatorContext) -> Iterator[ImageItem]:
+    """An animated picture's distinct frames (:mod:`mediasift.media.animation`), each timed like a
+    video's keyframe, decoded once for all the image operators: their pixels stacked in the picture
+    cache, and when each is shown beside it."""
+
+    def decode() -> np.ndarray:
+        frames = distinct_frames(str(ctx.media_path), MAX_ANALYSIS_SIDE)
+        _TIMELINES.put(key, tuple((frame.index, frame.start, frame.end) for frame in frames))
+        return np.stack([frame.pixels for frame in frames])
+
+    stacked = PICTURES.get((*key, "frames"), decode)
+    timeline = _TIMELINES.get(key)
+    if timeline is None:  # dropped while its pixels were kept (far more timelines are kept than pixels)
+        decode()  # the same frames again: their choice depends on the file alone
+        timeline = _TIMELINES.get(key) or ()
+    for (index, start, end), pixels in zip(timeline, stacked, strict=True):
+        yield ImageItem(f"frame-{index:05d}", start, end, pixels)
 
 
 def _decode_file(ctx: OperatorContext) -> np.ndarray:
