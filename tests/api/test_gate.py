@@ -149,6 +149,21 @@ def test_hosts_not_trusted_are_refused(settings: Settings, keys: Keys) -> None:
         assert client.get("/v1/assets", headers=bearer(keys.read)).status_code == 200
         rebound = client.get("/v1/assets", headers={**bearer(keys.read), "Host": "attacker.example"})
         assert rebound.status_code == 400
+        assert rebound.headers["content-type"] == "application/problem+json"
+        assert "Host header" in rebound.json()["detail"]
+        for host in ("localhost:8000", "LOCALHOST", "127.0.0.1"):
+            assert client.get("/healthz", headers={"Host": host}).status_code == 200, host
+        for host in ("localhost.attacker.example", "127.0.0.1.nip.io:80", "", "[::1]"):
+            assert client.get("/healthz", headers={"Host": host}).status_code == 400, host
+
+
+def test_subdomains_of_a_trusted_domain_are_answered(settings: Settings) -> None:
+    trusting = settings.model_copy(update={"api_trusted_hosts": "*.media.example"})
+    with TestClient(create_app(trusting), base_url="http://a.media.example") as client:
+        assert client.get("/healthz").status_code == 200
+        assert client.get("/healthz", headers={"Host": "b.a.media.example:443"}).status_code == 200
+        assert client.get("/healthz", headers={"Host": "media.example.attacker"}).status_code == 400
+        assert client.get("/healthz", headers={"Host": "evilmedia.example"}).status_code == 400
 
 
 def test_guessing_keys_is_slowed_per_client_address(settings: Settings, keys: Keys) -> None:
@@ -157,3 +172,16 @@ def test_guessing_keys_is_slowed_per_client_address(settings: Settings, keys: Ke
         assert guesses[:20] == [401] * 20 and guesses[20] == 429
         assert client.get("/v1/assets", headers=bearer(keys.read)).status_code == 429, "the address waits"
         assert client.get("/healthz").status_code == 200
+
+
+def test_a_key_sent_to_a_path_outside_the_api_is_told_where_the_api_is(settings: Settings, keys: Keys) -> None:
+    """A program with a key asking for /v2/... meant an API route: 404 saying where the API is, not the
+    web UI's "sign in first"; without a key the path is the web UI's, which wants a session."""
+    with TestClient(create_app(settings)) as client:
+        for path in ("/v2/assets", "/assets", "/" + "x" * 5000):
+            answer = client.get(path, headers=bearer(keys.read))
+            assert answer.status_code == 404, path
+            assert answer.headers["content-type"] == "application/problem+json"
+            assert "/v1/" in answer.json()["detail"] and len(answer.json()["detail"]) < 300
+        assert client.get("/v2/assets").status_code == 401
+        assert client.get("/static/app.css", headers=bearer(keys.read)).status_code == 200  # open to all

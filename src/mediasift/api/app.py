@@ -19,13 +19,13 @@ from importlib.metadata import version
 
 from fastapi import FastAPI, Request
 from starlette.middleware.cors import CORSMiddleware
-from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.staticfiles import StaticFiles
 
 from mediasift.access import DEFAULT_TENANT, Principal, Scope
 from mediasift.api import problems
 from mediasift.api.admission import WHOLE, FifoAdmission, SearchesBusy
 from mediasift.api.gate import BodyTooLarge, Gate, GateRules
+from mediasift.api.hosts import TrustedHosts
 from mediasift.api.latency import RequestTimer, request_histogram
 from mediasift.api.problems import ProblemResponse, problem
 from mediasift.api.ratelimit import RequestLimiter
@@ -134,7 +134,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_headers=["Authorization", "Content-Type"],
         )
     hosts = [h.strip() for h in s.api_trusted_hosts.split(",") if h.strip()] or ["*"]
-    app.add_middleware(TrustedHostMiddleware, allowed_hosts=hosts)
+    app.add_middleware(TrustedHosts, allowed=hosts)
     return app
 
 

@@ -138,9 +138,13 @@ class Gate:
         if path == METRICS_PATH:
             token = self.rules.metrics_token
             return None if not token or self._bearer(scope) == token else _unauthorized("the metrics token")
-        if not is_api_path(path):
-            return await self._ui_refusal(scope)
         given = self._bearer(scope)
+        if not is_api_path(path):
+            if given and not (path in UI_OPEN_PATHS or path.startswith(UI_OPEN_PREFIXES)):
+                # a program with a key, not a browser with a session: it means an API route
+                shown = path if len(path) <= 200 else path[:200] + "…"
+                return problem(404, f"no API route {shown}: the API's routes begin with /v1/ (see /openapi.json)")
+            return await self._ui_refusal(scope)
         client = scope.get("client")
         address = f"client:{client[0] if client else ''}"
         if given and (blocked := self.rules.failures.wait(address)) > 0:
