@@ -86,7 +86,9 @@ class Exports:
             segments = result_repo.read_segments_of_kinds(conn, asset_id, [wanted.kind])
             view = load_asset(conn, asset_id)
         media_type = MediaType(asset.media_type)
-        if media_type in wanted.not_for:
+        # an animated picture's frames are timed (media/animation.py): its on-screen text has times
+        timed_picture = wanted is ON_SCREEN_TEXT and bool(view.metadata.get("animated"))
+        if media_type in wanted.not_for and not timed_picture:
             raise NothingToExport(wanted.not_for[media_type])
         if run is None:
             operator = self.pipeline.operators.get(wanted.operator)

@@ -13,6 +13,7 @@ from PIL import Image
 from mediasift.config import Settings
 from mediasift.search.hybrid import SearchMode
 from mediasift.service import Mediasift
+from mediasift.service_models import ExportFormat
 
 from support import mediagen
 
@@ -54,8 +55,9 @@ def test_what_an_animation_shows_after_its_first_frame_is_found_at_its_time(
         assert faces == [(1.5, 2.0)], rows
         (found,) = system.answers("harbour 42", mode=SearchMode.KEYWORD).results
         assert found.asset_id == asset and found.moments[0].start == 1.0
-        thumbnail = system.describe(asset)
-        assert thumbnail.media_type == "image"
+        assert system.describe(asset).media_type == "image"
+        cues = system.exports.text(asset, ExportFormat.OCR_VTT)
+        assert "00:00:01.000 --> 00:00:01.500\nHARBOUR 42" in cues, cues
 
 
 def test_a_still_picture_is_analysed_once_untimed(settings: Settings, media_dir: Path) -> None:

@@ -97,6 +97,7 @@ def test_each_media_type_has_its_page_and_library_card(settings: Settings, tmp_p
         assert all(f'href="/assets/{asset}"' in library for asset in ids.values())
         image = client.get(f"/assets/{ids['image']}").text
         assert '<img id="picture"' in image and '"kind": "text"' in image and "LIGHTHOUSE" in image
+        assert "ocr.vtt" not in image, "a still's text has no times: no timed export is offered"
         audio = client.get(f"/assets/{ids['audio']}").text
         assert '<audio id="player"' in audio and 'class="word"' in audio and "transcript.vtt" in audio
         text = client.get(f"/assets/{ids['text']}").text

@@ -75,3 +75,16 @@ def test_a_large_picture_s_boxes_are_placed_as_fractions_of_the_picture_analysed
     detail = AssetDetail.model_construct(metadata={"width": 2600, "height": 1462}, artifacts=[])
     (box,) = boxes(detail, AssetExport.model_construct(segments={"ocr": [segment]}))
     assert box["x"] == pytest.approx(0.5), "a picture just over the side is shrunk too"
+
+
+def test_an_animated_picture_has_no_boxes_over_it() -> None:
+    """The browser plays an animated picture on its own clock: a box found in its third frame would
+    be drawn over whichever frame is showing, so none is drawn; the same box over a still is."""
+    caption = {"text": "harbour", "confidence": 0.98, "box": [10, 10, 100, 20]}
+    segment = ExportedSegment(operator="ocr", key="frame-00002", start=1.0, end=1.5, region=None, text="harbour",
+                              confidence=0.98, data={"lines": [caption]})  # fmt: skip
+    document = AssetExport.model_construct(segments={"ocr": [segment]})
+    still = AssetDetail.model_construct(metadata={"width": 480, "height": 270}, artifacts=[])
+    animated = AssetDetail.model_construct(metadata={"width": 480, "height": 270, "animated": True}, artifacts=[])
+    assert len(boxes(still, document)) == 1
+    assert boxes(animated, document) == []

@@ -158,7 +158,7 @@ def router(system: Mediasift, searches: FifoAdmission) -> APIRouter:
         card = views.card(detail)
         exports = ["export.json"]
         for name, fmt in (("transcript.vtt", "transcript"), ("transcript.srt", "transcript"), ("ocr.vtt", "ocr")):
-            if document.segments.get(fmt):
+            if any(segment.start is not None for segment in document.segments.get(fmt, [])):  # timed text only
                 exports.append(name)
         found = system.similar(asset_id, limit=SIMILAR, tenant=tenant) if detail.status == "done" else []
         similar = views.similar_items(SimilarList.of(asset_id, found).similar)

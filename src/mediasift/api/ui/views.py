@@ -198,7 +198,11 @@ def analysed_size(width: float, height: float) -> tuple[float, float]:
 
 def boxes(detail: AssetDetail, document: AssetExport) -> list[dict[str, Any]]:
     """On-screen text, faces and objects as boxes over the picture, each as fractions of the frame
-    it was found in (x, y, w, h) and the time range it stands for (its shot's, or its text's)."""
+    it was found in (x, y, w, h) and the time range it stands for (its shot's, or its text's). None
+    for an animated picture: the browser plays it on its own clock, so no box could be drawn over the
+    frame it was found in (the page lists what each frame shows, with its time)."""
+    if detail.metadata.get("animated"):
+        return []
     frame_size: dict[str, tuple[float, float]] = {}
     for artifact in detail.artifacts:
         if artifact.kind == "keyframe":
