@@ -29,15 +29,18 @@ TEXTS = {
 }
 
 
-def _library(system: Mediasift) -> dict[str, UUID]:
-    made = {}
+def _add_text(system: Mediasift, name: str, text: str) -> UUID:
+    """A text asset ``/m/NAME`` holding ``text`` as one chunk."""
     with system.db.transaction() as conn:
-        for name, text in TEXTS.items():
-            made[name] = asset = stored.add_asset(conn, f"/m/{name}", "text")
-            stored.add_run(conn, asset, "text_chunks", OperatorResult(segments=[
-                SegmentOut(kind="text_chunk", key="c0", text=text)
-            ]))  # fmt: skip
-    return made
+        asset = stored.add_asset(conn, f"/m/{name}", "text")
+        stored.add_run(conn, asset, "text_chunks", OperatorResult(segments=[
+            SegmentOut(kind="text_chunk", key="c0", text=text)
+        ]))  # fmt: skip
+    return asset
+
+
+def _library(system: Mediasift) -> dict[str, UUID]:
+    return {name: _add_text(system, name, text) for name, text in TEXTS.items()}
 
 
 def _found(system: Mediasift, query: str) -> dict[str, list[str]]:
@@ -77,11 +80,7 @@ def test_a_long_text_shows_the_part_with_the_word_as_written(settings: Settings)
     opening = " ".join(["Les voyageurs attendaient le train de nuit sur le quai numéro trois."] * 6)
     text = opening + " Ensuite ils sont allés au Café de la Gare pour un chocolat chaud."
     with closing(Mediasift(settings)) as system:
-        with system.db.transaction() as conn:
-            asset = stored.add_asset(conn, "/m/quai.txt", "text")
-            stored.add_run(conn, asset, "text_chunks", OperatorResult(segments=[
-                SegmentOut(kind="text_chunk", key="c0", text=text)
-            ]))  # fmt: skip
+        _add_text(system, "quai.txt", text)
         for query in ("cafe chocolat", "café chocolat"):
             assert _found(system, query) == {"quai.txt": ["Café", "chocolat"]}, query
         (shown,) = system.answers("cafe", mode=SearchMode.KEYWORD).results
@@ -118,10 +117,7 @@ def test_the_upgrade_folds_the_texts_already_there(
     with closing(Mediasift(settings)) as system:
         with system.db.transaction() as conn:
             folds = conn.execute("SELECT fold_accents('Ærø') AS f").fetchone() if revision == "0016" else None
-            asset = stored.add_asset(conn, f"/m/{name}", "text")
-            stored.add_run(conn, asset, "text_chunks", OperatorResult(segments=[
-                SegmentOut(kind="text_chunk", key="c0", text=TEXTS[name])
-            ]))  # fmt: skip
+        _add_text(system, name, TEXTS[name])
         assert folds is None or folds["f"] == "Ærø"  # 0016 keeps the letters
     upgrade(url)
     with closing(Mediasift(settings)) as system:
@@ -135,11 +131,7 @@ def test_a_fragment_is_cut_where_the_words_are_when_lengths_agree_by_chance(sett
     opening = "Die Straße war lang. " + " ".join(["Die Wanderer gingen langsam weiter durch den Wald."] * 6)
     text = opening + " Am Abend erreichten sie das Cafe\u0301 am Ufer und bestellten Kuchen."
     with closing(Mediasift(settings)) as system:
-        with system.db.transaction() as conn:
-            asset = stored.add_asset(conn, "/m/weg.txt", "text")
-            stored.add_run(conn, asset, "text_chunks", OperatorResult(segments=[
-                SegmentOut(kind="text_chunk", key="c0", text=text)
-            ]))  # fmt: skip
+        _add_text(system, "weg.txt", text)
         (shown,) = system.answers("kuchen", mode=SearchMode.KEYWORD).results
     snippet = shown.moments[0].snippet.strip("…").strip()
     assert "Kuchen" in snippet
