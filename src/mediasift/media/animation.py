@@ -7,7 +7,8 @@ walked in order (a GIF's frames are drawn over each other, so none can be decode
 compared with the last one kept on a small grey copy, and kept when they differ by more than
 :data:`CHANGE` on average. Past :data:`MAX_FRAMES` kept, an even spread of them is analysed. The walk
 stops at :data:`MAX_WALKED` frames, or where a frame cannot be decoded (a truncated file): what was
-decoded is analysed.
+decoded is analysed. Choosing the frames of a 400-frame 1280x720 GIF whose every frame changes took
+4.8 s here (both walks), before the models look at the 8 chosen.
 """
 
 from __future__ import annotations
