@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from contextlib import closing
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -21,19 +20,22 @@ pytestmark = pytest.mark.slow
 QUERY = "gearbox"
 
 
-def _chunk(conn: Any, name: str, text: str, vector: Any, ref: Any) -> None:
-    stored.add_text_chunks(conn, stored.add_asset(conn, name, "text"), ref, [(text, vector)])
+def _texts_at(system: Mediasift, texts: list[tuple[str, str, float]]) -> None:
+    """For each (name, text, cosine): a text asset whose one chunk's stored vector sits at ``cosine``
+    from the query's own vector."""
+    ref = system.inference.text_ref
+    query = system.inference.embed_query(QUERY)
+    with system.db.transaction() as conn:
+        for seed, (name, text, cosine) in enumerate(texts, start=1):
+            vector = stored.at_cosine(query, cosine, seed)
+            stored.add_text_chunks(conn, stored.add_asset(conn, name, "text"), ref, [(text, vector)])
 
 
 def test_meaning_joins_the_keyword_matches_from_cosine_0_3(settings: Settings) -> None:
     """Cosine 0.33 with the query (inside the 0.3 floor) is fused in; 0.27 (just past it) is not."""
     with closing(Mediasift(settings)) as system:
-        ref = system.inference.text_ref
-        query = system.inference.embed_query(QUERY)
-        with system.db.transaction() as conn:
-            _chunk(conn, "keyword.txt", "the gearbox was oiled", stored.at_cosine(query, 0.1, 1), ref)
-            _chunk(conn, "inside.txt", "first unrelated words", stored.at_cosine(query, 0.33, 2), ref)
-            _chunk(conn, "past.txt", "second unrelated words", stored.at_cosine(query, 0.27, 3), ref)
+        _texts_at(system, [("keyword.txt", "the gearbox was oiled", 0.1), ("inside.txt", "first unrelated words", 0.33),
+                           ("past.txt", "second unrelated words", 0.27)])  # fmt: skip
         hybrid = system.search(QUERY)
         semantic = system.search(QUERY, mode=SearchMode.SEMANTIC)
     found = [Path(hit.source_path or "").name for hit in hybrid]
@@ -49,11 +51,8 @@ def test_meaning_alone_stops_where_texts_are_unrelated(settings: Settings) -> No
     (just past the unrelated side of ``relevance.TEXT_ZERO``, 0.2) is not, in semantic and in hybrid
     search with no keyword match; with nothing related, the answer is empty."""
     with closing(Mediasift(settings)) as system:
-        ref = system.inference.text_ref
-        query = system.inference.embed_query(QUERY)
-        with system.db.transaction() as conn:
-            _chunk(conn, "faint.txt", "first unrelated words", stored.at_cosine(query, 0.21, 1), ref)
-            _chunk(conn, "unrelated.txt", "second unrelated words", stored.at_cosine(query, 0.19, 2), ref)
+        _texts_at(system, [("faint.txt", "first unrelated words", 0.21),
+                           ("unrelated.txt", "second unrelated words", 0.19)])  # fmt: skip
         for mode in (SearchMode.SEMANTIC, SearchMode.HYBRID):
             found = system.search(QUERY, mode=mode)
             assert [Path(hit.source_path or "").name for hit in found] == ["faint.txt"], (mode, found)
