@@ -63,3 +63,15 @@ def test_a_truncated_animation_gives_the_frames_before_the_cut(tmp_path: Path) -
     mediagen.truncate(path, 0.6)
     cut = distinct_frames(str(path), 2560)
     assert 1 <= len(cut) < len(whole) and [f.index for f in cut] == [f.index for f in whole][: len(cut)]
+
+
+def test_the_walk_stops_at_its_pixel_budget(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Frames of 96x64 (6,144 pixels) under a budget of three frames' pixels: the fourth frame, which
+    changes, is not looked at; with one pixel more than four frames, it is."""
+    from mediasift.media import animation
+
+    path = _animate(tmp_path / "steps.png", [_grey(20), _grey(22), _grey(24), _grey(200)])  # 3 alike, then new
+    monkeypatch.setattr(animation, "MAX_WALKED_PIXELS", 3 * 96 * 64)
+    assert [(f.index, f.end) for f in distinct_frames(str(path), 2560)] == [(0, 0.3)]
+    monkeypatch.setattr(animation, "MAX_WALKED_PIXELS", 4 * 96 * 64 + 1)
+    assert [f.index for f in distinct_frames(str(path), 2560)] == [0, 3]

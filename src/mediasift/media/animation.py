@@ -6,8 +6,9 @@ caption only in its third second, or a face only in its last frames, is found by
 walked in order (a GIF's frames are drawn over each other, so none can be decoded alone); each is
 compared with the last one kept on a small grey copy, and kept when they differ by more than
 :data:`CHANGE` on average. Past :data:`MAX_FRAMES` kept, an even spread of them is analysed. The walk
-stops at :data:`MAX_WALKED` frames, or where a frame cannot be decoded (a truncated file): what was
-decoded is analysed. Choosing the frames of a 400-frame 1280x720 GIF whose every frame changes took
+stops at :data:`MAX_WALKED` frames or :data:`MAX_WALKED_PIXELS` pixels (a small file can hold many
+huge frames of one colour), or where a frame cannot be decoded (a truncated file): what was decoded
+is analysed. Choosing the frames of a 400-frame 1280x720 GIF whose every frame changes took
 4.8 s here (both walks), before the models look at the 8 chosen.
 """
 
@@ -23,6 +24,10 @@ from mediasift.media.pictures import flattened
 
 MAX_FRAMES = 8  # frames analysed at most: each costs every image model a picture
 MAX_WALKED = 2000  # frames decoded at most (a 10-minute GIF at 4 frames a second is 2,400)
+# Pixels decoded at most in the walk: a frame costs its whole canvas, ~11 s a gigapixel here, and a
+# file of 0.3 MB held six 8000x8000 frames of one colour each (4.1 s). Past this many, the frames
+# after are not looked at: 1,500 frames of 1 megapixel, 94 of 16.
+MAX_WALKED_PIXELS = 1_500_000_000
 CHANGE = 12.0  # mean absolute difference (0-255) of the grey 32x32 copies above which a frame is new
 PROBE_SIDE = 32
 # A frame shown for no time (a GIF's 0 ms) is shown for this long by browsers.
@@ -63,7 +68,8 @@ def _changes(image: Image.Image) -> tuple[list[tuple[int, float]], float]:
     changes: list[tuple[int, float]] = []
     last: np.ndarray | None = None
     clock_ms = 0.0
-    for index in range(min(getattr(image, "n_frames", 1), MAX_WALKED)):
+    canvas = max(1, image.width * image.height)
+    for index in range(min(getattr(image, "n_frames", 1), MAX_WALKED, max(1, MAX_WALKED_PIXELS // canvas))):
         try:
             image.seek(index)
             image.load()
