@@ -8,9 +8,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageDraw
 
-from mediasift.media.animation import CHANGE, MAX_FRAMES, distinct_frames
+from mediasift.media.animation import CHANGE, CHANGED_SHARE, MAX_FRAMES, PROBE_SIDE, distinct_frames
 
 from support import mediagen
 
@@ -26,16 +26,50 @@ def _grey(level: int, size: tuple[int, int] = (96, 64)) -> np.ndarray:
 
 
 @pytest.mark.parametrize(("name", "save"), [("a.png", {}), ("a.webp", {"lossless": True})])
-def test_a_frame_is_new_from_a_change_just_past_the_threshold(
-    tmp_path: Path, name: str, save: dict[str, object]
-) -> None:
-    """Grey 100, then 100 + CHANGE (a change of CHANGE: the same frame), then 100 + CHANGE + 1 (one
-    past it from the last frame kept: a new one)."""
-    below, above = 100 + int(CHANGE), 100 + int(CHANGE) + 1
+def test_a_frame_is_new_from_a_change_just_past_the_level(tmp_path: Path, name: str, save: dict[str, object]) -> None:
+    """Grey 100, then 100 + CHANGE (every pixel changed by CHANGE: the same frame), then 100 + CHANGE
+    + 1 (one level past it from the last frame kept: a new one)."""
+    below, above = 100 + CHANGE, 100 + CHANGE + 1
     path = _animate(tmp_path / name, [_grey(100), _grey(below), _grey(above)], **save)
     frames = distinct_frames(str(path), 2560)
     assert [(f.index, f.start, f.end) for f in frames] == [(0, 0.0, 0.2), (2, 0.2, 0.3)]
     assert int(frames[1].pixels.mean()) == above and frames[0].pixels.shape == (64, 96, 3)
+
+
+def test_a_frame_is_new_when_a_share_just_past_the_threshold_changed(tmp_path: Path) -> None:
+    """960x960 frames, grey, with a white block of whole 10x10 cells (one pixel each of the 96x96
+    copy): as many cells as CHANGED_SHARE of the copy is the same frame, one cell more is new."""
+    cells = int(CHANGED_SHARE * PROBE_SIDE**2)  # 46 of 9,216: 0.499%
+
+    def with_cells(count: int) -> np.ndarray:
+        frame = _grey(60, (960, 960))
+        for cell in range(count):
+            row, column = divmod(cell, 40)
+            frame[row * 10 : row * 10 + 10, column * 10 : column * 10 + 10] = 255
+        return frame
+
+    same = _animate(tmp_path / "same.png", [with_cells(0), with_cells(cells)])
+    assert [f.index for f in distinct_frames(str(same), 2560)] == [0]
+    new = _animate(tmp_path / "new.png", [with_cells(0), with_cells(cells + 1)])
+    assert [f.index for f in distinct_frames(str(new), 2560)] == [0, 1]
+
+
+def test_a_caption_changing_under_the_same_photo_is_a_new_frame(tmp_path: Path) -> None:
+    """A meme: one photo, three captions at its foot, each shown twice, the second time with noise of
+    up to 6 levels (so the GIF keeps both; dithered to its palette)."""
+    photo = Image.fromarray(mediagen.photo("chelsea")).resize((480, 270))
+
+    def captioned(text: str) -> np.ndarray:
+        picture = photo.copy()
+        ImageDraw.Draw(picture).text((240, 250), text, fill=(255, 255, 255), font=mediagen.font(22), anchor="mm",
+                                     stroke_width=2, stroke_fill=(0, 0, 0))  # fmt: skip
+        return np.asarray(picture)
+
+    captions = [captioned(text) for text in ("WHEN THE FOOD BOWL", "IS HALF EMPTY", "AGAIN")]
+    rng = np.random.default_rng(5)
+    noisy = [np.clip(frame + rng.integers(-6, 7, frame.shape), 0, 255).astype(np.uint8) for frame in captions]
+    path = _animate(tmp_path / "meme.gif", [f for pair in zip(captions, noisy, strict=True) for f in pair], 500)
+    assert [(f.index, f.start) for f in distinct_frames(str(path), 2560)] == [(0, 0.0), (2, 1.0), (4, 2.0)]
 
 
 def test_a_still_animation_is_one_frame_shown_for_all_its_time(tmp_path: Path) -> None:

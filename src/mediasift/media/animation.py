@@ -4,12 +4,13 @@ later one that shows something else, as a video's shots are found.
 An animated picture is analysed like a short video, by its distinct frames: a GIF that shows a
 caption only in its third second, or a face only in its last frames, is found by them. Frames are
 walked in order (a GIF's frames are drawn over each other, so none can be decoded alone); each is
-compared with the last one kept on a small grey copy, and kept when they differ by more than
-:data:`CHANGE` on average. Past :data:`MAX_FRAMES` kept, an even spread of them is analysed. The walk
-stops at :data:`MAX_WALKED` frames or :data:`MAX_WALKED_PIXELS` pixels (a small file can hold many
-huge frames of one colour), or where a frame cannot be decoded (a truncated file): what was decoded
-is analysed. Choosing the frames of a 400-frame 1280x720 GIF whose every frame changes took
-4.8 s here (both walks), before the models look at the 8 chosen.
+compared with the last one kept on a small grey copy, and kept when enough of it changed
+(:data:`CHANGED_SHARE` of its pixels by more than :data:`CHANGE`). Past :data:`MAX_FRAMES` kept, an
+even spread of them is analysed. The walk stops at :data:`MAX_WALKED` frames or
+:data:`MAX_WALKED_PIXELS` pixels (a small file can hold many huge frames of one colour), or where a
+frame cannot be decoded (a truncated file): what was decoded is analysed. Choosing the frames of a
+400-frame 1280x720 GIF whose every frame changes took 4.4-4.8 s here (both walks), before the models
+look at the 8 chosen.
 """
 
 from __future__ import annotations
@@ -28,8 +29,14 @@ MAX_WALKED = 2000  # frames decoded at most (a 10-minute GIF at 4 frames a secon
 # file of 0.3 MB held six 8000x8000 frames of one colour each (4.1 s). Past this many, the frames
 # after are not looked at: 1,500 frames of 1 megapixel, 94 of 16.
 MAX_WALKED_PIXELS = 1_500_000_000
-CHANGE = 12.0  # mean absolute difference (0-255) of the grey 32x32 copies above which a frame is new
-PROBE_SIDE = 32
+# A frame is new when more than CHANGED_SHARE of its grey 96x96 copy's pixels differ from the last kept
+# frame's by more than CHANGE levels (0-255). A share, not a mean: a meme's caption changing under
+# the same photo (480x270) moved the mean of a 32x32 copy by 0.6-0.7 levels, while 2.3-3.4% of a 96x96
+# copy's pixels changed by more than 24; dithering the same frame again (256 colours, then 64)
+# changed none of them.
+CHANGE = 24
+CHANGED_SHARE = 0.005
+PROBE_SIDE = 96
 # A frame shown for no time (a GIF's 0 ms) is shown for this long by browsers.
 SHOWN_AT_LEAST_MS = 20
 
@@ -75,8 +82,8 @@ def _changes(image: Image.Image) -> tuple[list[tuple[int, float]], float]:
             image.load()
         except (OSError, ValueError, EOFError, Image.DecompressionBombError):
             break  # a truncated or corrupt later frame: the frames before it are analysed
-        probe = np.asarray(image.convert("L").resize((PROBE_SIDE, PROBE_SIDE)), dtype=np.float32)
-        if last is None or float(np.abs(probe - last).mean()) > CHANGE:
+        probe = np.asarray(image.convert("L").resize((PROBE_SIDE, PROBE_SIDE), Image.Resampling.BOX), np.int16)
+        if last is None or float((np.abs(probe - last) > CHANGE).mean()) > CHANGED_SHARE:
             changes.append((index, clock_ms / 1000))
             last = probe
         clock_ms += max(float(image.info.get("duration") or 0), SHOWN_AT_LEAST_MS)
