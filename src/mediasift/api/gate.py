@@ -140,7 +140,7 @@ class Gate:
             return None if not token or self._bearer(scope) == token else _unauthorized("the metrics token")
         given = self._bearer(scope)
         if not is_api_path(path):
-            if given and not (path in UI_OPEN_PATHS or path.startswith(UI_OPEN_PREFIXES)):
+            if given and not _ui_open(path):
                 # a program with a key, not a browser with a session: it means an API route
                 shown = path if len(path) <= 200 else path[:200] + "…"
                 return problem(404, f"no API route {shown}: the API's routes begin with /v1/ (see /openapi.json)")
@@ -171,7 +171,7 @@ class Gate:
         path, method = scope["path"], scope["method"]
         if method not in SAFE_METHODS and self._cross_site(scope):
             return problem(403, "a write from another site's page is refused (Origin not allowed)")
-        if path in UI_OPEN_PATHS or path.startswith(UI_OPEN_PREFIXES):
+        if _ui_open(path):
             return None
         cookie = _cookie(scope, COOKIE)
         opener = self.rules.sessions
@@ -250,6 +250,11 @@ class Gate:
                 status=status,
             )
         )
+
+
+def _ui_open(path: str) -> bool:
+    """Whether the web UI serves ``path`` to anyone (the sign-in page, its static files)."""
+    return path in UI_OPEN_PATHS or path.startswith(UI_OPEN_PREFIXES)
 
 
 def _cookie(scope: Scope, name: str) -> str:

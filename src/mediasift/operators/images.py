@@ -6,15 +6,14 @@ Each picture is decoded once per process for all the image operators
 from __future__ import annotations
 
 import io
-import threading
-from collections import OrderedDict
-from collections.abc import Hashable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import partial
 
 import numpy as np
 from PIL import Image
 
+from mediasift.inference.remote_cache import LruCache, cache_key
 from mediasift.media.animation import distinct_frames
 from mediasift.media.picture_cache import PictureCache
 from mediasift.media.pictures import flattened
@@ -25,30 +24,9 @@ KEYFRAMES = "keyframes"
 MAX_ANALYSIS_SIDE = 2560
 PICTURES = PictureCache()  # this process's decoded pictures, by blob digest (and file)
 Timeline = tuple[tuple[int, float, float], ...]  # an animated picture's frames: (index, start, end)
-
-
-class _Timelines:
-    """When each analysed frame of the animated pictures in :data:`PICTURES` is shown: a few numbers
-    a picture, kept for many more pictures than the cache holds, least recently used dropped."""
-
-    def __init__(self, most: int = 4096) -> None:
-        self.most = most
-        self._entries: OrderedDict[Hashable, Timeline] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def put(self, key: Hashable, timeline: Timeline) -> None:
-        with self._lock:
-            self._entries[key] = timeline
-            self._entries.move_to_end(key)
-            while len(self._entries) > self.most:
-                self._entries.popitem(last=False)
-
-    def get(self, key: Hashable) -> Timeline | None:
-        with self._lock:
-            return self._entries.get(key)
-
-
-_TIMELINES = _Timelines()
+# When each analysed frame of the animated pictures in PICTURES is shown: a few numbers a picture,
+# kept for many more pictures than that cache holds.
+TIMELINES = LruCache(entries=4096)
 
 
 # A picture smaller than this a side (a tracking pixel, a spacer, an icon's corner) shows nothing a
@@ -108,16 +86,18 @@ def _animation(key: tuple[str, str, int], ctx: OperatorContext) -> Iterator[Imag
     video's keyframe, decoded once for all the image operators: their pixels stacked in the picture
     cache, and when each is shown beside it."""
 
+    timeline_key = cache_key(*map(str, key))
+
     def decode() -> np.ndarray:
         frames = distinct_frames(str(ctx.media_path), MAX_ANALYSIS_SIDE)
-        _TIMELINES.put(key, tuple((frame.index, frame.start, frame.end) for frame in frames))
+        TIMELINES.put(timeline_key, tuple((frame.index, frame.start, frame.end) for frame in frames))
         return np.stack([frame.pixels for frame in frames])
 
     stacked = PICTURES.get((*key, "frames"), decode)
-    timeline = _TIMELINES.get(key)
+    timeline: Timeline | None = TIMELINES.get(timeline_key)
     if timeline is None:  # dropped while its pixels were kept (far more timelines are kept than pixels)
         decode()  # the same frames again: their choice depends on the file alone
-        timeline = _TIMELINES.get(key) or ()
+        timeline = TIMELINES.get(timeline_key) or ()
     for (index, start, end), pixels in zip(timeline, stacked, strict=True):
         yield ImageItem(f"frame-{index:05d}", start, end, pixels)
 
