@@ -130,13 +130,15 @@ def test_a_job_past_its_time_limit_is_cancelled_and_retried(broker: Broker, comp
 
 def test_timeouts_whose_threads_come_back_do_not_stop_the_worker(broker: Broker) -> None:
     """Three jobs time out one after another on a worker of concurrency 1, and each hung thread comes back
-    when told it was cancelled: the worker keeps working (it gives up for a restart only while every
-    thread is still stuck), and each job succeeds on its second attempt."""
+    a moment after it is told it was cancelled: the worker keeps working (it gives up for a restart only
+    while every thread is still out ``stuck_after_s`` after it was told), and each job succeeds on its
+    second attempt."""
     finished: list[str] = []
 
     def first_try_hangs(j: Job, ctx: JobContext) -> None:
         if ctx.delivery.attempt == 1:
             ctx.cancelled.wait(10)
+            time.sleep(0.1)  # cleaning up on the way back
             return
         finished.append(j.id)
 
@@ -153,11 +155,14 @@ def test_a_worker_whose_every_thread_is_stuck_exits_for_a_restart(broker: Broker
         release.wait(30)  # deaf to ``cancelled``
 
     broker.publish([job(1, timeout_s=0.3)])
-    worker = Worker(broker, {"k": stuck}, worker_id="w", classify=classify, concurrency=1, retry=FAST)
+    worker = Worker(broker, {"k": stuck}, worker_id="w", classify=classify, concurrency=1, retry=FAST,
+                    stuck_after_s=1.0)  # fmt: skip
+    started = time.monotonic()
     try:
         assert worker.run() == 75
     finally:
         release.set()
+    assert time.monotonic() - started >= 1.3, "a thread is stuck only once it stayed out 1 s after it was told"
 
 
 def test_a_circuit_breaker_pauses_jobs_instead_of_burning_their_attempts(broker: Broker) -> None:

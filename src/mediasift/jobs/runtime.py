@@ -7,8 +7,9 @@ it a classifier, the pipeline's (:func:`mediasift.pipeline.failures.classify`) i
 
 Handlers run in threads (model runtimes release the GIL). A job past its time limit is given up:
 its lease is released for a retry and its thread is told to stop (``JobContext.cancelled``). A
-thread cannot be killed, so a worker left with as many stuck threads as its concurrency stops and
-exits with ``EXIT_STUCK`` for its supervisor to restart it.
+thread cannot be killed, so a worker left with as many stuck threads as its concurrency (threads told
+to stop ``stuck_after_s`` ago and not back) stops and exits with ``EXIT_STUCK`` for its supervisor to
+restart it.
 
 A worker of concurrency N holds up to ``HELD_PER_PERMIT`` x N jobs, of which N compute at once (a
 handler computes inside :meth:`JobContext.computing`). A job's own database work before and after its
@@ -193,6 +194,7 @@ class Worker:
         on_heartbeat: Callable[[Worker], None] | None = None,
         fetch_wait_s: float = 0.5,
         grace_s: float = 30.0,
+        stuck_after_s: float = 10.0,
     ) -> None:
         self.broker = broker
         self.handlers = dict(handlers)
@@ -210,13 +212,14 @@ class Worker:
         self.on_heartbeat = on_heartbeat
         self.fetch_wait_s = fetch_wait_s
         self.grace_s = grace_s
+        self.stuck_after_s = stuck_after_s
         self.stats = WorkerStats()
         self._probe_strikes: dict[str, int] = {}  # job id -> times it failed as its breaker's probe
         self.exit_code = 0
         self._stop = threading.Event()
         self._beat_stop = threading.Event()
         self._running: dict[Future[None], _Running] = {}
-        self._abandoned = 0
+        self._abandoned: dict[Future[None], float] = {}  # threads told to stop -> when they were told
         self._lock = threading.Lock()
         self.held = concurrency * HELD_PER_PERMIT  # jobs held at once, ``concurrency`` of them computing
         # each computing job counted at its model threads, or its share of the cores when they are fewer
@@ -405,23 +408,24 @@ class Worker:
             running.context.cancelled.set()
             self.stats.timed_out += 1
             with self._lock:
-                self._abandoned += 1
-            # A thread that comes back (the handler saw ``cancelled``, or finished late) is free again:
-            # only threads still stuck count towards giving up (a count that only rose stopped a worker,
-            # and the API of ``up`` with it, after ``concurrency`` timeouts in its life).
+                self._abandoned[running.future] = now
+            # A thread that comes back (the handler saw ``cancelled``, or finished late) is free again.
             running.future.add_done_callback(self._thread_came_back)
             limit = running.delivery.job.timeout_s
             self._retry_or_bury(running.delivery, Failure(ErrorClass.TIMEOUT, f"ran past its {limit:g} s limit"))
+        # Only threads still out ``stuck_after_s`` after they were told to stop count towards giving up:
+        # counted at once, a handler on its way back from ``cancelled`` stopped a worker of concurrency 1
+        # (and a count that only rose stopped one after ``concurrency`` timeouts in its life).
         with self._lock:
-            stuck = self._abandoned
+            stuck = sum(1 for told in self._abandoned.values() if now - told >= self.stuck_after_s)
         if stuck >= self.concurrency and self.exit_code != EXIT_STUCK:
             log.error("%d jobs are stuck in threads that cannot be stopped; exiting for a restart", stuck)
             self.exit_code = EXIT_STUCK
             self._stop.set()
 
-    def _thread_came_back(self, _: Future[None]) -> None:
+    def _thread_came_back(self, future: Future[None]) -> None:
         with self._lock:
-            self._abandoned -= 1
+            self._abandoned.pop(future, None)
 
 
 def _traced(handler: Handler, job: Job, context: JobContext) -> None:
