@@ -276,6 +276,38 @@ def test_jpeg_exif_and_orientation(tmp_path: Path, limits: Settings, orientation
     assert exif["gps"]["alt"] == pytest.approx(12.5, abs=1e-4)
 
 
+@pytest.mark.parametrize(("orientation", "size"), [(1, (512, 384)), (6, (384, 512)), (8, (384, 512))])
+def test_heic_is_read_upright_with_its_exif(
+    tmp_path: Path, limits: Settings, orientation: int, size: tuple[int, int]
+) -> None:
+    """libheif turns the picture as the file says while it decodes: the size is the upright one, and
+    no orientation is left for anything downstream to apply a second time."""
+    taken = datetime(2024, 6, 1, 8, 15, tzinfo=timezone(timedelta(hours=2)))
+    base = mg.photo("astronaut")[:384]
+    image = mg.make_jpeg_with_exif(tmp_path / "IMG_0001.HEIC", "Apple", "iPhone 15", taken, gps=(59.91, 10.75, 3.0),
+                                   orientation=orientation, base=base)  # fmt: skip
+    result = probe(image, limits)
+    meta = result.metadata
+    assert (result.mime, meta["format"], meta["orientation"], meta["animated"]) == ("image/heic", "HEIF", 1, False)
+    assert (meta["width"], meta["height"]) == size
+    exif = meta["exif"]
+    assert (exif["camera_make"], exif["camera_model"]) == ("Apple", "iPhone 15")
+    assert exif["taken_at"] == "2024-06-01T08:15:00+02:00"
+    assert exif["gps"]["lat"] == pytest.approx(59.91, abs=1e-4)
+    assert exif["gps"]["lon"] == pytest.approx(10.75, abs=1e-4)
+
+
+def test_heic_brands_filetype_does_not_know_are_heic(tmp_path: Path, limits: Settings) -> None:
+    """The 10-bit brand "heix" as major brand, and "mif1" naming it among its compatible brands."""
+    data = mg.make_image(tmp_path / "a.heic", (120, 80)).read_bytes()
+    assert data[8:12] == b"heic"
+    for brands in (b"heix", b"mif1"):
+        path = tmp_path / f"{brands.decode()}.heic"
+        path.write_bytes(data[:8] + brands + data[12:].replace(b"heic", b"heix"))
+        result = probe(path, limits)
+        assert (result.mime, result.metadata["width"]) == ("image/heic", 120)
+
+
 def test_gps_west_below_sea_level_and_time_offset(tmp_path: Path, limits: Settings) -> None:
     taken = datetime(2020, 1, 2, 18, 45, tzinfo=timezone(timedelta(hours=-5)))
     image = mg.make_jpeg_with_exif(tmp_path / "p.jpg", "X", "Y", taken, gps=(40.5, -3.25, -8.0))
@@ -294,6 +326,7 @@ def test_gps_west_below_sea_level_and_time_offset(tmp_path: Path, limits: Settin
         ("a.bmp", "image/bmp", "BMP"),
         ("a.tiff", "image/tiff", "TIFF"),
         ("a.avif", "image/avif", "AVIF"),
+        ("a.heic", "image/heic", "HEIF"),
     ],
 )
 def test_still_image_formats(tmp_path: Path, limits: Settings, name: str, mime: str, fmt: str) -> None:
@@ -347,7 +380,7 @@ def test_gif_frame_larger_than_its_screen(tmp_path: Path) -> None:
     assert rejected(gif, settings) == "image is over twice the 0.03 megapixel limit (decompression bomb?)"
 
 
-@pytest.mark.parametrize("name", ["cut.png", "cut.jpg", "cut.gif", "cut.webp"])
+@pytest.mark.parametrize("name", ["cut.png", "cut.jpg", "cut.gif", "cut.webp", "cut.heic"])
 def test_truncated_image(tmp_path: Path, limits: Settings, name: str) -> None:
     image = mg.truncate(mg.make_text_image(tmp_path / name, "TRUNCATED", background=mg.photo("chelsea")), 0.6)
     assert "corrupt" in rejected(image, limits)
@@ -477,6 +510,49 @@ def test_unsupported_formats_are_named(tmp_path: Path, limits: Settings) -> None
     assert rejected(pdf, limits) == "unsupported format: PDF document"
     assert rejected(archive, limits) == "unsupported format: ZIP archive"
     assert rejected(elf, limits) == "unsupported format: ELF executable"
+
+
+SVG_PATH = '<path d="M12 2C6.48 2 2 6.48 2 12s4.48 10 10 10 10-4.48 10-10S17.52 2 12 2z"/>'
+
+
+@pytest.mark.parametrize(
+    "head",
+    [
+        "",
+        '<?xml version="1.0" encoding="UTF-8"?>\n',
+        '\ufeff<?xml version="1.0"?>\n<!-- made by hand -->\n',
+        '<!DOCTYPE svg PUBLIC "-//W3C//DTD SVG 1.1//EN" "http://www.w3.org/Graphics/SVG/1.1/DTD/svg11.dtd">\n',
+        '<!DOCTYPE svg [ <!ENTITY ns "http://www.w3.org/2000/svg"> ]>\n',
+    ],
+    ids=["bare", "xml-declaration", "bom-and-comment", "doctype", "internal-subset"],
+)
+def test_an_svg_drawing_is_refused_by_name_not_searched_as_text(tmp_path: Path, limits: Settings, head: str) -> None:
+    drawing = tmp_path / "icon.svg"
+    drawing.write_text(f'{head}<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 24 24">{SVG_PATH}</svg>\n')
+    assert rejected(drawing, limits) == "unsupported format: SVG drawing (vector graphics are not analysed)"
+
+
+def test_an_svg_named_as_a_photo_is_called_mislabeled(tmp_path: Path, limits: Settings) -> None:
+    drawing = tmp_path / "photo.jpg"
+    drawing.write_text(f'<svg xmlns="http://www.w3.org/2000/svg">{SVG_PATH}</svg>')
+    assert rejected(drawing, limits) == (
+        "mislabeled: bytes are not a JPG: unsupported format: SVG drawing (vector graphics are not analysed)"
+    )
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '<?xml version="1.0"?>\n<note><to>Ann</to><body>The svg is attached.</body></note>\n',
+        f"<!DOCTYPE html><html><body><p>The harbour at dawn.</p><svg>{SVG_PATH}</svg></body></html>\n",
+        "<svgfile>not a drawing, an element whose name begins with svg</svgfile>\n",
+    ],
+    ids=["xml", "html-with-inline-svg", "svg-prefix"],
+)
+def test_other_markup_that_mentions_svg_is_still_text(tmp_path: Path, limits: Settings, text: str) -> None:
+    page = tmp_path / "page.txt"
+    page.write_text(text)
+    assert probe(page, limits).media_type == MediaType.TEXT
 
 
 @pytest.mark.parametrize("size", [1024, 65_536, 2_000_000])

@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
+import pillow_heif
 import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
@@ -236,18 +237,29 @@ def _jpeg(pixels: np.ndarray, quality: int) -> bytes:
     return out.getvalue()
 
 
+def _heic(pixels: np.ndarray) -> bytes:
+    out = io.BytesIO()
+    pillow_heif.from_pillow(Image.fromarray(pixels)).save(out, quality=60)
+    return out.getvalue()
+
+
 def test_a_recompressed_smaller_copy_finds_its_photo_first_and_another_photo_is_no_duplicate(
     library: Library,
 ) -> None:
     astronaut = mediagen.photo("astronaut")
-    copy = _jpeg(np.asarray(Image.fromarray(astronaut).resize((256, 256))), quality=40)
+    smaller = np.asarray(Image.fromarray(astronaut).resize((256, 256)))
+    copy = _jpeg(smaller, quality=40)
     with TestClient(create_app(library.system.settings), headers=bearer(library.key)) as client:
         raw = client.post("/v1/search/by-image", content=copy)
         multipart = client.post("/v1/search/by-image", files={"file": ("copy.jpg", copy, "image/jpeg")})
         other = client.post("/v1/search/by-image", content=_jpeg(mediagen.photo("coffee"), quality=90))
         broken = client.post("/v1/search/by-image", content=copy[: len(copy) // 3])
         not_a_picture = client.post("/v1/search/by-image", content=b"hello, not a picture")
+        phone = client.post(
+            "/v1/search/by-image", content=_heic(np.asarray(Image.fromarray(astronaut).resize((256, 256))))
+        )
     assert raw.status_code == 200 and raw.json() == multipart.json()
+    assert phone.status_code == 200 and phone.json()["similar"][0]["asset_id"] == library.ids["portrait"], phone.json()
     best = raw.json()["similar"][0]
     assert best["asset_id"] == library.ids["portrait"] and best["near_duplicate"], best
     assert best["phash_distance"] <= 10 and best["source_path"] == "file:portrait.jpg"

@@ -4,6 +4,7 @@ through an inference door (:class:`mediasift.inference.door.Inference`)."""
 from __future__ import annotations
 
 import hashlib
+import mimetypes
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,8 @@ def memory_context(
 ) -> OperatorContext:
     """The context of an operator run on ``path`` with ``door``'s settings. ``segments`` (read as they
     are when the operator asks, so a caller may add to the list between runs) and ``blobs`` stand in
-    for what earlier operators stored; blobs the operator puts are added to ``blobs``."""
+    for what earlier operators stored; blobs the operator puts are added to ``blobs``. The asset's type
+    is told from ``path``'s suffix, as ingest would tell it from the bytes."""
     stored = segments if segments is not None else []
     held = blobs if blobs is not None else {}
 
@@ -39,7 +41,7 @@ def memory_context(
         return sha
 
     return OperatorContext(
-        asset=AssetView(uuid4(), media_type, "", "", dict(metadata or {})),
+        asset=AssetView(uuid4(), media_type, mimetypes.guess_type(path)[0] or "", "", dict(metadata or {})),
         settings=door.settings,
         inference=door,
         params=dict(params or {}),

@@ -26,6 +26,7 @@ from typing import cast
 import av
 import cv2
 import numpy as np
+import pillow_heif
 from av.audio.stream import AudioStream
 from av.container import OutputContainer
 from av.video.stream import VideoStream
@@ -314,7 +315,19 @@ def make_text_image(
         stroke_width=max(1, font_size // 12),
         stroke_fill=(0, 0, 0) if color != (0, 0, 0) else (255, 255, 255),
     )
-    image.save(path)
+    save_picture(image, path)
+    return path
+
+
+def save_picture(image: Image.Image, path: Path, exif: Image.Exif | None = None, quality: int = 85) -> Path:
+    """``image`` in the format of ``path``'s suffix; a ``.heic`` by pillow-heif's x265 encoder (mediasift
+    itself only decodes HEIF), which turns the stored picture by ``exif``'s orientation, as a phone does."""
+    if path.suffix.lower() == ".heic":
+        pillow_heif.from_pillow(image.convert("RGB")).save(path, quality=quality, exif=exif.tobytes() if exif else None)
+    elif exif is not None:
+        image.convert("RGB").save(path, exif=exif, quality=quality)
+    else:
+        image.save(path)
     return path
 
 
@@ -333,6 +346,8 @@ def make_image(path: Path, size: tuple[int, int] = (320, 240), frames: int = 1, 
     images = [Image.fromarray(gradient(size, green=(index * 40) % 256)) for index in range(frames)]
     if frames > 1:
         save = {"save_all": True, "append_images": images[1:], "duration": 100, "loop": 0, **save}
+    if path.suffix.lower() == ".heic":
+        return save_picture(images[0], path)
     images[0].save(path, **save)  # type: ignore[arg-type]
     return path
 
@@ -347,8 +362,9 @@ def make_jpeg_with_exif(
     base: np.ndarray | None = None,
     quality: int = 90,
 ) -> Path:
-    """A JPEG with camera make/model, DateTimeOriginal (and OffsetTimeOriginal when ``taken_at`` is
-    timezone-aware), optional GPS (lat, lon[, alt m]) and orientation.
+    """A JPEG (or a HEIC, by ``path``'s suffix) with camera make/model, DateTimeOriginal (and
+    OffsetTimeOriginal when ``taken_at`` is timezone-aware), optional GPS (lat, lon[, alt m]) and
+    orientation.
 
     ``base`` (an RGB array; default a 400x300 gradient) is stored as is: a viewer applying
     ``orientation`` 6 or 8 shows it rotated, with width and height swapped.
@@ -366,8 +382,7 @@ def make_jpeg_with_exif(
         exif.get_ifd(IFD.Exif)[Base.OffsetTimeOriginal] = f"{offset[:3]}:{offset[3:]}"
     if gps is not None:
         exif.get_ifd(IFD.GPSInfo).update(_gps_ifd(*gps))
-    image.convert("RGB").save(path, "JPEG", exif=exif, quality=quality)
-    return path
+    return save_picture(image, path, exif, quality)
 
 
 def _gps_ifd(lat: float, lon: float, alt: float | None = None) -> dict[int, object]:

@@ -122,21 +122,26 @@ def people(uploaded: Site) -> Site:
         Image.fromarray(pixels).save(site.media / name)
     mediagen.make_video(site.media / "launch.mp4", 4.0, size=(480, 360), scenes=[mediagen.photo("rocket"),
                         facegen.astronaut()], scene_seconds=2.0, faststart=True)  # fmt: skip
-    for name in [*pictures, "launch.mp4"]:
+    _analysed(site, [*pictures, "launch.mp4"])
+    return site
+
+
+def _analysed(site: Site, names: list[str]) -> None:
+    """Upload the files ``names`` of the site's media folder over the HTTP API and wait for their analysis."""
+    for name in names:
         with open(site.media / name, "rb") as file:
             answer = httpx.post(f"{site.server.base}/v1/assets", files={"file": (name, file)},
                                 headers=bearer(site.keys.write), timeout=60)  # fmt: skip
         assert answer.status_code == 201, answer.text
         site.assets[name] = answer.json()["id"]
     deadline = time.monotonic() + ANALYSIS_TIMEOUT_MS / 1000
-    for name in [*pictures, "launch.mp4"]:
+    for name in names:
         while True:
             state = httpx.get(f"{site.server.base}/v1/assets/{site.assets[name]}", headers=bearer(site.keys.write))
             if state.json()["status"] in ("done", "failed") or time.monotonic() > deadline:
                 break
             time.sleep(0.5)
         assert state.json()["status"] == "done", state.text
-    return site
 
 
 def _search_hit(site: Site, query: str) -> dict:
@@ -272,6 +277,26 @@ def test_the_asset_page_seeks_from_a_transcript_word_and_draws_what_is_on_screen
     assert labels and all(top >= stage_top - 1 for _, top in labels), (stage_top, labels)
     assert page.get_by_role("link", name="transcript.vtt").count() == 1
     screenshots(page, site.shots, "asset")
+    context.close()
+
+
+def test_a_phones_heic_photo_is_shown_from_its_preview_with_its_text_boxed(uploaded: Site) -> None:
+    """Chromium shows no HEIC: the asset page shows the JPEG preview made at analysis, and the boxes of
+    the text read from it lie over it."""
+    mediagen.make_text_image(uploaded.media / "IMG_0042.heic", "HARBOUR 42", size=(640, 360),
+                             background=mediagen.photo("coffee"))  # fmt: skip
+    _analysed(uploaded, ["IMG_0042.heic"])
+    context = signed_in(uploaded.browser, uploaded.server.base, uploaded.keys.read)
+    page = context.new_page()
+    page.goto(f"/assets/{uploaded.assets['IMG_0042.heic']}")
+    page.wait_for_function(
+        "() => { const p = document.getElementById('picture'); return p.complete && p.naturalWidth; }"
+    )
+    assert page.evaluate(
+        "[document.getElementById('picture').naturalWidth, document.getElementById('picture').naturalHeight]"
+    ) == [640, 360]
+    expect(page.locator("#overlay .box-text", has_text="HARBOUR")).to_have_count(1)
+    screenshots(page, uploaded.shots, "heic")
     context.close()
 
 

@@ -87,6 +87,9 @@ def test_each_media_type_has_its_page_and_library_card(settings: Settings, tmp_p
     }
     report = system.ingest(list(made.values()), wait=True, tenant="alpha")
     ids = {a.media_type: str(a.asset_id) for a in report.accepted}
+    phone = mediagen.make_text_image(tmp_path / "IMG_0001.heic", "HARBOUR", size=(480, 270))
+    (heic,) = system.ingest([phone], wait=True, tenant="alpha").accepted
+    shas = {kind: system.describe(asset).sha256 for kind, asset in (("png", ids["image"]), ("heic", heic.asset_id))}
     system.close()
     with TestClient(create_app(settings), follow_redirects=False) as client:
         form = client.get("/signin")
@@ -98,6 +101,13 @@ def test_each_media_type_has_its_page_and_library_card(settings: Settings, tmp_p
         image = client.get(f"/assets/{ids['image']}").text
         assert '<img id="picture"' in image and '"kind": "text"' in image and "LIGHTHOUSE" in image
         assert "ocr.vtt" not in image, "a still's text has no times: no timed export is offered"
+        assert f'<img id="picture" src="/media/{shas["png"]}"' in image, "a PNG is shown as it is"
+        # browsers show no HEIC: its page shows the JPEG preview made for it
+        phone_page = client.get(f"/assets/{heic.asset_id}").text
+        shown = re.search(r'<img id="picture" src="/media/([0-9a-f]{64})"', phone_page)
+        assert shown and shown.group(1) != shas["heic"] and "HARBOUR" in phone_page
+        preview = client.get(f"/media/{shown.group(1)}")
+        assert preview.status_code == 200 and preview.headers["content-type"] == "image/jpeg"
         audio = client.get(f"/assets/{ids['audio']}").text
         assert '<audio id="player"' in audio and 'class="word"' in audio and "transcript.vtt" in audio
         text = client.get(f"/assets/{ids['text']}").text

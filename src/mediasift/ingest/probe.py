@@ -41,7 +41,7 @@ def probe_file(path: Path, settings: Settings, language_of: LanguageOf) -> Probe
     try:
         fmt = sniff(path)
     except Rejected as exc:
-        raise Rejected(_mislabeled(path, str(exc))) from None
+        raise Rejected(_mislabeled(path, exc), exc.mime) from None
     if isinstance(fmt, AVFormat):
         media_type, metadata = probe_av(path, fmt, settings)
         mime = fmt.video_mime if media_type is MediaType.VIDEO and fmt.video_mime else fmt.audio_mime
@@ -62,10 +62,12 @@ def _human(n: int) -> str:
     return f"{n / 1024**exponent:.1f} {('KiB', 'MiB', 'GiB')[exponent - 1]}"
 
 
-def _mislabeled(path: Path, reason: str) -> str:
-    """Say so when the name promises a media type the bytes do not deliver (``song.mp3`` of noise)."""
+def _mislabeled(path: Path, refused: Rejected) -> str:
+    """Say so when the name promises a media type the bytes do not deliver (``song.mp3`` of noise), but
+    not when the bytes are what the name says, of a format this does not take (``icon.svg``)."""
+    reason = str(refused)
     claimed, _ = mimetypes.guess_type(path.name)
-    if claimed is None or claimed.split("/")[0] not in ("audio", "video", "image", "text"):
+    if claimed is None or claimed == refused.mime or claimed.split("/")[0] not in ("audio", "video", "image", "text"):
         return reason
     label = path.suffix.lstrip(".").upper()
     article = "an" if label[0] in "AEFHILMNORSX" else "a"

@@ -19,6 +19,7 @@ from PIL.ExifTags import GPS, IFD, Base
 
 from mediasift.config import Settings
 from mediasift.ingest.sniff import ImageFormat, Rejected
+from mediasift.media.heif import HEIF
 
 _SWAPS_AXES = {5, 6, 7, 8}  # EXIF orientations that turn the image a quarter
 _DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError)
@@ -88,11 +89,14 @@ def _decode(path: Path, fmt: ImageFormat, limit: int) -> tuple[dict[str, Any], I
         with Image.open(path, formats=[fmt.name]) as image:
             image.draft(image.mode, (image.width // 8, image.height // 8))
             image.load()
+            # A HEIF file's other images are a burst or a collection, not an animation: its primary
+            # image stands for it (the one Pillow opens at).
+            still = fmt.name == HEIF
             meta = {
                 "format": image.format or fmt.name,
                 "mode": image.mode,
-                "n_frames": getattr(image, "n_frames", 1),
-                "animated": bool(getattr(image, "is_animated", False)),
+                "n_frames": 1 if still else getattr(image, "n_frames", 1),
+                "animated": not still and bool(getattr(image, "is_animated", False)),
             }
             return meta, image.getexif()
     except Image.DecompressionBombError:  # a later frame or tile larger than the header said

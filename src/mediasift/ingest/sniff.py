@@ -10,6 +10,7 @@ no ID3 tag, ADTS AAC, MPEG-TS) are only accepted when several frames chain up he
 from __future__ import annotations
 
 import codecs
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +20,8 @@ import filetype
 from filetype.types import APPLICATION, ARCHIVE, DOCUMENT, FONT
 from PIL import features
 
+from mediasift.media.heif import HEIF
+
 HEAD_BYTES = 64 * 1024
 CHAIN_FRAMES = 5  # consecutive MP3/ADTS frame headers that must follow one another
 CHAIN_SEARCH_BYTES = 4096  # how far into the stream the first frame may start (padding, junk)
@@ -26,7 +29,12 @@ TEXT_MAX_CONTROL_RATIO = 0.02
 
 
 class Rejected(Exception):
-    """Input refused; ``str(exc)`` is the reason, written for a person (e.g. ``'empty file'``)."""
+    """Input refused; ``str(exc)`` is the reason, written for a person (e.g. ``'empty file'``); ``mime``
+    the format the bytes were found to be, where they are one this does not take (a PSD, an SVG)."""
+
+    def __init__(self, reason: str, mime: str | None = None) -> None:
+        super().__init__(reason)
+        self.mime = mime
 
 
 @dataclass(frozen=True)
@@ -94,7 +102,8 @@ _RIFF_FORMS = {b"WAVE": WAV, b"AVI ": AVI}
 _AIFF_FORMS = (b"AIFF", b"AIFC")
 _ISO_BRANDS = {b"qt  ": MOV, b"3gp": M3GP, b"3g2": M3GP}  # anything else with ftyp is MP4
 _AVIF_BRANDS = (b"avif", b"avis")
-_HEIF_BRANDS = (b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1")
+_HEVC_STILL_BRANDS = (b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx")
+_HEIF_BRANDS = (*_HEVC_STILL_BRANDS, b"mif1", b"msf1")
 _QUICKTIME_BOXES = (b"moov", b"mdat", b"wide")  # old QuickTime files start without ftyp
 
 _IMAGES = {
@@ -107,13 +116,13 @@ _IMAGES = {
     "image/tiff": ImageFormat("TIFF", "image/tiff"),
 }
 _AVIF = ImageFormat("AVIF", "image/avif")
+_HEIF = ImageFormat(HEIF, "image/heic")
 _UNSUPPORTED_NAMES = {
     "pdf": "PDF document",
     "zip": "ZIP archive",
     "gz": "gzip archive",
     "elf": "ELF executable",
     "exe": "Windows executable",
-    "heic": "HEIC image",
     "psd": "Photoshop image",
 }
 _OTHER_MATCHERS = list(DOCUMENT + ARCHIVE + FONT + APPLICATION)
@@ -122,6 +131,14 @@ _TEXT_LIKE_DOCUMENTS = (
     (b"%PDF-", "PDF document"),
     (b"%!PS", "PostScript document"),
     (b"{\\rtf", "RTF document"),
+)
+
+# An SVG drawing is XML text whose "words" are mostly path data ("M12 2C6.48 2 2 6.48..."): searched as
+# text it would only add noise, so it is refused by name. Its root element comes after an optional BOM,
+# XML declaration, comments and doctype (with an internal subset).
+_SVG = re.compile(
+    rb"\A(?:\xef\xbb\xbf)?\s*(?:<\?xml[^>]*>\s*|<!--.*?-->\s*|<!DOCTYPE[^\[>]*(?:\[.*?\])?\s*>\s*)*<svg[\s>/]",
+    re.DOTALL | re.IGNORECASE,
 )
 
 _BOMS = (  # UTF-32 LE first: its BOM starts with UTF-16 LE's
@@ -162,14 +179,30 @@ def _strong_av(head: bytes) -> AVFormat | None:
 
 def _iso_bmff(head: bytes) -> AVFormat | None:
     """MP4-family files by brand; AVIF/HEIF stills share the box format and are left to :func:`_image`."""
-    major = head[8:12]
-    brands = [head[i : i + 4] for i in range(16, min(len(head), int.from_bytes(head[:4])), 4)]
-    if major in _AVIF_BRANDS + _HEIF_BRANDS or any(b in _AVIF_BRANDS for b in brands):
+    major, brands = _ftyp(head)
+    if major in _AVIF_BRANDS + _HEIF_BRANDS or any(b in _AVIF_BRANDS + _HEVC_STILL_BRANDS for b in brands):
         return None
     return _ISO_BRANDS.get(major) or _ISO_BRANDS.get(major[:3]) or MP4
 
 
+def _ftyp(head: bytes) -> tuple[bytes, list[bytes]]:
+    """An ISO BMFF file's major brand and compatible brands (its first box, ``ftyp``)."""
+    brands = [head[i : i + 4] for i in range(16, min(len(head), int.from_bytes(head[:4])), 4)]
+    return head[8:12], brands
+
+
+def _is_hevc_still(head: bytes) -> bool:
+    """A HEIF file of HEVC pictures (HEIC): by its major brand, or a generic HEIF brand with an HEVC
+    one among its compatible brands (filetype knows only "heic", not the 10-bit and sequence brands)."""
+    if head[4:8] != b"ftyp":
+        return False
+    major, brands = _ftyp(head)
+    return major in _HEVC_STILL_BRANDS or (major in (b"mif1", b"msf1") and any(b in _HEVC_STILL_BRANDS for b in brands))
+
+
 def _image(head: bytes) -> ImageFormat | None:
+    if _is_hevc_still(head):
+        return _HEIF
     kind = filetype.image_match(head)
     if kind is None:
         return None
@@ -177,7 +210,7 @@ def _image(head: bytes) -> ImageFormat | None:
         return _AVIF
     if kind.mime in _IMAGES:
         return _IMAGES[kind.mime]
-    raise Rejected(f"unsupported format: {_describe(kind.extension, kind.mime)}")
+    raise Rejected(f"unsupported format: {_describe(kind.extension, kind.mime)}", kind.mime)
 
 
 def _weak_av(head: bytes, f: BinaryIO) -> AVFormat | None:
@@ -265,6 +298,8 @@ def _text(head: bytes) -> TextFormat | None:
     for magic, name in _TEXT_LIKE_DOCUMENTS:
         if head.startswith(magic):
             raise Rejected(f"unsupported format: {name}")
+    if _SVG.match(head):
+        raise Rejected("unsupported format: SVG drawing (vector graphics are not analysed)", "image/svg+xml")
     for bom, encoding in _BOMS:
         if head.startswith(bom):
             return TextFormat(encoding)
@@ -290,7 +325,7 @@ def _utf16_without_bom(head: bytes) -> TextFormat | None:
 def _reject_known_other(head: bytes) -> None:
     kind = filetype.match(head, matchers=_OTHER_MATCHERS)
     if kind is not None:
-        raise Rejected(f"unsupported format: {_describe(kind.extension, kind.mime)}")
+        raise Rejected(f"unsupported format: {_describe(kind.extension, kind.mime)}", kind.mime)
 
 
 def _describe(extension: str, mime: str) -> str:

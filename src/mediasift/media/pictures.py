@@ -11,6 +11,8 @@ import imagehash
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from mediasift.media import heif  # noqa: F401  (registers the HEIC/HEIF opener)
+
 MAX_SIDE = 2560  # as operators/images.py's MAX_ANALYSIS_SIDE
 
 
@@ -64,8 +66,7 @@ def decode_picture(data: bytes, max_pixels: int) -> np.ndarray:
                 width, height = image.size
                 if width * height > max_pixels:
                     raise Unreadable(f"the picture is {width}x{height}, over the limit of {max_pixels:,} pixels")
-                image.seek(0)
-                image.load()
+                image.load()  # its first frame (a HEIF file: its primary image), where Pillow opens it
                 return np.asarray(flattened(image, MAX_SIDE))
     except Unreadable:
         raise

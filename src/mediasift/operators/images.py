@@ -103,8 +103,7 @@ def _animation(key: tuple[str, str, int], ctx: OperatorContext) -> Iterator[Imag
 
 
 def _decode_file(ctx: OperatorContext) -> np.ndarray:
-    with Image.open(ctx.media_path) as image:
-        image.seek(0)
+    with Image.open(ctx.media_path) as image:  # at its first frame (a HEIF file: at its primary image)
         return to_rgb_array(image)
 
 

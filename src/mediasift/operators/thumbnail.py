@@ -1,4 +1,5 @@
-"""A small JPEG that stands for the asset: the image itself, or a video's middle keyframe.
+"""A small JPEG that stands for the asset: the image itself, or a video's middle keyframe; and for a
+picture in a format browsers do not display (HEIC, TIFF), a larger JPEG preview that pages show instead.
 
 The middle rather than the first frame: first frames are often black or a title card. A picture
 longer than ``MAX_ASPECT`` times its width or height (a panorama strip, a banner) stands by its
@@ -16,7 +17,7 @@ from PIL import Image, ImageOps
 
 from mediasift.config import Settings
 from mediasift.media.pictures import flattened
-from mediasift.mediatype import MediaType
+from mediasift.mediatype import BROWSER_PICTURES, MediaType
 from mediasift.operators.images import MAX_ANALYSIS_SIDE, ImageOperator, encode_jpeg, iter_images
 from mediasift.pipeline.operator import OperatorContext
 from mediasift.records import ArtifactOut, OperatorResult
@@ -26,6 +27,7 @@ from mediasift.records import ArtifactOut, OperatorResult
 # default): the same picture at 320 pixels (30 of bench/photos.py's photos).
 REDUCING_GAP = 1.0
 MAX_ASPECT = 4.0
+PREVIEW_SIDE = 1600
 
 
 def middle_box(width: int, height: int, max_aspect: float = MAX_ASPECT) -> tuple[int, int, int, int] | None:
@@ -62,7 +64,11 @@ class Thumbnail(ImageOperator):
             "image/jpeg",
         )
         data = {"source": chosen.key, "time": chosen.start}
-        return OperatorResult(artifacts=[ArtifactOut(kind="thumbnail", data=data, blob_sha256=sha)])
+        artifacts = [ArtifactOut(kind="thumbnail", data=data, blob_sha256=sha)]
+        if ctx.asset.media_type is MediaType.IMAGE and ctx.asset.mime not in BROWSER_PICTURES:
+            preview = ctx.put_blob(encode_jpeg(chosen.pixels, PREVIEW_SIDE, quality=85), "image/jpeg")
+            artifacts.append(ArtifactOut(kind="preview", data=data, blob_sha256=preview))
+        return OperatorResult(artifacts=artifacts)
 
 
 def _middle_of_file(ctx: OperatorContext) -> np.ndarray:

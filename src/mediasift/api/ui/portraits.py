@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from uuid import UUID
 
 from mediasift.api.ui.views import AssetCard, analysed_size, clock
+from mediasift.mediatype import BROWSER_PICTURES
 from mediasift.service_models import Appearance, AssetDetail, Person
 
 MARGIN = 0.35  # of the face's longer side, around it on each side: some hair and chin
@@ -62,7 +63,8 @@ def _picture(detail: AssetDetail, frame: str | None) -> tuple[str, float, float]
             return None
         # The thumbnail is the analysed picture made smaller: the same shape, far fewer bytes.
         thumbnail = next((a.blob_sha256 for a in detail.artifacts if a.kind == "thumbnail" and a.blob_sha256), None)
-        return (thumbnail or detail.sha256, *size)
+        shown = thumbnail or (detail.sha256 if detail.mime in BROWSER_PICTURES else None)  # no HEIC in a page
+        return (shown, *size) if shown else None
     for artifact in detail.artifacts:
         if artifact.kind == "keyframe" and artifact.key == frame and artifact.blob_sha256:
             size = _size(artifact.data.get("width"), artifact.data.get("height"))

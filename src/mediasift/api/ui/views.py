@@ -13,6 +13,7 @@ from markupsafe import Markup, escape
 
 from mediasift.api.deps import public_source
 from mediasift.exports.cues import Word
+from mediasift.mediatype import BROWSER_PICTURES
 from mediasift.operators.images import MAX_ANALYSIS_SIDE
 from mediasift.service_models import AssetDetail, AssetExport, AssetResult, SimilarItem
 
@@ -79,14 +80,15 @@ class AssetCard:
     created: str
     original: str  # sha256 of the stored original
     thumbnail: str | None
+    picture: str | None  # an image's page shows this: the original, or its preview where browsers cannot show it
     duration: float | None
     language: str | None
     keyframes: tuple[Keyframe, ...]
 
 
 def card(detail: AssetDetail) -> AssetCard:
-    thumbnail = next((a.blob_sha256 for a in detail.artifacts if a.kind == "thumbnail" and a.blob_sha256), None)
-    if thumbnail is None and detail.media_type == "image":
+    thumbnail = _artifact_blob(detail, "thumbnail")
+    if thumbnail is None and detail.media_type == "image" and detail.mime in BROWSER_PICTURES:
         thumbnail = detail.sha256
     frames = sorted(
         (
@@ -111,10 +113,25 @@ def card(detail: AssetDetail) -> AssetCard:
         created=detail.created_at.strftime("%Y-%m-%d %H:%M"),
         original=detail.sha256,
         thumbnail=thumbnail,
+        picture=_picture(detail, thumbnail),
         duration=float(duration) if isinstance(duration, int | float) else None,
         language=str(language) if language else None,
         keyframes=tuple(frames),
     )
+
+
+def _picture(detail: AssetDetail, thumbnail: str | None) -> str | None:
+    """What an image's page shows: the original in a format browsers display; else its JPEG preview (or
+    its thumbnail, for a picture analysed before previews were made); None for other media."""
+    if detail.media_type != "image":
+        return None
+    if detail.mime in BROWSER_PICTURES:
+        return detail.sha256
+    return _artifact_blob(detail, "preview") or thumbnail
+
+
+def _artifact_blob(detail: AssetDetail, kind: str) -> str | None:
+    return next((a.blob_sha256 for a in detail.artifacts if a.kind == kind and a.blob_sha256), None)
 
 
 # -- search -----------------------------------------------------------------------------------------
