@@ -300,6 +300,31 @@ def test_a_phones_heic_photo_is_shown_from_its_preview_with_its_text_boxed(uploa
     context.close()
 
 
+def test_a_video_the_browser_cannot_play_says_so_and_offers_the_original(uploaded: Site) -> None:
+    """Chromium plays no HEVC video and no AC-3 sound: the page says so, names the codec and links the
+    original; the H.264 tour's page plays and says nothing of the kind."""
+    mediagen.make_video(uploaded.media / "phone.mp4", 2.0, size=(320, 240), codec="hevc", faststart=True)
+    _analysed(uploaded, ["phone.mp4"])
+    context = signed_in(uploaded.browser, uploaded.server.base, uploaded.keys.read)
+    page = context.new_page()
+    page.goto(f"/assets/{uploaded.assets['harbour-tour.mp4']}")
+    page.wait_for_function("() => document.getElementById('player').readyState >= 1")
+    assert page.evaluate("document.getElementById('player').videoWidth") > 0
+    expect(page.locator("#unplayable")).to_be_hidden()
+    page.goto(f"/assets/{uploaded.assets['phone.mp4']}")
+    notice = page.locator("#unplayable")
+    expect(notice).to_be_visible()
+    expect(notice).to_contain_text("cannot play this video (hevc)")
+    original = str(notice.locator("a").get_attribute("href"))
+    assert page.request.get(original).body() == (uploaded.media / "phone.mp4").read_bytes()
+    screenshots(page, uploaded.shots, "unplayable")
+    mediagen.make_tone_audio(uploaded.media / "surround.m4a", 1.0, codec="ac3", container="mp4")
+    _analysed(uploaded, ["surround.m4a"])
+    page.goto(f"/assets/{uploaded.assets['surround.m4a']}")
+    expect(page.locator("#unplayable")).to_contain_text("cannot play this audio (ac3)")
+    context.close()
+
+
 def test_another_tenant_sees_none_of_it(uploaded: Site) -> None:
     site = uploaded
     asset = site.assets["harbour-tour.mp4"]

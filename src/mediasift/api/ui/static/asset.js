@@ -87,6 +87,16 @@
       draw(player.currentTime);
     }));
     player.addEventListener("play", () => { if (!frame) frame = requestAnimationFrame(tick); });
+    // A codec the browser lacks (HEVC, WMV, AC-3 in Chromium): the source fails, or a video's sound
+    // plays with no picture. Either way the page says so and offers the original.
+    const unplayable = document.getElementById("unplayable");
+    const cannot = () => {
+      if (unplayable) unplayable.hidden = false;
+      player.controls = false; // no spinner waiting for what will not come: a video keeps its poster
+    };
+    player.addEventListener("error", cannot);
+    player.addEventListener("loadedmetadata", () => { if (player.tagName === "VIDEO" && !player.videoWidth) cannot(); });
+    if (player.error || (player.tagName === "VIDEO" && player.readyState >= 1 && !player.videoWidth)) cannot();
   }
   draw(0);
 
