@@ -23,7 +23,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from difflib import SequenceMatcher
 from typing import Any
 
@@ -34,6 +34,7 @@ import numpy as np
 from mediasift.config import Settings
 from mediasift.inference.catalog import Role
 from mediasift.inference.door import OcrChain
+from mediasift.inference.ocr import Reading
 from mediasift.media import box_match, text_gate
 from mediasift.media.text_tracking import Seen, Sighting, Span, visible_spans
 from mediasift.media.video import NoVideoFrames
@@ -107,6 +108,14 @@ MIN_SEARCHABLE_CHARS = 2
 def searchable(line: OcrLine, floor: float) -> bool:
     """Whether a read line is searchable text: read at ``floor`` or above, and more than a character."""
     return line.confidence >= floor and sum(char.isalnum() for char in line.text) >= MIN_SEARCHABLE_CHARS
+
+
+def read_words(ctx: OperatorContext, pixels: np.ndarray, chain: OcrChain | None) -> Reading:
+    """The lines read in a picture that hold a letter or a digit. A line of none (a bullet, a rule read
+    as dashes) says nothing, and the detector finds such lines where there is no text at all: a white
+    square on a plain frame read as one "•" whose box was the whole frame."""
+    reading = ctx.inference.read_text(pixels, chain)
+    return replace(reading, lines=[line for line in reading.lines if any(char.isalnum() for char in line.text)])
 
 
 def line_data(line: OcrLine) -> dict[str, Any]:
@@ -201,9 +210,10 @@ class Ocr(ImageOperator):
     broken model files, for one)."""
 
     name = "ocr"
+    # 12: lines without a letter or a digit are dropped (read_words);
     # 11: the gate's detector is PP-OCRv6 tiny (models/ocr.py GATE_MODEL_PARTS); lines are timed on
     # frames decoded without deblocking
-    version = "11"
+    version = "12"
     produces = frozenset({TEXT})
     role = Role.OCR_CHAIN
 
@@ -227,7 +237,7 @@ class Ocr(ImageOperator):
 
         def pictures() -> Iterator[tuple[ImageItem, list[OcrLine]]]:
             for item in iter_images(ctx):
-                reading = ctx.inference.read_text(item.pixels, self.chain)
+                reading = read_words(ctx, item.pixels, self.chain)
                 engines[item.key] = reading.engine
                 yield item, reading.lines
 
@@ -305,7 +315,7 @@ def read_video(ctx: OperatorContext, chain: OcrChain | None) -> VideoReads:
         if "time" in seg.data
     }
     for item in iter_images(ctx):
-        reading = ctx.inference.read_text(item.pixels, chain)
+        reading = read_words(ctx, item.pixels, chain)
         frame = Frame(item.key, item.start, item.end, times.get(item.key))
         reads.add(frame, reading.engine, reading.lines, item.pixels)
     per_minute = int(ctx.params["extra_frames_per_minute"])
@@ -324,7 +334,7 @@ def read_video(ctx: OperatorContext, chain: OcrChain | None) -> VideoReads:
         if (pixels.shape[1], pixels.shape[0]) != size:  # the keyframes' pixels, which the boxes are in
             pixels = np.asarray(cv2.resize(pixels, size, interpolation=cv2.INTER_AREA), dtype=np.uint8)
         start, end = _shot_of(shots, sample.frame_time)
-        reading = ctx.inference.read_text(pixels, chain)
+        reading = read_words(ctx, pixels, chain)
         frame = Frame(f"at{sample.frame_time:.3f}", start, end, sample.frame_time)
         reads.add(frame, reading.engine, reading.lines, pixels)
         extra += 1
