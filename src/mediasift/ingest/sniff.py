@@ -180,7 +180,7 @@ def _strong_av(head: bytes) -> AVFormat | None:
 def _iso_bmff(head: bytes) -> AVFormat | None:
     """MP4-family files by brand; AVIF/HEIF stills share the box format and are left to :func:`_image`."""
     major, brands = _ftyp(head)
-    if major in _AVIF_BRANDS + _HEIF_BRANDS or any(b in _AVIF_BRANDS + _HEVC_STILL_BRANDS for b in brands):
+    if major in _AVIF_BRANDS + _HEIF_BRANDS or any(b in _AVIF_BRANDS for b in brands):
         return None
     return _ISO_BRANDS.get(major) or _ISO_BRANDS.get(major[:3]) or MP4
 

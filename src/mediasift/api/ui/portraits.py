@@ -12,8 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from uuid import UUID
 
-from mediasift.api.ui.views import AssetCard, analysed_size, clock
-from mediasift.mediatype import BROWSER_PICTURES
+from mediasift.api.ui.views import AssetCard, analysed_size, clock, thumbnail_of
 from mediasift.service_models import Appearance, AssetDetail, Person
 
 MARGIN = 0.35  # of the face's longer side, around it on each side: some hair and chin
@@ -62,8 +61,7 @@ def _picture(detail: AssetDetail, frame: str | None) -> tuple[str, float, float]
         if size is None:
             return None
         # The thumbnail is the analysed picture made smaller: the same shape, far fewer bytes.
-        thumbnail = next((a.blob_sha256 for a in detail.artifacts if a.kind == "thumbnail" and a.blob_sha256), None)
-        shown = thumbnail or (detail.sha256 if detail.mime in BROWSER_PICTURES else None)  # no HEIC in a page
+        shown = thumbnail_of(detail)
         return (shown, *size) if shown else None
     for artifact in detail.artifacts:
         if artifact.kind == "keyframe" and artifact.key == frame and artifact.blob_sha256:

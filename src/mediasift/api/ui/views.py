@@ -86,10 +86,17 @@ class AssetCard:
     keyframes: tuple[Keyframe, ...]
 
 
-def card(detail: AssetDetail) -> AssetCard:
+def thumbnail_of(detail: AssetDetail) -> str | None:
+    """The small picture that stands for an asset: its thumbnail, or (not analysed yet) an image's
+    original where browsers display its format."""
     thumbnail = _artifact_blob(detail, "thumbnail")
     if thumbnail is None and detail.media_type == "image" and detail.mime in BROWSER_PICTURES:
-        thumbnail = detail.sha256
+        return detail.sha256
+    return thumbnail
+
+
+def card(detail: AssetDetail) -> AssetCard:
+    thumbnail = thumbnail_of(detail)
     frames = sorted(
         (
             Keyframe(float(a.data.get("start", a.start or 0.0)), float(a.data.get("end", a.end or 0.0)),
