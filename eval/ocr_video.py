@@ -241,6 +241,7 @@ class Memory:
             read_segments=read_segments,
             read_blob=self.blobs.__getitem__,
             put_blob=put_blob,
+            put_file=lambda path, mime: put_blob(path.read_bytes(), mime),
         )
 
     def keep(self, operator: str, result: OperatorResult) -> None:

@@ -89,6 +89,10 @@ class Settings(BaseSettings):
     ocr_min_confidence: float = 0.5
     ocr_extra_frames_per_minute: int = 20  # video: frames between keyframes read in full for new text, at most
     thumbnail_px: int = 320
+    # A copy browsers play (H.264/AAC in MP4) of each video or sound they cannot (HEVC, AVI, WMV, AC-3):
+    # made at analysis, at most this many pixels a side; off: pages offer such originals for download.
+    playable_copies: bool = True
+    playable_max_side: int = Field(1280, ge=16, le=4096)
     # Threads of one model call (ONNX Runtime, CTranslate2, OpenCV, LiteRT, YuNet's OpenMP).
     # 0: the cores divided by worker_concurrency (at least 1), so concurrent jobs do not oversubscribe
     # the cores; spinning runtimes slow down several-fold when they do (docs/operations.md, Throughput).

@@ -115,6 +115,7 @@ def _run(
             read_segments=read_segments,
             read_blob=blobs.__getitem__,
             put_blob=put_blob,
+            put_file=lambda path, mime: put_blob(path.read_bytes(), mime),
         )
         for seg in operator.run(ctx).segments:
             segments.append(StoredSegment(len(segments), operator.name, seg.kind, seg.key, seg.start, seg.end,

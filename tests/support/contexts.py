@@ -49,4 +49,5 @@ def memory_context(
         read_segments=read_segments,
         read_blob=held.__getitem__,
         put_blob=put_blob,
+        put_file=lambda path, mime: put_blob(path.read_bytes(), mime),
     )

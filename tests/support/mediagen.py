@@ -175,6 +175,7 @@ def make_video(
     container: str | None = None,
     sample_aspect_ratio: Fraction | None = None,
     cuts: Sequence[int] | None = None,
+    options: dict[str, str] | None = None,
 ) -> Path:
     """Write a video (H.264 in MP4 by default) with a moving pattern and a new scene every ``scene_seconds``.
 
@@ -187,9 +188,9 @@ def make_video(
     is the shape of a stored pixel (width over height): ``size`` (704, 576) with 16:11 is an
     anamorphic 16:9 PAL video, shown 1024x576. ``cuts`` (frame numbers, each the first frame of a new
     scene) replaces the even ``scene_seconds``: a shot detector test should cut where no whole second
-    falls.
+    falls. ``options`` go to the muxer, e.g. ``{"output_ts_offset": "10"}`` for a clock that starts late.
     """
-    options = {"movflags": "faststart"} if faststart else {}
+    options = ({"movflags": "faststart"} if faststart else {}) | (options or {})
     with av.open(str(path), "w", format=container, options=options) as out:
         video = cast(VideoStream, out.add_stream(codec, rate=fps))
         video.width, video.height = size

@@ -18,6 +18,7 @@ def default_operators() -> list[Operator]:
     from mediasift.operators.objects import Objects
     from mediasift.operators.ocr import Ocr
     from mediasift.operators.phash import PerceptualHash
+    from mediasift.operators.playable import PlayableCopy
     from mediasift.operators.shot_words import ShotWords
     from mediasift.operators.text_chunks import TextChunks
     from mediasift.operators.thumbnail import Thumbnail
@@ -39,6 +40,7 @@ def default_operators() -> list[Operator]:
         Clip(),
         Transcribe(),
         AudioEvents(),
+        PlayableCopy(),  # for the pages, not for search: queued after the analysis's roots
         ShotWords(),
         TextChunks(),
         EmbedText(),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 from uuid import UUID
 
@@ -134,6 +135,11 @@ class OperatorExecutor:
             new_blobs.append((sha, len(data), mime))
             return sha
 
+        def put_file(path: Path, mime: str) -> str:
+            sha, size = self.blobs.put_file(path)
+            new_blobs.append((sha, size, mime))
+            return sha
+
         def read_segments(*, operator: str | None = None, kind: str | None = None) -> list[Any]:
             with self.db.transaction() as conn:
                 return result_repo.read_segments(conn, asset.id, operator=operator, kind=kind)
@@ -148,6 +154,7 @@ class OperatorExecutor:
             read_segments=read_segments,
             read_blob=self.blobs.read_bytes,
             put_blob=put_blob,
+            put_file=put_file,
         )
         started, core_started = time.time(), core_seconds()
         with self.inference.job(interactive=interactive, asset=asset.id) as models:

@@ -53,6 +53,7 @@ class OperatorContext:
     read_segments: Callable[..., list[StoredSegment]]
     read_blob: Callable[[str], bytes]
     put_blob: Callable[[bytes, str], str]
+    put_file: Callable[[Path, str], str]  # a file stored without being read into memory (a video's copy)
 
     def segments(self, *, operator: str | None = None, kind: str | None = None) -> list[StoredSegment]:
         """Stored segments of this asset, optionally of one producing operator or kind."""

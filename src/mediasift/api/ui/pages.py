@@ -164,7 +164,6 @@ def router(system: Mediasift, searches: FifoAdmission) -> APIRouter:
         similar = views.similar_items(SimilarList.of(asset_id, found).similar)
         script = {
             "boxes": views.boxes(detail, document),
-            "media": f"/media/{detail.sha256}",
             "kind": detail.media_type,
         }
         text = "\n\n".join(s.text or "" for s in document.segments.get("text_chunk", []))

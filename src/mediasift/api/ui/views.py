@@ -81,6 +81,8 @@ class AssetCard:
     original: str  # sha256 of the stored original
     thumbnail: str | None
     picture: str | None  # an image's page shows this: the original, or its preview where browsers cannot show it
+    playable: str | None  # a video's or sound's players play this: the copy made for browsers, else the original
+    no_copy: str | None  # why no playable copy was made of an original browsers cannot play (given up: too slow)
     duration: float | None
     language: str | None
     keyframes: tuple[Keyframe, ...]
@@ -121,6 +123,8 @@ def card(detail: AssetDetail) -> AssetCard:
         original=detail.sha256,
         thumbnail=thumbnail,
         picture=_picture(detail, thumbnail),
+        playable=_playable(detail),
+        no_copy=_no_copy(detail),
         duration=float(duration) if isinstance(duration, int | float) else None,
         language=str(language) if language else None,
         keyframes=tuple(frames),
@@ -135,6 +139,19 @@ def _picture(detail: AssetDetail, thumbnail: str | None) -> str | None:
     if detail.mime in BROWSER_PICTURES:
         return detail.sha256
     return _artifact_blob(detail, "preview") or thumbnail
+
+
+def _playable(detail: AssetDetail) -> str | None:
+    """What a video's or sound's players play: the copy made for browsers (operators/playable.py) where
+    there is one, else the original; None for other media."""
+    if detail.media_type not in ("video", "audio"):
+        return None
+    return _artifact_blob(detail, "playable") or detail.sha256
+
+
+def _no_copy(detail: AssetDetail) -> str | None:
+    given_up = (a.data.get("skipped") for a in detail.artifacts if a.kind == "playable")
+    return next((str(reason) for reason in given_up if reason), None)
 
 
 def _artifact_blob(detail: AssetDetail, kind: str) -> str | None:
