@@ -154,3 +154,42 @@ def test_a_copy_is_given_up_early_when_its_pace_would_take_it_past_its_time() ->
         keep_pace(started, 100.0, 10.0, 100.0)  # 110 s at this pace
     keep_pace(started, 100.0, 12.0, 100.0)  # 92 s at this pace: goes on
     keep_pace(time.monotonic() - 1, 100.0, 0.5, 100.0)  # 200 s at this pace, but only 1 s in: too soon to tell
+
+
+def _first_pictures(path: Path, n: int = 5) -> bytes:
+    """The first ``n`` pictures as decoded: the same for a stream passed through, not for one encoded again."""
+    with av.open(str(path)) as media:
+        frames = zip(media.decode(video=0), range(n), strict=False)
+        return b"".join(frame.to_ndarray(format="rgb24").tobytes() for frame, _ in frames)
+
+
+def test_h264_and_aac_in_a_container_browsers_do_not_play_are_passed_through_into_the_mp4(
+    tmp_path: Path, speech: Path
+) -> None:
+    """A screen recording's Matroska and a broadcast's TS (its clock from 10 s): their H.264 and AAC
+    are put into the MP4 as they are (the same pictures decoded; no quality lost), from the time 0 the analysis
+    counts; the sound still plays."""
+    for name, options in (("recording.mkv", {}), ("broadcast.ts", {"output_ts_offset": "10"})):
+        original = mediagen.make_video(tmp_path / name, 2.0, size=(640, 360), audio_wav=speech, options=options)
+        copy = write_copy(original, tmp_path / f"{name}.mp4", MediaType.VIDEO, max_side=1280, budget_s=120)
+        duration = _probe(original).metadata["duration"]
+        assert (copy.width, copy.height, copy.seconds) == (640, 360, pytest.approx(duration, abs=0.05)), name
+        assert _first_pictures(tmp_path / f"{name}.mp4") == _first_pictures(original), name
+        with av.open(str(tmp_path / f"{name}.mp4")) as played:
+            times = [frame.time for frame in played.decode(video=0)]
+        with av.open(str(tmp_path / f"{name}.mp4")) as played:
+            sound = sum(frame.samples for frame in played.decode(audio=0))
+        assert (len(times), times[0]) == (50, pytest.approx(0.0, abs=0.05)), name
+        assert sound == pytest.approx(2.0 * 22050, rel=0.05), name
+
+
+def test_h264_too_large_or_in_an_avi_is_encoded_again(tmp_path: Path) -> None:
+    large = mediagen.make_video(tmp_path / "large.mkv", 0.5, size=(1280, 720))
+    copy = write_copy(large, tmp_path / "large.mp4", MediaType.VIDEO, max_side=1280, budget_s=120)
+    assert _first_pictures(tmp_path / "large.mp4") == _first_pictures(large), "at the largest size: passed"
+    smaller = write_copy(large, tmp_path / "smaller.mp4", MediaType.VIDEO, max_side=1278, budget_s=120)
+    assert (copy.width, smaller.width, smaller.height) == (1280, 1278, 718)
+    assert _first_pictures(tmp_path / "smaller.mp4") != _first_pictures(large)
+    avi = mediagen.make_video(tmp_path / "camera.avi", 0.5)
+    write_copy(avi, tmp_path / "camera.mp4", MediaType.VIDEO, max_side=1280, budget_s=120)
+    assert _first_pictures(tmp_path / "camera.mp4") != _first_pictures(avi)
