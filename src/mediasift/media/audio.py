@@ -16,6 +16,11 @@ from mediasift.errors import PermanentError
 log = logging.getLogger(__name__)
 
 
+# A jump of the stream's times past the samples decoded by more than this is filled with silence: two
+# AAC frames (23 ms each at 44.1 kHz), well past any container's rounding of its times.
+GAP_FILLED_S = 0.05
+
+
 class NoAudioStream(Exception):
     """The file has no audio stream to decode."""
 
@@ -28,9 +33,12 @@ def iter_audio(path: Path, sample_rate: int = 16000, chunk_seconds: float = 30.0
     """The first audio stream of ``path`` as consecutive mono float32 chunks of ``chunk_seconds``
     (the last one shorter), so a long file is processed without holding all of its samples.
 
-    Chunk ``i`` starts at sample ``i * round(chunk_seconds * sample_rate)``. Packets that fail to
-    decode are skipped (and counted in a warning), so a file damaged part way still gives the audio
-    around the damage; a stream of which no packet decodes raises :class:`UndecodableAudio`.
+    Chunk ``i`` starts at sample ``i * round(chunk_seconds * sample_rate)``: sample ``n`` is the sound
+    at ``n / sample_rate`` seconds after the stream's first. Packets that fail to decode are skipped
+    (and counted in a warning), and where the stream's times jump ahead (the skipped packets, or
+    packets missing from the file) the gap is filled with silence, so a file damaged part way still
+    gives the audio around the damage at its own times; a stream of which no packet decodes raises
+    :class:`UndecodableAudio`.
     """
     size = max(1, round(chunk_seconds * sample_rate))
     with av.open(str(path)) as container:
@@ -41,8 +49,10 @@ def iter_audio(path: Path, sample_rate: int = 16000, chunk_seconds: float = 30.0
         pending: list[npt.NDArray[np.float32]] = []
         held = 0
 
-        def frames() -> Iterator[av.AudioFrame]:
-            good, bad, first_error = 0, 0, ""
+        def samples() -> Iterator[npt.NDArray[np.float32]]:
+            good, bad, first_error, filled = 0, 0, "", 0.0
+            origin: float | None = None  # the stream's first time
+            out = 0  # samples given so far
             for packet in container.demux(stream):
                 try:
                     decoded = packet.decode()
@@ -51,17 +61,28 @@ def iter_audio(path: Path, sample_rate: int = 16000, chunk_seconds: float = 30.0
                     continue
                 good += 1
                 for frame in decoded:
-                    yield from resampler.resample(frame)
-            yield from resampler.resample(None)
+                    if frame.pts is not None and frame.time_base is not None:
+                        at = float(frame.pts * frame.time_base)
+                        origin = at if origin is None else origin
+                        gap = at - origin - out / sample_rate
+                        if gap > GAP_FILLED_S:
+                            out += round(gap * sample_rate)
+                            filled += gap
+                            yield np.zeros(round(gap * sample_rate), dtype=np.float32)
+                    for converted in resampler.resample(frame):
+                        out += converted.samples
+                        yield converted.to_ndarray().reshape(-1).astype(np.float32, copy=False)
+            for converted in resampler.resample(None):
+                yield converted.to_ndarray().reshape(-1).astype(np.float32, copy=False)
             if bad and not good:
                 raise UndecodableAudio(f"the audio stream is corrupt: none of its {bad} packets decode ({first_error})")
-            if bad:
-                log.warning("%s: skipped %d of %d audio packets that do not decode (%s)", path, bad, bad + good,
-                            first_error)  # fmt: skip
+            if bad or filled:
+                log.warning("%s: skipped %d of %d audio packets that do not decode (%s); %.2f s of gaps filled with "
+                            "silence", path, bad, bad + good, first_error or "none failed", filled)  # fmt: skip
 
-        for out in frames():
-            pending.append(out.to_ndarray().reshape(-1).astype(np.float32, copy=False))
-            held += pending[-1].size
+        for part in samples():
+            pending.append(part)
+            held += part.size
             while held >= size:
                 joined = np.concatenate(pending)
                 yield np.ascontiguousarray(joined[:size])
