@@ -190,10 +190,10 @@ def ingest(
         errors.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from None
     system = _system()
-    files = system.files(paths)
     show = not as_json and errors.is_terminal
     with _progress(show) as progress:
-        ingested = progress.add_task("ingest", total=len(files), detail="")
+        # counted for the bar only: ingest reads the folders itself (a loop it found is not walked again)
+        ingested = progress.add_task("ingest", total=len(system.files(paths)), detail="")
         analysed: list[TaskID] = []
 
         def on_file(path: Path, outcome: Accepted | Refused) -> None:
@@ -211,7 +211,7 @@ def ingest(
             progress.update(analysed[0], completed=done)
 
         report = system.ingest(
-            files, wait=wait, lane=lane, tenant=tenant, on_file=on_file, on_wait=on_wait, on_progress=on_progress
+            paths, wait=wait, lane=lane, tenant=tenant, on_file=on_file, on_wait=on_wait, on_progress=on_progress
         )
     system.close()
     if as_json:
