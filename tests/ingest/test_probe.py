@@ -341,6 +341,13 @@ def test_animated_image_is_an_image_with_frames(tmp_path: Path, limits: Settings
     assert (meta["n_frames"], meta["animated"], meta["width"], meta["height"]) == (4, True, 120, 80)
 
 
+def test_a_tiff_of_several_pages_is_a_document_not_an_animation(tmp_path: Path, limits: Settings) -> None:
+    meta = probe(mg.make_image(tmp_path / "scan.tif", (120, 80), frames=3), limits).metadata
+    assert (meta["n_frames"], meta["animated"], meta["pages"], meta["width"]) == (1, False, 3, 120)
+    single = probe(mg.make_image(tmp_path / "one.tif", (120, 80)), limits).metadata
+    assert (single["n_frames"], single["animated"], "pages" in single) == (1, False, False)
+
+
 def test_png_bomb_is_refused_from_the_header_alone(tmp_path: Path, limits: Settings) -> None:
     bomb = mg.make_png_bomb(tmp_path / "bomb.png")
     assert bomb.stat().st_size < 300_000

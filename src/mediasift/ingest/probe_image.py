@@ -89,15 +89,19 @@ def _decode(path: Path, fmt: ImageFormat, limit: int) -> tuple[dict[str, Any], I
         with Image.open(path, formats=[fmt.name]) as image:
             image.draft(image.mode, (image.width // 8, image.height // 8))
             image.load()
-            # A HEIF file's other images are a burst or a collection, not an animation: its primary
-            # image stands for it (the one Pillow opens at).
-            still = fmt.name == HEIF
+            # A HEIF file's other images are a burst or a collection, and a TIFF's the pages of a
+            # document, not an animation's frames: its primary image (or first page) stands for it
+            # (the one Pillow opens at).
+            still = fmt.name in (HEIF, "TIFF")
+            frames = getattr(image, "n_frames", 1)
             meta = {
                 "format": image.format or fmt.name,
                 "mode": image.mode,
-                "n_frames": 1 if still else getattr(image, "n_frames", 1),
+                "n_frames": 1 if still else frames,
                 "animated": not still and bool(getattr(image, "is_animated", False)),
             }
+            if fmt.name == "TIFF" and frames > 1:
+                meta["pages"] = frames
             return meta, image.getexif()
     except Image.DecompressionBombError:  # a later frame or tile larger than the header said
         raise Rejected(_too_big(None, limit)) from None
