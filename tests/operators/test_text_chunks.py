@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import itertools
 
-from mediasift.operators.text_chunks import chunk_spans, read_text, sentence_spans
+from mediasift.media.documents import read_text
+from mediasift.operators.text_chunks import chunk_spans, sentence_spans
 
 TEXT = " ".join(f"Sentence number {i} talks about topic {i % 7} in some detail." for i in range(60))
 

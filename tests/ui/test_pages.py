@@ -112,3 +112,35 @@ def test_each_media_type_has_its_page_and_library_card(settings: Settings, tmp_p
         assert '<audio id="player"' in audio and 'class="word"' in audio and "transcript.vtt" in audio
         text = client.get(f"/assets/{ids['text']}").text
         assert "northern pier" in text and "<video" not in text
+
+
+def test_a_documents_page_shows_its_text_once_as_written(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its chunks overlap (a sentence or two of each is the next one's start): the page shows the
+    document itself, every sentence once, its paragraphs apart; a long one up to ``TEXT_SHOWN``."""
+    from mediasift.api.ui import pages
+
+    sentences = [f"Sentence number {n} talks about the marmot colony {n}." for n in range(1, 81)]
+    text = " ".join(sentences[:40]) + "\n\n" + " ".join(sentences[40:])
+    keys = make_keys(settings)
+    system = Mediasift(settings)
+    (accepted,) = system.ingest(
+        [mediagen.make_text_file(tmp_path / "marmots.txt", text)], wait=True, tenant="alpha"
+    ).accepted
+    chunks = system.exports.document(accepted.asset_id).segments["text_chunk"]
+    system.close()
+    assert len(chunks) > 4 and sum(len(c.text or "") for c in chunks) > len(text) + 400, "the chunks overlap"
+    with TestClient(create_app(settings), follow_redirects=False) as client:
+        sign_in(client, keys.read)
+        answer = client.get(f"/assets/{accepted.asset_id}")
+        assert answer.status_code == 200
+        page = answer.text
+        (shown,) = re.findall(r'<div class="plain">(.*?)</div>', page, re.DOTALL)
+        assert html.unescape(shown) == text
+        assert "characters: <a" not in page
+        monkeypatch.setattr(pages, "TEXT_SHOWN", 1000)
+        page = client.get(f"/assets/{accepted.asset_id}").text
+        (shown,) = re.findall(r'<div class="plain">(.*?)</div>', page, re.DOTALL)
+        assert html.unescape(shown) == text[:1000]
+        assert f"The first 1,000 of {len(text):,} characters" in page

@@ -7,7 +7,7 @@ from typing import Any
 
 from mediasift.config import Settings
 from mediasift.inference.catalog import Role
-from mediasift.media.html_text import visible_text
+from mediasift.media.documents import document_text
 from mediasift.mediatype import MediaType
 from mediasift.pipeline.operator import TEXT, Operator, OperatorContext
 from mediasift.records import ArtifactOut, OperatorResult, SegmentOut
@@ -56,11 +56,6 @@ def chunk_spans(text: str, size: int, overlap: int) -> list[tuple[int, int]]:
     return chunks
 
 
-def read_text(data: bytes, encoding: str) -> str:
-    text = data.decode(encoding)
-    return text.lstrip("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
-
-
 class TextChunks(Operator):
     """Chunks with the language of each (lingua, low-accuracy mode): a document may mix languages."""
 
@@ -74,9 +69,8 @@ class TextChunks(Operator):
         return {"size": settings.text_chunk_chars, "overlap": settings.text_chunk_overlap_chars}
 
     def run(self, ctx: OperatorContext) -> OperatorResult:
-        text = read_text(ctx.media_path.read_bytes(), str(ctx.asset.metadata.get("encoding") or "utf-8"))
-        if ctx.asset.mime == "text/html":  # the page as a browser shows it, not its markup
-            text = visible_text(text)
+        encoding = str(ctx.asset.metadata.get("encoding") or "utf-8")
+        text = document_text(ctx.media_path.read_bytes(), encoding, ctx.asset.mime)
         result = OperatorResult()
         languages: dict[str, int] = {}
         for index, (start, end) in enumerate(chunk_spans(text, ctx.params["size"], ctx.params["overlap"])):

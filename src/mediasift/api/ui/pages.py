@@ -14,6 +14,7 @@ from mediasift.api.admission import FifoAdmission, SearchesBusy, share
 from mediasift.api.ui import ops, views
 from mediasift.api.ui.render import page, session_of
 from mediasift.db.search_filters import AssetFilters
+from mediasift.media.documents import document_text
 from mediasift.mediatype import MediaType
 from mediasift.service import AssetNotFound, Mediasift
 from mediasift.service_errors import EmptyQuery, PersonNotFound
@@ -22,6 +23,7 @@ from mediasift.service_models import AssetResult, Group, SearchMode, SimilarList
 RESULTS = 12  # assets per search, each with its best moments
 LIBRARY_PAGE = 24
 SIMILAR = 8
+TEXT_SHOWN = 100_000  # characters of a document its page shows; the rest is downloaded
 PERSON_ASSETS = 1000  # faces read to list the assets a person appears in
 
 Text = Annotated[str, Query(max_length=1000)]
@@ -166,11 +168,15 @@ def router(system: Mediasift, searches: FifoAdmission) -> APIRouter:
             "boxes": views.boxes(detail, document),
             "kind": detail.media_type,
         }
-        text = "\n\n".join(s.text or "" for s in document.segments.get("text_chunk", []))
+        text = ""
+        if detail.media_type == "text":  # the document itself: its chunks overlap
+            encoding = str(detail.metadata.get("encoding") or "utf-8")
+            text = document_text(system.blobs.read_bytes(detail.sha256), encoding, detail.mime)
+        shown = text[:TEXT_SHOWN]
         return page(request, "asset.html", asset=card, detail=detail, document=document, script=script,
                     transcript=views.transcript(document), labels=views.labels(document),
                     on_screen=views.on_screen_text(document), metadata=views.metadata_rows(detail.metadata),
-                    similar=similar, exports=exports, text=text,
+                    similar=similar, exports=exports, text=shown, text_chars=len(text),
                     artifacts=sorted(detail.artifacts, key=lambda a: (a.operator, a.kind, a.key)))  # fmt: skip
 
     @ui.get("/upload")
