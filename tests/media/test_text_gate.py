@@ -173,3 +173,26 @@ def test_two_patches_are_the_same_strokes_from_a_cosine_of_0_75() -> None:
         cosine = (strokes & fewer).sum() / np.sqrt(strokes.sum() * fewer.sum())
         assert cosine == pytest.approx(np.sqrt(kept), abs=0.005)
         assert patch.same_as(Patch.of(fewer, box)) is same, cosine
+
+
+def _line(text: str, size: tuple[int, int], font_size: int, noise: int = 0) -> Patch:
+    """The one patch of ``text`` drawn white on a black band at the bottom of a picture of ``size``."""
+    image = Image.new("L", size, 110)
+    draw = ImageDraw.Draw(image)
+    draw.rectangle((0, size[1] - 2 * font_size, size[0], size[1]), fill=0)
+    draw.text((8, size[1] - 1.7 * font_size), text, fill=255, font=mediagen.font(font_size))
+    luma = np.asarray(image, np.int16)
+    if noise:  # coding noise: a few grey levels on every pixel
+        luma = luma + np.random.default_rng(len(text)).integers(-noise, noise + 1, luma.shape)
+    (patch,) = text_patches(np.clip(luma, 0, 255).astype(np.uint8))
+    return patch
+
+
+@pytest.mark.parametrize(("size", "font_size"), [((640, 360), 24), ((160, 120), 16)])
+def test_a_line_whose_number_changed_is_new_text(size: tuple[int, int], font_size: int) -> None:
+    """Alike as a whole (past ``SAME_STROKES``), a line whose number changed differs a character at
+    a time (under ``LOCAL_SAME``): the gate reads it. The same line with coding noise does not."""
+    for before, after in (("Line 14 capacity report", "Line 21 capacity report"), ("CHAPTER 3", "CHAPTER 4")):
+        line = _line(before, size, font_size)
+        assert not _line(after, size, font_size).same_as(line), (before, after, size)
+        assert _line(before, size, font_size, noise=12).same_as(line), (before, size)

@@ -210,10 +210,11 @@ class Ocr(ImageOperator):
     broken model files, for one)."""
 
     name = "ocr"
+    # 13: the text gate reads a line that changed in part (a counter, a chapter number: LOCAL_SAME);
     # 12: lines without a letter or a digit are dropped (read_words);
     # 11: the gate's detector is PP-OCRv6 tiny (models/ocr.py GATE_MODEL_PARTS); lines are timed on
     # frames decoded without deblocking
-    version = "12"
+    version = "13"
     produces = frozenset({TEXT})
     role = Role.OCR_CHAIN
 
