@@ -69,7 +69,7 @@ def test_an_ingest_that_waits_analyses_the_first_files_while_it_registers_the_re
         report = system.ingest([media_dir], wait=True, on_file=on_file, on_wait=messages.append)
         assert done_before_next == [True], "the first note was analysed while the second waited to be registered"
         assert {s.status for s in report.status.values()} == {"done"} and len(report.accepted) == 2
-        assert messages == ["no worker is running: analysing here"]
+        assert messages == ["no worker running takes all of this work: analysing here"]
         assert system.workers_alive() == [], "the worker that ran meanwhile was marked stopped"
 
 
@@ -110,6 +110,35 @@ def test_reprocess_waits_and_says_what_a_worker_with_other_settings_left_stale(
         assert worker.stats.processed == 1, "the worker did it, not the reprocessing process"
         assert system.stale() == {}, "fresh by the worker's settings, which are these"
         assert system.describe(asset_id).operators["embed_text"].status == "done"
+
+
+def test_an_ingest_that_waits_does_the_work_no_running_worker_takes(settings: Settings, media_dir: Path) -> None:
+    """A worker of OCR alone is alive: a text's jobs are no work of its, so the waiting ingest does
+    them (it waited without end). A worker of every operator takes them: the ingest leaves them to it."""
+    note = mediagen.make_text_file(media_dir / "note.txt", NOTES[0])
+    with closing(Mediasift(settings)) as system, closing(Mediasift(settings)) as workers:
+        for operators, by_the_worker in (({"ocr"}, False), (None, True)):
+            worker = workers.worker(concurrency=1, operators=operators)
+            running = threading.Thread(target=workers.run_worker, args=(worker,))
+            running.start()
+            try:
+                while worker.id not in {w.id for w in system.workers_alive()}:
+                    time.sleep(0.05)
+                assert system.workers_take_everything() is by_the_worker
+                messages: list[str] = []
+                waiting = threading.Thread(
+                    target=system.ingest, args=([note],), kwargs={"wait": True, "on_wait": messages.append}
+                )
+                waiting.start()
+                waiting.join(timeout=120)
+                assert not waiting.is_alive(), "the ingest still waits"
+                (info,) = [w for w in system.workers_alive() if w.id == worker.id]
+                assert info.operators == (sorted(operators) if operators else None)
+            finally:
+                worker.stop()
+                running.join(timeout=60)
+            assert (worker.stats.processed > 0) is by_the_worker and (messages == []) is by_the_worker, messages
+            note = mediagen.make_text_file(media_dir / "other.txt", NOTES[1])
 
 
 def test_a_file_named_in_another_encoding_is_registered_under_its_escaped_name(

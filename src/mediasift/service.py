@@ -117,6 +117,9 @@ from mediasift.service_models import (
 from mediasift.service_people import People
 
 BACKPRESSURE_CHECK_EVERY = 25
+# What a waiting ingest says when it works through the queue itself: no worker alive, or none that
+# takes every lane and operator on this broker (Mediasift.workers_take_everything).
+NO_WORKER = "no worker running takes all of this work: analysing here"
 PROGRESS_EVERY_S = 0.5
 WAIT_POLL_S = 0.2  # how often a wait looks whether a worker finished its assets (two small queries)
 
@@ -271,8 +274,9 @@ class Mediasift:
             for model_id, problem in self.model_problems().items():
                 on_model_problem(model_id, problem)
         lanes = [lane.value for lane in worker.lanes]
+        operators = None if worker.groups is None else sorted(worker.groups - {WEBHOOK_GROUP})
         with self.db.transaction() as conn:
-            worker_repo.register(conn, worker.id, self.broker.name, lanes, worker.concurrency)
+            worker_repo.register(conn, worker.id, self.broker.name, lanes, worker.concurrency, operators)
         unloader = IdleUnloader(pool, self.settings.model_idle_unload_s).start()
         relay = self.relay().start()
         try:
@@ -298,6 +302,17 @@ class Mediasift:
     def workers_alive(self) -> list[WorkerInfo]:
         with self.db.transaction() as conn:
             return [WorkerInfo.model_validate(row) for row in worker_repo.alive(conn)]
+
+    def workers_take_everything(self) -> bool:
+        """Whether the workers alive on this system's broker, together, take every lane and every
+        operator: then a caller that waits may leave the work to them. A worker of other operators
+        only (``--operators``), of one lane, or on another broker would leave some jobs to no one."""
+        alive = [w for w in self.workers_alive() if w.broker == self.broker.name]
+        lanes = {lane for w in alive for lane in w.lanes}
+        operators: set[str] = set()
+        for w in alive:
+            operators |= set(self.pipeline.operators) if w.operators is None else set(w.operators)
+        return lanes >= {lane.value for lane in Lane} and operators >= set(self.pipeline.operators)
 
     def models(self) -> ModelListing:
         """The device models run on, and every model: its declaration, its state here, and its
@@ -394,7 +409,7 @@ class Mediasift:
         def analysed() -> bool:  # the inline worker's end: every file registered, and its analysis done
             return registered.is_set() and self._unfinished([a.asset_id for a in report.accepted]) == 0
 
-        working = wait and len(files) > 1 and not self.workers_alive()
+        working = wait and len(files) > 1 and not self.workers_take_everything()
         with self._working_meanwhile(on_wait, until=analysed) if working else nullcontext() as worker_ended:
             for index, path in enumerate(files):
                 if index % BACKPRESSURE_CHECK_EVERY == 0:
@@ -481,7 +496,7 @@ class Mediasift:
         if on_wait:
             on_wait(f"queue holds {depth} jobs (high-water mark {self.settings.queue_high_water}); "
                     f"waiting until it is under {low}")  # fmt: skip
-        if self.workers_alive():
+        if self.workers_take_everything():
             while self.broker.stats().depth > low:
                 time.sleep(1.0)
         else:
@@ -511,14 +526,14 @@ class Mediasift:
             )
         with reporting:
             while not finished():
-                if self.workers_alive():
+                if self.workers_take_everything():
                     if wake is not None and not wake.is_set():
                         wake.wait(WAIT_POLL_S)
                     else:  # no worker of this process to wake on (or it ended for another reason)
                         time.sleep(WAIT_POLL_S)
                 else:
                     if on_wait:
-                        on_wait("no worker is running: analysing here")
+                        on_wait(NO_WORKER)
                     self.run_inline(until=finished)
 
     def run_inline(self, until: Callable[[], bool]) -> None:
@@ -539,7 +554,7 @@ class Mediasift:
         idle fetch), or when the body ends: what it runs then finishes (or, past the grace period, is
         released)."""
         if on_wait:
-            on_wait("no worker is running: analysing here")
+            on_wait(NO_WORKER)
         worker = self._inline_worker()
         ended = threading.Event()
 

@@ -582,6 +582,7 @@ class WorkerInfo(Result):
     pid: int
     broker: str
     lanes: list[str]
+    operators: list[str] | None  # the only operators it runs; None: every one
     concurrency: int
     started_at: IsoTime
     heartbeat_at: IsoTime

@@ -13,13 +13,17 @@ Conn = Connection[Any]
 ALIVE_WITHIN_S = 15.0
 
 
-def register(conn: Conn, worker_id: str, broker: str, lanes: list[str], concurrency: int) -> None:
+def register(
+    conn: Conn, worker_id: str, broker: str, lanes: list[str], concurrency: int, operators: list[str] | None
+) -> None:
+    """``operators``: the only ones it runs; None, every one."""
     conn.execute(
         """
-        INSERT INTO workers (id, host, pid, broker, lanes, concurrency) VALUES (%s, %s, %s, %s, %s, %s)
+        INSERT INTO workers (id, host, pid, broker, lanes, concurrency, operators)
+        VALUES (%s, %s, %s, %s, %s, %s, %s)
         ON CONFLICT (id) DO UPDATE SET heartbeat_at = now(), stopped_at = NULL
         """,
-        (worker_id, socket.gethostname(), os.getpid(), broker, lanes, concurrency),
+        (worker_id, socket.gethostname(), os.getpid(), broker, lanes, concurrency, operators),
     )
 
 
@@ -37,7 +41,8 @@ def stopped(conn: Conn, worker_id: str) -> None:
 def alive(conn: Conn) -> list[dict[str, Any]]:
     return conn.execute(
         """
-        SELECT id, host, pid, broker, lanes, concurrency, started_at, heartbeat_at, in_flight, processed, failed
+        SELECT id, host, pid, broker, lanes, operators, concurrency, started_at, heartbeat_at, in_flight, processed,
+               failed
         FROM workers
         WHERE stopped_at IS NULL AND heartbeat_at > now() - make_interval(secs => %s)
         ORDER BY started_at
