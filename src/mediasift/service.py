@@ -339,13 +339,15 @@ class Mediasift:
         """Reach the database; raises when it cannot be reached."""
         self.db.ping()
 
-    def ready(self) -> None:
-        """Reach the database and the broker; NotReady (with which, and why) when one cannot be reached."""
+    def ready(self, part: str | None = None) -> None:
+        """Reach the database and the broker (or only ``part``: "database" or "broker"); NotReady
+        (with which, and why) when one cannot be reached."""
         for name, reach in (("database", self.db.ping), ("broker", lambda: self.broker.stats())):
-            try:
-                reach()
-            except Exception as exc:  # any failure to reach it means not ready; the reason is reported
-                raise NotReady(f"the {name} cannot be reached: {exc.__class__.__name__}: {exc}") from exc
+            if part in (None, name):
+                try:
+                    reach()
+                except Exception as exc:  # any failure to reach it means not ready; the reason is reported
+                    raise NotReady(f"the {name} cannot be reached: {exc.__class__.__name__}: {exc}") from exc
 
     def metrics_registry(self) -> CollectorRegistry:
         """Prometheus collectors: what ``status`` says, read at each scrape, and this process's figures."""
@@ -425,7 +427,10 @@ class Mediasift:
     def check_queue_room(self) -> None:
         """QueueFull when the queue is at its high-water mark: for callers that answer "later"
         rather than wait, as ``ingest`` does."""
-        depth = self.broker.stats().depth
+        try:
+            depth = self.broker.stats().depth
+        except Exception as exc:  # any failure to reach it: nothing can be queued, say so (the API's 503)
+            raise NotReady(f"the broker cannot be reached: {exc.__class__.__name__}: {exc}") from exc
         if depth >= self.settings.queue_high_water:
             raise QueueFull(
                 f"the queue holds {depth} jobs (high-water mark {self.settings.queue_high_water}); try again later"

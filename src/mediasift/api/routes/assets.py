@@ -31,7 +31,7 @@ class FromUrl(RequestBody):
 _INGESTED: dict[int | str, dict[str, object]] = {
     200: {"model": UploadResult, "description": "The same bytes were this tenant's asset already"},
     202: {"model": UploadResult, "description": "Registered; wait=true ran out of time before the analysis ended"},
-    **documented(413, 422, 429),
+    **documented(413, 422, 429, 503),
 }
 WaitQuery = Annotated[
     bool, Query(description="Answer once the workers have analysed it (202 after MEDIASIFT_API_WAIT_TIMEOUT_S).")

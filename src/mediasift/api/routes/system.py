@@ -34,14 +34,21 @@ def router(system: Mediasift, registry: CollectorRegistry) -> APIRouter:
     async def readyz() -> Health:
         """The database and the broker answer (a readiness probe), within a few seconds; 503 with the
         one that does not, and why."""
-        try:
-            # abandoned on timeout: a broker client retrying its connection must not hold the answer
-            await asyncio.wait_for(
-                to_thread.run_sync(system.ready, abandon_on_cancel=True), system.settings.api_ready_timeout_s
-            )
-        except TimeoutError:
-            within = system.settings.api_ready_timeout_s
-            raise NotReady(f"the database or the broker did not answer within {within:g} s") from None
+        within = system.settings.api_ready_timeout_s
+
+        async def reached(part: str) -> str | None:
+            try:
+                # abandoned on timeout: a broker client retrying its connection must not hold the answer
+                await asyncio.wait_for(to_thread.run_sync(system.ready, part, abandon_on_cancel=True), within)
+            except TimeoutError:
+                return f"the {part} did not answer within {within:g} s"
+            except NotReady as exc:
+                return str(exc)
+            return None
+
+        problems = [p for p in await asyncio.gather(reached("database"), reached("broker")) if p]
+        if problems:
+            raise NotReady("; ".join(problems))
         return Health(status="ok")
 
     @api.get("/metrics", response_class=PrometheusText)
