@@ -51,6 +51,12 @@ def test_keys_are_made_listed_and_revoked_from_the_command_line(settings: Settin
         assert api_hits["results"][0]["source_path"] == "file:note.txt", "no server path over HTTP"
         api_asset = client.get(f"/v1/assets/{asset_id}", headers=bearer(created["key"])).json()
         assert api_asset.keys() == cli_asset.keys() and api_asset["sources"] == ["file:note.txt"]
+        # the same text for the same values, times included, wherever they are in the document
+        assert (api_asset["jobs"], api_asset["artifacts"], api_asset["audit"]) == (
+            cli_asset["jobs"], cli_asset["artifacts"], cli_asset["audit"],
+        )  # fmt: skip
+        times = [job["updated_at"] for job in cli_asset["jobs"].values()] + [cli_asset["created_at"]]
+        assert all(time.endswith("+00:00") and "T" in time for time in times), times
         assert _run(settings, "keys", "revoke", created["id"]).returncode == 0
         assert client.get("/v1/assets", headers=bearer(created["key"])).status_code == 401
     assert _run(settings, "keys", "revoke", created["id"]).returncode == 2, "revoked already"

@@ -151,8 +151,8 @@ def _system(**options: Any) -> Mediasift:
 
 
 def _print_json(result: BaseModel) -> None:
-    # Python-mode dump: times read from tables print as str() of a datetime, as they always have.
-    sys.stdout.write(json.dumps(result.model_dump(), default=str, ensure_ascii=False) + "\n")
+    # JSON mode, as the HTTP API answers: the same text for the same result through either door.
+    sys.stdout.write(json.dumps(result.model_dump(mode="json"), ensure_ascii=False) + "\n")
 
 
 def _progress(enabled: bool) -> Progress:

@@ -4,10 +4,8 @@ The CLI prints them (``--json``) and the HTTP API returns them, so both doors gi
 ``/openapi.json`` describes it. Fields are declared in the order of the JSON keys; the free-form
 parts (an asset's metadata, an artifact's data, a job's payload) stay open mappings.
 
-Times are ``datetime`` fields. Those of :data:`IsoTime` become ``datetime.isoformat()`` text as soon
-as a result is dumped; the others, times of rows as read, stay ``datetime`` in a Python dump (the CLI
-prints them with ``str()``) and become pydantic's ISO 8601 text in JSON (``Z`` for UTC), as each door
-has always given them.
+Times are :data:`IsoTime` fields: ``datetime.isoformat()`` text (``+00:00`` for UTC) as soon as a
+result is dumped, in both doors and in every part of a result alike.
 
 The few types of lower layers that the service's calls take or give (``Lane``, ``SearchMode``, and
 ingest's ``Accepted`` and ``Refused``) are named here too, so the doors import this module and the
@@ -148,7 +146,7 @@ class Artifact(Result):
     model_version: str | None
     params_hash: str
     duration_ms: float
-    created_at: datetime
+    created_at: IsoTime
     start: float | None
     end: float | None
     text: str | None
@@ -164,8 +162,8 @@ class OperatorRun(Result):
     model_version: str | None
     status: str
     error: str | None
-    started_at: datetime
-    finished_at: datetime
+    started_at: IsoTime
+    finished_at: IsoTime
     duration_ms: float
     core_ms: float | None = None  # its share of the worker's cores while it ran (None: made without a worker)
     cost: float
@@ -181,11 +179,11 @@ class JobState(Result):
     error_class: str | None
     error: str | None
     worker: str | None = None  # the worker (its id in ``status``) that holds the job or last held it
-    updated_at: datetime
+    updated_at: IsoTime
 
 
 class AuditEntry(Result):
-    at: datetime
+    at: IsoTime
     actor: str
     action: str
     entity: str
@@ -689,7 +687,7 @@ class CostReport(Result):
     """``mediasift cost --json`` and ``GET /v1/cost``: cost and time per item by media type and operator
     (runs finished since ``since``), each model's share and the savings (since the counters began)."""
 
-    since: datetime | None
+    since: IsoTime | None
     media_types: dict[str, MediaSpend]
     models: dict[str, ModelShare]
     saved: Savings
@@ -848,8 +846,8 @@ class Person(Result):
     name: str | None
     face_count: int
     asset_count: int
-    created_at: datetime
-    updated_at: datetime
+    created_at: IsoTime
+    updated_at: IsoTime
 
     @classmethod
     def of(cls, row: dict[str, Any]) -> Person:
