@@ -33,6 +33,7 @@ from mediasift.service_models import (
     AssetFilters,
     AssetList,
     AssetResult,
+    AssetStatus,
     AssetSummary,
     ConfidenceEntry,
     DeadLetterInfo,
@@ -868,11 +869,12 @@ def _marked(snippet: str, highlights: list[tuple[int, int]]) -> str:
 @assets_app.command("list")
 def assets_list(
     media_type: Annotated[MediaType | None, typer.Option("--type")] = None,
-    status: Annotated[str | None, typer.Option("--status")] = None,
+    status: Annotated[AssetStatus | None, typer.Option("--status")] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """Every asset, oldest first."""
-    rows = _system().list_assets(media_type=media_type.value if media_type else None, status=status)
+    rows = _system().list_assets(media_type=media_type.value if media_type else None,
+                                 status=status.value if status else None)  # fmt: skip
     if as_json:
         _print_json(AssetList(assets=[AssetSummary.of(row) for row in rows]))
         return

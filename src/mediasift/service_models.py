@@ -50,6 +50,15 @@ class Result(BaseModel):
     model_config = ConfigDict(frozen=True)
 
 
+class AssetStatus(StrEnum):
+    """Where an asset's analysis stands."""
+
+    PENDING = "pending"
+    PROCESSING = "processing"
+    DONE = "done"
+    FAILED = "failed"
+
+
 # -- ingest ---------------------------------------------------------------------------------------
 
 

@@ -143,6 +143,9 @@ def test_bad_input_is_refused_with_a_reason_and_leaves_nothing(
     assert client.post("/v1/assets/from-url", json={"url": "file:///etc/passwd"}).status_code == 422
     for query in ("/v1/search?q=a%00b", "/v1/assets?status=%00", "/v1/assets/%01x"):
         assert client.get(query).status_code == 400, query
+    bogus = client.get("/v1/assets?status=bogus")  # not a status: said so, not an empty list
+    assert bogus.status_code == 422 and "pending" in bogus.text, bogus.text
+    assert client.get("/v1/assets?status=done").status_code == 200
     bad_port = client.post("/v1/assets/from-url", json={"url": "http://127.0.0.1:99999/a.png"})
     assert bad_port.status_code == 422 and "port" in bad_port.json()["detail"]
     assert client.post("/v1/assets/from-url", json={"url": f"{base}/song.mp3"}).status_code == 422

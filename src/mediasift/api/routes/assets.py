@@ -17,7 +17,7 @@ from mediasift.api.receive import Unacceptable, copy_limited, download, landing,
 from mediasift.mediatype import MediaType
 from mediasift.net.pool import FetchPool
 from mediasift.service import IngestReport, Mediasift
-from mediasift.service_models import AssetDetail, AssetList, IngestedFile, UploadResult
+from mediasift.service_models import AssetDetail, AssetList, AssetStatus, IngestedFile, UploadResult
 
 MULTIPART_FIELDS = 4
 WAIT_POLL_S = 0.25
@@ -90,14 +90,14 @@ def router(system: Mediasift, fetches: FetchPool) -> APIRouter:
     def list_assets(
         tenant: ReadTenant,
         media_type: Annotated[MediaType | None, Query(alias="type")] = None,
-        status: Annotated[str | None, Query(max_length=32)] = None,
+        status: AssetStatus | None = None,
         cursor: CursorQuery = None,
         limit: LimitQuery = 100,
     ) -> AssetList:
         """The tenant's assets, oldest first, a page at a time (``next_cursor`` asks for the next)."""
         page = system.asset_page(
             media_type=media_type.value if media_type else None,
-            status=status,
+            status=status.value if status else None,
             tenant=tenant,
             cursor=cursor,
             limit=limit,
