@@ -144,3 +144,20 @@ def test_a_documents_page_shows_its_text_once_as_written(
         (shown,) = re.findall(r'<div class="plain">(.*?)</div>', page, re.DOTALL)
         assert html.unescape(shown) == text[:1000]
         assert f"The first 1,000 of {len(text):,} characters" in page
+
+
+def test_an_upload_of_bytes_analysed_already_says_done(settings: Settings, tmp_path: Path) -> None:
+    """The upload page follows each file from what its upload answered: a file whose bytes were
+    analysed already is a duplicate, done, not a pending upload."""
+    keys = make_keys(settings)
+    note = mediagen.make_text_file(tmp_path / "note.txt", ENGLISH)
+    system = Mediasift(settings)
+    (first,) = system.ingest([note], wait=True, tenant="alpha").accepted
+    system.close()
+    with TestClient(create_app(settings), follow_redirects=False) as client:
+        sign_in(client, keys.write)
+        (csrf,) = re.findall(r'<meta name="csrf-token" content="([^"]+)">', client.get("/upload").text)
+        files = {"file": ("again.txt", note.read_bytes(), "text/plain")}
+        answer = client.post("/upload", files=files, headers={"X-CSRF-Token": csrf})
+        assert answer.status_code == 201
+        assert answer.json() == {"id": str(first.asset_id), "media_type": "text", "duplicate": True, "status": "done"}

@@ -50,6 +50,7 @@ def router(system: Mediasift, fetches: FetchPool, registry: CollectorRegistry) -
         await check_csrf(request)
         tenant = session_of(request).principal.owning_tenant()
         report = await received(system, request, tenant, None)
+        await run_in_threadpool(system.analysed, report)  # bytes known already may be analysed already
         return JSONResponse(_accepted(request, report), status_code=201)
 
     @ui.post("/upload/url")
@@ -57,6 +58,7 @@ def router(system: Mediasift, fetches: FetchPool, registry: CollectorRegistry) -
         await check_csrf(request)
         tenant = session_of(request).principal.owning_tenant()
         report = await fetched(system, fetches, body.url, tenant)
+        await run_in_threadpool(system.analysed, report)
         return JSONResponse(_accepted(request, report), status_code=201)
 
     @ui.get("/assets/{asset}/state.json")
