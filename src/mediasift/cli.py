@@ -75,11 +75,15 @@ class _Commands(typer.Typer):
                 name = (
                     "MEDIASIFT_" + "_".join(str(part) for part in error["loc"]).upper() if error["loc"] else "settings"
                 )
-                Console(stderr=True).print(f"{name}: {error['msg'].removeprefix('Value error, ')}", markup=False)
+                Console(stderr=True, soft_wrap=True).print(
+                    f"{name}: {error['msg'].removeprefix('Value error, ')}", markup=False
+                )
             sys.exit(2)
         except CANNOT_CONNECT as exc:
             reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            Console(stderr=True).print(f"cannot reach the database (MEDIASIFT_DATABASE_URL): {reason}", markup=False)
+            Console(stderr=True, soft_wrap=True).print(
+                f"cannot reach the database (MEDIASIFT_DATABASE_URL): {reason}", markup=False
+            )
             sys.exit(2)
 
 
@@ -111,7 +115,7 @@ TenantOption = Annotated[str, typer.Option("--tenant", help="Whose people.")]
 # Piped output is read by scripts and people alike: no wrapping at rich's 80 columns there.
 _PIPED_WIDTH = None if sys.stdout.isatty() or "COLUMNS" in os.environ else 200
 console = Console(width=_PIPED_WIDTH)
-errors = Console(stderr=True)
+errors = Console(stderr=True, soft_wrap=True)  # a message is one line, however long: grep finds it
 
 EXIT_REJECTED = 1
 EXIT_FAILED = 3

@@ -115,7 +115,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             upload_limit=s.max_file_bytes + MULTIPART_OVERHEAD,
             body_limit=s.api_max_body_bytes,
             upload_limit_why=f"a file of at most {s.max_file_bytes:,} bytes (MEDIASIFT_MAX_FILE_BYTES)"
-            f" and {MULTIPART_OVERHEAD:,} bytes for the form around it",
+            f" (and {MULTIPART_OVERHEAD:,} bytes for a multipart form around it)",
             body_limit_why="MEDIASIFT_API_MAX_BODY_BYTES",
             limiter=RequestLimiter(s.api_requests_per_minute, s.api_burst),
             failures=failures,
