@@ -206,7 +206,7 @@ def test_served_blobs_stream_to_parallel_clients_in_bounded_memory(
         url = f"{server.base}/v1/blobs/{big_blob}"
         part = httpx.get(url, headers={**key, "Range": "bytes=1000-1999"}, timeout=30)
         assert part.status_code == 206 and len(part.content) == 1000, part.text
-        assert part.headers["content-disposition"] == f'attachment; filename="{big_blob[:16]}"'
+        assert part.headers["content-disposition"] == f'attachment; filename="{big_blob[:16]}.mp4"', "saved as a video"
         assert part.headers["content-range"] == f"bytes 1000-1999/{BIG}" and part.headers["content-type"] == "video/mp4"
         assert httpx.get(url, headers={**key, "If-None-Match": f'"{big_blob}"'}, timeout=30).status_code == 304
         assert _download(url, key) == (200, big_blob, BIG)  # warm: every code path and pool thread in place

@@ -23,6 +23,7 @@ goes away stops the reading, and the file or S3 connection is closed.
 
 from __future__ import annotations
 
+import mimetypes
 import re
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
@@ -164,5 +165,17 @@ def readable_blob(system: Any, request: Request, sha256: str, tenant: str | None
     if info.original:
         request.state.audit = True
         request.state.audit_target = sha256
-        filename = sha256[:16]
+        filename = sha256[:16] + _extension(info.mime)  # saved by a type it can be opened with
     return blob_response(system.blobs, sha256, info.mime, request.headers, filename=filename)
+
+
+def _extension(mime: str) -> str:
+    """The usual file extension of ``mime`` (".mp4", ".jpg"), or none where it has none known."""
+    return _EXTENSIONS.get(mime) or mimetypes.guess_extension(mime) or ""
+
+
+# where the standard library's table guesses otherwise (".mpv", ".oga", ".jpe") or not at all
+_EXTENSIONS = {
+    "image/jpeg": ".jpg", "audio/mpeg": ".mp3", "text/plain": ".txt", "video/x-matroska": ".mkv",
+    "audio/x-matroska": ".mka", "audio/ogg": ".ogg", "video/ogg": ".ogv", "video/mp2t": ".ts", "audio/mp2t": ".ts",
+}  # fmt: skip
