@@ -337,3 +337,18 @@ def test_an_id_prefix_of_several_assets_is_a_conflict_that_says_so(client: TestC
     if unused is not None:
         assert client.get(f"/v1/assets/{unused}").status_code == 404
     assert client.get(f"/v1/assets/{ids[0]}").status_code == 200
+
+
+def test_a_write_the_key_may_not_make_is_refused_and_on_record(client: TestClient, keys: Keys) -> None:
+    """The audit holds every write, refused ones too: who tried, what, and the 403 it ended with."""
+    refused = client.post("/v1/assets?filename=note.txt", content=NOTE.encode(), headers=bearer(keys.read))
+    assert refused.status_code == 403 and "needs write" in refused.json()["detail"]
+    cross_site = client.post("/v1/assets?filename=note.txt", content=NOTE.encode(),
+                             headers={"Origin": "https://evil.example"})  # fmt: skip
+    assert cross_site.status_code == 403
+    actions = client.get("/v1/audit").json()["actions"]
+    assert [(a["action"], a["target"], a["status"]) for a in actions] == [
+        ("POST /v1/assets", "/v1/assets", 403), ("POST /v1/assets", "/v1/assets", 403),
+    ]  # fmt: skip
+    assert actions[0]["key_id"] != actions[1]["key_id"], "the read key's try, then the write key's"
+    assert asset_count(client) == 0

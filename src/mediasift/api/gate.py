@@ -156,13 +156,16 @@ class Gate:
                 return problem(401, "the API key given is unknown, revoked or expired",
                                headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})  # fmt: skip
             return _unauthorized("a valid API key")
-        if not principal.scope.allows(needed := needed_scope(method, path)):
-            return problem(403, f"this key's scope is {principal.scope.value}; {method} {path} needs {needed.value}")
-        if method not in SAFE_METHODS and self._cross_site(scope):
-            return problem(403, "a write from another site's page is refused (Origin not allowed)")
+        # counted before the scope is checked: a key's refused writes, audited, come at its pace too
         wait = self.rules.limiter.take(principal.key_id or "token")
         if wait > 0:
             return _too_many(wait, "requests for this key")
+        if not principal.scope.allows(needed := needed_scope(method, path)):
+            await self._audit(scope, principal, 403)  # a write it may not make is on record
+            return problem(403, f"this key's scope is {principal.scope.value}; {method} {path} needs {needed.value}")
+        if method not in SAFE_METHODS and self._cross_site(scope):
+            await self._audit(scope, principal, 403)
+            return problem(403, "a write from another site's page is refused (Origin not allowed)")
         scope["state"]["principal"] = principal
         return None
 
