@@ -14,7 +14,7 @@ from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID, uuid4
 
 import cv2
@@ -175,6 +175,17 @@ def stop_database(settings: Settings) -> bool:
     return stop_embedded(settings.pg_dir)
 
 
+T = TypeVar("T")
+
+
+def _reached(name: str, reach: Callable[[], T]) -> T:
+    """What ``reach()`` gives; NotReady, naming ``name`` and why, when it fails in any way."""
+    try:
+        return reach()
+    except Exception as exc:  # any failure to reach it means not ready; the reason is reported
+        raise NotReady(f"the {name} cannot be reached: {exc.__class__.__name__}: {exc}") from exc
+
+
 class Mediasift:
     """Everything ``settings`` describe: the database, blobs, pipeline, broker and the models (through
     one inference door built from the same settings, so each reaches every model and operator)."""
@@ -308,11 +319,9 @@ class Mediasift:
         operator: then a caller that waits may leave the work to them. A worker of other operators
         only (``--operators``), of one lane, or on another broker would leave some jobs to no one."""
         alive = [w for w in self.workers_alive() if w.broker == self.broker.name]
-        lanes = {lane for w in alive for lane in w.lanes}
-        operators: set[str] = set()
-        for w in alive:
-            operators |= set(self.pipeline.operators) if w.operators is None else set(w.operators)
-        return lanes >= {lane.value for lane in Lane} and operators >= set(self.pipeline.operators)
+        everything = set(self.pipeline.operators)
+        taken = set().union(*(everything if w.operators is None else w.operators for w in alive))
+        return {lane for w in alive for lane in w.lanes} >= {lane.value for lane in Lane} and taken >= everything
 
     def models(self) -> ModelListing:
         """The device models run on, and every model: its declaration, its state here, and its
@@ -342,12 +351,10 @@ class Mediasift:
     def ready(self, part: str | None = None) -> None:
         """Reach the database and the broker (or only ``part``: "database" or "broker"); NotReady
         (with which, and why) when one cannot be reached."""
+        # the broker is opened inside the reach (on first use): a check of the database alone never waits for it
         for name, reach in (("database", self.db.ping), ("broker", lambda: self.broker.stats())):
             if part in (None, name):
-                try:
-                    reach()
-                except Exception as exc:  # any failure to reach it means not ready; the reason is reported
-                    raise NotReady(f"the {name} cannot be reached: {exc.__class__.__name__}: {exc}") from exc
+                _reached(name, reach)
 
     def metrics_registry(self) -> CollectorRegistry:
         """Prometheus collectors: what ``status`` says, read at each scrape, and this process's figures."""
@@ -427,10 +434,7 @@ class Mediasift:
     def check_queue_room(self) -> None:
         """QueueFull when the queue is at its high-water mark: for callers that answer "later"
         rather than wait, as ``ingest`` does."""
-        try:
-            depth = self.broker.stats().depth
-        except Exception as exc:  # any failure to reach it: nothing can be queued, say so (the API's 503)
-            raise NotReady(f"the broker cannot be reached: {exc.__class__.__name__}: {exc}") from exc
+        depth = _reached("broker", lambda: self.broker.stats()).depth  # unreachable: nothing can be queued (503)
         if depth >= self.settings.queue_high_water:
             raise QueueFull(
                 f"the queue holds {depth} jobs (high-water mark {self.settings.queue_high_water}); try again later"

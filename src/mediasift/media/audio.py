@@ -66,14 +66,13 @@ def iter_audio(path: Path, sample_rate: int = 16000, chunk_seconds: float = 30.0
                         origin = at if origin is None else origin
                         gap = at - origin - out / sample_rate
                         if gap > GAP_FILLED_S:
-                            out += round(gap * sample_rate)
-                            filled += gap
-                            yield np.zeros(round(gap * sample_rate), dtype=np.float32)
-                    for converted in resampler.resample(frame):
-                        out += converted.samples
-                        yield converted.to_ndarray().reshape(-1).astype(np.float32, copy=False)
-            for converted in resampler.resample(None):
-                yield converted.to_ndarray().reshape(-1).astype(np.float32, copy=False)
+                            silence = np.zeros(round(gap * sample_rate), dtype=np.float32)
+                            out, filled = out + silence.size, filled + gap
+                            yield silence
+                    for mono in _mono(resampler.resample(frame)):
+                        out += mono.size
+                        yield mono
+            yield from _mono(resampler.resample(None))
             if bad and not good:
                 raise UndecodableAudio(f"the audio stream is corrupt: none of its {bad} packets decode ({first_error})")
             if bad or filled:
@@ -91,6 +90,12 @@ def iter_audio(path: Path, sample_rate: int = 16000, chunk_seconds: float = 30.0
                 held = rest.size
         if held:
             yield np.ascontiguousarray(np.concatenate(pending))
+
+
+def _mono(frames: list[av.AudioFrame]) -> Iterator[npt.NDArray[np.float32]]:
+    """The resampler's (mono float) frames as flat sample arrays."""
+    for frame in frames:
+        yield frame.to_ndarray().reshape(-1).astype(np.float32, copy=False)
 
 
 def decode_audio(path: Path, sample_rate: int = 16000, max_seconds: float | None = None) -> npt.NDArray[np.float32]:

@@ -23,6 +23,7 @@ from av.audio.stream import AudioStream
 from av.container import OutputContainer
 from av.video.stream import VideoStream
 
+from mediasift.media.video import StreamInfo
 from mediasift.mediatype import MediaType
 
 BROWSER_VIDEO_CONTAINERS = frozenset({"mp4", "mov", "webm"})
@@ -207,8 +208,7 @@ class _Pictures(_Track):
     def __init__(self, copy: OutputContainer, original: VideoStream, max_side: int, offset: Fraction) -> None:
         super().__init__(copy, offset)
         original.thread_type = "AUTO"
-        aspect = original.sample_aspect_ratio or Fraction(1)
-        shown = round(original.width * aspect) if aspect > 0 else original.width
+        shown = StreamInfo.of(original).display_width(original.width)  # square pixels, as the keyframes are
         width, height = fitted(shown, original.height, max_side)
         rate = original.average_rate or original.guessed_rate or Fraction(30)
         self.stream = stream = cast(VideoStream, copy.add_stream("libx264", rate=rate))
