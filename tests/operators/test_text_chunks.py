@@ -39,3 +39,6 @@ def test_paragraph_breaks_split_sentences() -> None:
 
 def test_read_text_strips_bom_and_normalises_newlines() -> None:
     assert read_text("\ufeffa\r\nb\rc".encode("utf-16"), "utf-16") == "a\nb\nc"
+    # the first bytes of a longer text: a character cut at their end is left out, not an error
+    assert read_text("Łódź".encode()[:4], "utf-8", whole=False) == "Łó"
+    assert read_text("ab".encode("utf-16")[:5], "utf-16", whole=False) == "a"  # its BOM, a, half a b

@@ -140,6 +140,7 @@ def test_a_documents_page_shows_its_text_once_as_written(
         assert html.unescape(shown) == text
         assert "characters: <a" not in page
         monkeypatch.setattr(pages, "TEXT_SHOWN", 1000)
+        monkeypatch.setattr(pages, "TEXT_BYTES_READ", 2000)  # of its bytes, only the first are read
         page = client.get(f"/assets/{accepted.asset_id}").text
         (shown,) = re.findall(r'<div class="plain">(.*?)</div>', page, re.DOTALL)
         assert html.unescape(shown) == text[:1000]

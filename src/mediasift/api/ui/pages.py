@@ -18,12 +18,13 @@ from mediasift.media.documents import document_text
 from mediasift.mediatype import MediaType
 from mediasift.service import AssetNotFound, Mediasift
 from mediasift.service_errors import EmptyQuery, PersonNotFound
-from mediasift.service_models import AssetResult, Group, SearchMode, SimilarList
+from mediasift.service_models import AssetDetail, AssetResult, Group, SearchMode, SimilarList
 
 RESULTS = 12  # assets per search, each with its best moments
 LIBRARY_PAGE = 24
 SIMILAR = 8
 TEXT_SHOWN = 100_000  # characters of a document its page shows; the rest is downloaded
+TEXT_BYTES_READ = 4 * TEXT_SHOWN  # what is read of it for them: a character is at most 4 bytes (UTF-32)
 PERSON_ASSETS = 1000  # faces read to list the assets a person appears in
 
 Text = Annotated[str, Query(max_length=1000)]
@@ -168,15 +169,11 @@ def router(system: Mediasift, searches: FifoAdmission) -> APIRouter:
             "boxes": views.boxes(detail, document),
             "kind": detail.media_type,
         }
-        text = ""
-        if detail.media_type == "text":  # the document itself: its chunks overlap
-            encoding = str(detail.metadata.get("encoding") or "utf-8")
-            text = document_text(system.blobs.read_bytes(detail.sha256), encoding, detail.mime)
-        shown = text[:TEXT_SHOWN]
+        text, chars = _document_start(system, detail) if detail.media_type == "text" else ("", None)
         return page(request, "asset.html", asset=card, detail=detail, document=document, script=script,
                     transcript=views.transcript(document), labels=views.labels(document),
                     on_screen=views.on_screen_text(document), metadata=views.metadata_rows(detail.metadata),
-                    similar=similar, exports=exports, text=shown, text_chars=len(text),
+                    similar=similar, exports=exports, text=text, text_chars=chars,
                     artifacts=sorted(detail.artifacts, key=lambda a: (a.operator, a.kind, a.key)))  # fmt: skip
 
     @ui.get("/upload")
@@ -209,3 +206,21 @@ def router(system: Mediasift, searches: FifoAdmission) -> APIRouter:
         return RedirectResponse("/" + (f"?{query}" if query else ""), status_code=303)
 
     return ui
+
+
+def _document_start(system: Mediasift, detail: AssetDetail) -> tuple[str, int | None]:
+    """A document's first ``TEXT_SHOWN`` characters (the document itself: its chunks overlap), read from
+    its first bytes only, and how many it has in all (as its chunking counted them; None when it is
+    not chunked yet and longer than what was read)."""
+    size = system.blobs.size(detail.sha256)
+    reader = system.blobs.open_range(detail.sha256, 0, min(size, TEXT_BYTES_READ))
+    try:
+        data = b"".join(reader)
+    finally:
+        reader.close()
+    encoding = str(detail.metadata.get("encoding") or "utf-8")
+    whole = len(data) == size
+    text = document_text(data, encoding, detail.mime, whole=whole)
+    counted = next((a.data.get("chars") for a in detail.artifacts if a.kind == "chunks"), None)
+    chars = counted if isinstance(counted, int) else len(text) if whole else None
+    return text[:TEXT_SHOWN], chars
