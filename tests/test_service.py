@@ -15,6 +15,7 @@ from mediasift.config import Settings
 from mediasift.db import assets as asset_repo
 from mediasift.ingest.service import Accepted, Refused
 from mediasift.service import IngestReport, Mediasift
+from mediasift.service_models import Lane
 
 from support import mediagen
 
@@ -113,18 +114,25 @@ def test_reprocess_waits_and_says_what_a_worker_with_other_settings_left_stale(
 
 
 def test_an_ingest_that_waits_does_the_work_no_running_worker_takes(settings: Settings, media_dir: Path) -> None:
-    """A worker of OCR alone is alive: a text's jobs are no work of its, so the waiting ingest does
-    them (it waited without end). A worker of every operator takes them: the ingest leaves them to it."""
+    """A worker of OCR alone, or of the batch lane alone, is alive: a note's jobs (interactive) are no
+    work of its, so the waiting ingest does them (it waited without end). A worker of every operator and
+    lane takes them: the ingest leaves them to it."""
     note = mediagen.make_text_file(media_dir / "note.txt", NOTES[0])
     with closing(Mediasift(settings)) as system, closing(Mediasift(settings)) as workers:
-        for operators, by_the_worker in (({"ocr"}, False), (None, True)):
-            worker = workers.worker(concurrency=1, operators=operators)
+        ocr_only = workers.worker(concurrency=1, operators={"ocr"})
+        cases = ((ocr_only, None), (workers.worker(concurrency=1, lanes=(Lane.BATCH,)), False),
+                 (workers.worker(concurrency=1), True))  # fmt: skip
+        for worker, by_the_worker in cases:
             running = threading.Thread(target=workers.run_worker, args=(worker,))
             running.start()
             try:
                 while worker.id not in {w.id for w in system.workers_alive()}:
                     time.sleep(0.05)
-                assert system.workers_take_everything() is by_the_worker
+                (info,) = [w for w in system.workers_alive() if w.id == worker.id]
+                assert info.operators == (["ocr"] if worker is ocr_only else None)
+                assert system.workers_take_everything() is bool(by_the_worker)
+                if by_the_worker is None:
+                    continue  # it claims the note's jobs only to hand them back: not ingested beside it
                 messages: list[str] = []
                 waiting = threading.Thread(
                     target=system.ingest, args=([note],), kwargs={"wait": True, "on_wait": messages.append}
@@ -132,8 +140,6 @@ def test_an_ingest_that_waits_does_the_work_no_running_worker_takes(settings: Se
                 waiting.start()
                 waiting.join(timeout=120)
                 assert not waiting.is_alive(), "the ingest still waits"
-                (info,) = [w for w in system.workers_alive() if w.id == worker.id]
-                assert info.operators == (sorted(operators) if operators else None)
             finally:
                 worker.stop()
                 running.join(timeout=60)
