@@ -82,7 +82,7 @@ def asset_count(client: TestClient) -> int:
 
 
 @pytest.mark.slow
-def test_an_upload_is_analysed_and_its_results_served(client: TestClient, worker: None) -> None:
+def test_an_upload_is_analysed_and_its_results_served(client: TestClient, keys: Keys, worker: None) -> None:
     response = client.post("/v1/assets?wait=true", files={"file": ("cat.png", png_bytes(), "image/png")})
     assert response.status_code == 201, response.text
     (item,) = response.json()["accepted"]
@@ -108,6 +108,11 @@ def test_an_upload_is_analysed_and_its_results_served(client: TestClient, worker
     assert client.get(f"/v1/assets/{item['asset_id']}/similar").json()["asset_id"] == item["asset_id"]
     assert client.get("/v1/assets/ffffffff").status_code == 404
     assert client.get("/v1/search", params={"q": "cat", "mode": "fuzzy"}).status_code == 422
+    # the deepest page, over every tenant (an admin's: the HNSW index is walked, not the tenant's few
+    # rows scanned): more nearest texts than the index walks at once (ef_search at most 1000)
+    deep = client.get("/v1/search", params={"q": "a tabby cat", "limit": "1000", "group": "moment"},
+                      headers=bearer(keys.admin))  # fmt: skip
+    assert deep.status_code == 200 and deep.json()["results"], deep.text
 
 
 @pytest.mark.slow

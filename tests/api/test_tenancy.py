@@ -152,11 +152,11 @@ def test_keys_can_do_only_what_their_scope_allows(settings: Settings) -> None:
         for key in (keys.read, keys.write):
             assert client.get("/v1/keys", headers=bearer(key)).status_code == 403, "keys are an admin's"
             assert client.get("/v1/status", headers=bearer(key)).status_code == 403
-        for body in ({"expires": "yesterday"}, {"expires_at": "2020-01-01T00:00:00Z"}):
+        for body in ({"expires": "yesterday"}, {"expires_at": "2020-01-01T00:00:00Z"}, {"name": "a\u0000b"}):
             wrong = client.post(
                 "/v1/keys", json={"tenant": "gamma", "scope": "read", **body}, headers=bearer(keys.admin)
             )
-            assert wrong.status_code == 422, body  # a mistyped field, an expiry past: no key that never expires
+            assert wrong.status_code == 422, body  # a mistyped field, an expiry past, a NUL PostgreSQL cannot store
         made = client.post("/v1/keys", json={"tenant": "gamma", "scope": "read"}, headers=bearer(keys.admin))
         assert made.status_code == 201 and made.json()["key"].startswith("ms_")
         assert client.get("/v1/assets", headers=bearer(made.json()["key"])).json()["assets"] == []

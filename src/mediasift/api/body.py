@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, field_validator
 
 
 class RequestBody(BaseModel):
@@ -11,3 +11,11 @@ class RequestBody(BaseModel):
     would never expire."""
 
     model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_nul(cls, value: object) -> object:
+        """No text holds a NUL character: PostgreSQL cannot store one (a key named "\\x00" was a 500)."""
+        if isinstance(value, str) and "\x00" in value:
+            raise ValueError("text may not hold a NUL character (\\x00)")
+        return value

@@ -113,6 +113,7 @@ def nearest_segments(
 HNSW_M = 16
 HNSW_EF_CONSTRUCTION = 256
 EF_SEARCH = 250
+EF_SEARCH_MAX = 1000  # pgvector's largest; a deeper search (a page of 1000 moments) walks on iteratively
 # A filter that leaves at most this many vectors is answered by an exact scan of them (recall 1);
 # above it, by the index with an iterative scan, which a common filter does not starve. At 1M
 # (100 queries, the SQL alone, a loaded machine): 9,020 image vectors 19-20 ms exact, 22-25 ms by
@@ -308,7 +309,7 @@ def nearest_text_segments(
         # both settings for this transaction in one round trip
         conn.execute(
             "SELECT set_config('hnsw.iterative_scan', 'relaxed_order', true), set_config('hnsw.ef_search', %s, true)",
-            (str(max(EF_SEARCH, limit)),),
+            (str(min(EF_SEARCH_MAX, max(EF_SEARCH, limit))),),
         )
         nearest = _nearest_groups(dim, where, filters)
     query_sql = sql.SQL(
