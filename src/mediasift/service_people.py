@@ -112,7 +112,8 @@ class People:
             return PeopleMerged(person=Person.of(self._find(conn, tenant, target_id)), merged=ids)
 
     def split(self, tenant: str, ref: str | int, face_ids: Sequence[int], name: str | None = None) -> PeopleSplit:
-        """Move ``face_ids`` (faces of the person) out into a new person, named ``name`` if given."""
+        """Move ``face_ids`` (faces of the person) out into a new person, named ``name`` if given; the two
+        are never joined again but by hand."""
         cleaned = _clean_name(name)
         with self.db.transaction() as conn:
             people_repo.lock_tenant(conn, tenant)
@@ -127,6 +128,7 @@ class People:
                 raise PersonConflict(f"a person is already named {cleaned!r}")
             new_id = people_repo.create_person(conn, tenant, faces[0]["model"], faces[0]["embedding"], cleaned)
             people_repo.attach_faces(conn, new_id, [f["id"] for f in faces])
+            people_repo.keep_apart(conn, person_id, new_id)
             return PeopleSplit(
                 person=Person.of(self._find(conn, tenant, person_id)),
                 split_off=Person.of(self._find(conn, tenant, new_id)),

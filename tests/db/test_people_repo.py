@@ -1,6 +1,7 @@
 """People in the database, with face vectors made to measure: the grouping threshold just either side
-of its line, a deleted face taken off its person's mean, and what is kept of a person whose last face
-goes (nothing but a name) against one whose picture is analysed again (found again)."""
+of its line, for a face and for two people's means, a deleted face taken off its person's mean, what
+is kept of a person whose last face goes (nothing but a name) against one whose picture is analysed
+again (found again), and the names and splits that keep two people apart."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from mediasift.models import ModelRef
 from mediasift.pipeline.operator import params_hash
 from mediasift.pipeline.people import PERSON_MIN_SIMILARITY, assign_new_faces
 from mediasift.records import FaceOut, OperatorResult, SegmentOut
+from mediasift.service_people import People
 
 from support.registration import register
 
@@ -134,3 +136,79 @@ def test_a_named_persons_only_picture_analysed_again_finds_them_with_the_new_fac
     analyse(db, asset_id, [])  # analysed again, and no face found this time: nothing of a face is kept
     (empty,) = people(db)
     assert (empty["name"], empty["face_count"], empty["centroid"]) == ("Ada", 0, None)
+
+
+def turned(degrees: float) -> np.ndarray:
+    """The unit vector ``degrees`` from ``axis(0)`` towards ``axis(1)``."""
+    angle = np.radians(degrees)
+    return (np.cos(angle) * axis(0) + np.sin(angle) * axis(1)).astype(np.float32)
+
+
+# One face at 0 degrees, another past the line from it (a person each); a third near the first joins it
+# and pulls its mean halfway towards itself.
+APART_DEGREES = float(np.degrees(np.arccos(PERSON_MIN_SIMILARITY - 0.01)))
+
+
+def third_face_bringing_the_means_to(cosine: float) -> np.ndarray:
+    """A face that joins the person at 0 degrees and moves its mean to ``cosine`` of the one at APART_DEGREES."""
+    return turned(2 * (APART_DEGREES - float(np.degrees(np.arccos(cosine)))))
+
+
+def two_people(db: Database) -> list[dict[str, Any]]:
+    picture(db, "usual look", [axis(0)])
+    picture(db, "odd look", [turned(APART_DEGREES)])
+    found = people(db)
+    assert [p["face_count"] for p in found] == [1, 1]
+    return found
+
+
+def test_two_people_whose_means_come_within_the_line_are_joined_and_just_outside_it_are_not(db: Database) -> None:
+    first, second = two_people(db)
+    outside = picture(db, "just outside", [third_face_bringing_the_means_to(PERSON_MIN_SIMILARITY - 0.002)])
+    assert [(p["id"], p["face_count"]) for p in people(db)] == [(first["id"], 2), (second["id"], 1)]
+
+    with db.transaction() as conn:  # the same mean moved just inside: one person, the older id
+        erasure.erase_asset(conn, outside, "default")
+    picture(db, "just inside", [third_face_bringing_the_means_to(PERSON_MIN_SIMILARITY + 0.002)])
+    (one,) = people(db)
+    assert (one["id"], one["face_count"]) == (first["id"], 3)
+    expected = axis(0) + turned(APART_DEGREES) + third_face_bringing_the_means_to(PERSON_MIN_SIMILARITY + 0.002)
+    np.testing.assert_allclose(centroid(one), expected / np.linalg.norm(expected), atol=1e-5)
+
+
+def test_a_named_person_keeps_its_name_and_id_when_joined_and_two_named_are_never_joined(db: Database) -> None:
+    first, second = two_people(db)
+    with db.transaction() as conn:
+        people_repo.set_name(conn, second["id"], "Bea")
+    picture(db, "bridge", [third_face_bringing_the_means_to(PERSON_MIN_SIMILARITY + 0.01)])
+    (one,) = people(db)
+    assert (one["id"], one["name"], one["face_count"]) == (second["id"], "Bea", 3)
+
+    with db.transaction() as conn:
+        conn.execute("DELETE FROM faces")
+        conn.execute("DELETE FROM people")
+    first, second = two_people(db)
+    with db.transaction() as conn:
+        people_repo.set_name(conn, first["id"], "Ada")
+        people_repo.set_name(conn, second["id"], "Bea")
+    picture(db, "bridge again", [third_face_bringing_the_means_to(PERSON_MIN_SIMILARITY + 0.01)])
+    assert [(p["name"], p["face_count"]) for p in people(db)] == [("Ada", 2), ("Bea", 1)]
+
+
+def test_the_halves_of_a_split_are_not_joined_again_and_a_merge_carries_that_over(db: Database) -> None:
+    picture(db, "one", [axis(0)])
+    picture(db, "two", [turned(12)])  # cosine 0.978: the same person
+    (person,) = people(db)
+    with db.connect() as conn:
+        second_face = conn.execute("SELECT max(id) AS id FROM faces").fetchone()["id"]
+    split = People(db).split("default", person["id"], [second_face])
+    picture(db, "three", [turned(1)])  # joins the first half, whose mean is 11.5 degrees from the other
+    assert [p["face_count"] for p in people(db)] == [2, 1]
+
+    third = picture(db, "someone else", [axis(3)])
+    with db.connect() as conn:
+        other_id = conn.execute("SELECT person_id FROM faces WHERE asset_id = %s", (third,)).fetchone()["person_id"]
+    People(db).merge("default", other_id, [split.split_off.id])  # the split-off half, merged by hand
+    with db.connect() as conn:  # whom the merged half was kept apart from, the person it joined is
+        pairs = conn.execute("SELECT person_a, person_b FROM people_apart").fetchall()
+    assert [(r["person_a"], r["person_b"]) for r in pairs] == [tuple(sorted((person["id"], other_id)))]

@@ -70,6 +70,44 @@ def nearest_person(conn: Conn, tenant: str, model: str, vector: Any) -> tuple[in
     return None if row is None else (int(row["id"]), float(row["similarity"]))
 
 
+def nearest_other_person(conn: Conn, person_id: int) -> tuple[int, float] | None:
+    """The person of the same tenant and model whose centroid is nearest to ``person_id``'s, and the
+    cosine similarity, among those it could be joined with: not one it is kept apart from
+    (:func:`keep_apart`), and not a named one when it is named too (two names are two people)."""
+    row = conn.execute(
+        """
+        SELECT o.id, 1 - (o.centroid <=> p.centroid) AS similarity
+        FROM people p JOIN people o ON o.tenant = p.tenant AND o.model = p.model AND o.id <> p.id
+        WHERE p.id = %(p)s AND p.centroid IS NOT NULL AND o.centroid IS NOT NULL
+          AND (p.name IS NULL OR o.name IS NULL)
+          AND NOT EXISTS (SELECT 1 FROM people_apart a
+                          WHERE a.person_a = least(p.id, o.id) AND a.person_b = greatest(p.id, o.id))
+        ORDER BY o.centroid <=> p.centroid, o.id LIMIT 1
+        """,
+        {"p": person_id},
+    ).fetchone()
+    return None if row is None else (int(row["id"]), float(row["similarity"]))
+
+
+def join(conn: Conn, person_id: int, other_id: int) -> int:
+    """The two as one person, which keeps the name of either (or the older id); that person's id."""
+    rows = conn.execute(
+        "SELECT id FROM people WHERE id IN (%s, %s) ORDER BY name IS NULL, id", (person_id, other_id)
+    ).fetchall()
+    kept = int(rows[0]["id"])
+    merge_into(conn, kept, [other_id if kept == person_id else person_id])
+    return kept
+
+
+def keep_apart(conn: Conn, person_id: int, other_id: int) -> None:
+    """Record that the two are not one person: they are never joined but by hand."""
+    conn.execute(
+        "INSERT INTO people_apart (person_a, person_b) VALUES (least(%(a)s, %(b)s), greatest(%(a)s, %(b)s)) "
+        "ON CONFLICT DO NOTHING",
+        {"a": person_id, "b": other_id},
+    )
+
+
 def create_person(conn: Conn, tenant: str, model: str, vector: Any, name: str | None = None) -> int:
     """A person seeded with ``vector`` (no face in it yet: join it with :func:`add_face` or
     :func:`attach_faces`, which count it)."""
@@ -231,7 +269,20 @@ def faces_of_asset(conn: Conn, asset_id: UUID) -> list[dict[str, Any]]:
 
 
 def merge_into(conn: Conn, target_id: int, source_ids: Sequence[int]) -> None:
-    """Every face of ``source_ids`` into ``target_id``, whose centroid is made again; the sources go."""
+    """Every face of ``source_ids`` into ``target_id``, whose centroid is made again; the sources go,
+    and whom they were kept apart from, the target is kept apart from (but not from itself)."""
+    conn.execute(  # first: a source left without faces goes at once (its trigger), and its pairs with it
+        """
+        INSERT INTO people_apart (person_a, person_b)
+        SELECT DISTINCT least(%(t)s, other), greatest(%(t)s, other) FROM (
+            SELECT CASE WHEN person_a = ANY(%(s)s) THEN person_b ELSE person_a END AS other
+            FROM people_apart WHERE person_a = ANY(%(s)s) OR person_b = ANY(%(s)s)
+        ) pairs
+        WHERE other <> %(t)s AND NOT other = ANY(%(s)s)
+        ON CONFLICT DO NOTHING
+        """,
+        {"t": target_id, "s": list(source_ids)},
+    )
     conn.execute("UPDATE faces SET person_id = %s WHERE person_id = ANY(%s)", (target_id, list(source_ids)))
     conn.execute("DELETE FROM people WHERE id = ANY(%s)", (list(source_ids),))
     refresh(conn, [target_id])
