@@ -9,6 +9,7 @@ import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -180,3 +181,37 @@ def test_keys_can_do_only_what_their_scope_allows(settings: Settings) -> None:
         listed = {k["id"]: k for k in client.get("/v1/keys", headers=bearer(keys.admin)).json()["keys"]}
         assert listed[revoked.id]["revoked_at"] and "key" not in listed[revoked.id], "secrets are never listed"
     system.close()
+
+
+def test_a_server_path_in_a_source_filter_takes_an_admin_key(
+    tenancy: tuple[TestClient, Keys], settings: Settings, tmp_path: Path
+) -> None:
+    """The API shows a key that is not an admin's a server file by its name only; a source filter on
+    its folders would tell which folders hold the tenant's files, so it is refused (422), while the
+    name as shown, an upload's source and an admin's path all filter."""
+    client, keys = tenancy
+    folder = tmp_path / "private-client-folder"
+    folder.mkdir()
+    (folder / "minutes.txt").write_bytes(ALPHA_ONLY)
+    system = Mediasift(settings)
+    try:
+        system.ingest([folder / "minutes.txt"], wait=True, tenant="alpha")
+    finally:
+        system.close()
+    _upload(client, keys.write, "note.txt", SHARED)
+
+    def found(key: str, prefix: str) -> list[str] | int:
+        answer = client.get("/v1/search", params={"q": "submarine or lighthouse", "mode": "keyword",
+                            "source_prefix": prefix, "tenant": "alpha"}, headers=bearer(key))  # fmt: skip
+        if answer.status_code != 200:
+            return answer.status_code
+        return sorted(hit["source_path"] for hit in answer.json()["results"])
+
+    assert found(keys.write, "file:") == ["file:minutes.txt"]
+    for probe in (str(folder), str(tmp_path), "/"):
+        assert found(keys.write, probe) == 422, probe
+        assert found(keys.read, probe) == 422, probe
+    assert found(keys.write, "file:minutes") == ["file:minutes.txt"]
+    assert found(keys.write, "upload:") == ["upload:note.txt"]
+    assert found(keys.admin, str(folder)) == ["file:minutes.txt"]
+    assert found(keys.admin, str(folder) + "-other") == []

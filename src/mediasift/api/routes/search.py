@@ -11,9 +11,10 @@ from fastapi.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from mediasift.api.admission import FifoAdmission, share
-from mediasift.api.deps import ReadTenant, public_results, public_source
+from mediasift.api.deps import Caller, ReadTenant, public_results, public_source
 from mediasift.api.problems import documented
 from mediasift.api.routes.assets import MULTIPART_FIELDS
+from mediasift.db.search_filters import SHOWN_AS_RECORDED
 from mediasift.media.pictures import Unreadable
 from mediasift.mediatype import MediaType
 from mediasift.service import Mediasift
@@ -43,9 +44,11 @@ _PICTURE_BODY = {
 }
 
 T = TypeVar("T")
+SHOWN_PREFIXES = (*SHOWN_AS_RECORDED, "file:")  # sources as a key that is not an admin's sees them
 
 
 async def search_filters(
+    caller: Caller,
     ingested_after: Annotated[datetime | None, Query(description="Ingested at or after (ISO 8601).")] = None,
     ingested_before: Annotated[datetime | None, Query(description="Ingested before (ISO 8601).")] = None,
     recorded_after: Annotated[
@@ -62,14 +65,29 @@ async def search_filters(
         str | None, Query(min_length=1, max_length=100, description="An image label or detected object it shows.")
     ] = None,
     source_prefix: Annotated[
-        str | None, Query(min_length=1, max_length=1000, description="A source it was ingested from begins so.")
+        str | None,
+        Query(
+            min_length=1,
+            max_length=1000,
+            description="A source it was ingested from begins so: upload:, http(s):// or file:NAME as the API "
+            "shows sources; a path on the server's disk takes an admin key.",
+        ),
     ] = None,
     person: Annotated[
         str | None, Query(min_length=1, max_length=200, description="A person who appears in it: name or id.")
     ] = None,
 ) -> AssetFilters:
-    """The filters of a search request; 422 with the reason for a range that cannot hold anything.
-    ``async`` to run on the event loop, not in the thread pool (see :mod:`mediasift.api.deps`)."""
+    """The filters of a search request; 422 with the reason for a range that cannot hold anything, or
+    for a source prefix that is a server path from a key that is not an admin's: the API shows other
+    keys a file's name, never its folders, and a filter on them would tell which folders hold the
+    tenant's files. ``async`` to run on the event loop, not in the thread pool (see
+    :mod:`mediasift.api.deps`)."""
+    if source_prefix is not None and not caller.is_admin and not source_prefix.startswith(SHOWN_PREFIXES):
+        raise HTTPException(
+            422,
+            "source_prefix: a path on the server takes an admin key; other keys match sources as the API shows "
+            "them (upload:..., http://..., https://..., file:NAME)",
+        )
     try:
         return AssetFilters(
             ingested_after=ingested_after, ingested_before=ingested_before, recorded_after=recorded_after,
