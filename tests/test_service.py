@@ -115,14 +115,15 @@ def test_reprocess_waits_and_says_what_a_worker_with_other_settings_left_stale(
 
 def test_an_ingest_that_waits_does_the_work_no_running_worker_takes(settings: Settings, media_dir: Path) -> None:
     """A worker of OCR alone, or of the batch lane alone, is alive: a note's jobs (interactive) are no
-    work of its, so the waiting ingest does them (it waited without end). A worker of every operator and
-    lane takes them: the ingest leaves them to it."""
-    note = mediagen.make_text_file(media_dir / "note.txt", NOTES[0])
+    work of its, so the waiting ingest does them (it waited without end), and the OCR worker does not
+    even claim them (the PostgreSQL broker claims by operator). A worker of every operator and lane
+    takes them: the ingest leaves them to it."""
     with closing(Mediasift(settings)) as system, closing(Mediasift(settings)) as workers:
         ocr_only = workers.worker(concurrency=1, operators={"ocr"})
-        cases = ((ocr_only, None), (workers.worker(concurrency=1, lanes=(Lane.BATCH,)), False),
+        cases = ((ocr_only, False), (workers.worker(concurrency=1, lanes=(Lane.BATCH,)), False),
                  (workers.worker(concurrency=1), True))  # fmt: skip
-        for worker, by_the_worker in cases:
+        for case, (worker, by_the_worker) in enumerate(cases):
+            note = mediagen.make_text_file(media_dir / f"note{case}.txt", f"{NOTES[0]} Note {case}.")
             running = threading.Thread(target=workers.run_worker, args=(worker,))
             running.start()
             try:
@@ -130,9 +131,7 @@ def test_an_ingest_that_waits_does_the_work_no_running_worker_takes(settings: Se
                     time.sleep(0.05)
                 (info,) = [w for w in system.workers_alive() if w.id == worker.id]
                 assert info.operators == (["ocr"] if worker is ocr_only else None)
-                assert system.workers_take_everything() is bool(by_the_worker)
-                if by_the_worker is None:
-                    continue  # it claims the note's jobs only to hand them back: not ingested beside it
+                assert system.workers_take_everything() is by_the_worker
                 messages: list[str] = []
                 waiting = threading.Thread(
                     target=system.ingest, args=([note],), kwargs={"wait": True, "on_wait": messages.append}
@@ -144,7 +143,6 @@ def test_an_ingest_that_waits_does_the_work_no_running_worker_takes(settings: Se
                 worker.stop()
                 running.join(timeout=60)
             assert (worker.stats.processed > 0) is by_the_worker and (messages == []) is by_the_worker, messages
-            note = mediagen.make_text_file(media_dir / "other.txt", NOTES[1])
 
 
 def test_a_file_named_in_another_encoding_is_registered_under_its_escaped_name(

@@ -199,3 +199,20 @@ def test_two_consumers_share_many_jobs_without_loss_or_duplicates(broker: Broker
         thread.join(60)
     assert len(seen) == 600 and len(set(seen)) == 600
     assert broker.stats().depth == 0
+
+
+def test_a_consumer_of_some_groups_gets_theirs_and_postgres_leaves_the_rest_queued(broker: Broker) -> None:
+    """A worker of some operators (``--operators``) asks for their groups. Every broker gives it those;
+    PostgreSQL's claims no other, so the others' jobs wait for a worker of theirs with no delay, where
+    Redis's and NATS's deliver every group (the runtime hands such a job back)."""
+    broker.publish(
+        [Job(id=f"g-{g}-{i}", kind="test", lane=Lane.BATCH, group=g) for i in range(3) for g in ("ocr", "asr")]
+    )
+    got = broker.fetch("ocr-worker", ALL, 0.5, frozenset({"ocr"}))
+    groups = sorted(d.job.group for d in got)
+    if broker.name == "postgres":
+        assert groups == ["ocr"] * 3
+        rest = broker.fetch("any-worker", ALL, 0.5)
+        assert sorted(d.job.group for d in rest) == ["asr"] * 3, "queued and ready at once for the others"
+    else:
+        assert "ocr" in groups

@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, NamedTuple
 from uuid import UUID
@@ -113,10 +113,12 @@ class JobQueue:
 
     # -- consuming --------------------------------------------------------------------------------
 
-    def claim(self, consumer: str, quotas: Sequence[tuple[str, int]], lease_s: float) -> list[Claimed]:
+    def claim(
+        self, consumer: str, quotas: Sequence[tuple[str, int]], lease_s: float, *, groups: Iterable[str] | None = None
+    ) -> list[Claimed]:
         """Lease up to ``n`` ready jobs of each ``(lane, n)`` of ``quotas``, oldest run time first,
         counting one attempt each; in one statement, whatever the number of lanes (a worker asks
-        every lane each time it has room)."""
+        every lane each time it has room). ``groups``: only jobs of these groups (None: any)."""
         lanes = [(lane, n) for lane, n in quotas if n > 0]
         if not lanes:
             return []
@@ -128,6 +130,7 @@ class JobQueue:
                     CROSS JOIN LATERAL (
                         SELECT id FROM queue_jobs
                         WHERE namespace = %(ns)s AND lane = l.lane AND state = 'ready' AND run_after <= now()
+                          AND (%(groups)s::text[] IS NULL OR grp = ANY(%(groups)s::text[]))
                         ORDER BY run_after LIMIT l.n FOR UPDATE SKIP LOCKED
                     ) p
                 )
@@ -139,7 +142,7 @@ class JobQueue:
                           q.lease_token
                 """,
                 {"ns": self.namespace, "lanes": [lane for lane, _ in lanes], "counts": [n for _, n in lanes],
-                 "consumer": consumer, "lease": lease_s},
+                 "consumer": consumer, "lease": lease_s, "groups": None if groups is None else sorted(groups)},
             ).fetchall()  # fmt: skip
         order = {lane: index for index, (lane, _) in enumerate(lanes)}
         rows.sort(key=lambda row: order[row[2]])  # the lanes in the order asked (the first is served first)

@@ -28,7 +28,13 @@ class Broker(Protocol):
 
     def publish(self, jobs: Sequence[Job], *, delay_s: float = 0.0) -> None: ...
 
-    def fetch(self, consumer: str, quotas: Mapping[Lane, int], wait_s: float) -> list[Delivery]: ...
+    def fetch(
+        self, consumer: str, quotas: Mapping[Lane, int], wait_s: float, groups: frozenset[str] | None = None
+    ) -> list[Delivery]:
+        """Up to each lane's quota of ready jobs, waiting up to ``wait_s`` for one. ``groups``: the job
+        groups the consumer runs (None: all); a broker may deliver others (the runtime hands them back),
+        only PostgreSQL's leaves them in the queue."""
+        ...
 
     def ack(self, deliveries: Sequence[Delivery]) -> None: ...
 

@@ -126,8 +126,11 @@ class NatsBroker:
         if jobs:
             self._call(self._publish(jobs, delay_s), _CALL_TIMEOUT_S + len(jobs) / 1000)
 
-    def fetch(self, consumer: str, quotas: Mapping[Lane, int], wait_s: float) -> list[Delivery]:
-        """``consumer`` only names the caller: every worker shares each lane's durable consumer."""
+    def fetch(
+        self, consumer: str, quotas: Mapping[Lane, int], wait_s: float, groups: frozenset[str] | None = None
+    ) -> list[Delivery]:
+        """``consumer`` only names the caller: every worker shares each lane's durable consumer, and
+        takes jobs of every group from it (``groups`` is not asked of the server)."""
         return self._call(self._fetch(quotas, wait_s), _CALL_TIMEOUT_S + wait_s)
 
     def ack(self, deliveries: Sequence[Delivery]) -> None:

@@ -48,18 +48,22 @@ class PostgresBroker:
 
     # -- consuming --------------------------------------------------------------------------------
 
-    def fetch(self, consumer: str, quotas: Mapping[Lane, int], wait_s: float) -> list[Delivery]:
+    def fetch(
+        self, consumer: str, quotas: Mapping[Lane, int], wait_s: float, groups: frozenset[str] | None = None
+    ) -> list[Delivery]:
         deadline = time.monotonic() + wait_s
         while True:
             self._reap_expired_leases()
-            got = self._claim(consumer, quotas)
+            got = self._claim(consumer, quotas, groups)
             remaining = deadline - time.monotonic()
             if got or remaining <= 0:
                 return got
             self.queue.wait_for_notify(min(remaining, WAIT_SLICE_S))
 
-    def _claim(self, consumer: str, quotas: Mapping[Lane, int]) -> list[Delivery]:
-        claimed = self.queue.claim(consumer, [(lane.value, quota) for lane, quota in quotas.items()], self.lease_s)
+    def _claim(self, consumer: str, quotas: Mapping[Lane, int], groups: frozenset[str] | None) -> list[Delivery]:
+        claimed = self.queue.claim(
+            consumer, [(lane.value, quota) for lane, quota in quotas.items()], self.lease_s, groups=groups
+        )
         return [Delivery(job=_job(row), attempt=row.attempts, handle=token) for row, token in claimed]
 
     def _reap_expired_leases(self) -> None:

@@ -220,7 +220,11 @@ class RedisBroker:
             count += self._run(self._publish, args)
         return count
 
-    def fetch(self, consumer: str, quotas: Mapping[Lane, int], wait_s: float) -> list[Delivery]:
+    def fetch(
+        self, consumer: str, quotas: Mapping[Lane, int], wait_s: float, groups: frozenset[str] | None = None
+    ) -> list[Delivery]:
+        """Each lane's stream is read by one consumer group for all workers: jobs of every group come
+        (``groups`` is not asked of the server)."""
         counts = [max(0, quotas.get(lane, 0)) for lane in LANES]
         wanted: dict[KeyT, StreamIdT] = {
             stream: ">" for stream, count in zip(self._streams, counts, strict=True) if count

@@ -203,7 +203,7 @@ class Worker:
         self.concurrency = concurrency
         self.lanes = list(lanes)
         self.interactive_share = interactive_share
-        self.groups = groups
+        self.groups = None if groups is None else frozenset(groups)
         self.dependency_of = dependency_of
         self.hooks = hooks
         self.retry = retry or RetryPolicy()
@@ -255,7 +255,7 @@ class Worker:
                 # fewer, fuller round trips to the broker.
                 if free > 0 and (not self._running or free >= self._refill_at):
                     wait_s = self.fetch_wait_s if not self._running else 0.0
-                    fetched = self.broker.fetch(self.id, self._quotas(free), wait_s)
+                    fetched = self.broker.fetch(self.id, self._quotas(free), wait_s, self.groups)
                     for delivery in fetched:
                         self._dispatch(delivery)
                     if not fetched and self._running:
@@ -306,7 +306,7 @@ class Worker:
         if job.kind not in self.handlers:
             self._bury(delivery, Failure(ErrorClass.PERMANENT, f"no handler for job kind {job.kind!r}"))
             return
-        if self.groups is not None and job.group not in self.groups:
+        if self.groups is not None and job.group not in self.groups:  # a broker that delivers every group's
             self.broker.release(delivery, delay_s=1.0, count_attempt=False)
             return
         if delivery.attempt > job.max_attempts:
