@@ -304,9 +304,12 @@ def test_a_phones_heic_photo_is_shown_from_its_preview_with_its_text_boxed(uploa
 
 def test_what_the_browser_cannot_play_is_played_from_its_copy(uploaded: Site) -> None:
     """Chromium plays no HEVC video and no AC-3 sound: their pages play the H.264/AAC copies made at
-    analysis. A page without a copy (an asset analysed before copies were made) says it cannot play
-    the original, names the codec and links the original."""
-    mediagen.make_video(uploaded.media / "phone.mp4", 2.0, size=(320, 240), codec="hevc", faststart=True)
+    analysis, and so does the search page's player, from the moment found. A page without a copy (an
+    asset analysed before copies were made) says it cannot play the original, names the codec and
+    links the original."""
+    spoken = mediagen.make_speech_wav(uploaded.media / "phone.wav", "The violet kayak drifted past the pier.")
+    mediagen.make_video(uploaded.media / "phone.mp4", 3.0, size=(320, 240), codec="hevc", faststart=True,
+                        audio_wav=spoken)  # fmt: skip
     mediagen.make_tone_audio(uploaded.media / "surround.m4a", 1.0, codec="ac3", container="mp4")
     _analysed(uploaded, ["phone.mp4", "surround.m4a"])
     context = signed_in(uploaded.browser, uploaded.server.base, uploaded.keys.read)
@@ -325,6 +328,15 @@ def test_what_the_browser_cannot_play_is_played_from_its_copy(uploaded: Site) ->
     copy = page.request.get(str(page.locator("#player").get_attribute("src")))
     assert copy.headers["content-type"] == "video/mp4" and copy.body() != original
     screenshots(page, uploaded.shots, "playable")
+    page.goto("/?q=violet+kayak")
+    group = page.locator("article.group", has_text="phone.mp4")
+    group.locator("button.play").first.click()
+    _seeked_time(page)
+    assert page.evaluate("document.getElementById('player').videoWidth") == 320
+    assert page.locator("#player").get_attribute("src") == page.locator("button.play").first.get_attribute("data-src")
+    assert page.request.get(str(page.locator("#player").get_attribute("src"))).body() == copy.body()
+    page.evaluate("document.getElementById('player').pause()")
+    screenshots(page, uploaded.shots, "search-playable")
     page.goto(f"/assets/{uploaded.assets['surround.m4a']}")
     page.wait_for_function("() => document.getElementById('player').readyState >= 1")
     assert page.evaluate("document.getElementById('player').duration") == pytest.approx(1.0, abs=0.05)
