@@ -58,12 +58,14 @@ QUERY_SETS = 13
 FRESH = 100
 SEED = 7
 # Filters as query parameters: a rare media type, and (servers that take them) two source prefixes:
-# "/library/1" (assets 1, 10-19, 100-199, 1000-1999: 1,111, 56% of 2,000, 11% of 10,000; walked by
-# the index) and "/library/7" (111 assets, ~11,000 segments: an exact scan).
+# ".../library/1" (assets 1, 10-19, 100-199, 1000-1999: 1,111, 56% of 2,000, 11% of 10,000; walked by
+# the index) and ".../library/7" (111 assets, ~11,000 segments: an exact scan). The sources are URLs
+# (before 2026-12-05, server paths "/library/N..."): a read key may filter on a URL, not on a path.
 Filter = dict[str, str] | None
 IMAGES: Filter = {"type": "image"}
-COMMON_SOURCE: Filter = {"source_prefix": "/library/1"}
-RARE_SOURCE: Filter = {"source_prefix": "/library/7"}
+SOURCE_ROOT = "https://media.example"
+COMMON_SOURCE: Filter = {"source_prefix": f"{SOURCE_ROOT}/library/1"}
+RARE_SOURCE: Filter = {"source_prefix": f"{SOURCE_ROOT}/library/7"}
 
 
 # -- the corpus -------------------------------------------------------------------------------------
@@ -173,7 +175,8 @@ class Library:
 
 
 def source_of(lib: Library, asset: int) -> str:
-    return f"/library/{asset}.{lib.media_types[asset]}"
+    """Recorded as a URL: a key that is not an admin's may filter on it (a server path takes an admin's)."""
+    return f"{SOURCE_ROOT}/library/{asset}.{lib.media_types[asset]}"
 
 
 def media_type_of(asset: int) -> str:

@@ -647,12 +647,18 @@ def _fmt_time(value: float | None) -> str:
     return f"{int(minutes)}:{seconds:05.2f}"
 
 
-@app.command("search")
+# A query's excluded words begin with "-" (search lighthouse -cat): they are the query's, not options.
+@app.command("search", context_settings={"ignore_unknown_options": True})
 def search_command(
-    query: Annotated[
-        str | None, typer.Argument(help="What to look for, in plain words (with --person alone: where they appear).")
+    words: Annotated[
+        list[str] | None,
+        typer.Argument(
+            help="What to look for, in plain words (with --person alone: where they appear).",
+            metavar="QUERY",
+            show_default=False,
+        ),
     ] = None,
-    limit: Annotated[int, typer.Option("--limit", "-n", min=1, max=1000, help="Results (assets or moments).")] = 10,
+    limit: Annotated[int, typer.Option("--limit", min=1, max=1000, help="Results (assets or moments).")] = 10,
     media_type: Annotated[MediaType | None, typer.Option("--type", help="Only this media type.")] = None,
     mode: Annotated[
         SearchMode,
@@ -683,6 +689,9 @@ def search_command(
 
     Keyword matching takes web-search syntax: all the words, "a quoted phrase", or, -excluded.
     Scores are relevances from 0 to 1, the same scale in every mode."""
+    if unknown := [word for word in words or [] if word.startswith("--")]:
+        raise typer.BadParameter(f"no such option: {unknown[0]}", param_hint="OPTIONS")
+    query = " ".join(words) if words else None
     if query is None:
         if person is None:
             raise typer.BadParameter("what to look for, or --person alone", param_hint="QUERY")
@@ -696,7 +705,7 @@ def search_command(
         )  # fmt: skip
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
-    from mediasift.service_errors import EmptyQuery, PersonNotFound
+    from mediasift.service_errors import BadQuery, PersonNotFound
 
     try:
         found = _system().answers(
@@ -705,7 +714,7 @@ def search_command(
         )  # fmt: skip
     except PersonNotFound as exc:
         _people_refusal(exc)
-    except EmptyQuery as exc:
+    except BadQuery as exc:
         raise typer.BadParameter(str(exc), param_hint="QUERY") from None
     if as_json:
         _print_json(found)

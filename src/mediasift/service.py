@@ -65,12 +65,13 @@ from mediasift.pipeline.execute import load_asset
 from mediasift.pipeline.failures import about_input, classify
 from mediasift.pipeline.jobs import JOB_KIND, PipelineJobs
 from mediasift.pipeline.operator import Operator
-from mediasift.search.answers import Group, answer, visible
+from mediasift.search.answers import Group, answer
 from mediasift.search.duplicates import duplicates
 from mediasift.search.hits import Hit
 from mediasift.search.hybrid import SearchMode, search
+from mediasift.search.query import problem
 from mediasift.search.similar import SimilarAsset, like_picture, similar
-from mediasift.service_errors import AmbiguousAsset, AssetNotFound, EmptyQuery, NotReady, PersonNotFound, QueueFull
+from mediasift.service_errors import AmbiguousAsset, AssetNotFound, BadQuery, NotReady, PersonNotFound, QueueFull
 from mediasift.service_exports import Exports
 from mediasift.service_models import (
     ApiAction,
@@ -822,8 +823,8 @@ class Mediasift:
         ``tenant``'s assets (every tenant's when None) that ``filters`` leave: readable scores (0-1),
         the query's words marked in each snippet, and the keyframe or thumbnail of each moment, all
         a page needs to show them."""
-        if not visible(query):
-            raise EmptyQuery("the query is empty: say what to look for")
+        if (why := problem(query)) is not None:
+            raise BadQuery(why)
         self._check_person(filters, tenant)
         found = answer(
             self.db, self.inference, query, group=group, limit=limit, media_type=media_type, mode=mode,

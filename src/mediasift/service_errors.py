@@ -38,5 +38,6 @@ class BadPersonName(PersonConflict):
     """A name no person can have: control characters, too long, or only digits (read as an id)."""
 
 
-class EmptyQuery(ValueError):
-    """A search query with nothing to look for: blank, or only invisible characters."""
+class BadQuery(ValueError):
+    """A search query that cannot be searched (:func:`mediasift.search.query.problem`): nothing to look
+    for, too long, or with control characters."""

@@ -137,3 +137,32 @@ def test_a_fragment_is_cut_where_the_words_are_when_lengths_agree_by_chance(sett
     assert "Kuchen" in snippet
     assert snippet in " ".join(text.split()), snippet
     assert text[text.index(snippet) - 1] == " ", snippet  # it begins with a whole word
+
+
+@pytest.mark.parametrize(
+    ("word", "query"),
+    [("Schillerstraße", "schillerstrasse"), ("Ærøskøbing", "aeroskobing"), ("Mu\u0308ller", "muller")],
+)
+def test_a_long_text_folding_makes_longer_or_shorter_shows_the_word_found(
+    settings: Settings, word: str, query: str
+) -> None:
+    """Where folding changes a long text's length ("ß" -> "ss", "æ" -> "ae", a mark written apart
+    dropped), the fragment PostgreSQL chose on the folded text has no place in the text as written: the
+    headline of the text as written, which does not fold, showed its start with nothing marked."""
+    opening = " ".join(["Members discussed shipping schedules and the new safety rules for the docks."] * 6)
+    text = f"{opening} Next spring the office moves to {word} near the old harbour."
+    with closing(Mediasift(settings)) as system:
+        _add_text(system, "minutes.txt", text)
+        assert _found(system, query) == {"minutes.txt": [word]}
+        (shown,) = system.answers(f"{query} harbour", mode=SearchMode.KEYWORD).results
+    moment = shown.moments[0]
+    assert [moment.snippet[a:b] for a, b in moment.highlights] == [word, "harbour"]
+
+
+def test_a_word_with_marks_written_apart_is_one_word_to_mark() -> None:
+    """A letter and its accent written apart (NFD) and a Devanagari word's vowel signs are combining
+    marks, which ``\\w`` does not take: the word was split around them and never marked."""
+    text = "Herr Mu\u0308ller sagt नमस्ते दुनिया."
+    assert [text[a:b] for a, b in highlights(text, terms("muller नमस्ते"))] == ["Mu\u0308ller", "नमस्ते"]
+    assert [text[a:b] for a, b in highlights(text, terms("mu"))] == []
+    assert terms("नमस्ते -दुनिया") == ["नमस्ते"]

@@ -68,7 +68,9 @@ def library(pg_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterato
         mediagen.make_speech_wav(tmp / "keeper.wav", "the lighthouse keeper watched the storm")
     )
     mediagen.write_m4a(files["speech"], spoken, rate, creation_time=RECORDED)
-    Image.fromarray(mediagen.photo("chelsea")).save(files["cat"])
+    # A caption that bears on the query: meaning alone leaves out what is unrelated (relevance 0), and
+    # a cat's labels alone sat at the line ("cat" to the query: cosine 0.197 here, the floor 0.2).
+    mediagen.make_text_image(files["cat"], "GALE WARNING", size=(451, 300), background=mediagen.photo("chelsea"))
     offer = later / "50% off"  # a folder with a "%" in its name: taken literally by the source filter
     offer.mkdir()
     german = mediagen.make_text_file(
@@ -160,8 +162,10 @@ def test_a_percent_sign_in_a_text_filter_is_a_character_like_any_other(library: 
         library.system.people.name("default", someone.id, None)
     with pytest.raises(ValueError, match="NUL"):
         AssetFilters(label="cat\x00")
+    admin = library.system.keys.create("default", Scope.ADMIN).key  # a server path takes an admin's key
     with TestClient(create_app(library.system.settings), headers=bearer(library.key)) as client:
-        answer = client.get("/v1/search", params={"q": "Sturm", "source_prefix": str(folder / "50% off")})
+        answer = client.get("/v1/search", params={"q": "Sturm", "source_prefix": str(folder / "50% off"),
+                            "tenant": "default"}, headers=bearer(admin))  # fmt: skip
         assert answer.status_code == 200 and [r["asset_id"] for r in answer.json()["results"]] == [library.ids["de"]]
         assert client.get("/v1/search", params={"q": "Sturm", "label": "\x00"}).status_code in (400, 422)
 
@@ -224,6 +228,12 @@ def test_the_api_takes_filters_and_refuses_bad_values_with_a_reason(library: Lib
         for blank in (" ", "\u200b", "\u3000\u2060"):  # spaces, a zero-width space: nothing to look for
             nothing = client.get("/v1/search", params={"q": blank})
             assert nothing.status_code == 422 and "the query is empty" in nothing.json()["detail"], repr(blank)
+        for excluding in ("-storm", '-"storm surge"', "-storm -harbour"):  # matched everything else, at 0.5
+            for mode in SearchMode:
+                refused = client.get("/v1/search", params={"q": excluding, "mode": mode.value})
+                assert refused.status_code == 422 and "only excludes" in refused.json()["detail"], (excluding, mode)
+        besides = client.get("/v1/search", params={"q": "Sturm -harbour", "mode": "keyword"})
+        assert [r["asset_id"] for r in besides.json()["results"]] == [library.ids["de"]]
         empty_range = client.get("/v1/search", params={"q": "storm", "min_duration": "5", "max_duration": "4"})
         assert empty_range.status_code == 422 and "min_duration" in empty_range.json()["detail"]
         backwards = {"q": "storm", "ingested_after": "2025-01-02", "ingested_before": "2025-01-01"}
@@ -287,6 +297,19 @@ def test_the_cli_takes_filters_and_a_picture(library: Library, tmp_path: Path) -
     for blank in ("", "   "):
         nothing = cli.invoke(app, ["search", blank])
         assert nothing.exit_code == 2 and "the query is empty" in nothing.output, nothing.output
+    refusals = {  # the same as over HTTP: what the API refuses, the command line refuses
+        ("-storm",): "only excludes",
+        ('-"storm surge"', "-harbour"): "only excludes",
+        ("x" * 1001,): "1,001 characters",
+        ("storm\tsurge",): "control characters",
+        ("storm", "--bogus"): "no such option: --bogus",
+    }
+    for words, reason in refusals.items():
+        refused = cli.invoke(app, ["search", *words])
+        assert refused.exit_code == 2 and reason in refused.output, (words, refused.output)
+    excluding = cli.invoke(app, ["search", "Sturm", "-harbour", "--mode", "keyword", "--json"])
+    assert [r["asset_id"] for r in json.loads(excluding.output)["results"]] == [library.ids["de"]], excluding.output
+    assert cli.invoke(app, ["search", "x" * 1000, "--json"]).exit_code == 0
     klingon = cli.invoke(app, ["search", "storm", "--language", "zz"])
     assert klingon.exit_code == 2 and "no language here has the code 'zz'" in klingon.output, klingon.output
     no_one = cli.invoke(app, ["search", "storm", "--person", "Nobody"])

@@ -46,7 +46,7 @@ from mediasift.service import AssetNotFound, Mediasift, NotReady, QueueFull
 from mediasift.service_errors import (
     AmbiguousAsset,
     BadPersonName,
-    EmptyQuery,
+    BadQuery,
     NothingToExport,
     PersonConflict,
     PersonNotFound,
@@ -148,7 +148,7 @@ _PLAIN_REFUSALS: tuple[tuple[type[Exception], int], ...] = (
     (BadPersonName, 422),
     (BodyTooLarge, 413),
     (BadCursor, 422),
-    (EmptyQuery, 422),
+    (BadQuery, 422),
 )
 
 

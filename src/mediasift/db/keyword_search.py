@@ -131,7 +131,7 @@ def matching_segments(
                     WHEN length(f.folded) = length(s.text) AND strpos(f.folded, h.part) > 0
                          AND fold_accents(substr(s.text, strpos(f.folded, h.part), length(h.part))) = h.part
                     THEN substr(s.text, strpos(f.folded, h.part), length(h.part))
-                    ELSE ts_headline('simple', s.text, q.q, %(headline)s) END AS text,
+                    ELSE s.text END AS text,
                m.score,
                (SELECT src.source FROM asset_sources src WHERE src.asset_id = s.asset_id
                 ORDER BY src.last_seen DESC LIMIT 1) AS source_path
@@ -141,7 +141,10 @@ def matching_segments(
              -- lengths agree a fragment's place in the folded text is its place in the text, unless a
              -- letter spelled longer ("ß" -> "ss") and a mark written apart cancel out: then the part
              -- cut from the text does not fold to the fragment (checked only for a text folding
-             -- changed: at 1M, checking every text cost 2 ms of PostgreSQL's CPU a query)
+             -- changed: at 1M, checking every text cost 2 ms of PostgreSQL's CPU a query). Where it has
+             -- no place in the text, the whole text goes back, and the answer cuts the part around the
+             -- words, which it finds folding them (a headline of the text as written, which does not
+             -- fold, showed its start with no word in it)
              LATERAL (SELECT fold_accents(s.text) AS folded) f,
              LATERAL (SELECT ts_headline('simple', f.folded, q.q, %(headline)s) AS part) h
         ORDER BY m.score DESC, m.chars, s.id

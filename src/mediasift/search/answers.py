@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import TYPE_CHECKING
@@ -19,6 +20,7 @@ from mediasift.db.connection import Database
 from mediasift.db.search_filters import NO_FILTERS, AssetFilters
 from mediasift.search.hits import SNIPPET_CHARS, Hit
 from mediasift.search.hybrid import DEPTH_PER_RESULT, SearchMode, ranked
+from mediasift.search.query import sought
 
 if TYPE_CHECKING:  # the door is handed in; importing it here would load the model catalog with the CLI
     from mediasift.inference.door import Inference
@@ -230,17 +232,11 @@ def _cut(text: str) -> str:
     return (head if text[SNIPPET_CHARS - 1] == " " else head.rsplit(" ", 1)[0]) + "…"
 
 
-def visible(query: str) -> bool:
-    """Whether ``query`` has a character that shows: not only spaces, controls and format characters
-    (a zero-width space), which would be searched by meaning as if it were a word."""
-    return any(not unicodedata.category(char).startswith(("Z", "C")) for char in query)
-
-
 def terms(query: str) -> list[str]:
     """The words of ``query`` (web-search syntax) a match shows: lowercased, without ``-excluded``
     ones and ``or``; the common words (:data:`UNMARKED`) only when there is nothing else."""
-    tokens = [token for token in query.lower().split() if not token.startswith("-")]
-    wanted = [word for token in tokens for word in re.findall(r"\w+", token) if word != "or"]
+    tokens = sought(query).lower().split()
+    wanted = [token[a:b] for token in tokens for a, b in words_of(token) if token[a:b] != "or"]
     content = [w for w in wanted if w not in UNMARKED]
     return list(dict.fromkeys(content or wanted))
 
@@ -253,7 +249,33 @@ def highlights(text: str, words: list[str]) -> tuple[Span, ...]:
     wanted = {folded(word) for word in words}
     if not wanted:
         return ()
-    return tuple((m.start(), m.end()) for m in _WORD.finditer(text) if folded(m.group()) in wanted)
+    return tuple((start, end) for start, end in words_of(text) if folded(text[start:end]) in wanted)
+
+
+def words_of(text: str) -> Iterator[Span]:
+    r"""The [start, end) of each word of ``text``: a run of word characters (``\w``) with the combining
+    marks inside and after it, which ``\w`` leaves out: a letter and its accent written apart
+    ("Mu\u0308ller") and a Devanagari word's vowel signs ("नमस्ते") are one word, not three."""
+    start = end = -1
+    for match in _WORD.finditer(text):
+        if start >= 0 and not _all_marks(text[end : match.start()]):
+            yield start, _after_marks(text, end)
+            start = -1
+        if start < 0:
+            start = match.start()
+        end = match.end()
+    if start >= 0:
+        yield start, _after_marks(text, end)
+
+
+def _all_marks(gap: str) -> bool:
+    return bool(gap) and all(unicodedata.category(char).startswith("M") for char in gap)
+
+
+def _after_marks(text: str, end: int) -> int:
+    while end < len(text) and unicodedata.category(text[end]).startswith("M"):
+        end += 1
+    return end
 
 
 # The letters keyword search folds besides the marks (migration 0017), lowercase: the word is

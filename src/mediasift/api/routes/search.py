@@ -17,6 +17,7 @@ from mediasift.api.routes.assets import MULTIPART_FIELDS
 from mediasift.db.search_filters import SHOWN_AS_RECORDED
 from mediasift.media.pictures import Unreadable
 from mediasift.mediatype import MediaType
+from mediasift.search.query import MAX_QUERY_CHARS
 from mediasift.service import Mediasift
 from mediasift.service_errors import PersonNotFound
 from mediasift.service_models import (
@@ -109,7 +110,7 @@ def router(system: Mediasift, searches: FifoAdmission) -> APIRouter:
 
     @api.get("/search", responses=documented(422, 503))
     def search(
-        q: Annotated[str, Query(min_length=1, max_length=1000, description="What to look for.")],
+        q: Annotated[str, Query(min_length=1, max_length=MAX_QUERY_CHARS, description="What to look for.")],
         tenant: ReadTenant,
         filters: Annotated[AssetFilters, Depends(search_filters)],
         media_type: Annotated[MediaType | None, Query(alias="type")] = None,

@@ -17,7 +17,7 @@ from mediasift.db.search_filters import AssetFilters
 from mediasift.media.documents import document_text
 from mediasift.mediatype import MediaType
 from mediasift.service import AssetNotFound, Mediasift
-from mediasift.service_errors import EmptyQuery, PersonNotFound
+from mediasift.service_errors import BadQuery, PersonNotFound
 from mediasift.service_models import AssetDetail, AssetResult, Group, SearchMode, SimilarList
 
 RESULTS = 12  # assets per search, each with its best moments
@@ -142,7 +142,7 @@ def router(system: Mediasift, searches: FifoAdmission) -> APIRouter:
                                        mode=chosen, tenant=tenant, filters=filters)  # fmt: skip
         except SearchesBusy:
             return unanswered(503, who, busy=True)
-        except EmptyQuery as exc:
+        except BadQuery as exc:
             return unanswered(422, who, problem=str(exc))
         results = [r for r in found.results if isinstance(r, AssetResult)]
         groups = views.result_groups(results, cards([r.asset_id for r in results], tenant), q)
