@@ -141,6 +141,16 @@ def test_new_faces_join_a_named_person_and_other_tenants_have_their_own(
         digits = client.patch(f"/v1/people/{person['id']}", json={"name": " 12 "}, params={"tenant": "other"},
                               headers=admin)  # fmt: skip
         assert digits.status_code == 422 and "reads as a person's id" in digits.json()["detail"]
+        for name, reason in (("AC/DC", "'/'"), ("\u202eevil", "right-to-left"), ("Ada\u200f", "right-to-left")):
+            refused_name = client.patch(f"/v1/people/{person['id']}", json={"name": name}, params={"tenant": "other"},
+                                        headers=admin)  # fmt: skip
+            assert refused_name.status_code == 422 and reason in refused_name.json()["detail"], name
+        invisible = client.patch(f"/v1/people/{person['id']}", json={"name": "\u200b\u2060"},
+                                 params={"tenant": "other"}, headers=admin)  # fmt: skip
+        assert invisible.status_code == 200 and invisible.json()["name"] is None, "no name shows: none"
+        renamed = client.patch(f"/v1/people/{person['id']}", json={"name": "Eileen C"}, params={"tenant": "other"},
+                               headers=admin)  # fmt: skip
+        assert renamed.json()["name"] == "Eileen C"
         typo = client.patch(f"/v1/people/{person['id']}", json={"nmae": "X"}, params={"tenant": "other"}, headers=admin)
         assert typo.status_code == 422, "an unknown field is refused, not dropped"
         itself = client.post(f"/v1/people/{person['id']}/merge", json={"people": [person["id"]]},

@@ -35,7 +35,8 @@ class PersonConflict(ValueError):
 
 
 class BadPersonName(PersonConflict):
-    """A name no person can have: control characters, too long, or only digits (read as an id)."""
+    """A name no person can have: control characters, direction marks, a "/", too long, or only digits
+    (read as an id)."""
 
 
 class BadQuery(ValueError):

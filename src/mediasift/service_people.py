@@ -3,6 +3,7 @@ they are found), and what a person can do to them: list, look at, name, merge, s
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Sequence
 from typing import Any
 
@@ -23,17 +24,30 @@ from mediasift.service_models import (
 MAX_NAME = 200
 
 
+# Characters that turn the text around them right to left or back: a name holding them shows as
+# another name (U+202E before "evil" shows "live").
+BIDI_CONTROLS = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
 def _clean_name(name: str | None) -> str | None:
+    """``name`` with its spaces made single, or None for a blank one (spaces, or format characters
+    alone: a zero-width space is no name); :class:`BadPersonName` for one no person can have."""
     if name is None:
         return None
     cleaned = " ".join(name.split())
     if any(ord(c) < 32 or ord(c) == 127 for c in cleaned):
         raise BadPersonName("a name holds no control characters")
+    if any(c in BIDI_CONTROLS for c in cleaned):
+        raise BadPersonName("a name holds no right-to-left or left-to-right marks: they make it show as another")
+    if "/" in cleaned:  # a person is reached by name in a URL's path (/v1/people/{name})
+        raise BadPersonName("a name holds no '/': the person could not be reached by name")
     if len(cleaned) > MAX_NAME:
         raise BadPersonName(f"a name has at most {MAX_NAME} characters")
     if cleaned.isdigit():  # a person is found by id or name: "2" would name two people
         raise BadPersonName(f"a name cannot be only digits: {cleaned!r} reads as a person's id")
-    return cleaned or None
+    if all(unicodedata.category(c) == "Cf" for c in cleaned):
+        return None
+    return cleaned
 
 
 class People:

@@ -148,6 +148,10 @@ def test_bad_input_is_refused_with_a_reason_and_leaves_nothing(
     assert client.post("/v1/assets/from-url", json={"url": "file:///etc/passwd"}).status_code == 422
     for query in ("/v1/search?q=a%00b", "/v1/assets?status=%00", "/v1/assets/%01x"):
         assert client.get(query).status_code == 400, query
+    for query in ("/v1/search?q=%ff%fe", "/v1/search?q=%ED%A0%80", "/v1/assets/%c3"):  # read as U+FFFD before
+        answer = client.get(query)
+        assert answer.status_code == 400 and "not UTF-8" in answer.json()["detail"], query
+    assert client.get("/v1/search?q=caf%C3%A9").status_code == 200, "UTF-8 text percent-encoded"
     bogus = client.get("/v1/assets?status=bogus")  # not a status: said so, not an empty list
     assert bogus.status_code == 422 and "pending" in bogus.text, bogus.text
     assert client.get("/v1/assets?status=done").status_code == 200

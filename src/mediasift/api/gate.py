@@ -129,8 +129,11 @@ class Gate:
     async def _refusal(self, scope: Scope) -> Any:
         """A response refusing the request before the app sees it, or None to let it through."""
         raw = scope.get("raw_path") or scope["path"].encode()
-        if CONTROL.search(unquote_to_bytes(raw)) or CONTROL.search(unquote_to_bytes(scope["query_string"])):
+        path_bytes, query_bytes = unquote_to_bytes(raw), unquote_to_bytes(scope["query_string"])
+        if CONTROL.search(path_bytes) or CONTROL.search(query_bytes):
             return problem(400, "the URL holds a control character")
+        if not (_is_utf8(path_bytes) and _is_utf8(query_bytes)):  # read as "\ufffd" and searched for
+            return problem(400, "the URL holds bytes that are not UTF-8 text (percent-encode text as UTF-8)")
         path, method = scope["path"], scope["method"]
         scope.setdefault("state", {})
         if path in OPEN_PATHS:
@@ -310,3 +313,11 @@ def _too_many(wait_s: float, what: str) -> Any:
 
 def _unauthorized(what: str) -> Any:
     return problem(401, f"{what} is required (Authorization: Bearer ...)", headers={"WWW-Authenticate": "Bearer"})
+
+
+def _is_utf8(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
