@@ -86,13 +86,19 @@ def test_copies_cluster_together_and_exact_copies_are_apart(library: tuple[Setti
     assert {m.asset_id for m in cluster.members} == {ids[name] for name in copies}
     assert ids["other.mp4"] not in {m.asset_id for c in found.similar for m in c.members}, "only the intro is shared"
     pairs = {frozenset((p.a, p.b)): p for p in cluster.pairs}
-    assert ids["original.mkv"] not in {asset for pair in pairs for asset in pair}, "an exact copy is compared once"
+    assert {asset for pair in pairs for asset in pair} == {m.asset_id for m in cluster.members}, "each is in a pair"
+    for pair in [p for p in cluster.pairs if ids["original.mp4"] in (p.a, p.b)]:  # the copy's are the original's
+        other = pair.b if pair.a == ids["original.mp4"] else pair.a
+        twin = pairs[frozenset((ids["original.mkv"], other))]
+        assert (twin.relation, twin.offset_s) == (pair.relation, pair.offset_s), other
     inside = pairs[frozenset((ids["original.mp4"], ids["embedded.mp4"]))]
     assert inside.relation == ("a_in_b" if inside.a == ids["original.mp4"] else "b_in_a")
     assert abs(inside.offset_s) == pytest.approx(sum(s.frames for s in dupgen.edit(11, 2).shots) / dupgen.FPS, abs=0.1)
     trim = pairs[frozenset((ids["original.mp4"], ids["trimmed.mp4"]))]
     assert abs(trim.offset_s) == pytest.approx(4.0, abs=0.1)
-    assert found.videos_compared == 6 and not found.more_exact and not found.more_similar
+    assert found.videos_compared == 6 and not found.more_exact and not found.more_similar, (
+        "an exact copy is compared once"
+    )
 
 
 def test_the_cli_and_the_api_list_the_same_clusters(library: tuple[Settings, Keys, dict[str, UUID]]) -> None:

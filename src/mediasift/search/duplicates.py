@@ -173,7 +173,15 @@ def duplicates(db: Database, *, tenant: str | None = None, limit: int = 100) -> 
     for component in clusters(pairs):
         inside = set(component)
         cluster = SimilarCluster([members[asset] for head in component for asset in represented[head]])
-        cluster.pairs = [pair for pair in pairs if pair.a in inside]
+        # An exact copy of a compared video is like what it is like, at the same times: each pair of
+        # the video is its copies' too, so every member is named by a pair.
+        cluster.pairs = [
+            SimilarPair(copy_a, copy_b, pair.alignment)
+            for pair in pairs
+            if pair.a in inside
+            for copy_a in represented[pair.a]
+            for copy_b in represented[pair.b]
+        ]
         similar.append(cluster)
     return Duplicates(
         exact=exact[:limit],
