@@ -17,7 +17,7 @@ from mediasift.config import Settings
 from mediasift.inference import stats
 from mediasift.inference.catalog import Catalog, Role
 from mediasift.inference.door import Inference
-from mediasift.inference.language import ROUTER_ID, candidates
+from mediasift.inference.language import ROUTER_ID, candidates, sentences
 from mediasift.inference.registry import ModelHandle
 from mediasift.models import ModelRef
 from mediasift.models.language import ACCURATE, FAST
@@ -182,3 +182,29 @@ def test_both_modes_and_the_router_are_declared_and_found(tmp_path: Path) -> Non
     assert "escalate_below=0.8" in router.version
     problems = door.problems()
     assert not {FAST.id, ACCURATE.id, ROUTER_ID} & set(problems)
+
+
+def test_names_from_other_languages_do_not_outvote_the_sentences(tmp_path: Path) -> None:
+    """Both modes read this English note as Tagalog (0.67, 0.69; English 0.001): the names of a café in
+    Łódź, a street and a Danish town sway the whole text. Sentence by sentence, two of three are
+    English; a German text with one English sentence stays German."""
+    door, _ = _door(tmp_path)
+    note = (
+        "Travel notes: we had coffee at the Café Müller in Łódź and then walked along the Hauptstraße. "
+        "The part number of the broken gadget is XK-4471B. Tomorrow we fly to Ærøskøbing."
+    )
+    whole = door.call(Role.LANGUAGE_FAST, [note])[0]
+    assert whole[0][0].name == "TAGALOG", "the text as a whole: the case this is for"
+    found = door.language(note)
+    assert found is not None and found[0] == "en" and 0.5 < found[1] <= 1.0
+    mixed = "Der Leuchtturmwärter notierte den Sturm über dem Hafen. Danach schrieb er einen Brief. See you soon."
+    assert door.language(mixed) == ("de", pytest.approx(1.0, abs=0.3))
+
+
+def test_a_text_is_cut_into_sentences_of_twenty_letters_or_more() -> None:
+    assert sentences("Hello. How are you today, my friend? Fine.") == ["Hello. How are you today, my friend? Fine."]
+    assert sentences("The first sentence is here. The second one is here too!  A third.") == [
+        "The first sentence is here.",
+        "The second one is here too! A third.",
+    ]
+    assert sentences("no end mark at all") == ["no end mark at all"]
