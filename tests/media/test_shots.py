@@ -299,3 +299,39 @@ def test_a_file_without_video_frames_is_a_permanent_error(tmp_path: Path) -> Non
     """A job on it cannot succeed, so it is not retried (the cases are the video source's)."""
     with pytest.raises(PermanentError):
         detect_shots(mediagen.make_random_bytes(tmp_path / "junk.mp4", 50_000))
+
+
+def _black_with_a_bar(spread: float) -> np.ndarray:
+    """A black frame with one grey bar over 2% of it (whole cells of the analysis's 64x36): as black by
+    its share of black pixels as a title of a few white letters on black, its luma spread ``spread``."""
+    frame = np.zeros((SIZE[1], SIZE[0], 3), dtype=np.uint8)
+    share = 46 / (64 * 36)  # 23 x 2 cells of 5 x 5 pixels
+    rise = spread * 219 / np.sqrt(share * (1 - share))  # above black's luma 16, in luma codes
+    frame[85:95, 100:215] = round(rise * 255 / 219)
+    return frame
+
+
+def test_a_title_on_black_held_a_second_is_a_shot_and_black_with_less_on_it_a_fade(tmp_path: Path) -> None:
+    """White letters on black leave nearly every pixel black, so a black title was read as a fade: an
+    opening title and one held between two scenes made no shot, and the cut out of the opening one was
+    lost. What shows on black (its luma spread at ``card_spread`` or more) held a second is a card. The
+    title's letters leave 97.5% of the analysis's pixels black (the line: 97%), their spread 0.073."""
+    title = Image.new("RGB", SIZE, "black")
+    ImageDraw.Draw(title).text((30, SIZE[1] // 2), "ACME NEWS", fill="white", font=mediagen.font(16), anchor="lm")
+    card = np.asarray(title)
+    frames, _ = shotgen.render(Edit([Shot("astronaut", 40, "drift"), Shot("coffee", 40, "drift")], [Join("cut")]), SIZE)
+    pictures = list(frames)
+    black = [np.zeros_like(card)] * 15
+    path = shotgen.write_frames(
+        tmp_path / "titles.mp4", black + [card] * 50 + pictures[:40] + [card] * 60 + pictures[40:], SIZE
+    )
+    found = detect_shots(path)
+    assert boundaries(found) == pytest.approx([65, 105, 165], abs=2)
+    keyframes = [round(shot.keyframe_time * found.fps) for shot in found.shots]
+    assert 15 <= keyframes[0] < 65 and 105 <= keyframes[2] < 165, keyframes
+
+    line = ShotConfig().card_spread
+    for spread, cuts in ((line + 0.005, 2), (line - 0.005, 1)):  # a card: a cut in and out; black: one fade
+        held = [_black_with_a_bar(spread)] * 50
+        path = shotgen.write_frames(tmp_path / f"bar-{spread}.mp4", pictures[:40] + held + pictures[40:], SIZE)
+        assert len(boundaries(detect_shots(path))) == cuts, spread
