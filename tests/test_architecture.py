@@ -57,6 +57,7 @@ ALLOWED: dict[str, frozenset[str]] = {
     "service": EVERYTHING,
     "api": EVERYTHING,
     "cli": EVERYTHING | {"api"},
+    "__main__": frozenset({"cli"}),  # python -m mediasift: the command line
 }
 DATA_ONLY_MODELS = frozenset({"operators", "search", "ingest"})
 SERVICE = frozenset(

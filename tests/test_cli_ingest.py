@@ -20,7 +20,7 @@ def test_a_folder_with_a_link_back_to_itself_is_ingested_once(settings: Settings
     mediagen.make_text_file(library / "sub" / "far.txt", "Minutes of the lighthouse committee.")
     (library / "sub" / "up").symlink_to(library)  # a loop back to the folder ingested
     env = {**os.environ, "MEDIASIFT_HOME": str(settings.home), "MEDIASIFT_DATABASE_URL": settings.database_url}
-    out = subprocess.run([sys.executable, "-m", "mediasift.cli", "ingest", str(library), "--json"], env=env,
+    out = subprocess.run([sys.executable, "-m", "mediasift", "ingest", str(library), "--json"], env=env,
                          capture_output=True, text=True, timeout=300)  # fmt: skip
     assert out.returncode == 1, out.stderr  # the loop is refused
     report = json.loads(out.stdout)

@@ -12,7 +12,6 @@ from mediasift.db.connection import Database
 from mediasift.db.search_filters import NO_FILTERS, AssetFilters
 from mediasift.search import lexical, semantic
 from mediasift.search.hits import Hit, by_relevance, fuse
-from mediasift.search.query import sought
 
 if TYPE_CHECKING:  # the door is handed in; importing it here would load the model catalog with the CLI
     from mediasift.inference.door import Inference
@@ -77,10 +76,7 @@ def ranked(
     if mode is SearchMode.KEYWORD:
         return words()
     keyword_side = _keyword_side.submit(words) if mode is SearchMode.HYBRID else None
-    # Meaning is asked of what the query looks for: an excluded word embedded with it pulled towards it.
-    vectors = semantic.rank(
-        db, inference, sought(query), depth=depth, media_type=media_type, tenant=tenant, filters=filters
-    )
+    vectors = semantic.rank(db, inference, query, depth=depth, media_type=media_type, tenant=tenant, filters=filters)
     keyword = keyword_side.result() if keyword_side is not None else []
     meaning = vectors.meaning_only if not keyword else None
     if meaning is not None:

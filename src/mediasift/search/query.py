@@ -17,8 +17,11 @@ def visible(query: str) -> bool:
 
 
 def sought(query: str) -> str:
-    """``query`` (web-search syntax) without what it excludes: ``-word`` and ``-"a phrase"``."""
-    return _EXCLUDED.sub(" ", query)
+    """``query`` (web-search syntax) without what it excludes (``-word`` and ``-"a phrase"``), its
+    spaces made single; a query that excludes nothing comes back as it is."""
+    if "-" not in query:
+        return query
+    return " ".join(_EXCLUDED.sub(" ", query).split())
 
 
 _EXCLUDED = re.compile(r'(?:^|(?<=\s))-(?:"[^"]*(?:"|$)|\S*)')

@@ -14,6 +14,7 @@ from mediasift.db.search_filters import AssetFilters
 from mediasift.search.background import standing
 from mediasift.search.hits import Hit, moments
 from mediasift.search.lexical import without_excluded
+from mediasift.search.query import sought
 
 if TYPE_CHECKING:  # the door is handed in; importing it here would load the model catalog with the CLI
     from mediasift.inference.door import Inference, Vectors
@@ -91,15 +92,18 @@ def rank(
     clip = inference.catalog.ref(Role.CLIP) if inference.catalog.configured(Role.CLIP) else None
     # One transaction for the whole ranking (each costs round trips and a loan from the pool): the
     # connection waits while the query is embedded, usually a hit of the door's cache.
+    # Meaning is asked of what the query looks for: its excluded words, embedded with it, pulled the
+    # query towards what it excludes (those are dropped from the rows below).
+    asked = sought(query)
     with db.transaction() as conn:
         # None when the searched assets hold no text in another language: then no multilingual embedding
         foreign_query = (
-            _multilingual_side.submit(inference.embed_multilingual_query, query)
+            _multilingual_side.submit(inference.embed_multilingual_query, asked)
             if search_repo.has_text_vectors(conn, multilingual.id, tenant)
             else None
         )
-        vector = inference.embed_query(query)  # by the tier the segments were embedded with
-        clip_vector = None if clip is None else inference.clip_query(query)
+        vector = inference.embed_query(asked)  # by the tier the segments were embedded with
+        clip_vector = None if clip is None else inference.clip_query(asked)
         rows = search_repo.nearest_text_segments(
             conn, inference.text_ref.id, vector, limit=depth, media_type=media_type, tenant=tenant, filters=filters
         )
