@@ -16,7 +16,7 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Query, Request
 
 from mediasift.access import Principal, check_tenant_name
-from mediasift.db.search_filters import SHOWN_AS_RECORDED
+from mediasift.db.search_filters import SHOWN_AS_RECORDED, SHOWN_BY_NAME
 from mediasift.service_models import AssetResult, MomentResult, SearchResults
 
 TenantQuery = Annotated[
@@ -64,7 +64,7 @@ def public_source(source: str) -> str:
     from this server's disk by its name only (``file:NAME``), never its path."""
     if source.startswith(SHOWN_AS_RECORDED):
         return source
-    return "file:" + PurePosixPath(source).name
+    return SHOWN_BY_NAME + PurePosixPath(source).name
 
 
 def public_results(found: SearchResults) -> SearchResults:

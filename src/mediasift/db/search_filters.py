@@ -28,10 +28,12 @@ DURATION = "(a.metadata ->> 'duration')::float8"
 # ``file:`` is matched against that, so a client can narrow to the names it was shown; any other
 # prefix against the source as recorded (a path, for the command line on the server).
 SHOWN_AS_RECORDED = ("upload:", "http://", "https://")  # sources the API shows as they were recorded
+SHOWN_BY_NAME = "file:"  # a file of the server's disk, as the API shows it: by its name, never its folders
+SHOWN_PREFIXES = (*SHOWN_AS_RECORDED, SHOWN_BY_NAME)  # every source as a key that is not an admin's sees it
 SHOWN_SOURCE = (
     "(CASE WHEN "
     + " OR ".join(f"starts_with(src.source, '{prefix}')" for prefix in SHOWN_AS_RECORDED)
-    + " THEN src.source ELSE 'file:' || substring(src.source FROM '[^/]*$') END)"
+    + f" THEN src.source ELSE '{SHOWN_BY_NAME}' || substring(src.source FROM '[^/]*$') END)"
 )
 
 
@@ -109,7 +111,7 @@ def asset_condition(filters: AssetFilters) -> sql.Composable:
     )
     add(
         "EXISTS (SELECT 1 FROM asset_sources src WHERE src.asset_id = a.id AND starts_with("
-        + (SHOWN_SOURCE if f.source_prefix is not None and f.source_prefix.startswith("file:") else "src.source")
+        + (SHOWN_SOURCE if f.source_prefix is not None and f.source_prefix.startswith(SHOWN_BY_NAME) else "src.source")
         + ", {v}))",
         f.source_prefix,
     )

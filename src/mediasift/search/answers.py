@@ -12,6 +12,7 @@ import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from enum import StrEnum
+from functools import cache
 from typing import TYPE_CHECKING
 from uuid import UUID
 
@@ -255,27 +256,21 @@ def highlights(text: str, words: list[str]) -> tuple[Span, ...]:
 def words_of(text: str) -> Iterator[Span]:
     r"""The [start, end) of each word of ``text``: a run of word characters (``\w``) with the combining
     marks inside and after it, which ``\w`` leaves out: a letter and its accent written apart
-    ("Mu\u0308ller") and a Devanagari word's vowel signs ("नमस्ते") are one word, not three."""
-    start = end = -1
-    for match in _WORD.finditer(text):
-        if start >= 0 and not _all_marks(text[end : match.start()]):
-            yield start, _after_marks(text, end)
-            start = -1
-        if start < 0:
-            start = match.start()
-        end = match.end()
-    if start >= 0:
-        yield start, _after_marks(text, end)
+    ("Mu\u0308ller") and a Devanagari word's vowel signs ("नमस्ते") are one word, not three. One
+    pattern, in C: walking the words in Python to join them across marks cost 3.7x the marking's time."""
+    pattern = _WORD if text.isascii() else _word_with_marks()
+    return ((m.start(), m.end()) for m in pattern.finditer(text))
 
 
-def _all_marks(gap: str) -> bool:
-    return bool(gap) and all(unicodedata.category(char).startswith("M") for char in gap)
-
-
-def _after_marks(text: str, end: int) -> int:
-    while end < len(text) and unicodedata.category(text[end]).startswith("M"):
-        end += 1
-    return end
+@cache
+def _word_with_marks() -> re.Pattern[str]:
+    r"""``\w`` then word characters or combining marks (those of the Basic Multilingual Plane: made once,
+    in ~35 ms; every plane would take 0.5 s)."""
+    marks = {c for c in range(0x10000) if unicodedata.category(chr(c)).startswith("M")}
+    starts = sorted(c for c in marks if c - 1 not in marks)
+    ends = sorted(c for c in marks if c + 1 not in marks)
+    ranges = "".join(f"{re.escape(chr(a))}-{re.escape(chr(b))}" for a, b in zip(starts, ends, strict=True))
+    return re.compile(rf"\w[\w{ranges}]*")
 
 
 # The letters keyword search folds besides the marks (migration 0017), lowercase: the word is

@@ -14,7 +14,7 @@ from mediasift.api.admission import FifoAdmission, share
 from mediasift.api.deps import Caller, ReadTenant, public_results, public_source
 from mediasift.api.problems import documented
 from mediasift.api.routes.assets import MULTIPART_FIELDS
-from mediasift.db.search_filters import SHOWN_AS_RECORDED
+from mediasift.db.search_filters import SHOWN_PREFIXES
 from mediasift.media.pictures import Unreadable
 from mediasift.mediatype import MediaType
 from mediasift.search.query import MAX_QUERY_CHARS
@@ -45,7 +45,6 @@ _PICTURE_BODY = {
 }
 
 T = TypeVar("T")
-SHOWN_PREFIXES = (*SHOWN_AS_RECORDED, "file:")  # sources as a key that is not an admin's sees them
 
 
 async def search_filters(
